@@ -1,0 +1,16 @@
+//! Pure domain types and rules of renkei: no I/O, no clocks, no randomness.
+//!
+//! Everything here can be checked by a unit test alone. The words follow DESIGN.md §1: an
+//! [`IndividualNumber`] (個人番号) is never printed, a [`Matrix`] (別表第二) decides who may ask
+//! whom for what, and a [`QueryState`] only moves along the legal transitions.
+
+pub mod ids;
+pub mod matrix;
+pub mod number;
+pub mod query;
+pub mod wire;
+
+pub use ids::{AddresseeNo, DutyCode, IdError, ItemCode, OrgCode, OrgId, OrgType, RequestId, TenantId};
+pub use matrix::{Matrix, MatrixError, MatrixRow};
+pub use number::{IndividualNumber, NumberError};
+pub use query::{ItemAnswer, ItemStatus, Outcome, QueryState, StateError};

@@ -1,0 +1,209 @@
+//! The hub's HTTP handlers. Each verifies before it trusts: the signer must be in the
+//! directory, the signature must verify, the message must be fresh, the Matrix must allow it.
+
+use crate::Hub;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use renkei_crypto::signing::{VerifyingKey, open_envelope, peek_payload};
+use renkei_domain::wire::{
+    Accepted, CodeRequest, CodeResponse, FRESHNESS_SECONDS, ForwardedQuery, HUB_SIGNER, MAX_CODES_PER_REQUEST, MAX_ITEMS_PER_QUERY,
+    MessageKind, QueryRequest, SignedEnvelope,
+};
+use renkei_domain::{IndividualNumber, OrgId};
+use renkei_net::{ApiJson, Problem};
+use renkei_store::hub::{Admission, DirectoryEntry};
+use renkei_store::{StoreError, now_unix};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// The network router (mount behind mutual TLS).
+pub fn network_router(hub: Arc<Hub>) -> Router {
+    Router::new()
+        .route("/hub/v1/codes", post(codes))
+        .route("/hub/v1/queries", post(queries))
+        .route("/hub/v1/orgs/{id}", get(org_info))
+        .route("/hub/v1/info", get(info))
+        .fallback(Problem::fallback_not_found)
+        .method_not_allowed_fallback(Problem::fallback_method)
+        .layer(DefaultBodyLimit::max(1 << 20))
+        .with_state(hub)
+}
+
+/// The resident router (TLS, no client certificate): disclosure of linkage records.
+pub fn resident_router(hub: Arc<Hub>) -> Router {
+    Router::new()
+        .route("/hub/v1/disclosure", get(disclosure))
+        .route("/hub/v1/info", get(info))
+        .fallback(Problem::fallback_not_found)
+        .method_not_allowed_fallback(Problem::fallback_method)
+        .layer(DefaultBodyLimit::max(16 << 10))
+        .with_state(hub)
+}
+
+pub(crate) fn store_problem(e: StoreError) -> Problem {
+    tracing::error!(error = %e, "hub store error");
+    Problem::unavailable("the hub's store failed; retry")
+}
+
+/// Finds the signer in the directory, verifies the envelope and checks freshness.
+async fn verified<T: serde::de::DeserializeOwned>(
+    hub: &Hub,
+    env: &SignedEnvelope,
+    kind: MessageKind,
+    issued_at: impl Fn(&T) -> i64,
+) -> Result<(T, DirectoryEntry), Problem> {
+    let entry = hub
+        .store
+        .org(&env.signer)
+        .await
+        .map_err(store_problem)?
+        .ok_or_else(|| Problem::forbidden("unknown-org", "the signer is not in the hub's directory"))?;
+    let key = VerifyingKey::from_base64(&entry.verify_key).map_err(|_| Problem::internal())?;
+    let msg: T = open_envelope(env, kind, &key).map_err(|e| match e {
+        renkei_crypto::CryptoError::BadPayload(d) => Problem::bad_request("invalid-message", d),
+        _ => Problem::new(StatusCode::UNAUTHORIZED, "bad-signature", "The message signature does not verify"),
+    })?;
+    if (now_unix() - issued_at(&msg)).abs() > FRESHNESS_SECONDS {
+        return Err(Problem::conflict("replayed-request", "the message is not fresh (issued_at outside the accepted window)"));
+    }
+    Ok((msg, entry))
+}
+
+async fn codes(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelope>) -> Result<Json<CodeResponse>, Problem> {
+    let (req, entry) = verified::<CodeRequest>(&hub, &env, MessageKind::CodeRequest, |m| m.issued_at).await?;
+    if req.org != entry.id {
+        return Err(Problem::forbidden("signer-mismatch", "the message names another org than its signer"));
+    }
+    if req.numbers.is_empty() || req.numbers.len() > MAX_CODES_PER_REQUEST {
+        return Err(Problem::bad_request("invalid-message", format!("a code request carries 1–{MAX_CODES_PER_REQUEST} numbers")));
+    }
+    let mut keys = Vec::with_capacity(req.numbers.len());
+    for (i, n) in req.numbers.iter().enumerate() {
+        let n =
+            IndividualNumber::parse(n).map_err(|e| Problem::bad_request("invalid-individual-number", format!("number #{}: {e}", i + 1)))?;
+        keys.push(hub.secret.person_key(&n));
+    }
+    let codes = hub.store.codes_for(&req.org, keys).await.map_err(store_problem)?;
+    Ok(Json(CodeResponse { codes }))
+}
+
+/// The hub's idempotency basis for a query: everything but `issued_at`, which changes when the
+/// requester re-signs a retry.
+fn fingerprint(q: &QueryRequest) -> String {
+    let mut q = q.clone();
+    q.issued_at = 0;
+    renkei_crypto::signing::sha256_hex(&serde_json::to_vec(&q).unwrap_or_default())
+}
+
+async fn queries(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelope>) -> Result<(StatusCode, Json<Accepted>), Problem> {
+    // Peek only to learn the requester; nothing is acted on before verification.
+    let claimed: QueryRequest = peek_payload(&env).map_err(|e| Problem::bad_request("invalid-message", e.to_string()))?;
+    if claimed.requester.as_str() != env.signer {
+        return Err(Problem::forbidden("signer-mismatch", "the query names another requester than its signer"));
+    }
+    let (q, requester) = verified::<QueryRequest>(&hub, &env, MessageKind::Query, |m| m.issued_at).await?;
+    if q.items.is_empty() || q.items.len() > MAX_ITEMS_PER_QUERY {
+        return Err(Problem::bad_request("invalid-message", format!("a query asks for 1–{MAX_ITEMS_PER_QUERY} items")));
+    }
+    let provider =
+        hub.store.org(q.provider.as_str()).await.map_err(store_problem)?.ok_or_else(|| {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-provider", "The provider org is not in the directory")
+        })?;
+    if let Some(item) = hub.matrix.first_denied(&requester.org_type, &q.duty, &provider.org_type, &q.items) {
+        return Err(Problem::forbidden(
+            "matrix-denied",
+            format!("別表第二 does not allow {} for duty {} to ask {} for {item}", requester.org_type, q.duty, provider.org_type),
+        ));
+    }
+    let person_key = hub.store.person_of_code(&q.requester, &q.requester_code).await.map_err(store_problem)?.ok_or_else(|| {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-code", "The requester's code is not one the hub issued to it")
+    })?;
+
+    let items_json = serde_json::to_string(&q.items).map_err(|_| Problem::internal())?;
+    let hub2 = hub.clone();
+    let forward_for = q.clone();
+    let requester_type = requester.org_type.clone();
+    let seal_key = requester.seal_key.clone();
+    let admission = hub
+        .store
+        .admit_query(
+            q.request_id.as_str(),
+            &q.requester,
+            &q.provider,
+            &fingerprint(&q),
+            &person_key,
+            q.duty.as_str(),
+            &items_json,
+            move |provider_code| {
+                let f = ForwardedQuery {
+                    request_id: forward_for.request_id,
+                    requester: forward_for.requester,
+                    requester_type,
+                    requester_seal_key: seal_key,
+                    provider: forward_for.provider,
+                    duty: forward_for.duty,
+                    items: forward_for.items,
+                    provider_code,
+                    reference_date: forward_for.reference_date,
+                    issued_at: now_unix(),
+                };
+                let env = hub2.signing.sign(HUB_SIGNER, MessageKind::ForwardedQuery, &f).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok(serde_json::to_string(&env)?)
+            },
+        )
+        .await
+        .map_err(store_problem)?;
+    match admission {
+        Admission::Accepted => {
+            hub.wake.notify_one();
+            tracing::info!(request_id = %q.request_id, requester = %q.requester, provider = %q.provider, "query admitted");
+            Ok((StatusCode::ACCEPTED, Json(Accepted { request_id: q.request_id })))
+        }
+        Admission::Duplicate => Ok((StatusCode::ACCEPTED, Json(Accepted { request_id: q.request_id }))),
+        Admission::Replayed => Err(Problem::conflict("replayed-request", "the request id was already used for another query")),
+    }
+}
+
+#[derive(Serialize)]
+struct OrgInfo {
+    id: OrgId,
+    org_type: String,
+    name: String,
+}
+
+/// Public directory facts about one org (no keys needed by callers).
+async fn org_info(State(hub): State<Arc<Hub>>, axum::extract::Path(id): axum::extract::Path<String>) -> Result<Json<OrgInfo>, Problem> {
+    let e = hub.store.org(&id).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
+    Ok(Json(OrgInfo { id: e.id, org_type: e.org_type.to_string(), name: e.name }))
+}
+
+#[derive(Serialize)]
+struct Info {
+    service: &'static str,
+    /// The hub's Ed25519 verifying key, base64: servers verify forwarded queries with it.
+    verify_key: String,
+}
+
+async fn info(State(hub): State<Arc<Hub>>) -> Json<Info> {
+    Json(Info { service: "renkei hub", verify_key: hub.signing.verifying_key().to_base64() })
+}
+
+#[derive(Serialize)]
+struct Disclosure {
+    records: Vec<renkei_store::hub::HubRecord>,
+}
+
+/// 情報提供等記録開示: every hub record about the resident holding the bearer token.
+async fn disclosure(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Result<Json<Disclosure>, Problem> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(Problem::unauthorized)?;
+    let person =
+        hub.store.token_person(&renkei_crypto::apikey::hash(token)).await.map_err(store_problem)?.ok_or_else(Problem::unauthorized)?;
+    let records = hub.store.records_of_person(&person).await.map_err(store_problem)?;
+    Ok(Json(Disclosure { records }))
+}

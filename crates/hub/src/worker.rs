@@ -1,0 +1,103 @@
+//! The hub's delivery worker: forwards admitted queries to providers and relays their answers
+//! to requesters. Each step is a durable state change in the hub store (accepted → answered →
+//! relayed, or failed), so a crash between steps only causes a retry, and receivers are
+//! idempotent by request id.
+
+use crate::Hub;
+use renkei_crypto::signing::{VerifyingKey, open_envelope};
+use renkei_domain::wire::{HUB_SIGNER, MessageKind, RelayedAnswer, SealedAnswer, SignedEnvelope};
+use renkei_net::backoff_millis;
+use renkei_store::hub::HubQuery;
+use renkei_store::{now_millis, now_unix};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// After this many failed attempts a step is given up and the query recorded as failed.
+pub const MAX_ATTEMPTS: i64 = 40;
+
+/// Runs until `shutdown` resolves.
+pub async fn run(hub: Arc<Hub>, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        match hub.store.due(256).await {
+            Ok(due) if !due.is_empty() => {
+                let mut set = tokio::task::JoinSet::new();
+                for q in due {
+                    let hub = hub.clone();
+                    set.spawn(async move { step(&hub, q).await });
+                }
+                while set.join_next().await.is_some() {}
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "hub worker cannot read its queue"),
+        }
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = hub.wake.notified() => {},
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {},
+        }
+    }
+}
+
+async fn step(hub: &Hub, q: HubQuery) {
+    let result = match q.state.as_str() {
+        "accepted" => forward(hub, &q).await,
+        "answered" => relay(hub, &q).await,
+        _ => return,
+    };
+    if let Err(reason) = result {
+        if q.attempts + 1 >= MAX_ATTEMPTS {
+            tracing::warn!(request_id = %q.request_id, %reason, "giving up");
+            let _ = hub.store.advance(&q.request_id, &q.state, "failed", None, Some("failed")).await;
+        } else {
+            tracing::info!(request_id = %q.request_id, %reason, attempts = q.attempts + 1, "will retry");
+            let _ = hub.store.schedule_retry(&q.request_id, now_millis() + backoff_millis(q.attempts), &reason).await;
+        }
+    }
+}
+
+async fn post(hub: &Hub, url: String, body: &str) -> Result<String, String> {
+    let resp = hub
+        .client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach the server: {e}"))?;
+    let status = resp.status();
+    let text = resp.text().await.map_err(|e| format!("reading the response failed: {e}"))?;
+    if status.is_success() { Ok(text) } else { Err(format!("the server answered {status}")) }
+}
+
+/// Sends the forward envelope to the provider and keeps its verified, sealed answer.
+async fn forward(hub: &Hub, q: &HubQuery) -> Result<(), String> {
+    let provider = hub.store.org(&q.provider).await.map_err(|e| e.to_string())?.ok_or("provider left the directory")?;
+    let text = post(hub, format!("{}/net/v1/queries", provider.endpoint.trim_end_matches('/')), &q.forwarded).await?;
+    let env: SignedEnvelope = serde_json::from_str(&text).map_err(|_| "the provider's answer is not an envelope".to_string())?;
+    let key = VerifyingKey::from_base64(&provider.verify_key).map_err(|e| e.to_string())?;
+    let sealed: SealedAnswer = open_envelope(&env, MessageKind::Answer, &key).map_err(|e| format!("provider answer rejected: {e}"))?;
+    if env.signer != q.provider
+        || sealed.request_id.as_str() != q.request_id
+        || sealed.provider.as_str() != q.provider
+        || sealed.requester.as_str() != q.requester
+    {
+        return Err("the provider's answer does not match the query".into());
+    }
+    let relayed = RelayedAnswer { answer: env, provider_verify_key: provider.verify_key, issued_at: now_unix() };
+    let relayed = hub.signing.sign(HUB_SIGNER, MessageKind::RelayedAnswer, &relayed).map_err(|e| e.to_string())?;
+    let relayed = serde_json::to_string(&relayed).map_err(|e| e.to_string())?;
+    hub.store.advance(&q.request_id, "accepted", "answered", Some(relayed), Some("answered")).await.map_err(|e| e.to_string())?;
+    hub.wake.notify_one();
+    Ok(())
+}
+
+/// Delivers the relayed answer to the requester's server.
+async fn relay(hub: &Hub, q: &HubQuery) -> Result<(), String> {
+    let requester = hub.store.org(&q.requester).await.map_err(|e| e.to_string())?.ok_or("requester left the directory")?;
+    let body = q.answer.as_deref().ok_or("no answer stored")?;
+    post(hub, format!("{}/net/v1/answers", requester.endpoint.trim_end_matches('/')), body).await?;
+    hub.store.advance(&q.request_id, "answered", "relayed", None, None).await.map_err(|e| e.to_string())?;
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! RFC 9457 problem details. Every error any renkei API answers is one of these, with a stable
+//! `type` URI that clients can match on.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// A problem response. `kind` becomes `type` = `urn:renkei:problem:<kind>`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, kind: &str, title: &str) -> Self {
+        Self { type_uri: format!("urn:renkei:problem:{kind}"), title: title.to_owned(), status: status.as_u16(), detail: None }
+    }
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+    pub fn bad_request(kind: &str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, kind, "The request is not valid").with_detail(detail)
+    }
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "No such resource")
+    }
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Missing or invalid credentials")
+    }
+    pub fn forbidden(kind: &str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, kind, "The request is not permitted").with_detail(detail)
+    }
+    pub fn conflict(kind: &str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, kind, "The request conflicts with the current state").with_detail(detail)
+    }
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error; see the server log")
+    }
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Temporarily unavailable; retry later").with_detail(detail)
+    }
+
+    /// The fallback for unknown paths, so even a 404 is a problem document.
+    pub async fn fallback_not_found() -> Problem {
+        Problem::not_found()
+    }
+    pub async fn fallback_method() -> Problem {
+        Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed")
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut resp = (status, body).into_response();
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of the oversized body is never read, so the server drops the connection
+            // after this answer; saying so keeps the client from reusing it for its next request.
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        resp
+    }
+}
+
+/// `axum::Json`, but a body that is too large, not JSON, or has unknown or invalid fields is
+/// answered with a problem document instead of plain text.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => Err(rejection_problem(rej)),
+        }
+    }
+}
+
+fn rejection_problem(rej: JsonRejection) -> Problem {
+    match rej {
+        JsonRejection::JsonDataError(e) => Problem::bad_request("invalid-body", e.body_text()),
+        JsonRejection::JsonSyntaxError(_) => Problem::bad_request("malformed-json", "the body is not valid JSON"),
+        JsonRejection::MissingJsonContentType(_) => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "The body must be JSON (Content-Type: application/json)",
+        ),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "The body exceeds the size limit")
+        }
+        other => Problem::bad_request("invalid-body", other.body_text()),
+    }
+}
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}

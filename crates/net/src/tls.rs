@@ -1,0 +1,173 @@
+//! TLS configuration and the accept loop.
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{what}: {reason}")]
+    Invalid { what: &'static str, reason: String },
+}
+
+/// A certificate chain and key to present, and the CA that peers' certificates must chain to.
+#[derive(Clone)]
+pub struct TlsMaterial {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub ca_pem: String,
+}
+
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsMaterial(…)")
+    }
+}
+
+fn read(path: &Path) -> Result<String, TlsError> {
+    std::fs::read_to_string(path).map_err(|source| TlsError::Read { path: path.to_owned(), source })
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn invalid(what: &'static str) -> impl Fn(rustls::Error) -> TlsError {
+    move |e| TlsError::Invalid { what, reason: e.to_string() }
+}
+
+impl TlsMaterial {
+    pub fn from_files(cert: &Path, key: &Path, ca: &Path) -> Result<Self, TlsError> {
+        Ok(Self { cert_pem: read(cert)?, key_pem: read(key)?, ca_pem: read(ca)? })
+    }
+
+    fn chain(&self) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+        let certs: Vec<_> = CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| TlsError::Invalid { what: "certificate", reason: e.to_string() })?;
+        if certs.is_empty() {
+            return Err(TlsError::Invalid { what: "certificate", reason: "no certificate in PEM".into() });
+        }
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
+            .map_err(|e| TlsError::Invalid { what: "private key", reason: e.to_string() })?;
+        Ok((certs, key))
+    }
+
+    fn roots(&self) -> Result<rustls::RootCertStore, TlsError> {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(self.ca_pem.as_bytes()) {
+            let c = c.map_err(|e| TlsError::Invalid { what: "CA certificate", reason: e.to_string() })?;
+            roots.add(c).map_err(invalid("CA certificate"))?;
+        }
+        if roots.is_empty() {
+            return Err(TlsError::Invalid { what: "CA certificate", reason: "no certificate in PEM".into() });
+        }
+        Ok(roots)
+    }
+
+    /// A server configuration; with `require_client_cert`, clients must present a certificate
+    /// chaining to the CA (mutual TLS).
+    pub fn server_config(&self, require_client_cert: bool) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        let (certs, key) = self.chain()?;
+        let builder = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(invalid("TLS versions"))?;
+        let builder = if require_client_cert {
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(self.roots()?), provider())
+                .build()
+                .map_err(|e| TlsError::Invalid { what: "client verifier", reason: e.to_string() })?;
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let mut cfg = builder.with_single_cert(certs, key).map_err(invalid("certificate/key"))?;
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(cfg))
+    }
+
+    /// An HTTPS client trusting only the CA and presenting our certificate (mutual TLS).
+    pub fn client(&self, timeout: Duration) -> Result<reqwest::Client, TlsError> {
+        let (certs, key) = self.chain()?;
+        let cfg = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(invalid("TLS versions"))?
+            .with_root_certificates(self.roots()?)
+            .with_client_auth_cert(certs, key)
+            .map_err(invalid("client certificate"))?;
+        reqwest::Client::builder()
+            .use_preconfigured_tls(cfg)
+            .timeout(timeout)
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| TlsError::Invalid { what: "HTTP client", reason: e.to_string() })
+    }
+}
+
+/// An HTTPS client trusting only the CA in `ca_pem`, presenting no certificate: what a client
+/// system or a resident's browser uses against the internal and resident listeners.
+pub fn client_trusting(ca_pem: &str, timeout: Duration) -> Result<reqwest::Client, TlsError> {
+    let roots = TlsMaterial { cert_pem: String::new(), key_pem: String::new(), ca_pem: ca_pem.to_owned() }.roots()?;
+    let cfg = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(invalid("TLS versions"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(cfg)
+        .timeout(timeout)
+        .build()
+        .map_err(|e| TlsError::Invalid { what: "HTTP client", reason: e.to_string() })
+}
+
+/// Serves `router` over TLS on `listener` until `shutdown` resolves. Handshakes that take longer
+/// than 10 s are dropped, so a slow client cannot pin a task.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, _peer) = tokio::select! {
+            _ = &mut shutdown => return,
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let service = TowerToHyperService::new(router);
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            if let Err(e) = builder.serve_connection(TokioIo::new(stream), service).await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+}

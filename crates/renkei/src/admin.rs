@@ -1,0 +1,138 @@
+//! `renkei admin`: tenants, orgs and API keys. Every action is written to the platform's audit
+//! log in the same transaction as the change.
+
+use crate::run;
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use renkei_domain::{OrgId, OrgType, TenantId};
+use renkei_store::hub::DirectoryEntry;
+use renkei_store::layout;
+use renkei_store::platform::{KeyScope, Org, PlatformStore};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct AdminArgs {
+    #[arg(long, env = "RENKEI_DATA_DIR")]
+    data_dir: PathBuf,
+    #[arg(long, env = "RENKEI_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+    /// Who is acting, for the audit log.
+    #[arg(long, env = "RENKEI_ACTOR", default_value = "operator")]
+    actor: String,
+    #[command(subcommand)]
+    cmd: AdminCmd,
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Create a tenant (団体) with its own data key.
+    TenantCreate {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Create an org (情報保有機関) of a tenant; prints its hub directory entry as JSON.
+    OrgCreate {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: String,
+        /// The org type as the Matrix names it (MUNI, EDU, KENPO …).
+        #[arg(long = "type")]
+        org_type: String,
+        #[arg(long)]
+        name: String,
+        /// The URL at which the hub reaches this server's network listener.
+        #[arg(long)]
+        endpoint: String,
+    },
+    /// Print an org's hub directory entry again.
+    OrgEntry {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        endpoint: String,
+    },
+    /// Create an API key for a client system of one org; the key is printed once.
+    ApiKeyCreate {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        org: String,
+        #[arg(long, default_value = "client system")]
+        label: String,
+    },
+    /// List tenants and orgs.
+    List,
+    /// Print the audit log.
+    Audit {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+pub async fn run(a: AdminArgs) -> Result<()> {
+    let store = PlatformStore::open(&layout::platform_db(&a.data_dir))?;
+    let master = || run::master_key(&a.data_dir, a.master_key_file.as_deref());
+    match a.cmd {
+        AdminCmd::TenantCreate { id, name } => {
+            let id = TenantId::parse(&id)?;
+            store.create_tenant(&master()?, &id, &name, &a.actor).await?;
+            println!("tenant {id} created");
+        }
+        AdminCmd::OrgCreate { tenant, id, org_type, name, endpoint } => {
+            let tenant = TenantId::parse(&tenant)?;
+            let org = Org { tenant: tenant.clone(), id: OrgId::parse(&id)?, org_type: OrgType::parse(&org_type)?, name };
+            let master = master()?;
+            let dk = store.data_key(&master, &tenant).await.context("unknown tenant")?;
+            store.create_org(&dk, &org, &a.actor).await?;
+            println!("{}", serde_json::to_string_pretty(&entry(&store, &master, &org.id, &endpoint).await?)?);
+        }
+        AdminCmd::OrgEntry { org, endpoint } => {
+            let org = OrgId::parse(&org)?;
+            println!("{}", serde_json::to_string_pretty(&entry(&store, &master()?, &org, &endpoint).await?)?);
+        }
+        AdminCmd::ApiKeyCreate { tenant, org, label } => {
+            let scope = KeyScope { tenant: TenantId::parse(&tenant)?, org: OrgId::parse(&org)? };
+            let (secret, hash) = renkei_crypto::apikey::generate();
+            store.add_api_key(&scope, &hash, &label, &a.actor).await?;
+            println!("{secret}");
+        }
+        AdminCmd::List => {
+            for t in store.tenants().await? {
+                println!("{}\t{}", t.id, t.name);
+                for o in store.orgs(Some(&t.id)).await? {
+                    println!("  {}\t{}\t{}", o.id, o.org_type, o.name);
+                }
+            }
+        }
+        AdminCmd::Audit { tenant } => {
+            let tenant = tenant.map(|t| TenantId::parse(&t)).transpose()?;
+            for e in store.audit_log(tenant.as_ref()).await? {
+                println!("{}\t{}\t{}\t{}\t{}\t{}", e.seq, e.at, e.tenant.unwrap_or_default(), e.actor, e.action, e.detail);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The hub directory entry of an org hosted on this platform.
+pub async fn entry(
+    store: &PlatformStore,
+    master: &renkei_crypto::datakey::MasterKey,
+    org: &OrgId,
+    endpoint: &str,
+) -> Result<DirectoryEntry> {
+    let o = store.orgs(None).await?.into_iter().find(|o| &o.id == org).context("unknown org")?;
+    let dk = store.data_key(master, &o.tenant).await?;
+    let (signing, opening) = store.org_keys(&dk, &o.id).await?;
+    Ok(DirectoryEntry {
+        id: o.id,
+        org_type: o.org_type,
+        name: o.name,
+        endpoint: endpoint.to_owned(),
+        verify_key: signing.verifying_key().to_base64(),
+        seal_key: opening.sealing_key().to_base64(),
+    })
+}

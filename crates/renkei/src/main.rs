@@ -1,0 +1,309 @@
+//! `renkei`: one binary for every role. The subcommands are thin: they parse flags, open what
+//! is needed, and call into the library crates (see docs/ARCHITECTURE.md).
+
+mod admin;
+mod demo;
+mod run;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use renkei_crypto::signing::VerifyingKey;
+use renkei_net::TlsMaterial;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "renkei", version, about = "Shared intermediate-server platform for the My Number information linkage")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the hub, a multi-tenant platform and a second org's server on loopback, with demo data.
+    Demo(demo::DemoArgs),
+    /// Run the platform server (internal and network listeners, outbox).
+    Serve(ServeArgs),
+    /// Run the reference hub, or manage its directory and resident tokens.
+    Hub(HubArgs),
+    /// Make a development CA and certificates.
+    Pki {
+        #[command(subcommand)]
+        cmd: PkiCmd,
+    },
+    /// Create tenants, orgs and client-system API keys on a platform.
+    Admin(admin::AdminArgs),
+    /// Print the internal API's OpenAPI 3.1 document (as committed in docs/openapi.json).
+    Openapi,
+}
+
+/// Where a process finds its TLS certificate, key and CA: `<pki>/<name>.pem`, `<pki>/<name>.key`,
+/// `<pki>/ca.pem` (the layout `renkei pki` writes).
+#[derive(Args, Clone)]
+struct TlsArgs {
+    #[arg(long, env = "RENKEI_PKI_DIR")]
+    pki: Option<PathBuf>,
+    #[arg(long, env = "RENKEI_CERT_NAME")]
+    cert_name: Option<String>,
+}
+
+impl TlsArgs {
+    fn load(&self) -> Result<TlsMaterial> {
+        let (Some(dir), Some(name)) = (&self.pki, &self.cert_name) else {
+            bail!("--pki DIR and --cert-name NAME are required (make them with `renkei pki`)");
+        };
+        Ok(TlsMaterial::from_files(&dir.join(format!("{name}.pem")), &dir.join(format!("{name}.key")), &dir.join("ca.pem"))?)
+    }
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[arg(long, env = "RENKEI_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Listener for client systems (TLS).
+    #[arg(long, env = "RENKEI_INTERNAL_LISTEN", default_value = "127.0.0.1:8443")]
+    internal_listen: String,
+    /// Listener for the hub (mutual TLS).
+    #[arg(long, env = "RENKEI_NETWORK_LISTEN", default_value = "127.0.0.1:9443")]
+    network_listen: String,
+    #[arg(long, env = "RENKEI_HUB_URL")]
+    hub_url: String,
+    /// The hub's verifying key (base64), as `renkei hub verify-key` prints it.
+    #[arg(long, env = "RENKEI_HUB_KEY")]
+    hub_key: String,
+    #[arg(long, env = "RENKEI_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+    #[arg(long, env = "RENKEI_MATRIX")]
+    matrix: Option<PathBuf>,
+    /// Seconds a query may take before it ends in エラー.
+    #[arg(long, env = "RENKEI_QUERY_DEADLINE_SECS", default_value_t = 86_400)]
+    query_deadline_secs: u64,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct HubArgs {
+    #[command(subcommand)]
+    cmd: Option<HubCmd>,
+    #[arg(long, env = "RENKEI_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Listener for org servers (mutual TLS).
+    #[arg(long, env = "RENKEI_HUB_LISTEN", default_value = "127.0.0.1:7443")]
+    listen: String,
+    /// Listener for residents' disclosure requests (TLS).
+    #[arg(long, env = "RENKEI_HUB_RESIDENT_LISTEN", default_value = "127.0.0.1:7444")]
+    resident_listen: String,
+    #[arg(long, env = "RENKEI_MATRIX")]
+    matrix: Option<PathBuf>,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+#[derive(Subcommand)]
+enum HubCmd {
+    /// Add or replace an org in the directory, from the JSON `renkei admin org-create` prints.
+    RegisterOrg {
+        #[arg(long, env = "RENKEI_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The directory entry JSON file; `-` reads standard input.
+        #[arg(long, default_value = "-")]
+        file: PathBuf,
+    },
+    /// Print the hub's verifying key (servers need it as --hub-key).
+    VerifyKey {
+        #[arg(long, env = "RENKEI_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+    /// Issue a disclosure token for the resident whose Individual Number is read from standard
+    /// input (a documented stand-in for the My Number Card login).
+    ResidentToken {
+        #[arg(long, env = "RENKEI_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 60)]
+        ttl_minutes: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum PkiCmd {
+    /// Create a CA in DIR (ca.pem, ca.key).
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Issue DIR/NAME.pem and DIR/NAME.key, for server and client use, valid for the hosts.
+    Issue {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "host", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string()])]
+        hosts: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.cmd)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logs(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RENKEI_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("RENKEI_LOG_FORMAT").as_deref() == Ok("json") {
+        let _ = builder.json().try_init();
+    } else {
+        let _ = builder.try_init();
+    }
+}
+
+async fn dispatch(cmd: Cmd) -> Result<ExitCode> {
+    match cmd {
+        Cmd::Demo(a) => {
+            init_logs("warn");
+            demo::run(a).await
+        }
+        Cmd::Serve(a) => {
+            init_logs("info");
+            serve(a).await.map(|_| ExitCode::SUCCESS)
+        }
+        Cmd::Hub(a) => hub(a).await.map(|_| ExitCode::SUCCESS),
+        Cmd::Pki { cmd } => pki(cmd).map(|_| ExitCode::SUCCESS),
+        Cmd::Admin(a) => admin::run(a).await.map(|_| ExitCode::SUCCESS),
+        Cmd::Openapi => {
+            print!("{}", renkei_server::openapi::document());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn until_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
+    }
+}
+
+async fn serve(a: ServeArgs) -> Result<()> {
+    let tls = a.tls.load()?;
+    let master = run::master_key(&a.data_dir, a.master_key_file.as_deref())?;
+    let matrix = run::load_matrix(a.matrix.as_deref())?;
+    let hub_key = VerifyingKey::from_base64(&a.hub_key).context("--hub-key is not a verifying key")?;
+    let (internal, ia) = run::bind(&a.internal_listen).await?;
+    let (network, na) = run::bind(&a.network_listen).await?;
+    let (tx, shutdown) = run::Shutdown::new();
+    let p = run::start_platform(
+        run::PlatformOptions {
+            data_dir: &a.data_dir,
+            master: &master,
+            tls: &tls,
+            matrix,
+            hub_url: a.hub_url,
+            hub_key,
+            query_deadline: Duration::from_secs(a.query_deadline_secs),
+        },
+        run::PlatformListeners { internal, network },
+        shutdown,
+    )
+    .await?;
+    tracing::info!(internal = %ia, network = %na, tenants = p.tenants.len(), "platform serving");
+    println!("renkei serve: internal https://{ia}  network https://{na}");
+    until_signal().await;
+    let _ = tx.send(true);
+    Ok(())
+}
+
+async fn hub(a: HubArgs) -> Result<()> {
+    match a.cmd {
+        Some(HubCmd::RegisterOrg { data_dir, file }) => {
+            let text = if file == Path::new("-") {
+                std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+            } else {
+                std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?
+            };
+            let entry: renkei_store::hub::DirectoryEntry = serde_json::from_str(&text).context("not a directory entry")?;
+            VerifyingKey::from_base64(&entry.verify_key).context("verify_key")?;
+            renkei_crypto::sealing::SealingKey::from_base64(&entry.seal_key).context("seal_key")?;
+            let store = renkei_store::hub::HubStore::open(&renkei_store::layout::hub_db(&data_dir))?;
+            store.register_org(&entry).await?;
+            println!("registered {}", entry.id);
+            Ok(())
+        }
+        Some(HubCmd::VerifyKey { data_dir }) => {
+            println!("{}", run::hub_keys(&data_dir)?.signing.verifying_key().to_base64());
+            Ok(())
+        }
+        Some(HubCmd::ResidentToken { data_dir, ttl_minutes }) => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("cannot read the Individual Number from standard input")?;
+            let number = renkei_domain::IndividualNumber::parse(&line)?;
+            let keys = run::hub_keys(&data_dir)?;
+            let store = renkei_store::hub::HubStore::open(&renkei_store::layout::hub_db(&data_dir))?;
+            let (token, hash) = renkei_crypto::apikey::generate();
+            store.add_resident_token(&hash, &keys.secret.person_key(&number), renkei_store::now_unix() + ttl_minutes * 60).await?;
+            println!("{token}");
+            Ok(())
+        }
+        None => {
+            init_logs("info");
+            let data_dir = a.data_dir.context("--data-dir is required")?;
+            let tls = a.tls.load()?;
+            let matrix = run::load_matrix(a.matrix.as_deref())?;
+            let (network, na) = run::bind(&a.listen).await?;
+            let (resident, ra) = run::bind(&a.resident_listen).await?;
+            let (tx, shutdown) = run::Shutdown::new();
+            run::start_hub(&data_dir, &tls, matrix, run::HubListeners { network, resident }, shutdown)?;
+            tracing::info!(network = %na, resident = %ra, "hub serving");
+            println!("renkei hub: network https://{na}  resident https://{ra}");
+            until_signal().await;
+            let _ = tx.send(true);
+            Ok(())
+        }
+    }
+}
+
+fn pki(cmd: PkiCmd) -> Result<()> {
+    match cmd {
+        PkiCmd::Init { dir } => {
+            if dir.join("ca.key").exists() {
+                bail!("{} already holds a CA; refusing to overwrite it", dir.display());
+            }
+            let ca = renkei_crypto::pki::new_ca()?;
+            run::write_private(&dir.join("ca.key"), &ca.key_pem)?;
+            std::fs::write(dir.join("ca.pem"), &ca.cert_pem)?;
+            println!("CA written to {}", dir.join("ca.pem").display());
+        }
+        PkiCmd::Issue { dir, name, hosts } => {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                bail!("--name must be letters, digits, - and _");
+            }
+            let ca = renkei_crypto::pki::Issued {
+                cert_pem: std::fs::read_to_string(dir.join("ca.pem")).context("no CA here; run `renkei pki init` first")?,
+                key_pem: std::fs::read_to_string(dir.join("ca.key")).context("no CA key here")?,
+            };
+            let cert = renkei_crypto::pki::issue(&ca, &name, &hosts)?;
+            run::write_private(&dir.join(format!("{name}.key")), &cert.key_pem)?;
+            std::fs::write(dir.join(format!("{name}.pem")), &cert.cert_pem)?;
+            println!("certificate written to {}", dir.join(format!("{name}.pem")).display());
+        }
+    }
+    Ok(())
+}

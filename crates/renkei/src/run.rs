@@ -1,0 +1,170 @@
+//! Starting the hub and a platform server in this process: used by `renkei hub`, `renkei serve`
+//! and `renkei demo` alike, so the demo runs exactly what production runs.
+
+use anyhow::{Context, Result};
+use renkei_crypto::datakey::MasterKey;
+use renkei_crypto::hubkey::HubSecret;
+use renkei_crypto::signing::{SigningKey, VerifyingKey};
+use renkei_domain::Matrix;
+use renkei_hub::Hub;
+use renkei_net::TlsMaterial;
+use renkei_server::{HubLink, Platform};
+use renkei_store::hub::HubStore;
+use renkei_store::layout;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// The Matrix shipped with renkei (a copy of the sample 別表第二); `--matrix` replaces it.
+pub const DEFAULT_MATRIX: &str = include_str!("../../../data/matrix.csv");
+
+pub fn load_matrix(path: Option<&Path>) -> Result<Arc<Matrix>> {
+    let m = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read the Matrix file {}", p.display()))?;
+            Matrix::from_csv(&p.display().to_string(), &text)?
+        }
+        None => Matrix::from_csv("built-in matrix.csv", DEFAULT_MATRIX)?,
+    };
+    Ok(Arc::new(m))
+}
+
+/// A shutdown signal shared by every task of one process.
+#[derive(Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    pub fn new() -> (watch::Sender<bool>, Self) {
+        let (tx, rx) = watch::channel(false);
+        (tx, Self(rx))
+    }
+    pub async fn wait(mut self) {
+        let _ = self.0.wait_for(|v| *v).await;
+    }
+}
+
+/// Reads a secret from an environment variable, else from `file`, creating the file (mode 0600)
+/// with `generate()` if it does not exist.
+pub fn secret_text(env: &str, file: &Path, generate: impl FnOnce() -> String) -> Result<String> {
+    if let Ok(v) = std::env::var(env) {
+        return Ok(v);
+    }
+    match std::fs::read_to_string(file) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let t = generate();
+            write_private(file, &t)?;
+            Ok(t)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", file.display())),
+    }
+}
+
+/// Writes a file readable by its owner only.
+pub fn write_private(file: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(file)
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+pub fn master_key(data_dir: &Path, file: Option<&Path>) -> Result<MasterKey> {
+    let default = data_dir.join("master.key");
+    let text = secret_text("RENKEI_MASTER_KEY", file.unwrap_or(&default), || MasterKey::generate().to_text())?;
+    MasterKey::from_text(&text).context("the master key is malformed")
+}
+
+pub struct HubKeys {
+    pub secret: HubSecret,
+    pub signing: SigningKey,
+}
+
+pub fn hub_keys(data_dir: &Path) -> Result<HubKeys> {
+    let secret = secret_text("RENKEI_HUB_SECRET", &data_dir.join("hub.secret"), || HubSecret::generate().to_text())?;
+    let signing =
+        secret_text("RENKEI_HUB_SIGNING_KEY", &data_dir.join("hub.signing.key"), || hex::encode(SigningKey::generate().to_secret_bytes()))?;
+    let signing = hex::decode(signing.trim()).context("the hub signing key must be 64 hex digits")?;
+    Ok(HubKeys { secret: HubSecret::from_text(&secret)?, signing: SigningKey::from_bytes(&signing)? })
+}
+
+pub async fn bind(addr: &str) -> Result<(TcpListener, SocketAddr)> {
+    let l = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let a = l.local_addr()?;
+    Ok((l, a))
+}
+
+pub struct HubListeners {
+    pub network: TcpListener,
+    pub resident: TcpListener,
+}
+
+/// Starts the hub's two listeners and its worker; returns the hub.
+pub fn start_hub(data_dir: &Path, tls: &TlsMaterial, matrix: Arc<Matrix>, listeners: HubListeners, shutdown: Shutdown) -> Result<Arc<Hub>> {
+    let keys = hub_keys(data_dir)?;
+    let store = HubStore::open(&layout::hub_db(data_dir))?;
+    let client = tls.client(Duration::from_secs(30))?;
+    let hub = Hub::new(store, matrix, keys.secret, keys.signing, client);
+    tokio::spawn(renkei_net::tls::serve(
+        listeners.network,
+        tls.server_config(true)?,
+        renkei_hub::api::network_router(hub.clone()),
+        shutdown.clone().wait(),
+    ));
+    tokio::spawn(renkei_net::tls::serve(
+        listeners.resident,
+        tls.server_config(false)?,
+        renkei_hub::api::resident_router(hub.clone()),
+        shutdown.clone().wait(),
+    ));
+    tokio::spawn(renkei_hub::worker::run(hub.clone(), shutdown.wait()));
+    Ok(hub)
+}
+
+pub struct PlatformListeners {
+    pub internal: TcpListener,
+    pub network: TcpListener,
+}
+
+pub struct PlatformOptions<'a> {
+    pub data_dir: &'a Path,
+    pub master: &'a MasterKey,
+    pub tls: &'a TlsMaterial,
+    pub matrix: Arc<Matrix>,
+    pub hub_url: String,
+    pub hub_key: VerifyingKey,
+    pub query_deadline: Duration,
+}
+
+/// Starts a platform server: internal listener (TLS), network listener (mutual TLS), outbox.
+pub async fn start_platform(o: PlatformOptions<'_>, listeners: PlatformListeners, shutdown: Shutdown) -> Result<Arc<Platform>> {
+    let client = o.tls.client(Duration::from_secs(30))?;
+    let hub = HubLink { url: o.hub_url.trim_end_matches('/').to_owned(), key: o.hub_key, client };
+    let p = Platform::load(o.data_dir, o.master, o.matrix, hub, o.query_deadline).await?;
+    tokio::spawn(renkei_net::tls::serve(
+        listeners.internal,
+        o.tls.server_config(false)?,
+        renkei_server::internal::router(p.clone()),
+        shutdown.clone().wait(),
+    ));
+    tokio::spawn(renkei_net::tls::serve(
+        listeners.network,
+        o.tls.server_config(true)?,
+        renkei_server::network::router(p.clone()),
+        shutdown.clone().wait(),
+    ));
+    tokio::spawn(renkei_server::outbox::run(p.clone(), shutdown.wait()));
+    Ok(p)
+}

@@ -1,0 +1,251 @@
+//! A real cluster for integration tests: `renkei pki`, `renkei admin`, `renkei hub register-org`
+//! set it up as an operator would, then `renkei hub` and `renkei serve` run as child processes.
+#![allow(dead_code)]
+
+use renkei_net::TlsMaterial;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_renkei")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Runs `renkei args…` to completion; panics with its stderr if it fails.
+pub fn renkei(args: &[&str], stdin: Option<&str>) -> String {
+    let mut cmd = Command::new(bin());
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn renkei");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "renkei {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub hub_port: u16,
+    pub resident_port: u16,
+    pub internal_port: u16,
+    pub network_port: u16,
+    pub keys: HashMap<String, String>,
+    pub http: reqwest::Client,
+    children: Vec<Child>,
+}
+
+/// Tenants and orgs of the test cluster: (tenant, org, type).
+pub const ORGS: &[(&str, &str, &str)] = &[("tenant-a", "a-mayor", "MUNI"), ("tenant-a", "a-edu", "EDU"), ("tenant-b", "b-mayor", "MUNI")];
+
+impl Cluster {
+    pub fn path(&self, sub: &str) -> PathBuf {
+        self.dir.path().join(sub)
+    }
+
+    pub async fn start() -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = |s: &str| dir.path().join(s).display().to_string();
+        let (pki, hub, plat) = (d("pki"), d("hub"), d("platform"));
+        renkei(&["pki", "init", "--dir", &pki], None);
+        renkei(&["pki", "issue", "--dir", &pki, "--name", "hub"], None);
+        renkei(&["pki", "issue", "--dir", &pki, "--name", "platform"], None);
+        let (hub_port, resident_port, internal_port, network_port) = (free_port(), free_port(), free_port(), free_port());
+        let endpoint = format!("https://127.0.0.1:{network_port}");
+        let mut keys = HashMap::new();
+        let mut tenants = std::collections::HashSet::new();
+        for (tenant, org, ty) in ORGS {
+            if tenants.insert(*tenant) {
+                renkei(&["admin", "--data-dir", &plat, "tenant-create", "--id", tenant, "--name", tenant], None);
+            }
+            let entry = renkei(
+                &[
+                    "admin",
+                    "--data-dir",
+                    &plat,
+                    "org-create",
+                    "--tenant",
+                    tenant,
+                    "--id",
+                    org,
+                    "--type",
+                    ty,
+                    "--name",
+                    org,
+                    "--endpoint",
+                    &endpoint,
+                ],
+                None,
+            );
+            renkei(&["hub", "register-org", "--data-dir", &hub], Some(&entry));
+            let key = renkei(&["admin", "--data-dir", &plat, "api-key-create", "--tenant", tenant, "--org", org], None);
+            keys.insert(org.to_string(), key.trim().to_owned());
+        }
+        let tls = TlsMaterial::from_files(
+            &dir.path().join("pki/platform.pem"),
+            &dir.path().join("pki/platform.key"),
+            &dir.path().join("pki/ca.pem"),
+        )
+        .expect("tls");
+        let http = tls.client(Duration::from_secs(20)).expect("client");
+        let mut c = Cluster { dir, hub_port, resident_port, internal_port, network_port, keys, http, children: vec![] };
+        c.spawn_processes().await;
+        c
+    }
+
+    async fn spawn_processes(&mut self) {
+        let d = |s: &str| self.dir.path().join(s).display().to_string();
+        let hub_key = renkei(&["hub", "verify-key", "--data-dir", &d("hub")], None).trim().to_owned();
+        let log = |name: &str| std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join(name)).expect("log file");
+        let hub = Command::new(bin())
+            .args(["hub", "--data-dir", &d("hub"), "--pki", &d("pki"), "--cert-name", "hub"])
+            .args(["--listen", &format!("127.0.0.1:{}", self.hub_port), "--resident-listen", &format!("127.0.0.1:{}", self.resident_port)])
+            .env("RENKEI_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(log("hub.log"))
+            .spawn()
+            .expect("spawn hub");
+        let serve = Command::new(bin())
+            .args(["serve", "--data-dir", &d("platform"), "--pki", &d("pki"), "--cert-name", "platform"])
+            .args([
+                "--internal-listen",
+                &format!("127.0.0.1:{}", self.internal_port),
+                "--network-listen",
+                &format!("127.0.0.1:{}", self.network_port),
+            ])
+            .args(["--hub-url", &format!("https://127.0.0.1:{}", self.hub_port), "--hub-key", &hub_key])
+            .env("RENKEI_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(log("serve.log"))
+            .spawn()
+            .expect("spawn serve");
+        self.children = vec![hub, serve];
+        for port in [self.hub_port, self.resident_port, self.internal_port, self.network_port] {
+            wait_port(port).await;
+        }
+    }
+
+    /// Kills every process (SIGKILL) and starts them again on the same ports and data.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn_processes().await;
+    }
+
+    fn kill(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn internal(&self) -> String {
+        format!("https://127.0.0.1:{}", self.internal_port)
+    }
+    pub fn network(&self) -> String {
+        format!("https://127.0.0.1:{}", self.network_port)
+    }
+    pub fn hub(&self) -> String {
+        format!("https://127.0.0.1:{}", self.hub_port)
+    }
+
+    /// Calls the internal API as `org`'s client system: (status, content type, body).
+    pub async fn api(&self, org: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, String, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.internal())).bearer_auth(&self.keys[org]);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        respond(req.send().await.expect("request")).await
+    }
+
+    pub async fn register(&self, org: &str, addressee: &str, number: &str) -> (u16, String, Value) {
+        self.api(
+            org,
+            reqwest::Method::POST,
+            "/api/v1/persons",
+            Some(serde_json::json!({"addressee_no": addressee, "individual_number": number})),
+        )
+        .await
+    }
+
+    pub async fn copy(&self, org: &str, addressee: &str, item: &str, valid_from: &str, fields: Value) -> (u16, String, Value) {
+        self.api(
+            org,
+            reqwest::Method::POST,
+            "/api/v1/copies",
+            Some(serde_json::json!({"addressee_no": addressee, "item": item, "valid_from": valid_from, "fields": fields})),
+        )
+        .await
+    }
+
+    pub async fn file(&self, org: &str, provider: &str, duty: &str, items: &[&str], addressee: &str, key: &str) -> (u16, String, Value) {
+        let body = serde_json::json!({"duty": duty, "provider_org": provider, "items": items, "addressee_no": addressee, "reference_date": "2026-07-01", "idempotency_key": key});
+        self.api(org, reqwest::Method::POST, "/api/v1/queries", Some(body)).await
+    }
+
+    /// Polls a query until it is answered or failed.
+    pub async fn wait_final(&self, org: &str, id: &str) -> Value {
+        for _ in 0..400 {
+            let (_, _, v) = self.api(org, reqwest::Method::GET, &format!("/api/v1/queries/{id}"), None).await;
+            if matches!(v["state"].as_str(), Some("answered" | "failed")) {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("query {id} did not reach a final state");
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub async fn respond(resp: reqwest::Response) -> (u16, String, Value) {
+    let status = resp.status().as_u16();
+    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let body = resp.json().await.unwrap_or(Value::Null);
+    (status, ct, body)
+}
+
+async fn wait_port(port: u16) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nothing listens on port {port}");
+}
+
+/// A valid Individual Number made from an 11-digit seed.
+pub fn number(seed: u64) -> String {
+    let first: Vec<u8> = format!("{:011}", seed % 100_000_000_000).bytes().map(|b| b - b'0').collect();
+    renkei_domain::IndividualNumber::from_first_eleven(&first).expect("11 digits").expose()
+}
+
+/// Every file under `dir`, recursively.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() { stack.push(p) } else { out.push(p) }
+        }
+    }
+    out
+}
+
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}

@@ -1,0 +1,48 @@
+//! `renkei demo --once` end to end, and the promise that no Individual Number survives it in the
+//! clear anywhere: not in any file under its data directory, not in any output or log line.
+
+use rand::Rng;
+use std::process::Command;
+
+mod common;
+
+/// The demo's generator, replayed from its seed (kept in `demo.seed`), gives every number used.
+fn demo_numbers(seed: u64, count: usize) -> Vec<String> {
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    (0..count)
+        .map(|_| {
+            let first: Vec<u8> = (0..11).map(|i| if i == 0 { rng.gen_range(1..10) } else { rng.gen_range(0..10) }).collect();
+            renkei_domain::IndividualNumber::from_first_eleven(&first).unwrap().expose()
+        })
+        .collect()
+}
+
+#[test]
+fn demo_once_shows_every_outcome_and_leaves_no_individual_number_in_the_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        Command::new(common::bin()).args(["demo", "--once", "--data-dir"]).arg(dir.path()).env("RENKEI_LOG", "debug").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
+    for outcome in ["found", "not_registered", "no_copy", "matrix-denied"] {
+        assert!(stdout.contains(outcome), "missing {outcome}:\n{stdout}");
+    }
+    assert!(!stdout.contains("UNEXPECTED"), "{stdout}");
+    assert!(stdout.contains("moved"));
+
+    let seed: u64 = std::fs::read_to_string(dir.path().join("demo.seed")).unwrap().trim().parse().unwrap();
+    let numbers = demo_numbers(seed, 43);
+    let files = common::files(dir.path());
+    assert!(files.len() >= 6, "expected the databases of hub, platform and kenpo");
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        for n in &numbers {
+            assert!(!common::contains(&bytes, n.as_bytes()), "{} holds an Individual Number in the clear", f.display());
+        }
+    }
+    assert!(stderr.lines().count() > 10, "debug logging produced output to scan");
+    for n in &numbers {
+        assert!(!stdout.contains(n.as_str()) && !stderr.contains(n.as_str()), "an Individual Number was printed or logged");
+    }
+}

@@ -1,0 +1,367 @@
+//! The internal API for client systems (既存システム): register persons, upsert provision
+//! copies, file and read queries, list linkage records. Every call carries an API key scoped to
+//! one tenant and one org; everything it reaches is that org's. Another tenant's or org's
+//! resource answers 404, so existence does not leak.
+
+use crate::Platform;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use renkei_domain::wire::{CodeRequest, CodeResponse, MAX_ITEMS_PER_QUERY, MessageKind, QueryRequest};
+use renkei_domain::{AddresseeNo, DutyCode, IndividualNumber, ItemCode, OrgId, QueryState, RequestId};
+use renkei_net::{ApiJson, Problem};
+use renkei_store::StoreError;
+use renkei_store::tenant::{NewQuery, QueryView, Registration, TenantStore};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 256 << 10;
+
+pub fn router(p: Arc<Platform>) -> Router {
+    Router::new()
+        .route("/api/v1/persons", post(register_person))
+        .route("/api/v1/copies", post(upsert_copy))
+        .route("/api/v1/queries", post(file_query))
+        .route("/api/v1/queries/{id}", get(get_query))
+        .route("/api/v1/records", get(list_records))
+        .route("/api/openapi.json", get(crate::openapi::serve))
+        .fallback(Problem::fallback_not_found)
+        .method_not_allowed_fallback(Problem::fallback_method)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(p)
+}
+
+/// The authenticated client system: one org of one tenant.
+pub struct Caller {
+    pub tenant: renkei_domain::TenantId,
+    pub org: OrgId,
+}
+
+impl FromRequestParts<Arc<Platform>> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, p: &Arc<Platform>) -> Result<Self, Problem> {
+        let key = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(Problem::unauthorized)?;
+        let scope =
+            p.platform.key_scope(&renkei_crypto::apikey::hash(key)).await.map_err(store_problem)?.ok_or_else(Problem::unauthorized)?;
+        Ok(Caller { tenant: scope.tenant, org: scope.org })
+    }
+}
+
+impl Caller {
+    fn store<'a>(&self, p: &'a Platform) -> Result<&'a TenantStore, Problem> {
+        p.tenant_store(&self.tenant)
+            .ok_or_else(|| Problem::unavailable("the tenant is not loaded on this server; restart it after creating tenants"))
+    }
+    fn org<'a>(&self, p: &'a Platform) -> Result<&'a crate::OrgContext, Problem> {
+        p.orgs.get(&self.org).ok_or_else(|| Problem::unavailable("the org is not loaded on this server; restart it after creating orgs"))
+    }
+}
+
+pub(crate) fn store_problem(e: StoreError) -> Problem {
+    match e {
+        StoreError::Conflict(d) => Problem::conflict("conflict", d),
+        StoreError::NotFound(_) => Problem::not_found(),
+        e => {
+            tracing::error!(error = %e, "store error");
+            Problem::unavailable("storage failed; the request was not applied and can be retried")
+        }
+    }
+}
+
+fn hub_problem(detail: String) -> Problem {
+    tracing::warn!(%detail, "hub call failed");
+    Problem::new(StatusCode::BAD_GATEWAY, "hub-unavailable", "The hub could not be reached or refused the request").with_detail(detail)
+}
+
+/// 符号取得: register a person of the tenant with the Individual Number, once.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterPerson {
+    /// 団体内統合宛名番号.
+    #[schema(value_type = String, example = "A000001")]
+    pub addressee_no: AddresseeNo,
+    /// 個人番号: 12 digits (full-width digits and surrounding spaces are accepted). Used to
+    /// obtain the org's code from the hub, then forgotten.
+    #[schema(example = "123456789018")]
+    pub individual_number: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonRegistered {
+    #[schema(value_type = String)]
+    pub addressee_no: AddresseeNo,
+    /// `created` or `already_registered`.
+    pub status: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/persons", request_body = RegisterPerson, tag = "persons",
+    responses((status = 201, body = PersonRegistered, description = "registered"), (status = 200, body = PersonRegistered, description = "already registered"),
+        (status = 400, description = "invalid Individual Number or body", content_type = "application/problem+json"), (status = 502, description = "hub unreachable")),
+    security(("api_key" = [])))]
+pub async fn register_person(
+    State(p): State<Arc<Platform>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<RegisterPerson>,
+) -> Result<(StatusCode, Json<PersonRegistered>), Problem> {
+    let number =
+        IndividualNumber::parse(&body.individual_number).map_err(|e| Problem::bad_request("invalid-individual-number", e.to_string()))?;
+    let org = caller.org(&p)?;
+    let store = caller.store(&p)?;
+    let req = CodeRequest {
+        org: org.id.clone(),
+        request_id: RequestId::parse(&uuid::Uuid::new_v4().to_string()).map_err(|_| Problem::internal())?,
+        issued_at: renkei_store::now_unix(),
+        numbers: vec![number.expose()],
+    };
+    drop(number);
+    let env = org.signing.sign(org.id.as_str(), MessageKind::CodeRequest, &req).map_err(|_| Problem::internal())?;
+    drop(req);
+    let resp = p.hub.client.post(format!("{}/hub/v1/codes", p.hub.url)).json(&env).send().await.map_err(|e| hub_problem(e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(hub_problem(format!("the hub answered {}", resp.status())));
+    }
+    let codes: CodeResponse = resp.json().await.map_err(|e| hub_problem(e.to_string()))?;
+    let code = codes.codes.into_iter().next().ok_or_else(|| hub_problem("the hub returned no code".into()))?;
+    let status = store.register_person(&org.id, &body.addressee_no, &code).await.map_err(store_problem)?;
+    let (http, status) = match status {
+        Registration::Created => (StatusCode::CREATED, "created"),
+        Registration::AlreadyRegistered => (StatusCode::OK, "already_registered"),
+    };
+    Ok((http, Json(PersonRegistered { addressee_no: body.addressee_no, status: status.into() })))
+}
+
+/// 副本: one version of one item of one person, valid from a date.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpsertCopy {
+    #[schema(value_type = String, example = "A000001")]
+    pub addressee_no: AddresseeNo,
+    /// Item code of 別表第二 (e.g. `TAX`).
+    #[schema(value_type = String, example = "TAX")]
+    pub item: ItemCode,
+    #[schema(value_type = String, format = Date, example = "2026-04-01")]
+    pub valid_from: NaiveDate,
+    /// The item's fields, as the client system defines them.
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CopyStored {
+    #[schema(value_type = String)]
+    pub addressee_no: AddresseeNo,
+    #[schema(value_type = String)]
+    pub item: ItemCode,
+    #[schema(value_type = String, format = Date)]
+    pub valid_from: NaiveDate,
+}
+
+#[utoipa::path(post, path = "/api/v1/copies", request_body = UpsertCopy, tag = "copies",
+    responses((status = 200, body = CopyStored), (status = 400, description = "invalid body or unknown item", content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn upsert_copy(
+    State(p): State<Arc<Platform>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<UpsertCopy>,
+) -> Result<Json<CopyStored>, Problem> {
+    if !p.matrix.knows_item(&body.item) {
+        return Err(Problem::bad_request("unknown-item", format!("item {} is not in 別表第二", body.item)));
+    }
+    let store = caller.store(&p)?;
+    store.upsert_copy(&caller.org, &body.addressee_no, &body.item, body.valid_from, &body.fields).await.map_err(store_problem)?;
+    Ok(Json(CopyStored { addressee_no: body.addressee_no, item: body.item, valid_from: body.valid_from }))
+}
+
+/// 情報照会: ask another org for items about a person, for a duty.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileQuery {
+    #[schema(value_type = String, example = "D015")]
+    pub duty: DutyCode,
+    #[schema(value_type = String, example = "kou-mayor")]
+    pub provider_org: OrgId,
+    #[schema(value_type = Vec<String>, example = json!(["TAX"]))]
+    pub items: Vec<ItemCode>,
+    #[schema(value_type = String, example = "A000001")]
+    pub addressee_no: AddresseeNo,
+    /// The date on which the provided data must be valid.
+    #[schema(value_type = String, format = Date, example = "2026-06-01")]
+    pub reference_date: NaiveDate,
+    /// Filing again with the same key returns the first query instead of a new one.
+    #[schema(example = "tax-2026-A000001")]
+    pub idempotency_key: String,
+}
+
+/// A query as its requester sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueryResource {
+    pub id: String,
+    pub request_id: String,
+    /// created, pending_approval, queued, in_flight, answered or failed.
+    #[schema(value_type = String)]
+    pub state: QueryState,
+    /// 作成, 承認待ち, 送信待ち, 照会中, 回答済 or エラー.
+    pub state_label: String,
+    pub duty: String,
+    pub provider_org: String,
+    pub items: Vec<String>,
+    pub addressee_no: String,
+    #[schema(value_type = String, format = Date)]
+    pub reference_date: NaiveDate,
+    /// Why the query ended in エラー, or the last delivery problem.
+    pub error: Option<String>,
+    /// found, not_registered or no_copy, once answered.
+    pub outcome: Option<String>,
+    /// The provider's answer (per-item status and fields), once answered.
+    #[schema(value_type = Object)]
+    pub answer: Option<Value>,
+    pub attempts: i64,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<QueryView> for QueryResource {
+    fn from(v: QueryView) -> Self {
+        Self {
+            id: v.id,
+            request_id: v.request_id.to_string(),
+            state_label: v.state.label_ja().to_owned(),
+            state: v.state,
+            duty: v.duty.to_string(),
+            provider_org: v.provider.to_string(),
+            items: v.items.iter().map(|i| i.to_string()).collect(),
+            addressee_no: v.addressee.to_string(),
+            reference_date: v.reference_date,
+            error: v.error,
+            outcome: v.outcome.map(|o| o.code().to_owned()),
+            answer: v.answer,
+            attempts: v.attempts,
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/queries", request_body = FileQuery, tag = "queries",
+    responses((status = 201, body = QueryResource, description = "filed"), (status = 200, body = QueryResource, description = "already filed with this idempotency key"),
+        (status = 403, description = "別表第二 does not allow it", content_type = "application/problem+json"),
+        (status = 422, description = "unknown provider or person not registered", content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn file_query(
+    State(p): State<Arc<Platform>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<FileQuery>,
+) -> Result<(StatusCode, Json<QueryResource>), Problem> {
+    if body.idempotency_key.is_empty() || body.idempotency_key.len() > 128 || body.idempotency_key.chars().any(char::is_control) {
+        return Err(Problem::bad_request("invalid-body", "idempotency_key must be 1–128 printable characters"));
+    }
+    if body.items.is_empty() || body.items.len() > MAX_ITEMS_PER_QUERY {
+        return Err(Problem::bad_request("invalid-body", format!("items must list 1–{MAX_ITEMS_PER_QUERY} item codes")));
+    }
+    if let Some(i) = body.items.iter().find(|i| !p.matrix.knows_item(i)) {
+        return Err(Problem::bad_request("unknown-item", format!("item {i} is not in 別表第二")));
+    }
+    let org = caller.org(&p)?;
+    let store = caller.store(&p)?;
+    let provider_type = p.org_type_of(&body.provider_org).await.map_err(hub_problem)?.ok_or_else(|| {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-provider", "The provider org is not in the hub's directory")
+    })?;
+    if let Some(item) = p.matrix.first_denied(&org.org_type, &body.duty, &provider_type, &body.items) {
+        return Err(Problem::forbidden(
+            "matrix-denied",
+            format!("別表第二 does not allow {} for duty {} to ask {provider_type} for {item}", org.org_type, body.duty),
+        ));
+    }
+    let code = store.person_code(&org.id, &body.addressee_no).await.map_err(store_problem)?.ok_or_else(|| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "person-not-registered",
+            "Register the person (POST /api/v1/persons) before querying",
+        )
+    })?;
+    let request = QueryRequest {
+        request_id: RequestId::parse(&uuid::Uuid::new_v4().to_string()).map_err(|_| Problem::internal())?,
+        requester: org.id.clone(),
+        provider: body.provider_org,
+        duty: body.duty,
+        items: body.items,
+        requester_code: code,
+        reference_date: body.reference_date,
+        issued_at: renkei_store::now_unix(),
+    };
+    let deadline_at = renkei_store::now_millis() + p.query_deadline.as_millis() as i64;
+    let (view, created) = store
+        .file_query(NewQuery {
+            org: org.id.clone(),
+            idempotency_key: body.idempotency_key,
+            addressee: body.addressee_no,
+            request,
+            deadline_at,
+        })
+        .await
+        .map_err(store_problem)?;
+    if created {
+        p.wake.notify_one();
+    }
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(view.into())))
+}
+
+#[utoipa::path(get, path = "/api/v1/queries/{id}", tag = "queries", params(("id" = String, Path, description = "query id")),
+    responses((status = 200, body = QueryResource), (status = 404, description = "no such query for this org", content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn get_query(State(p): State<Arc<Platform>>, caller: Caller, Path(id): Path<String>) -> Result<Json<QueryResource>, Problem> {
+    let view = caller.store(&p)?.query(&caller.org, &id).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
+    Ok(Json(view.into()))
+}
+
+/// 情報提供等記録 of the caller's org.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordList {
+    pub records: Vec<RecordResource>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordResource {
+    pub seq: i64,
+    /// `requester` or `provider`: which side of the linkage this org was.
+    pub role: String,
+    pub request_id: String,
+    pub counterpart_org: String,
+    pub duty: String,
+    pub items: Vec<String>,
+    pub outcome: String,
+    /// Seconds since the Unix epoch.
+    pub at: i64,
+}
+
+#[utoipa::path(get, path = "/api/v1/records", tag = "records", responses((status = 200, body = RecordList)), security(("api_key" = [])))]
+pub async fn list_records(State(p): State<Arc<Platform>>, caller: Caller) -> Result<Json<RecordList>, Problem> {
+    let records = caller.store(&p)?.records(&caller.org).await.map_err(store_problem)?;
+    let records = records
+        .into_iter()
+        .map(|r| RecordResource {
+            seq: r.seq,
+            role: r.role,
+            request_id: r.request_id,
+            counterpart_org: r.counterpart_org,
+            duty: r.duty,
+            items: r.items,
+            outcome: r.outcome,
+            at: r.at,
+        })
+        .collect();
+    Ok(Json(RecordList { records }))
+}

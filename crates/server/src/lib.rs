@@ -1,0 +1,138 @@
+//! 中間サーバ — the multi-tenant platform.
+//!
+//! One process hosts many tenants (団体). Two listeners, two routers, nothing shared between
+//! them but this state:
+//! - [`internal`]: the client-system API under `/api/v1` (API keys scoped to one tenant and org);
+//! - [`network`]: the hub-facing API under `/net/v1` (mutual TLS, hub-signed messages), which
+//!   answers forwarded queries automatically from provision copies and receives answers.
+//!
+//! The [`outbox`] worker delivers filed queries to the hub.
+
+pub mod internal;
+pub mod network;
+pub mod openapi;
+pub mod outbox;
+
+use renkei_crypto::datakey::MasterKey;
+use renkei_crypto::sealing::OpeningKey;
+use renkei_crypto::signing::{SigningKey, VerifyingKey};
+use renkei_domain::{Matrix, OrgId, OrgType, TenantId};
+use renkei_store::platform::PlatformStore;
+use renkei_store::tenant::TenantStore;
+use renkei_store::{StoreError, layout};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An org hosted here, with its keys unlocked.
+pub struct OrgContext {
+    pub tenant: TenantId,
+    pub id: OrgId,
+    pub org_type: OrgType,
+    pub name: String,
+    pub signing: SigningKey,
+    pub opening: OpeningKey,
+}
+
+/// How the platform reaches the hub.
+pub struct HubLink {
+    /// Base URL of the hub's network listener.
+    pub url: String,
+    /// The hub's verifying key: forwarded queries and relayed answers must carry its signature.
+    pub key: VerifyingKey,
+    /// mTLS client.
+    pub client: reqwest::Client,
+}
+
+/// State shared by both routers and the outbox worker.
+pub struct Platform {
+    pub platform: PlatformStore,
+    pub tenants: HashMap<TenantId, TenantStore>,
+    pub orgs: HashMap<OrgId, OrgContext>,
+    pub matrix: Arc<Matrix>,
+    pub hub: HubLink,
+    /// How long a query may take before it ends in エラー.
+    pub query_deadline: Duration,
+    /// Wakes the outbox worker when a query is filed.
+    pub wake: Notify,
+    /// Org types learned from the hub's directory.
+    provider_types: RwLock<HashMap<OrgId, OrgType>>,
+}
+
+impl Platform {
+    /// Opens every tenant's store found in the platform database under `data_dir`.
+    pub async fn load(
+        data_dir: &Path,
+        master: &MasterKey,
+        matrix: Arc<Matrix>,
+        hub: HubLink,
+        query_deadline: Duration,
+    ) -> Result<Arc<Self>, ServerError> {
+        let platform = PlatformStore::open(&layout::platform_db(data_dir))?;
+        let mut tenants = HashMap::new();
+        let mut orgs = HashMap::new();
+        for t in platform.tenants().await? {
+            let dk = platform.data_key(master, &t.id).await?;
+            for o in platform.orgs(Some(&t.id)).await? {
+                let (signing, opening) = platform.org_keys(&dk, &o.id).await?;
+                orgs.insert(
+                    o.id.clone(),
+                    OrgContext { tenant: t.id.clone(), id: o.id, org_type: o.org_type, name: o.name, signing, opening },
+                );
+            }
+            let store = TenantStore::open(&layout::tenant_db(data_dir, &t.id), t.id.clone(), dk)?;
+            tenants.insert(t.id, store);
+        }
+        Ok(Arc::new(Self {
+            platform,
+            tenants,
+            orgs,
+            matrix,
+            hub,
+            query_deadline,
+            wake: Notify::new(),
+            provider_types: RwLock::new(HashMap::new()),
+        }))
+    }
+
+    pub fn tenant_store(&self, tenant: &TenantId) -> Option<&TenantStore> {
+        self.tenants.get(tenant)
+    }
+
+    /// The type of `org` per the hub's directory, cached after the first look-up.
+    pub async fn org_type_of(&self, org: &OrgId) -> Result<Option<OrgType>, String> {
+        if let Some(t) = self.provider_types.read().ok().and_then(|m| m.get(org).cloned()) {
+            return Ok(Some(t));
+        }
+        #[derive(serde::Deserialize)]
+        struct Info {
+            org_type: OrgType,
+        }
+        let resp = self
+            .hub
+            .client
+            .get(format!("{}/hub/v1/orgs/{org}", self.hub.url))
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach the hub: {e}"))?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(format!("the hub answered {}", resp.status()));
+        }
+        let info: Info = resp.json().await.map_err(|e| format!("unreadable hub answer: {e}"))?;
+        if let Ok(mut m) = self.provider_types.write() {
+            m.insert(org.clone(), info.org_type.clone());
+        }
+        Ok(Some(info.org_type))
+    }
+}

@@ -1,0 +1,120 @@
+//! The hub-facing API (mount behind mutual TLS). Only the hub talks here, and every message
+//! must carry the hub's signature. Nothing of the internal API is reachable from this router.
+
+use crate::Platform;
+use crate::internal::store_problem;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use renkei_crypto::sealing::SealingKey;
+use renkei_crypto::signing::{VerifyingKey, open_envelope};
+use renkei_domain::wire::{
+    AnswerBody, FRESHNESS_SECONDS, ForwardedQuery, HUB_SIGNER, MessageKind, RelayedAnswer, SealedAnswer, SignedEnvelope,
+};
+use renkei_domain::{ItemAnswer, ItemStatus, Outcome};
+use renkei_net::{ApiJson, Problem};
+use renkei_store::now_unix;
+use std::sync::Arc;
+
+pub fn router(p: Arc<Platform>) -> Router {
+    Router::new()
+        .route("/net/v1/queries", post(answer_query))
+        .route("/net/v1/answers", post(receive_answer))
+        .fallback(Problem::fallback_not_found)
+        .method_not_allowed_fallback(Problem::fallback_method)
+        .layer(DefaultBodyLimit::max(1 << 20))
+        .with_state(p)
+}
+
+fn from_hub<T: serde::de::DeserializeOwned>(p: &Platform, env: &SignedEnvelope, kind: MessageKind) -> Result<T, Problem> {
+    if env.signer != HUB_SIGNER {
+        return Err(Problem::forbidden("not-hub", "only the hub may call this API"));
+    }
+    open_envelope(env, kind, &p.hub.key)
+        .map_err(|_| Problem::new(StatusCode::UNAUTHORIZED, "bad-signature", "The hub signature does not verify"))
+}
+
+/// 情報提供: answer a forwarded query automatically from provision copies valid on the
+/// reference date. At most one answer per request id: a retried forward gets the stored answer.
+async fn answer_query(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<SignedEnvelope>) -> Result<Json<SignedEnvelope>, Problem> {
+    let q: ForwardedQuery = from_hub(&p, &env, MessageKind::ForwardedQuery)?;
+    let org = p.orgs.get(&q.provider).ok_or_else(Problem::not_found)?;
+    let store = p.tenant_store(&org.tenant).ok_or_else(Problem::not_found)?;
+    if let Some(prior) = store.provided_answer(&q.request_id).await.map_err(store_problem)? {
+        return serde_json::from_str(&prior).map(Json).map_err(|_| Problem::internal());
+    }
+    // A first forward must be fresh; a retry of an answered one was served above.
+    if (now_unix() - q.issued_at).abs() > FRESHNESS_SECONDS {
+        return Err(Problem::conflict("replayed-request", "the forwarded query is not fresh"));
+    }
+    let body = match store.person_by_code(&org.id, &q.provider_code).await.map_err(store_problem)? {
+        None => AnswerBody { request_id: q.request_id.clone(), outcome: Outcome::NotRegistered, items: vec![] },
+        Some(addressee) => {
+            let copies = store.copies_valid_on(&org.id, &addressee, &q.items, q.reference_date).await.map_err(store_problem)?;
+            let items: Vec<ItemAnswer> = q
+                .items
+                .iter()
+                .map(|item| match copies.iter().find(|c| &c.item == item) {
+                    Some(c) => ItemAnswer {
+                        item: item.clone(),
+                        status: ItemStatus::Found { valid_from: c.valid_from.to_string(), fields: c.fields.clone() },
+                    },
+                    None => ItemAnswer { item: item.clone(), status: ItemStatus::NoCopy },
+                })
+                .collect();
+            AnswerBody { request_id: q.request_id.clone(), outcome: Outcome::of_items(&items), items }
+        }
+    };
+    let seal_key =
+        SealingKey::from_base64(&q.requester_seal_key).map_err(|_| Problem::bad_request("invalid-message", "bad requester sealing key"))?;
+    let plaintext = serde_json::to_vec(&body).map_err(|_| Problem::internal())?;
+    let sealed = seal_key.seal(&plaintext, q.request_id.as_str().as_bytes()).map_err(|_| Problem::internal())?;
+    let answer = SealedAnswer {
+        request_id: q.request_id.clone(),
+        provider: org.id.clone(),
+        requester: q.requester.clone(),
+        sealed,
+        issued_at: now_unix(),
+    };
+    let env = org.signing.sign(org.id.as_str(), MessageKind::Answer, &answer).map_err(|_| Problem::internal())?;
+    let env_json = serde_json::to_string(&env).map_err(|_| Problem::internal())?;
+    let kept = store
+        .save_provided_answer(&org.id, &q.request_id, &q.requester, &q.duty, &q.items, body.outcome, env_json)
+        .await
+        .map_err(store_problem)?;
+    tracing::info!(request_id = %q.request_id, provider = %org.id, outcome = body.outcome.code(), "answered");
+    serde_json::from_str(&kept).map(Json).map_err(|_| Problem::internal())
+}
+
+/// Receives an answer relayed by the hub: verify the hub, verify the provider, open, store.
+async fn receive_answer(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<SignedEnvelope>) -> Result<StatusCode, Problem> {
+    let relayed: RelayedAnswer = from_hub(&p, &env, MessageKind::RelayedAnswer)?;
+    let provider_key =
+        VerifyingKey::from_base64(&relayed.provider_verify_key).map_err(|_| Problem::bad_request("invalid-message", "bad provider key"))?;
+    let sealed: SealedAnswer = open_envelope(&relayed.answer, MessageKind::Answer, &provider_key)
+        .map_err(|_| Problem::new(StatusCode::UNAUTHORIZED, "bad-signature", "The provider signature does not verify"))?;
+    if relayed.answer.signer != sealed.provider.as_str() {
+        return Err(Problem::forbidden("signer-mismatch", "the answer names another provider than its signer"));
+    }
+    let org = p.orgs.get(&sealed.requester).ok_or_else(Problem::not_found)?;
+    let store = p.tenant_store(&org.tenant).ok_or_else(Problem::not_found)?;
+    let (id, owner, _state) = store.query_by_request(&sealed.request_id).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
+    let view = store.query(&owner, &id).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
+    if owner != org.id || view.provider != sealed.provider {
+        return Err(Problem::forbidden("answer-mismatch", "the answer does not belong to this query"));
+    }
+    let plaintext = org
+        .opening
+        .open(&sealed.sealed, sealed.request_id.as_str().as_bytes())
+        .map_err(|_| Problem::bad_request("undecryptable", "the answer cannot be opened with the requester's key"))?;
+    let body: AnswerBody =
+        serde_json::from_slice(&plaintext).map_err(|_| Problem::bad_request("invalid-message", "the answer body is malformed"))?;
+    if body.request_id != sealed.request_id {
+        return Err(Problem::forbidden("answer-mismatch", "the sealed answer is for another request"));
+    }
+    let value = serde_json::to_value(&body).map_err(|_| Problem::internal())?;
+    store.accept_answer(&id, body.outcome, &value).await.map_err(store_problem)?;
+    tracing::info!(request_id = %sealed.request_id, requester = %org.id, "answer received");
+    Ok(StatusCode::NO_CONTENT)
+}

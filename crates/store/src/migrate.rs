@@ -1,0 +1,26 @@
+//! Versioned migrations: each database records the versions applied; a database newer than the
+//! binary is refused rather than misread.
+
+use crate::{Result, StoreError};
+use rusqlite::Connection;
+
+pub struct Migration {
+    pub version: i64,
+    pub sql: &'static str,
+}
+
+pub fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<()> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")?;
+    let current: i64 = conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let known = migrations.iter().map(|m| m.version).max().unwrap_or(0);
+    if current > known {
+        return Err(StoreError::SchemaTooNew { found: current, known });
+    }
+    for m in migrations.iter().filter(|m| m.version > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(m.sql)?;
+        tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", (m.version, crate::now_unix()))?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,714 @@
+//! One tenant's (団体) database: persons (AddresseeNo ↔ OrgCode), provision copies (副本) with
+//! history, queries with their durable outbox, answers this tenant provided, and linkage records
+//! (情報提供等記録). Every personal-data value is encrypted here with the tenant's data key;
+//! look-ups go through keyed blind indexes, never plaintext.
+
+use crate::migrate::Migration;
+use crate::{Db, Result, StoreError, now_millis, now_unix};
+use chrono::NaiveDate;
+use renkei_crypto::datakey::DataKey;
+use renkei_domain::wire::QueryRequest;
+use renkei_domain::{AddresseeNo, DutyCode, ItemCode, OrgCode, OrgId, Outcome, QueryState, RequestId, TenantId};
+use rusqlite::{OptionalExtension, params};
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: "
+    CREATE TABLE persons (
+        tenant_id TEXT NOT NULL,
+        org_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        addressee_idx TEXT NOT NULL,
+        addressee_enc BLOB NOT NULL,
+        code_idx TEXT NOT NULL,
+        code_enc BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id),
+        UNIQUE (tenant_id, org_id, addressee_idx),
+        UNIQUE (tenant_id, org_id, code_idx)
+    );
+    CREATE TABLE provision_copies (
+        tenant_id TEXT NOT NULL,
+        org_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        addressee_idx TEXT NOT NULL,
+        item TEXT NOT NULL,
+        valid_from TEXT NOT NULL,
+        fields_enc BLOB NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id),
+        UNIQUE (tenant_id, org_id, addressee_idx, item, valid_from)
+    );
+    CREATE TABLE queries (
+        tenant_id TEXT NOT NULL,
+        org_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        duty TEXT NOT NULL,
+        provider_org TEXT NOT NULL,
+        items TEXT NOT NULL,
+        addressee_idx TEXT NOT NULL,
+        request_enc BLOB NOT NULL,
+        reference_date TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        deadline_at INTEGER NOT NULL,
+        error TEXT,
+        outcome TEXT,
+        answer_enc BLOB,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id),
+        UNIQUE (tenant_id, request_id),
+        UNIQUE (tenant_id, org_id, idempotency_key)
+    );
+    CREATE INDEX queries_due ON queries (tenant_id, state, next_attempt_at);
+    CREATE TABLE provided_answers (
+        tenant_id TEXT NOT NULL,
+        org_id TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        envelope TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, request_id)
+    );
+    CREATE TABLE linkage_records (
+        tenant_id TEXT NOT NULL,
+        org_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        counterpart_org TEXT NOT NULL,
+        duty TEXT NOT NULL,
+        items TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, seq),
+        UNIQUE (tenant_id, org_id, role, request_id)
+    );
+    ",
+}];
+
+/// A person's registration result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Created,
+    AlreadyRegistered,
+}
+
+/// A query as the requester filed it.
+#[derive(Debug, Clone)]
+pub struct NewQuery {
+    pub org: OrgId,
+    pub idempotency_key: String,
+    pub addressee: AddresseeNo,
+    pub request: QueryRequest,
+    /// Milliseconds since the epoch after which the query ends in エラー.
+    pub deadline_at: i64,
+}
+
+/// A query as the requester sees it.
+#[derive(Debug, Clone)]
+pub struct QueryView {
+    pub id: String,
+    pub request_id: RequestId,
+    pub org: OrgId,
+    pub duty: DutyCode,
+    pub provider: OrgId,
+    pub items: Vec<ItemCode>,
+    pub addressee: AddresseeNo,
+    pub reference_date: NaiveDate,
+    pub state: QueryState,
+    pub error: Option<String>,
+    pub outcome: Option<Outcome>,
+    /// The opened answer body (JSON), once answered.
+    pub answer: Option<Value>,
+    pub attempts: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A query due for delivery to the hub.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub id: String,
+    pub org: OrgId,
+    pub attempts: i64,
+    pub request: QueryRequest,
+}
+
+/// Which side of a linkage a record was written by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Requester,
+    Provider,
+}
+
+impl Role {
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Requester => "requester",
+            Role::Provider => "provider",
+        }
+    }
+}
+
+/// 情報提供等記録 — who asked whom for what, when, why, with what outcome. Never the content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkageRecord {
+    pub seq: i64,
+    pub org: String,
+    pub role: String,
+    pub request_id: String,
+    pub counterpart_org: String,
+    pub duty: String,
+    pub items: Vec<String>,
+    pub outcome: String,
+    pub at: i64,
+}
+
+/// A provision copy valid on some date.
+#[derive(Debug, Clone)]
+pub struct CopyVersion {
+    pub item: ItemCode,
+    pub valid_from: NaiveDate,
+    pub fields: Map<String, Value>,
+}
+
+/// The store of one tenant.
+#[derive(Clone)]
+pub struct TenantStore {
+    tenant: TenantId,
+    db: Db,
+    dk: Arc<DataKey>,
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// The fields of one linkage record, as written by either side.
+struct NewRecord<'a> {
+    tenant: &'a str,
+    org: &'a str,
+    role: Role,
+    request_id: &'a str,
+    counterpart: &'a str,
+    duty: &'a str,
+    items_json: &'a str,
+    outcome: &'a str,
+}
+
+fn insert_record(tx: &rusqlite::Transaction<'_>, r: NewRecord<'_>) -> Result<()> {
+    let seq: i64 =
+        tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM linkage_records WHERE tenant_id = ?1", [r.tenant], |row| row.get(0))?;
+    // INSERT OR IGNORE: a second attempt to record the same (org, role, request) is a retry.
+    tx.execute(
+        "INSERT OR IGNORE INTO linkage_records (tenant_id, org_id, seq, role, request_id, counterpart_org, duty, items, outcome, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![r.tenant, r.org, seq, r.role.code(), r.request_id, r.counterpart, r.duty, r.items_json, r.outcome, now_unix()],
+    )?;
+    Ok(())
+}
+
+impl TenantStore {
+    pub fn open(path: &Path, tenant: TenantId, dk: DataKey) -> Result<Self> {
+        if dk.tenant() != tenant.as_str() {
+            return Err(StoreError::Conflict("data key belongs to another tenant".into()));
+        }
+        Ok(Self { tenant, db: Db::open(path, MIGRATIONS)?, dk: Arc::new(dk) })
+    }
+
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    fn addressee_idx(&self, org: &OrgId, a: &AddresseeNo) -> String {
+        // The index is per org: one org's index reveals nothing about another's persons.
+        self.dk.blind_index("addressee", &format!("{org}\0{a}"))
+    }
+
+    fn code_idx(&self, org: &OrgId, c: &OrgCode) -> String {
+        self.dk.blind_index("code", &format!("{org}\0{c}"))
+    }
+
+    /// Registers `addressee ↔ code` for `org`. Idempotent: registering the same pair again is
+    /// `AlreadyRegistered`; the same addressee with another code is a conflict.
+    pub async fn register_person(&self, org: &OrgId, addressee: &AddresseeNo, code: &OrgCode) -> Result<Registration> {
+        let a_idx = self.addressee_idx(org, addressee);
+        let c_idx = self.code_idx(org, code);
+        let id = new_id();
+        let a_enc = self.dk.encrypt("persons.addressee", &id, addressee.as_str().as_bytes())?;
+        let c_enc = self.dk.encrypt("persons.code", &id, code.as_str().as_bytes())?;
+        let (tenant, org) = (self.tenant.to_string(), org.to_string());
+        self.db
+            .tx(move |tx| {
+                let existing: Option<String> = tx
+                    .query_row(
+                        "SELECT code_idx FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3",
+                        [&tenant, &org, &a_idx],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                match existing {
+                    Some(c) if c == c_idx => Ok(Registration::AlreadyRegistered),
+                    Some(_) => Err(StoreError::Conflict("the addressee number is registered with another code".into())),
+                    None => {
+                        tx.execute(
+                            "INSERT INTO persons (tenant_id, org_id, id, addressee_idx, addressee_enc, code_idx, code_enc, created_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                            params![tenant, org, id, a_idx, a_enc, c_idx, c_enc, now_unix()],
+                        )
+                        .map_err(|e| match e {
+                            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                                StoreError::Conflict("the code is registered to another addressee number".into())
+                            }
+                            e => e.into(),
+                        })?;
+                        Ok(Registration::Created)
+                    }
+                }
+            })
+            .await
+    }
+
+    /// The code `org` holds for `addressee`, if registered.
+    pub async fn person_code(&self, org: &OrgId, addressee: &AddresseeNo) -> Result<Option<OrgCode>> {
+        let plain = self.person_column(org, "addressee_idx", self.addressee_idx(org, addressee), "code_enc", "persons.code").await?;
+        plain.map(|p| OrgCode::parse(&p).map_err(corrupt)).transpose()
+    }
+
+    /// The addressee number `org` registered under `code`, if any (used to answer a query).
+    pub async fn person_by_code(&self, org: &OrgId, code: &OrgCode) -> Result<Option<AddresseeNo>> {
+        let plain = self.person_column(org, "code_idx", self.code_idx(org, code), "addressee_enc", "persons.addressee").await?;
+        plain.map(|p| AddresseeNo::parse(&p).map_err(corrupt)).transpose()
+    }
+
+    /// Looks a person of `org` up by one blind index and decrypts one of its columns.
+    /// `index_column` and `value_column` are fixed names from this module, never input.
+    async fn person_column(
+        &self,
+        org: &OrgId,
+        index_column: &'static str,
+        index: String,
+        value_column: &'static str,
+        aad_table: &'static str,
+    ) -> Result<Option<String>> {
+        let (tenant, org_s) = (self.tenant.to_string(), org.to_string());
+        let sql = format!("SELECT id, {value_column} FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND {index_column} = ?3");
+        let row: Option<(String, Vec<u8>)> =
+            self.db.tx(move |tx| Ok(tx.query_row(&sql, [&tenant, &org_s, &index], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)).await?;
+        row.map(|(id, enc)| String::from_utf8(self.dk.decrypt(aad_table, &id, &enc)?).map_err(corrupt)).transpose()
+    }
+
+    /// Inserts or replaces the version of a provision copy valid from `valid_from`; other
+    /// versions stay as history.
+    pub async fn upsert_copy(
+        &self,
+        org: &OrgId,
+        addressee: &AddresseeNo,
+        item: &ItemCode,
+        valid_from: NaiveDate,
+        fields: &Map<String, Value>,
+    ) -> Result<()> {
+        let a_idx = self.addressee_idx(org, addressee);
+        let fields = serde_json::to_vec(fields)?;
+        let (tenant, org, item, vf) = (self.tenant.to_string(), org.to_string(), item.to_string(), valid_from.to_string());
+        let dk = self.dk.clone();
+        self.db
+            .tx(move |tx| {
+                let id: String = tx
+                    .query_row(
+                        "SELECT id FROM provision_copies WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3 AND item = ?4 AND valid_from = ?5",
+                        [&tenant, &org, &a_idx, &item, &vf],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .unwrap_or_else(new_id);
+                let enc = dk.encrypt("provision_copies.fields", &id, &fields)?;
+                tx.execute(
+                    "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (tenant_id, id) DO UPDATE SET fields_enc = excluded.fields_enc, updated_at = excluded.updated_at",
+                    params![tenant, org, id, a_idx, item, vf, enc, now_unix()],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// For each item, the version valid on `date` (latest `valid_from` ≤ date), if any.
+    pub async fn copies_valid_on(
+        &self,
+        org: &OrgId,
+        addressee: &AddresseeNo,
+        items: &[ItemCode],
+        date: NaiveDate,
+    ) -> Result<Vec<CopyVersion>> {
+        let a_idx = self.addressee_idx(org, addressee);
+        let (tenant, org) = (self.tenant.to_string(), org.to_string());
+        let items: Vec<String> = items.iter().map(|i| i.to_string()).collect();
+        let d = date.to_string();
+        let rows: Vec<(String, String, String, Vec<u8>)> = self
+            .db
+            .tx(move |tx| {
+                let mut st = tx.prepare_cached(
+                    "SELECT id, item, valid_from, fields_enc FROM provision_copies
+                     WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3 AND item = ?4 AND valid_from <= ?5
+                     ORDER BY valid_from DESC LIMIT 1",
+                )?;
+                let mut out = Vec::new();
+                for item in &items {
+                    if let Some(r) = st
+                        .query_row(params![tenant, org, a_idx, item, d], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                        .optional()?
+                    {
+                        out.push(r);
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(id, item, vf, enc)| {
+                let plain = self.dk.decrypt("provision_copies.fields", &id, &enc)?;
+                Ok(CopyVersion {
+                    item: ItemCode::parse(&item).map_err(corrupt)?,
+                    valid_from: vf.parse().map_err(corrupt)?,
+                    fields: serde_json::from_slice(&plain)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Files a query into the outbox (state 送信待ち). Filing again with the same idempotency key
+    /// returns the first query; with the same key but different content, a conflict.
+    pub async fn file_query(&self, q: NewQuery) -> Result<(QueryView, bool)> {
+        let id = new_id();
+        let r = &q.request;
+        let items_json = serde_json::to_string(&r.items)?;
+        let fingerprint = {
+            let basis = (r.provider.as_str(), r.duty.as_str(), &items_json, q.addressee.as_str(), r.reference_date.to_string());
+            self.dk.blind_index("query-fingerprint", &serde_json::to_string(&basis)?)
+        };
+        let a_idx = self.addressee_idx(&q.org, &q.addressee);
+        let request_enc = self.dk.encrypt("queries.request", &id, &serde_json::to_vec(r)?)?;
+        let state = QueryState::Created.move_to(QueryState::Queued).map_err(corrupt)?;
+        let tenant = self.tenant.to_string();
+        let (org, key) = (q.org.to_string(), q.idempotency_key.clone());
+        let (request_id, duty, provider, date) =
+            (r.request_id.to_string(), r.duty.to_string(), r.provider.to_string(), r.reference_date.to_string());
+        let deadline = q.deadline_at;
+        let existing_or_new: (String, bool) = self
+            .db
+            .tx(move |tx| {
+                let existing: Option<(String, String)> = tx
+                    .query_row(
+                        "SELECT id, fingerprint FROM queries WHERE tenant_id = ?1 AND org_id = ?2 AND idempotency_key = ?3",
+                        [&tenant, &org, &key],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                if let Some((existing_id, fp)) = existing {
+                    if fp != fingerprint {
+                        return Err(StoreError::Conflict("the idempotency key was used for a different query".into()));
+                    }
+                    return Ok((existing_id, false));
+                }
+                let now = now_millis();
+                tx.execute(
+                    "INSERT INTO queries (tenant_id, org_id, id, request_id, idempotency_key, fingerprint, duty, provider_org, items,
+                        addressee_idx, request_enc, reference_date, state, attempts, next_attempt_at, deadline_at, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?15, ?14, ?14)",
+                    params![
+                        tenant,
+                        org,
+                        id,
+                        request_id,
+                        key,
+                        fingerprint,
+                        duty,
+                        provider,
+                        items_json,
+                        a_idx,
+                        request_enc,
+                        date,
+                        state.code(),
+                        now,
+                        deadline
+                    ],
+                )?;
+                Ok((id, true))
+            })
+            .await?;
+        let (id, created) = existing_or_new;
+        let view = self.query(&q.org, &id).await?.ok_or(StoreError::NotFound("query"))?;
+        Ok((view, created))
+    }
+
+    /// One query of `org`, with its answer opened if answered. Another org's query is `None`.
+    pub async fn query(&self, org: &OrgId, id: &str) -> Result<Option<QueryView>> {
+        let (tenant, org_s, id) = (self.tenant.to_string(), org.to_string(), id.to_owned());
+        type Row =
+            (String, String, String, String, String, Vec<u8>, String, Option<String>, Option<String>, Option<Vec<u8>>, i64, i64, i64);
+        let row: Option<Row> = self
+            .db
+            .tx(move |tx| {
+                Ok(tx
+                    .query_row(
+                        "SELECT id, request_id, duty, provider_org, items, request_enc, state, error, outcome, answer_enc, attempts, created_at, updated_at
+                         FROM queries WHERE tenant_id = ?1 AND org_id = ?2 AND id = ?3",
+                        [&tenant, &org_s, &id],
+                        |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?))
+                        },
+                    )
+                    .optional()?)
+            })
+            .await?;
+        let Some((id, request_id, duty, provider, items, request_enc, state, error, outcome, answer_enc, attempts, created_at, updated_at)) =
+            row
+        else {
+            return Ok(None);
+        };
+        let request: QueryRequest = serde_json::from_slice(&self.dk.decrypt("queries.request", &id, &request_enc)?)?;
+        let answer = answer_enc
+            .map(|enc| -> Result<Value> { Ok(serde_json::from_slice(&self.dk.decrypt("queries.answer", &id, &enc)?)?) })
+            .transpose()?;
+        let addressee = self.addressee_of_request(org, &request).await?;
+        Ok(Some(QueryView {
+            id,
+            request_id: RequestId::parse(&request_id).map_err(corrupt)?,
+            org: org.clone(),
+            duty: DutyCode::parse(&duty).map_err(corrupt)?,
+            provider: OrgId::parse(&provider).map_err(corrupt)?,
+            items: serde_json::from_str(&items)?,
+            addressee,
+            reference_date: request.reference_date,
+            state: QueryState::from_code(&state).ok_or_else(|| corrupt("unknown state"))?,
+            error,
+            outcome: outcome.as_deref().and_then(Outcome::from_code),
+            answer,
+            attempts,
+            created_at,
+            updated_at,
+        }))
+    }
+
+    async fn addressee_of_request(&self, org: &OrgId, request: &QueryRequest) -> Result<AddresseeNo> {
+        self.person_by_code(org, &request.requester_code).await?.ok_or(StoreError::NotFound("person of query"))
+    }
+
+    /// Queries of every org of this tenant due for (re)delivery, oldest first.
+    pub async fn due_outbox(&self, limit: usize) -> Result<Vec<OutboxItem>> {
+        let tenant = self.tenant.to_string();
+        let rows: Vec<(String, String, i64, Vec<u8>)> = self
+            .db
+            .tx(move |tx| {
+                let mut st = tx.prepare_cached(
+                    "SELECT id, org_id, attempts, request_enc FROM queries
+                     WHERE tenant_id = ?1 AND state = 'queued' AND next_attempt_at <= ?2 ORDER BY next_attempt_at LIMIT ?3",
+                )?;
+                let rows =
+                    st.query_map(params![tenant, now_millis(), limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                Ok(rows.collect::<std::result::Result<_, _>>()?)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(id, org, attempts, enc)| {
+                let request = serde_json::from_slice(&self.dk.decrypt("queries.request", &id, &enc)?)?;
+                Ok(OutboxItem { id, org: OrgId::parse(&org).map_err(corrupt)?, attempts, request })
+            })
+            .collect()
+    }
+
+    /// Moves a query to `to`, refusing transitions the domain forbids. Moving to a state the
+    /// query is already in is a no-op (a retried effect), reported as `Ok(false)`.
+    async fn transition(&self, id: &str, to: QueryState, error: Option<String>, extra: Option<(Outcome, Vec<u8>)>) -> Result<bool> {
+        let (tenant, id) = (self.tenant.to_string(), id.to_owned());
+        self.db
+            .tx(move |tx| {
+                let row: Option<(String, String, String, String, String)> = tx
+                    .query_row(
+                        "SELECT state, org_id, request_id, provider_org, duty || char(0) || items FROM queries WHERE tenant_id = ?1 AND id = ?2",
+                        [&tenant, &id],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                    )
+                    .optional()?;
+                let (state, org, request_id, provider, duty_items) = row.ok_or(StoreError::NotFound("query"))?;
+                let from = QueryState::from_code(&state).ok_or_else(|| corrupt("unknown state"))?;
+                if from == to {
+                    return Ok(false);
+                }
+                from.move_to(to).map_err(|e| StoreError::Conflict(e.to_string()))?;
+                let (outcome, answer) = match &extra {
+                    Some((o, a)) => (Some(o.code()), Some(a.clone())),
+                    None => (None, None),
+                };
+                tx.execute(
+                    "UPDATE queries SET state = ?3, error = COALESCE(?4, error), outcome = COALESCE(?5, outcome),
+                        answer_enc = COALESCE(?6, answer_enc), updated_at = ?7 WHERE tenant_id = ?1 AND id = ?2",
+                    params![tenant, id, to.code(), error, outcome, answer, now_millis()],
+                )?;
+                if to.is_final() {
+                    let (duty, items) = duty_items.split_once('\0').unwrap_or((&duty_items, "[]"));
+                    let outcome = outcome.unwrap_or("error");
+                    insert_record(tx, NewRecord { tenant: &tenant, org: &org, role: Role::Requester, request_id: &request_id, counterpart: &provider, duty, items_json: items, outcome })?;
+                }
+                Ok(true)
+            })
+            .await
+    }
+
+    /// The hub accepted the query: 送信待ち → 照会中.
+    pub async fn mark_in_flight(&self, id: &str) -> Result<bool> {
+        self.transition(id, QueryState::InFlight, None, None).await
+    }
+
+    /// Delivery failed for now; try again at `next_attempt_at` (ms).
+    pub async fn schedule_retry(&self, id: &str, next_attempt_at: i64, error: &str) -> Result<()> {
+        let (tenant, id, error) = (self.tenant.to_string(), id.to_owned(), error.to_owned());
+        self.db
+            .tx(move |tx| {
+                tx.execute(
+                    "UPDATE queries SET attempts = attempts + 1, next_attempt_at = ?3, error = ?4, updated_at = ?5
+                     WHERE tenant_id = ?1 AND id = ?2 AND state = 'queued'",
+                    params![tenant, id, next_attempt_at, error, now_millis()],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Ends a query in エラー with a reason staff can read.
+    pub async fn fail(&self, id: &str, reason: &str) -> Result<bool> {
+        self.transition(id, QueryState::Failed, Some(reason.to_owned()), None).await
+    }
+
+    /// Queries past their deadline that are not final: (id, state).
+    pub async fn overdue(&self) -> Result<Vec<String>> {
+        let tenant = self.tenant.to_string();
+        self.db
+            .tx(move |tx| {
+                let mut st = tx.prepare_cached(
+                    "SELECT id FROM queries WHERE tenant_id = ?1 AND state IN ('queued', 'in_flight') AND deadline_at <= ?2 LIMIT 500",
+                )?;
+                let rows = st.query_map(params![tenant, now_millis()], |r| r.get(0))?;
+                Ok(rows.collect::<std::result::Result<_, _>>()?)
+            })
+            .await
+    }
+
+    /// The query with this request id: (query id, org, requester state).
+    pub async fn query_by_request(&self, request_id: &RequestId) -> Result<Option<(String, OrgId, QueryState)>> {
+        let (tenant, rid) = (self.tenant.to_string(), request_id.to_string());
+        let row: Option<(String, String, String)> = self
+            .db
+            .tx(move |tx| {
+                Ok(tx
+                    .query_row("SELECT id, org_id, state FROM queries WHERE tenant_id = ?1 AND request_id = ?2", [&tenant, &rid], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })
+                    .optional()?)
+            })
+            .await?;
+        row.map(|(id, org, st)| {
+            Ok((id, OrgId::parse(&org).map_err(corrupt)?, QueryState::from_code(&st).ok_or_else(|| corrupt("unknown state"))?))
+        })
+        .transpose()
+    }
+
+    /// Stores an opened, verified answer: 照会中 → 回答済, and the requester's linkage record.
+    /// An answer that arrives before the hub's acceptance was noted moves the query through 照会中.
+    pub async fn accept_answer(&self, id: &str, outcome: Outcome, body: &Value) -> Result<bool> {
+        let enc = self.dk.encrypt("queries.answer", id, &serde_json::to_vec(body)?)?;
+        let _ = self.transition(id, QueryState::InFlight, None, None).await;
+        self.transition(id, QueryState::Answered, None, Some((outcome, enc))).await
+    }
+
+    /// The answer this tenant already gave for `request_id`, if any (signed, sealed envelope JSON).
+    pub async fn provided_answer(&self, request_id: &RequestId) -> Result<Option<String>> {
+        let (tenant, rid) = (self.tenant.to_string(), request_id.to_string());
+        self.db
+            .tx(move |tx| {
+                Ok(tx
+                    .query_row("SELECT envelope FROM provided_answers WHERE tenant_id = ?1 AND request_id = ?2", [&tenant, &rid], |r| {
+                        r.get(0)
+                    })
+                    .optional()?)
+            })
+            .await
+    }
+
+    /// Keeps the answer given for `request_id` and the provider's linkage record, once. If an
+    /// answer was already stored (a concurrent retry), that one is returned and kept.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn save_provided_answer(
+        &self,
+        org: &OrgId,
+        request_id: &RequestId,
+        requester: &OrgId,
+        duty: &DutyCode,
+        items: &[ItemCode],
+        outcome: Outcome,
+        envelope: String,
+    ) -> Result<String> {
+        let (tenant, org, rid, requester, duty) =
+            (self.tenant.to_string(), org.to_string(), request_id.to_string(), requester.to_string(), duty.to_string());
+        let items_json = serde_json::to_string(items)?;
+        self.db
+            .tx(move |tx| {
+                let prior: Option<String> = tx
+                    .query_row("SELECT envelope FROM provided_answers WHERE tenant_id = ?1 AND request_id = ?2", [&tenant, &rid], |r| r.get(0))
+                    .optional()?;
+                if let Some(prior) = prior {
+                    return Ok(prior);
+                }
+                tx.execute(
+                    "INSERT INTO provided_answers (tenant_id, org_id, request_id, envelope, outcome, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![tenant, org, rid, envelope, outcome.code(), now_unix()],
+                )?;
+                insert_record(tx, NewRecord { tenant: &tenant, org: &org, role: Role::Provider, request_id: &rid, counterpart: &requester, duty: &duty, items_json: &items_json, outcome: outcome.code() })?;
+                Ok(envelope)
+            })
+            .await
+    }
+
+    /// The linkage records of `org`, oldest first.
+    pub async fn records(&self, org: &OrgId) -> Result<Vec<LinkageRecord>> {
+        let (tenant, org) = (self.tenant.to_string(), org.to_string());
+        self.db
+            .tx(move |tx| {
+                let mut st = tx.prepare(
+                    "SELECT seq, org_id, role, request_id, counterpart_org, duty, items, outcome, at FROM linkage_records
+                     WHERE tenant_id = ?1 AND org_id = ?2 ORDER BY seq",
+                )?;
+                let rows = st.query_map([&tenant, &org], |r| {
+                    let items: String = r.get(6)?;
+                    Ok(LinkageRecord {
+                        seq: r.get(0)?,
+                        org: r.get(1)?,
+                        role: r.get(2)?,
+                        request_id: r.get(3)?,
+                        counterpart_org: r.get(4)?,
+                        duty: r.get(5)?,
+                        items: serde_json::from_str(&items).unwrap_or_default(),
+                        outcome: r.get(7)?,
+                        at: r.get(8)?,
+                    })
+                })?;
+                Ok(rows.collect::<std::result::Result<_, _>>()?)
+            })
+            .await
+    }
+}
