@@ -161,7 +161,10 @@ async fn queries(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelo
             tracing::info!(request_id = %q.request_id, requester = %q.requester, provider = %q.provider, "query admitted");
             Ok((StatusCode::ACCEPTED, Json(Accepted { request_id: q.request_id })))
         }
-        Admission::Duplicate => Ok((StatusCode::ACCEPTED, Json(Accepted { request_id: q.request_id }))),
+        Admission::Duplicate => {
+            tracing::info!(request_id = %q.request_id, "query delivered again; already admitted");
+            Ok((StatusCode::ACCEPTED, Json(Accepted { request_id: q.request_id })))
+        }
         Admission::Replayed => Err(Problem::conflict("replayed-request", "the request id was already used for another query")),
     }
 }

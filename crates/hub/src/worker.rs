@@ -19,7 +19,7 @@ pub const MAX_ATTEMPTS: i64 = 40;
 pub async fn run(hub: Arc<Hub>, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
-        match hub.store.due(256).await {
+        match hub.store.claim_due(256).await {
             Ok(due) if !due.is_empty() => {
                 let mut set = tokio::task::JoinSet::new();
                 for q in due {

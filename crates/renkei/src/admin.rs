@@ -6,7 +6,6 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use renkei_domain::{OrgId, OrgType, TenantId};
 use renkei_store::hub::DirectoryEntry;
-use renkei_store::layout;
 use renkei_store::platform::{KeyScope, Org, PlatformStore};
 use std::path::PathBuf;
 
@@ -14,6 +13,8 @@ use std::path::PathBuf;
 pub struct AdminArgs {
     #[arg(long, env = "RENKEI_DATA_DIR")]
     data_dir: PathBuf,
+    #[command(flatten)]
+    db: run::DbArgs,
     #[arg(long, env = "RENKEI_MASTER_KEY_FILE")]
     master_key_file: Option<PathBuf>,
     /// Who is acting, for the audit log.
@@ -73,7 +74,7 @@ enum AdminCmd {
 }
 
 pub async fn run(a: AdminArgs) -> Result<()> {
-    let store = PlatformStore::open(&layout::platform_db(&a.data_dir))?;
+    let store = PlatformStore::open(&a.db.location(&a.data_dir, run::PLATFORM_SCHEMA)?).await?;
     let master = || run::master_key(&a.data_dir, a.master_key_file.as_deref());
     match a.cmd {
         AdminCmd::TenantCreate { id, name } => {

@@ -9,7 +9,7 @@ use clap::Args;
 use rand::Rng;
 use renkei_domain::{IndividualNumber, OrgId, OrgType, TenantId};
 use renkei_net::TlsMaterial;
-use renkei_store::layout;
+use renkei_store::Location;
 use renkei_store::platform::{KeyScope, Org, PlatformStore};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -24,6 +24,10 @@ pub struct DemoArgs {
     /// Keep everything here (default: a new temporary directory, kept and printed).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Keep the stores in PostgreSQL (schemas <schema>, <schema>_kenpo and <schema>_hub, default
+    /// schema renkei_demo) instead of SQLite files. A new data directory starts them afresh.
+    #[command(flatten)]
+    db: run::DbArgs,
 }
 
 struct DemoTenant {
@@ -58,9 +62,15 @@ fn pki(dir: &Path, name: &str) -> Result<TlsMaterial> {
 
 /// Creates the tenants and orgs (once per data directory), registers each org in the hub's
 /// directory at `endpoint`, and makes one API key per org.
-async fn provision(dir: &Path, tenants: &[DemoTenant], endpoint: &str, hub: &renkei_hub::Hub) -> Result<Vec<(String, String)>> {
+async fn provision(
+    dir: &Path,
+    location: &Location,
+    tenants: &[DemoTenant],
+    endpoint: &str,
+    hub: &renkei_hub::Hub,
+) -> Result<Vec<(String, String)>> {
     let master = run::master_key(dir, None)?;
-    let store = PlatformStore::open(&layout::platform_db(dir))?;
+    let store = PlatformStore::open(location).await?;
     let existing: Vec<String> = store.tenants().await?.into_iter().map(|t| t.id.to_string()).collect();
     let mut keys = Vec::new();
     for t in tenants {
@@ -149,6 +159,17 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
         None => tempfile::Builder::new().prefix("renkei-demo-").tempdir()?.keep(),
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let base = a.db.database_schema.clone().unwrap_or_else(|| "renkei_demo".into());
+    let location = |sub: &str, schema: String| a.db.location(&dir.join(sub), &schema);
+    let hub_location = location("hub", format!("{base}_hub"))?;
+    let platform_locations = [location("platform", base.clone())?, location("kenpo", format!("{base}_kenpo"))?];
+    if !dir.join("platform").join("master.key").exists() {
+        // A new data directory has new keys: stores left in PostgreSQL by an earlier demo could
+        // not be opened with them, so the demo's own schemas start afresh.
+        for l in platform_locations.iter().chain([&hub_location]) {
+            renkei_store::db::reset(l).await?;
+        }
+    }
     let pki_dir = dir.join("pki");
     let (hub_tls, platform_tls, kenpo_tls) = (pki(&pki_dir, "hub")?, pki(&pki_dir, "platform")?, pki(&pki_dir, "kenpo")?);
     let matrix = run::load_matrix(None)?;
@@ -156,23 +177,34 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
 
     let (hub_net, hub_net_addr) = run::bind("127.0.0.1:0").await?;
     let (hub_res, hub_res_addr) = run::bind("127.0.0.1:0").await?;
-    let hub =
-        run::start_hub(&dir.join("hub"), &hub_tls, matrix.clone(), HubListeners { network: hub_net, resident: hub_res }, shutdown.clone())?;
+    let hub = run::start_hub(
+        &dir.join("hub"),
+        &hub_location,
+        &hub_tls,
+        matrix.clone(),
+        HubListeners { network: hub_net, resident: hub_res },
+        shutdown.clone(),
+    )
+    .await?;
     let hub_url = format!("https://{hub_net_addr}");
 
     let mut servers = Vec::new();
     let mut keys = Vec::new();
-    for (sub, tls, tenants) in [("platform", &platform_tls, PLATFORM_TENANTS), ("kenpo", &kenpo_tls, KENPO_TENANTS)] {
+    let platforms = [("platform", &platform_tls, PLATFORM_TENANTS), ("kenpo", &kenpo_tls, KENPO_TENANTS)];
+    for ((sub, tls, tenants), location) in platforms.into_iter().zip(&platform_locations) {
         let data = dir.join(sub);
         let (internal, ia) = run::bind("127.0.0.1:0").await?;
         let (network, na) = run::bind("127.0.0.1:0").await?;
         keys.extend(
-            provision(&data, tenants, &format!("https://{na}"), &hub).await?.into_iter().map(|(org, k)| (org, k, format!("https://{ia}"))),
+            provision(&data, location, tenants, &format!("https://{na}"), &hub)
+                .await?
+                .into_iter()
+                .map(|(org, k)| (org, k, format!("https://{ia}"))),
         );
         let master = run::master_key(&data, None)?;
         run::start_platform(
             PlatformOptions {
-                data_dir: &data,
+                location,
                 master: &master,
                 tls,
                 matrix: matrix.clone(),

@@ -60,8 +60,11 @@ impl TlsArgs {
 
 #[derive(Args)]
 struct ServeArgs {
+    /// Keys and certificates; also the SQLite store unless --database is given.
     #[arg(long, env = "RENKEI_DATA_DIR")]
     data_dir: PathBuf,
+    #[command(flatten)]
+    db: run::DbArgs,
     /// Listener for client systems (TLS).
     #[arg(long, env = "RENKEI_INTERNAL_LISTEN", default_value = "127.0.0.1:8443")]
     internal_listen: String,
@@ -91,6 +94,8 @@ struct HubArgs {
     cmd: Option<HubCmd>,
     #[arg(long, env = "RENKEI_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    db: run::DbArgs,
     /// Listener for org servers (mutual TLS).
     #[arg(long, env = "RENKEI_HUB_LISTEN", default_value = "127.0.0.1:7443")]
     listen: String,
@@ -109,6 +114,8 @@ enum HubCmd {
     RegisterOrg {
         #[arg(long, env = "RENKEI_DATA_DIR")]
         data_dir: PathBuf,
+        #[command(flatten)]
+        db: run::DbArgs,
         /// The directory entry JSON file; `-` reads standard input.
         #[arg(long, default_value = "-")]
         file: PathBuf,
@@ -123,6 +130,8 @@ enum HubCmd {
     ResidentToken {
         #[arg(long, env = "RENKEI_DATA_DIR")]
         data_dir: PathBuf,
+        #[command(flatten)]
+        db: run::DbArgs,
         #[arg(long, default_value_t = 60)]
         ttl_minutes: i64,
     },
@@ -212,7 +221,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
     let (tx, shutdown) = run::Shutdown::new();
     let p = run::start_platform(
         run::PlatformOptions {
-            data_dir: &a.data_dir,
+            location: &a.db.location(&a.data_dir, run::PLATFORM_SCHEMA)?,
             master: &master,
             tls: &tls,
             matrix,
@@ -233,7 +242,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
 
 async fn hub(a: HubArgs) -> Result<()> {
     match a.cmd {
-        Some(HubCmd::RegisterOrg { data_dir, file }) => {
+        Some(HubCmd::RegisterOrg { data_dir, db, file }) => {
             let text = if file == Path::new("-") {
                 std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
             } else {
@@ -242,7 +251,7 @@ async fn hub(a: HubArgs) -> Result<()> {
             let entry: renkei_store::hub::DirectoryEntry = serde_json::from_str(&text).context("not a directory entry")?;
             VerifyingKey::from_base64(&entry.verify_key).context("verify_key")?;
             renkei_crypto::sealing::SealingKey::from_base64(&entry.seal_key).context("seal_key")?;
-            let store = renkei_store::hub::HubStore::open(&renkei_store::layout::hub_db(&data_dir))?;
+            let store = renkei_store::hub::HubStore::open(&db.location(&data_dir, run::HUB_SCHEMA)?).await?;
             store.register_org(&entry).await?;
             println!("registered {}", entry.id);
             Ok(())
@@ -251,12 +260,12 @@ async fn hub(a: HubArgs) -> Result<()> {
             println!("{}", run::hub_keys(&data_dir)?.signing.verifying_key().to_base64());
             Ok(())
         }
-        Some(HubCmd::ResidentToken { data_dir, ttl_minutes }) => {
+        Some(HubCmd::ResidentToken { data_dir, db, ttl_minutes }) => {
             let mut line = String::new();
             std::io::stdin().read_line(&mut line).context("cannot read the Individual Number from standard input")?;
             let number = renkei_domain::IndividualNumber::parse(&line)?;
             let keys = run::hub_keys(&data_dir)?;
-            let store = renkei_store::hub::HubStore::open(&renkei_store::layout::hub_db(&data_dir))?;
+            let store = renkei_store::hub::HubStore::open(&db.location(&data_dir, run::HUB_SCHEMA)?).await?;
             let (token, hash) = renkei_crypto::apikey::generate();
             store.add_resident_token(&hash, &keys.secret.person_key(&number), renkei_store::now_unix() + ttl_minutes * 60).await?;
             println!("{token}");
@@ -270,7 +279,8 @@ async fn hub(a: HubArgs) -> Result<()> {
             let (network, na) = run::bind(&a.listen).await?;
             let (resident, ra) = run::bind(&a.resident_listen).await?;
             let (tx, shutdown) = run::Shutdown::new();
-            run::start_hub(&data_dir, &tls, matrix, run::HubListeners { network, resident }, shutdown)?;
+            let location = a.db.location(&data_dir, run::HUB_SCHEMA)?;
+            run::start_hub(&data_dir, &location, &tls, matrix, run::HubListeners { network, resident }, shutdown).await?;
             tracing::info!(network = %na, resident = %ra, "hub serving");
             println!("renkei hub: network https://{na}  resident https://{ra}");
             until_signal().await;

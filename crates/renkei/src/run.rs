@@ -9,8 +9,8 @@ use renkei_domain::Matrix;
 use renkei_hub::Hub;
 use renkei_net::TlsMaterial;
 use renkei_server::{HubLink, Platform};
+use renkei_store::Location;
 use renkei_store::hub::HubStore;
-use renkei_store::layout;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -30,6 +30,30 @@ pub fn load_matrix(path: Option<&Path>) -> Result<Arc<Matrix>> {
         None => Matrix::from_csv("built-in matrix.csv", DEFAULT_MATRIX)?,
     };
     Ok(Arc::new(m))
+}
+
+/// The PostgreSQL schema a platform uses unless told otherwise.
+pub const PLATFORM_SCHEMA: &str = "renkei";
+/// The PostgreSQL schema the hub uses unless told otherwise.
+pub const HUB_SCHEMA: &str = "renkei_hub";
+
+/// Where a process keeps its data: the embedded SQLite store in its data directory (default), or
+/// a PostgreSQL database.
+#[derive(clap::Args, Clone, Default)]
+pub struct DbArgs {
+    /// PostgreSQL URL, e.g. postgres://renkei@db.example/renkei. Leave out to use the embedded
+    /// SQLite store in the data directory.
+    #[arg(long, env = "RENKEI_DATABASE")]
+    pub database: Option<String>,
+    /// PostgreSQL schema [default: renkei for a platform, renkei_hub for the hub].
+    #[arg(long, env = "RENKEI_DATABASE_SCHEMA")]
+    pub database_schema: Option<String>,
+}
+
+impl DbArgs {
+    pub fn location(&self, data_dir: &Path, default_schema: &str) -> Result<Location> {
+        Ok(Location::new(self.database.as_deref(), data_dir, self.database_schema.as_deref().unwrap_or(default_schema))?)
+    }
 }
 
 /// A shutdown signal shared by every task of one process.
@@ -112,9 +136,16 @@ pub struct HubListeners {
 }
 
 /// Starts the hub's two listeners and its worker; returns the hub.
-pub fn start_hub(data_dir: &Path, tls: &TlsMaterial, matrix: Arc<Matrix>, listeners: HubListeners, shutdown: Shutdown) -> Result<Arc<Hub>> {
+pub async fn start_hub(
+    data_dir: &Path,
+    location: &Location,
+    tls: &TlsMaterial,
+    matrix: Arc<Matrix>,
+    listeners: HubListeners,
+    shutdown: Shutdown,
+) -> Result<Arc<Hub>> {
     let keys = hub_keys(data_dir)?;
-    let store = HubStore::open(&layout::hub_db(data_dir))?;
+    let store = HubStore::open(location).await?;
     let client = tls.client(Duration::from_secs(30))?;
     let hub = Hub::new(store, matrix, keys.secret, keys.signing, client);
     tokio::spawn(renkei_net::tls::serve(
@@ -139,7 +170,7 @@ pub struct PlatformListeners {
 }
 
 pub struct PlatformOptions<'a> {
-    pub data_dir: &'a Path,
+    pub location: &'a Location,
     pub master: &'a MasterKey,
     pub tls: &'a TlsMaterial,
     pub matrix: Arc<Matrix>,
@@ -152,7 +183,7 @@ pub struct PlatformOptions<'a> {
 pub async fn start_platform(o: PlatformOptions<'_>, listeners: PlatformListeners, shutdown: Shutdown) -> Result<Arc<Platform>> {
     let client = o.tls.client(Duration::from_secs(30))?;
     let hub = HubLink { url: o.hub_url.trim_end_matches('/').to_owned(), key: o.hub_key, client };
-    let p = Platform::load(o.data_dir, o.master, o.matrix, hub, o.query_deadline).await?;
+    let p = Platform::load(o.location, o.master, o.matrix, hub, o.query_deadline).await?;
     tokio::spawn(renkei_net::tls::serve(
         listeners.internal,
         o.tls.server_config(false)?,

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Cluster, contains, files, number, respond};
+use common::{Backend, Cluster, contains, files, number, respond};
 use renkei_crypto::signing::SigningKey;
 use renkei_domain::wire::{MessageKind, QueryRequest};
 use renkei_domain::{AddresseeNo, OrgId, RequestId, TenantId};
@@ -13,9 +13,22 @@ use serde_json::json;
 
 const PROBLEM: &str = "application/problem+json";
 
-#[tokio::test]
-async fn a_bad_individual_number_is_a_clear_4xx_and_stores_nothing() {
-    let c = Cluster::start().await;
+on_both_backends!(
+    a_bad_individual_number_is_a_clear_4xx_and_stores_nothing,
+    a_query_is_answered_automatically_from_the_copy_valid_on_the_reference_date,
+    one_tenants_key_cannot_see_or_touch_another_tenants_data,
+    a_query_the_matrix_forbids_is_refused_at_the_platform_and_at_the_hub,
+    the_hub_rejects_a_bad_signature_an_unknown_org_and_a_replayed_request_id,
+    the_hub_stores_and_relays_only_sealed_answers,
+    the_network_listener_serves_nothing_of_the_internal_api_and_the_reverse,
+    restarting_every_process_keeps_persons_copies_queries_and_records,
+    filing_twice_with_one_idempotency_key_yields_one_query,
+    bad_bodies_get_problem_documents,
+    the_served_openapi_document_matches_the_committed_one,
+);
+
+async fn a_bad_individual_number_is_a_clear_4xx_and_stores_nothing(b: Backend) {
+    let c = Cluster::start_on(b).await;
     let good = number(12345);
     let wrong_check = format!("{}{}", &good[..11], (good.as_bytes()[11] - b'0' + 1) % 10);
     for (bad, reason) in [(wrong_check.as_str(), "check digit"), ("12345", "12 digits"), ("12345678901a", "not a digit")] {
@@ -37,9 +50,8 @@ async fn a_bad_individual_number_is_a_clear_4xx_and_stores_nothing() {
     assert_eq!((s, v["status"].as_str()), (200, Some("already_registered")));
 }
 
-#[tokio::test]
-async fn a_query_is_answered_automatically_from_the_copy_valid_on_the_reference_date() {
-    let c = Cluster::start().await;
+async fn a_query_is_answered_automatically_from_the_copy_valid_on_the_reference_date(b: Backend) {
+    let c = Cluster::start_on(b).await;
     let n = number(777);
     assert_eq!(c.register("a-mayor", "A1", &n).await.0, 201);
     assert_eq!(c.register("b-mayor", "B1", &n).await.0, 201);
@@ -63,7 +75,7 @@ async fn a_query_is_answered_automatically_from_the_copy_valid_on_the_reference_
         assert_eq!(recs[0]["outcome"], "found");
     }
     // The resident sees the hub's record through disclosure.
-    let token = common::renkei(&["hub", "resident-token", "--data-dir", &c.path("hub").display().to_string()], Some(&format!("{n}\n")));
+    let token = c.hub_cmd("resident-token", &[], Some(&format!("{n}\n")));
     let resp =
         c.http.get(format!("https://127.0.0.1:{}/hub/v1/disclosure", c.resident_port)).bearer_auth(token.trim()).send().await.unwrap();
     let (s, _, d) = respond(resp).await;
@@ -74,9 +86,8 @@ async fn a_query_is_answered_automatically_from_the_copy_valid_on_the_reference_
     assert_eq!(respond(resp).await.0, 401);
 }
 
-#[tokio::test]
-async fn one_tenants_key_cannot_see_or_touch_another_tenants_data() {
-    let c = Cluster::start().await;
+async fn one_tenants_key_cannot_see_or_touch_another_tenants_data(b: Backend) {
+    let c = Cluster::start_on(b).await;
     let n = number(4242);
     c.register("a-mayor", "A1", &n).await;
     c.register("b-mayor", "B1", &n).await;
@@ -111,12 +122,12 @@ async fn one_tenants_key_cannot_see_or_touch_another_tenants_data() {
 async fn org_key(c: &Cluster, tenant: &str, org: &str) -> (SigningKey, TenantStore) {
     let dir = c.path("platform");
     let master = renkei_crypto::datakey::MasterKey::from_text(&std::fs::read_to_string(dir.join("master.key")).unwrap()).unwrap();
-    let store = PlatformStore::open(&renkei_store::layout::platform_db(&dir)).unwrap();
+    let store = PlatformStore::open(&c.location("platform", "renkei")).await.unwrap();
     let tid = TenantId::parse(tenant).unwrap();
     let dk = store.data_key(&master, &tid).await.unwrap();
     let (signing, _) = store.org_keys(&dk, &OrgId::parse(org).unwrap()).await.unwrap();
     let dk = store.data_key(&master, &tid).await.unwrap();
-    let ts = TenantStore::open(&renkei_store::layout::tenant_db(&dir, &tid), tid, dk).unwrap();
+    let ts = store.tenant_store(tid, dk).await.unwrap();
     (signing, ts)
 }
 
@@ -124,9 +135,8 @@ async fn post_hub(c: &Cluster, env: &renkei_domain::wire::SignedEnvelope) -> (u1
     respond(c.http.post(format!("{}/hub/v1/queries", c.hub())).json(env).send().await.unwrap()).await
 }
 
-#[tokio::test]
-async fn a_query_the_matrix_forbids_is_refused_at_the_platform_and_at_the_hub() {
-    let c = Cluster::start().await;
+async fn a_query_the_matrix_forbids_is_refused_at_the_platform_and_at_the_hub(b: Backend) {
+    let c = Cluster::start_on(b).await;
     c.register("a-edu", "E1", &number(31)).await;
     // EDU may ask MUNI for TAX under D014, not for RESIDENT.
     let (s, ct, v) = c.file("a-edu", "b-mayor", "D014", &["RESIDENT"], "E1", "m1").await;
@@ -164,9 +174,8 @@ async fn signed_query_parts(
     (signing, q)
 }
 
-#[tokio::test]
-async fn the_hub_rejects_a_bad_signature_an_unknown_org_and_a_replayed_request_id() {
-    let c = Cluster::start().await;
+async fn the_hub_rejects_a_bad_signature_an_unknown_org_and_a_replayed_request_id(b: Backend) {
+    let c = Cluster::start_on(b).await;
     let n = number(55);
     c.register("a-mayor", "A1", &n).await;
     c.register("b-mayor", "B1", &n).await;
@@ -200,9 +209,8 @@ async fn the_hub_rejects_a_bad_signature_an_unknown_org_and_a_replayed_request_i
     assert_eq!(post_hub(&c, &env).await.0, 202);
 }
 
-#[tokio::test]
-async fn the_hub_stores_and_relays_only_sealed_answers() {
-    let c = Cluster::start().await;
+async fn the_hub_stores_and_relays_only_sealed_answers(b: Backend) {
+    let c = Cluster::start_on(b).await;
     let n = number(8080);
     c.register("a-mayor", "A1", &n).await;
     c.register("b-mayor", "B1", &n).await;
@@ -223,11 +231,31 @@ async fn the_hub_stores_and_relays_only_sealed_answers() {
     for f in files(&c.path("platform")) {
         assert!(!contains(&std::fs::read(&f).unwrap(), marker.as_bytes()), "{} holds plaintext", f.display());
     }
+    if let Some(db) = &c.db {
+        // On PostgreSQL: every text and bytea column of the hub's and the platform's schemas.
+        let columns = db
+            .text(
+                "SELECT string_agg(table_schema || '.' || table_name || '.' || column_name || '.' || data_type, ',') FROM information_schema.columns
+                 WHERE table_schema IN ('renkei', 'renkei_hub') AND data_type IN ('text', 'bytea')",
+            )
+            .unwrap();
+        let columns: Vec<&str> = columns.split(',').collect();
+        assert!(columns.len() > 20, "{columns:?}");
+        for col in columns {
+            let [schema, table, column, ty]: [&str; 4] = col.split('.').collect::<Vec<_>>().try_into().unwrap();
+            let value = if ty == "bytea" { column.to_string() } else { format!("convert_to({column}, 'UTF8')") };
+            let hits = db
+                .text(&format!("SELECT COUNT(*)::text FROM {schema}.{table} WHERE position(convert_to('{marker}', 'UTF8') in {value}) > 0"))
+                .unwrap();
+            assert_eq!(hits, "0", "{schema}.{table}.{column} holds answer plaintext");
+        }
+        let forwarded = db.text("SELECT COUNT(*)::text FROM renkei_hub.queries WHERE answer IS NOT NULL").unwrap();
+        assert_eq!(forwarded, "1", "the hub did keep the sealed answer it relayed");
+    }
 }
 
-#[tokio::test]
-async fn the_network_listener_serves_nothing_of_the_internal_api_and_the_reverse() {
-    let c = Cluster::start().await;
+async fn the_network_listener_serves_nothing_of_the_internal_api_and_the_reverse(b: Backend) {
+    let c = Cluster::start_on(b).await;
     let key = &c.keys["a-mayor"];
     for path in ["/api/v1/records", "/api/v1/queries/x", "/api/openapi.json"] {
         let (s, ct, _) = respond(c.http.get(format!("{}{path}", c.network())).bearer_auth(key).send().await.unwrap()).await;
@@ -250,9 +278,8 @@ async fn the_network_listener_serves_nothing_of_the_internal_api_and_the_reverse
     assert_eq!(s, 200);
 }
 
-#[tokio::test]
-async fn restarting_every_process_keeps_persons_copies_queries_and_records() {
-    let mut c = Cluster::start().await;
+async fn restarting_every_process_keeps_persons_copies_queries_and_records(b: Backend) {
+    let mut c = Cluster::start_on(b).await;
     let n = number(6060);
     c.register("a-mayor", "A1", &n).await;
     c.register("b-mayor", "B1", &n).await;
@@ -274,9 +301,8 @@ async fn restarting_every_process_keeps_persons_copies_queries_and_records() {
     assert_eq!(q2["answer"]["items"][0]["fields"]["income"], 5);
 }
 
-#[tokio::test]
-async fn filing_twice_with_one_idempotency_key_yields_one_query() {
-    let c = Cluster::start().await;
+async fn filing_twice_with_one_idempotency_key_yields_one_query(b: Backend) {
+    let c = Cluster::start_on(b).await;
     let n = number(11);
     c.register("a-mayor", "A1", &n).await;
     c.register("b-mayor", "B1", &n).await;
@@ -294,9 +320,8 @@ async fn filing_twice_with_one_idempotency_key_yields_one_query() {
     assert_eq!((s3, ct.as_str()), (409, PROBLEM), "{v}");
 }
 
-#[tokio::test]
-async fn bad_bodies_get_problem_documents() {
-    let c = Cluster::start().await;
+async fn bad_bodies_get_problem_documents(b: Backend) {
+    let c = Cluster::start_on(b).await;
     let key = &c.keys["a-mayor"];
     let post = |body: String| {
         c.http.post(format!("{}/api/v1/queries", c.internal())).bearer_auth(key).header("content-type", "application/json").body(body)
@@ -314,9 +339,8 @@ async fn bad_bodies_get_problem_documents() {
     assert_eq!((s, v["type"].as_str()), (422, Some("urn:renkei:problem:unknown-provider")));
 }
 
-#[tokio::test]
-async fn the_served_openapi_document_matches_the_committed_one() {
-    let c = Cluster::start().await;
+async fn the_served_openapi_document_matches_the_committed_one(b: Backend) {
+    let c = Cluster::start_on(b).await;
     let served: serde_json::Value = c.http.get(format!("{}/api/openapi.json", c.internal())).send().await.unwrap().json().await.unwrap();
     let committed: serde_json::Value = serde_json::from_str(include_str!("../../../docs/openapi.json")).unwrap();
     assert_eq!(served, committed, "regenerate docs/openapi.json with `renkei openapi > docs/openapi.json`");

@@ -73,9 +73,13 @@ pub(crate) fn store_problem(e: StoreError) -> Problem {
     match e {
         StoreError::Conflict(d) => Problem::conflict("conflict", d),
         StoreError::NotFound(_) => Problem::not_found(),
+        e @ (StoreError::Unavailable(_) | StoreError::Task(_)) => {
+            tracing::warn!(error = %e, "storage unavailable");
+            Problem::unavailable("the database is unavailable; the request was not applied and can be retried")
+        }
         e => {
             tracing::error!(error = %e, "store error");
-            Problem::unavailable("storage failed; the request was not applied and can be retried")
+            Problem::internal()
         }
     }
 }

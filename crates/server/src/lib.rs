@@ -19,9 +19,8 @@ use renkei_crypto::signing::{SigningKey, VerifyingKey};
 use renkei_domain::{Matrix, OrgId, OrgType, TenantId};
 use renkei_store::platform::PlatformStore;
 use renkei_store::tenant::TenantStore;
-use renkei_store::{StoreError, layout};
+use renkei_store::{Location, StoreError};
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -68,15 +67,15 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// Opens every tenant's store found in the platform database under `data_dir`.
+    /// Opens the platform database at `location` and every tenant's store in it.
     pub async fn load(
-        data_dir: &Path,
+        location: &Location,
         master: &MasterKey,
         matrix: Arc<Matrix>,
         hub: HubLink,
         query_deadline: Duration,
     ) -> Result<Arc<Self>, ServerError> {
-        let platform = PlatformStore::open(&layout::platform_db(data_dir))?;
+        let platform = PlatformStore::open(location).await?;
         let mut tenants = HashMap::new();
         let mut orgs = HashMap::new();
         for t in platform.tenants().await? {
@@ -88,7 +87,7 @@ impl Platform {
                     OrgContext { tenant: t.id.clone(), id: o.id, org_type: o.org_type, name: o.name, signing, opening },
                 );
             }
-            let store = TenantStore::open(&layout::tenant_db(data_dir, &t.id), t.id.clone(), dk)?;
+            let store = platform.tenant_store(t.id.clone(), dk).await?;
             tenants.insert(t.id, store);
         }
         Ok(Arc::new(Self {

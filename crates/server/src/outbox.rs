@@ -16,7 +16,7 @@ pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = (
         let mut worked = false;
         for store in p.tenants.values() {
             expire(store).await;
-            match store.due_outbox(128).await {
+            match store.claim_outbox(128).await {
                 Ok(due) if !due.is_empty() => {
                     worked = true;
                     let mut set = tokio::task::JoinSet::new();

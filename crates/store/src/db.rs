@@ -1,48 +1,491 @@
-//! A SQLite database handle: one connection behind a mutex, used from blocking tasks. One
-//! handle per file, so tenants never wait on each other.
+//! One database handle over two backends, so every store method is written once.
+//!
+//! - **SQLite** (the embedded default): one connection per file behind a mutex, used from
+//!   blocking tasks. Tenants have a file each, so they never wait on each other.
+//! - **PostgreSQL** (scale-out): a small pool of connections shared by all tenants. Each
+//!   transaction first declares its [`Scope`] with `set_config(…, true)` (transaction-local), and
+//!   row-level security policies compare it with each row's `tenant_id`: a statement that forgot
+//!   its tenant sees nothing. Pooled connections switch to the application role, which neither
+//!   owns the tables nor bypasses RLS; only migrations run as the connecting (owner) role.
+//!
+//! SQL is written once with `?N` placeholders (rewritten to `$N` for PostgreSQL) and in the
+//! dialect both accept. Where they differ the store asks [`Tx::backend`].
 
-use crate::migrate::{Migration, migrate};
+use crate::migrate::{self, Migrations};
 use crate::{Result, StoreError};
-use rusqlite::Connection;
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+/// Deletes everything a store keeps at `loc` when it is a PostgreSQL schema (`DROP SCHEMA …
+/// CASCADE`); SQLite files are left to their directory. For the demo and tests only.
+pub async fn reset(loc: &Location) -> Result<()> {
+    if let Location::Postgres { url, schema } = loc {
+        let pool = crate::pg::Pool::new(url, schema, "")?;
+        let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+        tokio::task::spawn_blocking(move || pool.admin(&sql)).await.map_err(|e| StoreError::Task(e.to_string()))??;
+    }
+    Ok(())
+}
+
+/// Where a store keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// SQLite files under this data directory.
+    Dir(PathBuf),
+    /// A PostgreSQL database and the schema inside it.
+    Postgres { url: String, schema: String },
+}
+
+impl Location {
+    /// `database` is a `postgres://` URL or absent (SQLite under `data_dir`). `schema` names the
+    /// PostgreSQL schema; it comes from code or an operator flag and must be a plain identifier.
+    pub fn new(database: Option<&str>, data_dir: &Path, schema: &str) -> Result<Self> {
+        match database {
+            None | Some("") => Ok(Location::Dir(data_dir.to_path_buf())),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                if !is_identifier(schema) {
+                    return Err(StoreError::Open {
+                        path: schema.into(),
+                        reason: "a schema name is lower-case letters, digits and _".into(),
+                    });
+                }
+                Ok(Location::Postgres { url: url.to_owned(), schema: schema.to_owned() })
+            }
+            Some(other) => Err(StoreError::Open {
+                path: redact(other),
+                reason: "the database must be a postgres:// URL (leave it out for the embedded SQLite store)".into(),
+            }),
+        }
+    }
+
+    /// The same database with another schema (PostgreSQL), or the same directory (SQLite).
+    pub fn with_schema(&self, schema: &str) -> Result<Self> {
+        match self {
+            Location::Dir(d) => Ok(Location::Dir(d.clone())),
+            Location::Postgres { url, .. } => Location::new(Some(url), Path::new(""), schema),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Location::Dir(_) => Backend::Sqlite,
+            Location::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// A description safe to print: never the password.
+    pub fn describe(&self) -> String {
+        match self {
+            Location::Dir(d) => format!("SQLite under {}", d.display()),
+            Location::Postgres { url, schema } => format!("PostgreSQL {} (schema {schema})", redact(url)),
+        }
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 48
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// A URL with any password replaced by `***`, for messages.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.chars().take(60).collect() };
+    let (auth, host) = rest.rsplit_once('@').map_or((None, rest), |(a, h)| (Some(a), h));
+    match auth {
+        Some(a) => {
+            let user = a.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}@{host}")
+        }
+        None => format!("{scheme}://{host}"),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Which rows a PostgreSQL transaction may see under row-level security.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// No setting: tables without RLS only (the hub). Tenant tables show nothing.
+    Global,
+    /// One tenant's rows (`renkei.tenant_id`).
+    Tenant(String),
+    /// The operator's own work on the platform tables (creating tenants, loading at start).
+    Operator,
+    /// Exactly the API key whose hash is given (`renkei.key_hash`), to authenticate a caller
+    /// before its tenant is known.
+    ApiKey(String),
+}
+
+/// A value bound to, or read from, a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// Turns a Rust value into a statement argument (see [`args!`](crate::args)).
+pub trait ToValue {
+    fn to_value(&self) -> Value;
+}
+
+impl ToValue for str {
+    fn to_value(&self) -> Value {
+        Value::Text(self.to_owned())
+    }
+}
+impl ToValue for String {
+    fn to_value(&self) -> Value {
+        Value::Text(self.clone())
+    }
+}
+impl ToValue for i64 {
+    fn to_value(&self) -> Value {
+        Value::Int(*self)
+    }
+}
+impl ToValue for [u8] {
+    fn to_value(&self) -> Value {
+        Value::Blob(self.to_vec())
+    }
+}
+impl ToValue for Vec<u8> {
+    fn to_value(&self) -> Value {
+        Value::Blob(self.clone())
+    }
+}
+impl<T: ToValue + ?Sized> ToValue for &T {
+    fn to_value(&self) -> Value {
+        (**self).to_value()
+    }
+}
+impl<T: ToValue> ToValue for Option<T> {
+    fn to_value(&self) -> Value {
+        self.as_ref().map_or(Value::Null, ToValue::to_value)
+    }
+}
+
+/// Statement arguments: `args![tenant, id, 42i64]`.
+#[macro_export]
+macro_rules! args {
+    ($($x:expr),* $(,)?) => {
+        &[$($crate::db::ToValue::to_value(&$x)),*] as &[$crate::db::Value]
+    };
+}
+
+/// Reads a [`Value`] back into a Rust type.
+pub trait FromValue: Sized {
+    fn from_value(v: Value) -> Result<Self>;
+}
+
+impl Value {
+    /// What kind of value this is, for messages (never the value itself).
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "NULL",
+            Value::Int(_) => "an integer",
+            Value::Text(_) => "text",
+            Value::Blob(_) => "bytes",
+        }
+    }
+}
+
+fn mismatch(want: &str, got: &Value) -> StoreError {
+    StoreError::Corrupt(format!("expected {want}, found {}", got.kind()))
+}
+
+impl FromValue for i64 {
+    fn from_value(v: Value) -> Result<Self> {
+        match v {
+            Value::Int(i) => Ok(i),
+            other => Err(mismatch("an integer", &other)),
+        }
+    }
+}
+impl FromValue for bool {
+    fn from_value(v: Value) -> Result<Self> {
+        match v {
+            Value::Int(i) => Ok(i != 0),
+            other => Err(mismatch("a boolean", &other)),
+        }
+    }
+}
+impl FromValue for String {
+    fn from_value(v: Value) -> Result<Self> {
+        match v {
+            Value::Text(s) => Ok(s),
+            other => Err(mismatch("text", &other)),
+        }
+    }
+}
+impl FromValue for Vec<u8> {
+    fn from_value(v: Value) -> Result<Self> {
+        match v {
+            Value::Blob(b) => Ok(b),
+            other => Err(mismatch("bytes", &other)),
+        }
+    }
+}
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(v: Value) -> Result<Self> {
+        match v {
+            Value::Null => Ok(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+}
+
+/// One result row.
+#[derive(Debug, Clone)]
+pub struct Row(Vec<Value>);
+
+impl Row {
+    /// Column `i` as `T`.
+    pub fn get<T: FromValue>(&self, i: usize) -> Result<T> {
+        let v = self.0.get(i).cloned().ok_or_else(|| StoreError::Corrupt(format!("no column {i}")))?;
+        T::from_value(v)
+    }
+}
+
+/// The statements a store runs inside one transaction.
+pub trait Tx {
+    fn backend(&self) -> Backend;
+    /// Runs a statement; the number of rows it changed.
+    fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64>;
+    /// Runs a query; all its rows.
+    fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>>;
+
+    /// The first row, if any.
+    fn query_opt(&mut self, sql: &str, args: &[Value]) -> Result<Option<Row>> {
+        Ok(self.query(sql, args)?.into_iter().next())
+    }
+}
+
+impl dyn Tx + '_ {
+    /// The first column of the only row (aggregates, `EXISTS`).
+    pub fn value<T: FromValue>(&mut self, sql: &str, args: &[Value]) -> Result<T> {
+        self.query_opt(sql, args)?.ok_or_else(|| StoreError::Corrupt("a scalar query returned no row".into()))?.get(0)
+    }
+}
+
+/// A database handle: cheap to clone, shared by the stores that use the same database.
 #[derive(Clone)]
-pub struct Db {
-    conn: Arc<Mutex<Connection>>,
+pub enum Db {
+    Sqlite(Arc<Mutex<rusqlite::Connection>>),
+    Postgres(Arc<crate::pg::Pool>),
 }
 
 impl Db {
-    /// Opens (creating if needed) the file at `path` and brings its schema up to date.
-    pub fn open(path: &Path, migrations: &[Migration]) -> Result<Self> {
+    /// Opens (creating if needed) the SQLite file at `path` and brings its schema up to date.
+    pub fn open_sqlite(path: &Path, migrations: &Migrations) -> Result<Self> {
+        let open_err = |e: &dyn std::fmt::Display| StoreError::Open { path: path.display().to_string(), reason: e.to_string() };
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open { path: path.display().to_string(), reason: e.to_string() })?;
+            std::fs::create_dir_all(parent).map_err(|e| open_err(&e))?;
         }
-        let mut conn = Connection::open(path).map_err(|e| StoreError::Open { path: path.display().to_string(), reason: e.to_string() })?;
+        let mut conn = rusqlite::Connection::open(path).map_err(|e| open_err(&e))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // WAL: readers never block the writer; NORMAL sync is durable across process crashes.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrate(&mut conn, migrations)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        migrate::sqlite(&mut conn, migrations.sqlite)?;
+        Ok(Db::Sqlite(Arc::new(Mutex::new(conn))))
+    }
+
+    /// Connects to PostgreSQL, migrates `schema` as the connecting role, and returns a pool whose
+    /// connections act as `app_role`.
+    pub async fn open_postgres(url: &str, schema: &str, app_role: &str, migrations: &'static Migrations) -> Result<Self> {
+        let pool = crate::pg::Pool::new(url, schema, app_role)?;
+        let pool = Arc::new(pool);
+        let (p, m) = (pool.clone(), migrations);
+        tokio::task::spawn_blocking(move || p.migrate(m)).await.map_err(|e| StoreError::Task(e.to_string()))??;
+        Ok(Db::Postgres(pool))
+    }
+
+    /// Opens the store at `loc`: `file` under a data directory, or `schema` in PostgreSQL.
+    pub async fn open(loc: &Location, file: &Path, app_role: &str, migrations: &'static Migrations) -> Result<Self> {
+        match loc {
+            Location::Dir(_) => Self::open_sqlite(file, migrations),
+            Location::Postgres { url, schema } => Self::open_postgres(url, schema, app_role, migrations).await,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
     }
 
     /// Runs `f` in one transaction on a blocking thread; commits if it returns `Ok`.
-    pub async fn tx<T, F>(&self, f: F) -> Result<T>
+    /// `scope` says which rows PostgreSQL's row-level security lets the transaction see.
+    pub async fn tx<T, F>(&self, scope: Scope, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| StoreError::Task("database mutex poisoned".into()))?;
-            let tx = guard.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        match self {
+            Db::Sqlite(conn) => {
+                let conn = conn.clone();
+                tokio::task::spawn_blocking(move || {
+                    let mut guard = conn.lock().map_err(|_| StoreError::Task("database mutex poisoned".into()))?;
+                    let tx = guard.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let out = f(&mut SqliteTx(&tx))?;
+                    tx.commit()?;
+                    Ok(out)
+                })
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))?
+            }
+            Db::Postgres(pool) => pool.tx(scope, f).await,
+        }
+    }
+}
+
+struct SqliteTx<'a>(&'a rusqlite::Transaction<'a>);
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(i) => ValueRef::Integer(*i),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+    fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64> {
+        let mut st = self.0.prepare_cached(sql)?;
+        Ok(st.execute(rusqlite::params_from_iter(args.iter()))? as u64)
+    }
+    fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
+        use rusqlite::types::ValueRef;
+        let mut st = self.0.prepare_cached(sql)?;
+        let n = st.column_count();
+        let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut vals = Vec::with_capacity(n);
+            for i in 0..n {
+                vals.push(match r.get_ref(i)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(v) => Value::Int(v),
+                    ValueRef::Real(f) => Value::Text(f.to_string()),
+                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+                });
+            }
+            out.push(Row(vals));
+        }
+        Ok(out)
+    }
+}
+
+/// Statement cache of one pooled PostgreSQL connection, keyed by the `?N` SQL text.
+pub(crate) type StatementCache = HashMap<String, postgres::Statement>;
+
+pub(crate) fn row_from_pg(r: &postgres::Row) -> Result<Row> {
+    use postgres::types::Type;
+    let mut vals = Vec::with_capacity(r.len());
+    for (i, col) in r.columns().iter().enumerate() {
+        let ty = col.type_();
+        let v = if *ty == Type::INT8 {
+            r.try_get::<_, Option<i64>>(i)?.map_or(Value::Null, Value::Int)
+        } else if *ty == Type::INT4 {
+            r.try_get::<_, Option<i32>>(i)?.map_or(Value::Null, |v| Value::Int(v.into()))
+        } else if *ty == Type::INT2 {
+            r.try_get::<_, Option<i16>>(i)?.map_or(Value::Null, |v| Value::Int(v.into()))
+        } else if *ty == Type::BOOL {
+            r.try_get::<_, Option<bool>>(i)?.map_or(Value::Null, |v| Value::Int(v.into()))
+        } else if *ty == Type::BYTEA {
+            r.try_get::<_, Option<Vec<u8>>>(i)?.map_or(Value::Null, Value::Blob)
+        } else if [Type::TEXT, Type::VARCHAR, Type::NAME, Type::BPCHAR].contains(ty) {
+            r.try_get::<_, Option<String>>(i)?.map_or(Value::Null, Value::Text)
+        } else {
+            return Err(StoreError::Corrupt(format!("column {} has unsupported type {ty}", col.name())));
+        };
+        vals.push(v);
+    }
+    Ok(Row(vals))
+}
+
+impl postgres::types::ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::{IsNull, Type};
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(i) if *ty == Type::INT8 => i.to_sql(ty, out),
+            Value::Int(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+            Value::Int(i) if *ty == Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+            Value::Int(i) if *ty == Type::BOOL => (*i != 0).to_sql(ty, out),
+            Value::Text(s) if <String as postgres::types::ToSql>::accepts(ty) => s.to_sql(ty, out),
+            Value::Blob(b) if *ty == Type::BYTEA => b.to_sql(ty, out),
+            other => Err(format!("cannot bind {} to a {ty} parameter", other.kind()).into()),
+        }
+    }
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+    postgres::types::to_sql_checked!();
+}
+
+/// `?N` placeholders to PostgreSQL's `$N`, outside string literals.
+pub(crate) fn to_pg_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut in_str = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_str = !in_str;
+                out.push(c);
+            }
+            '?' if !in_str && chars.peek().is_some_and(char::is_ascii_digit) => out.push('$'),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_rewritten_outside_literals_only() {
+        assert_eq!(to_pg_placeholders("SELECT '?1', x FROM t WHERE a = ?1 AND b = ?12"), "SELECT '?1', x FROM t WHERE a = $1 AND b = $12");
+    }
+
+    #[test]
+    fn redaction_drops_the_password() {
+        assert_eq!(redact("postgres://app:s3cret@db.example:5432/renkei"), "postgres://app@db.example:5432/renkei");
+        assert_eq!(redact("postgres://127.0.0.1/test"), "postgres://127.0.0.1/test");
+    }
+
+    #[test]
+    fn a_location_is_sqlite_unless_a_postgres_url_is_given() {
+        let dir = Path::new("/data");
+        assert_eq!(Location::new(None, dir, "renkei").unwrap(), Location::Dir(dir.into()));
+        assert!(matches!(Location::new(Some("postgres://h/db"), dir, "renkei").unwrap(), Location::Postgres { .. }));
+        assert!(Location::new(Some("mysql://h/db"), dir, "renkei").is_err());
+        assert!(Location::new(Some("postgres://h/db"), dir, "Bad;Schema").is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! Storage of renkei. Embedded default: SQLite, one file for the platform, one per tenant, one
-//! for the hub (DESIGN §6). Each store is a struct whose async methods run one transaction each;
-//! a PostgreSQL backend slots in behind the same methods.
+//! for the hub (DESIGN §6). Scale-out: PostgreSQL, one schema for the platform (all tenants,
+//! isolated by row-level security) and one for the hub. Each store is a struct whose async
+//! methods run one transaction each, written once for both backends ([`db`]).
 //!
 //! Invariants kept here, not in handlers:
 //! - every personal-data value is encrypted with the tenant's data key before it is written,
@@ -12,17 +13,25 @@
 pub mod db;
 pub mod hub;
 pub mod migrate;
+mod pg;
 pub mod platform;
 pub mod tenant;
+pub mod testing;
 
-pub use db::Db;
+pub use db::{Backend, Db, Location, Scope};
 
 /// A storage failure. The messages never contain personal data.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("database file {path}: {reason}")]
+    Database(String),
+    /// The database cannot be reached right now; the operation did not happen and may be retried.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// A unique constraint refused the row (named by the constraint, never by its values).
+    #[error("duplicate row ({0})")]
+    Duplicate(String),
+    #[error("database {path}: {reason}")]
     Open { path: String, reason: String },
     #[error("the database schema is version {found}, newer than this binary knows ({known}); upgrade renkei")]
     SchemaTooNew { found: i64, known: i64 },
@@ -34,6 +43,25 @@ pub enum StoreError {
     Conflict(String),
     #[error("background task failed: {0}")]
     Task(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+            {
+                StoreError::Duplicate("unique".into())
+            }
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::DatabaseBusy || f.code == rusqlite::ErrorCode::DatabaseLocked =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Database(e.to_string()),
+        }
+    }
 }
 
 impl From<renkei_crypto::CryptoError> for StoreError {

@@ -1,5 +1,6 @@
 //! Versioned migrations: each database records the versions applied; a database newer than the
-//! binary is refused rather than misread.
+//! binary is refused rather than misread. Each store has one history per backend; the two say
+//! the same thing in each dialect (PostgreSQL adds row-level security).
 
 use crate::{Result, StoreError};
 use rusqlite::Connection;
@@ -9,10 +10,23 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<()> {
+/// A store's migrations for both backends.
+pub struct Migrations {
+    pub sqlite: &'static [Migration],
+    pub postgres: &'static [Migration],
+    /// PostgreSQL statements run after every migration batch, once the application role has its
+    /// default grants (e.g. taking UPDATE away from an append-only table).
+    pub postgres_grants: &'static str,
+}
+
+pub(crate) fn known(migrations: &[Migration]) -> i64 {
+    migrations.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+pub(crate) fn sqlite(conn: &mut Connection, migrations: &[Migration]) -> Result<()> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")?;
     let current: i64 = conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
-    let known = migrations.iter().map(|m| m.version).max().unwrap_or(0);
+    let known = known(migrations);
     if current > known {
         return Err(StoreError::SchemaTooNew { found: current, known });
     }

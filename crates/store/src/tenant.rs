@@ -3,18 +3,25 @@
 //! (情報提供等記録). Every personal-data value is encrypted here with the tenant's data key;
 //! look-ups go through keyed blind indexes, never plaintext.
 
-use crate::migrate::Migration;
-use crate::{Db, Result, StoreError, now_millis, now_unix};
+use crate::db::{Backend, Scope, Tx};
+use crate::migrate::{Migration, Migrations};
+use crate::{Db, Result, StoreError, args, now_millis, now_unix};
 use chrono::NaiveDate;
 use renkei_crypto::datakey::DataKey;
 use renkei_domain::wire::QueryRequest;
 use renkei_domain::{AddresseeNo, DutyCode, ItemCode, OrgCode, OrgId, Outcome, QueryState, RequestId, TenantId};
-use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
-use std::path::Path;
 use std::sync::Arc;
 
-const MIGRATIONS: &[Migration] = &[Migration {
+/// How long a claimed outbox entry is left to the process that claimed it before another may
+/// retry it (milliseconds). Delivery is idempotent, so a retry after a crash is safe.
+pub const OUTBOX_LEASE_MS: i64 = 30_000;
+
+/// The tenant file's schema on SQLite. On PostgreSQL the same tables, with row-level security,
+/// are part of the platform schema (`tenant_pg_v1.sql`).
+pub(crate) const SQLITE_MIGRATIONS: Migrations = Migrations { sqlite: SQLITE, postgres: &[], postgres_grants: "" };
+
+const SQLITE: &[Migration] = &[Migration {
     version: 1,
     sql: "
     CREATE TABLE persons (
@@ -209,28 +216,40 @@ struct NewRecord<'a> {
     outcome: &'a str,
 }
 
-fn insert_record(tx: &rusqlite::Transaction<'_>, r: NewRecord<'_>) -> Result<()> {
-    let seq: i64 =
-        tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM linkage_records WHERE tenant_id = ?1", [r.tenant], |row| row.get(0))?;
-    // INSERT OR IGNORE: a second attempt to record the same (org, role, request) is a retry.
+fn insert_record(tx: &mut dyn Tx, r: NewRecord<'_>) -> Result<()> {
+    if tx.backend() == Backend::Postgres {
+        // Several processes write records of one tenant: take turns so seq stays gapless.
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext('renkei-records:' || ?1))", args![r.tenant])?;
+    }
+    let seq: i64 = tx.value("SELECT COALESCE(MAX(seq), 0) + 1 FROM linkage_records WHERE tenant_id = ?1", args![r.tenant])?;
+    // A second attempt to record the same (org, role, request) is a retry: nothing happens.
     tx.execute(
-        "INSERT OR IGNORE INTO linkage_records (tenant_id, org_id, seq, role, request_id, counterpart_org, duty, items, outcome, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![r.tenant, r.org, seq, r.role.code(), r.request_id, r.counterpart, r.duty, r.items_json, r.outcome, now_unix()],
+        "INSERT INTO linkage_records (tenant_id, org_id, seq, role, request_id, counterpart_org, duty, items, outcome, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (tenant_id, org_id, role, request_id) DO NOTHING",
+        args![r.tenant, r.org, seq, r.role.code(), r.request_id, r.counterpart, r.duty, r.items_json, r.outcome, now_unix()],
     )?;
     Ok(())
 }
 
 impl TenantStore {
-    pub fn open(path: &Path, tenant: TenantId, dk: DataKey) -> Result<Self> {
+    pub(crate) fn new(db: Db, tenant: TenantId, dk: DataKey) -> Result<Self> {
         if dk.tenant() != tenant.as_str() {
             return Err(StoreError::Conflict("data key belongs to another tenant".into()));
         }
-        Ok(Self { tenant, db: Db::open(path, MIGRATIONS)?, dk: Arc::new(dk) })
+        Ok(Self { tenant, db, dk: Arc::new(dk) })
     }
 
     pub fn tenant(&self) -> &TenantId {
         &self.tenant
+    }
+
+    /// Runs `f` in a transaction that sees this tenant's rows only.
+    async fn tx<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
+    {
+        self.db.tx(Scope::Tenant(self.tenant.to_string()), f).await
     }
 
     fn addressee_idx(&self, org: &OrgId, a: &AddresseeNo) -> String {
@@ -251,35 +270,29 @@ impl TenantStore {
         let a_enc = self.dk.encrypt("persons.addressee", &id, addressee.as_str().as_bytes())?;
         let c_enc = self.dk.encrypt("persons.code", &id, code.as_str().as_bytes())?;
         let (tenant, org) = (self.tenant.to_string(), org.to_string());
-        self.db
-            .tx(move |tx| {
-                let existing: Option<String> = tx
-                    .query_row(
-                        "SELECT code_idx FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3",
-                        [&tenant, &org, &a_idx],
-                        |r| r.get(0),
+        self.tx(move |tx| {
+            let existing = tx.query_opt(
+                "SELECT code_idx FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3",
+                args![tenant, org, a_idx],
+            )?;
+            match existing.map(|r| r.get::<String>(0)).transpose()? {
+                Some(c) if c == c_idx => Ok(Registration::AlreadyRegistered),
+                Some(_) => Err(StoreError::Conflict("the addressee number is registered with another code".into())),
+                None => {
+                    tx.execute(
+                        "INSERT INTO persons (tenant_id, org_id, id, addressee_idx, addressee_enc, code_idx, code_enc, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        args![tenant, org, id, a_idx, a_enc, c_idx, c_enc, now_unix()],
                     )
-                    .optional()?;
-                match existing {
-                    Some(c) if c == c_idx => Ok(Registration::AlreadyRegistered),
-                    Some(_) => Err(StoreError::Conflict("the addressee number is registered with another code".into())),
-                    None => {
-                        tx.execute(
-                            "INSERT INTO persons (tenant_id, org_id, id, addressee_idx, addressee_enc, code_idx, code_enc, created_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                            params![tenant, org, id, a_idx, a_enc, c_idx, c_enc, now_unix()],
-                        )
-                        .map_err(|e| match e {
-                            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                                StoreError::Conflict("the code is registered to another addressee number".into())
-                            }
-                            e => e.into(),
-                        })?;
-                        Ok(Registration::Created)
-                    }
+                    .map_err(|e| match e {
+                        StoreError::Duplicate(_) => StoreError::Conflict("the code is registered to another addressee number".into()),
+                        e => e,
+                    })?;
+                    Ok(Registration::Created)
                 }
-            })
-            .await
+            }
+        })
+        .await
     }
 
     /// The code `org` holds for `addressee`, if registered.
@@ -306,8 +319,11 @@ impl TenantStore {
     ) -> Result<Option<String>> {
         let (tenant, org_s) = (self.tenant.to_string(), org.to_string());
         let sql = format!("SELECT id, {value_column} FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND {index_column} = ?3");
-        let row: Option<(String, Vec<u8>)> =
-            self.db.tx(move |tx| Ok(tx.query_row(&sql, [&tenant, &org_s, &index], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)).await?;
+        let row = self
+            .tx(move |tx| {
+                tx.query_opt(&sql, args![tenant, org_s, index])?.map(|r| Ok((r.get::<String>(0)?, r.get::<Vec<u8>>(1)?))).transpose()
+            })
+            .await?;
         row.map(|(id, enc)| String::from_utf8(self.dk.decrypt(aad_table, &id, &enc)?).map_err(corrupt)).transpose()
     }
 
@@ -325,26 +341,22 @@ impl TenantStore {
         let fields = serde_json::to_vec(fields)?;
         let (tenant, org, item, vf) = (self.tenant.to_string(), org.to_string(), item.to_string(), valid_from.to_string());
         let dk = self.dk.clone();
-        self.db
-            .tx(move |tx| {
-                let id: String = tx
-                    .query_row(
-                        "SELECT id FROM provision_copies WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3 AND item = ?4 AND valid_from = ?5",
-                        [&tenant, &org, &a_idx, &item, &vf],
-                        |r| r.get(0),
-                    )
-                    .optional()?
-                    .unwrap_or_else(new_id);
-                let enc = dk.encrypt("provision_copies.fields", &id, &fields)?;
-                tx.execute(
-                    "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                     ON CONFLICT (tenant_id, id) DO UPDATE SET fields_enc = excluded.fields_enc, updated_at = excluded.updated_at",
-                    params![tenant, org, id, a_idx, item, vf, enc, now_unix()],
-                )?;
-                Ok(())
-            })
-            .await
+        self.tx(move |tx| {
+            let existing = tx.query_opt(
+                "SELECT id FROM provision_copies WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3 AND item = ?4 AND valid_from = ?5",
+                args![tenant, org, a_idx, item, vf],
+            )?;
+            let id = existing.map(|r| r.get::<String>(0)).transpose()?.unwrap_or_else(new_id);
+            let enc = dk.encrypt("provision_copies.fields", &id, &fields)?;
+            tx.execute(
+                "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (tenant_id, id) DO UPDATE SET fields_enc = excluded.fields_enc, updated_at = excluded.updated_at",
+                args![tenant, org, id, a_idx, item, vf, enc, now_unix()],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     /// For each item, the version valid on `date` (latest `valid_from` ≤ date), if any.
@@ -360,20 +372,16 @@ impl TenantStore {
         let items: Vec<String> = items.iter().map(|i| i.to_string()).collect();
         let d = date.to_string();
         let rows: Vec<(String, String, String, Vec<u8>)> = self
-            .db
             .tx(move |tx| {
-                let mut st = tx.prepare_cached(
-                    "SELECT id, item, valid_from, fields_enc FROM provision_copies
-                     WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3 AND item = ?4 AND valid_from <= ?5
-                     ORDER BY valid_from DESC LIMIT 1",
-                )?;
                 let mut out = Vec::new();
                 for item in &items {
-                    if let Some(r) = st
-                        .query_row(params![tenant, org, a_idx, item, d], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                        .optional()?
-                    {
-                        out.push(r);
+                    if let Some(r) = tx.query_opt(
+                        "SELECT id, item, valid_from, fields_enc FROM provision_copies
+                         WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3 AND item = ?4 AND valid_from <= ?5
+                         ORDER BY valid_from DESC LIMIT 1",
+                        args![tenant, org, a_idx, item, d],
+                    )? {
+                        out.push((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
                     }
                 }
                 Ok(out)
@@ -409,28 +417,24 @@ impl TenantStore {
         let (request_id, duty, provider, date) =
             (r.request_id.to_string(), r.duty.to_string(), r.provider.to_string(), r.reference_date.to_string());
         let deadline = q.deadline_at;
-        let existing_or_new: (String, bool) = self
-            .db
+        let (id, created) = self
             .tx(move |tx| {
-                let existing: Option<(String, String)> = tx
-                    .query_row(
-                        "SELECT id, fingerprint FROM queries WHERE tenant_id = ?1 AND org_id = ?2 AND idempotency_key = ?3",
-                        [&tenant, &org, &key],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .optional()?;
-                if let Some((existing_id, fp)) = existing {
-                    if fp != fingerprint {
+                let existing = tx.query_opt(
+                    "SELECT id, fingerprint FROM queries WHERE tenant_id = ?1 AND org_id = ?2 AND idempotency_key = ?3",
+                    args![tenant, org, key],
+                )?;
+                if let Some(row) = existing {
+                    if row.get::<String>(1)? != fingerprint {
                         return Err(StoreError::Conflict("the idempotency key was used for a different query".into()));
                     }
-                    return Ok((existing_id, false));
+                    return Ok((row.get::<String>(0)?, false));
                 }
                 let now = now_millis();
                 tx.execute(
                     "INSERT INTO queries (tenant_id, org_id, id, request_id, idempotency_key, fingerprint, duty, provider_org, items,
                         addressee_idx, request_enc, reference_date, state, attempts, next_attempt_at, deadline_at, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?15, ?14, ?14)",
-                    params![
+                    args![
                         tenant,
                         org,
                         id,
@@ -451,7 +455,6 @@ impl TenantStore {
                 Ok((id, true))
             })
             .await?;
-        let (id, created) = existing_or_new;
         let view = self.query(&q.org, &id).await?.ok_or(StoreError::NotFound("query"))?;
         Ok((view, created))
     }
@@ -459,49 +462,41 @@ impl TenantStore {
     /// One query of `org`, with its answer opened if answered. Another org's query is `None`.
     pub async fn query(&self, org: &OrgId, id: &str) -> Result<Option<QueryView>> {
         let (tenant, org_s, id) = (self.tenant.to_string(), org.to_string(), id.to_owned());
-        type Row =
-            (String, String, String, String, String, Vec<u8>, String, Option<String>, Option<String>, Option<Vec<u8>>, i64, i64, i64);
-        let row: Option<Row> = self
-            .db
+        let row = self
             .tx(move |tx| {
-                Ok(tx
-                    .query_row(
-                        "SELECT id, request_id, duty, provider_org, items, request_enc, state, error, outcome, answer_enc, attempts, created_at, updated_at
-                         FROM queries WHERE tenant_id = ?1 AND org_id = ?2 AND id = ?3",
-                        [&tenant, &org_s, &id],
-                        |r| {
-                            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?))
-                        },
-                    )
-                    .optional()?)
+                tx.query_opt(
+                    "SELECT id, request_id, duty, provider_org, items, request_enc, state, error, outcome, answer_enc, attempts, created_at, updated_at
+                     FROM queries WHERE tenant_id = ?1 AND org_id = ?2 AND id = ?3",
+                    args![tenant, org_s, id],
+                )
             })
             .await?;
-        let Some((id, request_id, duty, provider, items, request_enc, state, error, outcome, answer_enc, attempts, created_at, updated_at)) =
-            row
-        else {
+        let Some(row) = row else {
             return Ok(None);
         };
-        let request: QueryRequest = serde_json::from_slice(&self.dk.decrypt("queries.request", &id, &request_enc)?)?;
-        let answer = answer_enc
+        let id: String = row.get(0)?;
+        let request: QueryRequest = serde_json::from_slice(&self.dk.decrypt("queries.request", &id, &row.get::<Vec<u8>>(5)?)?)?;
+        let answer = row
+            .get::<Option<Vec<u8>>>(9)?
             .map(|enc| -> Result<Value> { Ok(serde_json::from_slice(&self.dk.decrypt("queries.answer", &id, &enc)?)?) })
             .transpose()?;
         let addressee = self.addressee_of_request(org, &request).await?;
         Ok(Some(QueryView {
-            id,
-            request_id: RequestId::parse(&request_id).map_err(corrupt)?,
+            request_id: RequestId::parse(&row.get::<String>(1)?).map_err(corrupt)?,
             org: org.clone(),
-            duty: DutyCode::parse(&duty).map_err(corrupt)?,
-            provider: OrgId::parse(&provider).map_err(corrupt)?,
-            items: serde_json::from_str(&items)?,
+            duty: DutyCode::parse(&row.get::<String>(2)?).map_err(corrupt)?,
+            provider: OrgId::parse(&row.get::<String>(3)?).map_err(corrupt)?,
+            items: serde_json::from_str(&row.get::<String>(4)?)?,
             addressee,
             reference_date: request.reference_date,
-            state: QueryState::from_code(&state).ok_or_else(|| corrupt("unknown state"))?,
-            error,
-            outcome: outcome.as_deref().and_then(Outcome::from_code),
+            state: QueryState::from_code(&row.get::<String>(6)?).ok_or_else(|| corrupt("unknown state"))?,
+            error: row.get(7)?,
+            outcome: row.get::<Option<String>>(8)?.as_deref().and_then(Outcome::from_code),
             answer,
-            attempts,
-            created_at,
-            updated_at,
+            attempts: row.get(10)?,
+            created_at: row.get(11)?,
+            updated_at: row.get(12)?,
+            id,
         }))
     }
 
@@ -509,19 +504,33 @@ impl TenantStore {
         self.person_by_code(org, &request.requester_code).await?.ok_or(StoreError::NotFound("person of query"))
     }
 
-    /// Queries of every org of this tenant due for (re)delivery, oldest first.
-    pub async fn due_outbox(&self, limit: usize) -> Result<Vec<OutboxItem>> {
+    /// Claims up to `limit` queries of every org of this tenant due for (re)delivery, oldest
+    /// first. Claimed entries are leased for [`OUTBOX_LEASE_MS`]: other processes sharing the
+    /// database skip them (on PostgreSQL, `FOR UPDATE SKIP LOCKED`), so each delivery attempt
+    /// runs in one process; if that process dies, the lease runs out and another retries.
+    pub async fn claim_outbox(&self, limit: usize) -> Result<Vec<OutboxItem>> {
         let tenant = self.tenant.to_string();
         let rows: Vec<(String, String, i64, Vec<u8>)> = self
-            .db
             .tx(move |tx| {
-                let mut st = tx.prepare_cached(
-                    "SELECT id, org_id, attempts, request_enc FROM queries
-                     WHERE tenant_id = ?1 AND state = 'queued' AND next_attempt_at <= ?2 ORDER BY next_attempt_at LIMIT ?3",
+                let lock = if tx.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+                let now = now_millis();
+                let rows = tx.query(
+                    &format!(
+                        "SELECT id, org_id, attempts, request_enc FROM queries
+                         WHERE tenant_id = ?1 AND state = 'queued' AND next_attempt_at <= ?2 ORDER BY next_attempt_at LIMIT ?3{lock}"
+                    ),
+                    args![tenant, now, limit as i64],
                 )?;
-                let rows =
-                    st.query_map(params![tenant, now_millis(), limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-                Ok(rows.collect::<std::result::Result<_, _>>()?)
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let id: String = r.get(0)?;
+                    tx.execute(
+                        "UPDATE queries SET next_attempt_at = ?3 WHERE tenant_id = ?1 AND id = ?2",
+                        args![tenant, id, now + OUTBOX_LEASE_MS],
+                    )?;
+                    out.push((id, r.get(1)?, r.get(2)?, r.get(3)?));
+                }
+                Ok(out)
             })
             .await?;
         rows.into_iter()
@@ -536,38 +545,51 @@ impl TenantStore {
     /// query is already in is a no-op (a retried effect), reported as `Ok(false)`.
     async fn transition(&self, id: &str, to: QueryState, error: Option<String>, extra: Option<(Outcome, Vec<u8>)>) -> Result<bool> {
         let (tenant, id) = (self.tenant.to_string(), id.to_owned());
-        self.db
-            .tx(move |tx| {
-                let row: Option<(String, String, String, String, String)> = tx
-                    .query_row(
-                        "SELECT state, org_id, request_id, provider_org, duty || char(0) || items FROM queries WHERE tenant_id = ?1 AND id = ?2",
-                        [&tenant, &id],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                    )
-                    .optional()?;
-                let (state, org, request_id, provider, duty_items) = row.ok_or(StoreError::NotFound("query"))?;
-                let from = QueryState::from_code(&state).ok_or_else(|| corrupt("unknown state"))?;
-                if from == to {
-                    return Ok(false);
-                }
-                from.move_to(to).map_err(|e| StoreError::Conflict(e.to_string()))?;
-                let (outcome, answer) = match &extra {
-                    Some((o, a)) => (Some(o.code()), Some(a.clone())),
-                    None => (None, None),
-                };
-                tx.execute(
-                    "UPDATE queries SET state = ?3, error = COALESCE(?4, error), outcome = COALESCE(?5, outcome),
-                        answer_enc = COALESCE(?6, answer_enc), updated_at = ?7 WHERE tenant_id = ?1 AND id = ?2",
-                    params![tenant, id, to.code(), error, outcome, answer, now_millis()],
+        self.tx(move |tx| {
+            let lock = if tx.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
+            let row = tx
+                .query_opt(
+                    &format!(
+                        "SELECT state, org_id, request_id, provider_org, duty, items FROM queries WHERE tenant_id = ?1 AND id = ?2{lock}"
+                    ),
+                    args![tenant, id],
+                )?
+                .ok_or(StoreError::NotFound("query"))?;
+            let from = QueryState::from_code(&row.get::<String>(0)?).ok_or_else(|| corrupt("unknown state"))?;
+            if from == to {
+                return Ok(false);
+            }
+            from.move_to(to).map_err(|e| StoreError::Conflict(e.to_string()))?;
+            let (outcome, answer) = match &extra {
+                Some((o, a)) => (Some(o.code()), Some(a.clone())),
+                None => (None, None),
+            };
+            tx.execute(
+                "UPDATE queries SET state = ?3, error = COALESCE(?4, error), outcome = COALESCE(?5, outcome),
+                    answer_enc = COALESCE(?6, answer_enc), updated_at = ?7 WHERE tenant_id = ?1 AND id = ?2",
+                args![tenant, id, to.code(), error, outcome, answer, now_millis()],
+            )?;
+            if to.is_final() {
+                let (org, request_id, provider, duty, items): (String, String, String, String, String) =
+                    (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?);
+                let outcome = outcome.unwrap_or("error");
+                insert_record(
+                    tx,
+                    NewRecord {
+                        tenant: &tenant,
+                        org: &org,
+                        role: Role::Requester,
+                        request_id: &request_id,
+                        counterpart: &provider,
+                        duty: &duty,
+                        items_json: &items,
+                        outcome,
+                    },
                 )?;
-                if to.is_final() {
-                    let (duty, items) = duty_items.split_once('\0').unwrap_or((&duty_items, "[]"));
-                    let outcome = outcome.unwrap_or("error");
-                    insert_record(tx, NewRecord { tenant: &tenant, org: &org, role: Role::Requester, request_id: &request_id, counterpart: &provider, duty, items_json: items, outcome })?;
-                }
-                Ok(true)
-            })
-            .await
+            }
+            Ok(true)
+        })
+        .await
     }
 
     /// The hub accepted the query: 送信待ち → 照会中.
@@ -578,16 +600,15 @@ impl TenantStore {
     /// Delivery failed for now; try again at `next_attempt_at` (ms).
     pub async fn schedule_retry(&self, id: &str, next_attempt_at: i64, error: &str) -> Result<()> {
         let (tenant, id, error) = (self.tenant.to_string(), id.to_owned(), error.to_owned());
-        self.db
-            .tx(move |tx| {
-                tx.execute(
-                    "UPDATE queries SET attempts = attempts + 1, next_attempt_at = ?3, error = ?4, updated_at = ?5
-                     WHERE tenant_id = ?1 AND id = ?2 AND state = 'queued'",
-                    params![tenant, id, next_attempt_at, error, now_millis()],
-                )?;
-                Ok(())
-            })
-            .await
+        self.tx(move |tx| {
+            tx.execute(
+                "UPDATE queries SET attempts = attempts + 1, next_attempt_at = ?3, error = ?4, updated_at = ?5
+                 WHERE tenant_id = ?1 AND id = ?2 AND state = 'queued'",
+                args![tenant, id, next_attempt_at, error, now_millis()],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     /// Ends a query in エラー with a reason staff can read.
@@ -595,35 +616,35 @@ impl TenantStore {
         self.transition(id, QueryState::Failed, Some(reason.to_owned()), None).await
     }
 
-    /// Queries past their deadline that are not final: (id, state).
+    /// Queries past their deadline that are not final.
     pub async fn overdue(&self) -> Result<Vec<String>> {
         let tenant = self.tenant.to_string();
-        self.db
-            .tx(move |tx| {
-                let mut st = tx.prepare_cached(
-                    "SELECT id FROM queries WHERE tenant_id = ?1 AND state IN ('queued', 'in_flight') AND deadline_at <= ?2 LIMIT 500",
-                )?;
-                let rows = st.query_map(params![tenant, now_millis()], |r| r.get(0))?;
-                Ok(rows.collect::<std::result::Result<_, _>>()?)
-            })
-            .await
+        self.tx(move |tx| {
+            tx.query(
+                "SELECT id FROM queries WHERE tenant_id = ?1 AND state IN ('queued', 'in_flight') AND deadline_at <= ?2 LIMIT 500",
+                args![tenant, now_millis()],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+        })
+        .await
     }
 
     /// The query with this request id: (query id, org, requester state).
     pub async fn query_by_request(&self, request_id: &RequestId) -> Result<Option<(String, OrgId, QueryState)>> {
         let (tenant, rid) = (self.tenant.to_string(), request_id.to_string());
-        let row: Option<(String, String, String)> = self
-            .db
+        let row = self
             .tx(move |tx| {
-                Ok(tx
-                    .query_row("SELECT id, org_id, state FROM queries WHERE tenant_id = ?1 AND request_id = ?2", [&tenant, &rid], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    })
-                    .optional()?)
+                tx.query_opt("SELECT id, org_id, state FROM queries WHERE tenant_id = ?1 AND request_id = ?2", args![tenant, rid])
             })
             .await?;
-        row.map(|(id, org, st)| {
-            Ok((id, OrgId::parse(&org).map_err(corrupt)?, QueryState::from_code(&st).ok_or_else(|| corrupt("unknown state"))?))
+        row.map(|r| {
+            Ok((
+                r.get(0)?,
+                OrgId::parse(&r.get::<String>(1)?).map_err(corrupt)?,
+                QueryState::from_code(&r.get::<String>(2)?).ok_or_else(|| corrupt("unknown state"))?,
+            ))
         })
         .transpose()
     }
@@ -639,15 +660,12 @@ impl TenantStore {
     /// The answer this tenant already gave for `request_id`, if any (signed, sealed envelope JSON).
     pub async fn provided_answer(&self, request_id: &RequestId) -> Result<Option<String>> {
         let (tenant, rid) = (self.tenant.to_string(), request_id.to_string());
-        self.db
-            .tx(move |tx| {
-                Ok(tx
-                    .query_row("SELECT envelope FROM provided_answers WHERE tenant_id = ?1 AND request_id = ?2", [&tenant, &rid], |r| {
-                        r.get(0)
-                    })
-                    .optional()?)
-            })
-            .await
+        self.tx(move |tx| {
+            tx.query_opt("SELECT envelope FROM provided_answers WHERE tenant_id = ?1 AND request_id = ?2", args![tenant, rid])?
+                .map(|r| r.get(0))
+                .transpose()
+        })
+        .await
     }
 
     /// Keeps the answer given for `request_id` and the provider's linkage record, once. If an
@@ -666,49 +684,59 @@ impl TenantStore {
         let (tenant, org, rid, requester, duty) =
             (self.tenant.to_string(), org.to_string(), request_id.to_string(), requester.to_string(), duty.to_string());
         let items_json = serde_json::to_string(items)?;
-        self.db
-            .tx(move |tx| {
-                let prior: Option<String> = tx
-                    .query_row("SELECT envelope FROM provided_answers WHERE tenant_id = ?1 AND request_id = ?2", [&tenant, &rid], |r| r.get(0))
-                    .optional()?;
-                if let Some(prior) = prior {
-                    return Ok(prior);
-                }
-                tx.execute(
-                    "INSERT INTO provided_answers (tenant_id, org_id, request_id, envelope, outcome, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![tenant, org, rid, envelope, outcome.code(), now_unix()],
-                )?;
-                insert_record(tx, NewRecord { tenant: &tenant, org: &org, role: Role::Provider, request_id: &rid, counterpart: &requester, duty: &duty, items_json: &items_json, outcome: outcome.code() })?;
-                Ok(envelope)
-            })
-            .await
+        self.tx(move |tx| {
+            // ON CONFLICT DO NOTHING: of two concurrent answers to one request, the first stays.
+            let inserted = tx.execute(
+                "INSERT INTO provided_answers (tenant_id, org_id, request_id, envelope, outcome, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (tenant_id, request_id) DO NOTHING",
+                args![tenant, org, rid, envelope, outcome.code(), now_unix()],
+            )?;
+            if inserted == 0 {
+                return tx.value("SELECT envelope FROM provided_answers WHERE tenant_id = ?1 AND request_id = ?2", args![tenant, rid]);
+            }
+            insert_record(
+                tx,
+                NewRecord {
+                    tenant: &tenant,
+                    org: &org,
+                    role: Role::Provider,
+                    request_id: &rid,
+                    counterpart: &requester,
+                    duty: &duty,
+                    items_json: &items_json,
+                    outcome: outcome.code(),
+                },
+            )?;
+            Ok(envelope)
+        })
+        .await
     }
 
     /// The linkage records of `org`, oldest first.
     pub async fn records(&self, org: &OrgId) -> Result<Vec<LinkageRecord>> {
         let (tenant, org) = (self.tenant.to_string(), org.to_string());
-        self.db
-            .tx(move |tx| {
-                let mut st = tx.prepare(
-                    "SELECT seq, org_id, role, request_id, counterpart_org, duty, items, outcome, at FROM linkage_records
-                     WHERE tenant_id = ?1 AND org_id = ?2 ORDER BY seq",
-                )?;
-                let rows = st.query_map([&tenant, &org], |r| {
-                    let items: String = r.get(6)?;
-                    Ok(LinkageRecord {
-                        seq: r.get(0)?,
-                        org: r.get(1)?,
-                        role: r.get(2)?,
-                        request_id: r.get(3)?,
-                        counterpart_org: r.get(4)?,
-                        duty: r.get(5)?,
-                        items: serde_json::from_str(&items).unwrap_or_default(),
-                        outcome: r.get(7)?,
-                        at: r.get(8)?,
-                    })
-                })?;
-                Ok(rows.collect::<std::result::Result<_, _>>()?)
+        self.tx(move |tx| {
+            tx.query(
+                "SELECT seq, org_id, role, request_id, counterpart_org, duty, items, outcome, at FROM linkage_records
+                 WHERE tenant_id = ?1 AND org_id = ?2 ORDER BY seq",
+                args![tenant, org],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(LinkageRecord {
+                    seq: r.get(0)?,
+                    org: r.get(1)?,
+                    role: r.get(2)?,
+                    request_id: r.get(3)?,
+                    counterpart_org: r.get(4)?,
+                    duty: r.get(5)?,
+                    items: serde_json::from_str(&r.get::<String>(6)?)?,
+                    outcome: r.get(7)?,
+                    at: r.get(8)?,
+                })
             })
-            .await
+            .collect()
+        })
+        .await
     }
 }

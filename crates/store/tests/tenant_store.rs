@@ -1,24 +1,74 @@
-//! Storage rules that hold whatever calls the store.
+//! Storage rules that hold whatever calls the store, on both backends: every test runs once on
+//! SQLite (`sqlite::…`) and once on PostgreSQL (`postgres::…`), each in its own database.
 
-use renkei_crypto::datakey::DataKey;
+use renkei_crypto::datakey::{DataKey, MasterKey};
 use renkei_domain::wire::QueryRequest;
-use renkei_domain::{AddresseeNo, DutyCode, ItemCode, OrgCode, OrgId, Outcome, QueryState, RequestId, TenantId};
-use renkei_store::StoreError;
+use renkei_domain::{AddresseeNo, DutyCode, ItemCode, OrgCode, OrgId, OrgType, Outcome, QueryState, RequestId, TenantId};
+use renkei_store::platform::{Org, PlatformStore};
 use renkei_store::tenant::{NewQuery, Registration, TenantStore};
+use renkei_store::testing::TestDatabase;
+use renkei_store::{Location, StoreError};
 use serde_json::json;
 
-fn store(dir: &std::path::Path) -> TenantStore {
-    TenantStore::open(&dir.join("t.sqlite"), TenantId::parse("t").unwrap(), DataKey::generate("t")).unwrap()
+/// A platform with tenant `t` and its org `org`, on one backend.
+struct Fixture {
+    platform: PlatformStore,
+    store: TenantStore,
+    location: Location,
+    _dir: tempfile::TempDir,
+    pg: Option<TestDatabase>,
 }
+
+impl Fixture {
+    async fn new(postgres: bool) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let pg = postgres.then(|| TestDatabase::create().expect("a PostgreSQL server for tests (see .ci/run)"));
+        let location = Location::new(pg.as_ref().map(|d| d.url.as_str()), dir.path(), "renkei").unwrap();
+        let platform = PlatformStore::open(&location).await.unwrap();
+        let master = MasterKey::generate();
+        let t = TenantId::parse("t").unwrap();
+        platform.create_tenant(&master, &t, "T", "test").await.unwrap();
+        let dk = platform.data_key(&master, &t).await.unwrap();
+        let org = Org { tenant: t.clone(), id: ids().0, org_type: OrgType::parse("MUNI").unwrap(), name: "org".into() };
+        platform.create_org(&dk, &org, "test").await.unwrap();
+        let store = platform.tenant_store(t, dk).await.unwrap();
+        Fixture { platform, store, location, _dir: dir, pg }
+    }
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(super::Fixture::new(false).await).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(super::Fixture::new(true).await).await
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    copies_keep_history_and_answer_with_the_version_valid_on_the_date,
+    registration_is_idempotent_and_a_different_code_conflicts,
+    query_states_only_move_forward_and_records_are_written_once,
+    another_data_key_finds_nothing_and_a_foreign_key_is_refused,
+    a_database_newer_than_the_binary_is_refused,
+    each_due_query_is_claimed_by_one_worker_until_its_lease_ends,
+    a_provided_answer_is_kept_once_per_request_id,
+);
 
 fn ids() -> (OrgId, AddresseeNo, OrgCode) {
     (OrgId::parse("org").unwrap(), AddresseeNo::parse("A1").unwrap(), OrgCode::parse("code-1").unwrap())
 }
 
-#[tokio::test]
-async fn copies_keep_history_and_answer_with_the_version_valid_on_the_date() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(dir.path());
+async fn copies_keep_history_and_answer_with_the_version_valid_on_the_date(f: Fixture) {
+    let s = &f.store;
     let (org, a, _) = ids();
     let tax = ItemCode::parse("TAX").unwrap();
     for (d, v) in [("2025-01-01", 1), ("2026-01-01", 2), ("2026-01-01", 3)] {
@@ -34,35 +84,49 @@ async fn copies_keep_history_and_answer_with_the_version_valid_on_the_date() {
     );
 }
 
-#[tokio::test]
-async fn registration_is_idempotent_and_a_different_code_conflicts() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(dir.path());
+async fn registration_is_idempotent_and_a_different_code_conflicts(f: Fixture) {
+    let s = &f.store;
     let (org, a, code) = ids();
     assert_eq!(s.register_person(&org, &a, &code).await.unwrap(), Registration::Created);
     assert_eq!(s.register_person(&org, &a, &code).await.unwrap(), Registration::AlreadyRegistered);
     assert!(matches!(s.register_person(&org, &a, &OrgCode::parse("other").unwrap()).await, Err(StoreError::Conflict(_))));
+    let b = AddresseeNo::parse("B1").unwrap();
+    assert!(matches!(s.register_person(&org, &b, &code).await, Err(StoreError::Conflict(_))), "one code, one addressee");
     assert_eq!(s.person_by_code(&org, &code).await.unwrap(), Some(a));
 }
 
-#[tokio::test]
-async fn query_states_only_move_forward_and_records_are_written_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(dir.path());
-    let (org, a, code) = ids();
-    s.register_person(&org, &a, &code).await.unwrap();
-    let request = QueryRequest {
-        request_id: RequestId::parse("r1").unwrap(),
+fn request(id: &str, org: &OrgId, code: &OrgCode) -> QueryRequest {
+    QueryRequest {
+        request_id: RequestId::parse(id).unwrap(),
         requester: org.clone(),
         provider: OrgId::parse("p").unwrap(),
         duty: DutyCode::parse("D1").unwrap(),
         items: vec![ItemCode::parse("TAX").unwrap()],
-        requester_code: code,
+        requester_code: code.clone(),
         reference_date: "2026-01-01".parse().unwrap(),
         issued_at: 0,
-    };
+    }
+}
+
+async fn file(s: &TenantStore, id: &str) -> String {
+    let (org, a, code) = ids();
+    let q =
+        NewQuery { org: org.clone(), idempotency_key: id.into(), addressee: a, request: request(id, &org, &code), deadline_at: i64::MAX };
+    s.file_query(q).await.unwrap().0.id
+}
+
+async fn query_states_only_move_forward_and_records_are_written_once(f: Fixture) {
+    let s = &f.store;
+    let (org, a, code) = ids();
+    s.register_person(&org, &a, &code).await.unwrap();
     let (q, created) = s
-        .file_query(NewQuery { org: org.clone(), idempotency_key: "k".into(), addressee: a, request, deadline_at: i64::MAX })
+        .file_query(NewQuery {
+            org: org.clone(),
+            idempotency_key: "k".into(),
+            addressee: a,
+            request: request("r1", &org, &code),
+            deadline_at: i64::MAX,
+        })
         .await
         .unwrap();
     assert!(created);
@@ -72,28 +136,79 @@ async fn query_states_only_move_forward_and_records_are_written_once() {
     assert!(s.accept_answer(&q.id, Outcome::Found, &json!({"ok": true})).await.unwrap());
     assert!(!s.accept_answer(&q.id, Outcome::Found, &json!({"ok": true})).await.unwrap());
     assert!(matches!(s.fail(&q.id, "late").await, Err(StoreError::Conflict(_))), "answered is final");
-    assert_eq!(s.records(&org).await.unwrap().len(), 1);
+    let records = s.records(&org).await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!((records[0].seq, records[0].role.as_str(), records[0].outcome.as_str()), (1, "requester", "found"));
 }
 
-#[tokio::test]
-async fn another_tenants_key_cannot_open_this_tenants_file() {
-    let dir = tempfile::tempdir().unwrap();
+async fn another_data_key_finds_nothing_and_a_foreign_key_is_refused(f: Fixture) {
     let (org, a, code) = ids();
-    store(dir.path()).register_person(&org, &a, &code).await.unwrap();
-    // Same file, a different key: look-ups find nothing (blind indexes differ) and the rows
-    // cannot be decrypted.
-    let other = TenantStore::open(&dir.path().join("t.sqlite"), TenantId::parse("t").unwrap(), DataKey::generate("t")).unwrap();
+    f.store.register_person(&org, &a, &code).await.unwrap();
+    // The same tenant's rows under a different key: look-ups find nothing (blind indexes
+    // differ) and the rows cannot be decrypted.
+    let t = TenantId::parse("t").unwrap();
+    let other = f.platform.tenant_store(t.clone(), DataKey::generate("t")).await.unwrap();
     assert_eq!(other.person_code(&org, &a).await.unwrap(), None);
-    assert!(TenantStore::open(&dir.path().join("t.sqlite"), TenantId::parse("t").unwrap(), DataKey::generate("u")).is_err());
+    assert!(f.platform.tenant_store(t, DataKey::generate("u")).await.is_err(), "a key made for another tenant");
 }
 
-#[tokio::test]
-async fn a_database_newer_than_the_binary_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    drop(store(dir.path()));
-    let conn = rusqlite::Connection::open(dir.path().join("t.sqlite")).unwrap();
-    conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)", []).unwrap();
-    drop(conn);
-    let err = TenantStore::open(&dir.path().join("t.sqlite"), TenantId::parse("t").unwrap(), DataKey::generate("t")).err().unwrap();
+async fn a_database_newer_than_the_binary_is_refused(f: Fixture) {
+    match (&f.location, &f.pg) {
+        (Location::Dir(d), _) => {
+            let conn = rusqlite::Connection::open(renkei_store::layout::platform_db(d)).unwrap();
+            conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)", []).unwrap();
+        }
+        (_, Some(db)) => db.execute("INSERT INTO renkei.schema_migrations (version, applied_at) VALUES (99, 0)").unwrap(),
+        _ => unreachable!(),
+    }
+    let err = PlatformStore::open(&f.location).await.err().unwrap();
     assert!(matches!(err, StoreError::SchemaTooNew { found: 99, .. }), "{err}");
+}
+
+async fn each_due_query_is_claimed_by_one_worker_until_its_lease_ends(f: Fixture) {
+    let (org, a, code) = ids();
+    f.store.register_person(&org, &a, &code).await.unwrap();
+    for i in 0..40 {
+        file(&f.store, &format!("r{i}")).await;
+    }
+    // Several workers claim at once (on PostgreSQL, each on its own connection).
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let s = f.store.clone();
+        set.spawn(async move {
+            let mut mine = Vec::new();
+            for _ in 0..10 {
+                mine.extend(s.claim_outbox(3).await.unwrap().into_iter().map(|i| i.id));
+            }
+            mine
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(r) = set.join_next().await {
+        all.extend(r.unwrap());
+    }
+    let unique: std::collections::HashSet<_> = all.iter().collect();
+    assert_eq!((all.len(), unique.len()), (40, 40), "every query claimed exactly once");
+    assert!(f.store.claim_outbox(100).await.unwrap().is_empty(), "leased entries are not claimed again");
+}
+
+async fn a_provided_answer_is_kept_once_per_request_id(f: Fixture) {
+    let (org, _, _) = ids();
+    let rid = RequestId::parse("r-provided").unwrap();
+    let (requester, duty, items) = (OrgId::parse("req").unwrap(), DutyCode::parse("D1").unwrap(), vec![ItemCode::parse("TAX").unwrap()]);
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..4 {
+        let (s, org, rid, requester, duty, items) =
+            (f.store.clone(), org.clone(), rid.clone(), requester.clone(), duty.clone(), items.clone());
+        set.spawn(async move {
+            s.save_provided_answer(&org, &rid, &requester, &duty, &items, Outcome::Found, format!("envelope-{i}")).await.unwrap()
+        });
+    }
+    let mut kept = Vec::new();
+    while let Some(r) = set.join_next().await {
+        kept.push(r.unwrap());
+    }
+    assert!(kept.iter().all(|k| k == &kept[0]), "every caller gets the one answer kept: {kept:?}");
+    assert_eq!(f.store.provided_answer(&rid).await.unwrap().as_ref(), Some(&kept[0]));
+    assert_eq!(f.store.records(&org).await.unwrap().len(), 1);
 }

@@ -33,8 +33,40 @@ pub fn renkei(args: &[&str], stdin: Option<&str>) -> String {
     String::from_utf8(out.stdout).expect("utf8")
 }
 
+/// Which store a cluster runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares each named `async fn name(b: Backend)` as two tests, `sqlite::name` and
+/// `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name($crate::common::Backend::Sqlite).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name($crate::common::Backend::Postgres).await
+            })*
+        }
+    };
+}
+
 pub struct Cluster {
     pub dir: tempfile::TempDir,
+    /// The cluster's own PostgreSQL database (platform schema `renkei`, hub schema `renkei_hub`).
+    pub db: Option<renkei_store::testing::TestDatabase>,
+    /// Platform server processes sharing the store; all but the first have their own ports.
+    pub servers: usize,
+    pub extra_ports: Vec<(u16, u16)>,
     pub hub_port: u16,
     pub resident_port: u16,
     pub internal_port: u16,
@@ -53,6 +85,39 @@ impl Cluster {
     }
 
     pub async fn start() -> Cluster {
+        Self::start_on(Backend::Sqlite).await
+    }
+
+    /// `--database URL` for every command of this cluster, or nothing on SQLite.
+    pub fn db_args(&self) -> Vec<String> {
+        self.db.as_ref().map(|d| vec!["--database".to_string(), d.url.clone()]).unwrap_or_default()
+    }
+
+    /// Where the platform (`renkei`) or the hub (`renkei_hub`) keeps its data.
+    pub fn location(&self, sub: &str, schema: &str) -> renkei_store::Location {
+        renkei_store::Location::new(self.db.as_ref().map(|d| d.url.as_str()), &self.path(sub), schema).expect("location")
+    }
+
+    /// Runs `renkei hub SUB --data-dir hub [--database …] ARGS`.
+    pub fn hub_cmd(&self, sub: &str, args: &[&str], stdin: Option<&str>) -> String {
+        let hub = self.path("hub").display().to_string();
+        let mut all = vec!["hub", sub, "--data-dir", &hub];
+        let db = self.db_args();
+        all.extend(db.iter().map(String::as_str));
+        all.extend(args);
+        renkei(&all, stdin)
+    }
+
+    pub async fn start_on(backend: Backend) -> Cluster {
+        Self::start_with(backend, 1).await
+    }
+
+    /// A cluster whose platform runs as `servers` processes on one store.
+    pub async fn start_with(backend: Backend, servers: usize) -> Cluster {
+        let db = (backend == Backend::Postgres)
+            .then(|| renkei_store::testing::TestDatabase::create().expect("PostgreSQL for tests (see .ci/run)"));
+        let dbargs: Vec<String> = db.as_ref().map(|d| vec!["--database".to_string(), d.url.clone()]).unwrap_or_default();
+        let dbargs: Vec<&str> = dbargs.iter().map(String::as_str).collect();
         let dir = tempfile::tempdir().expect("tempdir");
         let d = |s: &str| dir.path().join(s).display().to_string();
         let (pki, hub, plat) = (d("pki"), d("hub"), d("platform"));
@@ -60,34 +125,27 @@ impl Cluster {
         renkei(&["pki", "issue", "--dir", &pki, "--name", "hub"], None);
         renkei(&["pki", "issue", "--dir", &pki, "--name", "platform"], None);
         let (hub_port, resident_port, internal_port, network_port) = (free_port(), free_port(), free_port(), free_port());
-        let endpoint = format!("https://127.0.0.1:{network_port}");
+        let extra_ports: Vec<(u16, u16)> = (1..servers).map(|_| (free_port(), free_port())).collect();
+        let network_ports: Vec<u16> = std::iter::once(network_port).chain(extra_ports.iter().map(|p| p.1)).collect();
+        let admin = |args: &[&str]| {
+            let mut all = vec!["admin", "--data-dir", &plat];
+            all.extend(&dbargs);
+            all.extend(args);
+            renkei(&all, None)
+        };
         let mut keys = HashMap::new();
         let mut tenants = std::collections::HashSet::new();
-        for (tenant, org, ty) in ORGS {
+        for (i, (tenant, org, ty)) in ORGS.iter().enumerate() {
+            // With several servers, each org's network endpoint is a different process.
+            let endpoint = format!("https://127.0.0.1:{}", network_ports[i % network_ports.len()]);
             if tenants.insert(*tenant) {
-                renkei(&["admin", "--data-dir", &plat, "tenant-create", "--id", tenant, "--name", tenant], None);
+                admin(&["tenant-create", "--id", tenant, "--name", tenant]);
             }
-            let entry = renkei(
-                &[
-                    "admin",
-                    "--data-dir",
-                    &plat,
-                    "org-create",
-                    "--tenant",
-                    tenant,
-                    "--id",
-                    org,
-                    "--type",
-                    ty,
-                    "--name",
-                    org,
-                    "--endpoint",
-                    &endpoint,
-                ],
-                None,
-            );
-            renkei(&["hub", "register-org", "--data-dir", &hub], Some(&entry));
-            let key = renkei(&["admin", "--data-dir", &plat, "api-key-create", "--tenant", tenant, "--org", org], None);
+            let entry = admin(&["org-create", "--tenant", tenant, "--id", org, "--type", ty, "--name", org, "--endpoint", &endpoint]);
+            let mut register = vec!["hub", "register-org", "--data-dir", &hub];
+            register.extend(&dbargs);
+            renkei(&register, Some(&entry));
+            let key = admin(&["api-key-create", "--tenant", tenant, "--org", org]);
             keys.insert(org.to_string(), key.trim().to_owned());
         }
         let tls = TlsMaterial::from_files(
@@ -97,7 +155,8 @@ impl Cluster {
         )
         .expect("tls");
         let http = tls.client(Duration::from_secs(20)).expect("client");
-        let mut c = Cluster { dir, hub_port, resident_port, internal_port, network_port, keys, http, children: vec![] };
+        let mut c =
+            Cluster { dir, db, servers, extra_ports, hub_port, resident_port, internal_port, network_port, keys, http, children: vec![] };
         c.spawn_processes().await;
         c
     }
@@ -108,28 +167,31 @@ impl Cluster {
         let log = |name: &str| std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join(name)).expect("log file");
         let hub = Command::new(bin())
             .args(["hub", "--data-dir", &d("hub"), "--pki", &d("pki"), "--cert-name", "hub"])
+            .args(self.db_args())
             .args(["--listen", &format!("127.0.0.1:{}", self.hub_port), "--resident-listen", &format!("127.0.0.1:{}", self.resident_port)])
             .env("RENKEI_LOG", "debug")
             .stdout(Stdio::null())
             .stderr(log("hub.log"))
             .spawn()
             .expect("spawn hub");
-        let serve = Command::new(bin())
-            .args(["serve", "--data-dir", &d("platform"), "--pki", &d("pki"), "--cert-name", "platform"])
-            .args([
-                "--internal-listen",
-                &format!("127.0.0.1:{}", self.internal_port),
-                "--network-listen",
-                &format!("127.0.0.1:{}", self.network_port),
-            ])
-            .args(["--hub-url", &format!("https://127.0.0.1:{}", self.hub_port), "--hub-key", &hub_key])
-            .env("RENKEI_LOG", "debug")
-            .stdout(Stdio::null())
-            .stderr(log("serve.log"))
-            .spawn()
-            .expect("spawn serve");
-        self.children = vec![hub, serve];
-        for port in [self.hub_port, self.resident_port, self.internal_port, self.network_port] {
+        self.children = vec![hub];
+        let ports: Vec<(u16, u16)> =
+            std::iter::once((self.internal_port, self.network_port)).chain(self.extra_ports.iter().copied()).collect();
+        for (i, (internal, network)) in ports.iter().enumerate() {
+            let name = if i == 0 { "serve.log".to_string() } else { format!("serve-{i}.log") };
+            let serve = Command::new(bin())
+                .args(["serve", "--data-dir", &d("platform"), "--pki", &d("pki"), "--cert-name", "platform"])
+                .args(self.db_args())
+                .args(["--internal-listen", &format!("127.0.0.1:{internal}"), "--network-listen", &format!("127.0.0.1:{network}")])
+                .args(["--hub-url", &format!("https://127.0.0.1:{}", self.hub_port), "--hub-key", &hub_key])
+                .env("RENKEI_LOG", "debug")
+                .stdout(Stdio::null())
+                .stderr(log(&name))
+                .spawn()
+                .expect("spawn serve");
+            self.children.push(serve);
+        }
+        for port in [self.hub_port, self.resident_port].into_iter().chain(ports.iter().flat_map(|(i, n)| [*i, *n])) {
             wait_port(port).await;
         }
     }
@@ -144,6 +206,14 @@ impl Cluster {
         for c in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+
+    /// The internal API of platform process `i` (0 is the first).
+    pub fn internal_of(&self, i: usize) -> String {
+        match i {
+            0 => self.internal(),
+            i => format!("https://127.0.0.1:{}", self.extra_ports[i - 1].0),
         }
     }
 

@@ -1,0 +1,263 @@
+//! The PostgreSQL connection pool behind [`Db::Postgres`](crate::Db).
+//!
+//! Connections are made lazily, at most [`POOL_SIZE`] per pool, and used from blocking tasks
+//! with the synchronous `postgres` client, so store code is the same closure for both backends.
+//! A connection found dead when its transaction begins is replaced once, silently (nothing has
+//! run yet); one that dies later fails that transaction with [`StoreError::Unavailable`], which
+//! the APIs answer with 503, and is not put back.
+
+use crate::db::{Row, Scope, StatementCache, Tx, Value, row_from_pg, to_pg_placeholders};
+use crate::migrate::{Migration, Migrations, known};
+use crate::{Result, StoreError};
+use postgres::error::SqlState;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Most connections one pool opens.
+pub const POOL_SIZE: usize = 10;
+
+struct Conn {
+    client: postgres::Client,
+    stmts: StatementCache,
+}
+
+pub struct Pool {
+    config: postgres::Config,
+    /// The URL without its password, for messages.
+    target: String,
+    schema: String,
+    app_role: String,
+    idle: Mutex<Vec<Conn>>,
+    permits: tokio::sync::Semaphore,
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        if let Some(db) = e.as_db_error() {
+            let code = db.code();
+            // Only the message: PostgreSQL's detail can quote key values.
+            let msg = db.message().to_owned();
+            if *code == SqlState::UNIQUE_VIOLATION {
+                StoreError::Duplicate(db.constraint().unwrap_or("unique").to_owned())
+            } else if code.code().starts_with("08")
+                || [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW, SqlState::TOO_MANY_CONNECTIONS]
+                    .contains(code)
+            {
+                StoreError::Unavailable(msg)
+            } else if *code == SqlState::INVALID_CATALOG_NAME
+                || *code == SqlState::INVALID_PASSWORD
+                || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            {
+                StoreError::Open { path: "PostgreSQL".into(), reason: msg }
+            } else {
+                StoreError::Database(format!("{msg} ({})", code.code()))
+            }
+        } else if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Database(e.to_string())
+        }
+    }
+}
+
+impl Pool {
+    pub fn new(url: &str, schema: &str, app_role: &str) -> Result<Self> {
+        let target = crate::db::redact(url);
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e: postgres::Error| StoreError::Open { path: target.clone(), reason: format!("not a valid PostgreSQL URL: {e}") })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        config.application_name("renkei");
+        Ok(Self {
+            config,
+            target,
+            schema: schema.to_owned(),
+            app_role: app_role.to_owned(),
+            idle: Mutex::new(Vec::new()),
+            permits: tokio::sync::Semaphore::new(POOL_SIZE),
+        })
+    }
+
+    fn connect(&self) -> Result<postgres::Client> {
+        self.config.connect(postgres::NoTls).map_err(|e| match StoreError::from(e) {
+            StoreError::Unavailable(m) | StoreError::Database(m) | StoreError::Open { reason: m, .. } => {
+                StoreError::Unavailable(format!("cannot connect to {}: {m}", self.target))
+            }
+            other => other,
+        })
+    }
+
+    /// A new connection acting as the application role inside the schema.
+    fn session(&self) -> Result<Conn> {
+        let mut client = self.connect()?;
+        client.batch_execute(&format!("SET search_path TO {}; SET statement_timeout = '30s'", self.schema))?;
+        let user: String = client.query_one("SELECT current_user::text", &[])?.get(0);
+        if user != self.app_role {
+            // Requests never run as the owner: the application role cannot bypass RLS.
+            client.batch_execute(&format!("SET ROLE {}", self.app_role))?;
+        }
+        Ok(Conn { client, stmts: StatementCache::new() })
+    }
+
+    fn take(&self) -> Result<Conn> {
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        match idle {
+            Some(c) if !c.client.is_closed() => Ok(c),
+            _ => self.session(),
+        }
+    }
+
+    fn give_back(&self, conn: Conn) {
+        if !conn.client.is_closed()
+            && let Ok(mut v) = self.idle.lock()
+        {
+            v.push(conn);
+        }
+    }
+
+    pub(crate) async fn tx<T, F>(self: &Arc<Self>, scope: Scope, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
+    {
+        let _permit = self.permits.acquire().await.map_err(|e| StoreError::Task(e.to_string()))?;
+        let pool = self.clone();
+        tokio::task::spawn_blocking(move || pool.run(scope, f)).await.map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    fn run<T>(&self, scope: Scope, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        let mut conn = self.take()?;
+        if conn.client.batch_execute("BEGIN").is_err() {
+            // A pooled connection the server has since closed: nothing ran, so take a new one.
+            conn = self.session()?;
+            conn.client.batch_execute("BEGIN")?;
+        }
+        let out = (|| {
+            let setting = match &scope {
+                Scope::Global => None,
+                Scope::Tenant(t) => Some(("renkei.tenant_id", t.as_str())),
+                Scope::Operator => Some(("renkei.operator", "on")),
+                Scope::ApiKey(h) => Some(("renkei.key_hash", h.as_str())),
+            };
+            if let Some((name, value)) = setting {
+                conn.client.execute("SELECT set_config($1, $2, true)", &[&name, &value])?;
+            }
+            let out = f(&mut PgTx { client: &mut conn.client, stmts: &mut conn.stmts })?;
+            conn.client.batch_execute("COMMIT")?;
+            Ok(out)
+        })();
+        if out.is_err() && !conn.client.is_closed() {
+            let _ = conn.client.batch_execute("ROLLBACK");
+        }
+        self.give_back(conn);
+        out
+    }
+
+    /// Runs `sql` once as the connecting role, outside the pool.
+    pub(crate) fn admin(&self, sql: &str) -> Result<()> {
+        Ok(self.connect()?.batch_execute(sql)?)
+    }
+
+    /// Brings the schema up to date, as the connecting role. An up-to-date schema is only read,
+    /// so a process connecting as the application role itself starts too.
+    pub(crate) fn migrate(&self, migrations: &Migrations) -> Result<()> {
+        let list = migrations.postgres;
+        let known = known(list);
+        let mut c = self.connect()?;
+        let s = &self.schema;
+        let current = |c: &mut postgres::Client| -> Option<i64> {
+            c.query_one(&format!("SELECT COALESCE(MAX(version), 0) FROM {s}.schema_migrations"), &[]).ok().map(|r| r.get(0))
+        };
+        match current(&mut c) {
+            Some(found) if found > known => return Err(StoreError::SchemaTooNew { found, known }),
+            Some(found) if found == known => return Ok(()),
+            _ => {}
+        }
+        // Several processes may start at once: one migrates, the others wait and then see it done.
+        c.batch_execute(&format!("SELECT pg_advisory_lock(hashtext('renkei-migrate:{s}'))"))?;
+        let out = self.apply(&mut c, list, migrations.postgres_grants);
+        let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock(hashtext('renkei-migrate:{s}'))"));
+        out
+    }
+
+    fn apply(&self, c: &mut postgres::Client, list: &[Migration], grants: &str) -> Result<()> {
+        let (s, role) = (&self.schema, &self.app_role);
+        c.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {s}; SET search_path TO {s};
+             CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)"
+        ))?;
+        let found: i64 = c.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?.get(0);
+        let known = known(list);
+        if found > known {
+            return Err(StoreError::SchemaTooNew { found, known });
+        }
+        for m in list.iter().filter(|m| m.version > found) {
+            let mut tx = c.transaction()?;
+            tx.batch_execute(m.sql)?;
+            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", &[&m.version, &crate::now_unix()])?;
+            tx.commit()?;
+        }
+        // The role is cluster-wide; another database's migration may be creating it right now.
+        c.batch_execute(&format!(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN CREATE ROLE {role} NOLOGIN NOBYPASSRLS; END IF;
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+             DO $$ BEGIN
+               IF NOT pg_has_role(current_user, '{role}', 'MEMBER') THEN EXECUTE format('GRANT {role} TO %I', current_user); END IF;
+             EXCEPTION WHEN OTHERS THEN NULL; END $$;
+             GRANT USAGE ON SCHEMA {s} TO {role};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {role};
+             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {role};
+             REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM {role};
+             {grants}"
+        ))?;
+        Ok(())
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // Closing a synchronous client blocks, which must not happen on an async worker thread:
+        // idle connections are closed on a thread of their own.
+        let idle = self.idle.get_mut().map(std::mem::take).unwrap_or_default();
+        if !idle.is_empty() {
+            std::thread::spawn(move || drop(idle));
+        }
+    }
+}
+
+struct PgTx<'a> {
+    client: &'a mut postgres::Client,
+    stmts: &'a mut StatementCache,
+}
+
+impl PgTx<'_> {
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(st) = self.stmts.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.client.prepare(&to_pg_placeholders(sql))?;
+        self.stmts.insert(sql.to_owned(), st.clone());
+        Ok(st)
+    }
+}
+
+fn pg_args(args: &[Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    args.iter().map(|a| a as &(dyn postgres::types::ToSql + Sync)).collect()
+}
+
+impl Tx for PgTx<'_> {
+    fn backend(&self) -> crate::db::Backend {
+        crate::db::Backend::Postgres
+    }
+    fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64> {
+        let st = self.statement(sql)?;
+        Ok(self.client.execute(&st, &pg_args(args))?)
+    }
+    fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
+        let st = self.statement(sql)?;
+        self.client.query(&st, &pg_args(args))?.iter().map(row_from_pg).collect()
+    }
+}
