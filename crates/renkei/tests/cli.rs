@@ -27,3 +27,27 @@ fn bad_cli_input_gives_one_line_and_a_non_zero_exit() {
     let out = Command::new(common::bin()).args(["hub", "resident-token", "--data-dir", &d]).output().unwrap();
     assert!(!out.status.success(), "an empty number is refused");
 }
+
+#[test]
+fn a_bad_database_gives_one_line_and_never_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let list = |url: &str, expect: &str| fails(&["admin", "--data-dir", &d, "--database", url, "list"], expect);
+    list("mysql://db.example/renkei", "must be a postgres:// URL");
+    list("postgres://renkei:hunter2@127.0.0.1:1/renkei", "Connection refused");
+    let out = Command::new(common::bin())
+        .args(["admin", "--data-dir", &d, "--database", "postgres://renkei:hunter2@127.0.0.1:1/x", "list"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("hunter2"), "the password is never printed");
+    let db = renkei_store::testing::TestDatabase::create().unwrap();
+    let no_db = format!("{}_missing", db.url);
+    list(&no_db, "does not exist");
+    let (scheme, rest) = db.url.split_once("://").unwrap();
+    let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    list(&format!("{scheme}://no_such_role@{host_and_db}"), "no_such_role");
+    // A schema migrated by a newer renkei is refused, not misread.
+    common::renkei(&["admin", "--data-dir", &d, "--database", &db.url, "list"], None);
+    db.execute("INSERT INTO renkei.schema_migrations (version, applied_at) VALUES (99, 0)").unwrap();
+    list(&db.url, "newer than this binary");
+}

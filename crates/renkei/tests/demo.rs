@@ -46,3 +46,19 @@ fn demo_once_shows_every_outcome_and_leaves_no_individual_number_in_the_clear() 
         assert!(!stdout.contains(n.as_str()) && !stderr.contains(n.as_str()), "an Individual Number was printed or logged");
     }
 }
+
+#[test]
+fn demo_once_runs_on_postgresql_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = renkei_store::testing::TestDatabase::create().unwrap();
+    let out = Command::new(common::bin()).args(["demo", "--once", "--database", &db.url, "--data-dir"]).arg(dir.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for outcome in ["found", "not_registered", "no_copy", "matrix-denied"] {
+        assert!(stdout.contains(outcome), "missing {outcome}:\n{stdout}");
+    }
+    assert!(!stdout.contains("UNEXPECTED"), "{stdout}");
+    // The stores are in PostgreSQL, not in SQLite files.
+    assert!(!common::files(dir.path()).iter().any(|f| f.extension().is_some_and(|e| e == "sqlite")), "no SQLite file");
+    assert_eq!(db.text("SELECT COUNT(*)::text FROM renkei_demo_hub.records").unwrap(), "5");
+}

@@ -57,6 +57,7 @@ enum Failure {
 async fn deliver(p: &Platform, store: &TenantStore, item: OutboxItem) {
     match send(p, item.request.clone()).await {
         Ok(()) => {
+            tracing::debug!(request_id = %item.request.request_id, "query delivered to the hub");
             if let Err(e) = store.mark_in_flight(&item.id).await {
                 // The answer may already have arrived and moved the query on; that is fine.
                 tracing::debug!(error = %e, "query moved on before marking in flight");

@@ -52,10 +52,15 @@ impl From<postgres::Error> for StoreError {
             } else {
                 StoreError::Database(format!("{msg} ({})", code.code()))
             }
-        } else if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) {
-            StoreError::Unavailable(e.to_string())
         } else {
-            StoreError::Database(e.to_string())
+            // "error connecting to server" alone does not say why: add the cause.
+            let source = std::error::Error::source(&e);
+            let msg = source.map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
+            if e.is_closed() || source.is_some_and(|s| s.is::<std::io::Error>()) {
+                StoreError::Unavailable(msg)
+            } else {
+                StoreError::Database(msg)
+            }
         }
     }
 }
