@@ -153,3 +153,22 @@ async fn a_lost_connection_is_replaced_and_an_unreachable_database_is_a_retryabl
     assert!(a.person_code(&org, &addressee).await.unwrap().is_some(), "the pool reconnects by itself");
     drop(p);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_may_log_in_as_the_application_role_itself_once_the_owner_has_migrated() {
+    let db = TestDatabase::create().unwrap();
+    let (owner_view, _, _) = two_tenants(&db).await;
+    // The DBA's choice: let the application role log in, and give servers only that role.
+    db.execute("ALTER ROLE renkei_app LOGIN").unwrap();
+    let (scheme, rest) = db.url.split_once("://").unwrap();
+    let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let app_url = format!("{scheme}://renkei_app@{host_and_db}");
+    let dir = tempfile::tempdir().unwrap();
+    let p = PlatformStore::open(&Location::new(Some(&app_url), dir.path(), "renkei").unwrap()).await.unwrap();
+    assert_eq!(p.tenants().await.unwrap().len(), 2);
+    assert_eq!(count(&p, Scope::Global, "SELECT COUNT(*) FROM persons").await, 0, "still under row-level security");
+    // It cannot change the schema: a migration needs the owner.
+    let ddl = p.raw(Scope::Operator, |tx| tx.execute("DROP TABLE persons", &[])).await;
+    assert!(matches!(ddl, Err(StoreError::Database(ref m)) if m.contains("owner")), "{ddl:?}");
+    drop(owner_view);
+}
