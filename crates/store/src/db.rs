@@ -13,7 +13,6 @@
 
 use crate::migrate::{self, Migrations};
 use crate::{Result, StoreError};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -58,29 +57,6 @@ impl Location {
             }),
         }
     }
-
-    /// The same database with another schema (PostgreSQL), or the same directory (SQLite).
-    pub fn with_schema(&self, schema: &str) -> Result<Self> {
-        match self {
-            Location::Dir(d) => Ok(Location::Dir(d.clone())),
-            Location::Postgres { url, .. } => Location::new(Some(url), Path::new(""), schema),
-        }
-    }
-
-    pub fn backend(&self) -> Backend {
-        match self {
-            Location::Dir(_) => Backend::Sqlite,
-            Location::Postgres { .. } => Backend::Postgres,
-        }
-    }
-
-    /// A description safe to print: never the password.
-    pub fn describe(&self) -> String {
-        match self {
-            Location::Dir(d) => format!("SQLite under {}", d.display()),
-            Location::Postgres { url, schema } => format!("PostgreSQL {} (schema {schema})", redact(url)),
-        }
-    }
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -90,7 +66,7 @@ fn is_identifier(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// A URL with any password replaced by `***`, for messages.
+/// A URL without its password, for messages.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.chars().take(60).collect() };
     let (auth, host) = rest.rsplit_once('@').map_or((None, rest), |(a, h)| (Some(a), h));
@@ -188,7 +164,7 @@ pub trait FromValue: Sized {
 
 impl Value {
     /// What kind of value this is, for messages (never the value itself).
-    fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Value::Null => "NULL",
             Value::Int(_) => "an integer",
@@ -245,7 +221,7 @@ impl<T: FromValue> FromValue for Option<T> {
 
 /// One result row.
 #[derive(Debug, Clone)]
-pub struct Row(Vec<Value>);
+pub struct Row(pub(crate) Vec<Value>);
 
 impl Row {
     /// Column `i` as `T`.
@@ -315,13 +291,6 @@ impl Db {
         match loc {
             Location::Dir(_) => Self::open_sqlite(file, migrations),
             Location::Postgres { url, schema } => Self::open_postgres(url, schema, app_role, migrations).await,
-        }
-    }
-
-    pub fn backend(&self) -> Backend {
-        match self {
-            Db::Sqlite(_) => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
         }
     }
 
@@ -395,83 +364,16 @@ impl Tx for SqliteTx<'_> {
     }
 }
 
-/// Statement cache of one pooled PostgreSQL connection, keyed by the `?N` SQL text.
-pub(crate) type StatementCache = HashMap<String, postgres::Statement>;
-
-pub(crate) fn row_from_pg(r: &postgres::Row) -> Result<Row> {
-    use postgres::types::Type;
-    let mut vals = Vec::with_capacity(r.len());
-    for (i, col) in r.columns().iter().enumerate() {
-        let ty = col.type_();
-        let v = if *ty == Type::INT8 {
-            r.try_get::<_, Option<i64>>(i)?.map_or(Value::Null, Value::Int)
-        } else if *ty == Type::INT4 {
-            r.try_get::<_, Option<i32>>(i)?.map_or(Value::Null, |v| Value::Int(v.into()))
-        } else if *ty == Type::INT2 {
-            r.try_get::<_, Option<i16>>(i)?.map_or(Value::Null, |v| Value::Int(v.into()))
-        } else if *ty == Type::BOOL {
-            r.try_get::<_, Option<bool>>(i)?.map_or(Value::Null, |v| Value::Int(v.into()))
-        } else if *ty == Type::BYTEA {
-            r.try_get::<_, Option<Vec<u8>>>(i)?.map_or(Value::Null, Value::Blob)
-        } else if [Type::TEXT, Type::VARCHAR, Type::NAME, Type::BPCHAR].contains(ty) {
-            r.try_get::<_, Option<String>>(i)?.map_or(Value::Null, Value::Text)
-        } else {
-            return Err(StoreError::Corrupt(format!("column {} has unsupported type {ty}", col.name())));
-        };
-        vals.push(v);
-    }
-    Ok(Row(vals))
-}
-
-impl postgres::types::ToSql for Value {
-    fn to_sql(
-        &self,
-        ty: &postgres::types::Type,
-        out: &mut bytes::BytesMut,
-    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        use postgres::types::{IsNull, Type};
-        match self {
-            Value::Null => Ok(IsNull::Yes),
-            Value::Int(i) if *ty == Type::INT8 => i.to_sql(ty, out),
-            Value::Int(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
-            Value::Int(i) if *ty == Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
-            Value::Int(i) if *ty == Type::BOOL => (*i != 0).to_sql(ty, out),
-            Value::Text(s) if <String as postgres::types::ToSql>::accepts(ty) => s.to_sql(ty, out),
-            Value::Blob(b) if *ty == Type::BYTEA => b.to_sql(ty, out),
-            other => Err(format!("cannot bind {} to a {ty} parameter", other.kind()).into()),
-        }
-    }
-    fn accepts(_: &postgres::types::Type) -> bool {
-        true
-    }
-    postgres::types::to_sql_checked!();
-}
-
-/// `?N` placeholders to PostgreSQL's `$N`, outside string literals.
-pub(crate) fn to_pg_placeholders(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut in_str = false;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_str = !in_str;
-                out.push(c);
-            }
-            '?' if !in_str && chars.peek().is_some_and(char::is_ascii_digit) => out.push('$'),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn placeholders_are_rewritten_outside_literals_only() {
-        assert_eq!(to_pg_placeholders("SELECT '?1', x FROM t WHERE a = ?1 AND b = ?12"), "SELECT '?1', x FROM t WHERE a = $1 AND b = $12");
+        assert_eq!(
+            crate::pg::to_pg_placeholders("SELECT '?1', x FROM t WHERE a = ?1 AND b = ?12"),
+            "SELECT '?1', x FROM t WHERE a = $1 AND b = $12"
+        );
     }
 
     #[test]

@@ -222,6 +222,16 @@ fn code_in(tx: &mut dyn Tx, org: &str, person_key: &str, mint: bool) -> Result<O
     Ok(Some(tx.value("SELECT code FROM codes WHERE org_id = ?1 AND person_key = ?2", args![org, person_key])?))
 }
 
+/// What admitting `request_id` again means, if it was admitted before: the same requester and
+/// content is a retry, anything else a replay.
+fn prior_admission(tx: &mut dyn Tx, request_id: &str, requester: &str, fingerprint: &str) -> Result<Option<Admission>> {
+    let Some(prior) = tx.query_opt("SELECT requester, fingerprint FROM queries WHERE request_id = ?1", args![request_id])? else {
+        return Ok(None);
+    };
+    let same = prior.get::<String>(0)? == requester && prior.get::<String>(1)? == fingerprint;
+    Ok(Some(if same { Admission::Duplicate } else { Admission::Replayed }))
+}
+
 impl HubStore {
     /// Opens the hub's database at `location` (`hub.sqlite` in a data directory, or a schema).
     pub async fn open(location: &Location) -> Result<Self> {
@@ -321,9 +331,8 @@ impl HubStore {
         );
         let result = self
             .tx(move |tx| {
-                if let Some(prior) = tx.query_opt("SELECT requester, fingerprint FROM queries WHERE request_id = ?1", args![rid])? {
-                    let same = prior.get::<String>(0)? == req && prior.get::<String>(1)? == fp;
-                    return Ok(if same { Admission::Duplicate } else { Admission::Replayed });
+                if let Some(prior) = prior_admission(tx, &rid, &req, &fp)? {
+                    return Ok(prior);
                 }
                 let code = code_in(tx, &prov, &pk, true)?.ok_or(StoreError::NotFound("provider code"))?;
                 let forwarded = make_forward(OrgCode::parse(&code).map_err(corrupt)?)?;
@@ -344,14 +353,8 @@ impl HubStore {
         match result {
             // The same request id admitted concurrently by another connection: a retry or a replay.
             Err(StoreError::Duplicate(_)) => {
-                let prior = self.tx({
-                    let rid = request_id.to_owned();
-                    move |tx| tx.query_opt("SELECT requester, fingerprint FROM queries WHERE request_id = ?1", args![rid])
-                });
-                match prior.await? {
-                    Some(r) if r.get::<String>(0)? == requester.as_str() && r.get::<String>(1)? == fingerprint => Ok(Admission::Duplicate),
-                    _ => Ok(Admission::Replayed),
-                }
+                let (rid, req, fp) = (request_id.to_owned(), requester.to_string(), fingerprint.to_owned());
+                Ok(self.tx(move |tx| prior_admission(tx, &rid, &req, &fp)).await?.unwrap_or(Admission::Replayed))
             }
             other => other,
         }

@@ -6,10 +6,11 @@
 //! run yet); one that dies later fails that transaction with [`StoreError::Unavailable`], which
 //! the APIs answer with 503, and is not put back.
 
-use crate::db::{Row, Scope, StatementCache, Tx, Value, row_from_pg, to_pg_placeholders};
+use crate::db::{Row, Scope, Tx, Value};
 use crate::migrate::{Migration, Migrations, known};
 use crate::{Result, StoreError};
 use postgres::error::SqlState;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -231,6 +232,76 @@ impl Drop for Pool {
             std::thread::spawn(move || drop(idle));
         }
     }
+}
+
+/// Statement cache of one pooled PostgreSQL connection, keyed by the `?N` SQL text.
+type StatementCache = HashMap<String, postgres::Statement>;
+
+fn row_from_pg(r: &postgres::Row) -> Result<Row> {
+    use postgres::types::Type;
+    let mut vals = Vec::with_capacity(r.len());
+    for (i, col) in r.columns().iter().enumerate() {
+        let ty = col.type_();
+        let v = if *ty == Type::INT8 {
+            r.try_get::<_, Option<i64>>(i)?.map_or(Value::Null, Value::Int)
+        } else if *ty == Type::INT4 {
+            r.try_get::<_, Option<i32>>(i)?.map_or(Value::Null, |v| Value::Int(v.into()))
+        } else if *ty == Type::INT2 {
+            r.try_get::<_, Option<i16>>(i)?.map_or(Value::Null, |v| Value::Int(v.into()))
+        } else if *ty == Type::BOOL {
+            r.try_get::<_, Option<bool>>(i)?.map_or(Value::Null, |v| Value::Int(v.into()))
+        } else if *ty == Type::BYTEA {
+            r.try_get::<_, Option<Vec<u8>>>(i)?.map_or(Value::Null, Value::Blob)
+        } else if [Type::TEXT, Type::VARCHAR, Type::NAME, Type::BPCHAR].contains(ty) {
+            r.try_get::<_, Option<String>>(i)?.map_or(Value::Null, Value::Text)
+        } else {
+            return Err(StoreError::Corrupt(format!("column {} has unsupported type {ty}", col.name())));
+        };
+        vals.push(v);
+    }
+    Ok(Row(vals))
+}
+
+impl postgres::types::ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::{IsNull, Type};
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(i) if *ty == Type::INT8 => i.to_sql(ty, out),
+            Value::Int(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+            Value::Int(i) if *ty == Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+            Value::Int(i) if *ty == Type::BOOL => (*i != 0).to_sql(ty, out),
+            Value::Text(s) if <String as postgres::types::ToSql>::accepts(ty) => s.to_sql(ty, out),
+            Value::Blob(b) if *ty == Type::BYTEA => b.to_sql(ty, out),
+            other => Err(format!("cannot bind {} to a {ty} parameter", other.kind()).into()),
+        }
+    }
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+    postgres::types::to_sql_checked!();
+}
+
+/// `?N` placeholders to PostgreSQL's `$N`, outside string literals.
+pub(crate) fn to_pg_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut in_str = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_str = !in_str;
+                out.push(c);
+            }
+            '?' if !in_str && chars.peek().is_some_and(char::is_ascii_digit) => out.push('$'),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 struct PgTx<'a> {

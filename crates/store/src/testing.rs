@@ -62,36 +62,35 @@ impl TestDatabase {
     /// Refuses (or again allows) new connections to the test database, and ends the open ones:
     /// the database "goes away" as far as the processes using it can tell.
     pub fn set_reachable(&self, reachable: bool) -> Result<()> {
-        let (server, name) = (self.server.clone(), self.name.clone());
-        blocking(move || {
-            let mut c = postgres::Client::connect(&server, postgres::NoTls)?;
-            c.batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {reachable}"))?;
-            if !reachable {
-                c.batch_execute(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))?;
-            }
-            Ok(())
-        })
+        self.on_server(&format!("ALTER DATABASE {} ALLOW_CONNECTIONS {reachable}", self.name))?;
+        if !reachable {
+            self.terminate_connections()?;
+        }
+        Ok(())
     }
 
     /// Ends every open connection to the test database (as a restart of PostgreSQL would).
     pub fn terminate_connections(&self) -> Result<()> {
-        let (server, name) = (self.server.clone(), self.name.clone());
-        blocking(move || {
-            let mut c = postgres::Client::connect(&server, postgres::NoTls)?;
-            c.batch_execute(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))?;
-            Ok(())
-        })
+        self.on_server(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'", self.name))
+    }
+
+    /// The test database's URL, logging in as `user` instead.
+    pub fn url_as(&self, user: &str) -> String {
+        let (scheme, rest) = self.url.split_once("://").unwrap_or(("postgres", &self.url));
+        let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        format!("{scheme}://{user}@{host_and_db}")
+    }
+
+    /// Runs `sql` on the server's own database (for statements about the test database).
+    fn on_server(&self, sql: &str) -> Result<()> {
+        let (server, sql) = (self.server.clone(), sql.to_owned());
+        blocking(move || Ok(postgres::Client::connect(&server, postgres::NoTls)?.batch_execute(&sql)?))
     }
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let (server, name) = (self.server.clone(), self.name.clone());
-        let _ = blocking(move || {
-            let mut c = postgres::Client::connect(&server, postgres::NoTls)?;
-            c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
-            Ok(())
-        });
+        let _ = self.on_server(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
     }
 }
 

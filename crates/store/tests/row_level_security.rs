@@ -160,9 +160,7 @@ async fn a_server_may_log_in_as_the_application_role_itself_once_the_owner_has_m
     let (owner_view, _, _) = two_tenants(&db).await;
     // The DBA's choice: let the application role log in, and give servers only that role.
     db.execute("ALTER ROLE renkei_app LOGIN").unwrap();
-    let (scheme, rest) = db.url.split_once("://").unwrap();
-    let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let app_url = format!("{scheme}://renkei_app@{host_and_db}");
+    let app_url = db.url_as("renkei_app");
     let dir = tempfile::tempdir().unwrap();
     let p = PlatformStore::open(&Location::new(Some(&app_url), dir.path(), "renkei").unwrap()).await.unwrap();
     assert_eq!(p.tenants().await.unwrap().len(), 2);
