@@ -4,6 +4,7 @@
 //! [`IndividualNumber`] (個人番号) is never printed, a [`Matrix`] (別表第二) decides who may ask
 //! whom for what, and a [`QueryState`] only moves along the legal transitions.
 
+pub mod bulk;
 pub mod ids;
 pub mod matrix;
 pub mod number;

@@ -3,7 +3,7 @@
 //! data directory and TLS certificate — then synthetic residents, provision copies and queries
 //! that show every outcome. Everything goes through the same code and HTTPS APIs as production.
 
-use crate::run::{self, HubListeners, PlatformListeners, PlatformOptions, Shutdown};
+use crate::run::{self, HubListeners, PlatformListeners, PlatformSetup, Shutdown};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use rand::Rng;
@@ -202,20 +202,15 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
                 .map(|(org, k)| (org, k, format!("https://{ia}"))),
         );
         let master = run::master_key(&data, None)?;
-        run::start_platform(
-            PlatformOptions {
-                location,
-                master: &master,
-                tls,
-                matrix: matrix.clone(),
-                hub_url: hub_url.clone(),
-                hub_key: hub.signing.verifying_key(),
-                query_deadline: Duration::from_secs(60),
-            },
-            PlatformListeners { internal, network },
-            shutdown.clone(),
-        )
-        .await?;
+        let setup = PlatformSetup {
+            location: location.clone(),
+            master,
+            matrix: matrix.clone(),
+            hub_url: hub_url.clone(),
+            hub_key: hub.signing.verifying_key(),
+            query_deadline: Duration::from_secs(60),
+        };
+        run::start_platform(&setup, tls, PlatformListeners { internal, network }, shutdown.clone()).await?;
         servers.push((sub, ia, na));
     }
     let keys_file = dir.join("demo-api-keys.txt");

@@ -3,6 +3,7 @@
 
 mod admin;
 mod demo;
+mod import;
 mod run;
 
 use anyhow::{Context, Result, bail};
@@ -35,6 +36,8 @@ enum Cmd {
     },
     /// Create tenants, orgs and client-system API keys on a platform.
     Admin(admin::AdminArgs),
+    /// Load persons or provision copies (副本) from a CSV file (UTF-8 or CP932).
+    Import(import::ImportArgs),
     /// Print the internal API's OpenAPI 3.1 document (as committed in docs/openapi.json).
     Openapi,
 }
@@ -58,19 +61,14 @@ impl TlsArgs {
     }
 }
 
+/// What a platform process needs to open its stores and reach the hub (`serve`, `import`).
 #[derive(Args)]
-struct ServeArgs {
+struct PlatformArgs {
     /// Keys and certificates; also the SQLite store unless --database is given.
     #[arg(long, env = "RENKEI_DATA_DIR")]
     data_dir: PathBuf,
     #[command(flatten)]
     db: run::DbArgs,
-    /// Listener for client systems (TLS).
-    #[arg(long, env = "RENKEI_INTERNAL_LISTEN", default_value = "127.0.0.1:8443")]
-    internal_listen: String,
-    /// Listener for the hub (mutual TLS).
-    #[arg(long, env = "RENKEI_NETWORK_LISTEN", default_value = "127.0.0.1:9443")]
-    network_listen: String,
     #[arg(long, env = "RENKEI_HUB_URL")]
     hub_url: String,
     /// The hub's verifying key (base64), as `renkei hub verify-key` prints it.
@@ -80,11 +78,36 @@ struct ServeArgs {
     master_key_file: Option<PathBuf>,
     #[arg(long, env = "RENKEI_MATRIX")]
     matrix: Option<PathBuf>,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+impl PlatformArgs {
+    fn setup(&self, query_deadline: Duration) -> Result<run::PlatformSetup> {
+        Ok(run::PlatformSetup {
+            location: self.db.location(&self.data_dir, run::PLATFORM_SCHEMA)?,
+            master: run::master_key(&self.data_dir, self.master_key_file.as_deref())?,
+            matrix: run::load_matrix(self.matrix.as_deref())?,
+            hub_url: self.hub_url.clone(),
+            hub_key: VerifyingKey::from_base64(&self.hub_key).context("--hub-key is not a verifying key")?,
+            query_deadline,
+        })
+    }
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    platform: PlatformArgs,
+    /// Listener for client systems (TLS).
+    #[arg(long, env = "RENKEI_INTERNAL_LISTEN", default_value = "127.0.0.1:8443")]
+    internal_listen: String,
+    /// Listener for the hub (mutual TLS).
+    #[arg(long, env = "RENKEI_NETWORK_LISTEN", default_value = "127.0.0.1:9443")]
+    network_listen: String,
     /// Seconds a query may take before it ends in エラー.
     #[arg(long, env = "RENKEI_QUERY_DEADLINE_SECS", default_value_t = 86_400)]
     query_deadline_secs: u64,
-    #[command(flatten)]
-    tls: TlsArgs,
 }
 
 #[derive(Args)]
@@ -196,6 +219,10 @@ async fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Hub(a) => hub(a).await.map(|_| ExitCode::SUCCESS),
         Cmd::Pki { cmd } => pki(cmd).map(|_| ExitCode::SUCCESS),
         Cmd::Admin(a) => admin::run(a).await.map(|_| ExitCode::SUCCESS),
+        Cmd::Import(a) => {
+            init_logs("warn");
+            import::run(a).await
+        }
         Cmd::Openapi => {
             print!("{}", renkei_server::openapi::document());
             Ok(ExitCode::SUCCESS)
@@ -212,27 +239,12 @@ async fn until_signal() {
 }
 
 async fn serve(a: ServeArgs) -> Result<()> {
-    let tls = a.tls.load()?;
-    let master = run::master_key(&a.data_dir, a.master_key_file.as_deref())?;
-    let matrix = run::load_matrix(a.matrix.as_deref())?;
-    let hub_key = VerifyingKey::from_base64(&a.hub_key).context("--hub-key is not a verifying key")?;
+    let tls = a.platform.tls.load()?;
+    let setup = a.platform.setup(Duration::from_secs(a.query_deadline_secs))?;
     let (internal, ia) = run::bind(&a.internal_listen).await?;
     let (network, na) = run::bind(&a.network_listen).await?;
     let (tx, shutdown) = run::Shutdown::new();
-    let p = run::start_platform(
-        run::PlatformOptions {
-            location: &a.db.location(&a.data_dir, run::PLATFORM_SCHEMA)?,
-            master: &master,
-            tls: &tls,
-            matrix,
-            hub_url: a.hub_url,
-            hub_key,
-            query_deadline: Duration::from_secs(a.query_deadline_secs),
-        },
-        run::PlatformListeners { internal, network },
-        shutdown,
-    )
-    .await?;
+    let p = run::start_platform(&setup, &tls, run::PlatformListeners { internal, network }, shutdown).await?;
     tracing::info!(internal = %ia, network = %na, tenants = p.tenants.len(), "platform serving");
     println!("renkei serve: internal https://{ia}  network https://{na}");
     until_signal().await;

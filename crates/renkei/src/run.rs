@@ -169,30 +169,41 @@ pub struct PlatformListeners {
     pub network: TcpListener,
 }
 
-pub struct PlatformOptions<'a> {
-    pub location: &'a Location,
-    pub master: &'a MasterKey,
-    pub tls: &'a TlsMaterial,
+/// Everything a platform process opens at start, whether it serves (`serve`, `demo`) or runs
+/// one job (`import`).
+pub struct PlatformSetup {
+    pub location: Location,
+    pub master: MasterKey,
     pub matrix: Arc<Matrix>,
     pub hub_url: String,
     pub hub_key: VerifyingKey,
     pub query_deadline: Duration,
 }
 
+/// Opens the platform's stores and unlocks its orgs' keys, without listening.
+pub async fn load_platform(o: &PlatformSetup, tls: &TlsMaterial) -> Result<Arc<Platform>> {
+    let client = tls.client(Duration::from_secs(30))?;
+    let hub = HubLink { url: o.hub_url.trim_end_matches('/').to_owned(), key: o.hub_key.clone(), client };
+    Ok(Platform::load(&o.location, &o.master, o.matrix.clone(), hub, o.query_deadline).await?)
+}
+
 /// Starts a platform server: internal listener (TLS), network listener (mutual TLS), outbox.
-pub async fn start_platform(o: PlatformOptions<'_>, listeners: PlatformListeners, shutdown: Shutdown) -> Result<Arc<Platform>> {
-    let client = o.tls.client(Duration::from_secs(30))?;
-    let hub = HubLink { url: o.hub_url.trim_end_matches('/').to_owned(), key: o.hub_key, client };
-    let p = Platform::load(o.location, o.master, o.matrix, hub, o.query_deadline).await?;
+pub async fn start_platform(
+    o: &PlatformSetup,
+    tls: &TlsMaterial,
+    listeners: PlatformListeners,
+    shutdown: Shutdown,
+) -> Result<Arc<Platform>> {
+    let p = load_platform(o, tls).await?;
     tokio::spawn(renkei_net::tls::serve(
         listeners.internal,
-        o.tls.server_config(false)?,
+        tls.server_config(false)?,
         renkei_server::internal::router(p.clone()),
         shutdown.clone().wait(),
     ));
     tokio::spawn(renkei_net::tls::serve(
         listeners.network,
-        o.tls.server_config(true)?,
+        tls.server_config(true)?,
         renkei_server::network::router(p.clone()),
         shutdown.clone().wait(),
     ));

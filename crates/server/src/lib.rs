@@ -8,6 +8,7 @@
 //!
 //! The [`outbox`] worker delivers filed queries to the hub.
 
+pub mod import;
 pub mod internal;
 pub mod network;
 pub mod openapi;

@@ -252,6 +252,13 @@ impl dyn Tx + '_ {
     }
 }
 
+/// How a transaction ends when its closure succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    Commit,
+    Rollback,
+}
+
 /// A database handle: cheap to clone, shared by the stores that use the same database.
 #[derive(Clone)]
 pub enum Db {
@@ -301,14 +308,27 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
     {
+        self.tx_then(scope, move |tx| f(tx).map(|v| (v, Finish::Commit))).await
+    }
+
+    /// Like [`Db::tx`], but `f` decides whether its work is kept: a bulk load that found bad lines
+    /// returns its report together with [`Finish::Rollback`].
+    pub async fn tx_then<T, F>(&self, scope: Scope, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<(T, Finish)> + Send + 'static,
+    {
         match self {
             Db::Sqlite(conn) => {
                 let conn = conn.clone();
                 tokio::task::spawn_blocking(move || {
                     let mut guard = conn.lock().map_err(|_| StoreError::Task("database mutex poisoned".into()))?;
                     let tx = guard.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                    let out = f(&mut SqliteTx(&tx))?;
-                    tx.commit()?;
+                    let (out, finish) = f(&mut SqliteTx(&tx))?;
+                    match finish {
+                        Finish::Commit => tx.commit()?,
+                        Finish::Rollback => tx.rollback()?,
+                    }
                     Ok(out)
                 })
                 .await

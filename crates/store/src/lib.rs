@@ -18,7 +18,7 @@ pub mod platform;
 pub mod tenant;
 pub mod testing;
 
-pub use db::{Backend, Db, Location, Scope};
+pub use db::{Backend, Db, Finish, Location, Scope};
 
 /// A storage failure. The messages never contain personal data.
 #[derive(Debug, thiserror::Error)]

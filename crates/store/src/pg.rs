@@ -6,6 +6,7 @@
 //! run yet); one that dies later fails that transaction with [`StoreError::Unavailable`], which
 //! the APIs answer with 503, and is not put back.
 
+use crate::db::Finish;
 use crate::db::{Row, Scope, Tx, Value};
 use crate::migrate::{Migration, Migrations, known};
 use crate::{Result, StoreError};
@@ -126,14 +127,14 @@ impl Pool {
     pub(crate) async fn tx<T, F>(self: &Arc<Self>, scope: Scope, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<(T, Finish)> + Send + 'static,
     {
         let _permit = self.permits.acquire().await.map_err(|e| StoreError::Task(e.to_string()))?;
         let pool = self.clone();
         tokio::task::spawn_blocking(move || pool.run(scope, f)).await.map_err(|e| StoreError::Task(e.to_string()))?
     }
 
-    fn run<T>(&self, scope: Scope, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+    fn run<T>(&self, scope: Scope, f: impl FnOnce(&mut dyn Tx) -> Result<(T, Finish)>) -> Result<T> {
         let mut conn = self.take()?;
         if conn.client.batch_execute("BEGIN").is_err() {
             // A pooled connection the server has since closed: nothing ran, so take a new one.
@@ -150,8 +151,11 @@ impl Pool {
             if let Some((name, value)) = setting {
                 conn.client.execute("SELECT set_config($1, $2, true)", &[&name, &value])?;
             }
-            let out = f(&mut PgTx { client: &mut conn.client, stmts: &mut conn.stmts })?;
-            conn.client.batch_execute("COMMIT")?;
+            let (out, finish) = f(&mut PgTx { client: &mut conn.client, stmts: &mut conn.stmts })?;
+            conn.client.batch_execute(match finish {
+                Finish::Commit => "COMMIT",
+                Finish::Rollback => "ROLLBACK",
+            })?;
             Ok(out)
         })();
         if out.is_err() && !conn.client.is_closed() {

@@ -55,10 +55,11 @@ const SQLITE: &[Migration] = &[Migration {
 
 /// On PostgreSQL one schema holds the platform tables and every tenant's tables
 /// ([`crate::tenant::POSTGRES_TABLES`]); each has row-level security enabled and forced.
-const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    sql: concat!(
-        "
+const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: concat!(
+            "
     ALTER TABLE schema_migrations ENABLE ROW LEVEL SECURITY;
     ALTER TABLE schema_migrations FORCE ROW LEVEL SECURITY;
     CREATE POLICY readable ON schema_migrations USING (true) WITH CHECK (true);
@@ -123,9 +124,11 @@ const POSTGRES: &[Migration] = &[Migration {
         USING (tenant_id = current_setting('renkei.tenant_id', true) OR current_setting('renkei.operator', true) = 'on')
         WITH CHECK (tenant_id = current_setting('renkei.tenant_id', true) OR current_setting('renkei.operator', true) = 'on');
     ",
-        include_str!("tenant_pg_v1.sql")
-    ),
-}];
+            include_str!("tenant_pg_v1.sql")
+        ),
+    },
+    Migration { version: 2, sql: crate::tenant::IMPORT_ID_MIGRATION },
+];
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {
     sqlite: SQLITE,
@@ -355,6 +358,13 @@ impl PlatformStore {
                     .transpose()
             })
             .await
+    }
+
+    /// Writes one audit entry for an action taken on `tenant` (e.g. a bulk load by a client
+    /// system or an operator). `detail` must name no personal data.
+    pub async fn audit(&self, tenant: &TenantId, actor: &str, action: &str, detail: &str) -> Result<()> {
+        let (tenant, actor, action, detail) = (tenant.to_string(), actor.to_owned(), action.to_owned(), detail.to_owned());
+        self.db.tx(Scope::Tenant(tenant.clone()), move |tx| audit(tx, Some(&tenant), &actor, &action, &detail)).await
     }
 
     pub async fn audit_log(&self, tenant: Option<&TenantId>) -> Result<Vec<AuditEntry>> {

@@ -3,7 +3,7 @@
 //! (情報提供等記録). Every personal-data value is encrypted here with the tenant's data key;
 //! look-ups go through keyed blind indexes, never plaintext.
 
-use crate::db::{Backend, Scope, Tx};
+use crate::db::{Backend, Finish, Scope, Tx};
 use crate::migrate::{Migration, Migrations};
 use crate::{Db, Result, StoreError, args, now_millis, now_unix};
 use chrono::NaiveDate;
@@ -21,9 +21,10 @@ pub const OUTBOX_LEASE_MS: i64 = 30_000;
 /// are part of the platform schema (`tenant_pg_v1.sql`).
 pub(crate) const SQLITE_MIGRATIONS: Migrations = Migrations { sqlite: SQLITE, postgres: &[], postgres_grants: "" };
 
-const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    sql: "
+const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: "
     CREATE TABLE persons (
         tenant_id TEXT NOT NULL,
         org_id TEXT NOT NULL,
@@ -100,7 +101,16 @@ const SQLITE: &[Migration] = &[Migration {
         UNIQUE (tenant_id, org_id, role, request_id)
     );
     ",
-}];
+    },
+    Migration { version: 2, sql: IMPORT_ID_MIGRATION },
+];
+
+/// Version 2 (both backends): which bulk import last wrote a row, so that a key repeated within
+/// one file is told apart from a key loaded by an earlier import.
+pub(crate) const IMPORT_ID_MIGRATION: &str = "
+    ALTER TABLE persons ADD COLUMN import_id TEXT;
+    ALTER TABLE provision_copies ADD COLUMN import_id TEXT;
+";
 
 /// A person's registration result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +196,91 @@ pub struct CopyVersion {
     pub item: ItemCode,
     pub valid_from: NaiveDate,
     pub fields: Map<String, Value>,
+}
+
+/// What one line of a bulk load did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loaded {
+    /// A new person, or a provision copy version written (new or replaced).
+    Stored,
+    /// The person was registered with the same code before this load.
+    AlreadyRegistered,
+    /// The same key appeared earlier in this load.
+    Duplicate,
+    /// The line contradicts a stored person (the reason names no values).
+    Conflict(&'static str),
+}
+
+/// One transaction of bulk loading (一括登録) for one org. Each call writes one line with one
+/// statement in the common case; nothing is visible to others until the load commits.
+pub struct Bulk<'t> {
+    tx: &'t mut dyn Tx,
+    tenant: String,
+    org: OrgId,
+    dk: Arc<DataKey>,
+    /// Marks the rows this load wrote, so a key repeated within the load is told apart from one
+    /// an earlier load wrote.
+    import_id: String,
+}
+
+impl Bulk<'_> {
+    /// Registers `addressee ↔ code`, like [`TenantStore::register_person`].
+    pub fn person(&mut self, addressee: &AddresseeNo, code: &OrgCode) -> Result<Loaded> {
+        let org = self.org.as_str();
+        let key = format!("{org}\0{addressee}");
+        let a_idx = self.dk.blind_index("addressee", &key);
+        let c_idx = self.dk.blind_index("code", &format!("{org}\0{code}"));
+        // The row id is derived from the key, so the ciphertext's associated data is known
+        // before the row is written and one statement suffices.
+        let id = self.dk.blind_index("person-id", &key);
+        let a_enc = self.dk.encrypt("persons.addressee", &id, addressee.as_str().as_bytes())?;
+        let c_enc = self.dk.encrypt("persons.code", &id, code.as_str().as_bytes())?;
+        let inserted = self.tx.execute(
+            "INSERT INTO persons (tenant_id, org_id, id, addressee_idx, addressee_enc, code_idx, code_enc, created_at, import_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+            args![self.tenant, org, id, a_idx, a_enc, c_idx, c_enc, now_unix(), self.import_id],
+        )?;
+        if inserted == 1 {
+            return Ok(Loaded::Stored);
+        }
+        let existing = self.tx.query_opt(
+            "SELECT code_idx, import_id FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3",
+            args![self.tenant, org, a_idx],
+        )?;
+        let Some(row) = existing else {
+            return Ok(Loaded::Conflict("this Individual Number is registered under another addressee number"));
+        };
+        if row.get::<Option<String>>(1)?.as_deref() == Some(self.import_id.as_str()) {
+            return Ok(Loaded::Duplicate);
+        }
+        if row.get::<String>(0)? != c_idx {
+            return Ok(Loaded::Conflict("the addressee number is registered with another Individual Number"));
+        }
+        self.tx.execute(
+            "UPDATE persons SET import_id = ?4 WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3",
+            args![self.tenant, org, a_idx, self.import_id],
+        )?;
+        Ok(Loaded::AlreadyRegistered)
+    }
+
+    /// Writes one provision copy version, like [`TenantStore::upsert_copy`].
+    pub fn copy(&mut self, addressee: &AddresseeNo, item: &ItemCode, valid_from: NaiveDate, fields: &Map<String, Value>) -> Result<Loaded> {
+        let org = self.org.as_str();
+        let a_idx = self.dk.blind_index("addressee", &format!("{org}\0{addressee}"));
+        let vf = valid_from.to_string();
+        let id = self.dk.blind_index("copy-id", &format!("{org}\0{addressee}\0{item}\0{vf}"));
+        let enc = self.dk.encrypt("provision_copies.fields", &id, &serde_json::to_vec(fields)?)?;
+        // A version written earlier by this same load is a duplicate line: left as it is.
+        let written = self.tx.execute(
+            "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at, import_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (tenant_id, org_id, addressee_idx, item, valid_from) DO UPDATE
+             SET id = excluded.id, fields_enc = excluded.fields_enc, updated_at = excluded.updated_at, import_id = excluded.import_id
+             WHERE provision_copies.import_id IS DISTINCT FROM excluded.import_id",
+            args![self.tenant, org, id, a_idx, item.as_str(), vf, enc, now_unix(), self.import_id],
+        )?;
+        Ok(if written == 1 { Loaded::Stored } else { Loaded::Duplicate })
+    }
 }
 
 /// The store of one tenant.
@@ -293,6 +388,17 @@ impl TenantStore {
             }
         })
         .await
+    }
+
+    /// Runs a bulk load for `org` in one transaction; `f` decides whether it is kept.
+    pub async fn bulk<T, F>(&self, org: &OrgId, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Bulk<'_>) -> Result<(T, Finish)> + Send + 'static,
+    {
+        let (tenant, org, dk) = (self.tenant.to_string(), org.clone(), self.dk.clone());
+        let scope = Scope::Tenant(tenant.clone());
+        self.db.tx_then(scope, move |tx| f(&mut Bulk { tx, tenant, org, dk, import_id: new_id() })).await
     }
 
     /// The code `org` holds for `addressee`, if registered.

@@ -72,6 +72,8 @@ pub struct Cluster {
     pub internal_port: u16,
     pub network_port: u16,
     pub keys: HashMap<String, String>,
+    /// The hub's verifying key, as servers are given it.
+    pub hub_key: String,
     pub http: reqwest::Client,
     children: Vec<Child>,
 }
@@ -155,8 +157,20 @@ impl Cluster {
         )
         .expect("tls");
         let http = tls.client(Duration::from_secs(20)).expect("client");
-        let mut c =
-            Cluster { dir, db, servers, extra_ports, hub_port, resident_port, internal_port, network_port, keys, http, children: vec![] };
+        let mut c = Cluster {
+            dir,
+            db,
+            servers,
+            extra_ports,
+            hub_port,
+            resident_port,
+            internal_port,
+            network_port,
+            keys,
+            hub_key: String::new(),
+            http,
+            children: vec![],
+        };
         c.spawn_processes().await;
         c
     }
@@ -164,6 +178,7 @@ impl Cluster {
     async fn spawn_processes(&mut self) {
         let d = |s: &str| self.dir.path().join(s).display().to_string();
         let hub_key = renkei(&["hub", "verify-key", "--data-dir", &d("hub")], None).trim().to_owned();
+        self.hub_key = hub_key.clone();
         let log = |name: &str| std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join(name)).expect("log file");
         let hub = Command::new(bin())
             .args(["hub", "--data-dir", &d("hub"), "--pki", &d("pki"), "--cert-name", "hub"])
@@ -194,6 +209,25 @@ impl Cluster {
         for port in [self.hub_port, self.resident_port].into_iter().chain(ports.iter().flat_map(|(i, n)| [*i, *n])) {
             wait_port(port).await;
         }
+    }
+
+    /// Runs `renkei import KIND FILE --org ORG ARGS…` as an operator on the platform's machine:
+    /// (exit code, stdout, stderr).
+    pub fn import(&self, kind: &str, file: &Path, org: &str, args: &[&str]) -> (i32, String, String) {
+        let d = |s: &str| self.dir.path().join(s).display().to_string();
+        let out = Command::new(bin())
+            .args(["import", kind, &file.display().to_string(), "--org", org])
+            .args(["--data-dir", &d("platform"), "--pki", &d("pki"), "--cert-name", "platform"])
+            .args(["--hub-url", &self.hub(), "--hub-key", &self.hub_key])
+            .args(self.db_args())
+            .args(args)
+            .output()
+            .expect("run renkei import");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Kills every process (SIGKILL) and starts them again on the same ports and data.

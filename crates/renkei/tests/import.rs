@@ -1,0 +1,165 @@
+//! `renkei import persons|copies`: files made by the tests, loaded by the binary into a running
+//! cluster, then checked through the internal API as a client system would.
+
+mod common;
+
+use common::{Backend, Cluster, number};
+use serde_json::json;
+use std::path::PathBuf;
+
+fn write(c: &Cluster, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = c.path(name);
+    std::fs::write(&p, bytes).expect("write test file");
+    p
+}
+
+fn cp932(text: &str) -> Vec<u8> {
+    let (bytes, _, bad) = encoding_rs::SHIFT_JIS.encode(text);
+    assert!(!bad, "test text must be representable in CP932");
+    bytes.into_owned()
+}
+
+/// The report as (line, column, reason) rows.
+fn report(c: &Cluster, name: &str) -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string(c.path(&format!("{name}.errors.csv"))).expect("report written");
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let mut rows: Vec<(String, String, String)> =
+        r.records().map(|x| x.expect("report line")).map(|x| (x[0].to_owned(), x[1].to_owned(), x[3].to_owned())).collect();
+    // Persons' database checks report when their batch is written: order by line.
+    rows.sort_by_key(|r| r.0.parse::<u64>().unwrap_or(0));
+    rows
+}
+
+async fn persons_load_with_codes_and_can_then_be_asked_about(b: Backend) {
+    let c = Cluster::start_on(b).await;
+    let mut text = String::from("\u{feff}addressee_no,individual_number\r\n");
+    for i in 0..2500u64 {
+        text.push_str(&format!("B{i},{}\r\n", number(7_000_000 + i)));
+    }
+    let file = write(&c, "persons.csv", text.as_bytes());
+    let (code, out, err) = c.import("persons", &file, "b-mayor", &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2500 lines read (UTF-8), 2500 stored, 0 unchanged"), "{out}");
+    // Loading the same file again changes nothing.
+    let (code, out, _) = c.import("persons", &file, "b-mayor", &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("0 stored, 2500 unchanged"), "{out}");
+
+    let copies = cp932("addressee_no,item,valid_from,課税額,氏名\r\nB7,TAX,2026/04/01,120000,髙橋 花子\r\n");
+    let file = write(&c, "copies.csv", &copies);
+    let (code, out, err) = c.import("copies", &file, "b-mayor", &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 lines read (CP932), 1 stored"), "{out}");
+
+    // The requester registers the same person through the API and asks: the loaded person and
+    // copy answer, decoded from CP932.
+    let (s, _, _) = c.register("a-mayor", "A7", &number(7_000_007)).await;
+    assert_eq!(s, 201);
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A7", "import-1").await;
+    assert_eq!(s, 201, "{q}");
+    let done = c.wait_final("a-mayor", q["id"].as_str().expect("id")).await;
+    assert_eq!(done["outcome"], "found", "{done}");
+    assert_eq!(done["answer"]["items"][0]["fields"], json!({"課税額": "120000", "氏名": "髙橋 花子"}), "{done}");
+}
+
+/// One bad line of each kind the issue names, among good lines.
+fn bad_persons_file(c: &Cluster) -> PathBuf {
+    let mut text = b"addressee_no,individual_number\n".to_vec();
+    text.extend(format!("G1,{}\n", number(1)).as_bytes()); // line 2: good
+    text.extend(b"G2,123456789010\n"); // 3: wrong check digit
+    text.extend(b"G3\n"); // 4: missing column
+    text.extend(format!("G4,{},x\n", number(4)).as_bytes()); // 5: extra column
+    text.extend(format!("G1,{}\n", number(1)).as_bytes()); // 6: duplicated key
+    text.extend(b"G6,\x81\x40\x82\xa0\n"); // 7: CP932 bytes in a UTF-8 file
+    text.extend(format!("G7,{}{}\n", number(7), " ".repeat(70_000)).as_bytes()); // 8: longer than the limit
+    text.extend(format!("G8,{}\n", number(8)).as_bytes()); // 9: good
+    text.extend(format!("G9,{}", &number(9)[..6]).as_bytes()); // 10: truncated last line
+    write(c, "bad-persons.csv", &text)
+}
+
+async fn any_bad_line_applies_nothing_and_the_report_names_each(b: Backend) {
+    let c = Cluster::start_on(b).await;
+    let file = bad_persons_file(&c);
+    let (code, out, err) = c.import("persons", &file, "b-mayor", &["--encoding", "utf-8"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("7 bad lines; nothing was applied"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    let rows = report(&c, "bad-persons.csv");
+    let lines: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(lines, ["3", "4", "5", "6", "7", "8", "10"], "{rows:?}");
+    assert_eq!(rows[0].1, "2");
+    assert!(rows[0].2.contains("check digit"), "{rows:?}");
+    assert!(rows[1].2.contains("missing"), "{rows:?}");
+    assert!(rows[2].2.contains("extra"), "{rows:?}");
+    assert!(rows[3].2.contains("earlier line"), "{rows:?}");
+    assert!(rows[4].2.contains("UTF-8") && rows[4].1 == "2", "{rows:?}");
+    assert!(rows[5].2.contains("longer than"), "{rows:?}");
+    assert!(rows[6].2.contains("truncated"), "{rows:?}");
+    let report_text = std::fs::read_to_string(c.path("bad-persons.csv.errors.csv")).expect("report");
+    assert!(!report_text.contains(&number(1)) && !report_text.contains("123456789010"), "the report holds no numbers");
+
+    // Nothing was applied: loading the good lines now stores both of them.
+    let good = write(&c, "good.csv", format!("addressee_no,individual_number\nG1,{}\nG8,{}\n", number(1), number(8)).as_bytes());
+    let (code, out, err) = c.import("persons", &good, "b-mayor", &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 stored, 0 unchanged"), "{out}");
+}
+
+async fn skip_bad_applies_the_good_lines_and_reports_the_rest(b: Backend) {
+    let c = Cluster::start_on(b).await;
+    let file = bad_persons_file(&c);
+    let (code, out, err) = c.import("persons", &file, "b-mayor", &["--encoding", "utf-8", "--skip-bad"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("2 stored") && out.contains("7 bad lines skipped"), "{out}");
+    assert_eq!(report(&c, "bad-persons.csv").len(), 7);
+    let good = write(&c, "good.csv", format!("addressee_no,individual_number\nG1,{}\nG8,{}\n", number(1), number(8)).as_bytes());
+    let (_, out, _) = c.import("persons", &good, "b-mayor", &[]);
+    assert!(out.contains("0 stored, 2 unchanged"), "{out}");
+}
+
+async fn bad_copies_lines_are_reported_by_column(b: Backend) {
+    let c = Cluster::start_on(b).await;
+    let text = "addressee_no,item,valid_from,income\n\
+                B1,TAX,2026-04-01,100\n\
+                B1,NOSUCH,2026-04-01,100\n\
+                B1,TAX,2026-02-30,100\n\
+                B1,TAX,2026-04-01,200\n\
+                B2,TAX,2026-04-01,\n";
+    let file = write(&c, "copies.csv", text.as_bytes());
+    let (code, _, err) = c.import("copies", &file, "b-mayor", &[]);
+    assert_eq!(code, 1, "{err}");
+    let rows = report(&c, "copies.csv");
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("3", "2"));
+    assert!(rows[0].2.contains("not in 別表第二"), "{rows:?}");
+    assert_eq!((rows[1].0.as_str(), rows[1].1.as_str()), ("4", "3"));
+    assert!(rows[2].2.contains("earlier line"), "{rows:?}");
+    assert!(rows[3].2.contains("empty"), "{rows:?}");
+}
+
+async fn a_file_that_cannot_be_read_is_one_line_and_changes_nothing(b: Backend) {
+    let c = Cluster::start_on(b).await;
+    let file = write(&c, "wrong-header.csv", b"number,addressee\n1,2\n");
+    let (code, out, err) = c.import("persons", &file, "b-mayor", &[]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(err.starts_with("error: line 1: the header must be `addressee_no,individual_number`"), "{err}");
+    let file = write(&c, "empty.csv", b"");
+    let (code, _, err) = c.import("persons", &file, "b-mayor", &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("empty"), "{err}");
+    let file = write(&c, "bom.csv", "\u{feff}addressee_no,individual_number\n".as_bytes());
+    let (code, _, err) = c.import("persons", &file, "b-mayor", &["--encoding", "cp932"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("byte-order mark"), "{err}");
+    let (code, _, err) = c.import("persons", &file, "nobody", &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not hosted"), "{err}");
+}
+
+on_both_backends!(
+    persons_load_with_codes_and_can_then_be_asked_about,
+    any_bad_line_applies_nothing_and_the_report_names_each,
+    skip_bad_applies_the_good_lines_and_reports_the_rest,
+    bad_copies_lines_are_reported_by_column,
+    a_file_that_cannot_be_read_is_one_line_and_changes_nothing,
+);

@@ -1,0 +1,458 @@
+//! Bulk loading (一括登録) of persons and provision copies (副本) from CSV, shared by
+//! `renkei import` and `POST /api/v1/imports/{kind}`. Layouts: `docs/csv-layouts.md`.
+//!
+//! - **One transaction per file.** The default mode keeps it only if every line was good; with
+//!   `skip_bad` the good lines are kept and the bad ones reported. A crash mid-load applies
+//!   nothing either way.
+//! - **Streamed.** Memory holds one physical line (at most [`MAX_LINE_BYTES`]) and one batch of
+//!   persons waiting for their codes, whatever the file size.
+//! - **Codes in batches.** Persons' codes are asked of the hub [`MAX_CODES_PER_REQUEST`] at a time.
+//! - **Reports name lines and columns, never values**, so they can be handed to anyone.
+
+use crate::{OrgContext, Platform};
+use renkei_domain::bulk::{self, Encoding, FileKind, Layout, LineError, MAX_LINE_BYTES};
+use renkei_domain::wire::{CodeRequest, CodeResponse, MAX_CODES_PER_REQUEST, MessageKind};
+use renkei_domain::{AddresseeNo, IndividualNumber, OrgId, RequestId};
+use renkei_store::tenant::{Bulk, Loaded};
+use renkei_store::{Finish, StoreError};
+use serde::Serialize;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
+use std::rc::Rc;
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+/// How to read a file.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub kind: FileKind,
+    /// `None`: detect from the first 64 KiB (a UTF-8 BOM or valid UTF-8 means UTF-8, else CP932).
+    pub encoding: Option<Encoding>,
+    /// Apply the good lines even if some are bad.
+    pub skip_bad: bool,
+}
+
+/// What a load did.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct ImportSummary {
+    /// `persons` or `copies`.
+    pub kind: String,
+    /// The encoding the file was read in.
+    pub encoding: String,
+    /// Data lines read (the header not counted).
+    pub lines: u64,
+    /// Persons registered or provision copy versions written.
+    pub stored: u64,
+    /// Persons that were already registered with the same number.
+    pub unchanged: u64,
+    /// Lines refused.
+    pub bad: u64,
+    /// Whether the load was kept (always, with `skip_bad`; only without bad lines otherwise).
+    pub applied: bool,
+}
+
+/// One refused line: 1-based line number (of the file, header = 1), column and reason.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BadLine {
+    pub line: u64,
+    /// 1-based column number, if one column is at fault.
+    pub column: Option<usize>,
+    pub column_name: Option<String>,
+    pub reason: String,
+}
+
+impl BadLine {
+    fn new(line: u64, e: LineError) -> Self {
+        let (column, column_name) = e.column.map_or((None, None), |(c, n)| (Some(c), Some(n)));
+        Self { line, column, column_name, reason: e.reason }
+    }
+}
+
+/// Receives bad lines and progress while a load runs (on a blocking thread).
+pub trait Observer: Send + 'static {
+    fn bad_line(&mut self, bad: BadLine);
+    /// Called every few thousand lines with the bytes read so far and the data lines.
+    fn progress(&mut self, _bytes: u64, _lines: u64) {}
+}
+
+/// A load that could not run at all; nothing was applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file as a whole is unusable (empty, bad header, unknown encoding).
+    #[error("{0}")]
+    Input(String),
+    #[error("cannot read the input: {0}")]
+    Read(#[from] std::io::Error),
+    #[error("the hub did not give codes: {0}")]
+    Hub(String),
+    #[error("org {0} is not hosted on this platform")]
+    UnknownOrg(OrgId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Loads `input` for `org` and returns what happened, with the observer back.
+pub async fn import<R, O>(
+    p: Arc<Platform>,
+    org: &OrgId,
+    input: R,
+    opts: ImportOptions,
+    observer: O,
+) -> Result<(ImportSummary, O), ImportError>
+where
+    R: Read + Send + 'static,
+    O: Observer,
+{
+    let ctx = p.orgs.get(org).ok_or_else(|| ImportError::UnknownOrg(org.clone()))?;
+    let store = p.tenant_store(&ctx.tenant).ok_or_else(|| ImportError::UnknownOrg(org.clone()))?.clone();
+    let rt = tokio::runtime::Handle::current();
+    let (p2, org2) = (p.clone(), org.clone());
+    let outcome = store
+        .bulk(org, move |bulk| {
+            let mut observer = observer;
+            let mut load =
+                Load { p: &p2, org: &org2, rt, bulk, observer: &mut observer, summary: ImportSummary::default(), pending: Vec::new() };
+            match load.run(input, &opts) {
+                Ok(summary) => {
+                    let finish = if summary.applied { Finish::Commit } else { Finish::Rollback };
+                    Ok((Ok((summary, observer)), finish))
+                }
+                Err(ImportError::Store(e)) => Err(e),
+                Err(e) => Ok((Err(e), Finish::Rollback)),
+            }
+        })
+        .await?;
+    let (summary, observer) = outcome?;
+    let detail = format!(
+        "org={org} kind={} lines={} stored={} unchanged={} bad={} applied={}",
+        summary.kind, summary.lines, summary.stored, summary.unchanged, summary.bad, summary.applied
+    );
+    p.platform.audit(&ctx.tenant, &format!("org:{org}"), "import", &detail).await?;
+    tracing::info!(%org, kind = %summary.kind, lines = summary.lines, bad = summary.bad, applied = summary.applied, "bulk load finished");
+    Ok((summary, observer))
+}
+
+/// A person waiting for its code: (line, addressee, number).
+type PendingPerson = (u64, AddresseeNo, IndividualNumber);
+
+struct Load<'a, 'b, O> {
+    p: &'a Platform,
+    org: &'a OrgId,
+    rt: tokio::runtime::Handle,
+    bulk: &'a mut Bulk<'b>,
+    observer: &'a mut O,
+    summary: ImportSummary,
+    pending: Vec<PendingPerson>,
+}
+
+impl<O: Observer> Load<'_, '_, O> {
+    fn run<R: Read>(&mut self, input: R, opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
+        let (encoding, input) = sniff(input, opts.encoding)?;
+        self.summary.kind = opts.kind.name().into();
+        self.summary.encoding = encoding.name().into();
+        let state = Rc::new(RefCell::new(LineState::default()));
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(LineLimit::new(input, state.clone()));
+        let mut record = csv::ByteRecord::new();
+        if !reader.read_byte_record(&mut record).map_err(csv_error)? {
+            return Err(ImportError::Input("the file is empty: its first line must be the header".into()));
+        }
+        if state.borrow_mut().overlong.pop_front().is_some() {
+            return Err(ImportError::Input(format!("line 1: the header is longer than {MAX_LINE_BYTES} bytes")));
+        }
+        let header = record
+            .iter()
+            .enumerate()
+            .map(|(i, c)| encoding.decode(if i == 0 { bulk::strip_bom(c) } else { c }).map(|s| s.into_owned()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ImportError::Input(format!("line 1: {e}")))?;
+        let layout = Layout::from_header(opts.kind, &header).map_err(|e| ImportError::Input(format!("line 1: {e}")))?;
+        while reader.read_byte_record(&mut record).map_err(csv_error)? {
+            let line = record.position().map_or(0, |p| p.line());
+            self.report_overlong_before(&state, line);
+            self.summary.lines += 1;
+            let truncated = state.borrow().unterminated.is_some_and(|l| l >= line);
+            let checked = if truncated {
+                Err(LineError::line("the file ends inside this line (no line break at the end): it may be truncated"))
+            } else {
+                decode(encoding, &record, &layout.columns)
+            };
+            match checked {
+                Ok(cells) => self.line(&layout, line, &cells)?,
+                Err(e) => self.bad(BadLine::new(line, e)),
+            }
+            let lines = self.summary.lines;
+            if lines.is_multiple_of(4096) {
+                self.observer.progress(state.borrow().bytes, lines);
+            }
+        }
+        self.report_overlong_before(&state, u64::MAX);
+        self.flush_persons()?;
+        let lines = self.summary.lines;
+        self.observer.progress(state.borrow().bytes, lines);
+        let mut summary = std::mem::take(&mut self.summary);
+        summary.applied = opts.skip_bad || summary.bad == 0;
+        Ok(summary)
+    }
+
+    fn bad(&mut self, bad: BadLine) {
+        self.summary.bad += 1;
+        self.observer.bad_line(bad);
+    }
+
+    /// Overlong lines reach the CSV reader as empty lines (skipped); report them in order.
+    fn report_overlong_before(&mut self, state: &Rc<RefCell<LineState>>, line: u64) {
+        loop {
+            let next = {
+                let mut s = state.borrow_mut();
+                match s.overlong.front() {
+                    Some(&l) if l < line => s.overlong.pop_front(),
+                    _ => None,
+                }
+            };
+            let Some(l) = next else { return };
+            self.summary.lines += 1;
+            self.bad(BadLine::new(l, LineError::line(format!("the line is longer than {MAX_LINE_BYTES} bytes"))));
+        }
+    }
+
+    fn line(&mut self, layout: &Layout, line: u64, cells: &[String]) -> Result<(), ImportError> {
+        match layout.kind {
+            FileKind::Persons => match layout.person(cells) {
+                Ok(person) => {
+                    self.pending.push((line, person.addressee, person.number));
+                    if self.pending.len() >= MAX_CODES_PER_REQUEST {
+                        self.flush_persons()?;
+                    }
+                }
+                Err(e) => self.bad(BadLine::new(line, e)),
+            },
+            FileKind::Copies => match layout.copy(cells, |i| self.p.matrix.knows_item(i)) {
+                Ok(c) => {
+                    let loaded = self.bulk.copy(&c.addressee, &c.item, c.valid_from, &c.fields)?;
+                    self.loaded(line, loaded);
+                }
+                Err(e) => self.bad(BadLine::new(line, e)),
+            },
+        }
+        Ok(())
+    }
+
+    fn loaded(&mut self, line: u64, loaded: Loaded) {
+        match loaded {
+            Loaded::Stored => self.summary.stored += 1,
+            Loaded::AlreadyRegistered => self.summary.unchanged += 1,
+            Loaded::Duplicate => self.bad(BadLine::new(line, LineError::line("the same key appears on an earlier line of this file"))),
+            Loaded::Conflict(why) => self.bad(BadLine::new(line, LineError::line(why))),
+        }
+    }
+
+    /// Asks the hub for the waiting persons' codes in one request and registers them.
+    fn flush_persons(&mut self) -> Result<(), ImportError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.pending);
+        let ctx = self.p.orgs.get(self.org).ok_or_else(|| ImportError::UnknownOrg(self.org.clone()))?;
+        let numbers = batch.iter().map(|(_, _, n)| n.expose()).collect();
+        let codes = self.rt.block_on(request_codes(self.p, ctx, numbers))?;
+        if codes.len() != batch.len() {
+            return Err(ImportError::Hub(format!("asked for {} codes, got {}", batch.len(), codes.len())));
+        }
+        for ((line, addressee, _), code) in batch.into_iter().zip(codes) {
+            let loaded = self.bulk.person(&addressee, &code)?;
+            self.loaded(line, loaded);
+        }
+        Ok(())
+    }
+}
+
+/// Asks the hub for `org`'s codes of `numbers`, in order (符号取得, one round trip).
+pub async fn request_codes(p: &Platform, org: &OrgContext, numbers: Vec<String>) -> Result<Vec<renkei_domain::OrgCode>, ImportError> {
+    let req = CodeRequest {
+        org: org.id.clone(),
+        request_id: RequestId::parse(&uuid::Uuid::new_v4().to_string()).map_err(|e| ImportError::Hub(e.to_string()))?,
+        issued_at: renkei_store::now_unix(),
+        numbers,
+    };
+    let env = org.signing.sign(org.id.as_str(), MessageKind::CodeRequest, &req).map_err(|e| ImportError::Hub(e.to_string()))?;
+    drop(req);
+    let resp =
+        p.hub.client.post(format!("{}/hub/v1/codes", p.hub.url)).json(&env).send().await.map_err(|e| ImportError::Hub(e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(ImportError::Hub(format!("the hub answered {}", resp.status())));
+    }
+    let codes: CodeResponse = resp.json().await.map_err(|e| ImportError::Hub(e.to_string()))?;
+    Ok(codes.codes)
+}
+
+fn decode(encoding: Encoding, record: &csv::ByteRecord, columns: &[String]) -> Result<Vec<String>, LineError> {
+    record
+        .iter()
+        .enumerate()
+        .map(|(i, cell)| {
+            let name = columns.get(i).map_or("", String::as_str);
+            encoding.decode(cell).map(|s| s.into_owned()).map_err(|reason| LineError::at(i, name, reason))
+        })
+        .collect()
+}
+
+fn csv_error(e: csv::Error) -> ImportError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => ImportError::Read(e),
+        other => ImportError::Input(format!("unreadable CSV: {other:?}")),
+    }
+}
+
+/// Reads up to 64 KiB to tell the encoding, then gives the whole input back.
+fn sniff<R: Read>(mut input: R, given: Option<Encoding>) -> Result<(Encoding, impl Read), ImportError> {
+    const SAMPLE: usize = 64 << 10;
+    let mut prefix = Vec::with_capacity(SAMPLE);
+    (&mut input).take(SAMPLE as u64).read_to_end(&mut prefix)?;
+    let whole = prefix.len() < SAMPLE;
+    let encoding = match given {
+        Some(Encoding::Cp932) if prefix.starts_with(b"\xEF\xBB\xBF") => {
+            return Err(ImportError::Input("the file starts with a UTF-8 byte-order mark, but CP932 was given".into()));
+        }
+        Some(e) => e,
+        None => bulk::detect(&prefix, whole).map_err(ImportError::Input)?,
+    };
+    Ok((encoding, std::io::Cursor::new(prefix).chain(input)))
+}
+
+/// What [`LineLimit`] learned about physical lines so far.
+#[derive(Default)]
+struct LineState {
+    /// Lines passed on so far.
+    lines: u64,
+    /// Bytes read from the input.
+    bytes: u64,
+    /// Lines longer than the limit, replaced by empty lines.
+    overlong: VecDeque<u64>,
+    /// The last line, if the input ended without a line break.
+    unterminated: Option<u64>,
+}
+
+/// Passes the input on one physical line at a time, so no line over [`MAX_LINE_BYTES`] is ever
+/// held: such a line is dropped (noted in [`LineState::overlong`]) and an empty line passed on.
+struct LineLimit<R> {
+    inner: BufReader<R>,
+    line: Vec<u8>,
+    pos: usize,
+    state: Rc<RefCell<LineState>>,
+}
+
+impl<R: Read> LineLimit<R> {
+    fn new(inner: R, state: Rc<RefCell<LineState>>) -> Self {
+        Self { inner: BufReader::with_capacity(64 << 10, inner), line: Vec::with_capacity(1024), pos: 0, state }
+    }
+
+    /// Loads the next physical line; `false` at the end of the input.
+    fn next_line(&mut self) -> std::io::Result<bool> {
+        self.line.clear();
+        self.pos = 0;
+        let mut overlong = false;
+        let mut seen = 0u64;
+        loop {
+            let avail = self.inner.fill_buf()?;
+            if avail.is_empty() {
+                if seen == 0 {
+                    return Ok(false);
+                }
+                let mut s = self.state.borrow_mut();
+                s.lines += 1;
+                let n = s.lines;
+                s.unterminated = Some(n);
+                if overlong {
+                    let n = s.lines;
+                    s.overlong.push_back(n);
+                    self.line.clear();
+                }
+                self.line.push(b'\n');
+                return Ok(true);
+            }
+            let (take, end) = match avail.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (avail.len(), false),
+            };
+            if !overlong {
+                if self.line.len() + take > MAX_LINE_BYTES {
+                    overlong = true;
+                    self.line.clear();
+                } else {
+                    self.line.extend_from_slice(&avail[..take]);
+                }
+            }
+            self.inner.consume(take);
+            seen += take as u64;
+            self.state.borrow_mut().bytes += take as u64;
+            if end {
+                let mut s = self.state.borrow_mut();
+                s.lines += 1;
+                if overlong {
+                    let n = s.lines;
+                    s.overlong.push_back(n);
+                    self.line.clear();
+                    self.line.push(b'\n');
+                }
+                return Ok(true);
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for LineLimit<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.line.len() && !self.next_line()? {
+            return Ok(0);
+        }
+        let n = out.len().min(self.line.len() - self.pos);
+        out[..n].copy_from_slice(&self.line[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(input: &[u8]) -> (Vec<Vec<u8>>, LineState) {
+        let state = Rc::new(RefCell::new(LineState::default()));
+        let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(LineLimit::new(input, state.clone()));
+        let mut out = Vec::new();
+        let mut rec = csv::ByteRecord::new();
+        while r.read_byte_record(&mut rec).unwrap() {
+            out.push(rec.as_slice().to_vec());
+        }
+        drop(r);
+        let s = Rc::try_unwrap(state).ok().unwrap().into_inner();
+        (out, s)
+    }
+
+    #[test]
+    fn an_overlong_line_is_dropped_and_noted_and_the_next_line_is_read_whole() {
+        let mut input = b"a,b\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 10));
+        input.extend(b"\nc,d\n");
+        let (records, state) = lines_of(&input);
+        assert_eq!(records, vec![b"ab".to_vec(), b"cd".to_vec()]);
+        assert_eq!(state.overlong, VecDeque::from([2]));
+        assert_eq!(state.unterminated, None);
+        assert_eq!(state.bytes, input.len() as u64);
+    }
+
+    #[test]
+    fn a_last_line_without_a_line_break_is_noted() {
+        let (records, state) = lines_of(b"a,b\nc,d");
+        assert_eq!(records.len(), 2);
+        assert_eq!(state.unterminated, Some(2));
+    }
+
+    #[test]
+    fn a_quoted_line_break_stays_inside_its_cell() {
+        let (records, state) = lines_of(b"a,\"x\ny\"\nc,d\n");
+        assert_eq!(records, vec![b"ax\ny".to_vec(), b"cd".to_vec()]);
+        assert_eq!(state.lines, 3);
+    }
+}
