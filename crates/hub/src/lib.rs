@@ -11,8 +11,10 @@ pub mod worker;
 use renkei_crypto::hubkey::HubSecret;
 use renkei_crypto::signing::SigningKey;
 use renkei_domain::Matrix;
+use renkei_net::breaker::Breakers;
 use renkei_store::hub::HubStore;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Notify;
 
 /// Everything the hub's handlers and worker share.
@@ -25,10 +27,21 @@ pub struct Hub {
     pub client: reqwest::Client,
     /// Wakes the worker when a query is admitted.
     pub wake: Notify,
+    /// How long a claimed step is reserved for this process before another may retry it.
+    pub claim_lease: Duration,
+    /// One circuit breaker per org server.
+    pub breakers: Breakers,
 }
 
 impl Hub {
-    pub fn new(store: HubStore, matrix: Arc<Matrix>, secret: HubSecret, signing: SigningKey, client: reqwest::Client) -> Arc<Self> {
-        Arc::new(Self { store, matrix, secret, signing, client, wake: Notify::new() })
+    pub fn new(
+        store: HubStore,
+        matrix: Arc<Matrix>,
+        secret: HubSecret,
+        signing: SigningKey,
+        client: reqwest::Client,
+        claim_lease: Duration,
+    ) -> Arc<Self> {
+        Arc::new(Self { store, matrix, secret, signing, client, wake: Notify::new(), claim_lease, breakers: Breakers::new() })
     }
 }

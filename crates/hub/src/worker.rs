@@ -10,7 +10,7 @@ use renkei_net::backoff_millis;
 use renkei_store::hub::HubQuery;
 use renkei_store::{now_millis, now_unix};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// After this many failed attempts a step is given up and the query recorded as failed.
 pub const MAX_ATTEMPTS: i64 = 40;
@@ -19,7 +19,7 @@ pub const MAX_ATTEMPTS: i64 = 40;
 pub async fn run(hub: Arc<Hub>, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
-        match hub.store.claim_due(256).await {
+        match hub.store.claim_due(256, hub.claim_lease.as_millis() as i64).await {
             Ok(due) if !due.is_empty() => {
                 let mut set = tokio::task::JoinSet::new();
                 for q in due {
@@ -41,11 +41,28 @@ pub async fn run(hub: Arc<Hub>, shutdown: impl std::future::Future<Output = ()>)
 }
 
 async fn step(hub: &Hub, q: HubQuery) {
-    let result = match q.state.as_str() {
-        "accepted" => forward(hub, &q).await,
-        "answered" => relay(hub, &q).await,
+    // Which org's server this step goes to: its circuit breaker decides whether to try now.
+    let dest = match q.state.as_str() {
+        "accepted" => &q.provider,
+        "answered" => &q.requester,
         _ => return,
     };
+    if let Err(wait) = hub.breakers.permit(dest, Instant::now()) {
+        let later = now_millis() + wait.as_millis() as i64 + rand::random::<u16>() as i64 % 250;
+        let _ = hub.store.postpone(&q.request_id, later).await;
+        return;
+    }
+    let result = match q.state.as_str() {
+        "accepted" => forward(hub, &q).await,
+        _ => relay(hub, &q).await,
+    };
+    match &result {
+        Err(Step::Unreachable(_)) => hub.breakers.failure(dest, Instant::now()),
+        _ => hub.breakers.success(dest),
+    }
+    let result = result.map_err(|e| match e {
+        Step::Unreachable(r) | Step::Refused(r) => r,
+    });
     if let Err(reason) = result {
         if q.attempts + 1 >= MAX_ATTEMPTS {
             tracing::warn!(request_id = %q.request_id, %reason, "giving up");
@@ -57,7 +74,26 @@ async fn step(hub: &Hub, q: HubQuery) {
     }
 }
 
-async fn post(hub: &Hub, url: String, body: &str) -> Result<String, String> {
+/// Why a step failed: the server could not be reached or failed itself (counts against its
+/// circuit breaker), or it answered and the answer was refused.
+enum Step {
+    Unreachable(String),
+    Refused(String),
+}
+
+impl From<String> for Step {
+    fn from(s: String) -> Self {
+        Step::Refused(s)
+    }
+}
+
+impl From<&str> for Step {
+    fn from(s: &str) -> Self {
+        Step::Refused(s.to_owned())
+    }
+}
+
+async fn post(hub: &Hub, url: String, body: &str) -> Result<String, Step> {
     let resp = hub
         .client
         .post(url)
@@ -65,14 +101,20 @@ async fn post(hub: &Hub, url: String, body: &str) -> Result<String, String> {
         .body(body.to_owned())
         .send()
         .await
-        .map_err(|e| format!("cannot reach the server: {e}"))?;
+        .map_err(|e| Step::Unreachable(format!("cannot reach the server: {e}")))?;
     let status = resp.status();
-    let text = resp.text().await.map_err(|e| format!("reading the response failed: {e}"))?;
-    if status.is_success() { Ok(text) } else { Err(format!("the server answered {status}")) }
+    let text = resp.text().await.map_err(|e| Step::Unreachable(format!("reading the response failed: {e}")))?;
+    if status.is_success() {
+        Ok(text)
+    } else if status.is_server_error() {
+        Err(Step::Unreachable(format!("the server answered {status}")))
+    } else {
+        Err(Step::Refused(format!("the server answered {status}")))
+    }
 }
 
 /// Sends the forward envelope to the provider and keeps its verified, sealed answer.
-async fn forward(hub: &Hub, q: &HubQuery) -> Result<(), String> {
+async fn forward(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
     let provider = hub.store.org(&q.provider).await.map_err(|e| e.to_string())?.ok_or("provider left the directory")?;
     let text = post(hub, format!("{}/net/v1/queries", provider.endpoint.trim_end_matches('/')), &q.forwarded).await?;
     let env: SignedEnvelope = serde_json::from_str(&text).map_err(|_| "the provider's answer is not an envelope".to_string())?;
@@ -94,7 +136,7 @@ async fn forward(hub: &Hub, q: &HubQuery) -> Result<(), String> {
 }
 
 /// Delivers the relayed answer to the requester's server.
-async fn relay(hub: &Hub, q: &HubQuery) -> Result<(), String> {
+async fn relay(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
     let requester = hub.store.org(&q.requester).await.map_err(|e| e.to_string())?.ok_or("requester left the directory")?;
     let body = q.answer.as_deref().ok_or("no answer stored")?;
     post(hub, format!("{}/net/v1/answers", requester.endpoint.trim_end_matches('/')), body).await?;

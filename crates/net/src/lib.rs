@@ -4,6 +4,7 @@
 //! Mutual TLS proves that a peer holds a certificate of the linkage network's CA; which org (or
 //! the hub) sent a message is proved by the Ed25519 signature on the message itself.
 
+pub mod breaker;
 pub mod problem;
 pub mod tls;
 

@@ -30,10 +30,11 @@ pub struct DemoArgs {
     db: run::DbArgs,
 }
 
-struct DemoTenant {
-    id: &'static str,
-    name: &'static str,
-    orgs: &'static [(&'static str, &'static str, &'static str)],
+pub(crate) struct DemoTenant {
+    pub id: &'static str,
+    pub name: &'static str,
+    /// (org id, org type, name).
+    pub orgs: &'static [(&'static str, &'static str, &'static str)],
 }
 
 const PLATFORM_TENANTS: &[DemoTenant] = &[
@@ -43,7 +44,7 @@ const PLATFORM_TENANTS: &[DemoTenant] = &[
 const KENPO_TENANTS: &[DemoTenant] =
     &[DemoTenant { id: "kenpo", name: "renkei健康保険組合", orgs: &[("kenpo-union", "KENPO", "renkei健康保険組合")] }];
 
-fn pki(dir: &Path, name: &str) -> Result<TlsMaterial> {
+pub(crate) fn pki(dir: &Path, name: &str) -> Result<TlsMaterial> {
     let hosts = ["localhost".to_string(), "127.0.0.1".to_string()];
     if !dir.join("ca.pem").exists() {
         let ca = renkei_crypto::pki::new_ca()?;
@@ -62,7 +63,7 @@ fn pki(dir: &Path, name: &str) -> Result<TlsMaterial> {
 
 /// Creates the tenants and orgs (once per data directory), registers each org in the hub's
 /// directory at `endpoint`, and makes one API key per org.
-async fn provision(
+pub(crate) async fn provision(
     dir: &Path,
     location: &Location,
     tenants: &[DemoTenant],
@@ -183,6 +184,7 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
         &hub_tls,
         matrix.clone(),
         HubListeners { network: hub_net, resident: hub_res },
+        run::DEFAULT_CLAIM_LEASE,
         shutdown.clone(),
     )
     .await?;
@@ -209,6 +211,7 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
             hub_url: hub_url.clone(),
             hub_key: hub.signing.verifying_key(),
             query_deadline: Duration::from_secs(60),
+            claim_lease: run::DEFAULT_CLAIM_LEASE,
         };
         run::start_platform(&setup, tls, PlatformListeners { internal, network }, shutdown.clone()).await?;
         servers.push((sub, ia, na));

@@ -2,6 +2,7 @@
 //! is needed, and call into the library crates (see docs/ARCHITECTURE.md).
 
 mod admin;
+mod bench;
 mod demo;
 mod import;
 mod run;
@@ -38,6 +39,8 @@ enum Cmd {
     Admin(admin::AdminArgs),
     /// Load persons or provision copies (副本) from a CSV file (UTF-8 or CP932).
     Import(import::ImportArgs),
+    /// Measure speed against baselines run alongside (see docs/benchmarks.md).
+    Bench(bench::BenchArgs),
     /// Print the internal API's OpenAPI 3.1 document (as committed in docs/openapi.json).
     Openapi,
 }
@@ -91,6 +94,7 @@ impl PlatformArgs {
             hub_url: self.hub_url.clone(),
             hub_key: VerifyingKey::from_base64(&self.hub_key).context("--hub-key is not a verifying key")?,
             query_deadline,
+            claim_lease: run::DEFAULT_CLAIM_LEASE,
         })
     }
 }
@@ -108,6 +112,10 @@ struct ServeArgs {
     /// Seconds a query may take before it ends in エラー.
     #[arg(long, env = "RENKEI_QUERY_DEADLINE_SECS", default_value_t = 86_400)]
     query_deadline_secs: u64,
+    /// Seconds a claimed delivery is reserved for this process; after a crash, others retry it
+    /// once this has passed.
+    #[arg(long, env = "RENKEI_CLAIM_LEASE_SECS", default_value_t = 30)]
+    claim_lease_secs: u64,
 }
 
 #[derive(Args)]
@@ -127,6 +135,9 @@ struct HubArgs {
     resident_listen: String,
     #[arg(long, env = "RENKEI_MATRIX")]
     matrix: Option<PathBuf>,
+    /// Seconds a claimed forward or relay is reserved for this process.
+    #[arg(long, env = "RENKEI_CLAIM_LEASE_SECS", default_value_t = 30)]
+    claim_lease_secs: u64,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -223,6 +234,10 @@ async fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             init_logs("warn");
             import::run(a).await
         }
+        Cmd::Bench(a) => {
+            init_logs("error");
+            bench::run(a).await.map(|_| ExitCode::SUCCESS)
+        }
         Cmd::Openapi => {
             print!("{}", renkei_server::openapi::document());
             Ok(ExitCode::SUCCESS)
@@ -240,7 +255,8 @@ async fn until_signal() {
 
 async fn serve(a: ServeArgs) -> Result<()> {
     let tls = a.platform.tls.load()?;
-    let setup = a.platform.setup(Duration::from_secs(a.query_deadline_secs))?;
+    let mut setup = a.platform.setup(Duration::from_secs(a.query_deadline_secs))?;
+    setup.claim_lease = Duration::from_secs(a.claim_lease_secs.max(1));
     let (internal, ia) = run::bind(&a.internal_listen).await?;
     let (network, na) = run::bind(&a.network_listen).await?;
     let (tx, shutdown) = run::Shutdown::new();
@@ -292,7 +308,8 @@ async fn hub(a: HubArgs) -> Result<()> {
             let (resident, ra) = run::bind(&a.resident_listen).await?;
             let (tx, shutdown) = run::Shutdown::new();
             let location = a.db.location(&data_dir, run::HUB_SCHEMA)?;
-            run::start_hub(&data_dir, &location, &tls, matrix, run::HubListeners { network, resident }, shutdown).await?;
+            let lease = Duration::from_secs(a.claim_lease_secs.max(1));
+            run::start_hub(&data_dir, &location, &tls, matrix, run::HubListeners { network, resident }, lease, shutdown).await?;
             tracing::info!(network = %na, resident = %ra, "hub serving");
             println!("renkei hub: network https://{na}  resident https://{ra}");
             until_signal().await;

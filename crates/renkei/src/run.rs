@@ -32,6 +32,11 @@ pub fn load_matrix(path: Option<&Path>) -> Result<Arc<Matrix>> {
     Ok(Arc::new(m))
 }
 
+/// How long a claimed delivery (outbox entry, hub step) is reserved for the process that claimed
+/// it. It should outlast a delivery attempt (HTTP timeout 30 s); a shorter lease only risks a
+/// harmless duplicate delivery.
+pub const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(30);
+
 /// The PostgreSQL schema a platform uses unless told otherwise.
 pub const PLATFORM_SCHEMA: &str = "renkei";
 /// The PostgreSQL schema the hub uses unless told otherwise.
@@ -142,12 +147,13 @@ pub async fn start_hub(
     tls: &TlsMaterial,
     matrix: Arc<Matrix>,
     listeners: HubListeners,
+    claim_lease: Duration,
     shutdown: Shutdown,
 ) -> Result<Arc<Hub>> {
     let keys = hub_keys(data_dir)?;
     let store = HubStore::open(location).await?;
     let client = tls.client(Duration::from_secs(30))?;
-    let hub = Hub::new(store, matrix, keys.secret, keys.signing, client);
+    let hub = Hub::new(store, matrix, keys.secret, keys.signing, client, claim_lease);
     tokio::spawn(renkei_net::tls::serve(
         listeners.network,
         tls.server_config(true)?,
@@ -178,13 +184,15 @@ pub struct PlatformSetup {
     pub hub_url: String,
     pub hub_key: VerifyingKey,
     pub query_deadline: Duration,
+    /// How long a claimed delivery is reserved for this process (see `--claim-lease-secs`).
+    pub claim_lease: Duration,
 }
 
 /// Opens the platform's stores and unlocks its orgs' keys, without listening.
 pub async fn load_platform(o: &PlatformSetup, tls: &TlsMaterial) -> Result<Arc<Platform>> {
     let client = tls.client(Duration::from_secs(30))?;
     let hub = HubLink { url: o.hub_url.trim_end_matches('/').to_owned(), key: o.hub_key.clone(), client };
-    Ok(Platform::load(&o.location, &o.master, o.matrix.clone(), hub, o.query_deadline).await?)
+    Ok(Platform::load(&o.location, &o.master, o.matrix.clone(), hub, o.query_deadline, o.claim_lease).await?)
 }
 
 /// Starts a platform server: internal listener (TLS), network listener (mutual TLS), outbox.

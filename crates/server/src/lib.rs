@@ -18,6 +18,7 @@ use renkei_crypto::datakey::MasterKey;
 use renkei_crypto::sealing::OpeningKey;
 use renkei_crypto::signing::{SigningKey, VerifyingKey};
 use renkei_domain::{Matrix, OrgId, OrgType, TenantId};
+use renkei_net::breaker::Breakers;
 use renkei_store::platform::PlatformStore;
 use renkei_store::tenant::TenantStore;
 use renkei_store::{Location, StoreError};
@@ -63,6 +64,10 @@ pub struct Platform {
     pub query_deadline: Duration,
     /// Wakes the outbox worker when a query is filed.
     pub wake: Notify,
+    /// How long a claimed outbox entry is reserved for this process before another may retry it.
+    pub claim_lease: Duration,
+    /// The circuit breaker of the hub link.
+    pub breakers: Breakers,
     /// Org types learned from the hub's directory.
     provider_types: RwLock<HashMap<OrgId, OrgType>>,
 }
@@ -75,6 +80,7 @@ impl Platform {
         matrix: Arc<Matrix>,
         hub: HubLink,
         query_deadline: Duration,
+        claim_lease: Duration,
     ) -> Result<Arc<Self>, ServerError> {
         let platform = PlatformStore::open(location).await?;
         let mut tenants = HashMap::new();
@@ -99,6 +105,8 @@ impl Platform {
             hub,
             query_deadline,
             wake: Notify::new(),
+            claim_lease,
+            breakers: Breakers::new(),
             provider_types: RwLock::new(HashMap::new()),
         }))
     }

@@ -1,14 +1,19 @@
 //! Delivers filed queries (送信待ち) to the hub. The query is durable before the first attempt;
 //! each attempt re-signs the same request (same request id, fresh `issued_at`), so the hub
 //! treats retries as one query. Permanent refusals end the query in エラー with the hub's reason;
-//! transient failures retry with exponential backoff and jitter until the deadline.
+//! transient failures retry with exponential backoff and jitter until the deadline, and a
+//! circuit breaker stops the whole outbox from hammering a hub that is down: while it is open
+//! nothing is claimed; after its cool-down a single query goes as the probe.
 
 use crate::Platform;
 use renkei_domain::wire::{MessageKind, QueryRequest};
 use renkei_store::tenant::{OutboxItem, TenantStore};
 use renkei_store::{now_millis, now_unix};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The outbox's only destination, as its circuit breaker knows it.
+const HUB: &str = "hub";
 
 pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
@@ -16,7 +21,11 @@ pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = (
         let mut worked = false;
         for store in p.tenants.values() {
             expire(store).await;
-            match store.claim_outbox(128).await {
+            if p.breakers.permit(HUB, Instant::now()).is_err() {
+                continue;
+            }
+            let limit = if p.breakers.is_open(HUB) { 1 } else { 128 };
+            match store.claim_outbox(limit, p.claim_lease.as_millis() as i64).await {
                 Ok(due) if !due.is_empty() => {
                     worked = true;
                     let mut set = tokio::task::JoinSet::new();
@@ -55,7 +64,12 @@ enum Failure {
 }
 
 async fn deliver(p: &Platform, store: &TenantStore, item: OutboxItem) {
-    match send(p, item.request.clone()).await {
+    let result = send(p, item.request.clone()).await;
+    match &result {
+        Err(Failure::Transient(_)) => p.breakers.failure(HUB, Instant::now()),
+        _ => p.breakers.success(HUB),
+    }
+    match result {
         Ok(()) => {
             tracing::debug!(request_id = %item.request.request_id, "query delivered to the hub");
             if let Err(e) = store.mark_in_flight(&item.id).await {

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 /// The role hub requests run as on PostgreSQL (owns nothing).
 pub const APP_ROLE: &str = "renkei_hub_app";
 
-/// How long a claimed forward or relay is left to its worker before it may be retried (ms).
+/// How long a claimed forward or relay is left to its worker before it may be retried (ms), unless
+/// the operator sets another lease.
 pub const WORK_LEASE_MS: i64 = 30_000;
 
 const POSTGRES: &[Migration] = &[Migration {
@@ -361,25 +362,21 @@ impl HubStore {
     }
 
     /// Claims queries waiting to be forwarded (`accepted`) or relayed (`answered`) whose time has
-    /// come, leasing each for [`WORK_LEASE_MS`] so no other worker takes it meanwhile.
-    pub async fn claim_due(&self, limit: usize) -> Result<Vec<HubQuery>> {
+    /// come, leasing each for `lease_ms` (one statement) so no other worker takes it meanwhile.
+    pub async fn claim_due(&self, limit: usize, lease_ms: i64) -> Result<Vec<HubQuery>> {
         self.tx(move |tx| {
             let lock = if tx.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
             let now = now_millis();
             let rows = tx.query(
                 &format!(
-                    "SELECT {HUB_QUERY_COLUMNS} FROM queries
-                     WHERE state IN ('accepted', 'answered') AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2{lock}"
+                    "UPDATE queries SET next_attempt_at = ?3 WHERE request_id IN (
+                        SELECT request_id FROM queries WHERE state IN ('accepted', 'answered') AND next_attempt_at <= ?1
+                        ORDER BY next_attempt_at LIMIT ?2{lock})
+                     RETURNING {HUB_QUERY_COLUMNS}"
                 ),
-                args![now, limit as i64],
+                args![now, limit as i64, now + lease_ms],
             )?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let q = hub_query_row(r)?;
-                tx.execute("UPDATE queries SET next_attempt_at = ?2 WHERE request_id = ?1", args![q.request_id, now + WORK_LEASE_MS])?;
-                out.push(q);
-            }
-            Ok(out)
+            rows.iter().map(hub_query_row).collect()
         })
         .await
     }
@@ -418,6 +415,17 @@ impl HubStore {
                 "UPDATE queries SET attempts = attempts + 1, next_attempt_at = ?2, error = ?3, updated_at = ?4 WHERE request_id = ?1",
                 args![rid, next_attempt_at, error, now_millis()],
             )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Moves a step's next attempt later without counting an attempt (its destination's circuit
+    /// breaker is open, so it was not tried).
+    pub async fn postpone(&self, request_id: &str, next_attempt_at: i64) -> Result<()> {
+        let rid = request_id.to_owned();
+        self.tx(move |tx| {
+            tx.execute("UPDATE queries SET next_attempt_at = ?2 WHERE request_id = ?1", args![rid, next_attempt_at])?;
             Ok(())
         })
         .await

@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// How long a claimed outbox entry is left to the process that claimed it before another may
-/// retry it (milliseconds). Delivery is idempotent, so a retry after a crash is safe.
+/// retry it (milliseconds), unless the operator sets another lease. Delivery is idempotent, so a
+/// retry after a crash is safe.
 pub const OUTBOX_LEASE_MS: i64 = 30_000;
 
 /// The tenant file's schema on SQLite. On PostgreSQL the same tables, with row-level security,
@@ -611,10 +612,10 @@ impl TenantStore {
     }
 
     /// Claims up to `limit` queries of every org of this tenant due for (re)delivery, oldest
-    /// first. Claimed entries are leased for [`OUTBOX_LEASE_MS`]: other processes sharing the
-    /// database skip them (on PostgreSQL, `FOR UPDATE SKIP LOCKED`), so each delivery attempt
-    /// runs in one process; if that process dies, the lease runs out and another retries.
-    pub async fn claim_outbox(&self, limit: usize) -> Result<Vec<OutboxItem>> {
+    /// first. Claimed entries are leased for `lease_ms` in the same statement: other processes
+    /// sharing the database skip them (on PostgreSQL, `FOR UPDATE SKIP LOCKED`), so each delivery
+    /// attempt runs in one process; if that process dies, the lease runs out and another retries.
+    pub async fn claim_outbox(&self, limit: usize, lease_ms: i64) -> Result<Vec<OutboxItem>> {
         let tenant = self.tenant.to_string();
         let rows: Vec<(String, String, i64, Vec<u8>)> = self
             .tx(move |tx| {
@@ -622,21 +623,14 @@ impl TenantStore {
                 let now = now_millis();
                 let rows = tx.query(
                     &format!(
-                        "SELECT id, org_id, attempts, request_enc FROM queries
-                         WHERE tenant_id = ?1 AND state = 'queued' AND next_attempt_at <= ?2 ORDER BY next_attempt_at LIMIT ?3{lock}"
+                        "UPDATE queries SET next_attempt_at = ?4 WHERE tenant_id = ?1 AND id IN (
+                            SELECT id FROM queries WHERE tenant_id = ?1 AND state = 'queued' AND next_attempt_at <= ?2
+                            ORDER BY next_attempt_at LIMIT ?3{lock})
+                         RETURNING id, org_id, attempts, request_enc"
                     ),
-                    args![tenant, now, limit as i64],
+                    args![tenant, now, limit as i64, now + lease_ms],
                 )?;
-                let mut out = Vec::with_capacity(rows.len());
-                for r in rows {
-                    let id: String = r.get(0)?;
-                    tx.execute(
-                        "UPDATE queries SET next_attempt_at = ?3 WHERE tenant_id = ?1 AND id = ?2",
-                        args![tenant, id, now + OUTBOX_LEASE_MS],
-                    )?;
-                    out.push((id, r.get(1)?, r.get(2)?, r.get(3)?));
-                }
-                Ok(out)
+                rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).collect()
             })
             .await?;
         rows.into_iter()

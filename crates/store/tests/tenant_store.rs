@@ -178,7 +178,7 @@ async fn each_due_query_is_claimed_by_one_worker_until_its_lease_ends(f: Fixture
         set.spawn(async move {
             let mut mine = Vec::new();
             for _ in 0..10 {
-                mine.extend(s.claim_outbox(3).await.unwrap().into_iter().map(|i| i.id));
+                mine.extend(s.claim_outbox(3, renkei_store::tenant::OUTBOX_LEASE_MS).await.unwrap().into_iter().map(|i| i.id));
             }
             mine
         });
@@ -189,7 +189,10 @@ async fn each_due_query_is_claimed_by_one_worker_until_its_lease_ends(f: Fixture
     }
     let unique: std::collections::HashSet<_> = all.iter().collect();
     assert_eq!((all.len(), unique.len()), (40, 40), "every query claimed exactly once");
-    assert!(f.store.claim_outbox(100).await.unwrap().is_empty(), "leased entries are not claimed again");
+    assert!(
+        f.store.claim_outbox(100, renkei_store::tenant::OUTBOX_LEASE_MS).await.unwrap().is_empty(),
+        "leased entries are not claimed again"
+    );
 }
 
 async fn a_provided_answer_is_kept_once_per_request_id(f: Fixture) {

@@ -60,8 +60,21 @@ macro_rules! on_both_backends {
     };
 }
 
+/// How the platform is deployed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// One platform (both tenants) run by this many `serve` processes on one store.
+    Shared(usize),
+    /// Two platforms, each with its own store and one `serve` process: tenant-a's (process 0)
+    /// and tenant-b's (process 1), so requester and provider can fail independently.
+    Split,
+}
+
 pub struct Cluster {
     pub dir: tempfile::TempDir,
+    pub topology: Topology,
+    /// `--claim-lease-secs` for the hub and servers, if not the default.
+    pub lease_secs: Option<u64>,
     /// The cluster's own PostgreSQL database (platform schema `renkei`, hub schema `renkei_hub`).
     pub db: Option<renkei_store::testing::TestDatabase>,
     /// Platform server processes sharing the store; all but the first have their own ports.
@@ -116,21 +129,41 @@ impl Cluster {
 
     /// A cluster whose platform runs as `servers` processes on one store.
     pub async fn start_with(backend: Backend, servers: usize) -> Cluster {
+        Self::start_topology(backend, Topology::Shared(servers), None).await
+    }
+
+    /// The platform (0 or 1) hosting `tenant`.
+    fn platform_of(topology: Topology, tenant: &str) -> usize {
+        usize::from(topology == Topology::Split && tenant == "tenant-b")
+    }
+
+    /// The data directory and PostgreSQL schema of platform `p`.
+    fn platform_store(p: usize) -> (&'static str, &'static str) {
+        if p == 0 { ("platform", "renkei") } else { ("platform-b", "renkei_b") }
+    }
+
+    pub async fn start_topology(backend: Backend, topology: Topology, lease_secs: Option<u64>) -> Cluster {
+        let servers = match topology {
+            Topology::Shared(n) => n,
+            Topology::Split => 2,
+        };
         let db = (backend == Backend::Postgres)
             .then(|| renkei_store::testing::TestDatabase::create().expect("PostgreSQL for tests (see .ci/run)"));
         let dbargs: Vec<String> = db.as_ref().map(|d| vec!["--database".to_string(), d.url.clone()]).unwrap_or_default();
         let dbargs: Vec<&str> = dbargs.iter().map(String::as_str).collect();
         let dir = tempfile::tempdir().expect("tempdir");
         let d = |s: &str| dir.path().join(s).display().to_string();
-        let (pki, hub, plat) = (d("pki"), d("hub"), d("platform"));
+        let (pki, hub) = (d("pki"), d("hub"));
         renkei(&["pki", "init", "--dir", &pki], None);
         renkei(&["pki", "issue", "--dir", &pki, "--name", "hub"], None);
         renkei(&["pki", "issue", "--dir", &pki, "--name", "platform"], None);
         let (hub_port, resident_port, internal_port, network_port) = (free_port(), free_port(), free_port(), free_port());
         let extra_ports: Vec<(u16, u16)> = (1..servers).map(|_| (free_port(), free_port())).collect();
         let network_ports: Vec<u16> = std::iter::once(network_port).chain(extra_ports.iter().map(|p| p.1)).collect();
-        let admin = |args: &[&str]| {
-            let mut all = vec!["admin", "--data-dir", &plat];
+        let admin = |p: usize, args: &[&str]| {
+            let (sub, schema) = Self::platform_store(p);
+            let plat = d(sub);
+            let mut all = vec!["admin", "--data-dir", &plat, "--database-schema", schema];
             all.extend(&dbargs);
             all.extend(args);
             renkei(&all, None)
@@ -138,16 +171,22 @@ impl Cluster {
         let mut keys = HashMap::new();
         let mut tenants = std::collections::HashSet::new();
         for (i, (tenant, org, ty)) in ORGS.iter().enumerate() {
-            // With several servers, each org's network endpoint is a different process.
-            let endpoint = format!("https://127.0.0.1:{}", network_ports[i % network_ports.len()]);
+            let p = Self::platform_of(topology, tenant);
+            // With several servers of one platform, each org's network endpoint is a different
+            // process; with two platforms, the one hosting it.
+            let process = match topology {
+                Topology::Shared(_) => i % network_ports.len(),
+                Topology::Split => p,
+            };
+            let endpoint = format!("https://127.0.0.1:{}", network_ports[process]);
             if tenants.insert(*tenant) {
-                admin(&["tenant-create", "--id", tenant, "--name", tenant]);
+                admin(p, &["tenant-create", "--id", tenant, "--name", tenant]);
             }
-            let entry = admin(&["org-create", "--tenant", tenant, "--id", org, "--type", ty, "--name", org, "--endpoint", &endpoint]);
+            let entry = admin(p, &["org-create", "--tenant", tenant, "--id", org, "--type", ty, "--name", org, "--endpoint", &endpoint]);
             let mut register = vec!["hub", "register-org", "--data-dir", &hub];
             register.extend(&dbargs);
             renkei(&register, Some(&entry));
-            let key = admin(&["api-key-create", "--tenant", tenant, "--org", org]);
+            let key = admin(p, &["api-key-create", "--tenant", tenant, "--org", org]);
             keys.insert(org.to_string(), key.trim().to_owned());
         }
         let tls = TlsMaterial::from_files(
@@ -159,6 +198,8 @@ impl Cluster {
         let http = tls.client(Duration::from_secs(20)).expect("client");
         let mut c = Cluster {
             dir,
+            topology,
+            lease_secs,
             db,
             servers,
             extra_ports,
@@ -176,39 +217,82 @@ impl Cluster {
     }
 
     async fn spawn_processes(&mut self) {
+        let hub_key = renkei(&["hub", "verify-key", "--data-dir", &self.path("hub").display().to_string()], None).trim().to_owned();
+        self.hub_key = hub_key;
+        self.children = Vec::new();
+        for i in 0..=self.servers {
+            let child = self.spawn(i);
+            self.children.push(child);
+        }
+        for i in 0..=self.servers {
+            self.wait_process(i).await;
+        }
+    }
+
+    /// Starts process `i`: 0 is the hub, 1… the `serve` processes (platform process `i - 1`).
+    fn spawn(&self, i: usize) -> Child {
         let d = |s: &str| self.dir.path().join(s).display().to_string();
-        let hub_key = renkei(&["hub", "verify-key", "--data-dir", &d("hub")], None).trim().to_owned();
-        self.hub_key = hub_key.clone();
         let log = |name: &str| std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join(name)).expect("log file");
-        let hub = Command::new(bin())
-            .args(["hub", "--data-dir", &d("hub"), "--pki", &d("pki"), "--cert-name", "hub"])
-            .args(self.db_args())
-            .args(["--listen", &format!("127.0.0.1:{}", self.hub_port), "--resident-listen", &format!("127.0.0.1:{}", self.resident_port)])
-            .env("RENKEI_LOG", "debug")
-            .stdout(Stdio::null())
-            .stderr(log("hub.log"))
-            .spawn()
-            .expect("spawn hub");
-        self.children = vec![hub];
-        let ports: Vec<(u16, u16)> =
-            std::iter::once((self.internal_port, self.network_port)).chain(self.extra_ports.iter().copied()).collect();
-        for (i, (internal, network)) in ports.iter().enumerate() {
-            let name = if i == 0 { "serve.log".to_string() } else { format!("serve-{i}.log") };
-            let serve = Command::new(bin())
-                .args(["serve", "--data-dir", &d("platform"), "--pki", &d("pki"), "--cert-name", "platform"])
+        let lease: Vec<String> = self.lease_secs.map(|s| vec!["--claim-lease-secs".to_string(), s.to_string()]).unwrap_or_default();
+        if i == 0 {
+            return Command::new(bin())
+                .args(["hub", "--data-dir", &d("hub"), "--pki", &d("pki"), "--cert-name", "hub"])
                 .args(self.db_args())
-                .args(["--internal-listen", &format!("127.0.0.1:{internal}"), "--network-listen", &format!("127.0.0.1:{network}")])
-                .args(["--hub-url", &format!("https://127.0.0.1:{}", self.hub_port), "--hub-key", &hub_key])
+                .args(&lease)
+                .args([
+                    "--listen",
+                    &format!("127.0.0.1:{}", self.hub_port),
+                    "--resident-listen",
+                    &format!("127.0.0.1:{}", self.resident_port),
+                ])
                 .env("RENKEI_LOG", "debug")
                 .stdout(Stdio::null())
-                .stderr(log(&name))
+                .stderr(log("hub.log"))
                 .spawn()
-                .expect("spawn serve");
-            self.children.push(serve);
+                .expect("spawn hub");
         }
-        for port in [self.hub_port, self.resident_port].into_iter().chain(ports.iter().flat_map(|(i, n)| [*i, *n])) {
+        let server = i - 1;
+        let (internal, network) = self.ports_of(server);
+        let platform = if self.topology == Topology::Split { server } else { 0 };
+        let (sub, schema) = Self::platform_store(platform);
+        let name = if server == 0 { "serve.log".to_string() } else { format!("serve-{server}.log") };
+        Command::new(bin())
+            .args(["serve", "--data-dir", &d(sub), "--database-schema", schema, "--pki", &d("pki"), "--cert-name", "platform"])
+            .args(self.db_args())
+            .args(&lease)
+            .args(["--internal-listen", &format!("127.0.0.1:{internal}"), "--network-listen", &format!("127.0.0.1:{network}")])
+            .args(["--hub-url", &format!("https://127.0.0.1:{}", self.hub_port), "--hub-key", &self.hub_key])
+            .env("RENKEI_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(log(&name))
+            .spawn()
+            .expect("spawn serve")
+    }
+
+    /// (internal, network) ports of platform process `server`.
+    fn ports_of(&self, server: usize) -> (u16, u16) {
+        if server == 0 { (self.internal_port, self.network_port) } else { self.extra_ports[server - 1] }
+    }
+
+    async fn wait_process(&self, i: usize) {
+        let ports = if i == 0 {
+            [self.hub_port, self.resident_port]
+        } else {
+            let (a, b) = self.ports_of(i - 1);
+            [a, b]
+        };
+        for port in ports {
             wait_port(port).await;
         }
+    }
+
+    /// SIGKILLs process `i` (0 the hub, 1… the servers) and starts it again on the same ports.
+    pub async fn kill_and_restart(&mut self, i: usize, down_for: Duration) {
+        let _ = self.children[i].kill();
+        let _ = self.children[i].wait();
+        tokio::time::sleep(down_for).await;
+        self.children[i] = self.spawn(i);
+        self.wait_process(i).await;
     }
 
     /// Runs `renkei import KIND FILE --org ORG ARGS…` as an operator on the platform's machine:
@@ -251,6 +335,12 @@ impl Cluster {
         }
     }
 
+    /// The internal API serving `org`'s client systems.
+    pub fn internal_for(&self, org: &str) -> String {
+        let tenant = ORGS.iter().find(|(_, o, _)| *o == org).map_or("", |(t, _, _)| *t);
+        self.internal_of(Self::platform_of(self.topology, tenant))
+    }
+
     pub fn internal(&self) -> String {
         format!("https://127.0.0.1:{}", self.internal_port)
     }
@@ -263,7 +353,7 @@ impl Cluster {
 
     /// Calls the internal API as `org`'s client system: (status, content type, body).
     pub async fn api(&self, org: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, String, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.internal())).bearer_auth(&self.keys[org]);
+        let mut req = self.http.request(method, format!("{}{path}", self.internal_for(org))).bearer_auth(&self.keys[org]);
         if let Some(b) = body {
             req = req.json(&b);
         }

@@ -1,0 +1,530 @@
+//! `renkei bench e2e|import|codes`: speed figures, each with a baseline measured in the same run
+//! on the same machine, so the ratio means something on any machine. Results and the commands
+//! that produced them are recorded in docs/benchmarks.md.
+//!
+//! Everything runs in this process: a hub and one platform hosting a requester tenant and a
+//! provider tenant, on loopback with real TLS, on SQLite under a temporary directory or on
+//! PostgreSQL (`--database`, schemas `bench`, `bench_hub`, `bench_raw`, reset first).
+
+use crate::demo::{DemoTenant, pki, provision};
+use crate::run::{self, HubListeners, PlatformListeners, PlatformSetup, Shutdown};
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use renkei_domain::bulk::FileKind;
+use renkei_domain::{IndividualNumber, OrgId};
+use renkei_server::Platform;
+use renkei_server::import::{BadLine, ImportOptions, Observer};
+use renkei_store::Location;
+use renkei_store::migrate::{Migration, Migrations};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    cmd: BenchCmd,
+    /// Print one JSON object instead of the human summary.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Run on PostgreSQL instead of SQLite files in a temporary directory.
+    #[arg(long, env = "RENKEI_DATABASE", global = true)]
+    database: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Queries filed → answered through the hub (signing, sealing, TLS, durable writes), at full
+    /// and at half load. Baseline: a bare HTTPS JSON echo through the same three hops.
+    E2e {
+        /// Queries at full load (half load files half as many).
+        #[arg(long, default_value_t = 2000)]
+        queries: usize,
+        /// Client connections filing at once.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
+    /// CSV → encrypted provision copies. Baseline: raw inserts of the same rows, unencrypted, in
+    /// one transaction, through the same database library.
+    Import {
+        #[arg(long, default_value_t = 200_000)]
+        rows: u64,
+    },
+    /// Initial code acquisition (符号取得) for N residents through the hub. Baseline: the hub
+    /// store minting the same codes directly, without network, signing or the platform.
+    Codes {
+        #[arg(long, default_value_t = 100_000)]
+        residents: u64,
+    },
+}
+
+const TENANTS: &[DemoTenant] = &[
+    DemoTenant { id: "bench-req", name: "照会側", orgs: &[("req-mayor", "MUNI", "照会市長")] },
+    DemoTenant { id: "bench-prov", name: "提供側", orgs: &[("prov-mayor", "MUNI", "提供市長")] },
+];
+
+pub async fn run(a: BenchArgs) -> Result<()> {
+    let report = match a.cmd {
+        BenchCmd::E2e { queries, concurrency } => e2e(a.database.as_deref(), queries, concurrency).await?,
+        BenchCmd::Import { rows } => import(a.database.as_deref(), rows).await?,
+        BenchCmd::Codes { residents } => codes(a.database.as_deref(), residents).await?,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string(&report.json)?);
+    } else {
+        println!("{}", report.human);
+    }
+    Ok(())
+}
+
+struct Report {
+    human: String,
+    json: Value,
+}
+
+fn backend_name(db: Option<&str>) -> &'static str {
+    if db.is_some() { "postgresql" } else { "sqlite" }
+}
+
+/// Peak and current resident memory of this process, in MiB (Linux).
+fn memory_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// A hub and one platform in this process, with the bench tenants provisioned.
+struct Rig {
+    dir: tempfile::TempDir,
+    hub: Arc<renkei_hub::Hub>,
+    platform: Arc<Platform>,
+    internal: String,
+    keys: Vec<(String, String)>,
+    ca_pem: String,
+    tls: renkei_net::TlsMaterial,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Rig {
+    async fn start(db: Option<&str>) -> Result<Rig> {
+        let dir = tempfile::Builder::new().prefix("renkei-bench-").tempdir()?;
+        let db_args = run::DbArgs { database: db.map(str::to_owned), database_schema: None };
+        let hub_location = db_args.location(&dir.path().join("hub"), "bench_hub")?;
+        let location = db_args.location(&dir.path().join("platform"), "bench")?;
+        for l in [&hub_location, &location] {
+            renkei_store::db::reset(l).await?;
+        }
+        let pki_dir = dir.path().join("pki");
+        let (hub_tls, tls) = (pki(&pki_dir, "hub")?, pki(&pki_dir, "platform")?);
+        let matrix = run::load_matrix(None)?;
+        let (stop, shutdown) = Shutdown::new();
+        let (net, net_addr) = run::bind("127.0.0.1:0").await?;
+        let (res, _) = run::bind("127.0.0.1:0").await?;
+        let hub = run::start_hub(
+            &dir.path().join("hub"),
+            &hub_location,
+            &hub_tls,
+            matrix.clone(),
+            HubListeners { network: net, resident: res },
+            run::DEFAULT_CLAIM_LEASE,
+            shutdown.clone(),
+        )
+        .await?;
+        let (internal, ia) = run::bind("127.0.0.1:0").await?;
+        let (network, na) = run::bind("127.0.0.1:0").await?;
+        let data = dir.path().join("platform");
+        let keys = provision(&data, &location, TENANTS, &format!("https://{na}"), &hub).await?;
+        let setup = PlatformSetup {
+            location,
+            master: run::master_key(&data, None)?,
+            matrix,
+            hub_url: format!("https://{net_addr}"),
+            hub_key: hub.signing.verifying_key(),
+            query_deadline: Duration::from_secs(600),
+            claim_lease: run::DEFAULT_CLAIM_LEASE,
+        };
+        let platform = run::start_platform(&setup, &tls, PlatformListeners { internal, network }, shutdown).await?;
+        Ok(Rig { dir, hub, platform, internal: format!("https://{ia}"), keys, ca_pem: tls.ca_pem.clone(), tls, _stop: stop })
+    }
+
+    fn key(&self, org: &str) -> Result<String> {
+        self.keys.iter().find(|(o, _)| o == org).map(|(_, k)| k.clone()).context("bench org")
+    }
+
+    /// Loads a CSV file for `org` through the same code path as `renkei import`.
+    async fn load(&self, org: &str, kind: FileKind, file: &Path) -> Result<renkei_server::import::ImportSummary> {
+        let input = std::fs::File::open(file)?;
+        let opts = ImportOptions { kind, encoding: None, skip_bad: false };
+        let (summary, _) = renkei_server::import::import(self.platform.clone(), &OrgId::parse(org)?, input, opts, Quiet).await?;
+        if summary.bad > 0 || !summary.applied {
+            bail!("the generated {} file had {} bad lines", kind.name(), summary.bad);
+        }
+        Ok(summary)
+    }
+}
+
+struct Quiet;
+impl Observer for Quiet {
+    fn bad_line(&mut self, _: BadLine) {}
+}
+
+/// The Individual Number of synthetic resident `i` (a valid check digit; generated, not real).
+fn resident(i: u64) -> IndividualNumber {
+    let first: Vec<u8> = format!("9{:010}", i % 10_000_000_000).bytes().map(|b| b - b'0').collect();
+    IndividualNumber::from_first_eleven(&first).expect("11 digits")
+}
+
+fn write_persons(path: &Path, n: u64) -> Result<()> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(w, "addressee_no,individual_number")?;
+    for i in 0..n {
+        writeln!(w, "P{i},{}", resident(i).expose())?;
+    }
+    Ok(w.flush()?)
+}
+
+fn write_copies(path: &Path, n: u64) -> Result<()> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(w, "addressee_no,item,valid_from,fiscal_year,taxable_income,resident_tax")?;
+    for i in 0..n {
+        writeln!(w, "P{i},TAX,2026-06-01,2026,{},{}", 1_000_000 + i * 7 % 5_000_000, 50_000 + i * 3 % 300_000)?;
+    }
+    Ok(w.flush()?)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn import(db: Option<&str>, rows: u64) -> Result<Report> {
+    let rig = Rig::start(db).await?;
+    let file = rig.dir.path().join("copies.csv");
+    write_copies(&file, rows)?;
+    let size = std::fs::metadata(&file)?.len();
+    let (rss_before, _) = memory_mib();
+    let t = Instant::now();
+    rig.load("prov-mayor", FileKind::Copies, &file).await?;
+    let secs = t.elapsed().as_secs_f64();
+    let (peak, _) = memory_mib();
+    let base_secs = raw_inserts(db, &rig.dir.path().join("raw.sqlite"), &file).await?;
+    let (rate, base_rate) = (rows as f64 / secs, rows as f64 / base_secs);
+    let ratio = rate / base_rate;
+    let human = format!(
+        "bench import ({}): {rows} rows ({:.0} MiB CSV) in {secs:.1} s = {rate:.0} rows/s\n  baseline (raw unencrypted inserts, one transaction): {base_secs:.1} s = {base_rate:.0} rows/s\n  ratio {ratio:.2} (target ≥ 0.5)   peak RSS {peak:.0} MiB (before: {rss_before:.0} MiB; target < 200 MiB at 10 M rows)",
+        backend_name(db),
+        size as f64 / 1048576.0
+    );
+    let json = json!({"bench": "import", "backend": backend_name(db), "rows": rows, "csv_bytes": size, "seconds": secs, "rows_per_second": rate,
+        "baseline": {"what": "raw unencrypted inserts, one transaction, same database library", "seconds": base_secs, "rows_per_second": base_rate},
+        "ratio": ratio, "peak_rss_mib": peak, "rss_before_mib": rss_before});
+    Ok(Report { human, json })
+}
+
+const RAW: &[Migration] = &[Migration {
+    version: 1,
+    sql: "CREATE TABLE bench_raw (addressee_no TEXT NOT NULL, item TEXT NOT NULL, valid_from TEXT NOT NULL, fields TEXT NOT NULL)",
+}];
+static RAW_MIGRATIONS: Migrations = Migrations { sqlite: RAW, postgres: RAW, postgres_grants: "" };
+
+/// The baseline of `bench import`: the same rows inserted as they are, in one transaction.
+async fn raw_inserts(db: Option<&str>, sqlite: &Path, file: &Path) -> Result<f64> {
+    let loc = Location::new(db, sqlite.parent().unwrap_or(Path::new(".")), "bench_raw")?;
+    renkei_store::db::reset(&loc).await?;
+    let store = renkei_store::Db::open(&loc, sqlite, "renkei_app", &RAW_MIGRATIONS).await?;
+    let file = file.to_owned();
+    let t = Instant::now();
+    store
+        .tx(renkei_store::Scope::Global, move |tx| {
+            let mut r = csv::Reader::from_path(&file).map_err(|e| renkei_store::StoreError::Database(e.to_string()))?;
+            let mut rec = csv::StringRecord::new();
+            while r.read_record(&mut rec).map_err(|e| renkei_store::StoreError::Database(e.to_string()))? {
+                let fields = rec.iter().skip(3).collect::<Vec<_>>().join(",");
+                tx.execute(
+                    "INSERT INTO bench_raw (addressee_no, item, valid_from, fields) VALUES (?1, ?2, ?3, ?4)",
+                    renkei_store::args![&rec[0], &rec[1], &rec[2], fields],
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+async fn codes(db: Option<&str>, residents: u64) -> Result<Report> {
+    let rig = Rig::start(db).await?;
+    let file = rig.dir.path().join("persons.csv");
+    write_persons(&file, residents)?;
+    let t = Instant::now();
+    rig.load("prov-mayor", FileKind::Persons, &file).await?;
+    let secs = t.elapsed().as_secs_f64();
+    // Baseline: the hub's own minting for another org, in the same batches, no network.
+    let org = OrgId::parse("req-mayor")?;
+    let t = Instant::now();
+    let mut i = 0;
+    while i < residents {
+        let end = (i + renkei_domain::wire::MAX_CODES_PER_REQUEST as u64).min(residents);
+        let keys = (i..end).map(|n| rig.hub.secret.person_key(&resident(n))).collect();
+        rig.hub.store.codes_for(&org, keys).await?;
+        i = end;
+    }
+    let base_secs = t.elapsed().as_secs_f64();
+    let (rate, base_rate) = (residents as f64 / secs, residents as f64 / base_secs);
+    let per_million = 1_000_000.0 / rate;
+    let human = format!(
+        "bench codes ({}): {residents} residents registered with codes from the hub in {secs:.1} s = {rate:.0}/s (1 M in ≈ {per_million:.0} s; target ≤ 120 s)\n  baseline (hub store minting directly): {base_secs:.1} s = {base_rate:.0}/s   ratio {:.2}",
+        backend_name(db),
+        rate / base_rate
+    );
+    let json = json!({"bench": "codes", "backend": backend_name(db), "residents": residents, "seconds": secs, "per_second": rate,
+        "seconds_per_million": per_million,
+        "baseline": {"what": "hub store minting the same codes directly", "seconds": base_secs, "per_second": base_rate},
+        "ratio": rate / base_rate});
+    Ok(Report { human, json })
+}
+
+/// Throughput and latency of one run.
+struct Run {
+    seconds: f64,
+    throughput: f64,
+    latencies_ms: Vec<f64>,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        json!({"seconds": self.seconds, "throughput_qps": self.throughput, "p50_ms": percentile(&self.latencies_ms, 0.5),
+            "p95_ms": percentile(&self.latencies_ms, 0.95), "p99_ms": percentile(&self.latencies_ms, 0.99)})
+    }
+    fn line(&self) -> String {
+        format!(
+            "{:.0} q/s  p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms",
+            self.throughput,
+            percentile(&self.latencies_ms, 0.5),
+            percentile(&self.latencies_ms, 0.95),
+            percentile(&self.latencies_ms, 0.99)
+        )
+    }
+}
+
+async fn e2e(db: Option<&str>, queries: usize, concurrency: usize) -> Result<Report> {
+    let rig = Arc::new(Rig::start(db).await?);
+    let people = 1000u64.min(queries as u64).max(1);
+    let persons = rig.dir.path().join("persons.csv");
+    write_persons(&persons, people)?;
+    let copies = rig.dir.path().join("copies.csv");
+    write_copies(&copies, people)?;
+    rig.load("req-mayor", FileKind::Persons, &persons).await?;
+    rig.load("prov-mayor", FileKind::Persons, &persons).await?;
+    rig.load("prov-mayor", FileKind::Copies, &copies).await?;
+    let http = renkei_net::tls::client_trusting(&rig.ca_pem, Duration::from_secs(120))?;
+    let client = Client { http, base: rig.internal.clone(), key: rig.key("req-mayor")? };
+
+    let full = client.closed_loop(queries, concurrency, people, "full").await?;
+    let half_rate = full.throughput / 2.0;
+    let half = client.open_loop(queries / 2, half_rate, people, "half").await?;
+    let echo = echo_baseline(&rig.tls, queries, concurrency).await?;
+    let ratio = full.throughput / echo.throughput;
+    let human = format!(
+        "bench e2e ({}): {queries} queries, {concurrency} at once\n  full load: {}\n  half load ({half_rate:.0} q/s offered): {}\n  baseline (HTTPS JSON echo, three hops): {}\n  ratio {ratio:.2} (targets: ≥ 1000 q/s, ≥ 0.3 × baseline, p99 at half load ≤ 50 ms)",
+        backend_name(db),
+        full.line(),
+        half.line(),
+        echo.line()
+    );
+    let json = json!({"bench": "e2e", "backend": backend_name(db), "queries": queries, "concurrency": concurrency,
+        "full": full.json(), "half": half.json(), "half_offered_qps": half_rate,
+        "baseline": {"what": "HTTPS JSON echo requester → hub → provider and back", "run": echo.json()},
+        "ratio": ratio});
+    Ok(Report { human, json })
+}
+
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Client {
+    async fn file(&self, n: usize, people: u64, tag: &str) -> Result<String> {
+        let body = json!({"duty": "D015", "provider_org": "prov-mayor", "items": ["TAX"], "addressee_no": format!("P{}", n as u64 % people),
+            "reference_date": "2026-07-01", "idempotency_key": format!("bench-{tag}-{n}")});
+        let resp = self.http.post(format!("{}/api/v1/queries", self.base)).bearer_auth(&self.key).json(&body).send().await?;
+        let status = resp.status();
+        let v: Value = resp.json().await?;
+        if status.as_u16() != 201 {
+            bail!("filing a query failed: {status} {v}");
+        }
+        Ok(v["id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Waits until every query is final and returns (latencies in ms, time the last one ended).
+    async fn settle(&self, ids: &[String]) -> Result<(Vec<f64>, i64)> {
+        let mut latencies = Vec::with_capacity(ids.len());
+        let mut last = 0;
+        for chunk in ids.chunks(64) {
+            let mut set = tokio::task::JoinSet::new();
+            for id in chunk {
+                let (c, id) = (self.clone(), id.clone());
+                set.spawn(async move { c.wait_final(&id).await });
+            }
+            while let Some(r) = set.join_next().await {
+                let v = r??;
+                if v["state"] != "answered" {
+                    bail!("a query ended {}: {}", v["state"], v["error"]);
+                }
+                let (created, updated) = (v["created_at"].as_i64().unwrap_or(0), v["updated_at"].as_i64().unwrap_or(0));
+                latencies.push((updated - created) as f64);
+                last = last.max(updated);
+            }
+        }
+        latencies.sort_by(f64::total_cmp);
+        Ok((latencies, last))
+    }
+
+    async fn wait_final(&self, id: &str) -> Result<Value> {
+        for _ in 0..12_000 {
+            let v: Value = self.http.get(format!("{}/api/v1/queries/{id}", self.base)).bearer_auth(&self.key).send().await?.json().await?;
+            if matches!(v["state"].as_str(), Some("answered" | "failed")) {
+                return Ok(v);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("query {id} did not finish")
+    }
+
+    /// `n` queries, `concurrency` filers at once, as fast as they are accepted.
+    async fn closed_loop(&self, n: usize, concurrency: usize, people: u64, tag: &str) -> Result<Run> {
+        let started = renkei_store::now_millis();
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..concurrency.max(1) {
+            let (c, next, tag) = (self.clone(), next.clone(), tag.to_owned());
+            set.spawn(async move {
+                let mut ids = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= n {
+                        return Ok::<_, anyhow::Error>(ids);
+                    }
+                    ids.push(c.file(i, people, &tag).await?);
+                }
+            });
+        }
+        let mut ids = Vec::with_capacity(n);
+        while let Some(r) = set.join_next().await {
+            ids.extend(r??);
+        }
+        let (latencies_ms, last) = self.settle(&ids).await?;
+        let seconds = ((last - started) as f64 / 1000.0).max(0.001);
+        Ok(Run { seconds, throughput: n as f64 / seconds, latencies_ms })
+    }
+
+    /// `n` queries offered at `rate` per second whatever the answers do.
+    async fn open_loop(&self, n: usize, rate: f64, people: u64, tag: &str) -> Result<Run> {
+        let started = renkei_store::now_millis();
+        let gap = Duration::from_secs_f64(1.0 / rate.max(1.0));
+        let mut tick = tokio::time::interval(gap);
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..n {
+            tick.tick().await;
+            let (c, tag) = (self.clone(), tag.to_owned());
+            set.spawn(async move { c.file(i, people, &tag).await });
+        }
+        let mut ids = Vec::with_capacity(n);
+        while let Some(r) = set.join_next().await {
+            ids.push(r??);
+        }
+        let (latencies_ms, last) = self.settle(&ids).await?;
+        let seconds = ((last - started) as f64 / 1000.0).max(0.001);
+        Ok(Run { seconds, throughput: n as f64 / seconds, latencies_ms })
+    }
+}
+
+/// The e2e baseline: three HTTPS servers that pass a JSON body on (client → requester → hub →
+/// provider) and echo it back, with the same TLS set-up (mutual TLS between the servers).
+async fn echo_baseline(tls: &renkei_net::TlsMaterial, n: usize, concurrency: usize) -> Result<Run> {
+    use axum::routing::post;
+    use axum::{Json, Router};
+    let (stop, shutdown) = Shutdown::new();
+    let hop = |next: Option<String>, client: reqwest::Client| {
+        Router::new().route(
+            "/echo",
+            post(move |Json(v): Json<Value>| {
+                let (next, client) = (next.clone(), client.clone());
+                async move {
+                    match next {
+                        None => Json(v),
+                        Some(url) => {
+                            let r = client.post(&url).json(&v).send().await;
+                            match r {
+                                Ok(r) => Json(r.json::<Value>().await.unwrap_or(Value::Null)),
+                                Err(_) => Json(Value::Null),
+                            }
+                        }
+                    }
+                }
+            }),
+        )
+    };
+    let client = tls.client(Duration::from_secs(30))?;
+    let (provider, pa) = run::bind("127.0.0.1:0").await?;
+    let (hub, ha) = run::bind("127.0.0.1:0").await?;
+    let (requester, ra) = run::bind("127.0.0.1:0").await?;
+    tokio::spawn(renkei_net::tls::serve(provider, tls.server_config(true)?, hop(None, client.clone()), shutdown.clone().wait()));
+    tokio::spawn(renkei_net::tls::serve(
+        hub,
+        tls.server_config(true)?,
+        hop(Some(format!("https://{pa}/echo")), client.clone()),
+        shutdown.clone().wait(),
+    ));
+    tokio::spawn(renkei_net::tls::serve(
+        requester,
+        tls.server_config(false)?,
+        hop(Some(format!("https://{ha}/echo")), client),
+        shutdown.wait(),
+    ));
+    let outside = renkei_net::tls::client_trusting(&tls.ca_pem, Duration::from_secs(30))?;
+    let url = format!("https://{ra}/echo");
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let (c, url, next) = (outside.clone(), url.clone(), next.clone());
+        set.spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    return Ok::<_, anyhow::Error>(lat);
+                }
+                let t = Instant::now();
+                let body = json!({"request_id": i, "duty": "D015", "items": ["TAX"], "payload": "x".repeat(512)});
+                let v: Value = c.post(&url).json(&body).send().await?.json().await?;
+                if v["request_id"] != i {
+                    bail!("the echo came back wrong");
+                }
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        });
+    }
+    let mut latencies_ms = Vec::with_capacity(n);
+    while let Some(r) = set.join_next().await {
+        latencies_ms.extend(r??);
+    }
+    let seconds = t.elapsed().as_secs_f64();
+    let _ = stop.send(true);
+    latencies_ms.sort_by(f64::total_cmp);
+    Ok(Run { seconds, throughput: n as f64 / seconds, latencies_ms })
+}
