@@ -19,11 +19,24 @@ pub struct Problem {
     pub status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// RFC 9457 extension members (e.g. the bad lines of a refused bulk load).
+    #[serde(flatten)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
     pub fn new(status: StatusCode, kind: &str, title: &str) -> Self {
-        Self { type_uri: format!("urn:renkei:problem:{kind}"), title: title.to_owned(), status: status.as_u16(), detail: None }
+        Self {
+            type_uri: format!("urn:renkei:problem:{kind}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: None,
+            extensions: serde_json::Map::new(),
+        }
+    }
+    pub fn with_extension(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.extensions.insert(name.to_owned(), value);
+        self
     }
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());

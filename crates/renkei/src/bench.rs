@@ -163,7 +163,7 @@ impl Rig {
     /// Loads a CSV file for `org` through the same code path as `renkei import`.
     async fn load(&self, org: &str, kind: FileKind, file: &Path) -> Result<renkei_server::import::ImportSummary> {
         let input = std::fs::File::open(file)?;
-        let opts = ImportOptions { kind, encoding: None, skip_bad: false };
+        let opts = ImportOptions { kind, encoding: None, skip_bad: false, actor: "bench".into() };
         let (summary, _) = renkei_server::import::import(self.platform.clone(), &OrgId::parse(org)?, input, opts, Quiet).await?;
         if summary.bad > 0 || !summary.applied {
             bail!("the generated {} file had {} bad lines", kind.name(), summary.bad);

@@ -79,7 +79,8 @@ pub async fn run(a: ImportArgs) -> Result<ExitCode> {
     let setup = a.platform.setup(Duration::from_secs(86_400))?;
     let p = crate::run::load_platform(&setup, &tls).await?;
     let observer = Progress::new(total, report_path.clone());
-    let opts = ImportOptions { kind, encoding, skip_bad: a.skip_bad };
+    let actor = std::env::var("RENKEI_ACTOR").unwrap_or_else(|_| "operator".into());
+    let opts = ImportOptions { kind, encoding, skip_bad: a.skip_bad, actor };
     let (summary, observer) = renkei_server::import::import(p, &org, input, opts, observer).await?;
     observer.finish()?;
     let what = format!("{} lines read ({}), {} stored, {} unchanged", summary.lines, summary.encoding, summary.stored, summary.unchanged);

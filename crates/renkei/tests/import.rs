@@ -162,4 +162,73 @@ on_both_backends!(
     skip_bad_applies_the_good_lines_and_reports_the_rest,
     bad_copies_lines_are_reported_by_column,
     a_file_that_cannot_be_read_is_one_line_and_changes_nothing,
+    client_systems_load_files_over_the_api,
 );
+
+/// Uploads a CSV file to `POST /api/v1/imports/{kind}` as `org`'s client system.
+async fn upload(c: &Cluster, org: &str, kind: &str, query: &str, body: Vec<u8>) -> (u16, String, serde_json::Value) {
+    let resp = c
+        .http
+        .post(format!("{}/api/v1/imports/{kind}{query}", c.internal_for(org)))
+        .bearer_auth(&c.keys[org])
+        .header("content-type", "text/csv")
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    common::respond(resp).await
+}
+
+async fn client_systems_load_files_over_the_api(b: Backend) {
+    let c = Cluster::start_on(b).await;
+    let persons = format!("addressee_no,individual_number\nB1,{}\nB2,{}\n", number(51), number(52));
+    let (s, _, v) = upload(&c, "b-mayor", "persons", "", persons.into_bytes()).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((v["stored"].as_u64(), v["bad"].as_u64(), v["applied"].as_bool()), (Some(2), Some(0), Some(true)), "{v}");
+    let copies = cp932("addressee_no,item,valid_from,氏名\nB1,TAX,2026-04-01,髙橋\n");
+    let (s, _, v) = upload(&c, "b-mayor", "copies", "?encoding=cp932", copies).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["encoding"], "CP932");
+
+    // A bad line: 422 problem listing it, and nothing applied.
+    let bad = format!("addressee_no,individual_number\nB3,{}\nB4,123456789010\n", number(53));
+    let (s, ct, v) = upload(&c, "b-mayor", "persons", "", bad.clone().into_bytes()).await;
+    assert_eq!((s, ct.as_str()), (422, "application/problem+json"), "{v}");
+    assert_eq!(v["type"], "urn:renkei:problem:import-rejected");
+    assert_eq!(v["bad_lines"][0]["line"], 3, "{v}");
+    assert_eq!(v["bad_lines"][0]["column_name"], "individual_number", "{v}");
+    assert_eq!(v["summary"]["applied"], false);
+    // With skip_bad the good line is applied and the bad one listed.
+    let (s, _, v) = upload(&c, "b-mayor", "persons", "?skip_bad=true", bad.into_bytes()).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((v["stored"].as_u64(), v["bad"].as_u64()), (Some(1), Some(1)), "{v}");
+    assert_eq!(v["bad_lines"].as_array().map(Vec::len), Some(1));
+
+    // The audit log names the client system of each load.
+    let audit = renkei(&c, &["admin", "audit", "--tenant", "tenant-b"]);
+    assert!(audit.matches("client:b-mayor").count() >= 4, "{audit}");
+
+    // Unreadable files and wrong requests are problems too.
+    let (s, _, v) = upload(&c, "b-mayor", "persons", "", b"no,header\n".to_vec()).await;
+    assert_eq!((s, v["type"].as_str()), (400, Some("urn:renkei:problem:unreadable-file")), "{v}");
+    let (s, _, _) = upload(&c, "b-mayor", "people", "", b"x\n".to_vec()).await;
+    assert_eq!(s, 404);
+    let (s, _, v) = upload(&c, "b-mayor", "persons", "?encoding=latin1", b"x\n".to_vec()).await;
+    assert_eq!((s, v["type"].as_str()), (400, Some("urn:renkei:problem:invalid-query")), "{v}");
+    let mut huge = b"addressee_no,individual_number\n".to_vec();
+    let line = format!("{}\n", "x".repeat(60_000));
+    while huge.len() <= 64 << 20 {
+        huge.extend(line.as_bytes());
+    }
+    let (s, _, v) = upload(&c, "b-mayor", "persons", "", huge).await;
+    assert_eq!((s, v["type"].as_str()), (413, Some("urn:renkei:problem:body-too-large")), "{v}");
+}
+
+fn renkei(c: &Cluster, args: &[&str]) -> String {
+    let plat = c.path("platform").display().to_string();
+    let mut all: Vec<&str> = vec![args[0], "--data-dir", &plat];
+    let db = c.db_args();
+    all.extend(db.iter().map(String::as_str));
+    all.extend(&args[1..]);
+    common::renkei(&all, None)
+}

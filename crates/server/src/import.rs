@@ -31,6 +31,8 @@ pub struct ImportOptions {
     pub encoding: Option<Encoding>,
     /// Apply the good lines even if some are bad.
     pub skip_bad: bool,
+    /// Who loads, for the audit log (an operator, or `client:<org>`).
+    pub actor: String,
 }
 
 /// What a load did.
@@ -107,7 +109,7 @@ where
     let ctx = p.orgs.get(org).ok_or_else(|| ImportError::UnknownOrg(org.clone()))?;
     let store = p.tenant_store(&ctx.tenant).ok_or_else(|| ImportError::UnknownOrg(org.clone()))?.clone();
     let rt = tokio::runtime::Handle::current();
-    let (p2, org2) = (p.clone(), org.clone());
+    let (p2, org2, actor) = (p.clone(), org.clone(), opts.actor.clone());
     let outcome = store
         .bulk(org, move |bulk| {
             let mut observer = observer;
@@ -128,9 +130,57 @@ where
         "org={org} kind={} lines={} stored={} unchanged={} bad={} applied={}",
         summary.kind, summary.lines, summary.stored, summary.unchanged, summary.bad, summary.applied
     );
-    p.platform.audit(&ctx.tenant, &format!("org:{org}"), "import", &detail).await?;
+    p.platform.audit(&ctx.tenant, &actor, "import", &detail).await?;
     tracing::info!(%org, kind = %summary.kind, lines = summary.lines, bad = summary.bad, applied = summary.applied, "bulk load finished");
     Ok((summary, observer))
+}
+
+/// Feeds an HTTP request body to a load as a blocking [`Read`], chunk by chunk as it arrives,
+/// refusing more than `limit` bytes (the reader then fails with `FileTooLarge`).
+pub fn body_reader(body: axum::body::Body, limit: usize) -> impl Read + Send + 'static {
+    use http_body_util::BodyExt;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
+    tokio::spawn(async move {
+        let mut body = http_body_util::Limited::new(body, limit);
+        while let Some(frame) = body.frame().await {
+            let chunk = match frame {
+                Ok(f) => match f.into_data() {
+                    Ok(d) => Ok(d),
+                    Err(_) => continue,
+                },
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                    Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, format!("the body exceeds {limit} bytes")))
+                }
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            };
+            let failed = chunk.is_err();
+            // The load stopped reading (a bad header, say): nothing more to feed.
+            if tx.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    BodyReader { rx, chunk: bytes::Bytes::new() }
+}
+
+struct BodyReader {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+    chunk: bytes::Bytes,
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            // Called on the load's blocking thread, never on the runtime's workers.
+            match self.rx.blocking_recv() {
+                Some(chunk) => self.chunk = chunk?,
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.chunk.len());
+        out[..n].copy_from_slice(&self.chunk.split_to(n));
+        Ok(n)
+    }
 }
 
 /// A person waiting for its code: (line, addressee, number).

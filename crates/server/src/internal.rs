@@ -4,12 +4,14 @@
 //! resource answers 404, so existence does not leak.
 
 use crate::Platform;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
+use crate::import::{BadLine, ImportError, ImportOptions, ImportSummary, Observer};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
+use renkei_domain::bulk::{Encoding, FileKind};
 use renkei_domain::wire::{CodeRequest, CodeResponse, MAX_ITEMS_PER_QUERY, MessageKind, QueryRequest};
 use renkei_domain::{AddresseeNo, DutyCode, IndividualNumber, ItemCode, OrgId, QueryState, RequestId};
 use renkei_net::{ApiJson, Problem};
@@ -30,6 +32,7 @@ pub fn router(p: Arc<Platform>) -> Router {
         .route("/api/v1/queries", post(file_query))
         .route("/api/v1/queries/{id}", get(get_query))
         .route("/api/v1/records", get(list_records))
+        .route("/api/v1/imports/{kind}", post(import_file))
         .route("/api/openapi.json", get(crate::openapi::serve))
         .fallback(Problem::fallback_not_found)
         .method_not_allowed_fallback(Problem::fallback_method)
@@ -329,6 +332,98 @@ pub async fn file_query(
 pub async fn get_query(State(p): State<Arc<Platform>>, caller: Caller, Path(id): Path<String>) -> Result<Json<QueryResource>, Problem> {
     let view = caller.store(&p)?.query(&caller.org, &id).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
     Ok(Json(view.into()))
+}
+
+/// Largest CSV body of a bulk load over the API. Go-live loads of millions of lines go through
+/// `renkei import` on the platform itself.
+pub const IMPORT_BODY_LIMIT: usize = 64 << 20;
+
+/// How to read an uploaded CSV file.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportParams {
+    /// `auto` (default), `utf-8` or `cp932`.
+    pub encoding: Option<String>,
+    /// Apply the good lines and report the bad ones (default: any bad line applies nothing).
+    #[serde(default)]
+    pub skip_bad: bool,
+}
+
+/// What a bulk load did, with its bad lines (at most [`MAX_REPORTED_LINES`]).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportReport {
+    #[serde(flatten)]
+    pub summary: ImportSummary,
+    pub bad_lines: Vec<BadLine>,
+    /// More lines were bad than are listed.
+    pub bad_lines_truncated: bool,
+}
+
+/// Bad lines listed in one answer.
+pub const MAX_REPORTED_LINES: usize = 1000;
+
+struct Collect(Vec<BadLine>, bool);
+
+impl Observer for Collect {
+    fn bad_line(&mut self, bad: BadLine) {
+        if self.0.len() < MAX_REPORTED_LINES { self.0.push(bad) } else { self.1 = true }
+    }
+}
+
+/// 一括登録: load a CSV file of persons or provision copies (layouts: docs/csv-layouts.md) for
+/// the caller's org, in one transaction.
+#[utoipa::path(post, path = "/api/v1/imports/{kind}", tag = "imports",
+    params(("kind" = String, Path, description = "`persons` or `copies`"), ImportParams),
+    request_body(content = String, content_type = "text/csv", description = "The CSV file, UTF-8 (BOM optional) or CP932"),
+    responses((status = 200, body = ImportReport, description = "applied (with --skip-bad, bad lines are listed)"),
+        (status = 422, description = "bad lines: nothing was applied; the problem lists them (`summary`, `bad_lines`)", content_type = "application/problem+json"),
+        (status = 400, description = "unreadable file: empty, wrong header or encoding", content_type = "application/problem+json"),
+        (status = 413, description = "larger than 64 MiB", content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn import_file(
+    State(p): State<Arc<Platform>>,
+    caller: Caller,
+    Path(kind): Path<String>,
+    params: Result<Query<ImportParams>, axum::extract::rejection::QueryRejection>,
+    body: axum::body::Body,
+) -> Result<Json<ImportReport>, Problem> {
+    let Query(params) = params.map_err(|e| Problem::bad_request("invalid-query", e.body_text()))?;
+    let kind = match kind.as_str() {
+        "persons" => FileKind::Persons,
+        "copies" => FileKind::Copies,
+        _ => return Err(Problem::not_found()),
+    };
+    let encoding = match params.encoding.as_deref() {
+        None | Some("auto") => None,
+        Some(e) => Some(Encoding::parse(e).ok_or_else(|| Problem::bad_request("invalid-query", "encoding is auto, utf-8 or cp932"))?),
+    };
+    let opts = ImportOptions { kind, encoding, skip_bad: params.skip_bad, actor: format!("client:{}", caller.org) };
+    let input = crate::import::body_reader(body, IMPORT_BODY_LIMIT);
+    let (summary, Collect(bad_lines, truncated)) =
+        crate::import::import(p.clone(), &caller.org, input, opts, Collect(Vec::new(), false)).await.map_err(import_problem)?;
+    let report = ImportReport { summary, bad_lines, bad_lines_truncated: truncated };
+    if !report.summary.applied {
+        return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "import-rejected", "Bad lines: nothing was applied")
+            .with_detail(format!("{} bad lines; fix them, or load with skip_bad=true", report.summary.bad))
+            .with_extension("summary", serde_json::to_value(&report.summary).unwrap_or_default())
+            .with_extension("bad_lines", serde_json::to_value(&report.bad_lines).unwrap_or_default())
+            .with_extension("bad_lines_truncated", Value::Bool(report.bad_lines_truncated)));
+    }
+    Ok(Json(report))
+}
+
+fn import_problem(e: ImportError) -> Problem {
+    match e {
+        ImportError::Input(d) => Problem::bad_request("unreadable-file", d),
+        ImportError::Read(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "The body exceeds the size limit")
+                .with_detail(format!("at most {IMPORT_BODY_LIMIT} bytes over the API; use `renkei import` for bigger files"))
+        }
+        ImportError::Read(e) => Problem::bad_request("unreadable-file", e.to_string()),
+        ImportError::Hub(d) => hub_problem(d),
+        ImportError::UnknownOrg(_) => Problem::unavailable("the org is not loaded on this server; restart it after creating orgs"),
+        ImportError::Store(e) => store_problem(e),
+    }
 }
 
 /// 情報提供等記録 of the caller's org.
