@@ -11,30 +11,44 @@ use renkei_store::hub::HubQuery;
 use renkei_store::{now_millis, now_unix};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
 /// After this many failed attempts a step is given up and the query recorded as failed.
 pub const MAX_ATTEMPTS: i64 = 40;
 
+/// Steps in flight at once (per process). New steps are claimed as soon as a slot frees.
+pub const MAX_IN_FLIGHT: usize = 256;
+
 /// Runs until `shutdown` resolves.
 pub async fn run(hub: Arc<Hub>, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     loop {
-        match hub.store.claim_due(256, hub.claim_lease.as_millis() as i64).await {
-            Ok(due) if !due.is_empty() => {
-                let mut set = tokio::task::JoinSet::new();
-                for q in due {
-                    let hub = hub.clone();
-                    set.spawn(async move { step(&hub, q).await });
+        let free = slots.available_permits();
+        let mut claimed = false;
+        if free > 0 {
+            match hub.store.claim_due(free, hub.claim_lease.as_millis() as i64).await {
+                Ok(due) => {
+                    claimed = !due.is_empty();
+                    for q in due {
+                        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+                        let hub = hub.clone();
+                        tokio::spawn(async move {
+                            step(&hub, q).await;
+                            drop(slot);
+                        });
+                    }
                 }
-                while set.join_next().await.is_some() {}
-                continue;
+                Err(e) => tracing::error!(error = %e, "hub worker cannot read its queue"),
             }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "hub worker cannot read its queue"),
+        }
+        if claimed && slots.available_permits() > 0 {
+            continue;
         }
         tokio::select! {
             _ = &mut shutdown => return,
             _ = hub.wake.notified() => {},
+            Ok(_) = slots.acquire(), if slots.available_permits() == 0 => {},
             _ = tokio::time::sleep(Duration::from_millis(250)) => {},
         }
     }

@@ -11,40 +11,56 @@ use renkei_store::tenant::{OutboxItem, TenantStore};
 use renkei_store::{now_millis, now_unix};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
 /// The outbox's only destination, as its circuit breaker knows it.
 const HUB: &str = "hub";
 
+/// Deliveries in flight at once (per process). New queries are claimed as soon as a slot frees,
+/// so one slow delivery never holds back the rest.
+pub const MAX_IN_FLIGHT: usize = 128;
+
 pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let mut last_expiry = Instant::now() - Duration::from_secs(60);
     loop {
-        let mut worked = false;
-        for store in p.tenants.values() {
-            expire(store).await;
-            if p.breakers.permit(HUB, Instant::now()).is_err() {
-                continue;
+        if last_expiry.elapsed() >= Duration::from_secs(1) {
+            last_expiry = Instant::now();
+            for store in p.tenants.values() {
+                expire(store).await;
             }
-            let limit = if p.breakers.is_open(HUB) { 1 } else { 128 };
+        }
+        let mut claimed = false;
+        for store in p.tenants.values() {
+            let free = slots.available_permits();
+            if free == 0 || p.breakers.permit(HUB, Instant::now()).is_err() {
+                break;
+            }
+            let limit = if p.breakers.is_open(HUB) { 1 } else { free };
             match store.claim_outbox(limit, p.claim_lease.as_millis() as i64).await {
-                Ok(due) if !due.is_empty() => {
-                    worked = true;
-                    let mut set = tokio::task::JoinSet::new();
+                Ok(due) => {
+                    claimed |= !due.is_empty();
                     for item in due {
+                        let Ok(slot) = slots.clone().acquire_owned().await else { return };
                         let (p, store) = (p.clone(), store.clone());
-                        set.spawn(async move { deliver(&p, &store, item).await });
+                        tokio::spawn(async move {
+                            deliver(&p, &store, item).await;
+                            drop(slot);
+                        });
                     }
-                    while set.join_next().await.is_some() {}
                 }
-                Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, tenant = %store.tenant(), "outbox unreadable"),
             }
         }
-        if worked {
+        if claimed && slots.available_permits() > 0 {
             continue;
         }
         tokio::select! {
             _ = &mut shutdown => return,
             _ = p.wake.notified() => {},
+            // A slot freed while all were busy: there may be more to claim.
+            Ok(_) = slots.acquire(), if slots.available_permits() == 0 => {},
             _ = tokio::time::sleep(Duration::from_millis(250)) => {},
         }
     }
