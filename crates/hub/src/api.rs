@@ -55,7 +55,6 @@ async fn verified<T: serde::de::DeserializeOwned>(
     issued_at: impl Fn(&T) -> i64,
 ) -> Result<(T, DirectoryEntry), Problem> {
     let entry = hub
-        .store
         .org(&env.signer)
         .await
         .map_err(store_problem)?
@@ -108,7 +107,7 @@ async fn queries(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelo
         return Err(Problem::bad_request("invalid-message", format!("a query asks for 1–{MAX_ITEMS_PER_QUERY} items")));
     }
     let provider =
-        hub.store.org(q.provider.as_str()).await.map_err(store_problem)?.ok_or_else(|| {
+        hub.org(q.provider.as_str()).await.map_err(store_problem)?.ok_or_else(|| {
             Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-provider", "The provider org is not in the directory")
         })?;
     if let Some(item) = hub.matrix.first_denied(&requester.org_type, &q.duty, &provider.org_type, &q.items) {
@@ -178,7 +177,7 @@ struct OrgInfo {
 
 /// Public directory facts about one org (no keys needed by callers).
 async fn org_info(State(hub): State<Arc<Hub>>, axum::extract::Path(id): axum::extract::Path<String>) -> Result<Json<OrgInfo>, Problem> {
-    let e = hub.store.org(&id).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
+    let e = hub.org(&id).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
     Ok(Json(OrgInfo { id: e.id, org_type: e.org_type.to_string(), name: e.name }))
 }
 

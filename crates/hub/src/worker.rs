@@ -25,11 +25,12 @@ pub async fn run(hub: Arc<Hub>, shutdown: impl std::future::Future<Output = ()>)
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     loop {
         let free = slots.available_permits();
-        let mut claimed = false;
+        // More may be due only if a claim came back full; otherwise wait to be woken.
+        let mut full = false;
         if free > 0 {
             match hub.store.claim_due(free, hub.claim_lease.as_millis() as i64).await {
                 Ok(due) => {
-                    claimed = !due.is_empty();
+                    full = due.len() >= free;
                     for q in due {
                         let Ok(slot) = slots.clone().acquire_owned().await else { return };
                         let hub = hub.clone();
@@ -42,7 +43,7 @@ pub async fn run(hub: Arc<Hub>, shutdown: impl std::future::Future<Output = ()>)
                 Err(e) => tracing::error!(error = %e, "hub worker cannot read its queue"),
             }
         }
-        if claimed && slots.available_permits() > 0 {
+        if full && slots.available_permits() > 0 {
             continue;
         }
         tokio::select! {
@@ -129,7 +130,7 @@ async fn post(hub: &Hub, url: String, body: &str) -> Result<String, Step> {
 
 /// Sends the forward envelope to the provider and keeps its verified, sealed answer.
 async fn forward(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
-    let provider = hub.store.org(&q.provider).await.map_err(|e| e.to_string())?.ok_or("provider left the directory")?;
+    let provider = hub.org(&q.provider).await.map_err(|e| e.to_string())?.ok_or("provider left the directory")?;
     let text = post(hub, format!("{}/net/v1/queries", provider.endpoint.trim_end_matches('/')), &q.forwarded).await?;
     let env: SignedEnvelope = serde_json::from_str(&text).map_err(|_| "the provider's answer is not an envelope".to_string())?;
     let key = VerifyingKey::from_base64(&provider.verify_key).map_err(|e| e.to_string())?;
@@ -151,7 +152,7 @@ async fn forward(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
 
 /// Delivers the relayed answer to the requester's server.
 async fn relay(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
-    let requester = hub.store.org(&q.requester).await.map_err(|e| e.to_string())?.ok_or("requester left the directory")?;
+    let requester = hub.org(&q.requester).await.map_err(|e| e.to_string())?.ok_or("requester left the directory")?;
     let body = q.answer.as_deref().ok_or("no answer stored")?;
     post(hub, format!("{}/net/v1/answers", requester.endpoint.trim_end_matches('/')), body).await?;
     hub.store.advance(&q.request_id, "answered", "relayed", None, None).await.map_err(|e| e.to_string())?;

@@ -31,7 +31,8 @@ pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = (
                 expire(store).await;
             }
         }
-        let mut claimed = false;
+        // More may be due only if a claim came back full; otherwise wait to be woken.
+        let mut full = false;
         for store in p.tenants.values() {
             let free = slots.available_permits();
             if free == 0 || p.breakers.permit(HUB, Instant::now()).is_err() {
@@ -40,7 +41,7 @@ pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = (
             let limit = if p.breakers.is_open(HUB) { 1 } else { free };
             match store.claim_outbox(limit, p.claim_lease.as_millis() as i64).await {
                 Ok(due) => {
-                    claimed |= !due.is_empty();
+                    full |= due.len() >= limit;
                     for item in due {
                         let Ok(slot) = slots.clone().acquire_owned().await else { return };
                         let (p, store) = (p.clone(), store.clone());
@@ -53,7 +54,7 @@ pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = (
                 Err(e) => tracing::error!(error = %e, tenant = %store.tenant(), "outbox unreadable"),
             }
         }
-        if claimed && slots.available_permits() > 0 {
+        if full && slots.available_permits() > 0 {
             continue;
         }
         tokio::select! {

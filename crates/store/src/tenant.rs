@@ -588,9 +588,12 @@ impl TenantStore {
         let (tenant, org_s, id) = (self.tenant.to_string(), org.to_string(), id.to_owned());
         let row = self
             .tx(move |tx| {
+                // The person comes along (by its blind index) so a read is one statement.
                 tx.query_opt(
-                    "SELECT id, request_id, duty, provider_org, items, request_enc, state, error, outcome, answer_enc, attempts, created_at, updated_at
-                     FROM queries WHERE tenant_id = ?1 AND org_id = ?2 AND id = ?3",
+                    "SELECT q.id, q.request_id, q.duty, q.provider_org, q.items, q.request_enc, q.state, q.error, q.outcome, q.answer_enc,
+                        q.attempts, q.created_at, q.updated_at, p.id, p.addressee_enc
+                     FROM queries q LEFT JOIN persons p ON p.tenant_id = q.tenant_id AND p.org_id = q.org_id AND p.addressee_idx = q.addressee_idx
+                     WHERE q.tenant_id = ?1 AND q.org_id = ?2 AND q.id = ?3",
                     args![tenant, org_s, id],
                 )
             })
@@ -604,7 +607,12 @@ impl TenantStore {
             .get::<Option<Vec<u8>>>(9)?
             .map(|enc| -> Result<Value> { Ok(serde_json::from_slice(&self.dk.decrypt("queries.answer", &id, &enc)?)?) })
             .transpose()?;
-        let addressee = self.addressee_of_request(org, &request).await?;
+        let (person, addressee_enc) = (row.get::<Option<String>>(13)?, row.get::<Option<Vec<u8>>>(14)?);
+        let (Some(person), Some(addressee_enc)) = (person, addressee_enc) else {
+            return Err(StoreError::NotFound("person of query"));
+        };
+        let addressee = String::from_utf8(self.dk.decrypt("persons.addressee", &person, &addressee_enc)?).map_err(corrupt)?;
+        let addressee = AddresseeNo::parse(&addressee).map_err(corrupt)?;
         Ok(Some(QueryView {
             request_id: RequestId::parse(&row.get::<String>(1)?).map_err(corrupt)?,
             org: org.clone(),
@@ -622,10 +630,6 @@ impl TenantStore {
             updated_at: row.get(12)?,
             id,
         }))
-    }
-
-    async fn addressee_of_request(&self, org: &OrgId, request: &QueryRequest) -> Result<AddresseeNo> {
-        self.person_by_code(org, &request.requester_code).await?.ok_or(StoreError::NotFound("person of query"))
     }
 
     /// Claims up to `limit` queries of every org of this tenant due for (re)delivery, oldest
