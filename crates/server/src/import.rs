@@ -238,6 +238,9 @@ impl<O: Observer> Load<'_, '_, O> {
         }
         self.report_overlong_before(&state, u64::MAX);
         self.flush_persons()?;
+        for (line, loaded) in self.bulk.flush()? {
+            self.loaded(line, loaded);
+        }
         let lines = self.summary.lines;
         self.observer.progress(state.borrow().bytes, lines);
         let mut summary = std::mem::take(&mut self.summary);
@@ -279,8 +282,9 @@ impl<O: Observer> Load<'_, '_, O> {
             },
             FileKind::Copies => match layout.copy(cells, |i| self.p.matrix.knows_item(i)) {
                 Ok(c) => {
-                    let loaded = self.bulk.copy(&c.addressee, &c.item, c.valid_from, &c.fields)?;
-                    self.loaded(line, loaded);
+                    for (line, loaded) in self.bulk.copy(line, &c.addressee, &c.item, c.valid_from, &c.fields)? {
+                        self.loaded(line, loaded);
+                    }
                 }
                 Err(e) => self.bad(BadLine::new(line, e)),
             },
@@ -309,8 +313,8 @@ impl<O: Observer> Load<'_, '_, O> {
         if codes.len() != batch.len() {
             return Err(ImportError::Hub(format!("asked for {} codes, got {}", batch.len(), codes.len())));
         }
-        for ((line, addressee, _), code) in batch.into_iter().zip(codes) {
-            let loaded = self.bulk.person(&addressee, &code)?;
+        let batch = batch.into_iter().zip(codes).map(|((line, addressee, _), code)| (line, addressee, code)).collect();
+        for (line, loaded) in self.bulk.persons(batch)? {
             self.loaded(line, loaded);
         }
         Ok(())

@@ -252,6 +252,16 @@ impl dyn Tx + '_ {
     }
 }
 
+/// Placeholders `?first, ?first+1, …` for `n` values (an `IN (…)` list).
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `(?first, …), (…), …`: placeholders for `rows` rows of `cols` values (a multi-row `VALUES`).
+pub fn value_rows(first: usize, rows: usize, cols: usize) -> String {
+    (0..rows).map(|r| format!("({})", placeholders(first + r * cols, cols))).collect::<Vec<_>>().join(", ")
+}
+
 /// How a transaction ends when its closure succeeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finish {
@@ -394,6 +404,12 @@ mod tests {
             crate::pg::to_pg_placeholders("SELECT '?1', x FROM t WHERE a = ?1 AND b = ?12"),
             "SELECT '?1', x FROM t WHERE a = $1 AND b = $12"
         );
+    }
+
+    #[test]
+    fn placeholder_lists_number_their_values() {
+        assert_eq!(placeholders(2, 3), "?2, ?3, ?4");
+        assert_eq!(value_rows(1, 2, 2), "(?1, ?2), (?3, ?4)");
     }
 
     #[test]

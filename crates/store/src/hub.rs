@@ -3,7 +3,7 @@
 //! records, and resident tokens for disclosure. No Individual Number and no answer plaintext
 //! is ever stored here.
 
-use crate::db::{Backend, Location, Row, Scope, Tx};
+use crate::db::{Backend, Location, Row, Scope, ToValue, Tx, placeholders, value_rows};
 use crate::migrate::{Migration, Migrations};
 use crate::{Db, Result, StoreError, args, layout, now_millis, now_unix};
 use renkei_crypto::hubkey::mint_code;
@@ -206,6 +206,20 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
+/// The codes `org` already has for these persons, 500 keys per statement.
+fn known_codes(tx: &mut dyn Tx, org: &str, keys: &[String]) -> Result<std::collections::HashMap<String, String>> {
+    let mut out = std::collections::HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(500) {
+        let mut args = vec![org.to_value()];
+        args.extend(chunk.iter().map(|k| k.to_value()));
+        let sql = format!("SELECT person_key, code FROM codes WHERE org_id = ?1 AND person_key IN ({})", placeholders(2, chunk.len()));
+        for r in tx.query(&sql, &args)? {
+            out.insert(r.get(0)?, r.get(1)?);
+        }
+    }
+    Ok(out)
+}
+
 fn code_in(tx: &mut dyn Tx, org: &str, person_key: &str, mint: bool) -> Result<Option<String>> {
     if let Some(r) = tx.query_opt("SELECT code FROM codes WHERE org_id = ?1 AND person_key = ?2", args![org, person_key])? {
         return Ok(Some(r.get(0)?));
@@ -288,8 +302,32 @@ impl HubStore {
     /// `org`'s codes for these persons (keyed hashes), minting each missing one, in one transaction.
     pub async fn codes_for(&self, org: &OrgId, person_keys: Vec<String>) -> Result<Vec<OrgCode>> {
         let org = org.to_string();
-        let codes: Vec<String> =
-            self.tx(move |tx| person_keys.iter().map(|k| code_in(tx, &org, k, true).map(|c| c.unwrap_or_default())).collect()).await?;
+        // Three statements for the whole batch: read the known codes, mint the missing ones in one
+        // insert, read back what won (a concurrent request may have minted some first).
+        let codes: Vec<String> = self
+            .tx(move |tx| {
+                let mut known = known_codes(tx, &org, &person_keys)?;
+                let mut missing: Vec<&String> = person_keys.iter().filter(|k| !known.contains_key(*k)).collect();
+                missing.sort();
+                missing.dedup();
+                for chunk in missing.chunks(500) {
+                    let mut values = Vec::with_capacity(chunk.len() * 4);
+                    for k in chunk {
+                        values.extend([org.to_value(), (*k).to_value(), mint_code().to_string().to_value(), now_unix().to_value()]);
+                    }
+                    tx.execute(
+                        &format!(
+                            "INSERT INTO codes (org_id, person_key, code, created_at) VALUES {} ON CONFLICT (org_id, person_key) DO NOTHING",
+                            value_rows(1, chunk.len(), 4)
+                        ),
+                        &values,
+                    )?;
+                    let keys: Vec<String> = chunk.iter().map(|k| (*k).clone()).collect();
+                    known.extend(known_codes(tx, &org, &keys)?);
+                }
+                person_keys.iter().map(|k| known.get(k).cloned().ok_or_else(|| corrupt("a code was not minted"))).collect()
+            })
+            .await?;
         codes.iter().map(|c| OrgCode::parse(c).map_err(corrupt)).collect()
     }
 

@@ -215,8 +215,9 @@ pub enum Loaded {
     Conflict(&'static str),
 }
 
-/// One transaction of bulk loading (一括登録) for one org. Each call writes one line with one
-/// statement in the common case; nothing is visible to others until the load commits.
+/// One transaction of bulk loading (一括登録) for one org. Lines are written in multi-row
+/// statements of [`BULK_ROWS`]; nothing is visible to others until the load commits. Results come
+/// back when a batch is written, each with the line it belongs to.
 pub struct Bulk<'t> {
     tx: &'t mut dyn Tx,
     tenant: String,
@@ -225,28 +226,62 @@ pub struct Bulk<'t> {
     /// Marks the rows this load wrote, so a key repeated within the load is told apart from one
     /// an earlier load wrote.
     import_id: String,
+    /// Copies waiting for their batch: (line, row id, the row's values).
+    copies: Vec<(u64, String, Vec<crate::db::Value>)>,
+    copy_ids: std::collections::HashSet<String>,
 }
 
+/// Rows per multi-row statement of a bulk load.
+pub const BULK_ROWS: usize = 500;
+
+/// A line's result: (line, what happened).
+pub type LineResult = (u64, Loaded);
+
 impl Bulk<'_> {
-    /// Registers `addressee ↔ code`, like [`TenantStore::register_person`].
-    pub fn person(&mut self, addressee: &AddresseeNo, code: &OrgCode) -> Result<Loaded> {
-        let org = self.org.as_str();
-        let key = format!("{org}\0{addressee}");
-        let a_idx = self.dk.blind_index("addressee", &key);
-        let c_idx = self.dk.blind_index("code", &format!("{org}\0{code}"));
-        // The row id is derived from the key, so the ciphertext's associated data is known
-        // before the row is written and one statement suffices.
-        let id = self.dk.blind_index("person-id", &key);
-        let a_enc = self.dk.encrypt("persons.addressee", &id, addressee.as_str().as_bytes())?;
-        let c_enc = self.dk.encrypt("persons.code", &id, code.as_str().as_bytes())?;
-        let inserted = self.tx.execute(
-            "INSERT INTO persons (tenant_id, org_id, id, addressee_idx, addressee_enc, code_idx, code_enc, created_at, import_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
-            args![self.tenant, org, id, a_idx, a_enc, c_idx, c_enc, now_unix(), self.import_id],
-        )?;
-        if inserted == 1 {
-            return Ok(Loaded::Stored);
+    /// Registers persons (`addressee ↔ code`), like [`TenantStore::register_person`], in
+    /// multi-row statements; only lines that collide with a stored row are looked at one by one.
+    pub fn persons(&mut self, batch: Vec<(u64, AddresseeNo, OrgCode)>) -> Result<Vec<LineResult>> {
+        let org = self.org.to_string();
+        let mut out = Vec::with_capacity(batch.len());
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut ids = std::collections::HashSet::with_capacity(batch.len());
+        for (line, addressee, code) in batch {
+            let key = format!("{org}\0{addressee}");
+            // The row id is derived from the key, so the ciphertext's associated data is known
+            // before the row is written.
+            let id = self.dk.blind_index("person-id", &key);
+            if !ids.insert(id.clone()) {
+                out.push((line, Loaded::Duplicate));
+                continue;
+            }
+            let a_idx = self.dk.blind_index("addressee", &key);
+            let c_idx = self.dk.blind_index("code", &format!("{org}\0{code}"));
+            let a_enc = self.dk.encrypt("persons.addressee", &id, addressee.as_str().as_bytes())?;
+            let c_enc = self.dk.encrypt("persons.code", &id, code.as_str().as_bytes())?;
+            let values = args![self.tenant, org, id, a_idx, a_enc, c_idx, c_enc, now_unix(), self.import_id].to_vec();
+            rows.push((line, id, a_idx, c_idx, values));
         }
+        for chunk in rows.chunks(BULK_ROWS) {
+            let values: Vec<crate::db::Value> = chunk.iter().flat_map(|r| r.4.iter().cloned()).collect();
+            let sql = format!(
+                "INSERT INTO persons (tenant_id, org_id, id, addressee_idx, addressee_enc, code_idx, code_enc, created_at, import_id)
+                 VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+                crate::db::value_rows(1, chunk.len(), 9)
+            );
+            let inserted: std::collections::HashSet<String> =
+                self.tx.query(&sql, &values)?.iter().map(|r| r.get(0)).collect::<Result<_>>()?;
+            for (line, id, a_idx, c_idx, _) in chunk {
+                let loaded = if inserted.contains(id) { Loaded::Stored } else { self.collided_person(a_idx, c_idx)? };
+                out.push((*line, loaded));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Why a person row was not inserted: registered before (same or another number), earlier
+    /// in this load, or its number belongs to another addressee.
+    fn collided_person(&mut self, a_idx: &str, c_idx: &str) -> Result<Loaded> {
+        let org = self.org.as_str();
         let existing = self.tx.query_opt(
             "SELECT code_idx, import_id FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3",
             args![self.tenant, org, a_idx],
@@ -267,23 +302,50 @@ impl Bulk<'_> {
         Ok(Loaded::AlreadyRegistered)
     }
 
-    /// Writes one provision copy version, like [`TenantStore::upsert_copy`].
-    pub fn copy(&mut self, addressee: &AddresseeNo, item: &ItemCode, valid_from: NaiveDate, fields: &Map<String, Value>) -> Result<Loaded> {
+    /// Queues one provision copy version, like [`TenantStore::upsert_copy`]; returns the results
+    /// of a batch when one is written.
+    pub fn copy(
+        &mut self,
+        line: u64,
+        addressee: &AddresseeNo,
+        item: &ItemCode,
+        valid_from: NaiveDate,
+        fields: &Map<String, Value>,
+    ) -> Result<Vec<LineResult>> {
         let org = self.org.as_str();
-        let a_idx = self.dk.blind_index("addressee", &format!("{org}\0{addressee}"));
         let vf = valid_from.to_string();
         let id = self.dk.blind_index("copy-id", &format!("{org}\0{addressee}\0{item}\0{vf}"));
+        if !self.copy_ids.insert(id.clone()) {
+            return Ok(vec![(line, Loaded::Duplicate)]);
+        }
+        let a_idx = self.dk.blind_index("addressee", &format!("{org}\0{addressee}"));
         let enc = self.dk.encrypt("provision_copies.fields", &id, &serde_json::to_vec(fields)?)?;
-        // A version written earlier by this same load is a duplicate line: left as it is.
-        let written = self.tx.execute(
+        let values = args![self.tenant, org, id, a_idx, item.as_str(), vf, enc, now_unix(), self.import_id].to_vec();
+        self.copies.push((line, id, values));
+        if self.copies.len() >= BULK_ROWS { self.flush() } else { Ok(Vec::new()) }
+    }
+
+    /// Writes what is queued; call once after the last line.
+    pub fn flush(&mut self) -> Result<Vec<LineResult>> {
+        if self.copies.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batch = std::mem::take(&mut self.copies);
+        self.copy_ids.clear();
+        let values: Vec<crate::db::Value> = batch.iter().flat_map(|c| c.2.iter().cloned()).collect();
+        // A version written earlier by this same load is a duplicate line: left as it is, and
+        // not returned.
+        let sql = format!(
             "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at, import_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             VALUES {}
              ON CONFLICT (tenant_id, org_id, addressee_idx, item, valid_from) DO UPDATE
              SET id = excluded.id, fields_enc = excluded.fields_enc, updated_at = excluded.updated_at, import_id = excluded.import_id
-             WHERE provision_copies.import_id IS DISTINCT FROM excluded.import_id",
-            args![self.tenant, org, id, a_idx, item.as_str(), vf, enc, now_unix(), self.import_id],
-        )?;
-        Ok(if written == 1 { Loaded::Stored } else { Loaded::Duplicate })
+             WHERE provision_copies.import_id IS DISTINCT FROM excluded.import_id
+             RETURNING id",
+            crate::db::value_rows(1, batch.len(), 9)
+        );
+        let written: std::collections::HashSet<String> = self.tx.query(&sql, &values)?.iter().map(|r| r.get(0)).collect::<Result<_>>()?;
+        Ok(batch.into_iter().map(|(line, id, _)| (line, if written.contains(&id) { Loaded::Stored } else { Loaded::Duplicate })).collect())
     }
 }
 
@@ -410,7 +472,15 @@ impl TenantStore {
                 if sqlite {
                     tx.execute(&format!("PRAGMA cache_size = -{}", BULK_CACHE_KIB), args![])?;
                 }
-                let out = f(&mut Bulk { tx: &mut *tx, tenant, org, dk, import_id: new_id() });
+                let out = f(&mut Bulk {
+                    tx: &mut *tx,
+                    tenant,
+                    org,
+                    dk,
+                    import_id: new_id(),
+                    copies: Vec::new(),
+                    copy_ids: std::collections::HashSet::new(),
+                });
                 if sqlite {
                     tx.execute("PRAGMA cache_size = -2000", args![])?;
                 }
