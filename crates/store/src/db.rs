@@ -252,6 +252,17 @@ impl dyn Tx + '_ {
     }
 }
 
+/// For a transaction that writes many rows and then looks them up by key (bulk loads, code
+/// batches): on PostgreSQL the table's statistics still describe it as it was before (often
+/// empty), and a plan made from them scans the whole table for each look-up. Plan each statement
+/// for the table as it is, and prefer its indexes.
+pub fn plan_for_growing_tables(tx: &mut dyn Tx) -> crate::Result<()> {
+    if tx.backend() == Backend::Postgres {
+        tx.execute("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('enable_seqscan', 'off', true)", &[])?;
+    }
+    Ok(())
+}
+
 /// Placeholders `?first, ?first+1, …` for `n` values (an `IN (…)` list).
 pub fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")

@@ -306,6 +306,7 @@ impl HubStore {
         // insert, read back what won (a concurrent request may have minted some first).
         let codes: Vec<String> = self
             .tx(move |tx| {
+                crate::db::plan_for_growing_tables(tx)?;
                 let mut known = known_codes(tx, &org, &person_keys)?;
                 let mut missing: Vec<&String> = person_keys.iter().filter(|k| !known.contains_key(*k)).collect();
                 missing.sort();

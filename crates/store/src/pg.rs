@@ -99,7 +99,13 @@ impl Pool {
     /// A new connection acting as the application role inside the schema.
     fn session(&self) -> Result<Conn> {
         let mut client = self.connect()?;
-        client.batch_execute(&format!("SET search_path TO {}; SET statement_timeout = '30s'", self.schema))?;
+        // Statements are prepared once per connection and live as long as it. A generic plan made
+        // while a table was small (a new tenant, a new deployment) would stay a full scan after the
+        // table grew; plan each execution for the table as it is instead.
+        client.batch_execute(&format!(
+            "SET search_path TO {}; SET statement_timeout = '30s'; SET plan_cache_mode = force_custom_plan",
+            self.schema
+        ))?;
         let user: String = client.query_one("SELECT current_user::text", &[])?.get(0);
         if user != self.app_role {
             // Requests never run as the owner: the application role cannot bypass RLS.

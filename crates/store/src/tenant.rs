@@ -3,7 +3,7 @@
 //! (情報提供等記録). Every personal-data value is encrypted here with the tenant's data key;
 //! look-ups go through keyed blind indexes, never plaintext.
 
-use crate::db::{Backend, Finish, Scope, Tx};
+use crate::db::{Backend, Finish, Scope, ToValue, Tx};
 use crate::migrate::{Migration, Migrations};
 use crate::{Db, Result, StoreError, args, now_millis, now_unix};
 use chrono::NaiveDate;
@@ -11,6 +11,7 @@ use renkei_crypto::datakey::DataKey;
 use renkei_domain::wire::QueryRequest;
 use renkei_domain::{AddresseeNo, DutyCode, ItemCode, OrgCode, OrgId, Outcome, QueryState, RequestId, TenantId};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// How long a claimed outbox entry is left to the process that claimed it before another may
@@ -270,36 +271,60 @@ impl Bulk<'_> {
             );
             let inserted: std::collections::HashSet<String> =
                 self.tx.query(&sql, &values)?.iter().map(|r| r.get(0)).collect::<Result<_>>()?;
-            for (line, id, a_idx, c_idx, _) in chunk {
-                let loaded = if inserted.contains(id) { Loaded::Stored } else { self.collided_person(a_idx, c_idx)? };
+            let collided: Vec<(&str, &str)> =
+                chunk.iter().filter(|r| !inserted.contains(&r.1)).map(|r| (r.2.as_str(), r.3.as_str())).collect();
+            let mut why = self.collided_persons(&collided)?;
+            for (line, id, a_idx, _, _) in chunk {
+                let loaded = if inserted.contains(id) { Loaded::Stored } else { why.remove(a_idx.as_str()).unwrap_or(Loaded::Duplicate) };
                 out.push((*line, loaded));
             }
         }
         Ok(out)
     }
 
-    /// Why a person row was not inserted: registered before (same or another number), earlier
-    /// in this load, or its number belongs to another addressee.
-    fn collided_person(&mut self, a_idx: &str, c_idx: &str) -> Result<Loaded> {
-        let org = self.org.as_str();
-        let existing = self.tx.query_opt(
-            "SELECT code_idx, import_id FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3",
-            args![self.tenant, org, a_idx],
-        )?;
-        let Some(row) = existing else {
-            return Ok(Loaded::Conflict("this Individual Number is registered under another addressee number"));
-        };
-        if row.get::<Option<String>>(1)?.as_deref() == Some(self.import_id.as_str()) {
-            return Ok(Loaded::Duplicate);
+    /// Why person rows (addressee index, code index) were not inserted: registered before (with
+    /// the same or another number), earlier in this load, or their number belongs to another
+    /// addressee. Two statements for the whole batch.
+    fn collided_persons(&mut self, rows: &[(&str, &str)]) -> Result<HashMap<String, Loaded>> {
+        let mut out = HashMap::with_capacity(rows.len());
+        if rows.is_empty() {
+            return Ok(out);
         }
-        if row.get::<String>(0)? != c_idx {
-            return Ok(Loaded::Conflict("the addressee number is registered with another Individual Number"));
+        let org = self.org.to_string();
+        let mut args = vec![self.tenant.to_value(), org.to_value()];
+        args.extend(rows.iter().map(|(a, _)| a.to_value()));
+        let sql = format!(
+            "SELECT addressee_idx, code_idx, import_id FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx IN ({})",
+            crate::db::placeholders(3, rows.len())
+        );
+        let mut stored: HashMap<String, (String, Option<String>)> = HashMap::with_capacity(rows.len());
+        for r in self.tx.query(&sql, &args)? {
+            stored.insert(r.get(0)?, (r.get(1)?, r.get(2)?));
         }
-        self.tx.execute(
-            "UPDATE persons SET import_id = ?4 WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3",
-            args![self.tenant, org, a_idx, self.import_id],
-        )?;
-        Ok(Loaded::AlreadyRegistered)
+        let mut unchanged = Vec::new();
+        for (a_idx, c_idx) in rows {
+            let loaded = match stored.get(*a_idx) {
+                None => Loaded::Conflict("this Individual Number is registered under another addressee number"),
+                Some((_, Some(import))) if *import == self.import_id => Loaded::Duplicate,
+                Some((code, _)) if code != c_idx => Loaded::Conflict("the addressee number is registered with another Individual Number"),
+                Some(_) => {
+                    unchanged.push(*a_idx);
+                    Loaded::AlreadyRegistered
+                }
+            };
+            out.insert((*a_idx).to_owned(), loaded);
+        }
+        if !unchanged.is_empty() {
+            // Marked as seen by this load, so a later line with the same addressee is a duplicate.
+            let mut args = vec![self.tenant.to_value(), org.to_value(), self.import_id.to_value()];
+            args.extend(unchanged.iter().map(|a| a.to_value()));
+            let sql = format!(
+                "UPDATE persons SET import_id = ?3 WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx IN ({})",
+                crate::db::placeholders(4, unchanged.len())
+            );
+            self.tx.execute(&sql, &args)?;
+        }
+        Ok(out)
     }
 
     /// Queues one provision copy version, like [`TenantStore::upsert_copy`]; returns the results
@@ -469,6 +494,7 @@ impl TenantStore {
                 // A load writes index entries in random (keyed-hash) order: on SQLite a bigger page
                 // cache for its duration keeps the indexes' pages from being spilled and re-read.
                 let sqlite = tx.backend() == Backend::Sqlite;
+                crate::db::plan_for_growing_tables(tx)?;
                 if sqlite {
                     tx.execute(&format!("PRAGMA cache_size = -{}", BULK_CACHE_KIB), args![])?;
                 }
