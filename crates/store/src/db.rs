@@ -263,6 +263,16 @@ pub fn plan_for_growing_tables(tx: &mut dyn Tx) -> crate::Result<()> {
     Ok(())
 }
 
+/// Rows per multi-row statement. PostgreSQL pays a round trip per statement, so a few hundred
+/// rows go in one; SQLite runs in-process, and there single-row statements measured faster
+/// (docs/benchmarks.md).
+pub fn rows_per_statement(tx: &dyn Tx) -> usize {
+    match tx.backend() {
+        Backend::Postgres => 500,
+        Backend::Sqlite => 1,
+    }
+}
+
 /// Placeholders `?first, ?first+1, …` for `n` values (an `IN (…)` list).
 pub fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")

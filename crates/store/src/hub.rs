@@ -209,7 +209,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 /// The codes `org` already has for these persons, 500 keys per statement.
 fn known_codes(tx: &mut dyn Tx, org: &str, keys: &[String]) -> Result<std::collections::HashMap<String, String>> {
     let mut out = std::collections::HashMap::with_capacity(keys.len());
-    for chunk in keys.chunks(500) {
+    for chunk in keys.chunks(crate::db::rows_per_statement(tx)) {
         let mut args = vec![org.to_value()];
         args.extend(chunk.iter().map(|k| k.to_value()));
         let sql = format!("SELECT person_key, code FROM codes WHERE org_id = ?1 AND person_key IN ({})", placeholders(2, chunk.len()));
@@ -311,7 +311,7 @@ impl HubStore {
                 let mut missing: Vec<&String> = person_keys.iter().filter(|k| !known.contains_key(*k)).collect();
                 missing.sort();
                 missing.dedup();
-                for chunk in missing.chunks(500) {
+                for chunk in missing.chunks(crate::db::rows_per_statement(tx)) {
                     let mut values = Vec::with_capacity(chunk.len() * 4);
                     for k in chunk {
                         values.extend([org.to_value(), (*k).to_value(), mint_code().to_string().to_value(), now_unix().to_value()]);

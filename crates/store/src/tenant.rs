@@ -217,7 +217,7 @@ pub enum Loaded {
 }
 
 /// One transaction of bulk loading (一括登録) for one org. Lines are written in multi-row
-/// statements of [`BULK_ROWS`]; nothing is visible to others until the load commits. Results come
+/// statements (see `db::rows_per_statement`); nothing is visible to others until the load commits. Results come
 /// back when a batch is written, each with the line it belongs to.
 pub struct Bulk<'t> {
     tx: &'t mut dyn Tx,
@@ -231,9 +231,6 @@ pub struct Bulk<'t> {
     copies: Vec<(u64, String, Vec<crate::db::Value>)>,
     copy_ids: std::collections::HashSet<String>,
 }
-
-/// Rows per multi-row statement of a bulk load.
-pub const BULK_ROWS: usize = 500;
 
 /// A line's result: (line, what happened).
 pub type LineResult = (u64, Loaded);
@@ -262,15 +259,20 @@ impl Bulk<'_> {
             let values = args![self.tenant, org, id, a_idx, a_enc, c_idx, c_enc, now_unix(), self.import_id].to_vec();
             rows.push((line, id, a_idx, c_idx, values));
         }
-        for chunk in rows.chunks(BULK_ROWS) {
+        for chunk in rows.chunks(crate::db::rows_per_statement(self.tx)) {
             let values: Vec<crate::db::Value> = chunk.iter().flat_map(|r| r.4.iter().cloned()).collect();
             let sql = format!(
                 "INSERT INTO persons (tenant_id, org_id, id, addressee_idx, addressee_enc, code_idx, code_enc, created_at, import_id)
                  VALUES {} ON CONFLICT DO NOTHING RETURNING id",
                 crate::db::value_rows(1, chunk.len(), 9)
             );
-            let inserted: std::collections::HashSet<String> =
-                self.tx.query(&sql, &values)?.iter().map(|r| r.get(0)).collect::<Result<_>>()?;
+            let inserted: std::collections::HashSet<String> = if chunk.len() == 1 {
+                // One row (SQLite): a plain execute is measurably cheaper than RETURNING.
+                let sql = sql.trim_end().trim_end_matches("RETURNING id");
+                if self.tx.execute(sql, &values)? == 1 { chunk.iter().map(|r| r.1.clone()).collect() } else { Default::default() }
+            } else {
+                self.tx.query(&sql, &values)?.iter().map(|r| r.get(0)).collect::<Result<_>>()?
+            };
             let collided: Vec<(&str, &str)> =
                 chunk.iter().filter(|r| !inserted.contains(&r.1)).map(|r| (r.2.as_str(), r.3.as_str())).collect();
             let mut why = self.collided_persons(&collided)?;
@@ -347,7 +349,7 @@ impl Bulk<'_> {
         let enc = self.dk.encrypt("provision_copies.fields", &id, &serde_json::to_vec(fields)?)?;
         let values = args![self.tenant, org, id, a_idx, item.as_str(), vf, enc, now_unix(), self.import_id].to_vec();
         self.copies.push((line, id, values));
-        if self.copies.len() >= BULK_ROWS { self.flush() } else { Ok(Vec::new()) }
+        if self.copies.len() >= crate::db::rows_per_statement(self.tx) { self.flush() } else { Ok(Vec::new()) }
     }
 
     /// Writes what is queued; call once after the last line.
@@ -369,7 +371,13 @@ impl Bulk<'_> {
              RETURNING id",
             crate::db::value_rows(1, batch.len(), 9)
         );
-        let written: std::collections::HashSet<String> = self.tx.query(&sql, &values)?.iter().map(|r| r.get(0)).collect::<Result<_>>()?;
+        let written: std::collections::HashSet<String> = if batch.len() == 1 {
+            // One row (SQLite): its count says it all, and a plain execute is measurably cheaper.
+            let sql = sql.trim_end().trim_end_matches("RETURNING id");
+            if self.tx.execute(sql, &values)? == 1 { batch.iter().map(|c| c.1.clone()).collect() } else { Default::default() }
+        } else {
+            self.tx.query(&sql, &values)?.iter().map(|r| r.get(0)).collect::<Result<_>>()?
+        };
         Ok(batch.into_iter().map(|(line, id, _)| (line, if written.contains(&id) { Loaded::Stored } else { Loaded::Duplicate })).collect())
     }
 }
