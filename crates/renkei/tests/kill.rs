@@ -157,4 +157,63 @@ async fn every_query_ends_once_when_processes_are_killed(b: Backend) {
     assert_eq!(hub.record_count().await.expect("count"), QUERIES as i64);
 }
 
-on_both_backends!(every_query_ends_once_when_processes_are_killed);
+/// A provider that stays down: the query ends in エラー at its deadline with a reason staff can
+/// read, once; the provider's late answer after it comes back is acknowledged and dropped.
+async fn a_query_past_its_deadline_ends_in_error_with_the_reason(b: Backend) {
+    let mut c = Cluster::start_topology(b, Topology::Split, Some(2)).await;
+    let (s, _, _) = c.register("a-mayor", "A1", &number(61)).await;
+    assert_eq!(s, 201);
+    let (s, _, _) = c.register("b-mayor", "B1", &number(61)).await;
+    assert_eq!(s, 201);
+    c.copy("b-mayor", "B1", "TAX", "2026-04-01", json!({"income": 1})).await;
+    // The requester's queries may take 3 seconds; the provider's server goes down for good.
+    c.serve_env = vec![("RENKEI_QUERY_DEADLINE_SECS".into(), "3".into())];
+    c.kill_and_restart(1, Duration::ZERO).await;
+    c.kill_process(2);
+
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A1", "late-1").await;
+    assert_eq!(s, 201, "{q}");
+    let done = c.wait_final("a-mayor", q["id"].as_str().expect("id")).await;
+    assert_eq!(done["state"], "failed", "{done}");
+    assert_eq!(done["state_label"], "エラー");
+    let reason = done["error"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("no answer within the query deadline (照会期限切れ)"), "{reason}");
+    let records = |v: &Value| -> Vec<Value> {
+        v["records"].as_array().cloned().unwrap_or_default().into_iter().filter(|r| r["request_id"] == done["request_id"]).collect()
+    };
+    let (_, _, r) = c.api("a-mayor", Method::GET, "/api/v1/records", None).await;
+    let mine = records(&r);
+    assert_eq!(mine.len(), 1, "{r}");
+    assert_eq!(mine[0]["outcome"], "error");
+
+    // The provider comes back; the hub forwards, the provider answers, the hub relays, and the
+    // requester acknowledges without changing its verdict.
+    c.start_process(2).await;
+    let mut provider_answered = false;
+    for _ in 0..300 {
+        let (_, _, r) = c.api("b-mayor", Method::GET, "/api/v1/records", None).await;
+        if records(&r).len() == 1 {
+            provider_answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(provider_answered, "the provider answered once it was back");
+    let hub = renkei_store::hub::HubStore::open(&c.location("hub", "renkei_hub")).await.expect("hub store");
+    let mut relayed = false;
+    for _ in 0..300 {
+        let hq = hub.query(done["request_id"].as_str().expect("request id")).await.expect("hub query").expect("routed");
+        if hq.state == "relayed" {
+            relayed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(relayed, "the requester acknowledged the late answer, so the hub stopped relaying it");
+    let (_, _, again) = c.api("a-mayor", Method::GET, &format!("/api/v1/queries/{}", done["id"].as_str().expect("id")), None).await;
+    assert_eq!(again["state"], "failed", "{again}");
+    let (_, _, r) = c.api("a-mayor", Method::GET, "/api/v1/records", None).await;
+    assert_eq!(records(&r).len(), 1, "still one requester record");
+}
+
+on_both_backends!(every_query_ends_once_when_processes_are_killed, a_query_past_its_deadline_ends_in_error_with_the_reason);

@@ -114,6 +114,12 @@ async fn receive_answer(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<Si
         return Err(Problem::forbidden("answer-mismatch", "the sealed answer is for another request"));
     }
     let value = serde_json::to_value(&body).map_err(|_| Problem::internal())?;
+    if view.state == renkei_domain::QueryState::Failed {
+        // The query already ended (its deadline passed): the answer is acknowledged so the hub
+        // stops relaying it, and dropped; the query and its record stay エラー.
+        tracing::warn!(request_id = %sealed.request_id, "answer arrived after the query ended; dropped");
+        return Ok(StatusCode::NO_CONTENT);
+    }
     store.accept_answer(&id, body.outcome, &value).await.map_err(store_problem)?;
     tracing::info!(request_id = %sealed.request_id, requester = %org.id, "answer received");
     Ok(StatusCode::NO_CONTENT)

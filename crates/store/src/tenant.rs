@@ -790,7 +790,11 @@ impl TenantStore {
                 None => (None, None),
             };
             tx.execute(
-                "UPDATE queries SET state = ?3, error = COALESCE(?4, error), outcome = COALESCE(?5, outcome),
+                // A new reason goes first; the last delivery problem, if any, stays after it.
+                "UPDATE queries SET state = ?3,
+                    error = CASE WHEN CAST(?4 AS TEXT) IS NULL THEN error WHEN error IS NULL THEN CAST(?4 AS TEXT)
+                        ELSE CAST(?4 AS TEXT) || '; last problem: ' || error END,
+                    outcome = COALESCE(?5, outcome),
                     answer_enc = COALESCE(?6, answer_enc), updated_at = ?7 WHERE tenant_id = ?1 AND id = ?2",
                 args![tenant, id, to.code(), error, outcome, answer, now_millis()],
             )?;

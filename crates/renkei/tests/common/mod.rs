@@ -75,6 +75,8 @@ pub struct Cluster {
     pub topology: Topology,
     /// `--claim-lease-secs` for the hub and servers, if not the default.
     pub lease_secs: Option<u64>,
+    /// Environment for `serve` processes started from now on (e.g. a short query deadline).
+    pub serve_env: Vec<(String, String)>,
     /// The cluster's own PostgreSQL database (platform schema `renkei`, hub schema `renkei_hub`).
     pub db: Option<renkei_store::testing::TestDatabase>,
     /// Platform server processes sharing the store; all but the first have their own ports.
@@ -200,6 +202,7 @@ impl Cluster {
             dir,
             topology,
             lease_secs,
+            serve_env: Vec::new(),
             db,
             servers,
             extra_ports,
@@ -263,6 +266,7 @@ impl Cluster {
             .args(["--internal-listen", &format!("127.0.0.1:{internal}"), "--network-listen", &format!("127.0.0.1:{network}")])
             .args(["--hub-url", &format!("https://127.0.0.1:{}", self.hub_port), "--hub-key", &self.hub_key])
             .env("RENKEI_LOG", "debug")
+            .envs(self.serve_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(log(&name))
             .spawn()
@@ -284,6 +288,18 @@ impl Cluster {
         for port in ports {
             wait_port(port).await;
         }
+    }
+
+    /// SIGKILLs process `i` (0 the hub, 1… the servers) and leaves it down.
+    pub fn kill_process(&mut self, i: usize) {
+        let _ = self.children[i].kill();
+        let _ = self.children[i].wait();
+    }
+
+    /// Starts process `i` again after [`Cluster::kill_process`].
+    pub async fn start_process(&mut self, i: usize) {
+        self.children[i] = self.spawn(i);
+        self.wait_process(i).await;
     }
 
     /// SIGKILLs process `i` (0 the hub, 1… the servers) and starts it again on the same ports.
