@@ -407,25 +407,12 @@ impl Client {
     /// `n` queries, `concurrency` filers at once, as fast as they are accepted.
     async fn closed_loop(&self, n: usize, concurrency: usize, people: u64, tag: &str) -> Result<Run> {
         let started = renkei_store::now_millis();
-        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let mut set = tokio::task::JoinSet::new();
-        for _ in 0..concurrency.max(1) {
-            let (c, next, tag) = (self.clone(), next.clone(), tag.to_owned());
-            set.spawn(async move {
-                let mut ids = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= n {
-                        return Ok::<_, anyhow::Error>(ids);
-                    }
-                    ids.push(c.file(i, people, &tag).await?);
-                }
-            });
-        }
-        let mut ids = Vec::with_capacity(n);
-        while let Some(r) = set.join_next().await {
-            ids.extend(r??);
-        }
+        let (c, tag) = (self.clone(), tag.to_owned());
+        let ids = fan_out(n, concurrency, move |i| {
+            let (c, tag) = (c.clone(), tag.clone());
+            async move { c.file(i, people, &tag).await }
+        })
+        .await?;
         let (latencies_ms, last) = self.settle(&ids).await?;
         let seconds = ((last - started) as f64 / 1000.0).max(0.001);
         Ok(Run { seconds, throughput: n as f64 / seconds, latencies_ms })
@@ -450,6 +437,36 @@ impl Client {
         let seconds = ((last - started) as f64 / 1000.0).max(0.001);
         Ok(Run { seconds, throughput: n as f64 / seconds, latencies_ms })
     }
+}
+
+/// Runs `work(i)` for every `i` in `0..n` on `concurrency` tasks, each taking the next `i` as it
+/// finishes one; the results in no particular order.
+async fn fan_out<T, F, Fut>(n: usize, concurrency: usize, work: F) -> Result<Vec<T>>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<T>> + Send,
+{
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let (next, work) = (next.clone(), work.clone());
+        set.spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    return Ok::<_, anyhow::Error>(out);
+                }
+                out.push(work(i).await?);
+            }
+        });
+    }
+    let mut all = Vec::with_capacity(n);
+    while let Some(r) = set.join_next().await {
+        all.extend(r??);
+    }
+    Ok(all)
 }
 
 /// The e2e baseline: three HTTPS servers that pass a JSON body on (client → requester → hub →
@@ -497,32 +514,20 @@ async fn echo_baseline(tls: &renkei_net::TlsMaterial, n: usize, concurrency: usi
     ));
     let outside = renkei_net::tls::client_trusting(&tls.ca_pem, Duration::from_secs(30))?;
     let url = format!("https://{ra}/echo");
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let t = Instant::now();
-    let mut set = tokio::task::JoinSet::new();
-    for _ in 0..concurrency.max(1) {
-        let (c, url, next) = (outside.clone(), url.clone(), next.clone());
-        set.spawn(async move {
-            let mut lat = Vec::new();
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= n {
-                    return Ok::<_, anyhow::Error>(lat);
-                }
-                let t = Instant::now();
-                let body = json!({"request_id": i, "duty": "D015", "items": ["TAX"], "payload": "x".repeat(512)});
-                let v: Value = c.post(&url).json(&body).send().await?.json().await?;
-                if v["request_id"] != i {
-                    bail!("the echo came back wrong");
-                }
-                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    let mut latencies_ms = fan_out(n, concurrency, move |i| {
+        let (c, url) = (outside.clone(), url.clone());
+        async move {
+            let t = Instant::now();
+            let body = json!({"request_id": i, "duty": "D015", "items": ["TAX"], "payload": "x".repeat(512)});
+            let v: Value = c.post(&url).json(&body).send().await?.json().await?;
+            if v["request_id"] != i {
+                bail!("the echo came back wrong");
             }
-        });
-    }
-    let mut latencies_ms = Vec::with_capacity(n);
-    while let Some(r) = set.join_next().await {
-        latencies_ms.extend(r??);
-    }
+            Ok(t.elapsed().as_secs_f64() * 1000.0)
+        }
+    })
+    .await?;
     let seconds = t.elapsed().as_secs_f64();
     let _ = stop.send(true);
     latencies_ms.sort_by(f64::total_cmp);

@@ -401,6 +401,24 @@ impl<R: Read> LineLimit<R> {
         Self { inner: BufReader::with_capacity(64 << 10, inner), line: Vec::with_capacity(1024), pos: 0, state }
     }
 
+    /// Counts the line just read. An overlong one is passed on as an empty line; the last line
+    /// of an input without a final line break gets one.
+    fn finish_line(&mut self, overlong: bool, unterminated: bool) {
+        let mut s = self.state.borrow_mut();
+        s.lines += 1;
+        let n = s.lines;
+        if unterminated {
+            s.unterminated = Some(n);
+        }
+        if overlong {
+            s.overlong.push_back(n);
+            self.line.clear();
+        }
+        if overlong || unterminated {
+            self.line.push(b'\n');
+        }
+    }
+
     /// Loads the next physical line; `false` at the end of the input.
     fn next_line(&mut self) -> std::io::Result<bool> {
         self.line.clear();
@@ -413,16 +431,7 @@ impl<R: Read> LineLimit<R> {
                 if seen == 0 {
                     return Ok(false);
                 }
-                let mut s = self.state.borrow_mut();
-                s.lines += 1;
-                let n = s.lines;
-                s.unterminated = Some(n);
-                if overlong {
-                    let n = s.lines;
-                    s.overlong.push_back(n);
-                    self.line.clear();
-                }
-                self.line.push(b'\n');
+                self.finish_line(overlong, true);
                 return Ok(true);
             }
             let (take, end) = match avail.iter().position(|&b| b == b'\n') {
@@ -441,14 +450,7 @@ impl<R: Read> LineLimit<R> {
             seen += take as u64;
             self.state.borrow_mut().bytes += take as u64;
             if end {
-                let mut s = self.state.borrow_mut();
-                s.lines += 1;
-                if overlong {
-                    let n = s.lines;
-                    s.overlong.push_back(n);
-                    self.line.clear();
-                    self.line.push(b'\n');
-                }
+                self.finish_line(overlong, false);
                 return Ok(true);
             }
         }

@@ -1,0 +1,60 @@
+//! `renkei bench …` runs and reports its figure, the baseline measured in the same run and their
+//! ratio as one JSON object. Sizes here are tiny: these tests check the reports, not the speed
+//! (figures live in docs/benchmarks.md).
+
+mod common;
+
+use serde_json::Value;
+
+fn bench(args: &[&str]) -> Value {
+    let mut all = vec!["bench"];
+    all.extend(args);
+    all.push("--json");
+    let out = common::renkei(&all, None);
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not one JSON object ({e}): {out}"))
+}
+
+fn positive(v: &Value, path: &[&str]) -> f64 {
+    let x = path.iter().fold(v, |v, k| &v[*k]).as_f64().unwrap_or_else(|| panic!("{path:?} missing: {v}"));
+    assert!(x > 0.0, "{path:?} = {x}: {v}");
+    x
+}
+
+#[test]
+fn bench_import_reports_rows_per_second_its_baseline_and_the_ratio() {
+    let v = bench(&["import", "--rows", "300"]);
+    assert_eq!((v["bench"].as_str(), v["backend"].as_str(), v["rows"].as_u64()), (Some("import"), Some("sqlite"), Some(300)));
+    let (figure, base) = (positive(&v, &["rows_per_second"]), positive(&v, &["baseline", "rows_per_second"]));
+    assert!((positive(&v, &["ratio"]) - figure / base).abs() < 1e-9);
+    positive(&v, &["peak_rss_mib"]);
+}
+
+#[test]
+fn bench_codes_reports_residents_per_second_its_baseline_and_the_ratio() {
+    let v = bench(&["codes", "--residents", "300"]);
+    assert_eq!((v["bench"].as_str(), v["residents"].as_u64()), (Some("codes"), Some(300)));
+    let (figure, base) = (positive(&v, &["per_second"]), positive(&v, &["baseline", "per_second"]));
+    assert!((positive(&v, &["ratio"]) - figure / base).abs() < 1e-9);
+    positive(&v, &["seconds_per_million"]);
+}
+
+#[test]
+fn bench_e2e_reports_both_loads_the_echo_baseline_and_the_ratio() {
+    let v = bench(&["e2e", "--queries", "40", "--concurrency", "4"]);
+    assert_eq!((v["bench"].as_str(), v["queries"].as_u64()), (Some("e2e"), Some(40)));
+    for load in ["full", "half"] {
+        positive(&v, &[load, "throughput_qps"]);
+        let (p50, p99) = (positive(&v, &[load, "p50_ms"]), positive(&v, &[load, "p99_ms"]));
+        assert!(p50 <= p99, "{v}");
+    }
+    let (figure, base) = (positive(&v, &["full", "throughput_qps"]), positive(&v, &["baseline", "run", "throughput_qps"]));
+    assert!((positive(&v, &["ratio"]) - figure / base).abs() < 1e-9);
+}
+
+#[test]
+fn bench_runs_on_postgresql_too() {
+    let db = renkei_store::testing::TestDatabase::create().expect("PostgreSQL for tests (see .ci/run)");
+    let v = bench(&["import", "--rows", "300", "--database", &db.url]);
+    assert_eq!(v["backend"], "postgresql");
+    positive(&v, &["ratio"]);
+}
