@@ -216,4 +216,25 @@ async fn a_query_past_its_deadline_ends_in_error_with_the_reason(b: Backend) {
     assert_eq!(records(&r).len(), 1, "still one requester record");
 }
 
-on_both_backends!(every_query_ends_once_when_processes_are_killed, a_query_past_its_deadline_ends_in_error_with_the_reason);
+/// The outbox is what makes delivery survive a hub outage: a query filed while the hub is down
+/// (and the requester has not yet learned the provider's type) is taken, and delivered later.
+async fn a_query_filed_while_the_hub_is_down_is_taken_and_answered_later(b: Backend) {
+    let mut c = Cluster::start_topology(b, Topology::Split, Some(2)).await;
+    c.register("a-mayor", "A1", &number(71)).await;
+    c.register("b-mayor", "B1", &number(71)).await;
+    c.copy("b-mayor", "B1", "TAX", "2026-04-01", json!({"income": 7})).await;
+    c.kill_and_restart(1, Duration::ZERO).await;
+    c.kill_process(0);
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A1", "hub-down-1").await;
+    assert_eq!(s, 201, "{q}");
+    assert_eq!(q["state"], "queued");
+    c.start_process(0).await;
+    let done = c.wait_final("a-mayor", q["id"].as_str().expect("id")).await;
+    assert_eq!((done["state"].as_str(), done["outcome"].as_str()), (Some("answered"), Some("found")), "{done}");
+}
+
+on_both_backends!(
+    every_query_ends_once_when_processes_are_killed,
+    a_query_past_its_deadline_ends_in_error_with_the_reason,
+    a_query_filed_while_the_hub_is_down_is_taken_and_answered_later,
+);

@@ -56,8 +56,7 @@ impl FromRequestParts<Arc<Platform>> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(Problem::unauthorized)?;
-        let scope =
-            p.platform.key_scope(&renkei_crypto::apikey::hash(key)).await.map_err(store_problem)?.ok_or_else(Problem::unauthorized)?;
+        let scope = p.key_scope(&renkei_crypto::apikey::hash(key)).await.map_err(store_problem)?.ok_or_else(Problem::unauthorized)?;
         Ok(Caller { tenant: scope.tenant, org: scope.org })
     }
 }
@@ -283,14 +282,26 @@ pub async fn file_query(
     }
     let org = caller.org(&p)?;
     let store = caller.store(&p)?;
-    let provider_type = p.org_type_of(&body.provider_org).await.map_err(hub_problem)?.ok_or_else(|| {
-        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-provider", "The provider org is not in the hub's directory")
-    })?;
-    if let Some(item) = p.matrix.first_denied(&org.org_type, &body.duty, &provider_type, &body.items) {
-        return Err(Problem::forbidden(
-            "matrix-denied",
-            format!("別表第二 does not allow {} for duty {} to ask {provider_type} for {item}", org.org_type, body.duty),
-        ));
+    // Checked here to answer at once; if the hub cannot be asked the provider's type right now,
+    // the query is still taken into the outbox, and the hub checks 別表第二 when it admits it (a
+    // refusal then ends the query in エラー with the hub's reason).
+    match p.org_type_of(&body.provider_org).await {
+        Ok(Some(provider_type)) => {
+            if let Some(item) = p.matrix.first_denied(&org.org_type, &body.duty, &provider_type, &body.items) {
+                return Err(Problem::forbidden(
+                    "matrix-denied",
+                    format!("別表第二 does not allow {} for duty {} to ask {provider_type} for {item}", org.org_type, body.duty),
+                ));
+            }
+        }
+        Ok(None) => {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown-provider",
+                "The provider org is not in the hub's directory",
+            ));
+        }
+        Err(detail) => tracing::warn!(%detail, "hub unreachable: the query is queued and 別表第二 is checked when the hub admits it"),
     }
     let code = store.person_code(&org.id, &body.addressee_no).await.map_err(store_problem)?.ok_or_else(|| {
         Problem::new(

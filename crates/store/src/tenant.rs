@@ -655,7 +655,7 @@ impl TenantStore {
                     if row.get::<String>(1)? != fingerprint {
                         return Err(StoreError::Conflict("the idempotency key was used for a different query".into()));
                     }
-                    return Ok((row.get::<String>(0)?, false));
+                    return Ok((row.get::<String>(0)?, None));
                 }
                 let now = now_millis();
                 tx.execute(
@@ -680,11 +680,34 @@ impl TenantStore {
                         deadline
                     ],
                 )?;
-                Ok((id, true))
+                Ok((id, Some(now)))
             })
             .await?;
-        let view = self.query(&q.org, &id).await?.ok_or(StoreError::NotFound("query"))?;
-        Ok((view, created))
+        let Some(now) = created else {
+            // Filed before with this key: the query as it is now.
+            let view = self.query(&q.org, &id).await?.ok_or(StoreError::NotFound("query"))?;
+            return Ok((view, false));
+        };
+        // Just filed: the view is what was written, no need to read it back.
+        let r = q.request;
+        let view = QueryView {
+            id,
+            request_id: r.request_id,
+            org: q.org,
+            duty: r.duty,
+            provider: r.provider,
+            items: r.items,
+            addressee: q.addressee,
+            reference_date: r.reference_date,
+            state,
+            error: None,
+            outcome: None,
+            answer: None,
+            attempts: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        Ok((view, true))
     }
 
     /// One query of `org`, with its answer opened if answered. Another org's query is `None`.
