@@ -141,22 +141,25 @@ impl Pool {
     }
 
     fn run<T>(&self, scope: Scope, f: impl FnOnce(&mut dyn Tx) -> Result<(T, Finish)>) -> Result<T> {
+        let setting = match &scope {
+            Scope::Global => None,
+            Scope::Tenant(t) => Some(("renkei.tenant_id", t.as_str())),
+            Scope::Operator => Some(("renkei.operator", "on")),
+            Scope::ApiKey(h) => Some(("renkei.key_hash", h.as_str())),
+        };
+        // BEGIN and the scope go in one round trip. The value is a tenant id, a key hash or
+        // "on"; it is quoted as a literal all the same.
+        let begin = match setting {
+            Some((name, value)) => format!("BEGIN; SELECT set_config('{name}', '{}', true)", value.replace('\'', "''")),
+            None => "BEGIN".to_owned(),
+        };
         let mut conn = self.take()?;
-        if conn.client.batch_execute("BEGIN").is_err() {
+        if conn.client.batch_execute(&begin).is_err() {
             // A pooled connection the server has since closed: nothing ran, so take a new one.
             conn = self.session()?;
-            conn.client.batch_execute("BEGIN")?;
+            conn.client.batch_execute(&begin)?;
         }
         let out = (|| {
-            let setting = match &scope {
-                Scope::Global => None,
-                Scope::Tenant(t) => Some(("renkei.tenant_id", t.as_str())),
-                Scope::Operator => Some(("renkei.operator", "on")),
-                Scope::ApiKey(h) => Some(("renkei.key_hash", h.as_str())),
-            };
-            if let Some((name, value)) = setting {
-                conn.client.execute("SELECT set_config($1, $2, true)", &[&name, &value])?;
-            }
             let (out, finish) = f(&mut PgTx { client: &mut conn.client, stmts: &mut conn.stmts })?;
             conn.client.batch_execute(match finish {
                 Finish::Commit => "COMMIT",
