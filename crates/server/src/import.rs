@@ -9,10 +9,10 @@
 //! - **Codes in batches.** Persons' codes are asked of the hub [`MAX_CODES_PER_REQUEST`] at a time.
 //! - **Reports name lines and columns, never values**, so they can be handed to anyone.
 
-use crate::{OrgContext, Platform};
+use crate::Platform;
 use renkei_domain::bulk::{self, Encoding, FileKind, Layout, LineError, MAX_LINE_BYTES};
-use renkei_domain::wire::{CodeRequest, CodeResponse, MAX_CODES_PER_REQUEST, MessageKind};
-use renkei_domain::{AddresseeNo, IndividualNumber, OrgId, RequestId};
+use renkei_domain::wire::MAX_CODES_PER_REQUEST;
+use renkei_domain::{AddresseeNo, IndividualNumber, OrgId};
 use renkei_store::tenant::{Bulk, Loaded};
 use renkei_store::{Finish, StoreError};
 use serde::Serialize;
@@ -309,7 +309,7 @@ impl<O: Observer> Load<'_, '_, O> {
         let batch = std::mem::take(&mut self.pending);
         let ctx = self.p.orgs.get(self.org).ok_or_else(|| ImportError::UnknownOrg(self.org.clone()))?;
         let numbers = batch.iter().map(|(_, _, n)| n.expose()).collect();
-        let codes = self.rt.block_on(request_codes(self.p, ctx, numbers))?;
+        let codes = self.rt.block_on(self.p.request_codes(ctx, numbers)).map_err(ImportError::Hub)?;
         if codes.len() != batch.len() {
             return Err(ImportError::Hub(format!("asked for {} codes, got {}", batch.len(), codes.len())));
         }
@@ -319,25 +319,6 @@ impl<O: Observer> Load<'_, '_, O> {
         }
         Ok(())
     }
-}
-
-/// Asks the hub for `org`'s codes of `numbers`, in order (符号取得, one round trip).
-pub async fn request_codes(p: &Platform, org: &OrgContext, numbers: Vec<String>) -> Result<Vec<renkei_domain::OrgCode>, ImportError> {
-    let req = CodeRequest {
-        org: org.id.clone(),
-        request_id: RequestId::parse(&uuid::Uuid::new_v4().to_string()).map_err(|e| ImportError::Hub(e.to_string()))?,
-        issued_at: renkei_store::now_unix(),
-        numbers,
-    };
-    let env = org.signing.sign(org.id.as_str(), MessageKind::CodeRequest, &req).map_err(|e| ImportError::Hub(e.to_string()))?;
-    drop(req);
-    let resp =
-        p.hub.client.post(format!("{}/hub/v1/codes", p.hub.url)).json(&env).send().await.map_err(|e| ImportError::Hub(e.to_string()))?;
-    if !resp.status().is_success() {
-        return Err(ImportError::Hub(format!("the hub answered {}", resp.status())));
-    }
-    let codes: CodeResponse = resp.json().await.map_err(|e| ImportError::Hub(e.to_string()))?;
-    Ok(codes.codes)
 }
 
 fn decode(encoding: Encoding, record: &csv::ByteRecord, columns: &[String]) -> Result<Vec<String>, LineError> {

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use renkei_domain::bulk::{Encoding, FileKind};
-use renkei_domain::wire::{CodeRequest, CodeResponse, MAX_ITEMS_PER_QUERY, MessageKind, QueryRequest};
+use renkei_domain::wire::{MAX_ITEMS_PER_QUERY, QueryRequest};
 use renkei_domain::{AddresseeNo, DutyCode, IndividualNumber, ItemCode, OrgId, QueryState, RequestId};
 use renkei_net::{ApiJson, Problem};
 use renkei_store::StoreError;
@@ -125,21 +125,9 @@ pub async fn register_person(
         IndividualNumber::parse(&body.individual_number).map_err(|e| Problem::bad_request("invalid-individual-number", e.to_string()))?;
     let org = caller.org(&p)?;
     let store = caller.store(&p)?;
-    let req = CodeRequest {
-        org: org.id.clone(),
-        request_id: RequestId::parse(&uuid::Uuid::new_v4().to_string()).map_err(|_| Problem::internal())?,
-        issued_at: renkei_store::now_unix(),
-        numbers: vec![number.expose()],
-    };
+    let codes = p.request_codes(org, vec![number.expose()]).await.map_err(hub_problem)?;
     drop(number);
-    let env = org.signing.sign(org.id.as_str(), MessageKind::CodeRequest, &req).map_err(|_| Problem::internal())?;
-    drop(req);
-    let resp = p.hub.client.post(format!("{}/hub/v1/codes", p.hub.url)).json(&env).send().await.map_err(|e| hub_problem(e.to_string()))?;
-    if !resp.status().is_success() {
-        return Err(hub_problem(format!("the hub answered {}", resp.status())));
-    }
-    let codes: CodeResponse = resp.json().await.map_err(|e| hub_problem(e.to_string()))?;
-    let code = codes.codes.into_iter().next().ok_or_else(|| hub_problem("the hub returned no code".into()))?;
+    let code = codes.into_iter().next().ok_or_else(|| hub_problem("the hub returned no code".into()))?;
     let status = store.register_person(&org.id, &body.addressee_no, &code).await.map_err(store_problem)?;
     let (http, status) = match status {
         Registration::Created => (StatusCode::CREATED, "created"),

@@ -17,7 +17,8 @@ pub mod outbox;
 use renkei_crypto::datakey::MasterKey;
 use renkei_crypto::sealing::OpeningKey;
 use renkei_crypto::signing::{SigningKey, VerifyingKey};
-use renkei_domain::{Matrix, OrgId, OrgType, TenantId};
+use renkei_domain::wire::{CodeRequest, CodeResponse, MessageKind};
+use renkei_domain::{Matrix, OrgCode, OrgId, OrgType, RequestId, TenantId};
 use renkei_net::breaker::Breakers;
 use renkei_store::platform::{KeyScope, PlatformStore};
 use renkei_store::tenant::TenantStore;
@@ -140,6 +141,25 @@ impl Platform {
 
     pub fn tenant_store(&self, tenant: &TenantId) -> Option<&TenantStore> {
         self.tenants.get(tenant)
+    }
+
+    /// Asks the hub for `org`'s codes (符号取得) of these Individual Numbers, in order, in one
+    /// signed request. Used for one person (`POST /api/v1/persons`) and for batches (bulk loads).
+    pub async fn request_codes(&self, org: &OrgContext, numbers: Vec<String>) -> Result<Vec<OrgCode>, String> {
+        let req = CodeRequest {
+            org: org.id.clone(),
+            request_id: RequestId::parse(&uuid::Uuid::new_v4().to_string()).map_err(|e| e.to_string())?,
+            issued_at: renkei_store::now_unix(),
+            numbers,
+        };
+        let env = org.signing.sign(org.id.as_str(), MessageKind::CodeRequest, &req).map_err(|e| e.to_string())?;
+        drop(req);
+        let resp = self.hub.client.post(format!("{}/hub/v1/codes", self.hub.url)).json(&env).send().await.map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("the hub answered {}", resp.status()));
+        }
+        let codes: CodeResponse = resp.json().await.map_err(|e| e.to_string())?;
+        Ok(codes.codes)
     }
 
     /// The type of `org` per the hub's directory, cached after the first look-up.

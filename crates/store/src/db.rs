@@ -254,11 +254,11 @@ impl dyn Tx + '_ {
 
 /// For a transaction that writes many rows and then looks them up by key (bulk loads, code
 /// batches): on PostgreSQL the table's statistics still describe it as it was before (often
-/// empty), and a plan made from them scans the whole table for each look-up. Plan each statement
-/// for the table as it is, and prefer its indexes.
+/// empty), and a plan made from them scans the whole table for each look-up. Prefer the indexes.
+/// (Sessions already plan each execution afresh: `plan_cache_mode` in `pg::Pool::session`.)
 pub fn plan_for_growing_tables(tx: &mut dyn Tx) -> crate::Result<()> {
     if tx.backend() == Backend::Postgres {
-        tx.execute("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('enable_seqscan', 'off', true)", &[])?;
+        tx.execute("SELECT set_config('enable_seqscan', 'off', true)", &[])?;
     }
     Ok(())
 }

@@ -203,6 +203,33 @@ pub struct CopyVersion {
 /// SQLite page cache of a tenant file during a bulk load (KiB); the default is 2,000 KiB.
 const BULK_CACHE_KIB: u32 = 65_536;
 
+/// The blind index of a person by addressee number. It is per org: one org's index reveals nothing
+/// about another's persons.
+fn addressee_idx(dk: &DataKey, org: &OrgId, a: &AddresseeNo) -> String {
+    dk.blind_index("addressee", &format!("{org}\0{a}"))
+}
+
+/// The blind index of a person by code, per org.
+fn code_idx(dk: &DataKey, org: &OrgId, c: &OrgCode) -> String {
+    dk.blind_index("code", &format!("{org}\0{c}"))
+}
+
+/// Runs a multi-row `insert` (written without `RETURNING`) and says which of `ids` it wrote. A
+/// single row (SQLite) is a plain execute whose count says it all, measurably cheaper there than
+/// `RETURNING`.
+fn inserted_ids<'a>(
+    tx: &mut dyn Tx,
+    insert: &str,
+    values: &[crate::db::Value],
+    mut ids: impl ExactSizeIterator<Item = &'a String>,
+) -> Result<std::collections::HashSet<String>> {
+    if ids.len() == 1 {
+        let id = ids.next().cloned();
+        return Ok(if tx.execute(insert, values)? == 1 { id.into_iter().collect() } else { Default::default() });
+    }
+    tx.query(&format!("{insert} RETURNING id"), values)?.iter().map(|r| r.get(0)).collect()
+}
+
 /// What one line of a bulk load did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Loaded {
@@ -244,16 +271,14 @@ impl Bulk<'_> {
         let mut rows = Vec::with_capacity(batch.len());
         let mut ids = std::collections::HashSet::with_capacity(batch.len());
         for (line, addressee, code) in batch {
-            let key = format!("{org}\0{addressee}");
             // The row id is derived from the key, so the ciphertext's associated data is known
             // before the row is written.
-            let id = self.dk.blind_index("person-id", &key);
+            let id = self.dk.blind_index("person-id", &format!("{org}\0{addressee}"));
             if !ids.insert(id.clone()) {
                 out.push((line, Loaded::Duplicate));
                 continue;
             }
-            let a_idx = self.dk.blind_index("addressee", &key);
-            let c_idx = self.dk.blind_index("code", &format!("{org}\0{code}"));
+            let (a_idx, c_idx) = (addressee_idx(&self.dk, &self.org, &addressee), code_idx(&self.dk, &self.org, &code));
             let a_enc = self.dk.encrypt("persons.addressee", &id, addressee.as_str().as_bytes())?;
             let c_enc = self.dk.encrypt("persons.code", &id, code.as_str().as_bytes())?;
             let values = args![self.tenant, org, id, a_idx, a_enc, c_idx, c_enc, now_unix(), self.import_id].to_vec();
@@ -263,16 +288,10 @@ impl Bulk<'_> {
             let values: Vec<crate::db::Value> = chunk.iter().flat_map(|r| r.4.iter().cloned()).collect();
             let sql = format!(
                 "INSERT INTO persons (tenant_id, org_id, id, addressee_idx, addressee_enc, code_idx, code_enc, created_at, import_id)
-                 VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+                 VALUES {} ON CONFLICT DO NOTHING",
                 crate::db::value_rows(1, chunk.len(), 9)
             );
-            let inserted: std::collections::HashSet<String> = if chunk.len() == 1 {
-                // One row (SQLite): a plain execute is measurably cheaper than RETURNING.
-                let sql = sql.trim_end().trim_end_matches("RETURNING id");
-                if self.tx.execute(sql, &values)? == 1 { chunk.iter().map(|r| r.1.clone()).collect() } else { Default::default() }
-            } else {
-                self.tx.query(&sql, &values)?.iter().map(|r| r.get(0)).collect::<Result<_>>()?
-            };
+            let inserted = inserted_ids(self.tx, &sql, &values, chunk.iter().map(|r| &r.1))?;
             let collided: Vec<(&str, &str)> =
                 chunk.iter().filter(|r| !inserted.contains(&r.1)).map(|r| (r.2.as_str(), r.3.as_str())).collect();
             let mut why = self.collided_persons(&collided)?;
@@ -345,7 +364,7 @@ impl Bulk<'_> {
         if !self.copy_ids.insert(id.clone()) {
             return Ok(vec![(line, Loaded::Duplicate)]);
         }
-        let a_idx = self.dk.blind_index("addressee", &format!("{org}\0{addressee}"));
+        let a_idx = addressee_idx(&self.dk, &self.org, addressee);
         let enc = self.dk.encrypt("provision_copies.fields", &id, &serde_json::to_vec(fields)?)?;
         let values = args![self.tenant, org, id, a_idx, item.as_str(), vf, enc, now_unix(), self.import_id].to_vec();
         self.copies.push((line, id, values));
@@ -367,17 +386,10 @@ impl Bulk<'_> {
              VALUES {}
              ON CONFLICT (tenant_id, org_id, addressee_idx, item, valid_from) DO UPDATE
              SET id = excluded.id, fields_enc = excluded.fields_enc, updated_at = excluded.updated_at, import_id = excluded.import_id
-             WHERE provision_copies.import_id IS DISTINCT FROM excluded.import_id
-             RETURNING id",
+             WHERE provision_copies.import_id IS DISTINCT FROM excluded.import_id",
             crate::db::value_rows(1, batch.len(), 9)
         );
-        let written: std::collections::HashSet<String> = if batch.len() == 1 {
-            // One row (SQLite): its count says it all, and a plain execute is measurably cheaper.
-            let sql = sql.trim_end().trim_end_matches("RETURNING id");
-            if self.tx.execute(sql, &values)? == 1 { batch.iter().map(|c| c.1.clone()).collect() } else { Default::default() }
-        } else {
-            self.tx.query(&sql, &values)?.iter().map(|r| r.get(0)).collect::<Result<_>>()?
-        };
+        let written = inserted_ids(self.tx, &sql, &values, batch.iter().map(|c| &c.1))?;
         Ok(batch.into_iter().map(|(line, id, _)| (line, if written.contains(&id) { Loaded::Stored } else { Loaded::Duplicate })).collect())
     }
 }
@@ -447,12 +459,11 @@ impl TenantStore {
     }
 
     fn addressee_idx(&self, org: &OrgId, a: &AddresseeNo) -> String {
-        // The index is per org: one org's index reveals nothing about another's persons.
-        self.dk.blind_index("addressee", &format!("{org}\0{a}"))
+        addressee_idx(&self.dk, org, a)
     }
 
     fn code_idx(&self, org: &OrgId, c: &OrgCode) -> String {
-        self.dk.blind_index("code", &format!("{org}\0{c}"))
+        code_idx(&self.dk, org, c)
     }
 
     /// Registers `addressee ↔ code` for `org`. Idempotent: registering the same pair again is
