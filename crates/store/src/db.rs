@@ -1,7 +1,8 @@
 //! One database handle over two backends, so every store method is written once.
 //!
-//! - **SQLite** (the embedded default): one connection per file behind a mutex, used from
-//!   blocking tasks. Tenants have a file each, so they never wait on each other.
+//! - **SQLite** (the embedded default): one connection per file, owned by a thread that runs
+//!   waiting transactions together under one commit ([`crate::sqlite`]). Tenants have a file
+//!   each, so they never wait on each other.
 //! - **PostgreSQL** (scale-out): a small pool of connections shared by all tenants. Each
 //!   transaction first declares its [`Scope`] with `set_config(…, true)` (transaction-local), and
 //!   row-level security policies compare it with each row's `tenant_id`: a statement that forgot
@@ -12,9 +13,10 @@
 //! dialect both accept. Where they differ the store asks [`Tx::backend`].
 
 use crate::migrate::{self, Migrations};
+use crate::sqlite::SqliteFile;
 use crate::{Result, StoreError};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Deletes everything a store keeps at `loc` when it is a PostgreSQL schema (`DROP SCHEMA …
 /// CASCADE`); SQLite files are left to their directory. For the demo and tests only.
@@ -293,7 +295,7 @@ pub enum Finish {
 /// A database handle: cheap to clone, shared by the stores that use the same database.
 #[derive(Clone)]
 pub enum Db {
-    Sqlite(Arc<Mutex<rusqlite::Connection>>),
+    Sqlite(SqliteFile),
     Postgres(Arc<crate::pg::Pool>),
 }
 
@@ -311,7 +313,8 @@ impl Db {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate::sqlite(&mut conn, migrations.sqlite)?;
-        Ok(Db::Sqlite(Arc::new(Mutex::new(conn))))
+        let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        Ok(Db::Sqlite(SqliteFile::start(conn, &name)?))
     }
 
     /// Connects to PostgreSQL, migrates `schema` as the connecting role, and returns a pool whose
@@ -332,86 +335,33 @@ impl Db {
         }
     }
 
-    /// Runs `f` in one transaction on a blocking thread; commits if it returns `Ok`.
+    /// Runs `f` in one transaction; commits if it returns `Ok`. On SQLite it may share a
+    /// commit with other transactions of the same file, each kept or undone on its own.
     /// `scope` says which rows PostgreSQL's row-level security lets the transaction see.
     pub async fn tx<T, F>(&self, scope: Scope, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
     {
-        self.tx_then(scope, move |tx| f(tx).map(|v| (v, Finish::Commit))).await
+        let f = move |tx: &mut dyn Tx| f(tx).map(|v| (v, Finish::Commit));
+        match self {
+            Db::Sqlite(file) => file.tx(false, f).await,
+            Db::Postgres(pool) => pool.tx(scope, f).await,
+        }
     }
 
     /// Like [`Db::tx`], but `f` decides whether its work is kept: a bulk load that found bad lines
-    /// returns its report together with [`Finish::Rollback`].
+    /// returns its report together with [`Finish::Rollback`]. Meant for long transactions: on
+    /// SQLite it runs in a transaction of its own, so others' commits do not wait for it.
     pub async fn tx_then<T, F>(&self, scope: Scope, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<(T, Finish)> + Send + 'static,
     {
         match self {
-            Db::Sqlite(conn) => {
-                let conn = conn.clone();
-                tokio::task::spawn_blocking(move || {
-                    let mut guard = conn.lock().map_err(|_| StoreError::Task("database mutex poisoned".into()))?;
-                    let tx = guard.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                    let (out, finish) = f(&mut SqliteTx(&tx))?;
-                    match finish {
-                        Finish::Commit => tx.commit()?,
-                        Finish::Rollback => tx.rollback()?,
-                    }
-                    Ok(out)
-                })
-                .await
-                .map_err(|e| StoreError::Task(e.to_string()))?
-            }
+            Db::Sqlite(file) => file.tx(true, f).await,
             Db::Postgres(pool) => pool.tx(scope, f).await,
         }
-    }
-}
-
-struct SqliteTx<'a>(&'a rusqlite::Transaction<'a>);
-
-impl rusqlite::ToSql for Value {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        use rusqlite::types::{ToSqlOutput, ValueRef};
-        Ok(ToSqlOutput::Borrowed(match self {
-            Value::Null => ValueRef::Null,
-            Value::Int(i) => ValueRef::Integer(*i),
-            Value::Text(s) => ValueRef::Text(s.as_bytes()),
-            Value::Blob(b) => ValueRef::Blob(b),
-        }))
-    }
-}
-
-impl Tx for SqliteTx<'_> {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
-    }
-    fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64> {
-        let mut st = self.0.prepare_cached(sql)?;
-        Ok(st.execute(rusqlite::params_from_iter(args.iter()))? as u64)
-    }
-    fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
-        use rusqlite::types::ValueRef;
-        let mut st = self.0.prepare_cached(sql)?;
-        let n = st.column_count();
-        let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            let mut vals = Vec::with_capacity(n);
-            for i in 0..n {
-                vals.push(match r.get_ref(i)? {
-                    ValueRef::Null => Value::Null,
-                    ValueRef::Integer(v) => Value::Int(v),
-                    ValueRef::Real(f) => Value::Text(f.to_string()),
-                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-                    ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-                });
-            }
-            out.push(Row(vals));
-        }
-        Ok(out)
     }
 }
 

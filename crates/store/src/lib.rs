@@ -15,13 +15,14 @@ pub mod hub;
 pub mod migrate;
 mod pg;
 pub mod platform;
+pub mod sqlite;
 pub mod tenant;
 pub mod testing;
 
 pub use db::{Backend, Db, Finish, Location, Scope};
 
 /// A storage failure. The messages never contain personal data.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(String),

@@ -1,0 +1,326 @@
+//! The embedded SQLite backend: one thread per database file owns its connection and runs the
+//! transactions callers send it, several at a time (group commit).
+//!
+//! Why a thread and batches: a file has a single writer anyway. With a mutex shared by blocking
+//! tasks, every transaction paid a thread hand-off, a contended lock, its own `BEGIN` and its own
+//! `COMMIT` (WAL frames, file locks), and those were most of the e2e bench's time
+//! (docs/benchmarks.md). The thread takes whatever transactions are waiting (up to
+//! [`MAX_BATCH`]), runs each inside a savepoint of one transaction, and commits once.
+//!
+//! Invariants:
+//! - A caller's result is delivered only after the batch's `COMMIT` returned, so an answer
+//!   seen by a client is durable exactly as before.
+//! - Each transaction's work is kept or undone on its own: an error, a panic or
+//!   [`Finish::Rollback`] rolls back to its savepoint and leaves its neighbours' work alone.
+//! - If the batch itself fails (its `BEGIN` or `COMMIT`), every transaction in it that wanted
+//!   its work kept gets that error, so none is told "done" for work that was lost.
+//! - A transaction marked `alone` (bulk loads, which may take minutes) runs in a transaction of
+//!   its own, so others' commits never wait for it to finish.
+
+use crate::db::{Backend, Finish, Row, Tx, Value};
+use crate::{Result, StoreError};
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc;
+
+/// Transactions run under one `COMMIT` at most.
+pub const MAX_BATCH: usize = 64;
+
+/// Prepared statements kept per connection. The stores use more distinct statements than
+/// rusqlite's default cache of 16 holds.
+const STATEMENT_CACHE: usize = 256;
+
+/// A handle on one SQLite file's thread; cheap to clone. The thread stops (and closes the
+/// connection) when the last handle is dropped.
+#[derive(Clone)]
+pub struct SqliteFile {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl SqliteFile {
+    /// Hands `conn` (opened, configured and migrated) to a new thread named after `name`.
+    pub fn start(conn: rusqlite::Connection, name: &str) -> Result<Self> {
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let (jobs, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name(format!("sqlite {name}"))
+            .spawn(move || run(conn, rx))
+            .map_err(|e| StoreError::Task(format!("cannot start the database thread: {e}")))?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `f` in the file's thread, batched with whatever else is waiting unless `alone`.
+    pub async fn tx<T, F>(&self, alone: bool, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<(T, Finish)> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Box::new(TxJob { f: Some(f), out: None, reply: Some(reply), alone });
+        self.jobs.send(job).map_err(|_| StoreError::Task("the database thread has stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Task("the database thread dropped a transaction".into()))?
+    }
+}
+
+/// One caller's transaction as the thread sees it.
+trait Job: Send {
+    fn alone(&self) -> bool;
+    /// Runs the caller's closure; whether its work is to be kept.
+    fn run(&mut self, tx: &mut dyn Tx) -> Finish;
+    /// Delivers the caller's result once the batch has committed, or failed to.
+    fn finish(self: Box<Self>, batch: std::result::Result<(), &StoreError>);
+}
+
+struct TxJob<T, F> {
+    f: Option<F>,
+    out: Option<Result<(T, Finish)>>,
+    reply: Option<tokio::sync::oneshot::Sender<Result<T>>>,
+    alone: bool,
+}
+
+impl<T, F> Job for TxJob<T, F>
+where
+    T: Send,
+    F: FnOnce(&mut dyn Tx) -> Result<(T, Finish)> + Send,
+{
+    fn alone(&self) -> bool {
+        self.alone
+    }
+
+    fn run(&mut self, tx: &mut dyn Tx) -> Finish {
+        let Some(f) = self.f.take() else { return Finish::Rollback };
+        let out = std::panic::catch_unwind(AssertUnwindSafe(|| f(tx)))
+            .unwrap_or_else(|_| Err(StoreError::Task("a database transaction panicked".into())));
+        let finish = match &out {
+            Ok((_, finish)) => *finish,
+            Err(_) => Finish::Rollback,
+        };
+        self.out = Some(out);
+        finish
+    }
+
+    fn finish(mut self: Box<Self>, batch: std::result::Result<(), &StoreError>) {
+        let result = match (self.out.take(), batch) {
+            (Some(Err(e)), _) => Err(e),
+            // Nothing of it was to be kept, so the batch's fate does not change its answer.
+            (Some(Ok((v, Finish::Rollback))), _) => Ok(v),
+            (Some(Ok((v, Finish::Commit))), Ok(())) => Ok(v),
+            (Some(Ok(_)) | None, Err(e)) => Err(e.clone()),
+            (None, Ok(())) => Err(StoreError::Task("a transaction was not run".into())),
+        };
+        if let Some(reply) = self.reply.take() {
+            // The caller may have gone (its request was cancelled); its work stands regardless.
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// The file's thread: waits for a transaction, gathers the ones waiting behind it, runs them.
+fn run(mut conn: rusqlite::Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
+    let mut carried: Option<Box<dyn Job>> = None;
+    loop {
+        let first = match carried.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        let mut batch = vec![first];
+        if !batch[0].alone() {
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) if job.alone() => {
+                        carried = Some(job);
+                        break;
+                    }
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        let outcome = run_batch(&mut conn, &mut batch);
+        for job in batch {
+            job.finish(outcome.as_ref().map(|_| ()));
+        }
+    }
+}
+
+/// Runs `batch` in one transaction. A single transaction needs no savepoint.
+fn run_batch(conn: &mut rusqlite::Connection, batch: &mut [Box<dyn Job>]) -> Result<()> {
+    let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    if let [job] = batch {
+        return match job.run(&mut SqliteTx(&tx)) {
+            Finish::Commit => Ok(tx.commit()?),
+            Finish::Rollback => Ok(tx.rollback()?),
+        };
+    }
+    for job in batch.iter_mut() {
+        let mut sp = tx.savepoint()?;
+        match job.run(&mut SqliteTx(&sp)) {
+            Finish::Commit => sp.commit()?,
+            Finish::Rollback => {
+                sp.rollback()?;
+                sp.commit()?;
+            }
+        }
+    }
+    Ok(tx.commit()?)
+}
+
+/// Statements of one transaction (or savepoint) on the file's connection.
+struct SqliteTx<'a>(&'a rusqlite::Connection);
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(i) => ValueRef::Integer(*i),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+    fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64> {
+        let mut st = self.0.prepare_cached(sql)?;
+        Ok(st.execute(rusqlite::params_from_iter(args.iter()))? as u64)
+    }
+    fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
+        use rusqlite::types::ValueRef;
+        let mut st = self.0.prepare_cached(sql)?;
+        let n = st.column_count();
+        let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut vals = Vec::with_capacity(n);
+            for i in 0..n {
+                vals.push(match r.get_ref(i)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(v) => Value::Int(v),
+                    ValueRef::Real(f) => Value::Text(f.to_string()),
+                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+                });
+            }
+            out.push(Row(vals));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args;
+
+    fn file() -> (tempfile::TempDir, SqliteFile) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)").unwrap();
+        (dir, SqliteFile::start(conn, "test").unwrap())
+    }
+
+    async fn put(f: &SqliteFile, k: &str, finish: Finish) -> Result<()> {
+        let k = k.to_owned();
+        f.tx(false, move |tx| {
+            tx.execute("INSERT INTO t (k, v) VALUES (?1, 1)", args![k])?;
+            Ok(((), finish))
+        })
+        .await
+    }
+
+    async fn keys(f: &SqliteFile) -> Vec<String> {
+        f.tx(false, |tx| {
+            let rows = tx.query("SELECT k FROM t ORDER BY k", &[])?;
+            Ok((rows.iter().map(|r| r.get::<String>(0)).collect::<Result<Vec<_>>>()?, Finish::Commit))
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_transactions_each_commit_or_fail_on_their_own() {
+        let (_dir, f) = file();
+        for j in 0..40 {
+            put(&f, &format!("taken{j:02}"), Finish::Commit).await.unwrap();
+        }
+        // Many at once, so the thread batches them: every tenth collides with a key already
+        // there, every seventh asks for its work to be dropped, one panics.
+        let mut set = tokio::task::JoinSet::new();
+        // Holds the thread so that what follows queues up behind it and goes in batches.
+        let held = f.clone();
+        set.spawn(async move {
+            let r = held
+                .tx(false, |_| {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    Ok(((), Finish::Commit))
+                })
+                .await;
+            (1000, String::new(), Finish::Commit, r)
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        for i in 0..400 {
+            let f = f.clone();
+            set.spawn(async move {
+                let key = if i % 10 == 9 { format!("taken{:02}", i / 10) } else { format!("k{i:03}") };
+                let finish = if i % 7 == 0 { Finish::Rollback } else { Finish::Commit };
+                let r = if i == 200 {
+                    f.tx(false, |tx| -> Result<((), Finish)> {
+                        tx.execute("INSERT INTO t (k, v) VALUES ('panic', 1)", &[])?;
+                        panic!("a bug in a store method")
+                    })
+                    .await
+                } else {
+                    put(&f, &key, finish).await
+                };
+                (i, key, finish, r)
+            });
+        }
+        let mut want: Vec<String> = (0..40).map(|j| format!("taken{j:02}")).collect();
+        while let Some(done) = set.join_next().await {
+            let (i, key, finish, r) = done.unwrap();
+            if i == 1000 {
+                assert!(r.is_ok());
+            } else if i == 200 {
+                assert!(matches!(r, Err(StoreError::Task(_))), "a panic is an error: {r:?}");
+            } else if i % 10 == 9 {
+                assert!(matches!(r, Err(StoreError::Duplicate(_))), "key {key} was taken: {r:?}");
+            } else {
+                assert!(r.is_ok(), "{key}: {r:?}");
+                if finish == Finish::Commit {
+                    want.push(key);
+                }
+            }
+        }
+        want.sort();
+        assert_eq!(keys(&f).await, want);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_alone_is_kept_or_undone_whole() {
+        let (_dir, f) = file();
+        put(&f, "a", Finish::Commit).await.unwrap();
+        let undone = f
+            .tx(true, |tx| {
+                tx.execute("INSERT INTO t (k, v) VALUES ('b', 1)", &[])?;
+                Ok(("report", Finish::Rollback))
+            })
+            .await
+            .unwrap();
+        assert_eq!(undone, "report");
+        let failed = f
+            .tx(true, |tx| -> Result<((), Finish)> {
+                tx.execute("INSERT INTO t (k, v) VALUES ('c', 1)", &[])?;
+                tx.execute("INSERT INTO t (k, v) VALUES ('a', 1)", &[])?;
+                Ok(((), Finish::Commit))
+            })
+            .await;
+        assert!(matches!(failed, Err(StoreError::Duplicate(_))));
+        assert_eq!(keys(&f).await, vec!["a".to_owned()]);
+    }
+}
