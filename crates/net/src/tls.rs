@@ -95,7 +95,8 @@ impl TlsMaterial {
         Ok(Arc::new(cfg))
     }
 
-    /// An HTTPS client trusting only the CA and presenting our certificate (mutual TLS).
+    /// An HTTPS client trusting only the CA and presenting our certificate (mutual TLS). Its pool
+    /// keeps as many idle connections per peer as the delivery workers keep requests in flight.
     pub fn client(&self, timeout: Duration) -> Result<reqwest::Client, TlsError> {
         let (certs, key) = self.chain()?;
         let cfg = rustls::ClientConfig::builder_with_provider(provider())
@@ -107,11 +108,16 @@ impl TlsMaterial {
         reqwest::Client::builder()
             .use_preconfigured_tls(cfg)
             .timeout(timeout)
-            .pool_max_idle_per_host(64)
+            .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
             .build()
             .map_err(|e| TlsError::Invalid { what: "HTTP client", reason: e.to_string() })
     }
 }
+
+/// Idle connections kept per peer. Below the workers' requests in flight, every burst closed the
+/// connections beyond it and the next opened new ones: mutual-TLS handshakes were 15 % of the
+/// e2e bench's CPU (docs/benchmarks.md).
+pub const MAX_IDLE_PER_HOST: usize = 256;
 
 /// An HTTPS client trusting only the CA in `ca_pem`, presenting no certificate: what a client
 /// system or a resident's browser uses against the internal and resident listeners.
