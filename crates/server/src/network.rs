@@ -15,6 +15,7 @@ use renkei_domain::wire::{
 use renkei_domain::{ItemAnswer, ItemStatus, Outcome};
 use renkei_net::{ApiJson, Problem};
 use renkei_store::now_unix;
+use renkei_store::tenant::AnswerBasis;
 use std::sync::Arc;
 
 pub fn router(p: Arc<Platform>) -> Router {
@@ -41,17 +42,19 @@ async fn answer_query(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<Sign
     let q: ForwardedQuery = from_hub(&p, &env, MessageKind::ForwardedQuery)?;
     let org = p.orgs.get(&q.provider).ok_or_else(Problem::not_found)?;
     let store = p.tenant_store(&org.tenant).ok_or_else(Problem::not_found)?;
-    if let Some(prior) = store.provided_answer(&q.request_id).await.map_err(store_problem)? {
-        return serde_json::from_str(&prior).map(Json).map_err(|_| Problem::internal());
-    }
+    let basis = store.answer_basis(&org.id, &q.request_id, &q.provider_code, &q.items, q.reference_date).await.map_err(store_problem)?;
+    let copies = match basis {
+        AnswerBasis::Answered(prior) => return serde_json::from_str(&prior).map(Json).map_err(|_| Problem::internal()),
+        AnswerBasis::NotRegistered => None,
+        AnswerBasis::Copies(copies) => Some(copies),
+    };
     // A first forward must be fresh; a retry of an answered one was served above.
     if (now_unix() - q.issued_at).abs() > FRESHNESS_SECONDS {
         return Err(Problem::conflict("replayed-request", "the forwarded query is not fresh"));
     }
-    let body = match store.person_by_code(&org.id, &q.provider_code).await.map_err(store_problem)? {
+    let body = match copies {
         None => AnswerBody { request_id: q.request_id.clone(), outcome: Outcome::NotRegistered, items: vec![] },
-        Some(addressee) => {
-            let copies = store.copies_valid_on(&org.id, &addressee, &q.items, q.reference_date).await.map_err(store_problem)?;
+        Some(copies) => {
             let items: Vec<ItemAnswer> = q
                 .items
                 .iter()
@@ -99,9 +102,8 @@ async fn receive_answer(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<Si
     }
     let org = p.orgs.get(&sealed.requester).ok_or_else(Problem::not_found)?;
     let store = p.tenant_store(&org.tenant).ok_or_else(Problem::not_found)?;
-    let (id, owner, _state) = store.query_by_request(&sealed.request_id).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
-    let view = store.query(&owner, &id).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
-    if owner != org.id || view.provider != sealed.provider {
+    let query = store.query_by_request(&sealed.request_id).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
+    if query.org != org.id || query.provider != sealed.provider {
         return Err(Problem::forbidden("answer-mismatch", "the answer does not belong to this query"));
     }
     let plaintext = org
@@ -114,13 +116,13 @@ async fn receive_answer(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<Si
         return Err(Problem::forbidden("answer-mismatch", "the sealed answer is for another request"));
     }
     let value = serde_json::to_value(&body).map_err(|_| Problem::internal())?;
-    if view.state == renkei_domain::QueryState::Failed {
+    if query.state == renkei_domain::QueryState::Failed {
         // The query already ended (its deadline passed): the answer is acknowledged so the hub
         // stops relaying it, and dropped; the query and its record stay エラー.
         tracing::warn!(request_id = %sealed.request_id, "answer arrived after the query ended; dropped");
         return Ok(StatusCode::NO_CONTENT);
     }
-    store.accept_answer(&id, body.outcome, &value).await.map_err(store_problem)?;
+    store.accept_answer(&query.id, body.outcome, &value).await.map_err(store_problem)?;
     tracing::info!(request_id = %sealed.request_id, requester = %org.id, "answer received");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -192,6 +192,107 @@ pub struct LinkageRecord {
     pub at: i64,
 }
 
+/// A forwarded query's answer as the provider's store can give it ([`TenantStore::answer_basis`]).
+#[derive(Debug)]
+pub enum AnswerBasis {
+    /// Already answered: the signed, sealed envelope given then, to be given again.
+    Answered(String),
+    /// No person is registered under the code.
+    NotRegistered,
+    /// The person's copies valid on the reference date (items without one are left out).
+    Copies(Vec<CopyVersion>),
+}
+
+/// A query found by its request id ([`TenantStore::query_by_request`]).
+#[derive(Debug, Clone)]
+pub struct QueryRef {
+    pub id: String,
+    pub org: OrgId,
+    pub provider: OrgId,
+    pub state: QueryState,
+}
+
+const PROVIDED_ANSWER: &str = "SELECT envelope FROM provided_answers WHERE tenant_id = ?1 AND request_id = ?2";
+
+/// For each item, the copy row valid on `date` (latest `valid_from` ≤ date), still encrypted.
+fn copy_rows(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    org: &str,
+    a_idx: &str,
+    items: &[String],
+    date: &str,
+) -> Result<Vec<(String, String, String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for item in items {
+        if let Some(r) = tx.query_opt(
+            "SELECT id, item, valid_from, fields_enc FROM provision_copies
+             WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3 AND item = ?4 AND valid_from <= ?5
+             ORDER BY valid_from DESC LIMIT 1",
+            args![tenant, org, a_idx, item, date],
+        )? {
+            out.push((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Moves query `id` to `to` inside `tx` if the state machine allows it; false if it was there
+/// already. A final state writes the requester's linkage record in the same transaction.
+fn transition(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    id: &str,
+    to: QueryState,
+    error: Option<String>,
+    extra: Option<(Outcome, Vec<u8>)>,
+) -> Result<bool> {
+    let lock = if tx.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
+    let row = tx
+        .query_opt(
+            &format!("SELECT state, org_id, request_id, provider_org, duty, items FROM queries WHERE tenant_id = ?1 AND id = ?2{lock}"),
+            args![tenant, id],
+        )?
+        .ok_or(StoreError::NotFound("query"))?;
+    let from = QueryState::from_code(&row.get::<String>(0)?).ok_or_else(|| corrupt("unknown state"))?;
+    if from == to {
+        return Ok(false);
+    }
+    from.move_to(to).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    let (outcome, answer) = match &extra {
+        Some((o, a)) => (Some(o.code()), Some(a.clone())),
+        None => (None, None),
+    };
+    tx.execute(
+        // A new reason goes first; the last delivery problem, if any, stays after it.
+        "UPDATE queries SET state = ?3,
+            error = CASE WHEN CAST(?4 AS TEXT) IS NULL THEN error WHEN error IS NULL THEN CAST(?4 AS TEXT)
+                ELSE CAST(?4 AS TEXT) || '; last problem: ' || error END,
+            outcome = COALESCE(?5, outcome),
+            answer_enc = COALESCE(?6, answer_enc), updated_at = ?7 WHERE tenant_id = ?1 AND id = ?2",
+        args![tenant, id, to.code(), error, outcome, answer, now_millis()],
+    )?;
+    if to.is_final() {
+        let (org, request_id, provider, duty, items): (String, String, String, String, String) =
+            (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?);
+        let outcome = outcome.unwrap_or("error");
+        insert_record(
+            tx,
+            NewRecord {
+                tenant,
+                org: &org,
+                role: Role::Requester,
+                request_id: &request_id,
+                counterpart: &provider,
+                duty: &duty,
+                items_json: &items,
+                outcome,
+            },
+        )?;
+    }
+    Ok(true)
+}
+
 /// A provision copy valid on some date.
 #[derive(Debug, Clone)]
 pub struct CopyVersion {
@@ -610,22 +711,47 @@ impl TenantStore {
         let (tenant, org) = (self.tenant.to_string(), org.to_string());
         let items: Vec<String> = items.iter().map(|i| i.to_string()).collect();
         let d = date.to_string();
-        let rows: Vec<(String, String, String, Vec<u8>)> = self
+        let rows = self.tx(move |tx| copy_rows(tx, &tenant, &org, &a_idx, &items, &d)).await?;
+        self.open_copies(rows)
+    }
+
+    /// What a provider needs to answer a forwarded query (情報提供), read in one transaction:
+    /// the answer already given for `request_id`, or else the person registered under `code`
+    /// and their copies of `items` valid on `date`.
+    pub async fn answer_basis(
+        &self,
+        org: &OrgId,
+        request_id: &RequestId,
+        code: &OrgCode,
+        items: &[ItemCode],
+        date: NaiveDate,
+    ) -> Result<AnswerBasis> {
+        let c_idx = self.code_idx(org, code);
+        let (tenant, org, rid) = (self.tenant.to_string(), org.to_string(), request_id.to_string());
+        let items: Vec<String> = items.iter().map(|i| i.to_string()).collect();
+        let d = date.to_string();
+        let found = self
             .tx(move |tx| {
-                let mut out = Vec::new();
-                for item in &items {
-                    if let Some(r) = tx.query_opt(
-                        "SELECT id, item, valid_from, fields_enc FROM provision_copies
-                         WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3 AND item = ?4 AND valid_from <= ?5
-                         ORDER BY valid_from DESC LIMIT 1",
-                        args![tenant, org, a_idx, item, d],
-                    )? {
-                        out.push((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
-                    }
+                if let Some(r) = tx.query_opt(PROVIDED_ANSWER, args![tenant, rid])? {
+                    return Ok(Err(r.get::<String>(0)?));
                 }
-                Ok(out)
+                let person = tx.query_opt(
+                    "SELECT addressee_idx FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND code_idx = ?3",
+                    args![tenant, org, c_idx],
+                )?;
+                let Some(person) = person else { return Ok(Ok(None)) };
+                let a_idx: String = person.get(0)?;
+                Ok(Ok(Some(copy_rows(tx, &tenant, &org, &a_idx, &items, &d)?)))
             })
             .await?;
+        Ok(match found {
+            Err(envelope) => AnswerBasis::Answered(envelope),
+            Ok(None) => AnswerBasis::NotRegistered,
+            Ok(Some(rows)) => AnswerBasis::Copies(self.open_copies(rows)?),
+        })
+    }
+
+    fn open_copies(&self, rows: Vec<(String, String, String, Vec<u8>)>) -> Result<Vec<CopyVersion>> {
         rows.into_iter()
             .map(|(id, item, vf, enc)| {
                 let plain = self.dk.decrypt("provision_copies.fields", &id, &enc)?;
@@ -804,55 +930,7 @@ impl TenantStore {
     /// query is already in is a no-op (a retried effect), reported as `Ok(false)`.
     async fn transition(&self, id: &str, to: QueryState, error: Option<String>, extra: Option<(Outcome, Vec<u8>)>) -> Result<bool> {
         let (tenant, id) = (self.tenant.to_string(), id.to_owned());
-        self.tx(move |tx| {
-            let lock = if tx.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
-            let row = tx
-                .query_opt(
-                    &format!(
-                        "SELECT state, org_id, request_id, provider_org, duty, items FROM queries WHERE tenant_id = ?1 AND id = ?2{lock}"
-                    ),
-                    args![tenant, id],
-                )?
-                .ok_or(StoreError::NotFound("query"))?;
-            let from = QueryState::from_code(&row.get::<String>(0)?).ok_or_else(|| corrupt("unknown state"))?;
-            if from == to {
-                return Ok(false);
-            }
-            from.move_to(to).map_err(|e| StoreError::Conflict(e.to_string()))?;
-            let (outcome, answer) = match &extra {
-                Some((o, a)) => (Some(o.code()), Some(a.clone())),
-                None => (None, None),
-            };
-            tx.execute(
-                // A new reason goes first; the last delivery problem, if any, stays after it.
-                "UPDATE queries SET state = ?3,
-                    error = CASE WHEN CAST(?4 AS TEXT) IS NULL THEN error WHEN error IS NULL THEN CAST(?4 AS TEXT)
-                        ELSE CAST(?4 AS TEXT) || '; last problem: ' || error END,
-                    outcome = COALESCE(?5, outcome),
-                    answer_enc = COALESCE(?6, answer_enc), updated_at = ?7 WHERE tenant_id = ?1 AND id = ?2",
-                args![tenant, id, to.code(), error, outcome, answer, now_millis()],
-            )?;
-            if to.is_final() {
-                let (org, request_id, provider, duty, items): (String, String, String, String, String) =
-                    (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?);
-                let outcome = outcome.unwrap_or("error");
-                insert_record(
-                    tx,
-                    NewRecord {
-                        tenant: &tenant,
-                        org: &org,
-                        role: Role::Requester,
-                        request_id: &request_id,
-                        counterpart: &provider,
-                        duty: &duty,
-                        items_json: &items,
-                        outcome,
-                    },
-                )?;
-            }
-            Ok(true)
-        })
-        .await
+        self.tx(move |tx| transition(tx, &tenant, &id, to, error, extra)).await
     }
 
     /// The hub accepted the query: 送信待ち → 照会中.
@@ -894,20 +972,24 @@ impl TenantStore {
         .await
     }
 
-    /// The query with this request id: (query id, org, requester state).
-    pub async fn query_by_request(&self, request_id: &RequestId) -> Result<Option<(String, OrgId, QueryState)>> {
+    /// The query with this request id, as far as an arriving answer needs it.
+    pub async fn query_by_request(&self, request_id: &RequestId) -> Result<Option<QueryRef>> {
         let (tenant, rid) = (self.tenant.to_string(), request_id.to_string());
         let row = self
             .tx(move |tx| {
-                tx.query_opt("SELECT id, org_id, state FROM queries WHERE tenant_id = ?1 AND request_id = ?2", args![tenant, rid])
+                tx.query_opt(
+                    "SELECT id, org_id, provider_org, state FROM queries WHERE tenant_id = ?1 AND request_id = ?2",
+                    args![tenant, rid],
+                )
             })
             .await?;
         row.map(|r| {
-            Ok((
-                r.get(0)?,
-                OrgId::parse(&r.get::<String>(1)?).map_err(corrupt)?,
-                QueryState::from_code(&r.get::<String>(2)?).ok_or_else(|| corrupt("unknown state"))?,
-            ))
+            Ok(QueryRef {
+                id: r.get(0)?,
+                org: OrgId::parse(&r.get::<String>(1)?).map_err(corrupt)?,
+                provider: OrgId::parse(&r.get::<String>(2)?).map_err(corrupt)?,
+                state: QueryState::from_code(&r.get::<String>(3)?).ok_or_else(|| corrupt("unknown state"))?,
+            })
         })
         .transpose()
     }
@@ -916,19 +998,20 @@ impl TenantStore {
     /// An answer that arrives before the hub's acceptance was noted moves the query through 照会中.
     pub async fn accept_answer(&self, id: &str, outcome: Outcome, body: &Value) -> Result<bool> {
         let enc = self.dk.encrypt("queries.answer", id, &serde_json::to_vec(body)?)?;
-        let _ = self.transition(id, QueryState::InFlight, None, None).await;
-        self.transition(id, QueryState::Answered, None, Some((outcome, enc))).await
+        let (tenant, id) = (self.tenant.to_string(), id.to_owned());
+        self.tx(move |tx| {
+            // 送信待ち → 照会中 first when the hub's acceptance was not noted yet; from any other
+            // state that step is refused before anything is written, and the next one decides.
+            let _ = transition(tx, &tenant, &id, QueryState::InFlight, None, None);
+            transition(tx, &tenant, &id, QueryState::Answered, None, Some((outcome, enc)))
+        })
+        .await
     }
 
     /// The answer this tenant already gave for `request_id`, if any (signed, sealed envelope JSON).
     pub async fn provided_answer(&self, request_id: &RequestId) -> Result<Option<String>> {
         let (tenant, rid) = (self.tenant.to_string(), request_id.to_string());
-        self.tx(move |tx| {
-            tx.query_opt("SELECT envelope FROM provided_answers WHERE tenant_id = ?1 AND request_id = ?2", args![tenant, rid])?
-                .map(|r| r.get(0))
-                .transpose()
-        })
-        .await
+        self.tx(move |tx| tx.query_opt(PROVIDED_ANSWER, args![tenant, rid])?.map(|r| r.get(0)).transpose()).await
     }
 
     /// Keeps the answer given for `request_id` and the provider's linkage record, once. If an
@@ -955,7 +1038,7 @@ impl TenantStore {
                 args![tenant, org, rid, envelope, outcome.code(), now_unix()],
             )?;
             if inserted == 0 {
-                return tx.value("SELECT envelope FROM provided_answers WHERE tenant_id = ?1 AND request_id = ?2", args![tenant, rid]);
+                return tx.value(PROVIDED_ANSWER, args![tenant, rid]);
             }
             insert_record(
                 tx,

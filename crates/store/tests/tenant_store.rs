@@ -5,7 +5,7 @@ use renkei_crypto::datakey::{DataKey, MasterKey};
 use renkei_domain::wire::QueryRequest;
 use renkei_domain::{AddresseeNo, DutyCode, ItemCode, OrgCode, OrgId, OrgType, Outcome, QueryState, RequestId, TenantId};
 use renkei_store::platform::{Org, PlatformStore};
-use renkei_store::tenant::{NewQuery, Registration, TenantStore};
+use renkei_store::tenant::{AnswerBasis, NewQuery, Registration, TenantStore};
 use renkei_store::testing::TestDatabase;
 use renkei_store::{Location, StoreError};
 use serde_json::json;
@@ -61,6 +61,7 @@ on_both_backends!(
     a_database_newer_than_the_binary_is_refused,
     each_due_query_is_claimed_by_one_worker_until_its_lease_ends,
     a_provided_answer_is_kept_once_per_request_id,
+    the_answer_basis_is_the_prior_answer_or_the_persons_copies,
 );
 
 fn ids() -> (OrgId, AddresseeNo, OrgCode) {
@@ -214,4 +215,36 @@ async fn a_provided_answer_is_kept_once_per_request_id(f: Fixture) {
     assert!(kept.iter().all(|k| k == &kept[0]), "every caller gets the one answer kept: {kept:?}");
     assert_eq!(f.store.provided_answer(&rid).await.unwrap().as_ref(), Some(&kept[0]));
     assert_eq!(f.store.records(&org).await.unwrap().len(), 1);
+}
+
+async fn the_answer_basis_is_the_prior_answer_or_the_persons_copies(f: Fixture) {
+    let s = &f.store;
+    let (org, a, code) = ids();
+    let (tax, res) = (ItemCode::parse("TAX").unwrap(), ItemCode::parse("RES").unwrap());
+    let items = vec![tax.clone(), res.clone()];
+    let rid = RequestId::parse("r-basis").unwrap();
+    let on = "2026-06-01".parse().unwrap();
+    let basis = s.answer_basis(&org, &rid, &code, &items, on).await.unwrap();
+    assert!(matches!(basis, AnswerBasis::NotRegistered), "{basis:?}");
+
+    s.register_person(&org, &a, &code).await.unwrap();
+    s.upsert_copy(&org, &a, &tax, "2026-01-01".parse().unwrap(), json!({"v": 1}).as_object().unwrap()).await.unwrap();
+    s.upsert_copy(&org, &a, &res, "2026-07-01".parse().unwrap(), json!({"v": 2}).as_object().unwrap()).await.unwrap();
+    match s.answer_basis(&org, &rid, &code, &items, on).await.unwrap() {
+        AnswerBasis::Copies(copies) => {
+            assert_eq!(copies.len(), 1, "RES is not valid yet on the reference date");
+            assert_eq!((&copies[0].item, &copies[0].fields["v"]), (&tax, &json!(1)));
+        }
+        other => panic!("expected copies, got {other:?}"),
+    }
+    let other_code = OrgCode::parse("code-2").unwrap();
+    assert!(matches!(s.answer_basis(&org, &rid, &other_code, &items, on).await.unwrap(), AnswerBasis::NotRegistered));
+
+    let requester = OrgId::parse("req").unwrap();
+    let duty = DutyCode::parse("D1").unwrap();
+    s.save_provided_answer(&org, &rid, &requester, &duty, &items, Outcome::Found, "envelope".into()).await.unwrap();
+    match s.answer_basis(&org, &rid, &code, &items, on).await.unwrap() {
+        AnswerBasis::Answered(envelope) => assert_eq!(envelope, "envelope"),
+        other => panic!("a retried forward gets the answer given: {other:?}"),
+    }
 }
