@@ -214,7 +214,10 @@ pub struct QueryRef {
 
 const PROVIDED_ANSWER: &str = "SELECT envelope FROM provided_answers WHERE tenant_id = ?1 AND request_id = ?2";
 
-/// For each item, the copy row valid on `date` (latest `valid_from` ≤ date), still encrypted.
+/// A provision copy row as read, still encrypted: (id, item, valid_from, fields_enc).
+type CopyRow = (String, String, String, Vec<u8>);
+
+/// For each item, the copy row valid on `date` (latest `valid_from` ≤ date).
 fn copy_rows(
     tx: &mut dyn Tx,
     tenant: &str,
@@ -222,7 +225,7 @@ fn copy_rows(
     a_idx: &str,
     items: &[String],
     date: &str,
-) -> Result<Vec<(String, String, String, Vec<u8>)>> {
+) -> Result<Vec<CopyRow>> {
     let mut out = Vec::new();
     for item in items {
         if let Some(r) = tx.query_opt(
@@ -751,7 +754,7 @@ impl TenantStore {
         })
     }
 
-    fn open_copies(&self, rows: Vec<(String, String, String, Vec<u8>)>) -> Result<Vec<CopyVersion>> {
+    fn open_copies(&self, rows: Vec<CopyRow>) -> Result<Vec<CopyVersion>> {
         rows.into_iter()
             .map(|(id, item, vf, enc)| {
                 let plain = self.dk.decrypt("provision_copies.fields", &id, &enc)?;
