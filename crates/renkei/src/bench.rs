@@ -294,25 +294,46 @@ async fn codes(db: Option<&str>, residents: u64) -> Result<Report> {
     Ok(Report { human, json })
 }
 
-/// Throughput and latency of one run.
+/// CPU time this process has used (user and system), in seconds (Linux; 0 elsewhere).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces: utime and
+    // stime are the 12th and 13th, in USER_HZ (100 per second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: f64 = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse::<f64>().ok()).sum();
+    ticks / 100.0
+}
+
+/// CPU used since `since` (a [`cpu_seconds`] reading), per item, in ms.
+fn per_query_ms(since: f64, n: usize) -> f64 {
+    (cpu_seconds() - since) * 1000.0 / n.max(1) as f64
+}
+
+/// Throughput, latency and CPU cost of one run.
 struct Run {
     seconds: f64,
     throughput: f64,
     latencies_ms: Vec<f64>,
+    /// CPU of the whole process (hub, platform, client) per query, in ms: steadier than the
+    /// throughput on a shared machine, and what the throughput is bounded by once both cores
+    /// are busy.
+    cpu_ms_per_query: f64,
 }
 
 impl Run {
     fn json(&self) -> Value {
         json!({"seconds": self.seconds, "throughput_qps": self.throughput, "p50_ms": percentile(&self.latencies_ms, 0.5),
-            "p95_ms": percentile(&self.latencies_ms, 0.95), "p99_ms": percentile(&self.latencies_ms, 0.99)})
+            "p95_ms": percentile(&self.latencies_ms, 0.95), "p99_ms": percentile(&self.latencies_ms, 0.99),
+            "cpu_ms_per_query": self.cpu_ms_per_query})
     }
     fn line(&self) -> String {
         format!(
-            "{:.0} q/s  p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms",
+            "{:.0} q/s  p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  CPU {:.2} ms/query",
             self.throughput,
             percentile(&self.latencies_ms, 0.5),
             percentile(&self.latencies_ms, 0.95),
-            percentile(&self.latencies_ms, 0.99)
+            percentile(&self.latencies_ms, 0.99),
+            self.cpu_ms_per_query
         )
     }
 }
@@ -406,7 +427,7 @@ impl Client {
 
     /// `n` queries, `concurrency` filers at once, as fast as they are accepted.
     async fn closed_loop(&self, n: usize, concurrency: usize, people: u64, tag: &str) -> Result<Run> {
-        let started = renkei_store::now_millis();
+        let (started, cpu) = (renkei_store::now_millis(), cpu_seconds());
         let (c, tag) = (self.clone(), tag.to_owned());
         let ids = fan_out(n, concurrency, move |i| {
             let (c, tag) = (c.clone(), tag.clone());
@@ -415,12 +436,12 @@ impl Client {
         .await?;
         let (latencies_ms, last) = self.settle(&ids).await?;
         let seconds = ((last - started) as f64 / 1000.0).max(0.001);
-        Ok(Run { seconds, throughput: n as f64 / seconds, latencies_ms })
+        Ok(Run { seconds, throughput: n as f64 / seconds, latencies_ms, cpu_ms_per_query: per_query_ms(cpu, n) })
     }
 
     /// `n` queries offered at `rate` per second whatever the answers do.
     async fn open_loop(&self, n: usize, rate: f64, people: u64, tag: &str) -> Result<Run> {
-        let started = renkei_store::now_millis();
+        let (started, cpu) = (renkei_store::now_millis(), cpu_seconds());
         let gap = Duration::from_secs_f64(1.0 / rate.max(1.0));
         let mut tick = tokio::time::interval(gap);
         let mut set = tokio::task::JoinSet::new();
@@ -435,7 +456,7 @@ impl Client {
         }
         let (latencies_ms, last) = self.settle(&ids).await?;
         let seconds = ((last - started) as f64 / 1000.0).max(0.001);
-        Ok(Run { seconds, throughput: n as f64 / seconds, latencies_ms })
+        Ok(Run { seconds, throughput: n as f64 / seconds, latencies_ms, cpu_ms_per_query: per_query_ms(cpu, n) })
     }
 }
 
@@ -514,7 +535,7 @@ async fn echo_baseline(tls: &renkei_net::TlsMaterial, n: usize, concurrency: usi
     ));
     let outside = renkei_net::tls::client_trusting(&tls.ca_pem, Duration::from_secs(30))?;
     let url = format!("https://{ra}/echo");
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), cpu_seconds());
     let mut latencies_ms = fan_out(n, concurrency, move |i| {
         let (c, url) = (outside.clone(), url.clone());
         async move {
@@ -531,5 +552,5 @@ async fn echo_baseline(tls: &renkei_net::TlsMaterial, n: usize, concurrency: usi
     let seconds = t.elapsed().as_secs_f64();
     let _ = stop.send(true);
     latencies_ms.sort_by(f64::total_cmp);
-    Ok(Run { seconds, throughput: n as f64 / seconds, latencies_ms })
+    Ok(Run { seconds, throughput: n as f64 / seconds, latencies_ms, cpu_ms_per_query: per_query_ms(cpu, n) })
 }

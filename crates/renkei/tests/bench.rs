@@ -44,6 +44,7 @@ fn bench_e2e_reports_both_loads_the_echo_baseline_and_the_ratio() {
     assert_eq!((v["bench"].as_str(), v["queries"].as_u64()), (Some("e2e"), Some(40)));
     for load in ["full", "half"] {
         positive(&v, &[load, "throughput_qps"]);
+        positive(&v, &[load, "cpu_ms_per_query"]);
         let (p50, p99) = (positive(&v, &[load, "p50_ms"]), positive(&v, &[load, "p99_ms"]));
         assert!(p50 <= p99, "{v}");
     }
