@@ -113,8 +113,16 @@ where
     let outcome = store
         .bulk(org, move |bulk| {
             let mut observer = observer;
-            let mut load =
-                Load { p: &p2, org: &org2, rt, bulk, observer: &mut observer, summary: ImportSummary::default(), pending: Vec::new() };
+            let mut load = Load {
+                p: &p2,
+                org: &org2,
+                rt,
+                bulk,
+                observer: &mut observer,
+                summary: ImportSummary::default(),
+                pending: Vec::new(),
+                asked: None,
+            };
             match load.run(input, &opts) {
                 Ok(summary) => {
                     let finish = if summary.applied { Finish::Commit } else { Finish::Rollback };
@@ -186,14 +194,20 @@ impl Read for BodyReader {
 /// A person waiting for its code: (line, addressee, number).
 type PendingPerson = (u64, AddresseeNo, IndividualNumber);
 
+/// Persons whose codes have been asked of the hub, and the answer on its way.
+type AskedBatch = (Vec<PendingPerson>, tokio::task::JoinHandle<Result<Vec<renkei_domain::OrgCode>, String>>);
+
 struct Load<'a, 'b, O> {
-    p: &'a Platform,
+    p: &'a Arc<Platform>,
     org: &'a OrgId,
     rt: tokio::runtime::Handle,
     bulk: &'a mut Bulk<'b>,
     observer: &'a mut O,
     summary: ImportSummary,
     pending: Vec<PendingPerson>,
+    /// The batch before `pending`: the hub mints its codes while this load writes the batch
+    /// before it, so the two sides work at the same time.
+    asked: Option<AskedBatch>,
 }
 
 impl<O: Observer> Load<'_, '_, O> {
@@ -238,6 +252,7 @@ impl<O: Observer> Load<'_, '_, O> {
         }
         self.report_overlong_before(&state, u64::MAX);
         self.flush_persons()?;
+        self.register_asked()?;
         for (line, loaded) in self.bulk.flush()? {
             self.loaded(line, loaded);
         }
@@ -301,15 +316,28 @@ impl<O: Observer> Load<'_, '_, O> {
         }
     }
 
-    /// Asks the hub for the waiting persons' codes in one request and registers them.
+    /// Asks the hub for the waiting persons' codes in one request, then registers the batch
+    /// asked before it (whose codes have had the time this batch took to arrive).
     fn flush_persons(&mut self) -> Result<(), ImportError> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.pending);
-        let ctx = self.p.orgs.get(self.org).ok_or_else(|| ImportError::UnknownOrg(self.org.clone()))?;
         let numbers = batch.iter().map(|(_, _, n)| n.expose()).collect();
-        let codes = self.rt.block_on(self.p.request_codes(ctx, numbers)).map_err(ImportError::Hub)?;
+        let (p, org) = (self.p.clone(), self.org.clone());
+        let asking = self.rt.spawn(async move {
+            let ctx = p.orgs.get(&org).ok_or_else(|| format!("org {org} is not hosted on this platform"))?;
+            p.request_codes(ctx, numbers).await
+        });
+        self.register_asked()?;
+        self.asked = Some((batch, asking));
+        Ok(())
+    }
+
+    /// Waits for the codes of the batch asked last and registers its persons.
+    fn register_asked(&mut self) -> Result<(), ImportError> {
+        let Some((batch, asking)) = self.asked.take() else { return Ok(()) };
+        let codes = self.rt.block_on(asking).map_err(|e| ImportError::Hub(e.to_string()))?.map_err(ImportError::Hub)?;
         if codes.len() != batch.len() {
             return Err(ImportError::Hub(format!("asked for {} codes, got {}", batch.len(), codes.len())));
         }
