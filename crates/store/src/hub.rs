@@ -212,9 +212,23 @@ fn known_codes(tx: &mut dyn Tx, org: &str, keys: &[String]) -> Result<std::colle
     for chunk in keys.chunks(crate::db::rows_per_statement(tx)) {
         let mut args = vec![org.to_value()];
         args.extend(chunk.iter().map(|k| k.to_value()));
-        let sql = format!("SELECT person_key, code FROM codes WHERE org_id = ?1 AND person_key IN ({})", placeholders(2, chunk.len()));
+        let sql = match tx.backend() {
+            Backend::Sqlite => {
+                format!("SELECT person_key, code FROM codes WHERE org_id = ?1 AND person_key IN ({})", placeholders(2, chunk.len()))
+            }
+            // One primary-key probe per key, whatever the statistics say. With `IN (…)` and
+            // statistics from before a bulk load, PostgreSQL scanned all the org's codes through
+            // the (org_id, code) index instead: 45 ms for 500 keys at 100 k codes, against 10 ms.
+            Backend::Postgres => format!(
+                "SELECT k.person_key, (SELECT c.code FROM codes c WHERE c.org_id = ?1 AND c.person_key = k.person_key)
+                 FROM (VALUES {}) AS k(person_key)",
+                value_rows(2, chunk.len(), 1)
+            ),
+        };
         for r in tx.query(&sql, &args)? {
-            out.insert(r.get(0)?, r.get(1)?);
+            if let Some(code) = r.get::<Option<String>>(1)? {
+                out.insert(r.get(0)?, code);
+            }
         }
     }
     Ok(out)
