@@ -55,36 +55,44 @@ pub async fn run(hub: Arc<Hub>, shutdown: impl std::future::Future<Output = ()>)
     }
 }
 
-async fn step(hub: &Hub, q: HubQuery) {
-    // Which org's server this step goes to: its circuit breaker decides whether to try now.
-    let dest = match q.state.as_str() {
-        "accepted" => &q.provider,
-        "answered" => &q.requester,
-        _ => return,
-    };
-    if let Err(wait) = hub.breakers.permit(dest, Instant::now()) {
-        let later = now_millis() + wait.as_millis() as i64 + rand::random::<u16>() as i64 % 250;
-        let _ = hub.store.postpone(&q.request_id, later).await;
-        return;
-    }
-    let result = match q.state.as_str() {
-        "accepted" => forward(hub, &q).await,
-        _ => relay(hub, &q).await,
-    };
-    match &result {
-        Err(Step::Unreachable(_)) => hub.breakers.failure(dest, Instant::now()),
-        _ => hub.breakers.success(dest),
-    }
-    let result = result.map_err(|e| match e {
-        Step::Unreachable(r) | Step::Refused(r) => r,
-    });
-    if let Err(reason) = result {
-        if q.attempts + 1 >= MAX_ATTEMPTS {
-            tracing::warn!(request_id = %q.request_id, %reason, "giving up");
-            let _ = hub.store.advance(&q.request_id, &q.state, "failed", None, Some("failed")).await;
-        } else {
-            tracing::info!(request_id = %q.request_id, %reason, attempts = q.attempts + 1, "will retry");
-            let _ = hub.store.schedule_retry(&q.request_id, now_millis() + backoff_millis(q.attempts), &reason).await;
+async fn step(hub: &Hub, mut q: HubQuery) {
+    // A forwarded query's answer is relayed by the same task straight away (its row is held
+    // for the lease meanwhile); a failed relay is retried from the queue like any step.
+    loop {
+        // Which org's server this step goes to: its circuit breaker decides whether to try now.
+        let dest = match q.state.as_str() {
+            "accepted" => q.provider.clone(),
+            "answered" => q.requester.clone(),
+            _ => return,
+        };
+        if let Err(wait) = hub.breakers.permit(&dest, Instant::now()) {
+            let later = now_millis() + wait.as_millis() as i64 + rand::random::<u16>() as i64 % 250;
+            let _ = hub.store.postpone(&q.request_id, later).await;
+            return;
+        }
+        let result = match q.state.as_str() {
+            "accepted" => forward(hub, &q).await,
+            _ => relay(hub, &q).await.map(|()| None),
+        };
+        match &result {
+            Err(Step::Unreachable(_)) => hub.breakers.failure(&dest, Instant::now()),
+            _ => hub.breakers.success(&dest),
+        }
+        match result {
+            Ok(Some(relayed)) => {
+                q = HubQuery { state: "answered".into(), answer: Some(relayed), attempts: 0, ..q };
+            }
+            Ok(None) => return,
+            Err(Step::Unreachable(reason) | Step::Refused(reason)) => {
+                if q.attempts + 1 >= MAX_ATTEMPTS {
+                    tracing::warn!(request_id = %q.request_id, %reason, "giving up");
+                    let _ = hub.store.advance(&q.request_id, &q.state, "failed", None, Some("failed"), 0).await;
+                } else {
+                    tracing::info!(request_id = %q.request_id, %reason, attempts = q.attempts + 1, "will retry");
+                    let _ = hub.store.schedule_retry(&q.request_id, now_millis() + backoff_millis(q.attempts), &reason).await;
+                }
+                return;
+            }
         }
     }
 }
@@ -128,8 +136,10 @@ async fn post(hub: &Hub, url: String, body: &str) -> Result<String, Step> {
     }
 }
 
-/// Sends the forward envelope to the provider and keeps its verified, sealed answer.
-async fn forward(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
+/// Sends the forward envelope to the provider and keeps its verified, sealed answer; returns
+/// the relay envelope, now stored, for the requester (none if the query had moved on: a
+/// worker whose lease ran out met another one's work).
+async fn forward(hub: &Hub, q: &HubQuery) -> Result<Option<String>, Step> {
     let provider = hub.org(&q.provider).await.map_err(|e| e.to_string())?.ok_or("provider left the directory")?;
     let text = post(hub, format!("{}/net/v1/queries", provider.endpoint.trim_end_matches('/')), &q.forwarded).await?;
     let env: SignedEnvelope = serde_json::from_str(&text).map_err(|_| "the provider's answer is not an envelope".to_string())?;
@@ -145,9 +155,13 @@ async fn forward(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
     let relayed = RelayedAnswer { answer: env, provider_verify_key: provider.verify_key, issued_at: now_unix() };
     let relayed = hub.signing.sign(HUB_SIGNER, MessageKind::RelayedAnswer, &relayed).map_err(|e| e.to_string())?;
     let relayed = serde_json::to_string(&relayed).map_err(|e| e.to_string())?;
-    hub.store.advance(&q.request_id, "accepted", "answered", Some(relayed), Some("answered")).await.map_err(|e| e.to_string())?;
-    hub.wake.notify_one();
-    Ok(())
+    let hold = hub.claim_lease.as_millis() as i64;
+    let moved = hub
+        .store
+        .advance(&q.request_id, "accepted", "answered", Some(relayed.clone()), Some("answered"), hold)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(moved.then_some(relayed))
 }
 
 /// Delivers the relayed answer to the requester's server.
@@ -155,6 +169,6 @@ async fn relay(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
     let requester = hub.org(&q.requester).await.map_err(|e| e.to_string())?.ok_or("requester left the directory")?;
     let body = q.answer.as_deref().ok_or("no answer stored")?;
     post(hub, format!("{}/net/v1/answers", requester.endpoint.trim_end_matches('/')), body).await?;
-    hub.store.advance(&q.request_id, "answered", "relayed", None, None).await.map_err(|e| e.to_string())?;
+    hub.store.advance(&q.request_id, "answered", "relayed", None, None, 0).await.map_err(|e| e.to_string())?;
     Ok(())
 }

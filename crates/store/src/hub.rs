@@ -436,6 +436,8 @@ impl HubStore {
 
     /// Moves a query from `from` to `to`, optionally storing the (sealed) answer envelope and
     /// setting the record's outcome. Returns false if the query was not in `from` (a retry).
+    /// Its next step is due `hold_ms` from now: a worker that goes on with it at once holds it
+    /// for its lease, so no other claims it meanwhile.
     pub async fn advance(
         &self,
         request_id: &str,
@@ -443,13 +445,15 @@ impl HubStore {
         to: &str,
         answer: Option<String>,
         record_outcome: Option<&str>,
+        hold_ms: i64,
     ) -> Result<bool> {
         let (rid, from, to, outcome) = (request_id.to_owned(), from.to_owned(), to.to_owned(), record_outcome.map(str::to_owned));
         self.tx(move |tx| {
+            let now = now_millis();
             let n = tx.execute(
-                "UPDATE queries SET state = ?3, answer = COALESCE(?4, answer), attempts = 0, next_attempt_at = ?5, error = NULL, updated_at = ?5
+                "UPDATE queries SET state = ?3, answer = COALESCE(?4, answer), attempts = 0, next_attempt_at = ?6, error = NULL, updated_at = ?5
                  WHERE request_id = ?1 AND state = ?2",
-                args![rid, from, to, answer, now_millis()],
+                args![rid, from, to, answer, now, now + hold_ms],
             )?;
             if n == 1
                 && let Some(o) = outcome

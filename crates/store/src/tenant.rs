@@ -218,14 +218,7 @@ const PROVIDED_ANSWER: &str = "SELECT envelope FROM provided_answers WHERE tenan
 type CopyRow = (String, String, String, Vec<u8>);
 
 /// For each item, the copy row valid on `date` (latest `valid_from` ≤ date).
-fn copy_rows(
-    tx: &mut dyn Tx,
-    tenant: &str,
-    org: &str,
-    a_idx: &str,
-    items: &[String],
-    date: &str,
-) -> Result<Vec<CopyRow>> {
+fn copy_rows(tx: &mut dyn Tx, tenant: &str, org: &str, a_idx: &str, items: &[String], date: &str) -> Result<Vec<CopyRow>> {
     let mut out = Vec::new();
     for item in items {
         if let Some(r) = tx.query_opt(
