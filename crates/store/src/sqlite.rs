@@ -16,11 +16,20 @@
 //!   its work kept gets that error, so none is told "done" for work that was lost.
 //! - A transaction marked `alone` (bulk loads, which may take minutes) runs in a transaction of
 //!   its own, so others' commits never wait for it to finish.
+//!
+//! One more thread, shared by all files, checkpoints the WAL of each file written to since its
+//! last visit (copies the WAL into the database file and syncs it), every [`CHECKPOINT_EVERY`].
+//! Done by the writer, as SQLite does by default, each checkpoint's `fsync` stalled every
+//! transaction of the file queued behind it. `PASSIVE` checkpoints neither wait for nor block
+//! the writer; should they fall behind, the writer still checkpoints itself at
+//! [`WRITER_CHECKPOINT_PAGES`]. Idle files (most tenants, most of the time) cost nothing.
 
 use crate::db::{Backend, Finish, Row, Tx, Value};
 use crate::{Result, StoreError};
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak, mpsc};
+use std::time::Duration;
 
 /// Transactions run under one `COMMIT` at most.
 pub const MAX_BATCH: usize = 64;
@@ -29,21 +38,42 @@ pub const MAX_BATCH: usize = 64;
 /// rusqlite's default cache of 16 holds.
 const STATEMENT_CACHE: usize = 256;
 
+/// How often the checkpointer copies the WAL into the database file.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// WAL size (pages of 4 KiB) at which the writer checkpoints itself: a backstop only.
+pub const WRITER_CHECKPOINT_PAGES: i64 = 16_384;
+
 /// A handle on one SQLite file's thread; cheap to clone. The thread stops (and closes the
-/// connection) when the last handle is dropped.
+/// connection) when the last handle is dropped; the checkpointer then lets go of the file.
 #[derive(Clone)]
 pub struct SqliteFile {
     jobs: mpsc::Sender<Box<dyn Job>>,
 }
 
+/// What the writer tells the checkpointer.
+#[derive(Default)]
+struct WalState {
+    /// Commits since the checkpointer's last visit.
+    written: AtomicBool,
+}
+
 impl SqliteFile {
-    /// Hands `conn` (opened, configured and migrated) to a new thread named after `name`.
+    /// Hands `conn` (opened in WAL mode, configured and migrated) to a new thread named after
+    /// `name`, and gives the checkpointer a second connection to the same file.
     pub fn start(conn: rusqlite::Connection, name: &str) -> Result<Self> {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let wal = Arc::new(WalState::default());
+        if let Some(path) = conn.path().filter(|p| !p.is_empty()) {
+            let checkpointer = rusqlite::Connection::open(path)?;
+            checkpointer.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+            checkpoint_later(checkpointer, Arc::downgrade(&wal))?;
+        }
         let (jobs, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name(format!("sqlite {name}"))
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, wal))
             .map_err(|e| StoreError::Task(format!("cannot start the database thread: {e}")))?;
         Ok(Self { jobs })
     }
@@ -115,7 +145,7 @@ where
 }
 
 /// The file's thread: waits for a transaction, gathers the ones waiting behind it, runs them.
-fn run(mut conn: rusqlite::Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
+fn run(mut conn: rusqlite::Connection, jobs: mpsc::Receiver<Box<dyn Job>>, wal: Arc<WalState>) {
     let mut carried: Option<Box<dyn Job>> = None;
     loop {
         let first = match carried.take() {
@@ -139,8 +169,44 @@ fn run(mut conn: rusqlite::Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
             }
         }
         let outcome = run_batch(&mut conn, &mut batch);
+        wal.written.store(true, Ordering::Relaxed);
         for job in batch {
             job.finish(outcome.as_ref().map(|_| ()));
+        }
+    }
+}
+
+/// Registers a file with the checkpointer, starting it on first use.
+fn checkpoint_later(conn: rusqlite::Connection, wal: Weak<WalState>) -> Result<()> {
+    static CHECKPOINTER: OnceLock<std::result::Result<mpsc::Sender<Watched>, String>> = OnceLock::new();
+    let checkpointer = CHECKPOINTER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new().name("sqlite checkpoints".into()).spawn(move || checkpoints(rx)).map(|_| tx).map_err(|e| e.to_string())
+    });
+    let sent = match checkpointer {
+        Ok(tx) => tx.send((conn, wal)).map_err(|e| e.to_string()),
+        Err(e) => Err(e.clone()),
+    };
+    sent.map_err(|e| StoreError::Task(format!("the WAL checkpointer is not running: {e}")))
+}
+
+/// A file the checkpointer looks after, while its writer lives.
+type Watched = (rusqlite::Connection, Weak<WalState>);
+
+/// The checkpointer: every [`CHECKPOINT_EVERY`], a `PASSIVE` checkpoint of each file written to
+/// since the last one.
+fn checkpoints(new: mpsc::Receiver<Watched>) {
+    let mut files: Vec<Watched> = Vec::new();
+    loop {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        files.extend(new.try_iter());
+        files.retain(|(_, wal)| wal.strong_count() > 0);
+        for (conn, wal) in &files {
+            if wal.upgrade().is_some_and(|w| w.written.swap(false, Ordering::Relaxed))
+                && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            {
+                tracing::warn!(error = %e, "WAL checkpoint failed; the writer will checkpoint itself");
+            }
         }
     }
 }
@@ -218,10 +284,34 @@ mod tests {
     use super::*;
     use crate::args;
 
+    #[tokio::test]
+    async fn committed_work_reaches_the_database_file_without_the_writer_checkpointing() {
+        let (dir, f) = file();
+        put(&f, "a", Finish::Commit).await.unwrap();
+        // `immutable=1` reads the database file alone, ignoring the WAL.
+        let file_alone = || {
+            let uri = format!("file:{}?immutable=1", dir.path().join("t.db").display());
+            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+            let conn = rusqlite::Connection::open_with_flags(uri, flags).unwrap();
+            conn.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0)).unwrap()
+        };
+        assert_eq!(file_alone(), 0, "one commit is far below the writer's own checkpoint");
+        let mut seen = 0;
+        for _ in 0..50 {
+            tokio::time::sleep(CHECKPOINT_EVERY).await;
+            seen = file_alone();
+            if seen == 1 {
+                break;
+            }
+        }
+        assert_eq!(seen, 1, "the checkpointer copied the commit into the database file");
+    }
+
     fn file() -> (tempfile::TempDir, SqliteFile) {
         let dir = tempfile::tempdir().unwrap();
         let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)").unwrap();
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
         (dir, SqliteFile::start(conn, "test").unwrap())
     }
 
