@@ -71,7 +71,7 @@ impl BadLine {
     }
 }
 
-/// Receives bad lines and progress while a load runs (on a blocking thread).
+/// Receives bad lines and progress while a load runs (on the store's thread, not the runtime's).
 pub trait Observer: Send + 'static {
     fn bad_line(&mut self, bad: BadLine);
     /// Called every few thousand lines with the bytes read so far and the data lines.
@@ -179,7 +179,7 @@ struct BodyReader {
 impl Read for BodyReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         while self.chunk.is_empty() {
-            // Called on the load's blocking thread, never on the runtime's workers.
+            // Called on the thread running the load's transaction, never on the runtime's workers.
             match self.rx.blocking_recv() {
                 Some(chunk) => self.chunk = chunk?,
                 None => return Ok(0),
