@@ -316,8 +316,9 @@ impl HubStore {
     /// `org`'s codes for these persons (keyed hashes), minting each missing one, in one transaction.
     pub async fn codes_for(&self, org: &OrgId, person_keys: Vec<String>) -> Result<Vec<OrgCode>> {
         let org = org.to_string();
-        // Three statements for the whole batch: read the known codes, mint the missing ones in one
-        // insert, read back what won (a concurrent request may have minted some first).
+        // Two statements per batch: read the known codes, mint the missing ones in one insert
+        // that returns what it wrote. Keys it did not write were minted meanwhile by a
+        // concurrent request; only those are read back.
         let codes: Vec<String> = self
             .tx(move |tx| {
                 crate::db::plan_for_growing_tables(tx)?;
@@ -330,15 +331,21 @@ impl HubStore {
                     for k in chunk {
                         values.extend([org.to_value(), (*k).to_value(), mint_code().to_string().to_value(), now_unix().to_value()]);
                     }
-                    tx.execute(
+                    let written = tx.query(
                         &format!(
-                            "INSERT INTO codes (org_id, person_key, code, created_at) VALUES {} ON CONFLICT (org_id, person_key) DO NOTHING",
+                            "INSERT INTO codes (org_id, person_key, code, created_at) VALUES {}
+                             ON CONFLICT (org_id, person_key) DO NOTHING RETURNING person_key, code",
                             value_rows(1, chunk.len(), 4)
                         ),
                         &values,
                     )?;
-                    let keys: Vec<String> = chunk.iter().map(|k| (*k).clone()).collect();
-                    known.extend(known_codes(tx, &org, &keys)?);
+                    for r in written {
+                        known.insert(r.get(0)?, r.get(1)?);
+                    }
+                    let lost: Vec<String> = chunk.iter().filter(|k| !known.contains_key(**k)).map(|k| (*k).clone()).collect();
+                    if !lost.is_empty() {
+                        known.extend(known_codes(tx, &org, &lost)?);
+                    }
                 }
                 person_keys.iter().map(|k| known.get(k).cloned().ok_or_else(|| corrupt("a code was not minted"))).collect()
             })
