@@ -4,9 +4,10 @@
 //! - **One transaction per file.** The default mode keeps it only if every line was good; with
 //!   `skip_bad` the good lines are kept and the bad ones reported. A crash mid-load applies
 //!   nothing either way.
-//! - **Streamed.** Memory holds one physical line (at most [`MAX_LINE_BYTES`]) and one batch of
-//!   persons waiting for their codes, whatever the file size.
-//! - **Codes in batches.** Persons' codes are asked of the hub [`MAX_CODES_PER_REQUEST`] at a time.
+//! - **Streamed.** Memory holds one physical line (at most [`MAX_LINE_BYTES`]) and two batches of
+//!   persons, whatever the file size.
+//! - **Codes in batches.** Persons' codes are asked of the hub [`MAX_CODES_PER_REQUEST`] at a time,
+//!   the next batch's while the one before is written.
 //! - **Reports name lines and columns, never values**, so they can be handed to anyone.
 
 use crate::Platform;
