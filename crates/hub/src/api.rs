@@ -116,10 +116,6 @@ async fn queries(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelo
             format!("別表第二 does not allow {} for duty {} to ask {} for {item}", requester.org_type, q.duty, provider.org_type),
         ));
     }
-    let person_key = hub.store.person_of_code(&q.requester, &q.requester_code).await.map_err(store_problem)?.ok_or_else(|| {
-        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-code", "The requester's code is not one the hub issued to it")
-    })?;
-
     let items_json = serde_json::to_string(&q.items).map_err(|_| Problem::internal())?;
     let hub2 = hub.clone();
     let forward_for = q.clone();
@@ -132,7 +128,7 @@ async fn queries(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelo
             &q.requester,
             &q.provider,
             &fingerprint(&q),
-            &person_key,
+            &q.requester_code,
             q.duty.as_str(),
             &items_json,
             move |provider_code| {
@@ -165,6 +161,9 @@ async fn queries(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelo
             Ok((StatusCode::ACCEPTED, Json(Accepted { request_id: q.request_id })))
         }
         Admission::Replayed => Err(Problem::conflict("replayed-request", "the request id was already used for another query")),
+        Admission::UnknownCode => {
+            Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-code", "The requester's code is not one the hub issued to it"))
+        }
     }
 }
 

@@ -203,6 +203,14 @@ async fn the_hub_rejects_a_bad_signature_an_unknown_org_and_a_replayed_request_i
     stale.issued_at -= 3600;
     let (s, _, v) = post_hub(&c, &signing.sign("a-mayor", MessageKind::Query, &stale).unwrap()).await;
     assert_eq!((s, v["type"].as_str()), (409, Some("urn:renkei:problem:replayed-request")));
+    // A code the hub never issued to a-mayor (here b-mayor's code for the same person) is refused.
+    let mut foreign_code = base.clone();
+    foreign_code.request_id = RequestId::parse("hub-test-foreign-code").unwrap();
+    let b_org = OrgId::parse("b-mayor").unwrap();
+    let (_, b_store) = org_key(&c, "tenant-b", "b-mayor").await;
+    foreign_code.requester_code = b_store.person_code(&b_org, &AddresseeNo::parse("B1").unwrap()).await.unwrap().unwrap();
+    let (s, _, v) = post_hub(&c, &signing.sign("a-mayor", MessageKind::Query, &foreign_code).unwrap()).await;
+    assert_eq!((s, v["type"].as_str()), (422, Some("urn:renkei:problem:unknown-code")), "{v}");
     // The genuine envelope is admitted; sending it again is an idempotent retry, not a new query.
     let env = signing.sign("a-mayor", MessageKind::Query, &base).unwrap();
     assert_eq!(post_hub(&c, &env).await.0, 202);

@@ -155,6 +155,8 @@ pub enum Admission {
     Duplicate,
     /// The request id was already used for a different query: a replay.
     Replayed,
+    /// The requester's code is not one the hub issued to it: nothing was stored.
+    UnknownCode,
 }
 
 /// A routed query at the hub.
@@ -353,19 +355,11 @@ impl HubStore {
         codes.iter().map(|c| OrgCode::parse(c).map_err(corrupt)).collect()
     }
 
-    /// The person (keyed hash) that `org` knows under `code`.
-    pub async fn person_of_code(&self, org: &OrgId, code: &OrgCode) -> Result<Option<String>> {
-        let (org, code) = (org.to_string(), code.to_string());
-        self.tx(move |tx| {
-            tx.query_opt("SELECT person_key FROM codes WHERE org_id = ?1 AND code = ?2", args![org, code])?.map(|r| r.get(0)).transpose()
-        })
-        .await
-    }
-
-    /// Admits a verified query: stores the forward envelope and the hub's linkage record, and
-    /// mints the provider's code for the person if the provider has none yet (the provider then
-    /// answers "not registered" itself). The forward envelope is built by `make_forward` from the
-    /// provider's code, inside the same transaction.
+    /// Admits a verified query about the person the hub issued `requester_code` to the requester
+    /// for: stores the forward envelope and the hub's linkage record, and mints the provider's
+    /// code for the person if the provider has none yet (the provider then answers "not
+    /// registered" itself). The forward envelope is built by `make_forward` from the provider's
+    /// code, inside the same transaction.
     #[allow(clippy::too_many_arguments)]
     pub async fn admit_query<F>(
         &self,
@@ -373,7 +367,7 @@ impl HubStore {
         requester: &OrgId,
         provider: &OrgId,
         fingerprint: &str,
-        person_key: &str,
+        requester_code: &OrgCode,
         duty: &str,
         items_json: &str,
         make_forward: F,
@@ -381,12 +375,12 @@ impl HubStore {
     where
         F: FnOnce(OrgCode) -> Result<String> + Send + 'static,
     {
-        let (rid, req, prov, fp, pk, duty, items) = (
+        let (rid, req, prov, fp, req_code, duty, items) = (
             request_id.to_owned(),
             requester.to_string(),
             provider.to_string(),
             fingerprint.to_owned(),
-            person_key.to_owned(),
+            requester_code.to_string(),
             duty.to_owned(),
             items_json.to_owned(),
         );
@@ -395,6 +389,11 @@ impl HubStore {
                 if let Some(prior) = prior_admission(tx, &rid, &req, &fp)? {
                     return Ok(prior);
                 }
+                let Some(person) = tx.query_opt("SELECT person_key FROM codes WHERE org_id = ?1 AND code = ?2", args![req, req_code])?
+                else {
+                    return Ok(Admission::UnknownCode);
+                };
+                let pk: String = person.get(0)?;
                 let code = code_in(tx, &prov, &pk, true)?.ok_or(StoreError::NotFound("provider code"))?;
                 let forwarded = make_forward(OrgCode::parse(&code).map_err(corrupt)?)?;
                 let now = now_millis();
