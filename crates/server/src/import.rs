@@ -11,17 +11,18 @@
 //! - **Reports name lines and columns, never values**, so they can be handed to anyone.
 
 use crate::Platform;
+use renkei_domain::Matrix;
 use renkei_domain::bulk::{self, Encoding, FileKind, Layout, LineError, MAX_LINE_BYTES};
 use renkei_domain::wire::MAX_CODES_PER_REQUEST;
 use renkei_domain::{AddresseeNo, IndividualNumber, OrgId};
-use renkei_store::tenant::{Bulk, Loaded};
+use renkei_store::tenant::{Bulk, CopyPreparer, Loaded, PreparedCopy};
 use renkei_store::{Finish, StoreError};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 use utoipa::ToSchema;
 
 /// How to read a file.
@@ -110,6 +111,7 @@ where
     let ctx = p.orgs.get(org).ok_or_else(|| ImportError::UnknownOrg(org.clone()))?;
     let store = p.tenant_store(&ctx.tenant).ok_or_else(|| ImportError::UnknownOrg(org.clone()))?.clone();
     let rt = tokio::runtime::Handle::current();
+    let events = start_reading(input, opts.clone(), p.matrix.clone(), store.copy_preparer(org))?;
     let (p2, org2, actor) = (p.clone(), org.clone(), opts.actor.clone());
     let outcome = store
         .bulk(org, move |bulk| {
@@ -124,7 +126,7 @@ where
                 pending: Vec::new(),
                 asked: None,
             };
-            match load.run(input, &opts) {
+            match load.run(events, &opts) {
                 Ok(summary) => {
                     let finish = if summary.applied { Finish::Commit } else { Finish::Rollback };
                     Ok((Ok((summary, observer)), finish))
@@ -212,54 +214,39 @@ struct Load<'a, 'b, O> {
 }
 
 impl<O: Observer> Load<'_, '_, O> {
-    fn run<R: Read>(&mut self, input: R, opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
-        let (encoding, input) = sniff(input, opts.encoding)?;
+    /// Writes what the reading thread hands over, in file order.
+    fn run(&mut self, events: mpsc::Receiver<Result<Event, ImportError>>, opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
         self.summary.kind = opts.kind.name().into();
-        self.summary.encoding = encoding.name().into();
-        let state = Rc::new(RefCell::new(LineState::default()));
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(LineLimit::new(input, state.clone()));
-        let mut record = csv::ByteRecord::new();
-        if !reader.read_byte_record(&mut record).map_err(csv_error)? {
-            return Err(ImportError::Input("the file is empty: its first line must be the header".into()));
-        }
-        if state.borrow_mut().overlong.pop_front().is_some() {
-            return Err(ImportError::Input(format!("line 1: the header is longer than {MAX_LINE_BYTES} bytes")));
-        }
-        let header = record
-            .iter()
-            .enumerate()
-            .map(|(i, c)| encoding.decode(if i == 0 { bulk::strip_bom(c) } else { c }).map(|s| s.into_owned()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ImportError::Input(format!("line 1: {e}")))?;
-        let layout = Layout::from_header(opts.kind, &header).map_err(|e| ImportError::Input(format!("line 1: {e}")))?;
-        while reader.read_byte_record(&mut record).map_err(csv_error)? {
-            let line = record.position().map_or(0, |p| p.line());
-            self.report_overlong_before(&state, line);
-            self.summary.lines += 1;
-            let truncated = state.borrow().unterminated.is_some_and(|l| l >= line);
-            let checked = if truncated {
-                Err(LineError::line("the file ends inside this line (no line break at the end): it may be truncated"))
-            } else {
-                decode(encoding, &record, &layout.columns)
-            };
-            match checked {
-                Ok(cells) => self.line(&layout, line, &cells)?,
-                Err(e) => self.bad(BadLine::new(line, e)),
-            }
-            let lines = self.summary.lines;
-            if lines.is_multiple_of(4096) {
-                self.observer.progress(state.borrow().bytes, lines);
+        let mut end = None;
+        for event in events {
+            match event? {
+                Event::Start { encoding } => self.summary.encoding = encoding.name().into(),
+                Event::Copy(c) => {
+                    for (line, loaded) in self.bulk.copy(c)? {
+                        self.loaded(line, loaded);
+                    }
+                }
+                Event::Person(person) => {
+                    self.pending.push(person);
+                    if self.pending.len() >= MAX_CODES_PER_REQUEST {
+                        self.flush_persons()?;
+                    }
+                }
+                Event::Bad(bad) => self.bad(bad),
+                Event::Progress { bytes, lines } => self.observer.progress(bytes, lines),
+                Event::End { bytes, lines } => end = Some((bytes, lines)),
             }
         }
-        self.report_overlong_before(&state, u64::MAX);
+        // The reader ends every file with `End` or an error; without either it died.
+        let (bytes, lines) = end.ok_or_else(|| ImportError::Read(std::io::Error::other("the file reader stopped")))?;
         self.flush_persons()?;
         self.register_asked()?;
         for (line, loaded) in self.bulk.flush()? {
             self.loaded(line, loaded);
         }
-        let lines = self.summary.lines;
-        self.observer.progress(state.borrow().bytes, lines);
+        self.observer.progress(bytes, lines);
         let mut summary = std::mem::take(&mut self.summary);
+        summary.lines = lines;
         summary.applied = opts.skip_bad || summary.bad == 0;
         Ok(summary)
     }
@@ -267,45 +254,6 @@ impl<O: Observer> Load<'_, '_, O> {
     fn bad(&mut self, bad: BadLine) {
         self.summary.bad += 1;
         self.observer.bad_line(bad);
-    }
-
-    /// Overlong lines reach the CSV reader as empty lines (skipped); report them in order.
-    fn report_overlong_before(&mut self, state: &Rc<RefCell<LineState>>, line: u64) {
-        loop {
-            let next = {
-                let mut s = state.borrow_mut();
-                match s.overlong.front() {
-                    Some(&l) if l < line => s.overlong.pop_front(),
-                    _ => None,
-                }
-            };
-            let Some(l) = next else { return };
-            self.summary.lines += 1;
-            self.bad(BadLine::new(l, LineError::line(format!("the line is longer than {MAX_LINE_BYTES} bytes"))));
-        }
-    }
-
-    fn line(&mut self, layout: &Layout, line: u64, cells: &[String]) -> Result<(), ImportError> {
-        match layout.kind {
-            FileKind::Persons => match layout.person(cells) {
-                Ok(person) => {
-                    self.pending.push((line, person.addressee, person.number));
-                    if self.pending.len() >= MAX_CODES_PER_REQUEST {
-                        self.flush_persons()?;
-                    }
-                }
-                Err(e) => self.bad(BadLine::new(line, e)),
-            },
-            FileKind::Copies => match layout.copy(cells, |i| self.p.matrix.knows_item(i)) {
-                Ok(c) => {
-                    for (line, loaded) in self.bulk.copy(line, &c.addressee, &c.item, c.valid_from, &c.fields)? {
-                        self.loaded(line, loaded);
-                    }
-                }
-                Err(e) => self.bad(BadLine::new(line, e)),
-            },
-        }
-        Ok(())
     }
 
     fn loaded(&mut self, line: u64, loaded: Loaded) {
@@ -348,6 +296,144 @@ impl<O: Observer> Load<'_, '_, O> {
         }
         Ok(())
     }
+}
+
+/// What the reading thread hands the load's transaction, in file order.
+enum Event {
+    Start {
+        encoding: Encoding,
+    },
+    Person(PendingPerson),
+    Copy(PreparedCopy),
+    Bad(BadLine),
+    Progress {
+        bytes: u64,
+        lines: u64,
+    },
+    /// The end of the file: bytes and data lines read.
+    End {
+        bytes: u64,
+        lines: u64,
+    },
+}
+
+/// Lines read ahead of the database: enough to keep both sides busy, little memory.
+const READ_AHEAD: usize = 1024;
+
+/// Reads, decodes and checks the file, and hashes and encrypts copies, on a thread of its own:
+/// that work and the database's use both cores. The thread stops when the file ends, when it
+/// fails (the error is its last event), or when the load stops listening.
+fn start_reading<R: Read + Send + 'static>(
+    input: R,
+    opts: ImportOptions,
+    matrix: Arc<Matrix>,
+    preparer: CopyPreparer,
+) -> Result<mpsc::Receiver<Result<Event, ImportError>>, ImportError> {
+    let (tx, rx) = mpsc::sync_channel(READ_AHEAD);
+    std::thread::Builder::new().name("import reader".into()).spawn(move || {
+        let send = |e: Event| tx.send(Ok(e)).map_err(|_| Stopped);
+        match read_file(input, &opts, &matrix, &preparer, send) {
+            Ok(()) | Err(ReadFailed::Stopped) => {}
+            Err(ReadFailed::Import(e)) => {
+                let _ = tx.send(Err(e));
+            }
+        }
+    })?;
+    Ok(rx)
+}
+
+/// The load stopped listening (it failed, or its caller went away).
+struct Stopped;
+
+enum ReadFailed {
+    Stopped,
+    Import(ImportError),
+}
+
+impl From<Stopped> for ReadFailed {
+    fn from(_: Stopped) -> Self {
+        ReadFailed::Stopped
+    }
+}
+
+impl<E: Into<ImportError>> From<E> for ReadFailed {
+    fn from(e: E) -> Self {
+        ReadFailed::Import(e.into())
+    }
+}
+
+fn read_file<R: Read>(
+    input: R,
+    opts: &ImportOptions,
+    matrix: &Matrix,
+    preparer: &CopyPreparer,
+    send: impl Fn(Event) -> Result<(), Stopped>,
+) -> Result<(), ReadFailed> {
+    let (encoding, input) = sniff(input, opts.encoding)?;
+    send(Event::Start { encoding })?;
+    let state = Rc::new(RefCell::new(LineState::default()));
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(LineLimit::new(input, state.clone()));
+    let mut record = csv::ByteRecord::new();
+    if !reader.read_byte_record(&mut record).map_err(csv_error)? {
+        return Err(ImportError::Input("the file is empty: its first line must be the header".into()).into());
+    }
+    if state.borrow_mut().overlong.pop_front().is_some() {
+        return Err(ImportError::Input(format!("line 1: the header is longer than {MAX_LINE_BYTES} bytes")).into());
+    }
+    let header = record
+        .iter()
+        .enumerate()
+        .map(|(i, c)| encoding.decode(if i == 0 { bulk::strip_bom(c) } else { c }).map(|s| s.into_owned()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ImportError::Input(format!("line 1: {e}")))?;
+    let layout = Layout::from_header(opts.kind, &header).map_err(|e| ImportError::Input(format!("line 1: {e}")))?;
+    let mut lines = 0u64;
+    // Overlong lines reach the CSV reader as empty lines (skipped); report them in order.
+    let overlong_before = |line: u64, lines: &mut u64| -> Result<(), Stopped> {
+        loop {
+            let next = {
+                let mut s = state.borrow_mut();
+                match s.overlong.front() {
+                    Some(&l) if l < line => s.overlong.pop_front(),
+                    _ => None,
+                }
+            };
+            let Some(l) = next else { return Ok(()) };
+            *lines += 1;
+            send(Event::Bad(BadLine::new(l, LineError::line(format!("the line is longer than {MAX_LINE_BYTES} bytes")))))?;
+        }
+    };
+    while reader.read_byte_record(&mut record).map_err(csv_error)? {
+        let line = record.position().map_or(0, |p| p.line());
+        overlong_before(line, &mut lines)?;
+        lines += 1;
+        let truncated = state.borrow().unterminated.is_some_and(|l| l >= line);
+        let checked = if truncated {
+            Err(LineError::line("the file ends inside this line (no line break at the end): it may be truncated"))
+        } else {
+            decode(encoding, &record, &layout.columns)
+        };
+        let event = match checked {
+            Err(e) => Event::Bad(BadLine::new(line, e)),
+            Ok(cells) => match layout.kind {
+                FileKind::Persons => match layout.person(&cells) {
+                    Ok(p) => Event::Person((line, p.addressee, p.number)),
+                    Err(e) => Event::Bad(BadLine::new(line, e)),
+                },
+                FileKind::Copies => match layout.copy(&cells, |i| matrix.knows_item(i)) {
+                    Ok(c) => Event::Copy(preparer.prepare(line, &c.addressee, &c.item, c.valid_from, &c.fields)?),
+                    Err(e) => Event::Bad(BadLine::new(line, e)),
+                },
+            },
+        };
+        send(event)?;
+        if lines.is_multiple_of(4096) {
+            send(Event::Progress { bytes: state.borrow().bytes, lines })?;
+        }
+    }
+    overlong_before(u64::MAX, &mut lines)?;
+    send(Event::End { bytes: state.borrow().bytes, lines })?;
+    Ok(())
 }
 
 fn decode(encoding: Encoding, record: &csv::ByteRecord, columns: &[String]) -> Result<Vec<String>, LineError> {

@@ -340,6 +340,42 @@ pub enum Loaded {
     Conflict(&'static str),
 }
 
+/// A provision copy line ready to be written: its keys computed and its fields encrypted.
+pub struct PreparedCopy {
+    line: u64,
+    id: String,
+    a_idx: String,
+    item: String,
+    valid_from: String,
+    enc: Vec<u8>,
+}
+
+/// Prepares provision copy lines of one org for [`Bulk::copy`] outside the load's transaction,
+/// so that a load can hash and encrypt on one thread while the database writes on another.
+#[derive(Clone)]
+pub struct CopyPreparer {
+    org: OrgId,
+    dk: Arc<DataKey>,
+}
+
+impl CopyPreparer {
+    pub fn prepare(
+        &self,
+        line: u64,
+        addressee: &AddresseeNo,
+        item: &ItemCode,
+        valid_from: NaiveDate,
+        fields: &Map<String, Value>,
+    ) -> Result<PreparedCopy> {
+        let vf = valid_from.to_string();
+        // The row id is keyed by the version's natural key, so a re-load finds the same row.
+        let id = self.dk.blind_index("copy-id", &format!("{}\0{addressee}\0{item}\0{vf}", self.org));
+        let a_idx = addressee_idx(&self.dk, &self.org, addressee);
+        let enc = self.dk.encrypt("provision_copies.fields", &id, &serde_json::to_vec(fields)?)?;
+        Ok(PreparedCopy { line, id, a_idx, item: item.to_string(), valid_from: vf, enc })
+    }
+}
+
 /// One transaction of bulk loading (一括登録) for one org. Lines are written in multi-row
 /// statements (see `db::rows_per_statement`); nothing is visible to others until the load commits. Results come
 /// back when a batch is written, each with the line it belongs to.
@@ -445,26 +481,14 @@ impl Bulk<'_> {
         Ok(out)
     }
 
-    /// Queues one provision copy version, like [`TenantStore::upsert_copy`]; returns the results
-    /// of a batch when one is written.
-    pub fn copy(
-        &mut self,
-        line: u64,
-        addressee: &AddresseeNo,
-        item: &ItemCode,
-        valid_from: NaiveDate,
-        fields: &Map<String, Value>,
-    ) -> Result<Vec<LineResult>> {
-        let org = self.org.as_str();
-        let vf = valid_from.to_string();
-        let id = self.dk.blind_index("copy-id", &format!("{org}\0{addressee}\0{item}\0{vf}"));
-        if !self.copy_ids.insert(id.clone()) {
-            return Ok(vec![(line, Loaded::Duplicate)]);
+    /// Queues one provision copy version made by a [`CopyPreparer`], like
+    /// [`TenantStore::upsert_copy`]; returns the results of a batch when one is written.
+    pub fn copy(&mut self, c: PreparedCopy) -> Result<Vec<LineResult>> {
+        if !self.copy_ids.insert(c.id.clone()) {
+            return Ok(vec![(c.line, Loaded::Duplicate)]);
         }
-        let a_idx = addressee_idx(&self.dk, &self.org, addressee);
-        let enc = self.dk.encrypt("provision_copies.fields", &id, &serde_json::to_vec(fields)?)?;
-        let values = args![self.tenant, org, id, a_idx, item.as_str(), vf, enc, now_unix(), self.import_id].to_vec();
-        self.copies.push((line, id, values));
+        let values = args![self.tenant, self.org.as_str(), c.id, c.a_idx, c.item, c.valid_from, c.enc, now_unix(), self.import_id].to_vec();
+        self.copies.push((c.line, c.id, values));
         if self.copies.len() >= crate::db::rows_per_statement(self.tx) { self.flush() } else { Ok(Vec::new()) }
     }
 
@@ -595,6 +619,11 @@ impl TenantStore {
             }
         })
         .await
+    }
+
+    /// Prepares `org`'s provision copy lines for a bulk load, on any thread.
+    pub fn copy_preparer(&self, org: &OrgId) -> CopyPreparer {
+        CopyPreparer { org: org.clone(), dk: self.dk.clone() }
     }
 
     /// Runs a bulk load for `org` in one transaction; `f` decides whether it is kept.
