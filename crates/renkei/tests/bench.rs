@@ -27,6 +27,8 @@ fn bench_import_reports_rows_per_second_its_baseline_and_the_ratio() {
     let (figure, base) = (positive(&v, &["rows_per_second"]), positive(&v, &["baseline", "rows_per_second"]));
     assert!((positive(&v, &["ratio"]) - figure / base).abs() < 1e-9);
     positive(&v, &["peak_rss_mib"]);
+    let keyed = positive(&v, &["keyed_reference", "rows_per_second"]);
+    assert!((positive(&v, &["keyed_reference", "ratio"]) - figure / keyed).abs() < 1e-9);
 }
 
 #[test]

@@ -4,8 +4,11 @@
 //! - **One transaction per file.** The default mode keeps it only if every line was good; with
 //!   `skip_bad` the good lines are kept and the bad ones reported. A crash mid-load applies
 //!   nothing either way.
-//! - **Streamed.** Memory holds one physical line (at most [`MAX_LINE_BYTES`]) and two batches of
-//!   persons, whatever the file size.
+//! - **Streamed.** Memory holds [`READ_AHEAD`] lines on their way from the reading thread to the
+//!   transaction (each at most [`MAX_LINE_BYTES`]) and two batches of persons, whatever the file
+//!   size.
+//! - **Two threads.** One reads, decodes and checks lines and hashes and encrypts copies; the
+//!   load's transaction writes them, in file order.
 //! - **Codes in batches.** Persons' codes are asked of the hub [`MAX_CODES_PER_REQUEST`] at a time,
 //!   the next batch's while the one before is written.
 //! - **Reports name lines and columns, never values**, so they can be handed to anyone.
@@ -317,8 +320,9 @@ enum Event {
     },
 }
 
-/// Lines read ahead of the database: enough to keep both sides busy, little memory.
-const READ_AHEAD: usize = 1024;
+/// Lines read ahead of the database: enough to keep both sides busy, and at most 16 MiB of
+/// lines however long each is (a line is at most 64 KiB).
+const READ_AHEAD: usize = 256;
 
 /// Reads, decodes and checks the file, and hashes and encrypts copies, on a thread of its own:
 /// that work and the database's use both cores. The thread stops when the file ends, when it
