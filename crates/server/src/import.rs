@@ -185,7 +185,7 @@ struct BodyReader {
 impl Read for BodyReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         while self.chunk.is_empty() {
-            // Called on the thread running the load's transaction, never on the runtime's workers.
+            // Called on the load's reading thread, never on the runtime's workers.
             match self.rx.blocking_recv() {
                 Some(chunk) => self.chunk = chunk?,
                 None => return Ok(0),
