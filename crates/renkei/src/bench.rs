@@ -252,7 +252,8 @@ enum RawTable {
 }
 static RAW_MIGRATIONS: Migrations = Migrations { sqlite: RAW, postgres: RAW, postgres_grants: "" };
 
-/// The baseline of `bench import`: the same rows inserted as they are, in one transaction.
+/// The baseline of `bench import` (and its keyed reference): the same rows inserted as they are,
+/// in one transaction, into `table`.
 async fn raw_inserts(db: Option<&str>, sqlite: &Path, file: &Path, table: RawTable) -> Result<f64> {
     let loc = Location::new(db, sqlite.parent().unwrap_or(Path::new(".")), "bench_raw")?;
     renkei_store::db::reset(&loc).await?;

@@ -335,35 +335,13 @@ fn start_reading<R: Read + Send + 'static>(
 ) -> Result<mpsc::Receiver<Result<Event, ImportError>>, ImportError> {
     let (tx, rx) = mpsc::sync_channel(READ_AHEAD);
     std::thread::Builder::new().name("import reader".into()).spawn(move || {
-        let send = |e: Event| tx.send(Ok(e)).map_err(|_| Stopped);
-        match read_file(input, &opts, &matrix, &preparer, send) {
-            Ok(()) | Err(ReadFailed::Stopped) => {}
-            Err(ReadFailed::Import(e)) => {
-                let _ = tx.send(Err(e));
-            }
+        let send = |e: Event| tx.send(Ok(e)).map_err(|_| ImportError::Input("the load stopped".into()));
+        if let Err(e) = read_file(input, &opts, &matrix, &preparer, send) {
+            // Fails, unseen, when the error was that the load stopped listening.
+            let _ = tx.send(Err(e));
         }
     })?;
     Ok(rx)
-}
-
-/// The load stopped listening (it failed, or its caller went away).
-struct Stopped;
-
-enum ReadFailed {
-    Stopped,
-    Import(ImportError),
-}
-
-impl From<Stopped> for ReadFailed {
-    fn from(_: Stopped) -> Self {
-        ReadFailed::Stopped
-    }
-}
-
-impl<E: Into<ImportError>> From<E> for ReadFailed {
-    fn from(e: E) -> Self {
-        ReadFailed::Import(e.into())
-    }
 }
 
 fn read_file<R: Read>(
@@ -371,18 +349,18 @@ fn read_file<R: Read>(
     opts: &ImportOptions,
     matrix: &Matrix,
     preparer: &CopyPreparer,
-    send: impl Fn(Event) -> Result<(), Stopped>,
-) -> Result<(), ReadFailed> {
+    send: impl Fn(Event) -> Result<(), ImportError>,
+) -> Result<(), ImportError> {
     let (encoding, input) = sniff(input, opts.encoding)?;
     send(Event::Start { encoding })?;
     let state = Rc::new(RefCell::new(LineState::default()));
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(LineLimit::new(input, state.clone()));
     let mut record = csv::ByteRecord::new();
     if !reader.read_byte_record(&mut record).map_err(csv_error)? {
-        return Err(ImportError::Input("the file is empty: its first line must be the header".into()).into());
+        return Err(ImportError::Input("the file is empty: its first line must be the header".into()));
     }
     if state.borrow_mut().overlong.pop_front().is_some() {
-        return Err(ImportError::Input(format!("line 1: the header is longer than {MAX_LINE_BYTES} bytes")).into());
+        return Err(ImportError::Input(format!("line 1: the header is longer than {MAX_LINE_BYTES} bytes")));
     }
     let header = record
         .iter()
@@ -393,7 +371,7 @@ fn read_file<R: Read>(
     let layout = Layout::from_header(opts.kind, &header).map_err(|e| ImportError::Input(format!("line 1: {e}")))?;
     let mut lines = 0u64;
     // Overlong lines reach the CSV reader as empty lines (skipped); report them in order.
-    let overlong_before = |line: u64, lines: &mut u64| -> Result<(), Stopped> {
+    let overlong_before = |line: u64, lines: &mut u64| -> Result<(), ImportError> {
         loop {
             let next = {
                 let mut s = state.borrow_mut();

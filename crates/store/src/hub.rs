@@ -236,21 +236,38 @@ fn known_codes(tx: &mut dyn Tx, org: &str, keys: &[String]) -> Result<std::colle
     Ok(out)
 }
 
-fn code_in(tx: &mut dyn Tx, org: &str, person_key: &str, mint: bool) -> Result<Option<String>> {
-    if let Some(r) = tx.query_opt("SELECT code FROM codes WHERE org_id = ?1 AND person_key = ?2", args![org, person_key])? {
-        return Ok(Some(r.get(0)?));
+/// `org`'s codes for these persons, minting each missing one. Two statements per batch: read
+/// the known codes, mint the missing ones in one insert that returns what it wrote. Keys it did
+/// not write were minted meanwhile by a concurrent request (the first insert wins); only those
+/// are read back. Keys are inserted in sorted order, so concurrent batches lock rows in the same
+/// order and cannot deadlock.
+fn codes_in(tx: &mut dyn Tx, org: &str, person_keys: &[String]) -> Result<std::collections::HashMap<String, String>> {
+    let mut known = known_codes(tx, org, person_keys)?;
+    let mut missing: Vec<&String> = person_keys.iter().filter(|k| !known.contains_key(*k)).collect();
+    missing.sort();
+    missing.dedup();
+    for chunk in missing.chunks(crate::db::rows_per_statement(tx)) {
+        let mut values = Vec::with_capacity(chunk.len() * 4);
+        for k in chunk {
+            values.extend([org.to_value(), (*k).to_value(), mint_code().to_string().to_value(), now_unix().to_value()]);
+        }
+        let written = tx.query(
+            &format!(
+                "INSERT INTO codes (org_id, person_key, code, created_at) VALUES {}
+                 ON CONFLICT (org_id, person_key) DO NOTHING RETURNING person_key, code",
+                value_rows(1, chunk.len(), 4)
+            ),
+            &values,
+        )?;
+        for r in written {
+            known.insert(r.get(0)?, r.get(1)?);
+        }
+        let lost: Vec<String> = chunk.iter().filter(|k| !known.contains_key(**k)).map(|k| (*k).clone()).collect();
+        if !lost.is_empty() {
+            known.extend(known_codes(tx, org, &lost)?);
+        }
     }
-    if !mint {
-        return Ok(None);
-    }
-    // Two concurrent first queries about one person may both mint: the first insert wins and
-    // the other reads it back.
-    let code = mint_code().to_string();
-    tx.execute(
-        "INSERT INTO codes (org_id, person_key, code, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (org_id, person_key) DO NOTHING",
-        args![org, person_key, code, now_unix()],
-    )?;
-    Ok(Some(tx.value("SELECT code FROM codes WHERE org_id = ?1 AND person_key = ?2", args![org, person_key])?))
+    Ok(known)
 }
 
 /// What admitting `request_id` again means, if it was admitted before: the same requester and
@@ -318,37 +335,10 @@ impl HubStore {
     /// `org`'s codes for these persons (keyed hashes), minting each missing one, in one transaction.
     pub async fn codes_for(&self, org: &OrgId, person_keys: Vec<String>) -> Result<Vec<OrgCode>> {
         let org = org.to_string();
-        // Two statements per batch: read the known codes, mint the missing ones in one insert
-        // that returns what it wrote. Keys it did not write were minted meanwhile by a
-        // concurrent request; only those are read back.
         let codes: Vec<String> = self
             .tx(move |tx| {
                 crate::db::plan_for_growing_tables(tx)?;
-                let mut known = known_codes(tx, &org, &person_keys)?;
-                let mut missing: Vec<&String> = person_keys.iter().filter(|k| !known.contains_key(*k)).collect();
-                missing.sort();
-                missing.dedup();
-                for chunk in missing.chunks(crate::db::rows_per_statement(tx)) {
-                    let mut values = Vec::with_capacity(chunk.len() * 4);
-                    for k in chunk {
-                        values.extend([org.to_value(), (*k).to_value(), mint_code().to_string().to_value(), now_unix().to_value()]);
-                    }
-                    let written = tx.query(
-                        &format!(
-                            "INSERT INTO codes (org_id, person_key, code, created_at) VALUES {}
-                             ON CONFLICT (org_id, person_key) DO NOTHING RETURNING person_key, code",
-                            value_rows(1, chunk.len(), 4)
-                        ),
-                        &values,
-                    )?;
-                    for r in written {
-                        known.insert(r.get(0)?, r.get(1)?);
-                    }
-                    let lost: Vec<String> = chunk.iter().filter(|k| !known.contains_key(**k)).map(|k| (*k).clone()).collect();
-                    if !lost.is_empty() {
-                        known.extend(known_codes(tx, &org, &lost)?);
-                    }
-                }
+                let known = codes_in(tx, &org, &person_keys)?;
                 person_keys.iter().map(|k| known.get(k).cloned().ok_or_else(|| corrupt("a code was not minted"))).collect()
             })
             .await?;
@@ -394,7 +384,7 @@ impl HubStore {
                     return Ok(Admission::UnknownCode);
                 };
                 let pk: String = person.get(0)?;
-                let code = code_in(tx, &prov, &pk, true)?.ok_or(StoreError::NotFound("provider code"))?;
+                let code = codes_in(tx, &prov, std::slice::from_ref(&pk))?.remove(&pk).ok_or(StoreError::NotFound("provider code"))?;
                 let forwarded = make_forward(OrgCode::parse(&code).map_err(corrupt)?)?;
                 let now = now_millis();
                 tx.execute(

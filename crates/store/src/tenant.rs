@@ -255,8 +255,8 @@ fn transition(
         return Ok(false);
     }
     from.move_to(to).map_err(|e| StoreError::Conflict(e.to_string()))?;
-    let (outcome, answer) = match &extra {
-        Some((o, a)) => (Some(o.code()), Some(a.clone())),
+    let (outcome, answer) = match extra {
+        Some((o, a)) => (Some(o.code()), Some(a)),
         None => (None, None),
     };
     tx.execute(
