@@ -52,6 +52,15 @@ fn bench_e2e_reports_both_loads_the_echo_baseline_and_the_ratio() {
     }
     let (figure, base) = (positive(&v, &["full", "throughput_qps"]), positive(&v, &["baseline", "run", "throughput_qps"]));
     assert!((positive(&v, &["ratio"]) - figure / base).abs() < 1e-9);
+    // The protocol floor: the cryptography plus the exchanges at the echo's cost, and the ratio
+    // it allows, derived from the echo's CPU measured in the same run.
+    let floor = positive(&v, &["floor", "ms_per_query"]);
+    let parts = positive(&v, &["floor", "crypto_ms_per_query"]) + positive(&v, &["floor", "http_ms_per_query"]);
+    assert!((floor - parts).abs() < 1e-9, "{v}");
+    // CPU is read in 10 ms ticks, so a run this small may see none spent on the echo.
+    let (echo_cpu, max_ratio) = (&v["baseline"]["run"]["cpu_ms_per_query"], &v["floor"]["max_ratio"]);
+    let (echo_cpu, max_ratio) = (echo_cpu.as_f64().expect("echo CPU"), max_ratio.as_f64().expect("max_ratio"));
+    assert!((max_ratio - echo_cpu / floor).abs() < 1e-9, "{v}");
 }
 
 #[test]

@@ -299,7 +299,7 @@ pub async fn file_query(
         )
     })?;
     let request = QueryRequest {
-        request_id: RequestId::parse(&uuid::Uuid::new_v4().to_string()).map_err(|_| Problem::internal())?,
+        request_id: RequestId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|_| Problem::internal())?,
         requester: org.id.clone(),
         provider: body.provider_org,
         duty: body.duty,

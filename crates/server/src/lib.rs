@@ -148,7 +148,7 @@ impl Platform {
     pub async fn request_codes(&self, org: &OrgContext, numbers: Vec<String>) -> Result<Vec<OrgCode>, String> {
         let req = CodeRequest {
             org: org.id.clone(),
-            request_id: RequestId::parse(&uuid::Uuid::new_v4().to_string()).map_err(|e| e.to_string())?,
+            request_id: RequestId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|e| e.to_string())?,
             issued_at: renkei_store::now_unix(),
             numbers,
         };

@@ -524,7 +524,7 @@ pub struct TenantStore {
 }
 
 fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    uuid::Uuid::now_v7().to_string()
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
