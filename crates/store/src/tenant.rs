@@ -390,6 +390,8 @@ pub struct Bulk<'t> {
     /// Copies waiting for their batch: (line, row id, the row's values).
     copies: Vec<(u64, String, Vec<crate::db::Value>)>,
     copy_ids: std::collections::HashSet<String>,
+    /// The insert statement for a batch of n copies, by n: built once, not per row.
+    copy_sql: HashMap<usize, String>,
 }
 
 /// A line's result: (line, what happened).
@@ -499,19 +501,26 @@ impl Bulk<'_> {
         }
         let batch = std::mem::take(&mut self.copies);
         self.copy_ids.clear();
-        let values: Vec<crate::db::Value> = batch.iter().flat_map(|c| c.2.iter().cloned()).collect();
+        let mut values = Vec::with_capacity(batch.len() * 9);
+        let mut lines = Vec::with_capacity(batch.len());
+        for (line, id, row) in batch {
+            values.extend(row);
+            lines.push((line, id));
+        }
         // A version written earlier by this same load is a duplicate line: left as it is, and
         // not returned.
-        let sql = format!(
-            "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at, import_id)
-             VALUES {}
-             ON CONFLICT (tenant_id, org_id, addressee_idx, item, valid_from) DO UPDATE
-             SET id = excluded.id, fields_enc = excluded.fields_enc, updated_at = excluded.updated_at, import_id = excluded.import_id
-             WHERE provision_copies.import_id IS DISTINCT FROM excluded.import_id",
-            crate::db::value_rows(1, batch.len(), 9)
-        );
-        let written = inserted_ids(self.tx, &sql, &values, batch.iter().map(|c| &c.1))?;
-        Ok(batch.into_iter().map(|(line, id, _)| (line, if written.contains(&id) { Loaded::Stored } else { Loaded::Duplicate })).collect())
+        let sql = self.copy_sql.entry(lines.len()).or_insert_with_key(|&n| {
+            format!(
+                "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at, import_id)
+                 VALUES {}
+                 ON CONFLICT (tenant_id, org_id, addressee_idx, item, valid_from) DO UPDATE
+                 SET id = excluded.id, fields_enc = excluded.fields_enc, updated_at = excluded.updated_at, import_id = excluded.import_id
+                 WHERE provision_copies.import_id IS DISTINCT FROM excluded.import_id",
+                crate::db::value_rows(1, n, 9)
+            )
+        });
+        let written = inserted_ids(self.tx, sql, &values, lines.iter().map(|c| &c.1))?;
+        Ok(lines.into_iter().map(|(line, id)| (line, if written.contains(&id) { Loaded::Stored } else { Loaded::Duplicate })).collect())
     }
 }
 
@@ -651,6 +660,7 @@ impl TenantStore {
                     import_id: new_id(),
                     copies: Vec::new(),
                     copy_ids: std::collections::HashSet::new(),
+                    copy_sql: HashMap::new(),
                 });
                 if sqlite {
                     tx.execute("PRAGMA cache_size = -2000", args![])?;
