@@ -12,11 +12,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use renkei_domain::bulk::{Encoding, FileKind};
-use renkei_domain::wire::{MAX_ITEMS_PER_QUERY, QueryRequest};
+use renkei_domain::wire::MAX_ITEMS_PER_QUERY;
 use renkei_domain::{AddresseeNo, DutyCode, IndividualNumber, ItemCode, OrgId, QueryState, RequestId};
 use renkei_net::{ApiJson, Problem};
 use renkei_store::StoreError;
-use renkei_store::tenant::{NewQuery, QueryView, Registration, TenantStore};
+use renkei_store::tenant::{Filing, NewQuery, QueryView, Registration, TenantStore};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -291,38 +291,33 @@ pub async fn file_query(
         }
         Err(detail) => tracing::warn!(%detail, "hub unreachable: the query is queued and 別表第二 is checked when the hub admits it"),
     }
-    let code = store.person_code(&org.id, &body.addressee_no).await.map_err(store_problem)?.ok_or_else(|| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "person-not-registered",
-            "Register the person (POST /api/v1/persons) before querying",
-        )
-    })?;
-    let request = QueryRequest {
-        request_id: RequestId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|_| Problem::internal())?,
-        requester: org.id.clone(),
-        provider: body.provider_org,
-        duty: body.duty,
-        items: body.items,
-        requester_code: code,
-        reference_date: body.reference_date,
-        issued_at: renkei_store::now_unix(),
-    };
     let deadline_at = renkei_store::now_millis() + p.query_deadline.as_millis() as i64;
-    let (view, created) = store
+    let filing = store
         .file_query(NewQuery {
             org: org.id.clone(),
             idempotency_key: body.idempotency_key,
             addressee: body.addressee_no,
-            request,
+            request_id: RequestId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|_| Problem::internal())?,
+            provider: body.provider_org,
+            duty: body.duty,
+            items: body.items,
+            reference_date: body.reference_date,
             deadline_at,
         })
         .await
         .map_err(store_problem)?;
-    if created {
-        p.wake.notify_one();
+    match filing {
+        Filing::Created(view) => {
+            p.wake.notify_one();
+            Ok((StatusCode::CREATED, Json(view.into())))
+        }
+        Filing::Existing(view) => Ok((StatusCode::OK, Json(view.into()))),
+        Filing::PersonNotRegistered => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "person-not-registered",
+            "Register the person (POST /api/v1/persons) before querying",
+        )),
     }
-    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(view.into())))
 }
 
 #[utoipa::path(get, path = "/api/v1/queries/{id}", tag = "queries", params(("id" = String, Path, description = "query id")),

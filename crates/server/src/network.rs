@@ -15,7 +15,7 @@ use renkei_domain::wire::{
 use renkei_domain::{ItemAnswer, ItemStatus, Outcome};
 use renkei_net::{ApiJson, Problem};
 use renkei_store::now_unix;
-use renkei_store::tenant::AnswerBasis;
+use renkei_store::tenant::{Acceptance, AnswerBasis};
 use std::sync::Arc;
 
 pub fn router(p: Arc<Platform>) -> Router {
@@ -102,10 +102,6 @@ async fn receive_answer(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<Si
     }
     let org = p.orgs.get(&sealed.requester).ok_or_else(Problem::not_found)?;
     let store = p.tenant_store(&org.tenant).ok_or_else(Problem::not_found)?;
-    let query = store.query_by_request(&sealed.request_id).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
-    if query.org != org.id || query.provider != sealed.provider {
-        return Err(Problem::forbidden("answer-mismatch", "the answer does not belong to this query"));
-    }
     let plaintext = org
         .opening
         .open(&sealed.sealed, sealed.request_id.as_str().as_bytes())
@@ -116,13 +112,18 @@ async fn receive_answer(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<Si
         return Err(Problem::forbidden("answer-mismatch", "the sealed answer is for another request"));
     }
     let value = serde_json::to_value(&body).map_err(|_| Problem::internal())?;
-    if query.state == renkei_domain::QueryState::Failed {
-        // The query already ended (its deadline passed): the answer is acknowledged so the hub
-        // stops relaying it, and dropped; the query and its record stay エラー.
-        tracing::warn!(request_id = %sealed.request_id, "answer arrived after the query ended; dropped");
-        return Ok(StatusCode::NO_CONTENT);
+    // Found, matched to its query and stored in one transaction.
+    match store.accept_answer(&sealed.request_id, &org.id, &sealed.provider, body.outcome, &value).await.map_err(store_problem)? {
+        Acceptance::Stored | Acceptance::AlreadyAnswered => {}
+        Acceptance::UnknownRequest => return Err(Problem::not_found()),
+        Acceptance::Mismatch => return Err(Problem::forbidden("answer-mismatch", "the answer does not belong to this query")),
+        Acceptance::Ended => {
+            // The query already ended (its deadline passed): the answer is acknowledged so the
+            // hub stops relaying it, and dropped; the query and its record stay エラー.
+            tracing::warn!(request_id = %sealed.request_id, "answer arrived after the query ended; dropped");
+            return Ok(StatusCode::NO_CONTENT);
+        }
     }
-    store.accept_answer(&query.id, body.outcome, &value).await.map_err(store_problem)?;
     tracing::info!(request_id = %sealed.request_id, requester = %org.id, "answer received");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -121,15 +121,31 @@ pub enum Registration {
     AlreadyRegistered,
 }
 
-/// A query as the requester filed it.
+/// A query as the requester filed it. The person's code is not in it: the store looks it up
+/// in the filing transaction and puts it in the request it keeps.
 #[derive(Debug, Clone)]
 pub struct NewQuery {
     pub org: OrgId,
     pub idempotency_key: String,
     pub addressee: AddresseeNo,
-    pub request: QueryRequest,
+    pub request_id: RequestId,
+    pub provider: OrgId,
+    pub duty: DutyCode,
+    pub items: Vec<ItemCode>,
+    pub reference_date: NaiveDate,
     /// Milliseconds since the epoch after which the query ends in エラー.
     pub deadline_at: i64,
+}
+
+/// What filing a query did ([`TenantStore::file_query`]).
+#[derive(Debug, Clone)]
+pub enum Filing {
+    /// A new query, in the outbox.
+    Created(QueryView),
+    /// The query filed before with the same idempotency key, as it is now.
+    Existing(QueryView),
+    /// No person is registered under the addressee number: nothing was filed.
+    PersonNotRegistered,
 }
 
 /// A query as the requester sees it.
@@ -203,13 +219,19 @@ pub enum AnswerBasis {
     Copies(Vec<CopyVersion>),
 }
 
-/// A query found by its request id ([`TenantStore::query_by_request`]).
-#[derive(Debug, Clone)]
-pub struct QueryRef {
-    pub id: String,
-    pub org: OrgId,
-    pub provider: OrgId,
-    pub state: QueryState,
+/// What became of an arriving answer ([`TenantStore::accept_answer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acceptance {
+    /// Stored: the query is 回答済 and the requester's linkage record written.
+    Stored,
+    /// The query was answered already (a retried relay): nothing changed.
+    AlreadyAnswered,
+    /// The query had ended in エラー (its deadline passed): the answer is dropped.
+    Ended,
+    /// No query of this tenant has the request id.
+    UnknownRequest,
+    /// The query was filed by another org or asked another provider.
+    Mismatch,
 }
 
 const PROVIDED_ANSWER: &str = "SELECT envelope FROM provided_answers WHERE tenant_id = ?1 AND request_id = ?2";
@@ -800,24 +822,43 @@ impl TenantStore {
     }
 
     /// Files a query into the outbox (state 送信待ち). Filing again with the same idempotency key
-    /// returns the first query; with the same key but different content, a conflict.
-    pub async fn file_query(&self, q: NewQuery) -> Result<(QueryView, bool)> {
+    /// returns the first query; with the same key but different content, a conflict. The
+    /// person's code is read in the same transaction as the query is written.
+    pub async fn file_query(&self, q: NewQuery) -> Result<Filing> {
         let id = new_id();
-        let r = &q.request;
-        let items_json = serde_json::to_string(&r.items)?;
+        let items_json = serde_json::to_string(&q.items)?;
         let fingerprint = {
-            let basis = (r.provider.as_str(), r.duty.as_str(), &items_json, q.addressee.as_str(), r.reference_date.to_string());
+            let basis = (q.provider.as_str(), q.duty.as_str(), &items_json, q.addressee.as_str(), q.reference_date.to_string());
             self.dk.blind_index("query-fingerprint", &serde_json::to_string(&basis)?)
         };
         let a_idx = self.addressee_idx(&q.org, &q.addressee);
-        let request_enc = self.dk.encrypt("queries.request", &id, &serde_json::to_vec(r)?)?;
         let state = QueryState::Created.move_to(QueryState::Queued).map_err(corrupt)?;
-        let tenant = self.tenant.to_string();
+        let (tenant, dk) = (self.tenant.to_string(), self.dk.clone());
+        // The request as the hub will see it, once the person's code is read.
+        let request = {
+            let q = q.clone();
+            move |requester_code| QueryRequest {
+                request_id: q.request_id,
+                requester: q.org,
+                provider: q.provider,
+                duty: q.duty,
+                items: q.items,
+                requester_code,
+                reference_date: q.reference_date,
+                issued_at: now_unix(),
+            }
+        };
         let (org, key) = (q.org.to_string(), q.idempotency_key.clone());
         let (request_id, duty, provider, date) =
-            (r.request_id.to_string(), r.duty.to_string(), r.provider.to_string(), r.reference_date.to_string());
+            (q.request_id.to_string(), q.duty.to_string(), q.provider.to_string(), q.reference_date.to_string());
         let deadline = q.deadline_at;
-        let (id, created) = self
+        /// What the transaction found.
+        enum Filed {
+            Existing(String),
+            NoPerson,
+            Created(String, i64),
+        }
+        let filed = self
             .tx(move |tx| {
                 let existing = tx.query_opt(
                     "SELECT id, fingerprint FROM queries WHERE tenant_id = ?1 AND org_id = ?2 AND idempotency_key = ?3",
@@ -827,8 +868,16 @@ impl TenantStore {
                     if row.get::<String>(1)? != fingerprint {
                         return Err(StoreError::Conflict("the idempotency key was used for a different query".into()));
                     }
-                    return Ok((row.get::<String>(0)?, None));
+                    return Ok(Filed::Existing(row.get::<String>(0)?));
                 }
+                let person = tx.query_opt(
+                    "SELECT id, code_enc FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3",
+                    args![tenant, org, a_idx],
+                )?;
+                let Some(person) = person else { return Ok(Filed::NoPerson) };
+                let code = dk.decrypt("persons.code", &person.get::<String>(0)?, &person.get::<Vec<u8>>(1)?)?;
+                let code = OrgCode::parse(&String::from_utf8(code).map_err(corrupt)?).map_err(corrupt)?;
+                let request_enc = dk.encrypt("queries.request", &id, &serde_json::to_vec(&request(code))?)?;
                 let now = now_millis();
                 tx.execute(
                     "INSERT INTO queries (tenant_id, org_id, id, request_id, idempotency_key, fingerprint, duty, provider_org, items,
@@ -852,25 +901,25 @@ impl TenantStore {
                         deadline
                     ],
                 )?;
-                Ok((id, Some(now)))
+                Ok(Filed::Created(id, now))
             })
             .await?;
-        let Some(now) = created else {
+        let (id, now) = match filed {
+            Filed::NoPerson => return Ok(Filing::PersonNotRegistered),
             // Filed before with this key: the query as it is now.
-            let view = self.query(&q.org, &id).await?.ok_or(StoreError::NotFound("query"))?;
-            return Ok((view, false));
+            Filed::Existing(id) => return Ok(Filing::Existing(self.query(&q.org, &id).await?.ok_or(StoreError::NotFound("query"))?)),
+            Filed::Created(id, now) => (id, now),
         };
         // Just filed: the view is what was written, no need to read it back.
-        let r = q.request;
-        let view = QueryView {
+        Ok(Filing::Created(QueryView {
             id,
-            request_id: r.request_id,
+            request_id: q.request_id,
             org: q.org,
-            duty: r.duty,
-            provider: r.provider,
-            items: r.items,
+            duty: q.duty,
+            provider: q.provider,
+            items: q.items,
             addressee: q.addressee,
-            reference_date: r.reference_date,
+            reference_date: q.reference_date,
             state,
             error: None,
             outcome: None,
@@ -878,8 +927,7 @@ impl TenantStore {
             attempts: 0,
             created_at: now,
             updated_at: now,
-        };
-        Ok((view, true))
+        }))
     }
 
     /// One query of `org`, with its answer opened if answered. Another org's query is `None`.
@@ -1007,38 +1055,44 @@ impl TenantStore {
         .await
     }
 
-    /// The query with this request id, as far as an arriving answer needs it.
-    pub async fn query_by_request(&self, request_id: &RequestId) -> Result<Option<QueryRef>> {
-        let (tenant, rid) = (self.tenant.to_string(), request_id.to_string());
-        let row = self
-            .tx(move |tx| {
-                tx.query_opt(
-                    "SELECT id, org_id, provider_org, state FROM queries WHERE tenant_id = ?1 AND request_id = ?2",
-                    args![tenant, rid],
-                )
-            })
-            .await?;
-        row.map(|r| {
-            Ok(QueryRef {
-                id: r.get(0)?,
-                org: OrgId::parse(&r.get::<String>(1)?).map_err(corrupt)?,
-                provider: OrgId::parse(&r.get::<String>(2)?).map_err(corrupt)?,
-                state: QueryState::from_code(&r.get::<String>(3)?).ok_or_else(|| corrupt("unknown state"))?,
-            })
-        })
-        .transpose()
-    }
-
-    /// Stores an opened, verified answer: 照会中 → 回答済, and the requester's linkage record.
+    /// Stores an opened, verified answer to `request_id` if it belongs to the query `org` filed
+    /// with `provider`: 照会中 → 回答済, and the requester's linkage record, in one transaction.
     /// An answer that arrives before the hub's acceptance was noted moves the query through 照会中.
-    pub async fn accept_answer(&self, id: &str, outcome: Outcome, body: &Value) -> Result<bool> {
-        let enc = self.dk.encrypt("queries.answer", id, &serde_json::to_vec(body)?)?;
-        let (tenant, id) = (self.tenant.to_string(), id.to_owned());
+    pub async fn accept_answer(
+        &self,
+        request_id: &RequestId,
+        org: &OrgId,
+        provider: &OrgId,
+        outcome: Outcome,
+        body: &Value,
+    ) -> Result<Acceptance> {
+        let (tenant, rid, org, provider) = (self.tenant.to_string(), request_id.to_string(), org.to_string(), provider.to_string());
+        let (body, dk) = (serde_json::to_vec(body)?, self.dk.clone());
         self.tx(move |tx| {
+            let Some(row) = tx.query_opt(
+                "SELECT id, org_id, provider_org, state FROM queries WHERE tenant_id = ?1 AND request_id = ?2",
+                args![tenant, rid],
+            )?
+            else {
+                return Ok(Acceptance::UnknownRequest);
+            };
+            let id: String = row.get(0)?;
+            if row.get::<String>(1)? != org || row.get::<String>(2)? != provider {
+                return Ok(Acceptance::Mismatch);
+            }
+            if QueryState::from_code(&row.get::<String>(3)?) == Some(QueryState::Failed) {
+                return Ok(Acceptance::Ended);
+            }
+            // The row id is known only now, and it is part of the ciphertext's associated data.
+            let enc = dk.encrypt("queries.answer", &id, &body)?;
             // 送信待ち → 照会中 first when the hub's acceptance was not noted yet; from any other
             // state that step is refused before anything is written, and the next one decides.
             let _ = transition(tx, &tenant, &id, QueryState::InFlight, None, None);
-            transition(tx, &tenant, &id, QueryState::Answered, None, Some((outcome, enc)))
+            Ok(if transition(tx, &tenant, &id, QueryState::Answered, None, Some((outcome, enc)))? {
+                Acceptance::Stored
+            } else {
+                Acceptance::AlreadyAnswered
+            })
         })
         .await
     }

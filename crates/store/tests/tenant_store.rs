@@ -2,10 +2,9 @@
 //! SQLite (`sqlite::…`) and once on PostgreSQL (`postgres::…`), each in its own database.
 
 use renkei_crypto::datakey::{DataKey, MasterKey};
-use renkei_domain::wire::QueryRequest;
 use renkei_domain::{AddresseeNo, DutyCode, ItemCode, OrgCode, OrgId, OrgType, Outcome, QueryState, RequestId, TenantId};
 use renkei_store::platform::{Org, PlatformStore};
-use renkei_store::tenant::{AnswerBasis, NewQuery, Registration, TenantStore};
+use renkei_store::tenant::{Acceptance, AnswerBasis, Filing, NewQuery, Registration, TenantStore};
 use renkei_store::testing::TestDatabase;
 use renkei_store::{Location, StoreError};
 use serde_json::json;
@@ -96,46 +95,58 @@ async fn registration_is_idempotent_and_a_different_code_conflicts(f: Fixture) {
     assert_eq!(s.person_by_code(&org, &code).await.unwrap(), Some(a));
 }
 
-fn request(id: &str, org: &OrgId, code: &OrgCode) -> QueryRequest {
-    QueryRequest {
+fn new_query(id: &str, org: &OrgId, addressee: &AddresseeNo) -> NewQuery {
+    NewQuery {
+        org: org.clone(),
+        idempotency_key: id.into(),
+        addressee: addressee.clone(),
         request_id: RequestId::parse(id).unwrap(),
-        requester: org.clone(),
         provider: OrgId::parse("p").unwrap(),
         duty: DutyCode::parse("D1").unwrap(),
         items: vec![ItemCode::parse("TAX").unwrap()],
-        requester_code: code.clone(),
         reference_date: "2026-01-01".parse().unwrap(),
-        issued_at: 0,
+        deadline_at: i64::MAX,
     }
 }
 
 async fn file(s: &TenantStore, id: &str) -> String {
     let (org, a, code) = ids();
-    let q =
-        NewQuery { org: org.clone(), idempotency_key: id.into(), addressee: a, request: request(id, &org, &code), deadline_at: i64::MAX };
-    s.file_query(q).await.unwrap().0.id
+    s.register_person(&org, &a, &code).await.unwrap();
+    match s.file_query(new_query(id, &org, &a)).await.unwrap() {
+        Filing::Created(q) => q.id,
+        other => panic!("not filed: {other:?}"),
+    }
 }
 
 async fn query_states_only_move_forward_and_records_are_written_once(f: Fixture) {
     let s = &f.store;
     let (org, a, code) = ids();
+    let mut filed = new_query("r1", &org, &a);
+    filed.idempotency_key = "k".into();
+    assert!(matches!(s.file_query(filed.clone()).await.unwrap(), Filing::PersonNotRegistered));
+    assert!(s.claim_outbox(10, renkei_store::tenant::OUTBOX_LEASE_MS).await.unwrap().is_empty(), "nothing was filed");
     s.register_person(&org, &a, &code).await.unwrap();
-    let (q, created) = s
-        .file_query(NewQuery {
-            org: org.clone(),
-            idempotency_key: "k".into(),
-            addressee: a,
-            request: request("r1", &org, &code),
-            deadline_at: i64::MAX,
-        })
-        .await
-        .unwrap();
-    assert!(created);
+    let Filing::Created(q) = s.file_query(filed.clone()).await.unwrap() else { panic!("not created") };
     assert_eq!(q.state, QueryState::Queued);
+    let Filing::Existing(again) = s.file_query(filed).await.unwrap() else { panic!("a retry files nothing new") };
+    assert_eq!(again.id, q.id);
+    let outbox = s.claim_outbox(10, renkei_store::tenant::OUTBOX_LEASE_MS).await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].request.requester_code, code, "the request carries the person's code, read when it was filed");
     assert!(s.mark_in_flight(&q.id).await.unwrap());
     assert!(!s.mark_in_flight(&q.id).await.unwrap(), "a repeated effect is a no-op");
-    assert!(s.accept_answer(&q.id, Outcome::Found, &json!({"ok": true})).await.unwrap());
-    assert!(!s.accept_answer(&q.id, Outcome::Found, &json!({"ok": true})).await.unwrap());
+    let other = OrgId::parse("other-org").unwrap();
+    let accept = |org: &OrgId, provider: &OrgId, rid: &str| {
+        let (org, provider, rid) = (org.clone(), provider.clone(), RequestId::parse(rid).unwrap());
+        async move { s.accept_answer(&rid, &org, &provider, Outcome::Found, &json!({"ok": true})).await.unwrap() }
+    };
+    let provider = q.provider.clone();
+    assert_eq!(accept(&org, &provider, "no-such-request").await, Acceptance::UnknownRequest);
+    assert_eq!(accept(&other, &provider, "r1").await, Acceptance::Mismatch, "filed by another org");
+    assert_eq!(accept(&org, &other, "r1").await, Acceptance::Mismatch, "asked of another provider");
+    assert_eq!(s.query(&org, &q.id).await.unwrap().unwrap().state, QueryState::InFlight, "a refused answer changes nothing");
+    assert_eq!(accept(&org, &provider, "r1").await, Acceptance::Stored);
+    assert_eq!(accept(&org, &provider, "r1").await, Acceptance::AlreadyAnswered, "a retried relay is a no-op");
     assert!(matches!(s.fail(&q.id, "late").await, Err(StoreError::Conflict(_))), "answered is final");
     let records = s.records(&org).await.unwrap();
     assert_eq!(records.len(), 1);
