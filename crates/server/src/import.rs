@@ -18,7 +18,7 @@ use renkei_domain::Matrix;
 use renkei_domain::bulk::{self, Encoding, FileKind, Layout, LineError, MAX_LINE_BYTES};
 use renkei_domain::wire::MAX_CODES_PER_REQUEST;
 use renkei_domain::{AddresseeNo, IndividualNumber, OrgId};
-use renkei_store::tenant::{Bulk, CopyPreparer, Loaded, PreparedCopy};
+use renkei_store::tenant::{Bulk, CopyPreparer, Loaded, PreparedCopy, Written};
 use renkei_store::{Finish, StoreError};
 use serde::Serialize;
 use std::cell::RefCell;
@@ -226,9 +226,8 @@ impl<O: Observer> Load<'_, '_, O> {
                 match event {
                     Event::Start { encoding } => self.summary.encoding = encoding.name().into(),
                     Event::Copy(c) => {
-                        for (line, loaded) in self.bulk.copy(c)? {
-                            self.loaded(line, loaded);
-                        }
+                        let written = self.bulk.copy(c)?;
+                        self.written(written);
                     }
                     Event::Person(person) => {
                         self.pending.push(person);
@@ -246,9 +245,8 @@ impl<O: Observer> Load<'_, '_, O> {
         let (bytes, lines) = end.ok_or_else(|| ImportError::Read(std::io::Error::other("the file reader stopped")))?;
         self.flush_persons()?;
         self.register_asked()?;
-        for (line, loaded) in self.bulk.flush()? {
-            self.loaded(line, loaded);
-        }
+        let written = self.bulk.flush()?;
+        self.written(written);
         self.observer.progress(bytes, lines);
         let mut summary = std::mem::take(&mut self.summary);
         summary.lines = lines;
@@ -259,6 +257,13 @@ impl<O: Observer> Load<'_, '_, O> {
     fn bad(&mut self, bad: BadLine) {
         self.summary.bad += 1;
         self.observer.bad_line(bad);
+    }
+
+    fn written(&mut self, written: Written) {
+        self.summary.stored += written.stored;
+        for (line, loaded) in written.others {
+            self.loaded(line, loaded);
+        }
     }
 
     fn loaded(&mut self, line: u64, loaded: Loaded) {

@@ -322,6 +322,10 @@ pub struct CopyVersion {
 /// SQLite page cache of a tenant file during a bulk load (KiB); the default is 2,000 KiB.
 const BULK_CACHE_KIB: u32 = 65_536;
 
+/// SQLite page cache (KiB) while a load's staged copies are sorted and written, which also bounds
+/// the memory of SQLite's sorter.
+const BULK_SORT_CACHE_KIB: u32 = 16_384;
+
 /// The blind index of a person by addressee number. It is per org: one org's index reveals nothing
 /// about another's persons.
 fn addressee_idx(dk: &DataKey, org: &OrgId, a: &AddresseeNo) -> String {
@@ -390,17 +394,27 @@ impl CopyPreparer {
         fields: &Map<String, Value>,
     ) -> Result<PreparedCopy> {
         let vf = valid_from.to_string();
-        // The row id is keyed by the version's natural key, so a re-load finds the same row.
-        let id = self.dk.blind_index("copy-id", &format!("{}\0{addressee}\0{item}\0{vf}", self.org));
         let a_idx = addressee_idx(&self.dk, &self.org, addressee);
+        // The row id is the version's natural key (the addressee by its blind index), so a
+        // re-load finds the same row, and ids sort as the natural key does: a load written in
+        // key order appends to the primary key as it does to the natural key's index.
+        let id = format!("{a_idx}/{item}/{vf}");
         let enc = self.dk.encrypt("provision_copies.fields", &id, &serde_json::to_vec(fields)?)?;
         Ok(PreparedCopy { line, id, a_idx, item: item.to_string(), valid_from: vf, enc })
     }
 }
 
-/// One transaction of bulk loading (一括登録) for one org. Lines are written in multi-row
-/// statements (see `db::rows_per_statement`); nothing is visible to others until the load commits. Results come
-/// back when a batch is written, each with the line it belongs to.
+/// One transaction of bulk loading (一括登録) for one org; nothing is visible to others until the
+/// load commits.
+///
+/// Provision copies are written differently per backend:
+/// - PostgreSQL: in multi-row statements as they come (see `db::rows_per_statement`), results
+///   back when a batch is written.
+/// - SQLite: staged in a temporary table (appended, outside the WAL), then written in one
+///   statement in natural-key order by [`Bulk::flush`]. Blind indexes are random, so rows in
+///   file order land on random pages: past the page cache each page was spilled to the WAL
+///   again and again, and a 10 M-row load crawled (docs/benchmarks.md). In key order each page
+///   is written once. Duplicates within the file are found at the end and reported then.
 pub struct Bulk<'t> {
     tx: &'t mut dyn Tx,
     tenant: String,
@@ -414,10 +428,38 @@ pub struct Bulk<'t> {
     copy_ids: std::collections::HashSet<String>,
     /// The insert statement for a batch of n copies, by n: built once, not per row.
     copy_sql: HashMap<usize, String>,
+    /// SQLite: lines in the staging table, waiting for [`Bulk::flush`].
+    staged: u64,
 }
 
 /// A line's result: (line, what happened).
 pub type LineResult = (u64, Loaded);
+
+/// What writing some provision copy lines did. Stored lines are only counted: a load of
+/// millions would otherwise hold a result per line.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub stored: u64,
+    /// Lines not stored (duplicates), with the reason.
+    pub others: Vec<LineResult>,
+}
+
+impl Written {
+    fn of(results: Vec<LineResult>) -> Self {
+        let mut w = Written::default();
+        for (line, loaded) in results {
+            match loaded {
+                Loaded::Stored => w.stored += 1,
+                other => w.others.push((line, other)),
+            }
+        }
+        w
+    }
+}
+
+/// SQLite: where a load's copies wait, in file order, until they are written in key order.
+const STAGE_COPIES: &str = "CREATE TEMP TABLE bulk_copies (line INTEGER NOT NULL, id TEXT NOT NULL, addressee_idx TEXT NOT NULL,
+    item TEXT NOT NULL, valid_from TEXT NOT NULL, fields_enc BLOB NOT NULL)";
 
 impl Bulk<'_> {
     /// Registers persons (`addressee ↔ code`), like [`TenantStore::register_person`], in
@@ -506,20 +548,35 @@ impl Bulk<'_> {
     }
 
     /// Queues one provision copy version made by a [`CopyPreparer`], like
-    /// [`TenantStore::upsert_copy`]; returns the results of a batch when one is written.
-    pub fn copy(&mut self, c: PreparedCopy) -> Result<Vec<LineResult>> {
+    /// [`TenantStore::upsert_copy`]; returns what a batch did when one is written.
+    pub fn copy(&mut self, c: PreparedCopy) -> Result<Written> {
+        if self.tx.backend() == Backend::Sqlite {
+            if self.staged == 0 {
+                self.tx.execute("DROP TABLE IF EXISTS temp.bulk_copies", args![])?;
+                self.tx.execute(STAGE_COPIES, args![])?;
+            }
+            self.staged += 1;
+            self.tx.execute(
+                "INSERT INTO temp.bulk_copies (line, id, addressee_idx, item, valid_from, fields_enc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                args![c.line as i64, c.id, c.a_idx, c.item, c.valid_from, c.enc],
+            )?;
+            return Ok(Written::default());
+        }
         if !self.copy_ids.insert(c.id.clone()) {
-            return Ok(vec![(c.line, Loaded::Duplicate)]);
+            return Ok(Written { stored: 0, others: vec![(c.line, Loaded::Duplicate)] });
         }
         let values = args![self.tenant, self.org.as_str(), c.id, c.a_idx, c.item, c.valid_from, c.enc, now_unix(), self.import_id].to_vec();
         self.copies.push((c.line, c.id, values));
-        if self.copies.len() >= crate::db::rows_per_statement(self.tx) { self.flush() } else { Ok(Vec::new()) }
+        if self.copies.len() >= crate::db::rows_per_statement(self.tx) { self.flush() } else { Ok(Written::default()) }
     }
 
-    /// Writes what is queued; call once after the last line.
-    pub fn flush(&mut self) -> Result<Vec<LineResult>> {
+    /// Writes what is queued or staged; call once after the last line.
+    pub fn flush(&mut self) -> Result<Written> {
+        if self.staged > 0 {
+            return self.write_staged();
+        }
         if self.copies.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Written::default());
         }
         let batch = std::mem::take(&mut self.copies);
         self.copy_ids.clear();
@@ -542,7 +599,47 @@ impl Bulk<'_> {
             )
         });
         let written = inserted_ids(self.tx, sql, &values, lines.iter().map(|c| &c.1))?;
-        Ok(lines.into_iter().map(|(line, id)| (line, if written.contains(&id) { Loaded::Stored } else { Loaded::Duplicate })).collect())
+        Ok(Written::of(
+            lines.into_iter().map(|(line, id)| (line, if written.contains(&id) { Loaded::Stored } else { Loaded::Duplicate })).collect(),
+        ))
+    }
+
+    /// SQLite: writes the staged copies in natural-key order, the first line of each key only;
+    /// later lines with the same key are reported as duplicates.
+    fn write_staged(&mut self) -> Result<Written> {
+        let staged = std::mem::take(&mut self.staged);
+        // Both statements read the stage through SQLite's sorter (bounded in memory, it spills to
+        // temporary files), whole rows at a time: through an index, each row was a random seek
+        // into the stage. The sorter may use as much memory as the page cache, and rows written in
+        // key order need little cache, so the load's large cache is let go first.
+        self.tx.execute(&format!("PRAGMA cache_size = -{BULK_SORT_CACHE_KIB}"), args![])?;
+        let mut others = Vec::new();
+        for r in self.tx.query(
+            "SELECT line FROM (SELECT line, row_number() OVER (PARTITION BY addressee_idx, item, valid_from ORDER BY line) AS nth
+                FROM temp.bulk_copies) WHERE nth > 1 ORDER BY line",
+            &[],
+        )? {
+            others.push((r.get::<i64>(0)? as u64, Loaded::Duplicate));
+        }
+        // In (key, line) order the first line of a key writes it; a later line with the same key
+        // finds this load's row and leaves it (the duplicates above). `WHERE true` before
+        // `ON CONFLICT` is what SQLite's grammar needs for an upsert from a SELECT.
+        let written = self.tx.execute(
+            "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at, import_id)
+             SELECT ?1, ?2, s.id, s.addressee_idx, s.item, s.valid_from, s.fields_enc, ?3, ?4 FROM temp.bulk_copies s
+             WHERE true ORDER BY s.addressee_idx, s.item, s.valid_from, s.line
+             ON CONFLICT (tenant_id, org_id, addressee_idx, item, valid_from) DO UPDATE
+             SET id = excluded.id, fields_enc = excluded.fields_enc, updated_at = excluded.updated_at, import_id = excluded.import_id
+             WHERE provision_copies.import_id IS DISTINCT FROM excluded.import_id",
+            args![self.tenant, self.org.as_str(), now_unix(), self.import_id],
+        )?;
+        self.tx.execute("DROP TABLE temp.bulk_copies", args![])?;
+        // Every staged line is either written or a duplicate; anything else is a bug, and the
+        // load is refused rather than committed.
+        if written + others.len() as u64 != staged {
+            return Err(StoreError::Task(format!("a bulk load staged {staged} lines but accounted for {}", written + others.len() as u64)));
+        }
+        Ok(Written { stored: written, others })
     }
 }
 
@@ -683,6 +780,7 @@ impl TenantStore {
                     copies: Vec::new(),
                     copy_ids: std::collections::HashSet::new(),
                     copy_sql: HashMap::new(),
+                    staged: 0,
                 });
                 if sqlite {
                     tx.execute("PRAGMA cache_size = -2000", args![])?;

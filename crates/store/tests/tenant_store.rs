@@ -4,9 +4,9 @@
 use renkei_crypto::datakey::{DataKey, MasterKey};
 use renkei_domain::{AddresseeNo, DutyCode, ItemCode, OrgCode, OrgId, OrgType, Outcome, QueryState, RequestId, TenantId};
 use renkei_store::platform::{Org, PlatformStore};
-use renkei_store::tenant::{Acceptance, AnswerBasis, Filing, NewQuery, Registration, TenantStore};
+use renkei_store::tenant::{Acceptance, AnswerBasis, Filing, Loaded, NewQuery, Registration, TenantStore};
 use renkei_store::testing::TestDatabase;
-use renkei_store::{Location, StoreError};
+use renkei_store::{Finish, Location, StoreError};
 use serde_json::json;
 
 /// A platform with tenant `t` and its org `org`, on one backend.
@@ -61,6 +61,7 @@ on_both_backends!(
     each_due_query_is_claimed_by_one_worker_until_its_lease_ends,
     a_provided_answer_is_kept_once_per_request_id,
     the_answer_basis_is_the_prior_answer_or_the_persons_copies,
+    a_bulk_load_replaces_versions_in_place_and_keeps_the_first_of_repeated_lines,
 );
 
 fn ids() -> (OrgId, AddresseeNo, OrgCode) {
@@ -258,4 +259,46 @@ async fn the_answer_basis_is_the_prior_answer_or_the_persons_copies(f: Fixture) 
         AnswerBasis::Answered(envelope) => assert_eq!(envelope, "envelope"),
         other => panic!("a retried forward gets the answer given: {other:?}"),
     }
+}
+
+async fn a_bulk_load_replaces_versions_in_place_and_keeps_the_first_of_repeated_lines(f: Fixture) {
+    let s = &f.store;
+    let (org, a, _) = ids();
+    let tax = ItemCode::parse("TAX").unwrap();
+    let fields = |v: i64| json!({"v": v}).as_object().unwrap().clone();
+    let date = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
+    // Loads `lines` (line, valid_from, value) for A1/TAX in one transaction.
+    let load = |lines: Vec<(u64, &'static str, i64)>, finish: Finish| {
+        let (prep, a, tax, org) = (s.copy_preparer(&org), a.clone(), tax.clone(), org.clone());
+        async move {
+            s.bulk(&org, move |b| {
+                let (mut stored, mut others) = (0, Vec::new());
+                for (line, vf, v) in lines {
+                    let w = b.copy(prep.prepare(line, &a, &tax, vf.parse().unwrap(), &fields(v))?)?;
+                    stored += w.stored;
+                    others.extend(w.others);
+                }
+                let w = b.flush()?;
+                Ok(((stored + w.stored, [others, w.others].concat()), finish))
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let valid_on = |d: &str| {
+        let (org, a, tax, d) = (org.clone(), a.clone(), tax.clone(), date(d));
+        async move { s.copies_valid_on(&org, &a, &[tax], d).await.unwrap().first().map(|c| c.fields["v"].as_i64().unwrap()) }
+    };
+    // A version entered one at a time is replaced by a load of the same key.
+    s.upsert_copy(&org, &a, &tax, date("2026-04-01"), &fields(1)).await.unwrap();
+    let (stored, others) = load(vec![(2, "2026-04-01", 2), (3, "2025-04-01", 0), (4, "2026-04-01", 3)], Finish::Commit).await;
+    assert_eq!((stored, others), (2, vec![(4, Loaded::Duplicate)]), "the later line of a repeated key is reported, the first kept");
+    assert_eq!((valid_on("2026-05-01").await, valid_on("2025-05-01").await), (Some(2), Some(0)), "history kept per valid_from");
+    // A later load replaces the version again; one that is rolled back changes nothing.
+    assert_eq!(load(vec![(2, "2026-04-01", 4)], Finish::Commit).await, (1, vec![]));
+    assert_eq!(load(vec![(2, "2026-04-01", 5), (3, "2027-04-01", 6)], Finish::Rollback).await, (2, vec![]));
+    assert_eq!((valid_on("2026-05-01").await, valid_on("2027-05-01").await), (Some(4), Some(4)));
+    // And the one-at-a-time path still finds and replaces what the load wrote.
+    s.upsert_copy(&org, &a, &tax, date("2026-04-01"), &fields(7)).await.unwrap();
+    assert_eq!(valid_on("2026-05-01").await, Some(7));
 }
