@@ -764,8 +764,9 @@ impl TenantStore {
         let scope = Scope::Tenant(tenant.clone());
         self.db
             .tx_then(scope, move |tx| {
-                // A load writes index entries in random (keyed-hash) order: on SQLite a bigger page
-                // cache for its duration keeps the indexes' pages from being spilled and re-read.
+                // A persons load writes index entries in random (blind-index) order: on SQLite a
+                // bigger page cache for its duration keeps the indexes' pages from being spilled
+                // and re-read. (Copies are written in key order; see `Bulk`.)
                 let sqlite = tx.backend() == Backend::Sqlite;
                 crate::db::plan_for_growing_tables(tx)?;
                 if sqlite {
