@@ -1,7 +1,7 @@
 //! The hub's delivery worker: forwards admitted queries to providers and relays their answers
-//! to requesters. Each step is a durable state change in the hub store (accepted → answered →
-//! relayed, or failed), so a crash between steps only causes a retry, and receivers are
-//! idempotent by request id.
+//! to requesters. Each step ends in a durable state change in the hub store (accepted →
+//! relayed when the answer is relayed at once, else accepted → answered → relayed; or failed),
+//! so a crash between steps only causes a retry, and receivers are idempotent by request id.
 
 use crate::Hub;
 use renkei_crypto::signing::{VerifyingKey, open_envelope};
@@ -57,7 +57,11 @@ pub async fn run(hub: Arc<Hub>, shutdown: impl std::future::Future<Output = ()>)
 
 async fn step(hub: &Hub, mut q: HubQuery) {
     // A forwarded query's answer is relayed by the same task straight away (its row is held
-    // for the lease meanwhile); a failed relay is retried from the queue like any step.
+    // for the lease meanwhile) and stored with the relay's outcome, in one transaction. Until
+    // then it is `unstored`: if the hub stops before storing it, the forward is retried and the
+    // provider, which answers a request id once, gives the same answer again. A relay that
+    // cannot happen now stores the answer first and is retried from the queue like any step.
+    let mut unstored = false;
     loop {
         // Which org's server this step goes to: its circuit breaker decides whether to try now.
         let dest = match q.state.as_str() {
@@ -66,12 +70,15 @@ async fn step(hub: &Hub, mut q: HubQuery) {
             _ => return,
         };
         if let Err(wait) = hub.breakers.permit(&dest, Instant::now()) {
+            if unstored && !store_answer(hub, &q).await {
+                return;
+            }
             let later = now_millis() + wait.as_millis() as i64 + rand::random::<u16>() as i64 % 250;
             let _ = hub.store.postpone(&q.request_id, later).await;
             return;
         }
         let result = match q.state.as_str() {
-            "accepted" => forward(hub, &q).await,
+            "accepted" => forward(hub, &q).await.map(Some),
             _ => relay(hub, &q).await.map(|()| None),
         };
         match &result {
@@ -81,9 +88,23 @@ async fn step(hub: &Hub, mut q: HubQuery) {
         match result {
             Ok(Some(relayed)) => {
                 q = HubQuery { state: "answered".into(), answer: Some(relayed), attempts: 0, ..q };
+                unstored = true;
             }
-            Ok(None) => return,
+            Ok(None) => {
+                // Relayed: the answer (if not stored yet) and the end of the route in one step.
+                let (from, answer, outcome) =
+                    if unstored { ("accepted", q.answer.clone(), Some("answered")) } else { ("answered", None, None) };
+                if let Err(e) = hub.store.advance(&q.request_id, from, "relayed", answer, outcome, 0).await {
+                    // The requester has the answer; the route is retried and its receivers are
+                    // idempotent.
+                    tracing::warn!(request_id = %q.request_id, error = %e, "relayed, but the hub could not note it");
+                }
+                return;
+            }
             Err(Step::Unreachable(reason) | Step::Refused(reason)) => {
+                if unstored && !store_answer(hub, &q).await {
+                    return;
+                }
                 if q.attempts + 1 >= MAX_ATTEMPTS {
                     tracing::warn!(request_id = %q.request_id, %reason, "giving up");
                     let _ = hub.store.advance(&q.request_id, &q.state, "failed", None, Some("failed"), 0).await;
@@ -93,6 +114,18 @@ async fn step(hub: &Hub, mut q: HubQuery) {
                 }
                 return;
             }
+        }
+    }
+}
+
+/// Stores the provider's answer of a query whose relay must wait: accepted → answered. False if
+/// it could not be stored, or the query had moved on (another worker's retry got there first).
+async fn store_answer(hub: &Hub, q: &HubQuery) -> bool {
+    match hub.store.advance(&q.request_id, "accepted", "answered", q.answer.clone(), Some("answered"), 0).await {
+        Ok(moved) => moved,
+        Err(e) => {
+            tracing::warn!(request_id = %q.request_id, error = %e, "cannot store the answer; the forward will be retried");
+            false
         }
     }
 }
@@ -136,10 +169,9 @@ async fn post(hub: &Hub, url: String, body: &str) -> Result<String, Step> {
     }
 }
 
-/// Sends the forward envelope to the provider and keeps its verified, sealed answer; returns
-/// the relay envelope, now stored, for the requester (none if the query had moved on: a
-/// worker whose lease ran out met another one's work).
-async fn forward(hub: &Hub, q: &HubQuery) -> Result<Option<String>, Step> {
+/// Sends the forward envelope to the provider and checks its signed, sealed answer; returns
+/// the hub-signed relay envelope for the requester (not stored yet: see [`step`]).
+async fn forward(hub: &Hub, q: &HubQuery) -> Result<String, Step> {
     let provider = hub.org(&q.provider).await.map_err(|e| e.to_string())?.ok_or("provider left the directory")?;
     let text = post(hub, format!("{}/net/v1/queries", provider.endpoint.trim_end_matches('/')), &q.forwarded).await?;
     let env: SignedEnvelope = serde_json::from_str(&text).map_err(|_| "the provider's answer is not an envelope".to_string())?;
@@ -154,14 +186,7 @@ async fn forward(hub: &Hub, q: &HubQuery) -> Result<Option<String>, Step> {
     }
     let relayed = RelayedAnswer { answer: env, provider_verify_key: provider.verify_key, issued_at: now_unix() };
     let relayed = hub.signing.sign(HUB_SIGNER, MessageKind::RelayedAnswer, &relayed).map_err(|e| e.to_string())?;
-    let relayed = serde_json::to_string(&relayed).map_err(|e| e.to_string())?;
-    let hold = hub.claim_lease.as_millis() as i64;
-    let moved = hub
-        .store
-        .advance(&q.request_id, "accepted", "answered", Some(relayed.clone()), Some("answered"), hold)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(moved.then_some(relayed))
+    serde_json::to_string(&relayed).map_err(|e| Step::Refused(e.to_string()))
 }
 
 /// Delivers the relayed answer to the requester's server.
@@ -169,6 +194,5 @@ async fn relay(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
     let requester = hub.org(&q.requester).await.map_err(|e| e.to_string())?.ok_or("requester left the directory")?;
     let body = q.answer.as_deref().ok_or("no answer stored")?;
     post(hub, format!("{}/net/v1/answers", requester.endpoint.trim_end_matches('/')), body).await?;
-    hub.store.advance(&q.request_id, "answered", "relayed", None, None, 0).await.map_err(|e| e.to_string())?;
     Ok(())
 }
