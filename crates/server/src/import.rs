@@ -245,8 +245,9 @@ impl<O: Observer> Load<'_, '_, O> {
         let (bytes, lines) = end.ok_or_else(|| ImportError::Read(std::io::Error::other("the file reader stopped")))?;
         self.flush_persons()?;
         self.register_asked()?;
-        let written = self.bulk.flush()?;
-        self.written(written);
+        let (summary, observer) = (&mut self.summary, &mut *self.observer);
+        let stored = self.bulk.flush(&mut |(line, loaded)| tally(summary, observer, line, loaded))?;
+        self.summary.stored += stored;
         self.observer.progress(bytes, lines);
         let mut summary = std::mem::take(&mut self.summary);
         summary.lines = lines;
@@ -267,12 +268,7 @@ impl<O: Observer> Load<'_, '_, O> {
     }
 
     fn loaded(&mut self, line: u64, loaded: Loaded) {
-        match loaded {
-            Loaded::Stored => self.summary.stored += 1,
-            Loaded::AlreadyRegistered => self.summary.unchanged += 1,
-            Loaded::Duplicate => self.bad(BadLine::new(line, LineError::line("the same key appears on an earlier line of this file"))),
-            Loaded::Conflict(why) => self.bad(BadLine::new(line, LineError::line(why))),
-        }
+        tally(&mut self.summary, &mut *self.observer, line, loaded);
     }
 
     /// Asks the hub for the waiting persons' codes in one request, then registers the batch
@@ -306,6 +302,18 @@ impl<O: Observer> Load<'_, '_, O> {
         }
         Ok(())
     }
+}
+
+/// Counts what a line did, and reports it if it was refused.
+fn tally<O: Observer + ?Sized>(summary: &mut ImportSummary, observer: &mut O, line: u64, loaded: Loaded) {
+    let why = match loaded {
+        Loaded::Stored => return summary.stored += 1,
+        Loaded::AlreadyRegistered => return summary.unchanged += 1,
+        Loaded::Duplicate => "the same key appears on an earlier line of this file",
+        Loaded::Conflict(why) => why,
+    };
+    summary.bad += 1;
+    observer.bad_line(BadLine::new(line, LineError::line(why)));
 }
 
 /// What the reading thread hands the load's transaction, in file order.

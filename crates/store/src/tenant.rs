@@ -326,6 +326,9 @@ const BULK_CACHE_KIB: u32 = 65_536;
 /// the memory of SQLite's sorter.
 const BULK_SORT_CACHE_KIB: u32 = 16_384;
 
+/// Duplicate lines of a staged SQLite load handed on at once.
+const DUPLICATES_PAGE: i64 = 4_096;
+
 /// The blind index of a person by addressee number. It is per org: one org's index reveals nothing
 /// about another's persons.
 fn addressee_idx(dk: &DataKey, org: &OrgId, a: &AddresseeNo) -> String {
@@ -567,14 +570,22 @@ impl Bulk<'_> {
         }
         let values = args![self.tenant, self.org.as_str(), c.id, c.a_idx, c.item, c.valid_from, c.enc, now_unix(), self.import_id].to_vec();
         self.copies.push((c.line, c.id, values));
-        if self.copies.len() >= crate::db::rows_per_statement(self.tx) { self.flush() } else { Ok(Written::default()) }
+        if self.copies.len() >= crate::db::rows_per_statement(self.tx) { self.write_queued() } else { Ok(Written::default()) }
     }
 
-    /// Writes what is queued or staged; call once after the last line.
-    pub fn flush(&mut self) -> Result<Written> {
+    /// Writes what is queued or staged; call once after the last line. Returns how many lines
+    /// were stored; `others` hears each line that was not (in line order on SQLite).
+    pub fn flush(&mut self, others: &mut dyn FnMut(LineResult)) -> Result<u64> {
         if self.staged > 0 {
-            return self.write_staged();
+            return self.write_staged(others);
         }
+        let written = self.write_queued()?;
+        written.others.into_iter().for_each(others);
+        Ok(written.stored)
+    }
+
+    /// Writes the copies queued for a multi-row statement.
+    fn write_queued(&mut self) -> Result<Written> {
         if self.copies.is_empty() {
             return Ok(Written::default());
         }
@@ -606,20 +617,33 @@ impl Bulk<'_> {
 
     /// SQLite: writes the staged copies in natural-key order, the first line of each key only;
     /// later lines with the same key are reported as duplicates.
-    fn write_staged(&mut self) -> Result<Written> {
+    fn write_staged(&mut self, others: &mut dyn FnMut(LineResult)) -> Result<u64> {
         let staged = std::mem::take(&mut self.staged);
         // Both statements read the stage through SQLite's sorter (bounded in memory, it spills to
         // temporary files), whole rows at a time: through an index, each row was a random seek
         // into the stage. The sorter may use as much memory as the page cache, and rows written in
         // key order need little cache, so the load's large cache is let go first.
         self.tx.execute(&format!("PRAGMA cache_size = -{BULK_SORT_CACHE_KIB}"), args![])?;
-        let mut others = Vec::new();
-        for r in self.tx.query(
-            "SELECT line FROM (SELECT line, row_number() OVER (PARTITION BY addressee_idx, item, valid_from ORDER BY line) AS nth
-                FROM temp.bulk_copies) WHERE nth > 1 ORDER BY line",
-            &[],
-        )? {
-            others.push((r.get::<i64>(0)? as u64, Loaded::Duplicate));
+        // Duplicates go to a table of their own and are handed on a page at a time, so a file of
+        // nothing but repeated lines does not end up in memory.
+        self.tx.execute("DROP TABLE IF EXISTS temp.bulk_duplicates", args![])?;
+        self.tx.execute("CREATE TEMP TABLE bulk_duplicates (line INTEGER PRIMARY KEY)", args![])?;
+        let duplicates = self.tx.execute(
+            "INSERT INTO temp.bulk_duplicates (line) SELECT line FROM (SELECT line,
+                row_number() OVER (PARTITION BY addressee_idx, item, valid_from ORDER BY line) AS nth FROM temp.bulk_copies)
+             WHERE nth > 1",
+            args![],
+        )?;
+        let mut after = 0i64;
+        loop {
+            let page = self
+                .tx
+                .query("SELECT line FROM temp.bulk_duplicates WHERE line > ?1 ORDER BY line LIMIT ?2", args![after, DUPLICATES_PAGE])?;
+            let Some(last) = page.last() else { break };
+            after = last.get(0)?;
+            for r in &page {
+                others((r.get::<i64>(0)? as u64, Loaded::Duplicate));
+            }
         }
         // In (key, line) order the first line of a key writes it; a later line with the same key
         // finds this load's row and leaves it (the duplicates above). `WHERE true` before
@@ -634,12 +658,13 @@ impl Bulk<'_> {
             args![self.tenant, self.org.as_str(), now_unix(), self.import_id],
         )?;
         self.tx.execute("DROP TABLE temp.bulk_copies", args![])?;
+        self.tx.execute("DROP TABLE temp.bulk_duplicates", args![])?;
         // Every staged line is either written or a duplicate; anything else is a bug, and the
         // load is refused rather than committed.
-        if written + others.len() as u64 != staged {
-            return Err(StoreError::Task(format!("a bulk load staged {staged} lines but accounted for {}", written + others.len() as u64)));
+        if written + duplicates != staged {
+            return Err(StoreError::Task(format!("a bulk load staged {staged} lines but accounted for {}", written + duplicates)));
         }
-        Ok(Written { stored: written, others })
+        Ok(written)
     }
 }
 
