@@ -9,9 +9,10 @@ use crate::Platform;
 use renkei_domain::wire::{MessageKind, QueryRequest};
 use renkei_store::tenant::{OutboxItem, TenantStore};
 use renkei_store::{now_millis, now_unix};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 
 /// The outbox's only destination, as its circuit breaker knows it.
 const HUB: &str = "hub";
@@ -23,6 +24,8 @@ pub const MAX_IN_FLIGHT: usize = 128;
 pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let (accepted, marks) = mpsc::unbounded_channel();
+    tokio::spawn(mark_in_flight(marks));
     let mut last_expiry = Instant::now() - Duration::from_secs(60);
     loop {
         if last_expiry.elapsed() >= Duration::from_secs(1) {
@@ -44,9 +47,9 @@ pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = (
                     full |= due.len() >= limit;
                     for item in due {
                         let Ok(slot) = slots.clone().acquire_owned().await else { return };
-                        let (p, store) = (p.clone(), store.clone());
+                        let (p, store, accepted) = (p.clone(), store.clone(), accepted.clone());
                         tokio::spawn(async move {
-                            deliver(&p, &store, item).await;
+                            deliver(&p, &store, item, &accepted).await;
                             drop(slot);
                         });
                     }
@@ -80,7 +83,30 @@ enum Failure {
     Transient(String),
 }
 
-async fn deliver(p: &Platform, store: &TenantStore, item: OutboxItem) {
+/// A query the hub accepted, to be marked 照会中.
+type Accepted = (TenantStore, String);
+
+/// Marks accepted queries 照会中, all those waiting of one tenant in one transaction. While one
+/// batch is written the next gathers, so under load a transaction covers many queries and when
+/// quiet a query waits for nobody. A mark lost to a crash is made again: the query stays 送信待ち,
+/// its lease runs out, and the hub takes the retried delivery as the same query.
+async fn mark_in_flight(mut marks: mpsc::UnboundedReceiver<Accepted>) {
+    while let Some(first) = marks.recv().await {
+        let mut by_tenant: HashMap<String, (TenantStore, Vec<String>)> = HashMap::new();
+        let mut add = |(store, id): Accepted| by_tenant.entry(store.tenant().to_string()).or_insert_with(|| (store, Vec::new())).1.push(id);
+        add(first);
+        while let Ok(more) = marks.try_recv() {
+            add(more);
+        }
+        for (store, ids) in by_tenant.into_values() {
+            if let Err(e) = store.mark_many_in_flight(ids).await {
+                tracing::warn!(error = %e, tenant = %store.tenant(), "queries accepted by the hub stay 送信待ち until redelivered");
+            }
+        }
+    }
+}
+
+async fn deliver(p: &Platform, store: &TenantStore, item: OutboxItem, accepted: &mpsc::UnboundedSender<Accepted>) {
     let result = send(p, item.request.clone()).await;
     match &result {
         Err(Failure::Transient(_)) => p.breakers.failure(HUB, Instant::now()),
@@ -89,10 +115,8 @@ async fn deliver(p: &Platform, store: &TenantStore, item: OutboxItem) {
     match result {
         Ok(()) => {
             tracing::debug!(request_id = %item.request.request_id, "query delivered to the hub");
-            if let Err(e) = store.mark_in_flight(&item.id).await {
-                // The answer may already have arrived and moved the query on; that is fine.
-                tracing::debug!(error = %e, "query moved on before marking in flight");
-            }
+            // The marker outlives every delivery task (they hold its sender).
+            let _ = accepted.send((store.clone(), item.id));
         }
         Err(Failure::Permanent(reason)) => {
             tracing::warn!(request_id = %item.request.request_id, %reason, "hub refused the query");

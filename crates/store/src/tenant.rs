@@ -1145,6 +1145,30 @@ impl TenantStore {
         self.transition(id, QueryState::InFlight, None, None).await
     }
 
+    /// The hub accepted these queries: 送信待ち → 照会中 for each, in one transaction. A query
+    /// that has moved on (its answer came first) or is gone is left as it is. Returns how many
+    /// moved.
+    pub async fn mark_many_in_flight(&self, mut ids: Vec<String>) -> Result<usize> {
+        // One order for every batch, so two processes marking overlapping batches on PostgreSQL
+        // lock rows in the same order.
+        ids.sort_unstable();
+        ids.dedup();
+        let tenant = self.tenant.to_string();
+        self.tx(move |tx| {
+            let mut moved = 0;
+            for id in &ids {
+                // Refusals come from the state machine before anything is written.
+                match transition(tx, &tenant, id, QueryState::InFlight, None, None) {
+                    Ok(true) => moved += 1,
+                    Ok(false) | Err(StoreError::Conflict(_) | StoreError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(moved)
+        })
+        .await
+    }
+
     /// Delivery failed for now; try again at `next_attempt_at` (ms).
     pub async fn schedule_retry(&self, id: &str, next_attempt_at: i64, error: &str) -> Result<()> {
         let (tenant, id, error) = (self.tenant.to_string(), id.to_owned(), error.to_owned());

@@ -62,6 +62,7 @@ on_both_backends!(
     a_provided_answer_is_kept_once_per_request_id,
     the_answer_basis_is_the_prior_answer_or_the_persons_copies,
     a_bulk_load_replaces_versions_in_place_and_keeps_the_first_of_repeated_lines,
+    many_queries_are_marked_in_flight_at_once_and_those_that_moved_on_are_left,
 );
 
 fn ids() -> (OrgId, AddresseeNo, OrgCode) {
@@ -307,4 +308,25 @@ async fn a_bulk_load_replaces_versions_in_place_and_keeps_the_first_of_repeated_
     // And the one-at-a-time path still finds and replaces what the load wrote.
     s.upsert_copy(&org, &a, &tax, date("2026-04-01"), &fields(7)).await.unwrap();
     assert_eq!(valid_on("2026-05-01").await, Some(7));
+}
+
+/// Accepts a found answer for request `rid` of `org`, asked of provider `p`.
+async fn accept_found(s: &TenantStore, org: &OrgId, rid: &str) -> Acceptance {
+    let (rid, provider) = (RequestId::parse(rid).unwrap(), OrgId::parse("p").unwrap());
+    s.accept_answer(&rid, org, &provider, Outcome::Found, &json!({"ok": true})).await.unwrap()
+}
+
+async fn many_queries_are_marked_in_flight_at_once_and_those_that_moved_on_are_left(f: Fixture) {
+    let s = &f.store;
+    let (org, _, _) = ids();
+    let (queued, other, answered) = (file(s, "r1").await, file(s, "r2").await, file(s, "r3").await);
+    s.mark_in_flight(&answered).await.unwrap();
+    assert_eq!(accept_found(s, &org, "r3").await, Acceptance::Stored);
+    let ids = vec![queued.clone(), other.clone(), answered.clone(), "no-such-query".into(), queued.clone()];
+    assert_eq!(s.mark_many_in_flight(ids).await.unwrap(), 2, "the two queued ones move; the rest are left");
+    for (id, state) in [(&queued, QueryState::InFlight), (&other, QueryState::InFlight), (&answered, QueryState::Answered)] {
+        assert_eq!(s.query(&org, id).await.unwrap().unwrap().state, state);
+    }
+    assert_eq!(s.mark_many_in_flight(vec![queued]).await.unwrap(), 0, "a repeated effect is a no-op");
+    assert_eq!(s.records(&org).await.unwrap().len(), 1, "only the answered query has its record");
 }
