@@ -55,10 +55,13 @@ async fn every_query_ends_once_when_processes_are_killed(b: Backend) {
         Arc::new((c.http.clone(), c.internal_for("a-mayor"), c.keys["a-mayor"].clone()))
     };
 
-    // Chaos: every process is killed KILLS_PER_PROCESS times, in random order and moments.
+    // Chaos: every process is killed KILLS_PER_PROCESS times, in random order and moments. The
+    // first kill comes once a quarter of the queries is filed, so some always land while
+    // queries are being filed, however fast filing is.
     let filing = Arc::new(AtomicBool::new(true));
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let chaos = {
-        let (cluster, filing) = (cluster.clone(), filing.clone());
+        let (cluster, filing, next) = (cluster.clone(), filing.clone(), next.clone());
         tokio::spawn(async move {
             let mut victims: Vec<usize> = (0..3).flat_map(|p| std::iter::repeat_n(p, KILLS_PER_PROCESS)).collect();
             let mut kills = Vec::new();
@@ -67,9 +70,16 @@ async fn every_query_ends_once_when_processes_are_killed(b: Backend) {
                     let mut r = rand::thread_rng();
                     (r.gen_range(300..1500), r.gen_range(50..600))
                 };
-                tokio::time::sleep(Duration::from_millis(wait)).await;
+                if kills.is_empty() {
+                    while next.load(Ordering::Relaxed) < QUERIES / 4 {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                } else {
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                }
+                let during = filing.load(Ordering::Relaxed);
                 cluster.lock().await.kill_and_restart(v, Duration::from_millis(down)).await;
-                kills.push((v, filing.load(Ordering::Relaxed)));
+                kills.push((v, during));
             }
             kills
         })
@@ -77,7 +87,6 @@ async fn every_query_ends_once_when_processes_are_killed(b: Backend) {
 
     // Filing: 16 client connections, each retrying its query (same idempotency key) until the
     // platform takes it.
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut filers = tokio::task::JoinSet::new();
     for _ in 0..16 {
         let (view, next) = (view.clone(), next.clone());
