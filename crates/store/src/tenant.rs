@@ -236,6 +236,21 @@ pub enum Acceptance {
 
 const PROVIDED_ANSWER: &str = "SELECT envelope FROM provided_answers WHERE tenant_id = ?1 AND request_id = ?2";
 
+/// One column of a person read through one blind index: (index column, value column, the
+/// value's associated-data table). Fixed names from this module, never input.
+type PersonColumn = (&'static str, &'static str, &'static str);
+const CODE_BY_ADDRESSEE: PersonColumn = ("addressee_idx", "code_enc", "persons.code");
+const ADDRESSEE_BY_CODE: PersonColumn = ("code_idx", "addressee_enc", "persons.addressee");
+
+/// Looks a person of `org` up by one blind index and decrypts one of its columns, inside `tx`.
+fn read_person_column(tx: &mut dyn Tx, dk: &DataKey, tenant: &str, org: &str, column: PersonColumn, index: &str) -> Result<Option<String>> {
+    let (index_column, value_column, aad_table) = column;
+    let sql = format!("SELECT id, {value_column} FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND {index_column} = ?3");
+    tx.query_opt(&sql, args![tenant, org, index])?
+        .map(|r| String::from_utf8(dk.decrypt(aad_table, &r.get::<String>(0)?, &r.get::<Vec<u8>>(1)?)?).map_err(corrupt))
+        .transpose()
+}
+
 /// A provision copy row as read, still encrypted: (id, item, valid_from, fields_enc).
 type CopyRow = (String, String, String, Vec<u8>);
 
@@ -818,34 +833,20 @@ impl TenantStore {
 
     /// The code `org` holds for `addressee`, if registered.
     pub async fn person_code(&self, org: &OrgId, addressee: &AddresseeNo) -> Result<Option<OrgCode>> {
-        let plain = self.person_column(org, "addressee_idx", self.addressee_idx(org, addressee), "code_enc", "persons.code").await?;
+        let plain = self.person_column(org, CODE_BY_ADDRESSEE, self.addressee_idx(org, addressee)).await?;
         plain.map(|p| OrgCode::parse(&p).map_err(corrupt)).transpose()
     }
 
     /// The addressee number `org` registered under `code`, if any (used to answer a query).
     pub async fn person_by_code(&self, org: &OrgId, code: &OrgCode) -> Result<Option<AddresseeNo>> {
-        let plain = self.person_column(org, "code_idx", self.code_idx(org, code), "addressee_enc", "persons.addressee").await?;
+        let plain = self.person_column(org, ADDRESSEE_BY_CODE, self.code_idx(org, code)).await?;
         plain.map(|p| AddresseeNo::parse(&p).map_err(corrupt)).transpose()
     }
 
-    /// Looks a person of `org` up by one blind index and decrypts one of its columns.
-    /// `index_column` and `value_column` are fixed names from this module, never input.
-    async fn person_column(
-        &self,
-        org: &OrgId,
-        index_column: &'static str,
-        index: String,
-        value_column: &'static str,
-        aad_table: &'static str,
-    ) -> Result<Option<String>> {
-        let (tenant, org_s) = (self.tenant.to_string(), org.to_string());
-        let sql = format!("SELECT id, {value_column} FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND {index_column} = ?3");
-        let row = self
-            .tx(move |tx| {
-                tx.query_opt(&sql, args![tenant, org_s, index])?.map(|r| Ok((r.get::<String>(0)?, r.get::<Vec<u8>>(1)?))).transpose()
-            })
-            .await?;
-        row.map(|(id, enc)| String::from_utf8(self.dk.decrypt(aad_table, &id, &enc)?).map_err(corrupt)).transpose()
+    /// [`read_person_column`] in a transaction of its own.
+    async fn person_column(&self, org: &OrgId, column: PersonColumn, index: String) -> Result<Option<String>> {
+        let (tenant, org, dk) = (self.tenant.to_string(), org.to_string(), self.dk.clone());
+        self.tx(move |tx| read_person_column(tx, &dk, &tenant, &org, column, &index)).await
     }
 
     /// Inserts or replaces the version of a provision copy valid from `valid_from`; other
@@ -994,13 +995,10 @@ impl TenantStore {
                     }
                     return Ok(Filed::Existing(row.get::<String>(0)?));
                 }
-                let person = tx.query_opt(
-                    "SELECT id, code_enc FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3",
-                    args![tenant, org, a_idx],
-                )?;
-                let Some(person) = person else { return Ok(Filed::NoPerson) };
-                let code = dk.decrypt("persons.code", &person.get::<String>(0)?, &person.get::<Vec<u8>>(1)?)?;
-                let code = OrgCode::parse(&String::from_utf8(code).map_err(corrupt)?).map_err(corrupt)?;
+                let Some(code) = read_person_column(tx, &dk, &tenant, &org, CODE_BY_ADDRESSEE, &a_idx)? else {
+                    return Ok(Filed::NoPerson);
+                };
+                let code = OrgCode::parse(&code).map_err(corrupt)?;
                 let request_enc = dk.encrypt("queries.request", &id, &serde_json::to_vec(&request(code))?)?;
                 let now = now_millis();
                 tx.execute(
