@@ -29,6 +29,13 @@ fn bench_import_reports_rows_per_second_its_baseline_and_the_ratio() {
     positive(&v, &["peak_rss_mib"]);
     let keyed = positive(&v, &["keyed_reference", "rows_per_second"]);
     assert!((positive(&v, &["keyed_reference", "ratio"]) - figure / keyed).abs() < 1e-9);
+    // The storage floor: the sorted, encrypted rows' write, and the preparation spread over the
+    // cores; the ratio it allows is the baseline's time over the floor's.
+    let (floor, write, prepare) =
+        (positive(&v, &["floor", "seconds"]), positive(&v, &["floor", "write_seconds"]), positive(&v, &["floor", "prepare_seconds"]));
+    let cores = positive(&v, &["floor", "cores"]);
+    assert!((floor - write.max((write + prepare) / cores)).abs() < 1e-9, "{v}");
+    assert!((positive(&v, &["floor", "max_ratio"]) - positive(&v, &["baseline", "seconds"]) / floor).abs() < 1e-9, "{v}");
 }
 
 #[test]
