@@ -4,7 +4,7 @@
 //! tenant's wrapped key makes its data unreadable (crypto-shredding).
 
 use crate::{CryptoError, random_bytes};
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -13,6 +13,7 @@ use zeroize::Zeroize;
 
 const VERSION: u8 = 1;
 const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
 
 /// The platform's master key (from a key file or an environment variable).
 pub struct MasterKey([u8; 32]);
@@ -96,15 +97,33 @@ impl DataKey {
     /// A deterministic keyed index of `value` for equality look-ups, hex. Different `purpose`s
     /// give unrelated indexes, and other tenants' indexes of the same value differ.
     pub fn blind_index(&self, purpose: &str, value: &str) -> String {
+        self.blind_index_of(purpose, &[value])
+    }
+
+    /// [`blind_index`](Self::blind_index) of `parts` joined by NUL, without building the joined
+    /// value: a bulk load computes one per line.
+    pub fn blind_index_of(&self, purpose: &str, parts: &[&str]) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.index_key).expect("HMAC takes any key length");
         mac.update(purpose.as_bytes());
-        mac.update(&[0]);
-        mac.update(value.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        for part in parts {
+            mac.update(&[0]);
+            mac.update(part.as_bytes());
+        }
+        let mut hex = [0u8; 64];
+        // Cannot fail: 32 bytes are 64 hex digits.
+        let _ = hex::encode_to_slice(mac.finalize().into_bytes(), &mut hex);
+        hex.iter().map(|&b| b as char).collect()
     }
 
     fn aad(&self, table: &str, row: &str) -> Vec<u8> {
-        format!("renkei/v1/row\0{}\0{table}\0{row}", self.tenant).into_bytes()
+        let mut aad = Vec::with_capacity(16 + self.tenant.len() + table.len() + row.len());
+        for (i, part) in [b"renkei/v1/row".as_slice(), self.tenant.as_bytes(), table.as_bytes(), row.as_bytes()].iter().enumerate() {
+            if i > 0 {
+                aad.push(0);
+            }
+            aad.extend_from_slice(part);
+        }
+        aad
     }
 }
 
@@ -123,12 +142,16 @@ impl fmt::Debug for DataKey {
 
 fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let cipher = Aes256Gcm::new(key.into());
-    let nonce: [u8; NONCE_LEN] = random_bytes();
-    let ct = cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad }).map_err(|_| CryptoError::Seal)?;
-    let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+    // A nonce from the thread's CSPRNG (ChaCha, seeded and reseeded from the OS): a system call
+    // per value was a tenth of a bulk load's reading thread. 96 random bits per nonce, as GCM asks.
+    let nonce: [u8; NONCE_LEN] = rand::Rng::r#gen(&mut rand::thread_rng());
+    // Version, nonce, then the plaintext encrypted in place and its tag: one allocation.
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + plaintext.len() + TAG_LEN);
     out.push(VERSION);
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(&ct);
+    out.extend_from_slice(plaintext);
+    let tag = cipher.encrypt_in_place_detached(Nonce::from_slice(&nonce), aad, &mut out[1 + NONCE_LEN..]).map_err(|_| CryptoError::Seal)?;
+    out.extend_from_slice(&tag);
     Ok(out)
 }
 
@@ -160,6 +183,26 @@ mod tests {
         assert_eq!(b.decrypt("copies", "row-1", &ct).unwrap(), b"fields");
         assert!(master.unwrap("tenant-b", &wrapped).is_err());
         assert!(MasterKey::generate().unwrap("tenant-a", &wrapped).is_err());
+    }
+
+    #[test]
+    fn a_blind_index_is_the_hmac_of_purpose_and_value_so_stored_indexes_stay_valid() {
+        let dk = DataKey::from_parts("t", [7; 32]);
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&dk.index_key).unwrap();
+        mac.update(b"addressee\0org-1\0A-42");
+        let expected = hex::encode(mac.finalize().into_bytes());
+        assert_eq!(dk.blind_index("addressee", "org-1\0A-42"), expected);
+        assert_eq!(dk.blind_index_of("addressee", &["org-1", "A-42"]), expected);
+    }
+
+    #[test]
+    fn ciphertexts_have_a_version_a_nonce_and_a_tag_and_never_repeat() {
+        let dk = DataKey::generate("t");
+        let (a, b) = (dk.encrypt("copies", "r", b"same").unwrap(), dk.encrypt("copies", "r", b"same").unwrap());
+        assert_eq!(a.len(), 1 + NONCE_LEN + 4 + TAG_LEN);
+        assert_eq!(a[0], VERSION);
+        assert_ne!(a[1..1 + NONCE_LEN], b[1..1 + NONCE_LEN], "a nonce was used twice");
+        assert_eq!(dk.decrypt("copies", "r", &b).unwrap(), b"same");
     }
 
     #[test]
