@@ -105,7 +105,33 @@ const SQLITE: &[Migration] = &[
     ",
     },
     Migration { version: 2, sql: IMPORT_ID_MIGRATION },
+    Migration { version: 3, sql: COPIES_BY_NATURAL_KEY },
 ];
+
+/// Version 3 (SQLite): provision copies are stored in their natural key's order, in one B-tree
+/// (`WITHOUT ROWID`), instead of a rowid table with two indexes. Each row was written three
+/// times; a bulk load's final write and commit were most of its time (docs/benchmarks.md). The
+/// row id stays a column (it is what each ciphertext is bound to), no longer indexed: nothing
+/// looks a copy up by it. PostgreSQL keeps its heap and two indexes.
+const COPIES_BY_NATURAL_KEY: &str = "
+    CREATE TABLE provision_copies_v3 (
+        tenant_id TEXT NOT NULL,
+        org_id TEXT NOT NULL,
+        addressee_idx TEXT NOT NULL,
+        item TEXT NOT NULL,
+        valid_from TEXT NOT NULL,
+        id TEXT NOT NULL,
+        fields_enc BLOB NOT NULL,
+        updated_at INTEGER NOT NULL,
+        import_id TEXT,
+        PRIMARY KEY (tenant_id, org_id, addressee_idx, item, valid_from)
+    ) WITHOUT ROWID;
+    INSERT INTO provision_copies_v3 (tenant_id, org_id, addressee_idx, item, valid_from, id, fields_enc, updated_at, import_id)
+        SELECT tenant_id, org_id, addressee_idx, item, valid_from, id, fields_enc, updated_at, import_id FROM provision_copies
+        ORDER BY tenant_id, org_id, addressee_idx, item, valid_from;
+    DROP TABLE provision_copies;
+    ALTER TABLE provision_copies_v3 RENAME TO provision_copies;
+";
 
 /// Version 2 (both backends): which bulk import last wrote a row, so that a key repeated within
 /// one file is told apart from a key loaded by an earlier import.
@@ -347,12 +373,12 @@ const DUPLICATES_PAGE: i64 = 4_096;
 /// The blind index of a person by addressee number. It is per org: one org's index reveals nothing
 /// about another's persons.
 fn addressee_idx(dk: &DataKey, org: &OrgId, a: &AddresseeNo) -> String {
-    dk.blind_index("addressee", &format!("{org}\0{a}"))
+    dk.blind_index_of("addressee", &[org.as_str(), a.as_str()])
 }
 
 /// The blind index of a person by code, per org.
 fn code_idx(dk: &DataKey, org: &OrgId, c: &OrgCode) -> String {
-    dk.blind_index("code", &format!("{org}\0{c}"))
+    dk.blind_index_of("code", &[org.as_str(), c.as_str()])
 }
 
 /// Runs a multi-row `insert` (written without `RETURNING`) and says which of `ids` it wrote. A
@@ -634,13 +660,42 @@ impl Bulk<'_> {
     /// later lines with the same key are reported as duplicates.
     fn write_staged(&mut self, others: &mut dyn FnMut(LineResult)) -> Result<u64> {
         let staged = std::mem::take(&mut self.staged);
-        // Both statements read the stage through SQLite's sorter (bounded in memory, it spills to
+        // The statement reads the stage through SQLite's sorter (bounded in memory, it spills to
         // temporary files), whole rows at a time: through an index, each row was a random seek
         // into the stage. The sorter may use as much memory as the page cache, and rows written in
         // key order need little cache, so the load's large cache is let go first.
         self.tx.execute(&format!("PRAGMA cache_size = -{BULK_SORT_CACHE_KIB}"), args![])?;
-        // Duplicates go to a table of their own and are handed on a page at a time, so a file of
-        // nothing but repeated lines does not end up in memory.
+        // The sorter may merge on helper threads: nothing else of the load runs meanwhile.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.tx.query(&format!("PRAGMA threads = {cores}"), args![])?;
+        // In (key, line) order the first line of a key writes it; a later line with the same key
+        // finds this load's row and leaves it, uncounted: a duplicate. `WHERE true` before
+        // `ON CONFLICT` is what SQLite's grammar needs for an upsert from a SELECT.
+        let written = self.tx.execute(
+            "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at, import_id)
+             SELECT ?1, ?2, s.id, s.addressee_idx, s.item, s.valid_from, s.fields_enc, ?3, ?4 FROM temp.bulk_copies s
+             WHERE true ORDER BY s.addressee_idx, s.item, s.valid_from, s.line
+             ON CONFLICT (tenant_id, org_id, addressee_idx, item, valid_from) DO UPDATE
+             SET id = excluded.id, fields_enc = excluded.fields_enc, updated_at = excluded.updated_at, import_id = excluded.import_id
+             WHERE provision_copies.import_id IS DISTINCT FROM excluded.import_id",
+            args![self.tenant, self.org.as_str(), now_unix(), self.import_id],
+        )?;
+        self.tx.query("PRAGMA threads = 0", args![])?;
+        // Only a load with duplicates pays for finding their lines (a second pass over the stage).
+        let duplicates = if written < staged { self.report_staged_duplicates(others)? } else { 0 };
+        self.tx.execute("DROP TABLE temp.bulk_copies", args![])?;
+        // Every staged line is either written or a duplicate; anything else is a bug, and the
+        // load is refused rather than committed.
+        if written + duplicates != staged {
+            return Err(StoreError::Task(format!("a bulk load staged {staged} lines but accounted for {}", written + duplicates)));
+        }
+        Ok(written)
+    }
+
+    /// SQLite: hands on the staged lines whose key an earlier line of the load has, in line order,
+    /// and returns how many there are. They go to a table of their own and are handed on a page
+    /// at a time, so a file of nothing but repeated lines does not end up in memory.
+    fn report_staged_duplicates(&mut self, others: &mut dyn FnMut(LineResult)) -> Result<u64> {
         self.tx.execute("DROP TABLE IF EXISTS temp.bulk_duplicates", args![])?;
         self.tx.execute("CREATE TEMP TABLE bulk_duplicates (line INTEGER PRIMARY KEY)", args![])?;
         let duplicates = self.tx.execute(
@@ -660,26 +715,8 @@ impl Bulk<'_> {
                 others((r.get::<i64>(0)? as u64, Loaded::Duplicate));
             }
         }
-        // In (key, line) order the first line of a key writes it; a later line with the same key
-        // finds this load's row and leaves it (the duplicates above). `WHERE true` before
-        // `ON CONFLICT` is what SQLite's grammar needs for an upsert from a SELECT.
-        let written = self.tx.execute(
-            "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at, import_id)
-             SELECT ?1, ?2, s.id, s.addressee_idx, s.item, s.valid_from, s.fields_enc, ?3, ?4 FROM temp.bulk_copies s
-             WHERE true ORDER BY s.addressee_idx, s.item, s.valid_from, s.line
-             ON CONFLICT (tenant_id, org_id, addressee_idx, item, valid_from) DO UPDATE
-             SET id = excluded.id, fields_enc = excluded.fields_enc, updated_at = excluded.updated_at, import_id = excluded.import_id
-             WHERE provision_copies.import_id IS DISTINCT FROM excluded.import_id",
-            args![self.tenant, self.org.as_str(), now_unix(), self.import_id],
-        )?;
-        self.tx.execute("DROP TABLE temp.bulk_copies", args![])?;
         self.tx.execute("DROP TABLE temp.bulk_duplicates", args![])?;
-        // Every staged line is either written or a duplicate; anything else is a bug, and the
-        // load is refused rather than committed.
-        if written + duplicates != staged {
-            return Err(StoreError::Task(format!("a bulk load staged {staged} lines but accounted for {}", written + duplicates)));
-        }
-        Ok(written)
+        Ok(duplicates)
     }
 }
 
@@ -873,7 +910,8 @@ impl TenantStore {
             tx.execute(
                 "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (tenant_id, id) DO UPDATE SET fields_enc = excluded.fields_enc, updated_at = excluded.updated_at",
+                 ON CONFLICT (tenant_id, org_id, addressee_idx, item, valid_from)
+                 DO UPDATE SET fields_enc = excluded.fields_enc, updated_at = excluded.updated_at",
                 args![tenant, org, id, a_idx, item, vf, enc, now_unix()],
             )?;
             Ok(())
@@ -1319,5 +1357,58 @@ impl TenantStore {
             .collect()
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use renkei_crypto::datakey::MasterKey;
+    use serde_json::json;
+
+    /// The tenant schema as the previous release left it (versions 1–2).
+    static BEFORE_V3: Migrations = Migrations { sqlite: SQLITE.split_at(2).0, postgres: &[], postgres_grants: "" };
+
+    fn copy_fields(tax: &str) -> Map<String, Value> {
+        json!({"resident_tax": tax}).as_object().cloned().unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn copies_written_before_version_3_are_read_and_replaced_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        let (master, t) = (MasterKey::generate(), TenantId::parse("t").unwrap());
+        let wrapped = master.wrap(&DataKey::generate("t")).unwrap();
+        let org = OrgId::parse("org").unwrap();
+        let (one, loaded) = (AddresseeNo::parse("A-1").unwrap(), AddresseeNo::parse("A-2").unwrap());
+        let item = ItemCode::parse("TAX").unwrap();
+        let (april, july) = (NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(), NaiveDate::from_ymd_opt(2026, 7, 1).unwrap());
+
+        // Version 2: one copy written on its own (a random id), one by a bulk load (a natural-key id).
+        let old = TenantStore::new(Db::open_sqlite(&path, &BEFORE_V3).unwrap(), t.clone(), master.unwrap("t", &wrapped).unwrap()).unwrap();
+        old.upsert_copy(&org, &one, &item, april, &copy_fields("100")).await.unwrap();
+        let prepared = old.copy_preparer(&org).prepare(2, &loaded, &item, april, &copy_fields("200")).unwrap();
+        old.bulk(&org, move |b| {
+            b.copy(prepared)?;
+            Ok((b.flush(&mut |_| {})?, Finish::Commit))
+        })
+        .await
+        .unwrap();
+        drop(old);
+
+        let store =
+            TenantStore::new(Db::open_sqlite(&path, &SQLITE_MIGRATIONS).unwrap(), t, master.unwrap("t", &wrapped).unwrap()).unwrap();
+        let tax = |v: &[CopyVersion]| v.iter().map(|c| c.fields["resident_tax"].clone()).collect::<Vec<_>>();
+        assert_eq!(tax(&store.copies_valid_on(&org, &one, std::slice::from_ref(&item), july).await.unwrap()), [json!("100")]);
+        assert_eq!(tax(&store.copies_valid_on(&org, &loaded, std::slice::from_ref(&item), july).await.unwrap()), [json!("200")]);
+        // The migrated rows are keyed by the natural key: a write replaces the version in place
+        // and a new valid-from date adds history.
+        store.upsert_copy(&org, &one, &item, april, &copy_fields("110")).await.unwrap();
+        store.upsert_copy(&org, &one, &item, july, &copy_fields("120")).await.unwrap();
+        assert_eq!(tax(&store.copies_valid_on(&org, &one, std::slice::from_ref(&item), july).await.unwrap()), [json!("120")]);
+        assert_eq!(tax(&store.copies_valid_on(&org, &one, std::slice::from_ref(&item), april).await.unwrap()), [json!("110")]);
+        let stored =
+            store.db.tx(Scope::Tenant("t".into()), |tx| tx.value::<i64>("SELECT COUNT(*) FROM provision_copies", args![])).await.unwrap();
+        assert_eq!(stored, 3);
     }
 }
