@@ -4,11 +4,11 @@
 //! - **One transaction per file.** The default mode keeps it only if every line was good; with
 //!   `skip_bad` the good lines are kept and the bad ones reported. A crash mid-load applies
 //!   nothing either way.
-//! - **Streamed.** Memory holds [`READ_AHEAD`] lines on their way from the reading thread to the
-//!   transaction (each at most [`MAX_LINE_BYTES`]) and two batches of persons, whatever the file
-//!   size.
-//! - **Two threads.** One reads, decodes and checks lines and hashes and encrypts copies; the
-//!   load's transaction writes them, in file order.
+//! - **Streamed.** Memory holds [`READ_AHEAD`] chunks of lines on their way from the reading
+//!   thread to the transaction (each at most [`CHUNK`] lines or a little over [`CHUNK_BYTES`])
+//!   and two batches of persons, whatever the file size.
+//! - **Threads.** One reads, decodes and checks lines; one per core hashes and encrypts copies;
+//!   the load's transaction writes them, in file order.
 //! - **Codes in batches.** Persons' codes are asked of the hub [`MAX_CODES_PER_REQUEST`] at a time,
 //!   the next batch's while the one before is written.
 //! - **Reports name lines and columns, never values**, so they can be handed to anyone.
@@ -218,10 +218,11 @@ struct Load<'a, 'b, O> {
 
 impl<O: Observer> Load<'_, '_, O> {
     /// Writes what the reading thread hands over, in file order.
-    fn run(&mut self, events: mpsc::Receiver<Result<Vec<Event>, ImportError>>, opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
+    fn run(&mut self, events: Events, opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
         self.summary.kind = opts.kind.name().into();
         let mut end = None;
-        for chunk in events {
+        for prepared in events {
+            let chunk = prepared.recv().map_err(|_| ImportError::Read(std::io::Error::other("a preparing thread stopped")))?;
             for event in chunk? {
                 match event {
                     Event::Start { encoding } => self.summary.encoding = encoding.name().into(),
@@ -316,13 +317,14 @@ fn tally<O: Observer + ?Sized>(summary: &mut ImportSummary, observer: &mut O, li
     observer.bad_line(BadLine::new(line, LineError::line(why)));
 }
 
-/// What the reading thread hands the load's transaction, in file order.
-enum Event {
+/// What the reading thread hands the load's transaction, in file order. A copy line (`C`) is
+/// handed on as read ([`ReadCopy`]) and reaches the transaction hashed and encrypted.
+enum Event<C = PreparedCopy> {
     Start {
         encoding: Encoding,
     },
     Person(PendingPerson),
-    Copy(PreparedCopy),
+    Copy(C),
     Bad(BadLine),
     Progress {
         bytes: u64,
@@ -335,55 +337,115 @@ enum Event {
     },
 }
 
-/// Lines read ahead of the database: enough to keep both sides busy, and at most 16 MiB of
-/// lines however long each is (a line is at most 64 KiB).
-const READ_AHEAD: usize = 256;
+impl Event<ReadCopy> {
+    /// Hashes and encrypts a copy line; passes anything else on.
+    fn prepare(self, preparer: &CopyPreparer) -> Result<Event, ImportError> {
+        Ok(match self {
+            Event::Copy((line, c)) => Event::Copy(preparer.prepare(line, &c.addressee, &c.item, c.valid_from, &c.fields)?),
+            Event::Start { encoding } => Event::Start { encoding },
+            Event::Person(p) => Event::Person(p),
+            Event::Bad(b) => Event::Bad(b),
+            Event::Progress { bytes, lines } => Event::Progress { bytes, lines },
+            Event::End { bytes, lines } => Event::End { bytes, lines },
+        })
+    }
+}
+
+/// A copy line as read and checked: (line, the line).
+type ReadCopy = (u64, bulk::CopyLine);
+
+/// Some events in file order, or the error that ended the file.
+type Chunk<C = PreparedCopy> = Result<Vec<Event<C>>, ImportError>;
+
+/// Chunks on their way to the load's transaction, in file order; each arrives on its own channel
+/// once it is prepared.
+type Events = mpsc::Receiver<mpsc::Receiver<Chunk>>;
+
+/// Chunks on their way from the reader to the database at once (queued, being prepared, filled
+/// or written): enough to keep every thread busy (16 measured 8 % faster than 4), and, with
+/// [`CHUNK_BYTES`], at most about 17 MiB of lines however long each is.
+const READ_AHEAD: usize = 16;
 
 /// Lines handed over at once. One hand-over per line cost both threads a wake-up each
-/// (futex calls were 10 % of a load's profile); one per chunk costs that per 64 lines.
-const CHUNK: usize = 64;
+/// (futex calls were 10 % of a load's profile); one per chunk costs that per 128 lines.
+const CHUNK: usize = 128;
 
-/// Reads, decodes and checks the file, and hashes and encrypts copies, on a thread of its own:
-/// that work and the database's use both cores. The thread stops when the file ends, when it
-/// fails (the error is its last event), or when the load stops listening.
+/// A chunk is handed over once its lines reach this many bytes, however few they are (a line
+/// is at most [`MAX_LINE_BYTES`]).
+const CHUNK_BYTES: u64 = 1 << 20;
+
+/// Reads, decodes and checks the file on a thread of its own, and hashes and encrypts copy lines
+/// on one preparing thread per core (a third of a load's CPU, and more than the reading): the
+/// database's thread then waits on neither. Chunks reach the load in file order whichever
+/// preparer finishes first. The threads stop when the file ends, when reading fails (the error
+/// is the last chunk), or when the load stops listening.
 fn start_reading<R: Read + Send + 'static>(
     input: R,
     opts: ImportOptions,
     matrix: Arc<Matrix>,
     preparer: CopyPreparer,
-) -> Result<mpsc::Receiver<Result<Vec<Event>, ImportError>>, ImportError> {
-    // Queued chunks, plus the one being filled and the one being written, hold READ_AHEAD lines.
-    let (tx, rx) = mpsc::sync_channel(READ_AHEAD / CHUNK - 2);
+) -> Result<Events, ImportError> {
+    // The order queue bounds the chunks in flight, as a chunk enters it before it is prepared;
+    // one more is being filled and one written.
+    let (order, events) = mpsc::sync_channel::<mpsc::Receiver<Chunk>>(READ_AHEAD - 2);
+    let (work, jobs) = mpsc::sync_channel::<(Vec<Event<ReadCopy>>, mpsc::SyncSender<Chunk>)>(1);
+    let jobs = Arc::new(std::sync::Mutex::new(jobs));
+    let preparers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for _ in 0..preparers {
+        let (jobs, preparer) = (jobs.clone(), preparer.clone());
+        std::thread::Builder::new().name("import prepare".into()).spawn(move || {
+            // Ends when the reader is done (the queue closes) or a preparer died holding the lock.
+            while let Ok(Ok((chunk, done))) = jobs.lock().map(|j| j.recv()) {
+                let prepared = chunk.into_iter().map(|e| e.prepare(&preparer)).collect();
+                // Fails, unseen, when the load stopped listening.
+                let _ = done.send(prepared);
+            }
+        })?;
+    }
     std::thread::Builder::new().name("import reader".into()).spawn(move || {
-        let filling = RefCell::new(Vec::with_capacity(CHUNK));
-        let hand_over = |chunk: Vec<Event>| tx.send(Ok(chunk)).map_err(|_| ImportError::Input("the load stopped".into()));
-        let send = |e: Event| {
-            let mut chunk = filling.borrow_mut();
-            chunk.push(e);
-            if chunk.len() >= CHUNK { hand_over(std::mem::replace(&mut *chunk, Vec::with_capacity(CHUNK))) } else { Ok(()) }
+        let stopped = || ImportError::Input("the load stopped".into());
+        // The chunk being filled, and the file's bytes read when it began.
+        let filling = RefCell::new((Vec::with_capacity(CHUNK), 0u64));
+        let hand_over = |chunk: Vec<Event<ReadCopy>>| {
+            let (done, prepared) = mpsc::sync_channel(1);
+            order.send(prepared).map_err(|_| stopped())?;
+            work.send((chunk, done)).map_err(|_| stopped())
         };
-        let read = read_file(input, &opts, &matrix, &preparer, send);
+        let send = |e: Event<ReadCopy>, bytes: u64| {
+            let mut filling = filling.borrow_mut();
+            let (chunk, began) = &mut *filling;
+            chunk.push(e);
+            if chunk.len() < CHUNK && bytes - *began < CHUNK_BYTES {
+                return Ok(());
+            }
+            *began = bytes;
+            hand_over(std::mem::replace(chunk, Vec::with_capacity(CHUNK)))
+        };
+        let read = read_file(input, &opts, &matrix, send);
         // What was read before the end (or before an error) goes first, in order.
-        let rest = filling.take();
+        let rest = filling.take().0;
         let handed = if rest.is_empty() { Ok(()) } else { hand_over(rest) };
         if let Err(e) = read.and(handed) {
+            let (done, failed) = mpsc::sync_channel(1);
+            let _ = done.send(Err(e));
             // Fails, unseen, when the error was that the load stopped listening.
-            let _ = tx.send(Err(e));
+            let _ = order.send(failed);
         }
     })?;
-    Ok(rx)
+    Ok(events)
 }
 
 fn read_file<R: Read>(
     input: R,
     opts: &ImportOptions,
     matrix: &Matrix,
-    preparer: &CopyPreparer,
-    send: impl Fn(Event) -> Result<(), ImportError>,
+    send: impl Fn(Event<ReadCopy>, u64) -> Result<(), ImportError>,
 ) -> Result<(), ImportError> {
     let (encoding, input) = sniff(input, opts.encoding)?;
-    send(Event::Start { encoding })?;
     let state = Rc::new(RefCell::new(LineState::default()));
+    // Each event goes with the bytes read so far, so that chunks are bounded in bytes too.
+    let send = |e: Event<ReadCopy>| send(e, state.borrow().bytes);
+    send(Event::Start { encoding })?;
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(LineLimit::new(input, state.clone()));
     let mut record = csv::ByteRecord::new();
     if !reader.read_byte_record(&mut record).map_err(csv_error)? {
@@ -433,7 +495,7 @@ fn read_file<R: Read>(
                     Err(e) => Event::Bad(BadLine::new(line, e)),
                 },
                 FileKind::Copies => match layout.copy(&cells, |i| matrix.knows_item(i)) {
-                    Ok(c) => Event::Copy(preparer.prepare(line, &c.addressee, &c.item, c.valid_from, &c.fields)?),
+                    Ok(c) => Event::Copy((line, c)),
                     Err(e) => Event::Bad(BadLine::new(line, e)),
                 },
             },
