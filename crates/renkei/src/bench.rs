@@ -220,7 +220,12 @@ async fn import(db: Option<&str>, rows: u64) -> Result<Report> {
     let (peak, _) = memory_mib();
     let base_secs = raw_inserts(db, &rig.dir.path().join("raw.sqlite"), &file, RawTable::Plain).await?;
     let keyed_secs = raw_inserts(db, &rig.dir.path().join("raw.sqlite"), &file, RawTable::Keyed).await?;
-    let floor = StorageFloor::measure(db, &rig.dir.path().join("raw.sqlite"), rows, base_secs).await?;
+    // On PostgreSQL the import is well above its target, and its fastest write (COPY) is not
+    // one this store uses, so a floor from row-at-a-time inserts would be no floor.
+    let floor = match db {
+        None => Some(StorageFloor::measure(&rig.dir.path().join("raw.sqlite"), rows, base_secs).await?),
+        Some(_) => None,
+    };
     let (rate, base_rate, keyed_rate) = (rows as f64 / secs, rows as f64 / base_secs, rows as f64 / keyed_secs);
     let ratio = rate / base_rate;
     let human = format!(
@@ -228,14 +233,14 @@ async fn import(db: Option<&str>, rows: u64) -> Result<Report> {
         backend_name(db),
         size as f64 / 1048576.0,
         rate / keyed_rate,
-        floor.line()
+        floor.as_ref().map_or_else(|| "floor: measured on SQLite only".to_owned(), StorageFloor::line)
     );
     let json = json!({"bench": "import", "backend": backend_name(db), "rows": rows, "csv_bytes": size, "seconds": secs, "rows_per_second": rate,
         "baseline": {"what": "raw unencrypted inserts, one transaction, same database library", "seconds": base_secs, "rows_per_second": base_rate},
         "ratio": ratio, "peak_rss_mib": peak, "rss_before_mib": rss_before,
         "keyed_reference": {"what": "the same raw inserts, in file order, into a keyed table: random 64-hex primary key, unique (addressee, item, valid_from)",
             "seconds": keyed_secs, "rows_per_second": keyed_rate, "ratio": rate / keyed_rate},
-        "floor": floor.json()});
+        "floor": floor.as_ref().map(StorageFloor::json)});
     Ok(Report { human, json })
 }
 
@@ -255,14 +260,7 @@ const RAW_SQLITE: &[Migration] = &[Migration {
             PRIMARY KEY (addressee_idx, item, valid_from)) WITHOUT ROWID"
     ),
 }];
-const RAW_POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    sql: concat!(
-        raw_tables!(),
-        "CREATE TABLE bench_floor (addressee_idx BYTEA NOT NULL, item TEXT NOT NULL, valid_from TEXT NOT NULL, fields_enc BYTEA NOT NULL,
-            PRIMARY KEY (addressee_idx, item, valid_from))"
-    ),
-}];
+const RAW_POSTGRES: &[Migration] = &[Migration { version: 1, sql: raw_tables!() }];
 
 /// Where [`raw_inserts`] writes: the issue's baseline (no key, rows appended), or a keyed table
 /// written in file order, which shows what random keys alone cost any blind-indexed table.
@@ -309,9 +307,9 @@ async fn open_raw(db: Option<&str>, sqlite: &Path) -> Result<renkei_store::Db> {
     Ok(renkei_store::Db::open(&loc, sqlite, "renkei_app", &RAW_MIGRATIONS).await?)
 }
 
-/// The least time any load of encrypted provision copies can take on this machine, measured in
-/// the same run as the baseline, so `baseline ÷ floor` is the highest import ÷ baseline ratio
-/// any implementation could reach here. Two parts, each less than a load must do:
+/// The least time any load of encrypted provision copies can take on this machine with SQLite,
+/// measured in the same run as the baseline, so `baseline ÷ floor` is the highest import ÷
+/// baseline ratio any implementation could reach here. Two parts, each less than a load must do:
 ///
 /// - **Write**: the rows a load must keep, already sorted and encrypted, inserted one statement
 ///   each (as the baseline does) into the smallest table that can hold them: a primary key of
@@ -324,6 +322,9 @@ async fn open_raw(db: Option<&str>, sqlite: &Path) -> Result<renkei_store::Db> {
 ///
 /// With `cores` cores, preparation can overlap the writes at best, so the floor is the larger of
 /// the write and (write + preparation) ÷ cores.
+///
+/// SQLite only: on PostgreSQL the fastest write (COPY) is not one this store uses, and a floor
+/// of row-at-a-time inserts would be slower than the import itself.
 struct StorageFloor {
     write_secs: f64,
     prepare_secs: f64,
@@ -335,9 +336,10 @@ impl StorageFloor {
     /// Lines whose preparation is timed; the rest is scaled from them.
     const SAMPLE: u64 = 100_000;
 
-    async fn measure(db: Option<&str>, sqlite: &Path, rows: u64, base_secs: f64) -> Result<Self> {
+    /// Measures on SQLite, in `sqlite`.
+    async fn measure(sqlite: &Path, rows: u64, base_secs: f64) -> Result<Self> {
         let (prepare_secs, ciphertext) = tokio::task::spawn_blocking(move || Self::prepare(rows)).await??;
-        let store = open_raw(db, sqlite).await?;
+        let store = open_raw(None, sqlite).await?;
         let t = Instant::now();
         store
             .tx(renkei_store::Scope::Global, move |tx| {
