@@ -112,7 +112,9 @@ const SQLITE: &[Migration] = &[
 /// (`WITHOUT ROWID`), instead of a rowid table with two indexes. Each row was written three
 /// times; a bulk load's final write and commit were most of its time (docs/benchmarks.md). The
 /// row id stays a column (it is what each ciphertext is bound to), no longer indexed: nothing
-/// looks a copy up by it. PostgreSQL keeps its heap and two indexes.
+/// looks a copy up by it. A row written by a bulk load has no id of its own (NULL): its id is
+/// its natural key (`COPY_ID`), a quarter of the row's bytes not written. PostgreSQL keeps its
+/// heap and two indexes.
 const COPIES_BY_NATURAL_KEY: &str = "
     CREATE TABLE provision_copies_v3 (
         tenant_id TEXT NOT NULL,
@@ -120,7 +122,7 @@ const COPIES_BY_NATURAL_KEY: &str = "
         addressee_idx TEXT NOT NULL,
         item TEXT NOT NULL,
         valid_from TEXT NOT NULL,
-        id TEXT NOT NULL,
+        id TEXT,
         fields_enc BLOB NOT NULL,
         updated_at INTEGER NOT NULL,
         import_id TEXT,
@@ -280,14 +282,20 @@ fn read_person_column(tx: &mut dyn Tx, dk: &DataKey, tenant: &str, org: &str, co
 /// A provision copy row as read, still encrypted: (id, item, valid_from, fields_enc).
 type CopyRow = (String, String, String, Vec<u8>);
 
+/// A provision copy's row id in SQL: the stored one, or, where none is stored (a SQLite bulk
+/// load), its natural key as [`CopyPreparer::prepare`] makes it.
+const COPY_ID: &str = "COALESCE(id, addressee_idx || '/' || item || '/' || valid_from)";
+
 /// For each item, the copy row valid on `date` (latest `valid_from` ≤ date).
 fn copy_rows(tx: &mut dyn Tx, tenant: &str, org: &str, a_idx: &str, items: &[String], date: &str) -> Result<Vec<CopyRow>> {
     let mut out = Vec::new();
     for item in items {
         if let Some(r) = tx.query_opt(
-            "SELECT id, item, valid_from, fields_enc FROM provision_copies
-             WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3 AND item = ?4 AND valid_from <= ?5
-             ORDER BY valid_from DESC LIMIT 1",
+            &format!(
+                "SELECT {COPY_ID}, item, valid_from, fields_enc FROM provision_copies
+                 WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3 AND item = ?4 AND valid_from <= ?5
+                 ORDER BY valid_from DESC LIMIT 1"
+            ),
             args![tenant, org, a_idx, item, date],
         )? {
             out.push((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
@@ -502,7 +510,7 @@ impl Written {
 }
 
 /// SQLite: where a load's copies wait, in file order, until they are written in key order.
-const STAGE_COPIES: &str = "CREATE TEMP TABLE bulk_copies (line INTEGER NOT NULL, id TEXT NOT NULL, addressee_idx TEXT NOT NULL,
+const STAGE_COPIES: &str = "CREATE TEMP TABLE bulk_copies (line INTEGER NOT NULL, addressee_idx TEXT NOT NULL,
     item TEXT NOT NULL, valid_from TEXT NOT NULL, fields_enc BLOB NOT NULL)";
 
 impl Bulk<'_> {
@@ -601,8 +609,8 @@ impl Bulk<'_> {
             }
             self.staged += 1;
             self.tx.execute(
-                "INSERT INTO temp.bulk_copies (line, id, addressee_idx, item, valid_from, fields_enc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                args![c.line as i64, c.id, c.a_idx, c.item, c.valid_from, c.enc],
+                "INSERT INTO temp.bulk_copies (line, addressee_idx, item, valid_from, fields_enc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                args![c.line as i64, c.a_idx, c.item, c.valid_from, c.enc],
             )?;
             return Ok(Written::default());
         }
@@ -669,11 +677,12 @@ impl Bulk<'_> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         self.tx.query(&format!("PRAGMA threads = {cores}"), args![])?;
         // In (key, line) order the first line of a key writes it; a later line with the same key
-        // finds this load's row and leaves it, uncounted: a duplicate. `WHERE true` before
-        // `ON CONFLICT` is what SQLite's grammar needs for an upsert from a SELECT.
+        // finds this load's row and leaves it, uncounted: a duplicate. No id is stored: the row's
+        // id is its natural key (`COPY_ID`). `WHERE true` before `ON CONFLICT` is what SQLite's
+        // grammar needs for an upsert from a SELECT.
         let written = self.tx.execute(
             "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at, import_id)
-             SELECT ?1, ?2, s.id, s.addressee_idx, s.item, s.valid_from, s.fields_enc, ?3, ?4 FROM temp.bulk_copies s
+             SELECT ?1, ?2, NULL, s.addressee_idx, s.item, s.valid_from, s.fields_enc, ?3, ?4 FROM temp.bulk_copies s
              WHERE true ORDER BY s.addressee_idx, s.item, s.valid_from, s.line
              ON CONFLICT (tenant_id, org_id, addressee_idx, item, valid_from) DO UPDATE
              SET id = excluded.id, fields_enc = excluded.fields_enc, updated_at = excluded.updated_at, import_id = excluded.import_id
@@ -854,7 +863,9 @@ impl TenantStore {
                     tenant,
                     org,
                     dk,
-                    import_id: new_id(),
+                    // Only ever compared with the ids of earlier loads: 64 random bits, written on
+                    // every row, in less than half a UUID's bytes.
+                    import_id: format!("{:016x}", rand::random::<u64>()),
                     copies: Vec::new(),
                     copy_ids: std::collections::HashSet::new(),
                     copy_sql: HashMap::new(),
@@ -902,7 +913,9 @@ impl TenantStore {
         let dk = self.dk.clone();
         self.tx(move |tx| {
             let existing = tx.query_opt(
-                "SELECT id FROM provision_copies WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3 AND item = ?4 AND valid_from = ?5",
+                &format!(
+                    "SELECT {COPY_ID} FROM provision_copies WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3 AND item = ?4 AND valid_from = ?5"
+                ),
                 args![tenant, org, a_idx, item, vf],
             )?;
             let id = existing.map(|r| r.get::<String>(0)).transpose()?.unwrap_or_else(new_id);
@@ -1387,10 +1400,14 @@ mod tests {
         // Version 2: one copy written on its own (a random id), one by a bulk load (a natural-key id).
         let old = TenantStore::new(Db::open_sqlite(&path, &BEFORE_V3).unwrap(), t.clone(), master.unwrap("t", &wrapped).unwrap()).unwrap();
         old.upsert_copy(&org, &one, &item, april, &copy_fields("100")).await.unwrap();
-        let prepared = old.copy_preparer(&org).prepare(2, &loaded, &item, april, &copy_fields("200")).unwrap();
-        old.bulk(&org, move |b| {
-            b.copy(prepared)?;
-            Ok((b.flush(&mut |_| {})?, Finish::Commit))
+        // As a bulk load of the previous release wrote it: the natural key as the row's id.
+        let c = old.copy_preparer(&org).prepare(2, &loaded, &item, april, &copy_fields("200")).unwrap();
+        old.tx(move |tx| {
+            tx.execute(
+                "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at, import_id)
+                 VALUES ('t', 'org', ?1, ?2, ?3, ?4, ?5, 0, 'load-1')",
+                args![c.id, c.a_idx, c.item, c.valid_from, c.enc],
+            )
         })
         .await
         .unwrap();
@@ -1407,8 +1424,12 @@ mod tests {
         store.upsert_copy(&org, &one, &item, july, &copy_fields("120")).await.unwrap();
         assert_eq!(tax(&store.copies_valid_on(&org, &one, std::slice::from_ref(&item), july).await.unwrap()), [json!("120")]);
         assert_eq!(tax(&store.copies_valid_on(&org, &one, std::slice::from_ref(&item), april).await.unwrap()), [json!("110")]);
-        let stored =
-            store.db.tx(Scope::Tenant("t".into()), |tx| tx.value::<i64>("SELECT COUNT(*) FROM provision_copies", args![])).await.unwrap();
-        assert_eq!(stored, 3);
+        // A bulk load replaces a migrated row; the row keeps no id of its own and still opens.
+        let c = store.copy_preparer(&org).prepare(2, &loaded, &item, april, &copy_fields("210")).unwrap();
+        store.bulk(&org, move |b| Ok((b.copy(c).and_then(|_| b.flush(&mut |_| {}))?, Finish::Commit))).await.unwrap();
+        assert_eq!(tax(&store.copies_valid_on(&org, &loaded, std::slice::from_ref(&item), july).await.unwrap()), [json!("210")]);
+        let count = |sql: &'static str| store.db.tx(Scope::Tenant("t".into()), move |tx| tx.value::<i64>(sql, args![]));
+        assert_eq!(count("SELECT COUNT(*) FROM provision_copies").await.unwrap(), 3);
+        assert_eq!(count("SELECT COUNT(*) FROM provision_copies WHERE id IS NULL").await.unwrap(), 1);
     }
 }
