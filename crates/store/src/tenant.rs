@@ -1387,7 +1387,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn copies_written_before_version_3_are_read_and_replaced_after_it() {
+    async fn copies_written_before_version_3_are_read_and_replaced_after_it_and_old_files_keep_their_page_size() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.sqlite");
         let (master, t) = (MasterKey::generate(), TenantId::parse("t").unwrap());
@@ -1397,6 +1397,10 @@ mod tests {
         let item = ItemCode::parse("TAX").unwrap();
         let (april, july) = (NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(), NaiveDate::from_ymd_opt(2026, 7, 1).unwrap());
 
+        // Made by an earlier release: 4 KiB pages, which stay.
+        let made = rusqlite::Connection::open(&path).unwrap();
+        made.execute_batch("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE made_before (x)").unwrap();
+        drop(made);
         // Version 2: one copy written on its own (a random id), one by a bulk load (a natural-key id).
         let old = TenantStore::new(Db::open_sqlite(&path, &BEFORE_V3).unwrap(), t.clone(), master.unwrap("t", &wrapped).unwrap()).unwrap();
         old.upsert_copy(&org, &one, &item, april, &copy_fields("100")).await.unwrap();
@@ -1431,5 +1435,10 @@ mod tests {
         let count = |sql: &'static str| store.db.tx(Scope::Tenant("t".into()), move |tx| tx.value::<i64>(sql, args![]));
         assert_eq!(count("SELECT COUNT(*) FROM provision_copies").await.unwrap(), 3);
         assert_eq!(count("SELECT COUNT(*) FROM provision_copies WHERE id IS NULL").await.unwrap(), 1);
+        assert_eq!(count("PRAGMA page_size").await.unwrap(), 4096);
+        // A file made now has the larger pages.
+        let new = Db::open_sqlite(&dir.path().join("new.sqlite"), &SQLITE_MIGRATIONS).unwrap();
+        let page = new.tx(Scope::Tenant("t".into()), |tx| tx.value::<i64>("PRAGMA page_size", args![])).await.unwrap();
+        assert_eq!(page, crate::db::SQLITE_PAGE_SIZE);
     }
 }
