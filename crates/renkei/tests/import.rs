@@ -163,6 +163,7 @@ on_both_backends!(
     bad_copies_lines_are_reported_by_column,
     a_file_that_cannot_be_read_is_one_line_and_changes_nothing,
     client_systems_load_files_over_the_api,
+    a_file_of_many_chunks_is_loaded_whole_and_reported_in_line_order,
 );
 
 /// Uploads a CSV file to `POST /api/v1/imports/{kind}` as `org`'s client system.
@@ -231,4 +232,37 @@ fn renkei(c: &Cluster, args: &[&str]) -> String {
     all.extend(db.iter().map(String::as_str));
     all.extend(&args[1..]);
     common::renkei(&all, None)
+}
+
+/// A file far larger than what the load holds in flight (16 chunks of 128 lines or 1 MiB),
+/// with lines long enough to close chunks by size: its lines are hashed and encrypted on several
+/// threads, yet bad lines are reported in line order and every good line lands with its own data.
+async fn a_file_of_many_chunks_is_loaded_whole_and_reported_in_line_order(b: Backend) {
+    let c = Cluster::start_on(b).await;
+    let mut text = String::from("addressee_no,item,valid_from,income,note\n");
+    let mut expected_bad = Vec::new();
+    for i in 0..3300u64 {
+        let item = if i % 97 == 5 { "NOSUCH" } else { "TAX" };
+        if item == "NOSUCH" {
+            expected_bad.push(i + 2);
+        }
+        let note = if i >= 3000 { "x".repeat(9_000) } else { format!("n{i}") };
+        text.push_str(&format!("L{i},{item},2026-04-01,{i},{note}\n"));
+    }
+    let (s, _, v) = upload(&c, "b-mayor", "copies", "?skip_bad=true", text.into_bytes()).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((v["stored"].as_u64(), v["bad"].as_u64()), (Some(3300 - expected_bad.len() as u64), Some(expected_bad.len() as u64)));
+    let reported: Vec<u64> = v["bad_lines"].as_array().expect("bad lines").iter().filter_map(|l| l["line"].as_u64()).collect();
+    assert_eq!(reported, expected_bad, "bad lines in line order");
+
+    // A line from the last chunks answers a query with its own fields.
+    let persons = format!("addressee_no,individual_number\nL3250,{}\n", number(90_001));
+    let (s, _, v) = upload(&c, "b-mayor", "persons", "", persons.into_bytes()).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _, _) = c.register("a-mayor", "A90", &number(90_001)).await;
+    assert_eq!(s, 201);
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A90", "chunks-1").await;
+    assert_eq!(s, 201, "{q}");
+    let done = c.wait_final("a-mayor", q["id"].as_str().expect("id")).await;
+    assert_eq!(done["answer"]["items"][0]["fields"], json!({"income": "3250", "note": "x".repeat(9_000)}), "{done}");
 }
