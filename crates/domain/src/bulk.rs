@@ -172,7 +172,7 @@ impl Layout {
         Ok(Self { kind, columns })
     }
 
-    fn check_width(&self, cells: &[String]) -> Result<(), LineError> {
+    fn check_width<S: AsRef<str>>(&self, cells: &[S]) -> Result<(), LineError> {
         let (want, got) = (self.columns.len(), cells.len());
         match got.cmp(&want) {
             std::cmp::Ordering::Less => Err(LineError::line(format!("{got} columns, the header has {want}: a column is missing"))),
@@ -182,27 +182,29 @@ impl Layout {
     }
 
     /// One line of a persons file.
-    pub fn person(&self, cells: &[String]) -> Result<PersonLine, LineError> {
+    pub fn person<S: AsRef<str>>(&self, cells: &[S]) -> Result<PersonLine, LineError> {
         self.check_width(cells)?;
-        let addressee = AddresseeNo::parse(cells[0].trim()).map_err(|e| LineError::at(0, &self.columns[0], e.to_string()))?;
-        let number = IndividualNumber::parse(&cells[1]).map_err(|e| LineError::at(1, &self.columns[1], e.to_string()))?;
+        let addressee = AddresseeNo::parse(cells[0].as_ref().trim()).map_err(|e| LineError::at(0, &self.columns[0], e.to_string()))?;
+        let number = IndividualNumber::parse(cells[1].as_ref()).map_err(|e| LineError::at(1, &self.columns[1], e.to_string()))?;
         Ok(PersonLine { addressee, number })
     }
 
     /// One line of a copies file; `knows_item` is 別表第二's list of items.
-    pub fn copy(&self, cells: &[String], knows_item: impl Fn(&ItemCode) -> bool) -> Result<CopyLine, LineError> {
+    /// Cells may borrow from the line (`&str`, `Cow`) or own their text.
+    pub fn copy<S: AsRef<str>>(&self, cells: &[S], knows_item: impl Fn(&ItemCode) -> bool) -> Result<CopyLine, LineError> {
         self.check_width(cells)?;
         let col = |i: usize, reason: String| LineError::at(i, &self.columns[i], reason);
-        let addressee = AddresseeNo::parse(cells[0].trim()).map_err(|e| col(0, e.to_string()))?;
-        let item = ItemCode::parse(cells[1].trim()).map_err(|e| col(1, e.to_string()))?;
+        let addressee = AddresseeNo::parse(cells[0].as_ref().trim()).map_err(|e| col(0, e.to_string()))?;
+        let item = ItemCode::parse(cells[1].as_ref().trim()).map_err(|e| col(1, e.to_string()))?;
         if !knows_item(&item) {
             return Err(col(1, format!("item {item} is not in 別表第二")));
         }
-        let valid_from = parse_date(cells[2].trim()).ok_or_else(|| col(2, "not a date (YYYY-MM-DD or YYYY/MM/DD)".into()))?;
+        let valid_from = parse_date(cells[2].as_ref().trim()).ok_or_else(|| col(2, "not a date (YYYY-MM-DD or YYYY/MM/DD)".into()))?;
         let mut fields = Map::new();
         for (i, cell) in cells.iter().enumerate().skip(3) {
+            let cell = cell.as_ref();
             if !cell.is_empty() {
-                fields.insert(self.columns[i].clone(), Value::String(cell.clone()));
+                fields.insert(self.columns[i].clone(), Value::String(cell.to_owned()));
             }
         }
         if fields.is_empty() {
@@ -213,6 +215,16 @@ impl Layout {
 }
 
 fn parse_date(s: &str) -> Option<NaiveDate> {
+    // The documented forms (`YYYY-MM-DD`, `YYYY/MM/DD`) read directly: chrono's format-string
+    // parser was a tenth of a bulk load's reading thread. Anything else goes to chrono, which
+    // also takes one-digit months and days.
+    let b = s.as_bytes();
+    if b.len() == 10 && (b[4] == b'-' || b[4] == b'/') && b[7] == b[4] {
+        let num = |r: std::ops::Range<usize>| s.get(r).filter(|d| d.bytes().all(|c| c.is_ascii_digit()))?.parse::<u32>().ok();
+        if let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) {
+            return NaiveDate::from_ymd_opt(y as i32, m, d);
+        }
+    }
     NaiveDate::parse_from_str(s, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(s, "%Y/%m/%d")).ok()
 }
 
@@ -238,6 +250,17 @@ mod tests {
 
     fn cells(s: &[&str]) -> Vec<String> {
         s.iter().map(|c| c.to_string()).collect()
+    }
+
+    #[test]
+    fn dates_are_read_in_both_documented_forms_and_impossible_ones_refused() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+        assert_eq!(parse_date("2026-04-01"), d(2026, 4, 1));
+        assert_eq!(parse_date("2026/12/31"), d(2026, 12, 31));
+        assert_eq!(parse_date("2026/4/1"), d(2026, 4, 1));
+        for bad in ["2026-02-30", "2026-13-01", "2026-04/01", "2026-0a-01", "2026-04-01 ", "", "20260401"] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -510,13 +510,14 @@ fn read_file<R: Read>(
     Ok(())
 }
 
-fn decode(encoding: Encoding, record: &csv::ByteRecord, columns: &[String]) -> Result<Vec<String>, LineError> {
+/// A line's cells as text, borrowed from the record where the encoding allows (UTF-8).
+fn decode<'r>(encoding: Encoding, record: &'r csv::ByteRecord, columns: &[String]) -> Result<Vec<std::borrow::Cow<'r, str>>, LineError> {
     record
         .iter()
         .enumerate()
         .map(|(i, cell)| {
             let name = columns.get(i).map_or("", String::as_str);
-            encoding.decode(cell).map(|s| s.into_owned()).map_err(|reason| LineError::at(i, name, reason))
+            encoding.decode(cell).map_err(|reason| LineError::at(i, name, reason))
         })
         .collect()
 }
