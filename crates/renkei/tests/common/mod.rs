@@ -278,15 +278,27 @@ impl Cluster {
         if server == 0 { (self.internal_port, self.network_port) } else { self.extra_ports[server - 1] }
     }
 
-    async fn wait_process(&self, i: usize) {
-        let ports = if i == 0 {
-            [self.hub_port, self.resident_port]
+    /// Waits until process `i` listens on its ports; if it does not, fails with what the process
+    /// said (its log's end) and whether it is still running, so a failure can be told apart
+    /// from a slow start.
+    async fn wait_process(&mut self, i: usize) {
+        let (ports, log) = if i == 0 {
+            ([self.hub_port, self.resident_port], "hub.log".to_string())
         } else {
             let (a, b) = self.ports_of(i - 1);
-            [a, b]
+            ([a, b], if i == 1 { "serve.log".to_string() } else { format!("serve-{}.log", i - 1) })
         };
         for port in ports {
-            wait_port(port).await;
+            if !wait_port(port).await {
+                let status = match self.children[i].try_wait() {
+                    Ok(Some(status)) => format!("exited with {status}"),
+                    Ok(None) => "still running".to_string(),
+                    Err(e) => format!("unknown: {e}"),
+                };
+                let text = std::fs::read_to_string(self.dir.path().join(&log)).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
+                panic!("process {i} does not listen on port {port} ({status}); the end of {log}:\n{}", tail.join("\n"));
+            }
         }
     }
 
@@ -427,14 +439,16 @@ pub async fn respond(resp: reqwest::Response) -> (u16, String, Value) {
     (status, ct, body)
 }
 
-async fn wait_port(port: u16) {
-    for _ in 0..200 {
+/// Whether something listens on `port` within 20 s (a cold start under a full test run on two
+/// cores can take several seconds).
+async fn wait_port(port: u16) -> bool {
+    for _ in 0..400 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return;
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("nothing listens on port {port}");
+    false
 }
 
 /// A valid Individual Number made from an 11-digit seed.
