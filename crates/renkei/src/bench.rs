@@ -424,14 +424,21 @@ async fn codes(db: Option<&str>, residents: u64) -> Result<Report> {
     }
     let base_secs = t.elapsed().as_secs_f64();
     let (rate, base_rate) = (residents as f64 / secs, residents as f64 / base_secs);
+    // A rate measured on fewer residents than a million overstates it: past the page cache,
+    // blind-indexed inserts slow down (docs/benchmarks.md), so only a run of 1 M answers the target.
     let per_million = 1_000_000.0 / rate;
+    let target = if residents >= 1_000_000 {
+        format!("target: 1 M ≤ 120 s, {}", if secs * 1_000_000.0 / residents as f64 <= 120.0 { "met" } else { "not met" })
+    } else {
+        format!("1 M at this rate ≈ {per_million:.0} s, an extrapolation: the 1 M ≤ 120 s target needs --residents 1000000")
+    };
     let human = format!(
-        "bench codes ({}): {residents} residents registered with codes from the hub in {secs:.1} s = {rate:.0}/s (1 M in ≈ {per_million:.0} s; target ≤ 120 s)\n  baseline (hub store minting directly): {base_secs:.1} s = {base_rate:.0}/s   ratio {:.2}",
+        "bench codes ({}): {residents} residents registered with codes from the hub in {secs:.1} s = {rate:.0}/s ({target})\n  baseline (hub store minting directly): {base_secs:.1} s = {base_rate:.0}/s   ratio {:.2}",
         backend_name(db),
         rate / base_rate
     );
     let json = json!({"bench": "codes", "backend": backend_name(db), "residents": residents, "seconds": secs, "per_second": rate,
-        "seconds_per_million": per_million,
+        "seconds_per_million": per_million, "seconds_per_million_extrapolated": residents < 1_000_000,
         "baseline": {"what": "hub store minting the same codes directly", "seconds": base_secs, "per_second": base_rate},
         "ratio": rate / base_rate});
     Ok(Report { human, json })

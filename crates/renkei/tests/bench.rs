@@ -45,6 +45,7 @@ fn bench_codes_reports_residents_per_second_its_baseline_and_the_ratio() {
     let (figure, base) = (positive(&v, &["per_second"]), positive(&v, &["baseline", "per_second"]));
     assert!((positive(&v, &["ratio"]) - figure / base).abs() < 1e-9);
     positive(&v, &["seconds_per_million"]);
+    assert_eq!(v["seconds_per_million_extrapolated"], true, "300 residents say little about a million: {v}");
 }
 
 #[test]
