@@ -184,6 +184,9 @@ pub struct HubRecord {
     pub at: i64,
 }
 
+/// SQLite page cache of the hub's file (KiB).
+const HUB_CACHE_KIB: u32 = 65_536;
+
 #[derive(Clone)]
 pub struct HubStore {
     db: Db,
@@ -287,7 +290,18 @@ impl HubStore {
             Location::Dir(d) => layout::hub_db(d),
             Location::Postgres { .. } => Default::default(),
         };
-        Ok(Self { db: Db::open(location, &file, APP_ROLE, &MIGRATIONS).await? })
+        let db = Db::open(location, &file, APP_ROLE, &MIGRATIONS).await?;
+        if matches!(location, Location::Dir(_)) {
+            // The hub is one file for every org's codes, written at random (keyed-hash) places:
+            // with SQLite's default 2 MB cache, minting a million codes read and wrote a page
+            // per code. The cache is only taken as pages are used.
+            db.tx(Scope::Global, |tx| {
+                tx.execute(&format!("PRAGMA cache_size = -{HUB_CACHE_KIB}"), crate::args![])?;
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(Self { db })
     }
 
     async fn tx<T, F>(&self, f: F) -> Result<T>
