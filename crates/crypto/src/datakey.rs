@@ -116,12 +116,12 @@ impl DataKey {
     }
 
     fn aad(&self, table: &str, row: &str) -> Vec<u8> {
+        // "renkei/v1/row", then tenant, table and row, each after a NUL.
         let mut aad = Vec::with_capacity(16 + self.tenant.len() + table.len() + row.len());
-        for (i, part) in [b"renkei/v1/row".as_slice(), self.tenant.as_bytes(), table.as_bytes(), row.as_bytes()].iter().enumerate() {
-            if i > 0 {
-                aad.push(0);
-            }
-            aad.extend_from_slice(part);
+        aad.extend_from_slice(b"renkei/v1/row");
+        for part in [self.tenant.as_str(), table, row] {
+            aad.push(0);
+            aad.extend_from_slice(part.as_bytes());
         }
         aad
     }

@@ -113,7 +113,7 @@ const SQLITE: &[Migration] = &[
 /// times; a bulk load's final write and commit were most of its time (docs/benchmarks.md). The
 /// row id stays a column (it is what each ciphertext is bound to), no longer indexed: nothing
 /// looks a copy up by it. A row written by a bulk load has no id of its own (NULL): its id is
-/// its natural key (`COPY_ID`), a quarter of the row's bytes not written. PostgreSQL keeps its
+/// its natural key ([`copy_id`]), a quarter of the row's bytes not written. PostgreSQL keeps its
 /// heap and two indexes.
 const COPIES_BY_NATURAL_KEY: &str = "
     CREATE TABLE provision_copies_v3 (
@@ -282,23 +282,26 @@ fn read_person_column(tx: &mut dyn Tx, dk: &DataKey, tenant: &str, org: &str, co
 /// A provision copy row as read, still encrypted: (id, item, valid_from, fields_enc).
 type CopyRow = (String, String, String, Vec<u8>);
 
-/// A provision copy's row id in SQL: the stored one, or, where none is stored (a SQLite bulk
-/// load), its natural key as [`CopyPreparer::prepare`] makes it.
-const COPY_ID: &str = "COALESCE(id, addressee_idx || '/' || item || '/' || valid_from)";
+/// The row id of a provision copy version that is its natural key (the addressee by its blind
+/// index): what a bulk load binds each ciphertext to. A SQLite bulk load does not store it; a
+/// row without a stored id has this one.
+fn copy_id(a_idx: &str, item: &str, valid_from: &str) -> String {
+    format!("{a_idx}/{item}/{valid_from}")
+}
 
 /// For each item, the copy row valid on `date` (latest `valid_from` ≤ date).
 fn copy_rows(tx: &mut dyn Tx, tenant: &str, org: &str, a_idx: &str, items: &[String], date: &str) -> Result<Vec<CopyRow>> {
     let mut out = Vec::new();
     for item in items {
         if let Some(r) = tx.query_opt(
-            &format!(
-                "SELECT {COPY_ID}, item, valid_from, fields_enc FROM provision_copies
-                 WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3 AND item = ?4 AND valid_from <= ?5
-                 ORDER BY valid_from DESC LIMIT 1"
-            ),
+            "SELECT id, item, valid_from, fields_enc FROM provision_copies
+             WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3 AND item = ?4 AND valid_from <= ?5
+             ORDER BY valid_from DESC LIMIT 1",
             args![tenant, org, a_idx, item, date],
         )? {
-            out.push((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
+            let (item, valid_from): (String, String) = (r.get(1)?, r.get(2)?);
+            let id = r.get::<Option<String>>(0)?.unwrap_or_else(|| copy_id(a_idx, &item, &valid_from));
+            out.push((id, item, valid_from, r.get(3)?));
         }
     }
     Ok(out)
@@ -450,7 +453,7 @@ impl CopyPreparer {
         // The row id is the version's natural key (the addressee by its blind index), so a
         // re-load finds the same row, and ids sort as the natural key does: a load written in
         // key order appends to the primary key as it does to the natural key's index.
-        let id = format!("{a_idx}/{item}/{vf}");
+        let id = copy_id(&a_idx, item.as_str(), &vf);
         let enc = self.dk.encrypt("provision_copies.fields", &id, &serde_json::to_vec(fields)?)?;
         Ok(PreparedCopy { line, id, a_idx, item: item.to_string(), valid_from: vf, enc })
     }
@@ -678,7 +681,7 @@ impl Bulk<'_> {
         self.tx.query(&format!("PRAGMA threads = {cores}"), args![])?;
         // In (key, line) order the first line of a key writes it; a later line with the same key
         // finds this load's row and leaves it, uncounted: a duplicate. No id is stored: the row's
-        // id is its natural key (`COPY_ID`). `WHERE true` before `ON CONFLICT` is what SQLite's
+        // id is its natural key (`copy_id`). `WHERE true` before `ON CONFLICT` is what SQLite's
         // grammar needs for an upsert from a SELECT.
         let written = self.tx.execute(
             "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at, import_id)
@@ -913,12 +916,13 @@ impl TenantStore {
         let dk = self.dk.clone();
         self.tx(move |tx| {
             let existing = tx.query_opt(
-                &format!(
-                    "SELECT {COPY_ID} FROM provision_copies WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3 AND item = ?4 AND valid_from = ?5"
-                ),
+                "SELECT id FROM provision_copies WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3 AND item = ?4 AND valid_from = ?5",
                 args![tenant, org, a_idx, item, vf],
             )?;
-            let id = existing.map(|r| r.get::<String>(0)).transpose()?.unwrap_or_else(new_id);
+            let id = match existing {
+                Some(r) => r.get::<Option<String>>(0)?.unwrap_or_else(|| copy_id(&a_idx, &item, &vf)),
+                None => new_id(),
+            };
             let enc = dk.encrypt("provision_copies.fields", &id, &fields)?;
             tx.execute(
                 "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at)
