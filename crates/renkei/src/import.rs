@@ -8,7 +8,8 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use renkei_domain::OrgId;
 use renkei_domain::bulk::{Encoding, FileKind};
-use renkei_server::import::{BadLine, ImportOptions, Observer};
+use renkei_server::import::{BadLine, ImportError, ImportOptions, Observer};
+use renkei_store::StoreError;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -81,7 +82,12 @@ pub async fn run(a: ImportArgs) -> Result<ExitCode> {
     let observer = Progress::new(total, report_path.clone());
     let actor = std::env::var("RENKEI_ACTOR").unwrap_or_else(|_| "operator".into());
     let opts = ImportOptions { kind, encoding, skip_bad: a.skip_bad, actor };
-    let (summary, observer) = renkei_server::import::import(p, &org, input, opts, observer).await?;
+    let (summary, observer) = renkei_server::import::import(p, &org, input, opts, observer).await.map_err(|e| match e {
+        // The load's one transaction was rolled back, except perhaps when PostgreSQL went away
+        // while it committed: then whether it was applied is not known here.
+        ImportError::Store(StoreError::Unavailable(_)) => anyhow::Error::new(e),
+        e => anyhow::anyhow!("{e}; nothing was applied"),
+    })?;
     observer.finish()?;
     let what = format!("{} lines read ({}), {} stored, {} unchanged", summary.lines, summary.encoding, summary.stored, summary.unchanged);
     match (summary.bad, summary.applied) {

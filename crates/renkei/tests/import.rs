@@ -266,3 +266,65 @@ async fn a_file_of_many_chunks_is_loaded_whole_and_reported_in_line_order(b: Bac
     let done = c.wait_final("a-mayor", q["id"].as_str().expect("id")).await;
     assert_eq!(done["answer"]["items"][0]["fields"], json!({"income": "3250", "note": "x".repeat(9_000)}), "{done}");
 }
+
+/// Runs `cmd` with SQLite's temporary directory on a file system of `size` (e.g. `512k`) of its
+/// own, mounted in a mount namespace made for the command (`unshare`, which needs no privilege
+/// where user namespaces are allowed): the disk a staged load writes to fills up.
+fn on_a_small_temporary_disk(cmd: std::process::Command, dir: &std::path::Path, size: &str) -> std::process::Command {
+    std::fs::create_dir_all(dir).expect("temporary directory");
+    let mut wrapped = std::process::Command::new("unshare");
+    wrapped
+        .args([
+            "--map-root-user",
+            "--mount",
+            "sh",
+            "-c",
+            r#"mount -t tmpfs -o size="$1" tmpfs "$0" && shift && SQLITE_TMPDIR="$0" exec "$@""#,
+        ])
+        .arg(dir)
+        .arg(size)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    wrapped
+}
+
+/// On SQLite a copies load stages its lines in SQLite's temporary directory. When that disk
+/// fills up, the load stops with a one-line message that says so, nothing of it is applied, and
+/// the tenant's store takes the same file whole once there is room.
+#[tokio::test]
+async fn a_copies_load_that_fills_the_disk_applies_nothing_and_says_so() {
+    let c = Cluster::start_on(Backend::Sqlite).await;
+    let before = write(&c, "before.csv", b"addressee_no,item,valid_from,income\nF0,TAX,2026-04-01,111\n");
+    let (code, _, err) = c.import("copies", &before, "b-mayor", &[]);
+    assert_eq!(code, 0, "{err}");
+
+    // Far more than SQLite keeps of a temporary table in memory, and more than the disk holds.
+    const LINES: u64 = 200_000;
+    let mut text = String::from("addressee_no,item,valid_from,income,note\n");
+    for i in 0..LINES {
+        text.push_str(&format!("F{i},TAX,2026-04-01,{},{}\n", 222_000 + i, "n".repeat(40)));
+    }
+    let big = write(&c, "big.csv", text.as_bytes());
+    let cmd = on_a_small_temporary_disk(c.import_command("copies", &big, "b-mayor", &[]), &c.path("small-tmp"), "512k");
+    let (code, out, err) = Cluster::output(cmd);
+    assert_eq!(code, 1, "out: {out}\nerr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("disk is full"), "{err}");
+    assert!(err.contains("nothing was applied"), "{err}");
+
+    // The copy loaded before still answers with its own value.
+    let persons = format!("addressee_no,individual_number\nF0,{}\n", number(80_001));
+    let (code, _, err) = c.import("persons", &write(&c, "p.csv", persons.as_bytes()), "b-mayor", &[]);
+    assert_eq!(code, 0, "{err}");
+    let (s, _, _) = c.register("a-mayor", "A80", &number(80_001)).await;
+    assert_eq!(s, 201);
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A80", "full-1").await;
+    assert_eq!(s, 201, "{q}");
+    let done = c.wait_final("a-mayor", q["id"].as_str().expect("id")).await;
+    assert_eq!(done["answer"]["items"][0]["fields"], json!({"income": "111"}), "{done}");
+
+    // With room again, the same file loads whole: none of its lines had been kept.
+    let (code, out, err) = c.import("copies", &big, "b-mayor", &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{LINES} lines read (UTF-8), {LINES} stored")), "{out}");
+}

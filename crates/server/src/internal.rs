@@ -79,6 +79,10 @@ pub(crate) fn store_problem(e: StoreError) -> Problem {
             tracing::warn!(error = %e, "storage unavailable");
             Problem::unavailable("the database is unavailable; the request was not applied and can be retried")
         }
+        e @ StoreError::Full(_) => {
+            tracing::error!(error = %e, "storage full");
+            Problem::new(StatusCode::INSUFFICIENT_STORAGE, "storage-full", "The platform's storage is full; the request was not applied")
+        }
         e => {
             tracing::error!(error = %e, "store error");
             Problem::internal()
@@ -372,7 +376,8 @@ impl Observer for Collect {
     responses((status = 200, body = ImportReport, description = "applied (with --skip-bad, bad lines are listed)"),
         (status = 422, description = "bad lines: nothing was applied; the problem lists them (`summary`, `bad_lines`)", content_type = "application/problem+json"),
         (status = 400, description = "unreadable file: empty, wrong header or encoding", content_type = "application/problem+json"),
-        (status = 413, description = "larger than 64 MiB", content_type = "application/problem+json")),
+        (status = 413, description = "larger than 64 MiB", content_type = "application/problem+json"),
+        (status = 507, description = "the platform's storage is full: nothing was applied", content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn import_file(
     State(p): State<Arc<Platform>>,
@@ -457,4 +462,18 @@ pub async fn list_records(State(p): State<Arc<Platform>>, caller: Caller) -> Res
         })
         .collect();
     Ok(Json(RecordList { records }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_507_and_says_nothing_was_applied() {
+        let p = store_problem(StoreError::Full("no room".into()));
+        assert_eq!(p.status, 507);
+        assert!(p.title.contains("not applied"), "{}", p.title);
+        // Where the disk is full is for the operator's log, not for a client system.
+        assert_eq!(p.detail, None);
+    }
 }

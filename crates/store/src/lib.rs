@@ -38,6 +38,10 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
     #[error("stored data cannot be decrypted or decoded: {0}")]
     Corrupt(String),
+    /// The disk under the database is full. The transaction was rolled back; the operator must
+    /// make room (the message says where) before it can succeed.
+    #[error("the disk is full: {0}")]
+    Full(String),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("conflict: {0}")]
@@ -55,6 +59,9 @@ impl From<rusqlite::Error> for StoreError {
             {
                 StoreError::Duplicate("unique".into())
             }
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => StoreError::Full(
+                "no room for the data directory's files or for SQLite's temporary files (in SQLITE_TMPDIR, else /var/tmp or /tmp)".into(),
+            ),
             rusqlite::Error::SqliteFailure(f, _)
                 if f.code == rusqlite::ErrorCode::DatabaseBusy || f.code == rusqlite::ErrorCode::DatabaseLocked =>
             {

@@ -41,6 +41,8 @@ impl From<postgres::Error> for StoreError {
             let msg = db.message().to_owned();
             if *code == SqlState::UNIQUE_VIOLATION {
                 StoreError::Duplicate(db.constraint().unwrap_or("unique").to_owned())
+            } else if *code == SqlState::DISK_FULL {
+                StoreError::Full(format!("PostgreSQL: {msg}"))
             } else if code.code().starts_with("08")
                 || [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW, SqlState::TOO_MANY_CONNECTIONS]
                     .contains(code)

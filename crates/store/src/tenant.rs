@@ -691,8 +691,12 @@ impl Bulk<'_> {
              SET id = excluded.id, fields_enc = excluded.fields_enc, updated_at = excluded.updated_at, import_id = excluded.import_id
              WHERE provision_copies.import_id IS DISTINCT FROM excluded.import_id",
             args![self.tenant, self.org.as_str(), now_unix(), self.import_id],
-        )?;
-        self.tx.query("PRAGMA threads = 0", args![])?;
+        );
+        // The helper threads are let go whether or not the write succeeded: the connection
+        // outlives this load.
+        let reset = self.tx.query("PRAGMA threads = 0", args![]);
+        let written = written?;
+        reset?;
         // Only a load with duplicates pays for finding their lines (a second pass over the stage).
         let duplicates = if written < staged { self.report_staged_duplicates(others)? } else { 0 };
         self.tx.execute("DROP TABLE temp.bulk_copies", args![])?;

@@ -326,15 +326,24 @@ impl Cluster {
     /// Runs `renkei import KIND FILE --org ORG ARGS…` as an operator on the platform's machine:
     /// (exit code, stdout, stderr).
     pub fn import(&self, kind: &str, file: &Path, org: &str, args: &[&str]) -> (i32, String, String) {
+        Self::output(self.import_command(kind, file, org, args))
+    }
+
+    /// The command [`Cluster::import`] runs, for a test that runs it otherwise.
+    pub fn import_command(&self, kind: &str, file: &Path, org: &str, args: &[&str]) -> Command {
         let d = |s: &str| self.dir.path().join(s).display().to_string();
-        let out = Command::new(bin())
-            .args(["import", kind, &file.display().to_string(), "--org", org])
+        let mut cmd = Command::new(bin());
+        cmd.args(["import", kind, &file.display().to_string(), "--org", org])
             .args(["--data-dir", &d("platform"), "--pki", &d("pki"), "--cert-name", "platform"])
             .args(["--hub-url", &self.hub(), "--hub-key", &self.hub_key])
             .args(self.db_args())
-            .args(args)
-            .output()
-            .expect("run renkei import");
+            .args(args);
+        cmd
+    }
+
+    /// Runs `cmd` to its end: (exit code, stdout, stderr).
+    pub fn output(mut cmd: Command) -> (i32, String, String) {
+        let out = cmd.output().expect("run renkei import");
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
