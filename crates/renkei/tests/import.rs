@@ -53,13 +53,19 @@ async fn persons_load_with_codes_and_can_then_be_asked_about(b: Backend) {
 
     // The requester registers the same person through the API and asks: the loaded person and
     // copy answer, decoded from CP932.
-    let (s, _, _) = c.register("a-mayor", "A7", &number(7_000_007)).await;
-    assert_eq!(s, 201);
-    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A7", "import-1").await;
-    assert_eq!(s, 201, "{q}");
-    let done = c.wait_final("a-mayor", q["id"].as_str().expect("id")).await;
+    let done = ask_for_tax(&c, "A7", 7_000_007, "import-1").await;
     assert_eq!(done["outcome"], "found", "{done}");
     assert_eq!(done["answer"]["items"][0]["fields"], json!({"課税額": "120000", "氏名": "髙橋 花子"}), "{done}");
+}
+
+/// Registers the person with Individual Number `number(seed)` at a-mayor as `addressee`, asks
+/// b-mayor for the person's TAX copies (D015) and returns the query in its final state.
+async fn ask_for_tax(c: &Cluster, addressee: &str, seed: u64, key: &str) -> serde_json::Value {
+    let (s, _, _) = c.register("a-mayor", addressee, &number(seed)).await;
+    assert_eq!(s, 201);
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], addressee, key).await;
+    assert_eq!(s, 201, "{q}");
+    c.wait_final("a-mayor", q["id"].as_str().expect("id")).await
 }
 
 /// One bad line of each kind the issue names, among good lines.
@@ -259,11 +265,7 @@ async fn a_file_of_many_chunks_is_loaded_whole_and_reported_in_line_order(b: Bac
     let persons = format!("addressee_no,individual_number\nL3250,{}\n", number(90_001));
     let (s, _, v) = upload(&c, "b-mayor", "persons", "", persons.into_bytes()).await;
     assert_eq!(s, 200, "{v}");
-    let (s, _, _) = c.register("a-mayor", "A90", &number(90_001)).await;
-    assert_eq!(s, 201);
-    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A90", "chunks-1").await;
-    assert_eq!(s, 201, "{q}");
-    let done = c.wait_final("a-mayor", q["id"].as_str().expect("id")).await;
+    let done = ask_for_tax(&c, "A90", 90_001, "chunks-1").await;
     assert_eq!(done["answer"]["items"][0]["fields"], json!({"income": "3250", "note": "x".repeat(9_000)}), "{done}");
 }
 
@@ -316,11 +318,7 @@ async fn a_copies_load_that_fills_the_disk_applies_nothing_and_says_so() {
     let persons = format!("addressee_no,individual_number\nF0,{}\n", number(80_001));
     let (code, _, err) = c.import("persons", &write(&c, "p.csv", persons.as_bytes()), "b-mayor", &[]);
     assert_eq!(code, 0, "{err}");
-    let (s, _, _) = c.register("a-mayor", "A80", &number(80_001)).await;
-    assert_eq!(s, 201);
-    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A80", "full-1").await;
-    assert_eq!(s, 201, "{q}");
-    let done = c.wait_final("a-mayor", q["id"].as_str().expect("id")).await;
+    let done = ask_for_tax(&c, "A80", 80_001, "full-1").await;
     assert_eq!(done["answer"]["items"][0]["fields"], json!({"income": "111"}), "{done}");
 
     // With room again, the same file loads whole: none of its lines had been kept.
