@@ -299,9 +299,6 @@ pub enum Db {
     Postgres(Arc<crate::pg::Pool>),
 }
 
-/// The page size of SQLite files this version creates (bytes).
-pub const SQLITE_PAGE_SIZE: i64 = 16_384;
-
 impl Db {
     /// Opens (creating if needed) the SQLite file at `path` and brings its schema up to date.
     pub fn open_sqlite(path: &Path, migrations: &Migrations) -> Result<Self> {
@@ -312,10 +309,9 @@ impl Db {
         let mut conn = rusqlite::Connection::open(path).map_err(|e| open_err(&e))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // WAL: readers never block the writer; NORMAL sync is durable across process crashes.
-        // 16 KiB pages: a bulk load writes a quarter as many pages, WAL frames and system calls
-        // for the same rows (+20 % rows/s; docs/benchmarks.md). It takes effect only on a new,
-        // empty file; an existing file keeps its page size (a VACUUM would convert it).
-        conn.pragma_update(None, "page_size", SQLITE_PAGE_SIZE)?;
+        // The page size takes effect only on a new, empty file; an existing file keeps its own
+        // (a VACUUM would convert it).
+        conn.pragma_update(None, "page_size", migrations.sqlite_page_size)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;

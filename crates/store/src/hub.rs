@@ -73,7 +73,9 @@ const POSTGRES: &[Migration] = &[Migration {
     ",
 }];
 
-const MIGRATIONS: Migrations = Migrations { sqlite: SQLITE, postgres: POSTGRES, postgres_grants: "" };
+/// Small pages: the hub's file takes small transactions and codes at random (keyed-hash) places.
+const MIGRATIONS: Migrations =
+    Migrations { sqlite: SQLITE, postgres: POSTGRES, postgres_grants: "", sqlite_page_size: crate::migrate::SMALL_PAGE_SIZE };
 
 const SQLITE: &[Migration] = &[Migration {
     version: 1,

@@ -135,6 +135,7 @@ pub(crate) const MIGRATIONS: Migrations = Migrations {
     postgres: POSTGRES,
     // The audit log is append-only for the application.
     postgres_grants: "REVOKE UPDATE, DELETE ON audit_log FROM renkei_app;",
+    sqlite_page_size: crate::migrate::SMALL_PAGE_SIZE,
 };
 
 #[derive(Debug, Clone)]
