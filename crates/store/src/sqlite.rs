@@ -23,6 +23,11 @@
 //! transaction of the file queued behind it. `PASSIVE` checkpoints neither wait for nor block
 //! the writer; should they fall behind, the writer still checkpoints itself at
 //! [`WRITER_CHECKPOINT_PAGES`]. Idle files (most tenants, most of the time) cost nothing.
+//!
+//! Savepoints keep a statement journal: the prior content of each page a transaction of the
+//! batch changes, so that it alone can be undone. SQLite writes it to a temporary file past
+//! 64 KiB by default, four pages of a tenant file; [`configure_library`] keeps up to [`STATEMENT_JOURNAL_IN_MEMORY`] of
+//! it in memory instead (e2e +10 % on 16 KiB pages, docs/benchmarks.md).
 
 use crate::db::{Backend, Finish, Row, Tx, Value};
 use crate::{Result, StoreError};
@@ -41,8 +46,26 @@ const STATEMENT_CACHE: usize = 256;
 /// How often the checkpointer copies the WAL into the database file.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
-/// WAL size (pages of 4 KiB) at which the writer checkpoints itself: a backstop only.
+/// WAL size (pages: 64 MiB of 4 KiB pages, 256 MiB of 16 KiB) at which the writer checkpoints
+/// itself: a backstop only.
 pub const WRITER_CHECKPOINT_PAGES: i64 = 16_384;
+
+/// Statement journal held in memory before it spills to a temporary file (bytes), per
+/// connection; a bulk load's larger journal still spills.
+pub const STATEMENT_JOURNAL_IN_MEMORY: i32 = 4 << 20;
+
+/// Sets SQLite's process-wide options; must run before the process's first connection opens.
+pub fn configure_library() {
+    static DONE: std::sync::Once = std::sync::Once::new();
+    DONE.call_once(|| {
+        // SAFETY: sqlite3_config is called before any connection exists (this runs first in
+        // every path that opens one), with the argument type this option takes (an int).
+        let rc = unsafe { rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_STMTJRNL_SPILL, STATEMENT_JOURNAL_IN_MEMORY) };
+        if rc != rusqlite::ffi::SQLITE_OK {
+            tracing::warn!(rc, "SQLite's statement journal keeps its default spill threshold");
+        }
+    });
+}
 
 /// A handle on one SQLite file's thread; cheap to clone. The thread stops (and closes the
 /// connection) when the last handle is dropped; the checkpointer then lets go of the file.
@@ -305,6 +328,41 @@ mod tests {
             }
         }
         assert_eq!(seen, 1, "the checkpointer copied the commit into the database file");
+    }
+
+    /// Temporary files SQLite has open in this process (opened, then unlinked: `etilqs_…`).
+    #[cfg(target_os = "linux")]
+    fn open_temporary_files() -> usize {
+        let Ok(fds) = std::fs::read_dir("/proc/self/fd") else { return 0 };
+        fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok()).filter(|p| p.to_string_lossy().contains("etilqs")).count()
+    }
+
+    /// Each transaction of a batch runs in a savepoint, whose statement journal keeps the prior
+    /// content of the pages it changes. SQLite writes that journal to a temporary file
+    /// past 64 KiB by default, a few pages of 16 KiB: opening, writing and closing those files
+    /// was most of what 16 KiB pages cost the e2e bench (docs/benchmarks.md).
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_savepoints_journal_of_a_megabyte_stays_in_memory() {
+        // First in the process (nextest runs each test in a process of its own).
+        configure_library();
+        let (_dir, f) = file();
+        let open = f
+            .tx(false, |tx| {
+                // A megabyte of pages changed in the batch, then changed again in a savepoint.
+                tx.execute("CREATE TABLE big (x BLOB NOT NULL)", args![])?;
+                for _ in 0..64 {
+                    tx.execute("INSERT INTO big VALUES (zeroblob(16384))", args![])?;
+                }
+                tx.execute("SAVEPOINT inner", args![])?;
+                tx.execute("UPDATE big SET x = randomblob(16000)", args![])?;
+                let open = open_temporary_files();
+                tx.execute("RELEASE inner", args![])?;
+                Ok((open, Finish::Commit))
+            })
+            .await
+            .unwrap();
+        assert_eq!(open, 0);
     }
 
     fn file() -> (tempfile::TempDir, SqliteFile) {
