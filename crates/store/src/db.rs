@@ -306,7 +306,6 @@ impl Db {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| open_err(&e))?;
         }
-        crate::sqlite::configure_library();
         let mut conn = rusqlite::Connection::open(path).map_err(|e| open_err(&e))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // WAL: readers never block the writer; NORMAL sync is durable across process crashes.

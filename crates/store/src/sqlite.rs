@@ -25,9 +25,10 @@
 //! [`WRITER_CHECKPOINT_PAGES`]. Idle files (most tenants, most of the time) cost nothing.
 //!
 //! Savepoints keep a statement journal: the prior content of each page a transaction of the
-//! batch changes, so that it alone can be undone. SQLite writes it to a temporary file past
-//! 64 KiB by default, four pages of a tenant file; [`configure_library`] keeps up to [`STATEMENT_JOURNAL_IN_MEMORY`] of
-//! it in memory instead (e2e +10 % on 16 KiB pages, docs/benchmarks.md).
+//! batch changes, so that it alone can be undone. With temporary files on disk SQLite writes it
+//! to one past 64 KiB, four pages of a tenant file: the connection keeps its temporary data in
+//! memory (e2e +10 % on 16 KiB pages, docs/benchmarks.md), except while a transaction marked
+//! `alone` runs, whose temporary tables and sorts (a bulk load's stage) must stay on disk.
 
 use crate::db::{Backend, Finish, Row, Tx, Value};
 use crate::{Result, StoreError};
@@ -50,23 +51,6 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// itself: a backstop only.
 pub const WRITER_CHECKPOINT_PAGES: i64 = 16_384;
 
-/// Statement journal held in memory before it spills to a temporary file (bytes), per
-/// connection; a bulk load's larger journal still spills.
-pub const STATEMENT_JOURNAL_IN_MEMORY: i32 = 4 << 20;
-
-/// Sets SQLite's process-wide options; must run before the process's first connection opens.
-pub fn configure_library() {
-    static DONE: std::sync::Once = std::sync::Once::new();
-    DONE.call_once(|| {
-        // SAFETY: sqlite3_config is called before any connection exists (this runs first in
-        // every path that opens one), with the argument type this option takes (an int).
-        let rc = unsafe { rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_STMTJRNL_SPILL, STATEMENT_JOURNAL_IN_MEMORY) };
-        if rc != rusqlite::ffi::SQLITE_OK {
-            tracing::warn!(rc, "SQLite's statement journal keeps its default spill threshold");
-        }
-    });
-}
-
 /// A handle on one SQLite file's thread; cheap to clone. The thread stops (and closes the
 /// connection) when the last handle is dropped; the checkpointer then lets go of the file.
 #[derive(Clone)]
@@ -86,6 +70,7 @@ impl SqliteFile {
     /// `name`, and gives the checkpointer a second connection to the same file.
     pub fn start(conn: rusqlite::Connection, name: &str) -> Result<Self> {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        temp_store(&conn, false)?;
         let wal = Arc::new(WalState::default());
         if let Some(path) = conn.path().filter(|p| !p.is_empty()) {
             let checkpointer = rusqlite::Connection::open(path)?;
@@ -191,7 +176,8 @@ fn run(mut conn: rusqlite::Connection, jobs: mpsc::Receiver<Box<dyn Job>>, wal: 
                 }
             }
         }
-        let outcome = run_batch(&mut conn, &mut batch);
+        let alone = batch[0].alone();
+        let outcome = if alone { run_alone(&mut conn, &mut batch) } else { run_batch(&mut conn, &mut batch) };
         wal.written.store(true, Ordering::Relaxed);
         for job in batch {
             job.finish(outcome.as_ref().map(|_| ()));
@@ -232,6 +218,23 @@ fn checkpoints(new: mpsc::Receiver<Watched>) {
             }
         }
     }
+}
+
+/// Where the connection keeps temporary tables, sorts and statement journals. Changing it drops
+/// the temporary tables, so it is changed only between transactions.
+fn temp_store(conn: &rusqlite::Connection, on_disk: bool) -> Result<()> {
+    Ok(conn.pragma_update(None, "temp_store", if on_disk { "FILE" } else { "MEMORY" })?)
+}
+
+/// Runs a transaction marked `alone` with its temporary data on disk, so that memory stays flat
+/// whatever a bulk load stages.
+fn run_alone(conn: &mut rusqlite::Connection, batch: &mut [Box<dyn Job>]) -> Result<()> {
+    temp_store(conn, true)?;
+    let outcome = run_batch(conn, batch);
+    if let Err(e) = temp_store(conn, false) {
+        tracing::warn!(error = %e, "the SQLite connection keeps its temporary data on disk");
+    }
+    outcome
 }
 
 /// Runs `batch` in one transaction. A single transaction needs no savepoint.
@@ -338,14 +341,13 @@ mod tests {
     }
 
     /// Each transaction of a batch runs in a savepoint, whose statement journal keeps the prior
-    /// content of the pages it changes. SQLite writes that journal to a temporary file
-    /// past 64 KiB by default, a few pages of 16 KiB: opening, writing and closing those files
-    /// was most of what 16 KiB pages cost the e2e bench (docs/benchmarks.md).
+    /// content of the pages it changes. With temporary data on disk SQLite writes that journal
+    /// to a file past 64 KiB, a few pages of 16 KiB: opening, writing and closing those files
+    /// was most of what 16 KiB pages cost the e2e bench (docs/benchmarks.md). A transaction
+    /// marked `alone` (a bulk load) keeps its temporary tables on disk, so its memory stays flat.
     #[cfg(target_os = "linux")]
     #[tokio::test]
-    async fn a_savepoints_journal_of_a_megabyte_stays_in_memory() {
-        // First in the process (nextest runs each test in a process of its own).
-        configure_library();
+    async fn journals_stay_in_memory_and_a_bulk_loads_temporary_tables_go_to_disk() {
         let (_dir, f) = file();
         let open = f
             .tx(false, |tx| {
@@ -362,7 +364,31 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(open, 0);
+        assert_eq!(open, 0, "a journal of a megabyte in memory");
+        let open = f
+            .tx(true, |tx| {
+                // More than the temporary database's page cache holds.
+                tx.execute("CREATE TEMP TABLE stage (x BLOB NOT NULL)", args![])?;
+                for _ in 0..1024 {
+                    tx.execute("INSERT INTO temp.stage VALUES (randomblob(16384))", args![])?;
+                }
+                Ok((open_temporary_files(), Finish::Rollback))
+            })
+            .await
+            .unwrap();
+        assert!(open > 0, "a bulk load's stage on disk");
+        // Back in memory for the next batch.
+        let open = f
+            .tx(false, |tx| {
+                tx.execute("CREATE TEMP TABLE scratch (x BLOB NOT NULL)", args![])?;
+                for _ in 0..1024 {
+                    tx.execute("INSERT INTO temp.scratch VALUES (randomblob(16384))", args![])?;
+                }
+                Ok((open_temporary_files(), Finish::Rollback))
+            })
+            .await
+            .unwrap();
+        assert_eq!(open, 0, "temporary data in memory again after the bulk load");
     }
 
     fn file() -> (tempfile::TempDir, SqliteFile) {
