@@ -176,8 +176,7 @@ fn run(mut conn: rusqlite::Connection, jobs: mpsc::Receiver<Box<dyn Job>>, wal: 
                 }
             }
         }
-        let alone = batch[0].alone();
-        let outcome = if alone { run_alone(&mut conn, &mut batch) } else { run_batch(&mut conn, &mut batch) };
+        let outcome = if batch[0].alone() { run_alone(&mut conn, &mut batch) } else { run_batch(&mut conn, &mut batch) };
         wal.written.store(true, Ordering::Relaxed);
         for job in batch {
             job.finish(outcome.as_ref().map(|_| ()));
