@@ -364,30 +364,25 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(open, 0, "a journal of a megabyte in memory");
-        let open = f
-            .tx(true, |tx| {
-                // More than the temporary database's page cache holds.
-                tx.execute("CREATE TEMP TABLE stage (x BLOB NOT NULL)", args![])?;
-                for _ in 0..1024 {
-                    tx.execute("INSERT INTO temp.stage VALUES (randomblob(16384))", args![])?;
-                }
-                Ok((open_temporary_files(), Finish::Rollback))
-            })
-            .await
-            .unwrap();
-        assert!(open > 0, "a bulk load's stage on disk");
+        assert!(temporary_files_of_a_16_mib_temp_table(&f, true).await > 0, "a bulk load's stage on disk");
         // Back in memory for the next batch.
-        let open = f
-            .tx(false, |tx| {
-                tx.execute("CREATE TEMP TABLE scratch (x BLOB NOT NULL)", args![])?;
-                for _ in 0..1024 {
-                    tx.execute("INSERT INTO temp.scratch VALUES (randomblob(16384))", args![])?;
-                }
-                Ok((open_temporary_files(), Finish::Rollback))
-            })
-            .await
-            .unwrap();
+        let open = temporary_files_of_a_16_mib_temp_table(&f, false).await;
         assert_eq!(open, 0, "temporary data in memory again after the bulk load");
+    }
+
+    /// Fills a temporary table with more than the temporary database's page cache holds, in a
+    /// transaction run `alone` or batched, and says how many temporary files were open then.
+    #[cfg(target_os = "linux")]
+    async fn temporary_files_of_a_16_mib_temp_table(f: &SqliteFile, alone: bool) -> usize {
+        f.tx(alone, |tx| {
+            tx.execute("CREATE TEMP TABLE stage (x BLOB NOT NULL)", args![])?;
+            for _ in 0..1024 {
+                tx.execute("INSERT INTO temp.stage VALUES (randomblob(16384))", args![])?;
+            }
+            Ok((open_temporary_files(), Finish::Rollback))
+        })
+        .await
+        .unwrap()
     }
 
     fn file() -> (tempfile::TempDir, SqliteFile) {
