@@ -170,6 +170,7 @@ on_both_backends!(
     a_file_that_cannot_be_read_is_one_line_and_changes_nothing,
     client_systems_load_files_over_the_api,
     a_file_of_many_chunks_is_loaded_whole_and_reported_in_line_order,
+    a_load_killed_part_way_keeps_nothing,
 );
 
 /// Uploads a CSV file to `POST /api/v1/imports/{kind}` as `org`'s client system.
@@ -325,4 +326,36 @@ async fn a_copies_load_that_fills_the_disk_applies_nothing_and_says_so() {
     let (code, out, err) = c.import("copies", &big, "b-mayor", &[]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&format!("{LINES} lines read (UTF-8), {LINES} stored")), "{out}");
+}
+
+/// A load killed part-way (SIGKILL while it waits for the rest of its input, with batches of
+/// persons already written in its transaction) keeps nothing: the same file then loads whole,
+/// every line stored and none found already there.
+async fn a_load_killed_part_way_keeps_nothing(b: Backend) {
+    use std::io::Write;
+    let c = Cluster::start_on(b).await;
+    const LINES: u64 = 20_000;
+    let mut text = String::from("addressee_no,individual_number\n");
+    for i in 0..LINES {
+        text.push_str(&format!("K{i},{}\n", number(3_000_000 + i)));
+    }
+    let report = c.path("killed.errors.csv").display().to_string();
+    let mut cmd = c.import_command("persons", std::path::Path::new("-"), "b-mayor", &["--report", &report]);
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("start renkei import");
+    let mut input = child.stdin.take().expect("stdin");
+    // The first half of the lines, more than a pipe holds: written once the load has read most
+    // of it. (Ended there, it would be a whole file of its own.)
+    let half = text[..text.len() / 2].rfind('\n').map_or(0, |i| i + 1);
+    input.write_all(&text.as_bytes()[..half]).expect("feed the load");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    child.kill().expect("SIGKILL");
+    let status = child.wait().expect("reap");
+    assert!(!status.success(), "the load was still running: {status}");
+    drop(input);
+
+    let file = write(&c, "persons.csv", text.as_bytes());
+    let (code, out, err) = c.import("persons", &file, "b-mayor", &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{LINES} lines read (UTF-8), {LINES} stored, 0 unchanged")), "{out}");
 }
