@@ -171,6 +171,7 @@ on_both_backends!(
     client_systems_load_files_over_the_api,
     a_file_of_many_chunks_is_loaded_whole_and_reported_in_line_order,
     a_load_killed_part_way_keeps_nothing,
+    an_upload_cut_short_keeps_nothing,
 );
 
 /// Uploads a CSV file to `POST /api/v1/imports/{kind}` as `org`'s client system.
@@ -358,4 +359,59 @@ async fn a_load_killed_part_way_keeps_nothing(b: Backend) {
     let (code, out, err) = c.import("persons", &file, "b-mayor", &[]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&format!("{LINES} lines read (UTF-8), {LINES} stored, 0 unchanged")), "{out}");
+}
+
+/// Sends `body[..sent]` of a `len`-byte upload to `POST /api/v1/imports/{kind}` as `org`'s client
+/// system, over a connection of its own, waits, then drops the connection with the body unfinished:
+/// a client system that died part-way through an upload.
+async fn upload_cut_short(c: &Cluster, org: &str, kind: &str, body: &[u8], sent: usize) {
+    use rustls_pki_types::pem::PemObject;
+    use tokio::io::AsyncWriteExt;
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = std::fs::read(c.path("pki/ca.pem")).expect("CA");
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&ca) {
+        roots.add(cert.expect("CA certificate")).expect("trusted CA");
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let base = c.internal_for(org);
+    let addr = base.trim_start_matches("https://").trim_end_matches('/');
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h).to_owned();
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let name = rustls_pki_types::ServerName::try_from(host).expect("server name");
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp).await.expect("TLS");
+    let head = format!(
+        "POST /api/v1/imports/{kind} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
+        c.keys[org],
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).await.expect("request head");
+    tls.write_all(&body[..sent]).await.expect("first part of the body");
+    tls.flush().await.expect("flush");
+    // The platform reads it and writes its first batches inside the load's transaction.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    drop(tls);
+}
+
+/// A client system whose upload stops part-way (the connection closes with the body unfinished)
+/// changes nothing, even when what arrived ends at a line break: the same file, sent whole, is
+/// then stored line by line with none found already there.
+async fn an_upload_cut_short_keeps_nothing(b: Backend) {
+    let c = Cluster::start_on(b).await;
+    const LINES: u64 = 20_000;
+    let mut text = String::from("addressee_no,individual_number\n");
+    for i in 0..LINES {
+        text.push_str(&format!("U{i},{}\n", number(4_000_000 + i)));
+    }
+    let half = text[..text.len() / 2].rfind('\n').map_or(0, |i| i + 1);
+    upload_cut_short(&c, "b-mayor", "persons", text.as_bytes(), half).await;
+    // The platform notices the closed connection and rolls the load back.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+
+    let (s, _, v) = upload(&c, "b-mayor", "persons", "", text.into_bytes()).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((v["stored"].as_u64(), v["unchanged"].as_u64()), (Some(LINES), Some(0)), "{v}");
 }
