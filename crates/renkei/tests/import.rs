@@ -329,17 +329,27 @@ async fn a_copies_load_that_fills_the_disk_applies_nothing_and_says_so() {
     assert!(out.contains(&format!("{LINES} lines read (UTF-8), {LINES} stored")), "{out}");
 }
 
+/// Lines in [`persons_file`]: twenty batches of codes.
+const PERSONS_LINES: u64 = 20_000;
+
+/// A persons file of [`PERSONS_LINES`] lines (addressees `{prefix}0…`, numbers from `seed`), and where
+/// its first half of whole lines ends.
+fn persons_file(prefix: &str, seed: u64) -> (String, usize) {
+    let mut text = String::from("addressee_no,individual_number\n");
+    for i in 0..PERSONS_LINES {
+        text.push_str(&format!("{prefix}{i},{}\n", number(seed + i)));
+    }
+    let half = text[..text.len() / 2].rfind('\n').map_or(0, |i| i + 1);
+    (text, half)
+}
+
 /// A load killed part-way (SIGKILL while it waits for the rest of its input, with batches of
 /// persons already written in its transaction) keeps nothing: the same file then loads whole,
 /// every line stored and none found already there.
 async fn a_load_killed_part_way_keeps_nothing(b: Backend) {
     use std::io::Write;
     let c = Cluster::start_on(b).await;
-    const LINES: u64 = 20_000;
-    let mut text = String::from("addressee_no,individual_number\n");
-    for i in 0..LINES {
-        text.push_str(&format!("K{i},{}\n", number(3_000_000 + i)));
-    }
+    let (text, half) = persons_file("K", 3_000_000);
     let report = c.path("killed.errors.csv").display().to_string();
     let mut cmd = c.import_command("persons", std::path::Path::new("-"), "b-mayor", &["--report", &report]);
     cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
@@ -347,7 +357,6 @@ async fn a_load_killed_part_way_keeps_nothing(b: Backend) {
     let mut input = child.stdin.take().expect("stdin");
     // The first half of the lines, more than a pipe holds: written once the load has read most
     // of it. (Ended there, it would be a whole file of its own.)
-    let half = text[..text.len() / 2].rfind('\n').map_or(0, |i| i + 1);
     input.write_all(&text.as_bytes()[..half]).expect("feed the load");
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     child.kill().expect("SIGKILL");
@@ -358,7 +367,7 @@ async fn a_load_killed_part_way_keeps_nothing(b: Backend) {
     let file = write(&c, "persons.csv", text.as_bytes());
     let (code, out, err) = c.import("persons", &file, "b-mayor", &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(&format!("{LINES} lines read (UTF-8), {LINES} stored, 0 unchanged")), "{out}");
+    assert!(out.contains(&format!("{PERSONS_LINES} lines read (UTF-8), {PERSONS_LINES} stored, 0 unchanged")), "{out}");
 }
 
 /// Sends `body[..sent]` of a `len`-byte upload to `POST /api/v1/imports/{kind}` as `org`'s client
@@ -401,17 +410,12 @@ async fn upload_cut_short(c: &Cluster, org: &str, kind: &str, body: &[u8], sent:
 /// then stored line by line with none found already there.
 async fn an_upload_cut_short_keeps_nothing(b: Backend) {
     let c = Cluster::start_on(b).await;
-    const LINES: u64 = 20_000;
-    let mut text = String::from("addressee_no,individual_number\n");
-    for i in 0..LINES {
-        text.push_str(&format!("U{i},{}\n", number(4_000_000 + i)));
-    }
-    let half = text[..text.len() / 2].rfind('\n').map_or(0, |i| i + 1);
+    let (text, half) = persons_file("U", 4_000_000);
     upload_cut_short(&c, "b-mayor", "persons", text.as_bytes(), half).await;
     // The platform notices the closed connection and rolls the load back.
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 
     let (s, _, v) = upload(&c, "b-mayor", "persons", "", text.into_bytes()).await;
     assert_eq!(s, 200, "{v}");
-    assert_eq!((v["stored"].as_u64(), v["unchanged"].as_u64()), (Some(LINES), Some(0)), "{v}");
+    assert_eq!((v["stored"].as_u64(), v["unchanged"].as_u64()), (Some(PERSONS_LINES), Some(0)), "{v}");
 }
