@@ -157,7 +157,7 @@ async fn post(hub: &Hub, url: String, body: &str) -> Result<String, Step> {
         .body(body.to_owned())
         .send()
         .await
-        .map_err(|e| Step::Unreachable(format!("cannot reach the server: {e}")))?;
+        .map_err(|e| Step::Unreachable(format!("cannot reach the server: {}", renkei_net::with_causes(&e))))?;
     let status = resp.status();
     let text = resp.text().await.map_err(|e| Step::Unreachable(format!("reading the response failed: {e}")))?;
     if status.is_success() {

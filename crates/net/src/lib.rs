@@ -18,3 +18,39 @@ pub fn backoff_millis(attempts: i64) -> i64 {
     let base = 200i64.saturating_mul(1i64 << attempts.clamp(0, 16)).min(60_000);
     base / 2 + rand::thread_rng().gen_range(0..=base / 2)
 }
+
+/// An error and its causes, outermost first, each said once. A failed request's own message
+/// ("error sending request for url …") leaves out why it failed (refused, timed out, a
+/// certificate refused); staff reading a query's error and operators reading a log need that.
+pub fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !out.contains(&said) {
+            out.push_str(": ");
+            out.push_str(&said);
+        }
+        source = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn a_refused_connection_says_it_was_refused() {
+        // A port nothing listens on: bound, then let go.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let client = reqwest::Client::builder().use_preconfigured_tls(tls).build().unwrap();
+        let e = client.get(format!("http://127.0.0.1:{port}/")).send().await.unwrap_err();
+        assert!(!e.to_string().contains("refused"), "reqwest's own message: {e}");
+        let said = super::with_causes(&e);
+        assert!(said.starts_with(&e.to_string()) && said.contains("refused"), "{said}");
+    }
+}

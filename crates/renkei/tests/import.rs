@@ -172,6 +172,7 @@ on_both_backends!(
     a_file_of_many_chunks_is_loaded_whole_and_reported_in_line_order,
     a_load_killed_part_way_keeps_nothing,
     an_upload_cut_short_keeps_nothing,
+    a_persons_load_while_the_hub_is_down_keeps_nothing_and_says_why,
 );
 
 /// Uploads a CSV file to `POST /api/v1/imports/{kind}` as `org`'s client system.
@@ -418,4 +419,24 @@ async fn an_upload_cut_short_keeps_nothing(b: Backend) {
     let (s, _, v) = upload(&c, "b-mayor", "persons", "", text.into_bytes()).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!((v["stored"].as_u64(), v["unchanged"].as_u64()), (Some(PERSONS_LINES), Some(0)), "{v}");
+}
+
+/// Codes come from the hub: with the hub down, a persons load stops with one line saying so and
+/// keeps nothing; once the hub is back the same file is stored whole.
+async fn a_persons_load_while_the_hub_is_down_keeps_nothing_and_says_why(b: Backend) {
+    let mut c = Cluster::start_on(b).await;
+    let (text, _) = persons_file("H", 5_000_000);
+    let file = write(&c, "persons.csv", text.as_bytes());
+    c.kill_process(0);
+    let (code, out, err) = c.import("persons", &file, "b-mayor", &[]);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: the hub did not give codes: cannot reach the hub"), "{err}");
+    assert!(err.contains("refused"), "why it could not: {err}");
+    assert!(err.contains("nothing was applied"), "{err}");
+
+    c.start_process(0).await;
+    let (code, out, err) = c.import("persons", &file, "b-mayor", &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{PERSONS_LINES} lines read (UTF-8), {PERSONS_LINES} stored, 0 unchanged")), "{out}");
 }

@@ -154,7 +154,14 @@ impl Platform {
         };
         let env = org.signing.sign(org.id.as_str(), MessageKind::CodeRequest, &req).map_err(|e| e.to_string())?;
         drop(req);
-        let resp = self.hub.client.post(format!("{}/hub/v1/codes", self.hub.url)).json(&env).send().await.map_err(|e| e.to_string())?;
+        let resp = self
+            .hub
+            .client
+            .post(format!("{}/hub/v1/codes", self.hub.url))
+            .json(&env)
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach the hub: {}", renkei_net::with_causes(&e)))?;
         if !resp.status().is_success() {
             return Err(format!("the hub answered {}", resp.status()));
         }
@@ -177,7 +184,7 @@ impl Platform {
             .get(format!("{}/hub/v1/orgs/{org}", self.hub.url))
             .send()
             .await
-            .map_err(|e| format!("cannot reach the hub: {e}"))?;
+            .map_err(|e| format!("cannot reach the hub: {}", renkei_net::with_causes(&e)))?;
         if resp.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }

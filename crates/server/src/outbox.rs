@@ -140,7 +140,7 @@ async fn send(p: &Platform, mut request: QueryRequest) -> Result<(), Failure> {
         .json(&env)
         .send()
         .await
-        .map_err(|e| Failure::Transient(format!("cannot reach the hub: {e}")))?;
+        .map_err(|e| Failure::Transient(format!("cannot reach the hub: {}", renkei_net::with_causes(&e))))?;
     let status = resp.status();
     if status.is_success() {
         return Ok(());
