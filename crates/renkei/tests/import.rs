@@ -440,3 +440,53 @@ async fn a_persons_load_while_the_hub_is_down_keeps_nothing_and_says_why(b: Back
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&format!("{PERSONS_LINES} lines read (UTF-8), {PERSONS_LINES} stored, 0 unchanged")), "{out}");
 }
+
+/// Single-quoted for `sh`.
+fn quoted(arg: &std::ffi::OsStr) -> String {
+    format!("'{}'", arg.to_string_lossy().replace('\'', r"'\''"))
+}
+
+/// On a terminal a load draws a bar with bytes, lines per second and the time left (run here on a
+/// pseudo-terminal made by `script`, as an operator's shell would be).
+#[tokio::test]
+async fn a_load_on_a_terminal_shows_a_bar_with_its_rate_and_time_left() {
+    let c = Cluster::start_on(Backend::Sqlite).await;
+    let (text, _) = persons_file("T", 6_000_000);
+    let file = write(&c, "persons.csv", text.as_bytes());
+    let cmd = c.import_command("persons", &file, "b-mayor", &[]);
+    let line = std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(quoted).collect::<Vec<_>>().join(" ");
+    // `script` runs the command on a new pseudo-terminal and copies what it drew to stdout.
+    let mut terminal = std::process::Command::new("script");
+    terminal.args(["--quiet", "--return", "--command", &line, "/dev/null"]);
+    let (code, drawn, err) = Cluster::output(terminal);
+    assert_eq!(code, 0, "{drawn}{err}");
+    assert!(drawn.contains("lines/s") && drawn.contains("ETA"), "a bar: {drawn}");
+    assert!(drawn.contains(&format!("{PERSONS_LINES} stored")), "{drawn}");
+}
+
+/// Not on a terminal (a log, a pipe), a load that runs for more than a few seconds prints plain
+/// progress lines: lines read, bytes, lines per second.
+#[tokio::test]
+async fn a_load_in_a_log_prints_plain_progress_lines() {
+    use std::io::Write;
+    let c = Cluster::start_on(Backend::Sqlite).await;
+    let (text, half) = persons_file("P", 7_000_000);
+    let report = c.path("log.errors.csv").display().to_string();
+    let mut cmd = c.import_command("persons", std::path::Path::new("-"), "b-mayor", &["--report", &report]);
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("start renkei import");
+    let mut input = child.stdin.as_ref().expect("stdin");
+    input.write_all(&text.as_bytes()[..half]).expect("first half");
+    // Longer than the five seconds between progress lines.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    input.write_all(&text.as_bytes()[half..]).expect("second half");
+    let mut child = child;
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("import ends");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    let progress = regex_lite::Regex::new(r"(?m)^import: \d+ lines, \d+ bytes, \d+ lines/s$").expect("pattern");
+    assert!(progress.is_match(&stderr), "a progress line: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no terminal control codes in a log: {stderr:?}");
+    assert!(stdout.contains(&format!("{PERSONS_LINES} stored")), "{stdout}");
+}
