@@ -40,6 +40,16 @@ async fn persons_load_with_codes_and_can_then_be_asked_about(b: Backend) {
     let (code, out, err) = c.import("persons", &file, "b-mayor", &[]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("2500 lines read (UTF-8), 2500 stored, 0 unchanged"), "{out}");
+    // The hub was asked in batches of 1,000, not once per resident.
+    let hub_log = std::fs::read_to_string(c.path("hub.log")).expect("hub log");
+    assert!(!hub_log.contains('\u{1b}'), "a log file has no terminal control codes");
+    let mut given: Vec<&str> = hub_log
+        .lines()
+        .filter(|l| l.contains("codes given") && l.contains("org=b-mayor"))
+        .filter_map(|l| l.split("count=").nth(1))
+        .collect();
+    given.sort_unstable();
+    assert_eq!(given, ["1000", "1000", "500"], "{hub_log}");
     // Loading the same file again changes nothing.
     let (code, out, _) = c.import("persons", &file, "b-mayor", &[]);
     assert_eq!(code, 0);
