@@ -7,11 +7,11 @@ use crate::Hub;
 use renkei_crypto::signing::{VerifyingKey, open_envelope};
 use renkei_domain::wire::{HUB_SIGNER, MessageKind, RelayedAnswer, SealedAnswer, SignedEnvelope};
 use renkei_net::backoff_millis;
+use renkei_net::worker::Claimed;
 use renkei_store::hub::HubQuery;
 use renkei_store::{now_millis, now_unix};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use std::time::Instant;
 
 /// After this many failed attempts a step is given up and the query recorded as failed.
 pub const MAX_ATTEMPTS: i64 = 40;
@@ -21,38 +21,24 @@ pub const MAX_IN_FLIGHT: usize = 256;
 
 /// Runs until `shutdown` resolves.
 pub async fn run(hub: Arc<Hub>, shutdown: impl std::future::Future<Output = ()>) {
-    tokio::pin!(shutdown);
-    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    loop {
-        let free = slots.available_permits();
-        // More may be due only if a claim came back full; otherwise wait to be woken.
-        let mut full = false;
-        if free > 0 {
-            match hub.store.claim_due(free, hub.claim_lease.as_millis() as i64).await {
-                Ok(due) => {
-                    full = due.len() >= free;
-                    for q in due {
-                        let Ok(slot) = slots.clone().acquire_owned().await else { return };
-                        let hub = hub.clone();
-                        tokio::spawn(async move {
-                            step(&hub, q).await;
-                            drop(slot);
-                        });
-                    }
+    let lease_ms = hub.claim_lease.as_millis() as i64;
+    let claim = |free: usize| {
+        let hub = hub.clone();
+        async move {
+            match hub.store.claim_due(free, lease_ms).await {
+                Ok(due) => Claimed { full: due.len() >= free, due },
+                Err(e) => {
+                    tracing::error!(error = %e, "hub worker cannot read its queue");
+                    Claimed { due: Vec::new(), full: false }
                 }
-                Err(e) => tracing::error!(error = %e, "hub worker cannot read its queue"),
             }
         }
-        if full && slots.available_permits() > 0 {
-            continue;
-        }
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = hub.wake.notified() => {},
-            Ok(_) = slots.acquire(), if slots.available_permits() == 0 => {},
-            _ = tokio::time::sleep(Duration::from_millis(250)) => {},
-        }
-    }
+    };
+    let deliver = |q: HubQuery| {
+        let hub = hub.clone();
+        async move { step(&hub, q).await }
+    };
+    renkei_net::worker::run(MAX_IN_FLIGHT, &hub.wake, shutdown, claim, deliver).await;
 }
 
 async fn step(hub: &Hub, mut q: HubQuery) {

@@ -1,5 +1,6 @@
 //! Transport shared by the hub and the platform: TLS (rustls) listeners and mutual-TLS clients,
-//! and RFC 9457 problem responses with a JSON extractor that produces them.
+//! RFC 9457 problem responses with a JSON extractor that produces them, and the delivery loop
+//! with its retry delays and circuit breakers.
 //!
 //! Mutual TLS proves that a peer holds a certificate of the linkage network's CA; which org (or
 //! the hub) sent a message is proved by the Ed25519 signature on the message itself.
@@ -7,6 +8,7 @@
 pub mod breaker;
 pub mod problem;
 pub mod tls;
+pub mod worker;
 
 pub use problem::{ApiJson, Problem};
 pub use tls::{TlsError, TlsMaterial};

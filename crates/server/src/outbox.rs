@@ -7,12 +7,13 @@
 
 use crate::Platform;
 use renkei_domain::wire::{MessageKind, QueryRequest};
+use renkei_net::worker::Claimed;
 use renkei_store::tenant::{OutboxItem, TenantStore};
 use renkei_store::{now_millis, now_unix};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 /// The outbox's only destination, as its circuit breaker knows it.
 const HUB: &str = "hub";
@@ -21,52 +22,50 @@ const HUB: &str = "hub";
 /// so one slow delivery never holds back the rest.
 pub const MAX_IN_FLIGHT: usize = 128;
 
+/// Runs until `shutdown` resolves: delivers the tenants' due queries (the loop is
+/// `renkei_net::worker`'s, shared with the hub) and ends overdue ones in エラー every second.
 pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = ()>) {
-    tokio::pin!(shutdown);
-    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let (accepted, marks) = mpsc::unbounded_channel();
     tokio::spawn(mark_in_flight(marks));
-    let mut last_expiry = Instant::now() - Duration::from_secs(60);
-    loop {
-        if last_expiry.elapsed() >= Duration::from_secs(1) {
-            last_expiry = Instant::now();
+    let claim = |free: usize| {
+        let p = p.clone();
+        async move {
+            // Each tenant's due queries, within the free slots and while the hub's breaker lets
+            // them go (a single one as the probe when it is half-open).
+            let mut claimed = Claimed { due: Vec::new(), full: false };
+            for store in p.tenants.values() {
+                let left = free - claimed.due.len();
+                if left == 0 || p.breakers.permit(HUB, Instant::now()).is_err() {
+                    break;
+                }
+                let limit = if p.breakers.is_open(HUB) { 1 } else { left };
+                match store.claim_outbox(limit, p.claim_lease.as_millis() as i64).await {
+                    Ok(due) => {
+                        claimed.full |= due.len() >= limit;
+                        claimed.due.extend(due.into_iter().map(|item| (store.clone(), item)));
+                    }
+                    Err(e) => tracing::error!(error = %e, tenant = %store.tenant(), "outbox unreadable"),
+                }
+            }
+            claimed
+        }
+    };
+    let deliver = |(store, item): (TenantStore, OutboxItem)| {
+        let (p, accepted) = (p.clone(), accepted.clone());
+        async move { deliver(&p, &store, item, &accepted).await }
+    };
+    // Deadlines are kept every second, whether or not slots are free.
+    let deadlines = async {
+        loop {
             for store in p.tenants.values() {
                 expire(store).await;
             }
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        // More may be due only if a claim came back full; otherwise wait to be woken.
-        let mut full = false;
-        for store in p.tenants.values() {
-            let free = slots.available_permits();
-            if free == 0 || p.breakers.permit(HUB, Instant::now()).is_err() {
-                break;
-            }
-            let limit = if p.breakers.is_open(HUB) { 1 } else { free };
-            match store.claim_outbox(limit, p.claim_lease.as_millis() as i64).await {
-                Ok(due) => {
-                    full |= due.len() >= limit;
-                    for item in due {
-                        let Ok(slot) = slots.clone().acquire_owned().await else { return };
-                        let (p, store, accepted) = (p.clone(), store.clone(), accepted.clone());
-                        tokio::spawn(async move {
-                            deliver(&p, &store, item, &accepted).await;
-                            drop(slot);
-                        });
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, tenant = %store.tenant(), "outbox unreadable"),
-            }
-        }
-        if full && slots.available_permits() > 0 {
-            continue;
-        }
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = p.wake.notified() => {},
-            // A slot freed while all were busy: there may be more to claim.
-            Ok(_) = slots.acquire(), if slots.available_permits() == 0 => {},
-            _ = tokio::time::sleep(Duration::from_millis(250)) => {},
-        }
+    };
+    tokio::select! {
+        () = renkei_net::worker::run(MAX_IN_FLIGHT, &p.wake, shutdown, claim, deliver) => {}
+        () = deadlines => {}
     }
 }
 
