@@ -12,12 +12,12 @@ use renkei_crypto::hubkey::HubSecret;
 use renkei_crypto::signing::SigningKey;
 use renkei_domain::Matrix;
 use renkei_net::breaker::Breakers;
+use renkei_net::cache::Recent;
 use renkei_store::StoreError;
 use renkei_store::hub::DirectoryEntry;
 use renkei_store::hub::HubStore;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Notify;
 
 /// Everything the hub's handlers and worker share.
@@ -35,28 +35,21 @@ pub struct Hub {
     /// One circuit breaker per org server.
     pub breakers: Breakers,
     /// Directory entries read recently (see [`Hub::org`]).
-    directory: Mutex<HashMap<String, (DirectoryEntry, Instant)>>,
+    directory: Recent<DirectoryEntry>,
 }
 
 /// How long a directory entry read from the store is used before it is read again: an org
 /// re-registered with new keys or a new endpoint is seen within this time.
 pub const DIRECTORY_TTL: Duration = Duration::from_secs(5);
 
+/// Directory entries kept at most (more orgs than any deployment has).
+const DIRECTORY_CACHE_SIZE: usize = 100_000;
+
 impl Hub {
     /// The directory entry of `id`, from the store at most [`DIRECTORY_TTL`] ago. Every message
     /// and every delivery needs one; reading it once per message cost a transaction each.
     pub async fn org(&self, id: &str) -> Result<Option<DirectoryEntry>, StoreError> {
-        if let Ok(cache) = self.directory.lock()
-            && let Some((entry, at)) = cache.get(id)
-            && at.elapsed() < DIRECTORY_TTL
-        {
-            return Ok(Some(entry.clone()));
-        }
-        let entry = self.store.org(id).await?;
-        if let (Some(e), Ok(mut cache)) = (&entry, self.directory.lock()) {
-            cache.insert(id.to_owned(), (e.clone(), Instant::now()));
-        }
-        Ok(entry)
+        self.directory.get_or_load(id, || self.store.org(id)).await
     }
 
     pub fn new(
@@ -76,7 +69,7 @@ impl Hub {
             wake: Notify::new(),
             claim_lease,
             breakers: Breakers::new(),
-            directory: Mutex::new(HashMap::new()),
+            directory: Recent::new(DIRECTORY_TTL, DIRECTORY_CACHE_SIZE),
         })
     }
 }

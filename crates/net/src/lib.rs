@@ -6,6 +6,7 @@
 //! the hub) sent a message is proved by the Ed25519 signature on the message itself.
 
 pub mod breaker;
+pub mod cache;
 pub mod problem;
 pub mod tls;
 pub mod worker;

@@ -20,12 +20,13 @@ use renkei_crypto::signing::{SigningKey, VerifyingKey};
 use renkei_domain::wire::{CodeRequest, CodeResponse, MessageKind};
 use renkei_domain::{Matrix, OrgCode, OrgId, OrgType, RequestId, TenantId};
 use renkei_net::breaker::Breakers;
+use renkei_net::cache::Recent;
 use renkei_store::platform::{KeyScope, PlatformStore};
 use renkei_store::tenant::TenantStore;
 use renkei_store::{Location, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Notify;
 
 #[derive(Debug, thiserror::Error)]
@@ -72,13 +73,16 @@ pub struct Platform {
     /// Org types learned from the hub's directory.
     provider_types: RwLock<HashMap<OrgId, OrgType>>,
     /// API keys (by hash) authenticated recently; see [`Platform::key_scope`].
-    key_scopes: RwLock<HashMap<String, (KeyScope, Instant)>>,
+    key_scopes: Recent<KeyScope>,
 }
 
 /// How long an authenticated API key is remembered before its row is read again. Every request
 /// carries a key; reading it each time put one platform-database transaction in front of every
 /// call. A key removed from the store stops working within this time.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// API keys remembered at most.
+const KEY_CACHE_SIZE: usize = 10_000;
 
 impl Platform {
     /// Opens the platform database at `location` and every tenant's store in it.
@@ -116,27 +120,15 @@ impl Platform {
             claim_lease,
             breakers: Breakers::new(),
             provider_types: RwLock::new(HashMap::new()),
-            key_scopes: RwLock::new(HashMap::new()),
+            key_scopes: Recent::new(KEY_CACHE_TTL, KEY_CACHE_SIZE),
         }))
     }
 
     /// What the API key with this hash authenticates, from the store at most [`KEY_CACHE_TTL`]
     /// ago. Unknown keys are not remembered, so a new key works at once.
     pub async fn key_scope(&self, key_hash: &str) -> Result<Option<KeyScope>, StoreError> {
-        if let Some((scope, at)) = self.key_scopes.read().ok().and_then(|m| m.get(key_hash).cloned())
-            && at.elapsed() < KEY_CACHE_TTL
-        {
-            return Ok(Some(scope));
-        }
-        let scope = self.platform.key_scope(key_hash).await?;
-        if let (Some(s), Ok(mut m)) = (&scope, self.key_scopes.write()) {
-            // Bounded: a flood of distinct keys only ever reaches this line with valid ones.
-            if m.len() > 10_000 {
-                m.clear();
-            }
-            m.insert(key_hash.to_owned(), (s.clone(), Instant::now()));
-        }
-        Ok(scope)
+        // Only valid keys are kept, so a flood of made-up ones never fills it.
+        self.key_scopes.get_or_load(key_hash, || self.platform.key_scope(key_hash)).await
     }
 
     pub fn tenant_store(&self, tenant: &TenantId) -> Option<&TenantStore> {
