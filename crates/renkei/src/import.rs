@@ -85,7 +85,7 @@ pub async fn run(a: ImportArgs) -> Result<ExitCode> {
     let (summary, observer) = renkei_server::import::import(p, &org, input, opts, observer).await.map_err(|e| match e {
         // The load's one transaction was rolled back, except perhaps when PostgreSQL went away
         // while it committed: then whether it was applied is not known here.
-        ImportError::Store(StoreError::Unavailable(_)) => anyhow::Error::new(e),
+        ImportError::Store(StoreError::Unavailable(_)) | ImportError::NotAudited { .. } => anyhow::Error::new(e),
         e => anyhow::anyhow!("{e}; nothing was applied"),
     })?;
     observer.finish()?;

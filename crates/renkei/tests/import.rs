@@ -326,6 +326,8 @@ async fn a_copies_load_that_fills_the_disk_applies_nothing_and_says_so() {
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     assert!(err.contains("disk is full"), "{err}");
     assert!(err.contains("nothing was applied"), "{err}");
+    let audit = renkei(&c, &["admin", "audit", "--tenant", "tenant-b"]);
+    assert!(audit.contains("kind=copies applied=false failed=storage-full"), "{audit}");
 
     // The copy loaded before still answers with its own value.
     let persons = format!("addressee_no,individual_number\nF0,{}\n", number(80_001));
@@ -444,6 +446,9 @@ async fn a_persons_load_while_the_hub_is_down_keeps_nothing_and_says_why(b: Back
     assert!(err.starts_with("error: the hub did not give codes: cannot reach the hub"), "{err}");
     assert!(err.contains("refused"), "why it could not: {err}");
     assert!(err.contains("nothing was applied"), "{err}");
+    // The attempt is audited, with what kind of failure stopped it.
+    let audit = renkei(&c, &["admin", "audit", "--tenant", "tenant-b"]);
+    assert!(audit.contains("org=b-mayor kind=persons applied=false failed=hub"), "{audit}");
 
     c.start_process(0).await;
     let (code, out, err) = c.import("persons", &file, "b-mayor", &[]);
@@ -499,4 +504,25 @@ async fn a_load_in_a_log_prints_plain_progress_lines() {
     assert!(progress.is_match(&stderr), "a progress line: {stderr}");
     assert!(!stderr.contains('\u{1b}'), "no terminal control codes in a log: {stderr:?}");
     assert!(stdout.contains(&format!("{PERSONS_LINES} stored")), "{stdout}");
+}
+
+/// A load that ends but cannot be audited (here the application role may no longer write the
+/// audit log) says so and says what it did: it was applied, so it must not be reported as
+/// having changed nothing.
+#[tokio::test]
+async fn a_load_that_cannot_be_audited_says_it_was_applied() {
+    let c = Cluster::start_on(Backend::Postgres).await;
+    let db = c.db.as_ref().expect("a PostgreSQL cluster");
+    db.execute("REVOKE INSERT ON renkei.audit_log FROM renkei_app").expect("revoke");
+    let file = write(&c, "persons.csv", format!("addressee_no,individual_number\nN1,{}\nN2,{}\n", number(61), number(62)).as_bytes());
+    let (code, out, err) = c.import("persons", &file, "b-mayor", &[]);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: the load was applied (2 stored), but its audit entry could not be written"), "{err}");
+    assert!(!err.contains("nothing was applied"), "{err}");
+
+    db.execute("GRANT INSERT ON renkei.audit_log TO renkei_app").expect("grant");
+    let (code, out, err) = c.import("persons", &file, "b-mayor", &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("0 stored, 2 unchanged"), "applied the first time: {out}");
 }

@@ -83,7 +83,7 @@ pub trait Observer: Send + 'static {
     fn progress(&mut self, _bytes: u64, _lines: u64) {}
 }
 
-/// A load that could not run at all; nothing was applied.
+/// A load that could not run; nothing was applied, except as [`ImportError::NotAudited`] says.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The file as a whole is unusable (empty, bad header, unknown encoding).
@@ -97,9 +97,33 @@ pub enum ImportError {
     UnknownOrg(OrgId),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The load ended (applied, or refused for bad lines) but the audit log could not take its
+    /// entry: the operator must know, and must not be told that nothing happened.
+    #[error("{}, but its audit entry could not be written", load_outcome(.applied, .stored))]
+    NotAudited { applied: bool, stored: u64, source: StoreError },
 }
 
-/// Loads `input` for `org` and returns what happened, with the observer back.
+fn load_outcome(applied: &bool, stored: &u64) -> String {
+    if *applied { format!("the load was applied ({stored} stored)") } else { "the load was refused for its bad lines".into() }
+}
+
+impl ImportError {
+    /// What kind of failure, for the audit log (never the message, which may quote the input).
+    fn class(&self) -> &'static str {
+        match self {
+            ImportError::Input(_) => "unreadable-file",
+            ImportError::Read(_) => "read",
+            ImportError::Hub(_) => "hub",
+            ImportError::UnknownOrg(_) => "unknown-org",
+            ImportError::Store(StoreError::Full(_)) => "storage-full",
+            ImportError::Store(_) => "storage",
+            ImportError::NotAudited { .. } => "not-audited",
+        }
+    }
+}
+
+/// Loads `input` for `org` and returns what happened, with the observer back. Every attempt on
+/// a hosted org is audited: what it did, or what kind of failure stopped it.
 pub async fn import<R, O>(
     p: Arc<Platform>,
     org: &OrgId,
@@ -112,11 +136,43 @@ where
     O: Observer,
 {
     let ctx = p.orgs.get(org).ok_or_else(|| ImportError::UnknownOrg(org.clone()))?;
+    let (kind, actor) = (opts.kind.name(), opts.actor.clone());
+    match load(&p, org, input, opts, observer).await {
+        Ok((summary, observer)) => {
+            let detail = format!(
+                "org={org} kind={} lines={} stored={} unchanged={} bad={} applied={}",
+                summary.kind, summary.lines, summary.stored, summary.unchanged, summary.bad, summary.applied
+            );
+            if let Err(source) = p.platform.audit(&ctx.tenant, &actor, "import", &detail).await {
+                return Err(ImportError::NotAudited { applied: summary.applied, stored: summary.stored, source });
+            }
+            tracing::info!(%org, kind = %summary.kind, lines = summary.lines, bad = summary.bad, applied = summary.applied, "bulk load finished");
+            Ok((summary, observer))
+        }
+        Err(e) => {
+            let detail = format!("org={org} kind={kind} applied=false failed={}", e.class());
+            if let Err(source) = p.platform.audit(&ctx.tenant, &actor, "import", &detail).await {
+                // Two failures, one error to return: this one goes to the log.
+                tracing::error!(%org, error = %source, "a failed bulk load could not be audited");
+            }
+            tracing::info!(%org, %kind, failed = e.class(), "bulk load failed; nothing was applied");
+            Err(e)
+        }
+    }
+}
+
+/// The load itself, in one transaction of the org's tenant store.
+async fn load<R, O>(p: &Arc<Platform>, org: &OrgId, input: R, opts: ImportOptions, observer: O) -> Result<(ImportSummary, O), ImportError>
+where
+    R: Read + Send + 'static,
+    O: Observer,
+{
+    let ctx = p.orgs.get(org).ok_or_else(|| ImportError::UnknownOrg(org.clone()))?;
     let store = p.tenant_store(&ctx.tenant).ok_or_else(|| ImportError::UnknownOrg(org.clone()))?.clone();
     let rt = tokio::runtime::Handle::current();
     let events = start_reading(input, opts.clone(), p.matrix.clone(), store.copy_preparer(org))?;
-    let (p2, org2, actor) = (p.clone(), org.clone(), opts.actor.clone());
-    let outcome = store
+    let (p2, org2) = (p.clone(), org.clone());
+    store
         .bulk(org, move |bulk| {
             let mut observer = observer;
             let mut load = Load {
@@ -138,15 +194,7 @@ where
                 Err(e) => Ok((Err(e), Finish::Rollback)),
             }
         })
-        .await?;
-    let (summary, observer) = outcome?;
-    let detail = format!(
-        "org={org} kind={} lines={} stored={} unchanged={} bad={} applied={}",
-        summary.kind, summary.lines, summary.stored, summary.unchanged, summary.bad, summary.applied
-    );
-    p.platform.audit(&ctx.tenant, &actor, "import", &detail).await?;
-    tracing::info!(%org, kind = %summary.kind, lines = summary.lines, bad = summary.bad, applied = summary.applied, "bulk load finished");
-    Ok((summary, observer))
+        .await?
 }
 
 /// Feeds an HTTP request body to a load as a blocking [`Read`], chunk by chunk as it arrives,

@@ -377,7 +377,8 @@ impl Observer for Collect {
         (status = 422, description = "bad lines: nothing was applied; the problem lists them (`summary`, `bad_lines`)", content_type = "application/problem+json"),
         (status = 400, description = "unreadable file: empty, wrong header or encoding", content_type = "application/problem+json"),
         (status = 413, description = "larger than 64 MiB", content_type = "application/problem+json"),
-        (status = 507, description = "the platform's storage is full: nothing was applied", content_type = "application/problem+json")),
+        (status = 507, description = "the platform's storage is full: nothing was applied", content_type = "application/problem+json"),
+        (status = 500, description = "`not-audited`: the load ended, applied or refused as `detail` says, but its audit entry could not be written", content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn import_file(
     State(p): State<Arc<Platform>>,
@@ -422,6 +423,11 @@ fn import_problem(e: ImportError) -> Problem {
         ImportError::Hub(d) => hub_problem(d),
         ImportError::UnknownOrg(_) => Problem::unavailable("the org is not loaded on this server; restart it after creating orgs"),
         ImportError::Store(e) => store_problem(e),
+        e @ ImportError::NotAudited { .. } => {
+            tracing::error!(error = %renkei_net::with_causes(&e), "bulk load not audited");
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "not-audited", "The load ended but could not be audited; see the server log")
+                .with_detail(e.to_string())
+        }
     }
 }
 
