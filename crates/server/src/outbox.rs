@@ -34,7 +34,7 @@ pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = (
             // them go (a single one as the probe when it is half-open).
             let mut claimed = Claimed { due: Vec::new(), full: false };
             for store in p.tenants.values() {
-                let left = free - claimed.due.len();
+                let left = free.saturating_sub(claimed.due.len());
                 if left == 0 || p.breakers.permit(HUB, Instant::now()).is_err() {
                     break;
                 }
