@@ -18,7 +18,7 @@ use renkei_domain::Matrix;
 use renkei_domain::bulk::{self, Encoding, FileKind, Layout, LineError, MAX_LINE_BYTES};
 use renkei_domain::wire::MAX_CODES_PER_REQUEST;
 use renkei_domain::{AddresseeNo, IndividualNumber, OrgId};
-use renkei_store::tenant::{Bulk, CopyPreparer, Loaded, PreparedCopy, Written};
+use renkei_store::tenant::{Bulk, CopyPreparer, Loaded, PreparedCopy, TenantStore, Written};
 use renkei_store::{Finish, StoreError};
 use serde::Serialize;
 use std::cell::RefCell;
@@ -136,8 +136,9 @@ where
     O: Observer,
 {
     let ctx = p.orgs.get(org).ok_or_else(|| ImportError::UnknownOrg(org.clone()))?;
+    let store = p.tenant_store(&ctx.tenant).ok_or_else(|| ImportError::UnknownOrg(org.clone()))?.clone();
     let (kind, actor) = (opts.kind.name(), opts.actor.clone());
-    match load(&p, org, input, opts, observer).await {
+    match load(&p, store, org, input, opts, observer).await {
         Ok((summary, observer)) => {
             let detail = format!(
                 "org={org} kind={} lines={} stored={} unchanged={} bad={} applied={}",
@@ -162,13 +163,18 @@ where
 }
 
 /// The load itself, in one transaction of the org's tenant store.
-async fn load<R, O>(p: &Arc<Platform>, org: &OrgId, input: R, opts: ImportOptions, observer: O) -> Result<(ImportSummary, O), ImportError>
+async fn load<R, O>(
+    p: &Arc<Platform>,
+    store: TenantStore,
+    org: &OrgId,
+    input: R,
+    opts: ImportOptions,
+    observer: O,
+) -> Result<(ImportSummary, O), ImportError>
 where
     R: Read + Send + 'static,
     O: Observer,
 {
-    let ctx = p.orgs.get(org).ok_or_else(|| ImportError::UnknownOrg(org.clone()))?;
-    let store = p.tenant_store(&ctx.tenant).ok_or_else(|| ImportError::UnknownOrg(org.clone()))?.clone();
     let rt = tokio::runtime::Handle::current();
     let events = start_reading(input, opts.clone(), p.matrix.clone(), store.copy_preparer(org))?;
     let (p2, org2) = (p.clone(), org.clone());

@@ -343,7 +343,7 @@ impl Cluster {
 
     /// Runs `cmd` to its end: (exit code, stdout, stderr).
     pub fn output(mut cmd: Command) -> (i32, String, String) {
-        let out = cmd.output().expect("run renkei import");
+        let out = cmd.output().expect("run the command");
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
