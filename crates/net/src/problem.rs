@@ -105,7 +105,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 fn rejection_problem(rej: JsonRejection) -> Problem {
     match rej {
-        JsonRejection::JsonDataError(e) => Problem::bad_request("invalid-body", e.body_text()),
+        JsonRejection::JsonDataError(e) => Problem::bad_request("invalid-body", without_values(&e.body_text())),
         JsonRejection::JsonSyntaxError(_) => Problem::bad_request("malformed-json", "the body is not valid JSON"),
         JsonRejection::MissingJsonContentType(_) => Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -115,12 +115,72 @@ fn rejection_problem(rej: JsonRejection) -> Problem {
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "The body exceeds the size limit")
         }
-        other => Problem::bad_request("invalid-body", other.body_text()),
+        other => Problem::bad_request("invalid-body", without_values(&other.body_text())),
     }
+}
+
+/// A deserializer's message without the values it quotes, so that an error never repeats a
+/// personal field (a number sent as a JSON integer came back in the detail). serde quotes what
+/// it found: strings in double quotes, everything else in backticks. Double-quoted spans are
+/// dropped; backticked spans are kept only when they are names (field and variant names of the
+/// schema, a letter then letters, digits, `_` or `-`), which is what "missing field `x`" and
+/// "expected one of `a`, `b`" need. The path to the field, which the message starts with, names
+/// keys and indexes only.
+pub fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find(['`', '"']) {
+        let quote = rest[i..].chars().next().unwrap_or('`');
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let Some(end) = after.find(quote) else {
+            // An unclosed quote: whatever follows may be the value.
+            rest = "";
+            break;
+        };
+        let inner = &after[..end];
+        let is_name = inner.len() <= 64
+            && inner.starts_with(|c: char| c.is_ascii_alphabetic())
+            && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if quote == '`' && is_name {
+            out.push('`');
+            out.push_str(inner);
+            out.push('`');
+        } else if out.ends_with(' ') {
+            out.pop();
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl<T: Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_values;
+
+    #[test]
+    fn deserializer_messages_lose_the_values_they_quote() {
+        let cases = [
+            (
+                "individual_number: invalid type: integer `123456789018`, expected a string at line 1 column 30",
+                "individual_number: invalid type: integer, expected a string at line 1 column 30",
+            ),
+            ("name: invalid type: string \"山田 太郎\", expected u32", "name: invalid type: string, expected u32"),
+            ("x: invalid value: floating point `1.5`, expected an integer", "x: invalid value: floating point, expected an integer"),
+            ("unknown field `extra`, expected one of `duty`, `items`", "unknown field `extra`, expected one of `duty`, `items`"),
+            ("missing field `duty`", "missing field `duty`"),
+            ("state: unknown variant `123456789018`, expected `sent`", "state: unknown variant, expected `sent`"),
+            ("a: unclosed `123456789018", "a: unclosed "),
+        ];
+        for (said, shown) in cases {
+            assert_eq!(without_values(said), shown);
+        }
     }
 }

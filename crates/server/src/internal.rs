@@ -387,7 +387,7 @@ pub async fn import_file(
     params: Result<Query<ImportParams>, axum::extract::rejection::QueryRejection>,
     body: axum::body::Body,
 ) -> Result<Json<ImportReport>, Problem> {
-    let Query(params) = params.map_err(|e| Problem::bad_request("invalid-query", e.body_text()))?;
+    let Query(params) = params.map_err(|e| Problem::bad_request("invalid-query", renkei_net::problem::without_values(&e.body_text())))?;
     let kind = match kind.as_str() {
         "persons" => FileKind::Persons,
         "copies" => FileKind::Copies,
