@@ -306,15 +306,7 @@ impl Db {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| open_err(&e))?;
         }
-        let mut conn = rusqlite::Connection::open(path).map_err(|e| open_err(&e))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        // WAL: readers never block the writer; NORMAL sync is durable across process crashes.
-        // The page size takes effect only on a new, empty file; an existing file keeps its own
-        // (a VACUUM would convert it).
-        conn.pragma_update(None, "page_size", migrations.sqlite_page_size)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut conn = crate::sqlite::connect(path, migrations.sqlite_page_size).map_err(|e| open_err(&e))?;
         migrate::sqlite(&mut conn, migrations.sqlite)?;
         let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         Ok(Db::Sqlite(SqliteFile::start(conn, &name)?))

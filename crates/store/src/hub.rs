@@ -191,7 +191,7 @@ const HUB_CACHE_KIB: u32 = 65_536;
 
 #[derive(Clone)]
 pub struct HubStore {
-    db: Db,
+    pub(crate) db: Db,
 }
 
 /// The columns [`hub_query_row`] reads, in order.

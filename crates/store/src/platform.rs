@@ -171,7 +171,7 @@ pub struct AuditEntry {
 
 #[derive(Clone)]
 pub struct PlatformStore {
-    db: Db,
+    pub(crate) db: Db,
     location: Location,
 }
 

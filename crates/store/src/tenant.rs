@@ -1454,9 +1454,10 @@ mod tests {
     }
 
     /// Tenant files take bulk loads (large pages); the platform's and the hub's take small
-    /// transactions only (small pages).
+    /// transactions only (small pages). Every store's connection syncs each commit
+    /// (`synchronous = FULL`, 2), so an acknowledged write survives a power cut.
     #[tokio::test]
-    async fn each_stores_new_file_has_the_page_size_of_its_writes() {
+    async fn each_stores_new_file_has_the_page_size_of_its_writes_and_every_commit_is_synced() {
         let dir = tempfile::tempdir().unwrap();
         let location = crate::Location::Dir(dir.path().to_path_buf());
         let platform = crate::platform::PlatformStore::open(&location).await.unwrap();
@@ -1468,6 +1469,10 @@ mod tests {
         assert_eq!(page_size(crate::layout::platform_db(dir.path())), crate::migrate::SMALL_PAGE_SIZE);
         assert_eq!(page_size(crate::layout::hub_db(dir.path())), crate::migrate::SMALL_PAGE_SIZE);
         assert_eq!(page_size(crate::layout::tenant_db(dir.path(), &TenantId::parse("t").unwrap())), crate::migrate::BULK_PAGE_SIZE);
+        for db in [&platform.db, &tenant.db, &hub.db] {
+            let synchronous = db.tx(Scope::Global, |tx| tx.value::<i64>("PRAGMA synchronous", args![])).await.unwrap();
+            assert_eq!(synchronous, 2, "synchronous = FULL");
+        }
         drop((platform, tenant, hub));
     }
 }
