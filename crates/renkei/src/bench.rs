@@ -309,9 +309,10 @@ async fn open_raw(db: Option<&str>, sqlite: &Path) -> Result<renkei_store::Db> {
     Ok(renkei_store::Db::open(&loc, sqlite, "renkei_app", &RAW_MIGRATIONS).await?)
 }
 
-/// The least time any load of encrypted provision copies can take on this machine with SQLite,
-/// measured in the same run as the baseline, so `baseline ÷ floor` is the highest import ÷
-/// baseline ratio any implementation could reach here. Two parts, each less than a load must do:
+/// This storage layout's floor: the least time a load of encrypted provision copies into one
+/// keyed table of blind indexes can take on this machine with SQLite, measured in the same run
+/// as the baseline, so `baseline ÷ floor` is the highest import ÷ baseline ratio such a load
+/// could reach here. Two parts, each less than a load must do:
 ///
 /// - **Write**: the rows a load must keep, already sorted and encrypted, inserted one statement
 ///   each (as the baseline does) into the smallest table that can hold them: a primary key of
@@ -397,7 +398,7 @@ impl StorageFloor {
 
     fn line(&self) -> String {
         format!(
-            "floor: {:.2} s (the sorted, encrypted rows written into the smallest keyed table {:.2} s; blind indexes, encryption and sort {:.2} s over {} cores) → no implementation exceeds ratio {:.2} here",
+            "floor: {:.2} s (the sorted, encrypted rows written into the smallest keyed table {:.2} s; blind indexes, encryption and sort {:.2} s over {} cores) → this storage layout's floor allows ratio {:.2} at most here",
             self.secs(),
             self.write_secs,
             self.prepare_secs,
@@ -524,7 +525,8 @@ async fn e2e(db: Option<&str>, queries: usize, concurrency: usize) -> Result<Rep
     Ok(Report { human, json })
 }
 
-/// The least CPU any implementation of the protocol spends on a query on this machine, measured
+/// This protocol's floor: the least CPU an implementation of it (five HTTPS exchanges a query)
+/// spends on a query on this machine, measured
 /// in the same run as the echo: the cryptography each query needs by design, plus its HTTPS
 /// exchanges at the echo's cost per exchange. No storage, JSON handling or scheduling is
 /// counted, so it is a floor, not an estimate.
@@ -588,13 +590,13 @@ impl ProtocolFloor {
     }
 
     fn json(&self) -> Value {
-        json!({"what": "protocol cryptography + HTTPS exchanges at the echo's cost; the least CPU per query any implementation spends here",
+        json!({"what": "protocol cryptography + HTTPS exchanges at the echo's cost; the least CPU per query an implementation of this protocol (five HTTPS exchanges) spends here",
             "crypto_ms_per_query": self.crypto_ms, "http_ms_per_query": self.http_ms, "ms_per_query": self.ms(), "max_ratio": self.max_ratio()})
     }
 
     fn line(&self) -> String {
         format!(
-            "floor: {:.2} ms/query ({:.2} cryptography, {:.2} for {} HTTPS exchanges) → no implementation exceeds ratio {:.2} here",
+            "floor: {:.2} ms/query ({:.2} cryptography, {:.2} for {} HTTPS exchanges) → this protocol's floor allows ratio {:.2} at most here",
             self.ms(),
             self.crypto_ms,
             self.http_ms,
