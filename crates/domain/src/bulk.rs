@@ -7,7 +7,7 @@
 
 use crate::ids::{AddresseeNo, ItemCode};
 use crate::number::IndividualNumber;
-use chrono::NaiveDate;
+use crate::date::{Date, DateError};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
@@ -199,7 +199,10 @@ impl Layout {
         if !knows_item(&item) {
             return Err(col(1, format!("item {item} is not in 別表第二")));
         }
-        let valid_from = parse_date(cells[2].as_ref().trim()).ok_or_else(|| col(2, "not a date (YYYY-MM-DD or YYYY/MM/DD)".into()))?;
+        let valid_from = Date::parse_csv(cells[2].as_ref().trim()).map_err(|e| match e {
+            DateError::Year => col(2, e.to_string()),
+            _ => col(2, "not a date (YYYY-MM-DD or YYYY/MM/DD)".into()),
+        })?;
         let mut fields = Map::new();
         for (i, cell) in cells.iter().enumerate().skip(3) {
             let cell = cell.as_ref();
@@ -214,20 +217,6 @@ impl Layout {
     }
 }
 
-fn parse_date(s: &str) -> Option<NaiveDate> {
-    // The documented forms (`YYYY-MM-DD`, `YYYY/MM/DD`) read directly: chrono's format-string
-    // parser was a tenth of a bulk load's reading thread. Anything else goes to chrono, which
-    // also takes one-digit months and days.
-    let b = s.as_bytes();
-    if b.len() == 10 && (b[4] == b'-' || b[4] == b'/') && b[7] == b[4] {
-        let num = |r: std::ops::Range<usize>| s.get(r).filter(|d| d.bytes().all(|c| c.is_ascii_digit()))?.parse::<u32>().ok();
-        if let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) {
-            return NaiveDate::from_ymd_opt(y as i32, m, d);
-        }
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(s, "%Y/%m/%d")).ok()
-}
-
 /// A valid line of a persons file.
 #[derive(Debug)]
 pub struct PersonLine {
@@ -240,7 +229,7 @@ pub struct PersonLine {
 pub struct CopyLine {
     pub addressee: AddresseeNo,
     pub item: ItemCode,
-    pub valid_from: NaiveDate,
+    pub valid_from: Date,
     pub fields: Map<String, Value>,
 }
 
@@ -254,11 +243,12 @@ mod tests {
 
     #[test]
     fn dates_are_read_in_both_documented_forms_and_impossible_ones_refused() {
-        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+        let d = |y, m, d| Date::from_ymd(y, m, d).ok();
+        let parse_date = |s| Date::parse_csv(s).ok();
         assert_eq!(parse_date("2026-04-01"), d(2026, 4, 1));
         assert_eq!(parse_date("2026/12/31"), d(2026, 12, 31));
         assert_eq!(parse_date("2026/4/1"), d(2026, 4, 1));
-        for bad in ["2026-02-30", "2026-13-01", "2026-04/01", "2026-0a-01", "2026-04-01 ", "", "20260401"] {
+        for bad in ["2026-02-30", "2026-13-01", "2026-04/01", "2026-0a-01", "2026-04-01 ", "", "20260401", "+10000-01-01", "10000/01/01"] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
     }
@@ -325,7 +315,7 @@ mod tests {
         let l = Layout::from_header(FileKind::Copies, &cells(&["addressee_no", "item", "valid_from", "amount", "note"])).unwrap();
         let known = |i: &ItemCode| i.as_str() == "TAX";
         let ok = l.copy(&cells(&["A1", "TAX", "2026/04/01", "12000", ""]), known).unwrap();
-        assert_eq!(ok.valid_from, NaiveDate::from_ymd_opt(2026, 4, 1).unwrap());
+        assert_eq!(ok.valid_from, Date::from_ymd(2026, 4, 1).unwrap());
         assert_eq!(ok.fields.len(), 1, "empty cells are left out");
         let e = l.copy(&cells(&["A1", "PENSION", "2026-04-01", "1", ""]), known).unwrap_err();
         assert_eq!(e.column, Some((2, "item".into())));

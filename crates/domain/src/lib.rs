@@ -5,12 +5,14 @@
 //! whom for what, and a [`QueryState`] only moves along the legal transitions.
 
 pub mod bulk;
+pub mod date;
 pub mod ids;
 pub mod matrix;
 pub mod number;
 pub mod query;
 pub mod wire;
 
+pub use date::{Date, DateError};
 pub use ids::{AddresseeNo, DutyCode, IdError, ItemCode, OrgCode, OrgId, OrgType, RequestId, TenantId};
 pub use matrix::{Matrix, MatrixError, MatrixRow};
 pub use number::{IndividualNumber, NumberError};

@@ -6,7 +6,7 @@
 
 use crate::ids::{DutyCode, ItemCode, OrgCode, OrgId, OrgType, RequestId};
 use crate::query::{ItemAnswer, Outcome};
-use chrono::NaiveDate;
+use crate::date::Date;
 use serde::{Deserialize, Serialize};
 
 /// The most Individual Numbers one code request may carry.
@@ -83,7 +83,7 @@ pub struct QueryRequest {
     pub duty: DutyCode,
     pub items: Vec<ItemCode>,
     pub requester_code: OrgCode,
-    pub reference_date: NaiveDate,
+    pub reference_date: Date,
     pub issued_at: i64,
 }
 
@@ -101,7 +101,7 @@ pub struct ForwardedQuery {
     pub duty: DutyCode,
     pub items: Vec<ItemCode>,
     pub provider_code: OrgCode,
-    pub reference_date: NaiveDate,
+    pub reference_date: Date,
     pub issued_at: i64,
 }
 

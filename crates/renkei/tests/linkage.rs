@@ -24,6 +24,7 @@ on_both_backends!(
     restarting_every_process_keeps_persons_copies_queries_and_records,
     filing_twice_with_one_idempotency_key_yields_one_query,
     bad_bodies_get_problem_documents,
+    dates_are_years_0001_to_9999_and_copies_are_chosen_by_date,
     the_served_openapi_document_matches_the_committed_one,
 );
 
@@ -355,6 +356,34 @@ async fn bad_bodies_get_problem_documents(b: Backend) {
     assert_eq!((s, v["type"].as_str()), (400, Some("urn:renkei:problem:unknown-item")));
     let (s, _, v) = c.file("a-mayor", "nowhere", "D015", &["TAX"], "A1", "k").await;
     assert_eq!((s, v["type"].as_str()), (422, Some("urn:renkei:problem:unknown-provider")));
+}
+
+async fn dates_are_years_0001_to_9999_and_copies_are_chosen_by_date(b: Backend) {
+    let c = Cluster::start_on(b).await;
+    let n = number(4242);
+    c.register("a-mayor", "A1", &n).await;
+    c.register("b-mayor", "B1", &n).await;
+    // Years past 9999 sorted before 2026 as text: a copy valid only from the year 10000 was
+    // handed out for 2026. They are refused on the way in, naming the rule, not the value.
+    for far in ["+10000-01-01", "10000-01-01"] {
+        let (s, ct, v) = c.copy("b-mayor", "B1", "TAX", far, json!({"v": 9})).await;
+        assert_eq!((s, ct.as_str(), v["type"].as_str()), (400, PROBLEM, Some("urn:renkei:problem:invalid-body")), "{v}");
+        assert!(v["detail"].as_str().unwrap_or_default().contains("0001–9999") && !v.to_string().contains("10000"), "{v}");
+        let query = json!({"duty": "D015", "provider_org": "b-mayor", "items": ["TAX"], "addressee_no": "A1", "reference_date": far, "idempotency_key": far});
+        let (s, _, v) = c.api("a-mayor", Method::POST, "/api/v1/queries", Some(query)).await;
+        assert_eq!((s, v["type"].as_str()), (400, Some("urn:renkei:problem:invalid-body")), "{v}");
+    }
+    assert_eq!(c.copy("b-mayor", "B1", "TAX", "0999-01-01", json!({"v": 1})).await.0, 200);
+    assert_eq!(c.copy("b-mayor", "B1", "TAX", "2026-06-01", json!({"v": 2})).await.0, 200);
+    assert_eq!(c.copy("b-mayor", "B1", "TAX", "9999-12-31", json!({"v": 3})).await.0, 200);
+    for (date, want) in [("2026-07-01", 2), ("1500-01-01", 1), ("9999-12-31", 3)] {
+        let query = json!({"duty": "D015", "provider_org": "b-mayor", "items": ["TAX"], "addressee_no": "A1", "reference_date": date, "idempotency_key": date});
+        let (s, _, q) = c.api("a-mayor", Method::POST, "/api/v1/queries", Some(query)).await;
+        assert_eq!(s, 201, "{q}");
+        let q = c.wait_final("a-mayor", q["id"].as_str().unwrap()).await;
+        assert_eq!(q["reference_date"], date);
+        assert_eq!(q["answer"]["items"][0]["fields"]["v"], want, "on {date}: {q}");
+    }
 }
 
 async fn the_served_openapi_document_matches_the_committed_one(b: Backend) {

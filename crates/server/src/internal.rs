@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::NaiveDate;
+use renkei_domain::Date;
 use renkei_domain::bulk::{Encoding, FileKind};
 use renkei_domain::wire::MAX_ITEMS_PER_QUERY;
 use renkei_domain::{AddresseeNo, DutyCode, IndividualNumber, ItemCode, OrgId, QueryState, RequestId};
@@ -150,7 +150,7 @@ pub struct UpsertCopy {
     #[schema(value_type = String, example = "TAX")]
     pub item: ItemCode,
     #[schema(value_type = String, format = Date, example = "2026-04-01")]
-    pub valid_from: NaiveDate,
+    pub valid_from: Date,
     /// The item's fields, as the client system defines them.
     #[schema(value_type = Object)]
     pub fields: Map<String, Value>,
@@ -163,7 +163,7 @@ pub struct CopyStored {
     #[schema(value_type = String)]
     pub item: ItemCode,
     #[schema(value_type = String, format = Date)]
-    pub valid_from: NaiveDate,
+    pub valid_from: Date,
 }
 
 #[utoipa::path(post, path = "/api/v1/copies", request_body = UpsertCopy, tag = "copies",
@@ -196,7 +196,7 @@ pub struct FileQuery {
     pub addressee_no: AddresseeNo,
     /// The date on which the provided data must be valid.
     #[schema(value_type = String, format = Date, example = "2026-06-01")]
-    pub reference_date: NaiveDate,
+    pub reference_date: Date,
     /// Filing again with the same key returns the first query instead of a new one.
     #[schema(example = "tax-2026-A000001")]
     pub idempotency_key: String,
@@ -217,7 +217,7 @@ pub struct QueryResource {
     pub items: Vec<String>,
     pub addressee_no: String,
     #[schema(value_type = String, format = Date)]
-    pub reference_date: NaiveDate,
+    pub reference_date: Date,
     /// Why the query ended in エラー, or the last delivery problem.
     pub error: Option<String>,
     /// found, not_registered or no_copy, once answered.

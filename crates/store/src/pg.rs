@@ -269,6 +269,9 @@ fn row_from_pg(r: &postgres::Row) -> Result<Row> {
             r.try_get::<_, Option<Vec<u8>>>(i)?.map_or(Value::Null, Value::Blob)
         } else if [Type::TEXT, Type::VARCHAR, Type::NAME, Type::BPCHAR].contains(ty) {
             r.try_get::<_, Option<String>>(i)?.map_or(Value::Null, Value::Text)
+        } else if *ty == Type::DATE {
+            // Dates travel as their `YYYY-MM-DD` text, as SQLite keeps them.
+            r.try_get::<_, Option<chrono::NaiveDate>>(i)?.map_or(Value::Null, |d| Value::Text(d.format("%Y-%m-%d").to_string()))
         } else {
             return Err(StoreError::Corrupt(format!("column {} has unsupported type {ty}", col.name())));
         };
@@ -291,6 +294,7 @@ impl postgres::types::ToSql for Value {
             Value::Int(i) if *ty == Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
             Value::Int(i) if *ty == Type::BOOL => (*i != 0).to_sql(ty, out),
             Value::Text(s) if <String as postgres::types::ToSql>::accepts(ty) => s.to_sql(ty, out),
+            Value::Text(s) if *ty == Type::DATE => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")?.to_sql(ty, out),
             Value::Blob(b) if *ty == Type::BYTEA => b.to_sql(ty, out),
             other => Err(format!("cannot bind {} to a {ty} parameter", other.kind()).into()),
         }

@@ -128,7 +128,18 @@ const POSTGRES: &[Migration] = &[
         ),
     },
     Migration { version: 2, sql: crate::tenant::IMPORT_ID_MIGRATION },
+    Migration { version: 3, sql: DATES_AS_DATES },
 ];
+
+/// Version 3 (PostgreSQL): valid-from and reference dates are `date` columns, compared as dates.
+/// As text, `+10000-01-01` (which chrono accepted) sorted before `2026-…`. Such a row keeps its
+/// year (PostgreSQL reads the year without the sign) and is valid on no date renkei accepts now
+/// (years 0001–9999, `renkei_domain::Date`). SQLite compares the text, which orders as the dates
+/// do once every year has four digits.
+const DATES_AS_DATES: &str = "
+    ALTER TABLE provision_copies ALTER COLUMN valid_from TYPE date USING ltrim(valid_from, '+')::date;
+    ALTER TABLE queries ALTER COLUMN reference_date TYPE date USING ltrim(reference_date, '+')::date;
+";
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {
     sqlite: SQLITE,

@@ -6,7 +6,7 @@
 use crate::db::{Backend, Finish, Scope, ToValue, Tx};
 use crate::migrate::{Migration, Migrations};
 use crate::{Db, Result, StoreError, args, now_millis, now_unix};
-use chrono::NaiveDate;
+use renkei_domain::Date;
 use renkei_crypto::datakey::DataKey;
 use renkei_domain::wire::QueryRequest;
 use renkei_domain::{AddresseeNo, DutyCode, ItemCode, OrgCode, OrgId, Outcome, QueryState, RequestId, TenantId};
@@ -163,7 +163,7 @@ pub struct NewQuery {
     pub provider: OrgId,
     pub duty: DutyCode,
     pub items: Vec<ItemCode>,
-    pub reference_date: NaiveDate,
+    pub reference_date: Date,
     /// Milliseconds since the epoch after which the query ends in エラー.
     pub deadline_at: i64,
 }
@@ -189,7 +189,7 @@ pub struct QueryView {
     pub provider: OrgId,
     pub items: Vec<ItemCode>,
     pub addressee: AddresseeNo,
-    pub reference_date: NaiveDate,
+    pub reference_date: Date,
     pub state: QueryState,
     pub error: Option<String>,
     pub outcome: Option<Outcome>,
@@ -370,7 +370,7 @@ fn transition(
 #[derive(Debug, Clone)]
 pub struct CopyVersion {
     pub item: ItemCode,
-    pub valid_from: NaiveDate,
+    pub valid_from: Date,
     pub fields: Map<String, Value>,
 }
 
@@ -448,7 +448,7 @@ impl CopyPreparer {
         line: u64,
         addressee: &AddresseeNo,
         item: &ItemCode,
-        valid_from: NaiveDate,
+        valid_from: Date,
         fields: &Map<String, Value>,
     ) -> Result<PreparedCopy> {
         let vf = valid_from.to_string();
@@ -914,7 +914,7 @@ impl TenantStore {
         org: &OrgId,
         addressee: &AddresseeNo,
         item: &ItemCode,
-        valid_from: NaiveDate,
+        valid_from: Date,
         fields: &Map<String, Value>,
     ) -> Result<()> {
         let a_idx = self.addressee_idx(org, addressee);
@@ -949,7 +949,7 @@ impl TenantStore {
         org: &OrgId,
         addressee: &AddresseeNo,
         items: &[ItemCode],
-        date: NaiveDate,
+        date: Date,
     ) -> Result<Vec<CopyVersion>> {
         let a_idx = self.addressee_idx(org, addressee);
         let (tenant, org) = (self.tenant.to_string(), org.to_string());
@@ -968,7 +968,7 @@ impl TenantStore {
         request_id: &RequestId,
         code: &OrgCode,
         items: &[ItemCode],
-        date: NaiveDate,
+        date: Date,
     ) -> Result<AnswerBasis> {
         let c_idx = self.code_idx(org, code);
         let (tenant, org, rid) = (self.tenant.to_string(), org.to_string(), request_id.to_string());
@@ -1406,7 +1406,7 @@ mod tests {
         let org = OrgId::parse("org").unwrap();
         let (one, loaded) = (AddresseeNo::parse("A-1").unwrap(), AddresseeNo::parse("A-2").unwrap());
         let item = ItemCode::parse("TAX").unwrap();
-        let (april, july) = (NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(), NaiveDate::from_ymd_opt(2026, 7, 1).unwrap());
+        let (april, july) = (Date::from_ymd(2026, 4, 1).unwrap(), Date::from_ymd(2026, 7, 1).unwrap());
 
         // Made by an earlier release: 4 KiB pages, which stay.
         let made = rusqlite::Connection::open(&path).unwrap();

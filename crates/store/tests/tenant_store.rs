@@ -267,7 +267,7 @@ async fn a_bulk_load_replaces_versions_in_place_and_keeps_the_first_of_repeated_
     let (org, a, _) = ids();
     let tax = ItemCode::parse("TAX").unwrap();
     let fields = |v: i64| json!({"v": v}).as_object().unwrap().clone();
-    let date = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
+    let date = |d: &str| d.parse::<renkei_domain::Date>().unwrap();
     // Loads `lines` (line, valid_from, value) for A1/TAX in one transaction.
     let load = |lines: Vec<(u64, &'static str, i64)>, finish: Finish| {
         let (prep, a, tax, org) = (s.copy_preparer(&org), a.clone(), tax.clone(), org.clone());
