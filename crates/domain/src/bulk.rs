@@ -5,9 +5,9 @@
 //! Messages name the column and the rule, never the value: a report may be read by people who
 //! must not see the personal data it is about.
 
+use crate::date::{Date, DateError};
 use crate::ids::{AddresseeNo, ItemCode};
 use crate::number::IndividualNumber;
-use crate::date::{Date, DateError};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 

@@ -4,17 +4,19 @@
 //! payload as base64 of its JSON bytes, and an Ed25519 signature over kind and bytes (see
 //! `renkei_crypto::signing`). Receivers verify before they parse, so nothing unsigned is trusted.
 
+use crate::date::Date;
 use crate::ids::{DutyCode, ItemCode, OrgCode, OrgId, OrgType, RequestId};
 use crate::query::{ItemAnswer, Outcome};
-use crate::date::Date;
 use serde::{Deserialize, Serialize};
 
 /// The most Individual Numbers one code request may carry.
 pub const MAX_CODES_PER_REQUEST: usize = 1000;
 /// The most items one query may ask for.
 pub const MAX_ITEMS_PER_QUERY: usize = 16;
-/// How far a signed message's `issued_at` may be from the receiver's clock, in seconds. Older
-/// envelopes are refused as replays; retries of one envelope within the window are idempotent.
+/// How far a signed message's `issued_at` may be from the receiver's clock, in seconds, unless
+/// the operator sets another window (`--freshness-secs`). Older envelopes are refused as
+/// replays; every delivery attempt is signed anew, so a peer that was down longer than the
+/// window still gets a fresh one.
 pub const FRESHNESS_SECONDS: i64 = 300;
 
 /// A signed message. `payload` is base64 (standard) of the JSON bytes that were signed.
@@ -40,6 +42,7 @@ pub enum MessageKind {
     ForwardedQuery,
     Answer,
     RelayedAnswer,
+    DeliveryFailure,
 }
 
 impl MessageKind {
@@ -50,6 +53,7 @@ impl MessageKind {
             MessageKind::ForwardedQuery => "forwarded_query",
             MessageKind::Answer => "answer",
             MessageKind::RelayedAnswer => "relayed_answer",
+            MessageKind::DeliveryFailure => "delivery_failure",
         }
     }
 }
@@ -134,6 +138,19 @@ pub struct RelayedAnswer {
     pub answer: SignedEnvelope,
     /// The provider's Ed25519 verifying key, base64.
     pub provider_verify_key: String,
+    pub issued_at: i64,
+}
+
+/// Hub → requester: the hub gave up delivering the query (the provider refused it, or could not
+/// be reached within the hub's attempts). The requester ends the query in エラー with `reason`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryFailure {
+    pub request_id: RequestId,
+    pub requester: OrgId,
+    pub provider: OrgId,
+    /// Why, for staff to read: the provider's problem type and detail, or the last delivery error.
+    pub reason: String,
     pub issued_at: i64,
 }
 

@@ -8,8 +8,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use renkei_crypto::signing::{VerifyingKey, open_envelope, peek_payload};
 use renkei_domain::wire::{
-    Accepted, CodeRequest, CodeResponse, FRESHNESS_SECONDS, ForwardedQuery, HUB_SIGNER, MAX_CODES_PER_REQUEST, MAX_ITEMS_PER_QUERY,
-    MessageKind, QueryRequest, SignedEnvelope,
+    Accepted, CodeRequest, CodeResponse, ForwardedQuery, HUB_SIGNER, MAX_CODES_PER_REQUEST, MAX_ITEMS_PER_QUERY, MessageKind, QueryRequest,
+    SignedEnvelope,
 };
 use renkei_domain::{IndividualNumber, OrgId};
 use renkei_net::{ApiJson, Problem};
@@ -64,7 +64,8 @@ async fn verified<T: serde::de::DeserializeOwned>(
         renkei_crypto::CryptoError::BadPayload(d) => Problem::bad_request("invalid-message", d),
         _ => Problem::new(StatusCode::UNAUTHORIZED, "bad-signature", "The message signature does not verify"),
     })?;
-    if (now_unix() - issued_at(&msg)).abs() > FRESHNESS_SECONDS {
+    if (now_unix() - issued_at(&msg)).unsigned_abs() > hub.freshness.as_secs() {
+        tracing::warn!(signer = %env.signer, kind = kind.code(), "refused a message that is not fresh");
         return Err(Problem::conflict("replayed-request", "the message is not fresh (issued_at outside the accepted window)"));
     }
     Ok((msg, entry))

@@ -32,6 +32,8 @@ pub struct Hub {
     pub wake: Notify,
     /// How long a claimed step is reserved for this process before another may retry it.
     pub claim_lease: Duration,
+    /// How far a signed message's `issued_at` may be from the hub's clock.
+    pub freshness: Duration,
     /// One circuit breaker per org server.
     pub breakers: Breakers,
     /// Directory entries read recently (see [`Hub::org`]).
@@ -59,6 +61,7 @@ impl Hub {
         signing: SigningKey,
         client: reqwest::Client,
         claim_lease: Duration,
+        freshness: Duration,
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
@@ -68,6 +71,7 @@ impl Hub {
             client,
             wake: Notify::new(),
             claim_lease,
+            freshness,
             breakers: Breakers::new(),
             directory: Recent::new(DIRECTORY_TTL, DIRECTORY_CACHE_SIZE),
         })

@@ -1,11 +1,15 @@
 //! The hub's delivery worker: forwards admitted queries to providers and relays their answers
 //! to requesters. Each step ends in a durable state change in the hub store (accepted →
-//! relayed when the answer is relayed at once, else accepted → answered → relayed; or failed),
-//! so a crash between steps only causes a retry, and receivers are idempotent by request id.
+//! relayed when the answer is relayed at once, else accepted → answered → relayed; a forward
+//! given up: accepted → undeliverable → failed once the requester was told; or failed), so a
+//! crash between steps only causes a retry, and receivers are idempotent by request id.
+//!
+//! Only 5xx, 408, 429 and transport errors are retried; any other refusal is permanent and ends
+//! the step at once with the peer's problem type and detail as the reason.
 
 use crate::Hub;
-use renkei_crypto::signing::{VerifyingKey, open_envelope};
-use renkei_domain::wire::{HUB_SIGNER, MessageKind, RelayedAnswer, SealedAnswer, SignedEnvelope};
+use renkei_crypto::signing::{VerifyingKey, open_envelope, peek_payload};
+use renkei_domain::wire::{DeliveryFailure, ForwardedQuery, HUB_SIGNER, MessageKind, RelayedAnswer, SealedAnswer, SignedEnvelope};
 use renkei_net::backoff_millis;
 use renkei_net::worker::Claimed;
 use renkei_store::hub::HubQuery;
@@ -52,7 +56,7 @@ async fn step(hub: &Hub, mut q: HubQuery) {
         // Which org's server this step goes to: its circuit breaker decides whether to try now.
         let dest = match q.state.as_str() {
             "accepted" => q.provider.clone(),
-            "answered" => q.requester.clone(),
+            "answered" | "undeliverable" => q.requester.clone(),
             _ => return,
         };
         if let Err(wait) = hub.breakers.permit(&dest, Instant::now()) {
@@ -60,21 +64,30 @@ async fn step(hub: &Hub, mut q: HubQuery) {
                 return;
             }
             let later = now_millis() + wait.as_millis() as i64 + rand::random::<u16>() as i64 % 250;
-            let _ = hub.store.postpone(&q.request_id, later).await;
+            if let Err(e) = hub.store.postpone(&q.request_id, later).await {
+                tracing::warn!(request_id = %q.request_id, error = %e, "cannot postpone a step; it is retried when its lease ends");
+            }
             return;
         }
         let result = match q.state.as_str() {
             "accepted" => forward(hub, &q).await.map(Some),
-            _ => relay(hub, &q).await.map(|()| None),
+            "answered" => relay(hub, &q).await.map(|()| None),
+            _ => tell_requester(hub, &q).await.map(|()| None),
         };
         match &result {
             Err(Step::Unreachable(_)) => hub.breakers.failure(&dest, Instant::now()),
+            Err(Step::Local(_)) => {}
             _ => hub.breakers.success(&dest),
         }
         match result {
             Ok(Some(relayed)) => {
                 q = HubQuery { state: "answered".into(), answer: Some(relayed), attempts: 0, ..q };
                 unstored = true;
+            }
+            Ok(None) if q.state == "undeliverable" => {
+                tracing::info!(request_id = %q.request_id, requester = %q.requester, "the requester was told the query could not be delivered");
+                end(hub, &q, None).await;
+                return;
             }
             Ok(None) => {
                 // Relayed: the answer (if not stored yet) and the end of the route in one step.
@@ -87,20 +100,51 @@ async fn step(hub: &Hub, mut q: HubQuery) {
                 }
                 return;
             }
-            Err(Step::Unreachable(reason) | Step::Refused(reason)) => {
+            Err(failure) => {
                 if unstored && !store_answer(hub, &q).await {
                     return;
                 }
-                if q.attempts + 1 >= MAX_ATTEMPTS {
-                    tracing::warn!(request_id = %q.request_id, %reason, "giving up");
-                    let _ = hub.store.advance(&q.request_id, &q.state, "failed", None, Some("failed"), 0).await;
+                let permanent = matches!(failure, Step::Refused(_));
+                let reason = failure.reason();
+                if permanent || q.attempts + 1 >= MAX_ATTEMPTS {
+                    give_up(hub, &q, &reason, permanent).await;
                 } else {
                     tracing::info!(request_id = %q.request_id, %reason, attempts = q.attempts + 1, "will retry");
-                    let _ = hub.store.schedule_retry(&q.request_id, now_millis() + backoff_millis(q.attempts), &reason).await;
+                    if let Err(e) = hub.store.schedule_retry(&q.request_id, now_millis() + backoff_millis(q.attempts), &reason).await {
+                        tracing::warn!(request_id = %q.request_id, error = %e, "cannot schedule a retry; it is retried when its lease ends");
+                    }
                 }
                 return;
             }
         }
+    }
+}
+
+/// Ends a step that will not succeed: a forward's requester is told why (the query becomes
+/// `undeliverable`, then `failed` once told); a relay or a notice that cannot be delivered ends
+/// the route (the requester's query ends at its deadline).
+async fn give_up(hub: &Hub, q: &HubQuery, reason: &str, refused: bool) {
+    let how = if refused { "refused" } else { "unreachable after the hub's attempts" };
+    match q.state.as_str() {
+        "accepted" => {
+            tracing::warn!(request_id = %q.request_id, provider = %q.provider, %reason, "giving up the forward ({how}); the requester will be told");
+            let told = format!("the hub could not deliver the query to {}: {reason}", q.provider);
+            match hub.store.give_up(&q.request_id, &told).await {
+                Ok(_) => hub.wake.notify_one(),
+                Err(e) => tracing::warn!(request_id = %q.request_id, error = %e, "cannot note the forward as given up; it is retried"),
+            }
+        }
+        _ => {
+            tracing::warn!(request_id = %q.request_id, requester = %q.requester, state = %q.state, %reason, "giving up the delivery to the requester ({how})");
+            end(hub, q, Some("failed")).await;
+        }
+    }
+}
+
+/// `q`'s state → `failed`, setting its record's outcome if given.
+async fn end(hub: &Hub, q: &HubQuery, outcome: Option<&str>) {
+    if let Err(e) = hub.store.advance(&q.request_id, &q.state, "failed", None, outcome, 0).await {
+        tracing::warn!(request_id = %q.request_id, error = %e, "cannot end the route; it is retried");
     }
 }
 
@@ -116,11 +160,24 @@ async fn store_answer(hub: &Hub, q: &HubQuery) -> bool {
     }
 }
 
-/// Why a step failed: the server could not be reached or failed itself (counts against its
-/// circuit breaker), or it answered and the answer was refused.
+/// Why a step failed.
 enum Step {
+    /// The server could not be reached, failed itself (5xx) or asked to be retried later (429,
+    /// 408): retried, and counted against its circuit breaker.
     Unreachable(String),
+    /// The server refused the message (another 4xx), or what it answered is unacceptable: retrying
+    /// would get the same, so the step is given up at once.
     Refused(String),
+    /// The hub itself failed (its store): retried, not held against the destination.
+    Local(String),
+}
+
+impl Step {
+    fn reason(self) -> String {
+        match self {
+            Step::Unreachable(r) | Step::Refused(r) | Step::Local(r) => r,
+        }
+    }
 }
 
 impl From<String> for Step {
@@ -132,6 +189,12 @@ impl From<String> for Step {
 impl From<&str> for Step {
     fn from(s: &str) -> Self {
         Step::Refused(s.to_owned())
+    }
+}
+
+impl From<renkei_store::StoreError> for Step {
+    fn from(e: renkei_store::StoreError) -> Self {
+        Step::Local(format!("the hub's store: {e}"))
     }
 }
 
@@ -147,19 +210,24 @@ async fn post(hub: &Hub, url: String, body: &str) -> Result<String, Step> {
     let status = resp.status();
     let text = resp.text().await.map_err(|e| Step::Unreachable(format!("reading the response failed: {e}")))?;
     if status.is_success() {
-        Ok(text)
-    } else if status.is_server_error() {
-        Err(Step::Unreachable(format!("the server answered {status}")))
-    } else {
-        Err(Step::Refused(format!("the server answered {status}")))
+        return Ok(text);
     }
+    let said = format!("the server answered {status}{}", renkei_net::problem::summary(&text));
+    if renkei_net::problem::is_permanent(status) { Err(Step::Refused(said)) } else { Err(Step::Unreachable(said)) }
 }
 
-/// Sends the forward envelope to the provider and checks its signed, sealed answer; returns
-/// the hub-signed relay envelope for the requester (not stored yet: see [`step`]).
+/// Sends the forward to the provider, signed anew for this attempt (a provider that was down
+/// longer than the freshness window still gets a fresh one), and checks its signed, sealed
+/// answer; returns the hub-signed relay envelope for the requester (not stored yet: see [`step`]).
 async fn forward(hub: &Hub, q: &HubQuery) -> Result<String, Step> {
-    let provider = hub.org(&q.provider).await.map_err(|e| e.to_string())?.ok_or("provider left the directory")?;
-    let text = post(hub, format!("{}/net/v1/queries", provider.endpoint.trim_end_matches('/')), &q.forwarded).await?;
+    let provider = hub.org(&q.provider).await?.ok_or("provider left the directory")?;
+    let stored: SignedEnvelope =
+        serde_json::from_str(&q.forwarded).map_err(|e| Step::Local(format!("a stored forward is unreadable: {e}")))?;
+    let mut fresh: ForwardedQuery = peek_payload(&stored).map_err(|e| Step::Local(format!("a stored forward is unreadable: {e}")))?;
+    fresh.issued_at = now_unix();
+    let env = hub.signing.sign(HUB_SIGNER, MessageKind::ForwardedQuery, &fresh).map_err(|e| Step::Local(e.to_string()))?;
+    let body = serde_json::to_string(&env).map_err(|e| Step::Local(e.to_string()))?;
+    let text = post(hub, format!("{}/net/v1/queries", provider.endpoint.trim_end_matches('/')), &body).await?;
     let env: SignedEnvelope = serde_json::from_str(&text).map_err(|_| "the provider's answer is not an envelope".to_string())?;
     let key = VerifyingKey::from_base64(&provider.verify_key).map_err(|e| e.to_string())?;
     let sealed: SealedAnswer = open_envelope(&env, MessageKind::Answer, &key).map_err(|e| format!("provider answer rejected: {e}"))?;
@@ -171,14 +239,33 @@ async fn forward(hub: &Hub, q: &HubQuery) -> Result<String, Step> {
         return Err("the provider's answer does not match the query".into());
     }
     let relayed = RelayedAnswer { answer: env, provider_verify_key: provider.verify_key, issued_at: now_unix() };
-    let relayed = hub.signing.sign(HUB_SIGNER, MessageKind::RelayedAnswer, &relayed).map_err(|e| e.to_string())?;
-    serde_json::to_string(&relayed).map_err(|e| Step::Refused(e.to_string()))
+    let relayed = hub.signing.sign(HUB_SIGNER, MessageKind::RelayedAnswer, &relayed).map_err(|e| Step::Local(e.to_string()))?;
+    serde_json::to_string(&relayed).map_err(|e| Step::Local(e.to_string()))
 }
 
 /// Delivers the relayed answer to the requester's server.
 async fn relay(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
-    let requester = hub.org(&q.requester).await.map_err(|e| e.to_string())?.ok_or("requester left the directory")?;
+    let requester = hub.org(&q.requester).await?.ok_or("requester left the directory")?;
     let body = q.answer.as_deref().ok_or("no answer stored")?;
     post(hub, format!("{}/net/v1/answers", requester.endpoint.trim_end_matches('/')), body).await?;
+    Ok(())
+}
+
+/// Tells the requester's server, hub-signed, that its query could not be delivered and why.
+async fn tell_requester(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
+    let requester = hub.org(&q.requester).await?.ok_or("requester left the directory")?;
+    let stored: SignedEnvelope =
+        serde_json::from_str(&q.forwarded).map_err(|e| Step::Local(format!("a stored forward is unreadable: {e}")))?;
+    let fwd: ForwardedQuery = peek_payload(&stored).map_err(|e| Step::Local(format!("a stored forward is unreadable: {e}")))?;
+    let notice = DeliveryFailure {
+        request_id: fwd.request_id,
+        requester: fwd.requester,
+        provider: fwd.provider,
+        reason: q.error.clone().unwrap_or_else(|| "the hub could not deliver the query".into()),
+        issued_at: now_unix(),
+    };
+    let env = hub.signing.sign(HUB_SIGNER, MessageKind::DeliveryFailure, &notice).map_err(|e| Step::Local(e.to_string()))?;
+    let body = serde_json::to_string(&env).map_err(|e| Step::Local(e.to_string()))?;
+    post(hub, format!("{}/net/v1/failures", requester.endpoint.trim_end_matches('/')), &body).await?;
     Ok(())
 }

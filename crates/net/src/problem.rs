@@ -119,6 +119,33 @@ fn rejection_problem(rej: JsonRejection) -> Problem {
     }
 }
 
+/// Whether a peer's error answer is final: a 4xx other than 408 (timeout) and 429 (too many
+/// requests) says the message itself was refused, and sending it again gets the same answer.
+/// 5xx, 408, 429 and transport errors are worth retrying.
+pub fn is_permanent(status: StatusCode) -> bool {
+    status.is_client_error() && status != StatusCode::REQUEST_TIMEOUT && status != StatusCode::TOO_MANY_REQUESTS
+}
+
+/// `": <type>: <detail>"` of a peer's problem document, for a reason staff or operators read;
+/// empty if the body is not one. The detail is cut to a few hundred characters.
+pub fn summary(body: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct Peer {
+        #[serde(rename = "type")]
+        type_uri: Option<String>,
+        title: Option<String>,
+        detail: Option<String>,
+    }
+    let Ok(p) = serde_json::from_str::<Peer>(body) else { return String::new() };
+    let cut = |s: String| if s.chars().count() > 300 { format!("{}…", s.chars().take(300).collect::<String>()) } else { s };
+    let mut out = String::new();
+    for part in [p.type_uri, p.detail.or(p.title)].into_iter().flatten() {
+        out.push_str(": ");
+        out.push_str(&cut(part));
+    }
+    out
+}
+
 /// A deserializer's message without the values it quotes, so that an error never repeats a
 /// personal field (a number sent as a JSON integer came back in the detail). serde quotes what
 /// it found: strings in double quotes, everything else in backticks. Double-quoted spans are
@@ -164,6 +191,19 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
 #[cfg(test)]
 mod tests {
     use super::without_values;
+
+    #[test]
+    fn only_refusals_of_the_message_itself_are_permanent() {
+        use axum::http::StatusCode;
+        for (status, permanent) in
+            [(400, true), (404, true), (409, true), (413, true), (422, true), (408, false), (429, false), (500, false), (503, false)]
+        {
+            assert_eq!(super::is_permanent(StatusCode::from_u16(status).unwrap()), permanent, "{status}");
+        }
+        let body = r#"{"type":"urn:renkei:problem:replayed-request","title":"t","status":409,"detail":"not fresh"}"#;
+        assert_eq!(super::summary(body), ": urn:renkei:problem:replayed-request: not fresh");
+        assert_eq!(super::summary("<html>"), "");
+    }
 
     #[test]
     fn deserializer_messages_lose_the_values_they_quote() {

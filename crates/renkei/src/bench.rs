@@ -135,7 +135,7 @@ impl Rig {
             &hub_tls,
             matrix.clone(),
             HubListeners { network: net, resident: res },
-            run::DEFAULT_CLAIM_LEASE,
+            run::Timing::default(),
             shutdown.clone(),
         )
         .await?;
@@ -151,6 +151,7 @@ impl Rig {
             hub_key: hub.signing.verifying_key(),
             query_deadline: Duration::from_secs(600),
             claim_lease: run::DEFAULT_CLAIM_LEASE,
+            freshness: run::DEFAULT_FRESHNESS,
         };
         let platform = run::start_platform(&setup, &tls, PlatformListeners { internal, network }, shutdown).await?;
         Ok(Rig { dir, hub, platform, internal: format!("https://{ia}"), keys, ca_pem: tls.ca_pem.clone(), tls, _stop: stop })

@@ -184,7 +184,7 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
         &hub_tls,
         matrix.clone(),
         HubListeners { network: hub_net, resident: hub_res },
-        run::DEFAULT_CLAIM_LEASE,
+        run::Timing::default(),
         shutdown.clone(),
     )
     .await?;
@@ -212,6 +212,7 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
             hub_key: hub.signing.verifying_key(),
             query_deadline: Duration::from_secs(60),
             claim_lease: run::DEFAULT_CLAIM_LEASE,
+            freshness: run::DEFAULT_FRESHNESS,
         };
         run::start_platform(&setup, tls, PlatformListeners { internal, network }, shutdown.clone()).await?;
         servers.push((sub, ia, na));

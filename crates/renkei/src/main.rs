@@ -102,6 +102,7 @@ impl PlatformArgs {
             hub_key: VerifyingKey::from_base64(&self.hub_key).context("--hub-key is not a verifying key")?,
             query_deadline,
             claim_lease: run::DEFAULT_CLAIM_LEASE,
+            freshness: run::DEFAULT_FRESHNESS,
         })
     }
 }
@@ -123,6 +124,10 @@ struct ServeArgs {
     /// once this has passed.
     #[arg(long, env = "RENKEI_CLAIM_LEASE_SECS", default_value_t = 30)]
     claim_lease_secs: u64,
+    /// Seconds a hub-signed message's issued_at may be from this server's clock; older ones are
+    /// refused as replays.
+    #[arg(long, env = "RENKEI_FRESHNESS_SECS", default_value_t = renkei_domain::wire::FRESHNESS_SECONDS as u64)]
+    freshness_secs: u64,
 }
 
 #[derive(Args)]
@@ -145,6 +150,10 @@ struct HubArgs {
     /// Seconds a claimed forward or relay is reserved for this process.
     #[arg(long, env = "RENKEI_CLAIM_LEASE_SECS", default_value_t = 30)]
     claim_lease_secs: u64,
+    /// Seconds a signed message's issued_at may be from the hub's clock; older ones are refused
+    /// as replays.
+    #[arg(long, env = "RENKEI_FRESHNESS_SECS", default_value_t = renkei_domain::wire::FRESHNESS_SECONDS as u64)]
+    freshness_secs: u64,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -268,6 +277,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
     let tls = a.platform.tls.load()?;
     let mut setup = a.platform.setup(Duration::from_secs(a.query_deadline_secs))?;
     setup.claim_lease = Duration::from_secs(a.claim_lease_secs.max(1));
+    setup.freshness = Duration::from_secs(a.freshness_secs.max(1));
     let (internal, ia) = run::bind(&a.internal_listen).await?;
     let (network, na) = run::bind(&a.network_listen).await?;
     let (tx, shutdown) = run::Shutdown::new();
@@ -320,7 +330,8 @@ async fn hub(a: HubArgs) -> Result<()> {
             let (tx, shutdown) = run::Shutdown::new();
             let location = a.db.location(&data_dir, run::HUB_SCHEMA)?;
             let lease = Duration::from_secs(a.claim_lease_secs.max(1));
-            run::start_hub(&data_dir, &location, &tls, matrix, run::HubListeners { network, resident }, lease, shutdown).await?;
+            let timing = run::Timing { claim_lease: lease, freshness: Duration::from_secs(a.freshness_secs.max(1)) };
+            run::start_hub(&data_dir, &location, &tls, matrix, run::HubListeners { network, resident }, timing, shutdown).await?;
             tracing::info!(network = %na, resident = %ra, "hub serving");
             println!("renkei hub: network https://{na}  resident https://{ra}");
             until_signal().await;

@@ -32,6 +32,9 @@ pub fn load_matrix(path: Option<&Path>) -> Result<Arc<Matrix>> {
     Ok(Arc::new(m))
 }
 
+/// How far a signed message's `issued_at` may be from the receiver's clock, unless set.
+pub const DEFAULT_FRESHNESS: Duration = Duration::from_secs(renkei_domain::wire::FRESHNESS_SECONDS as u64);
+
 /// How long a claimed delivery (outbox entry, hub step) is reserved for the process that claimed
 /// it. It should outlast a delivery attempt (HTTP timeout 30 s); a shorter lease only risks a
 /// harmless duplicate delivery.
@@ -135,6 +138,19 @@ pub async fn bind(addr: &str) -> Result<(TcpListener, SocketAddr)> {
     Ok((l, a))
 }
 
+/// How long the hub leases a claimed step, and how old a signed message may be.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub claim_lease: Duration,
+    pub freshness: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self { claim_lease: DEFAULT_CLAIM_LEASE, freshness: DEFAULT_FRESHNESS }
+    }
+}
+
 pub struct HubListeners {
     pub network: TcpListener,
     pub resident: TcpListener,
@@ -147,13 +163,13 @@ pub async fn start_hub(
     tls: &TlsMaterial,
     matrix: Arc<Matrix>,
     listeners: HubListeners,
-    claim_lease: Duration,
+    timing: Timing,
     shutdown: Shutdown,
 ) -> Result<Arc<Hub>> {
     let keys = hub_keys(data_dir)?;
     let store = HubStore::open(location).await?;
     let client = tls.client(Duration::from_secs(30))?;
-    let hub = Hub::new(store, matrix, keys.secret, keys.signing, client, claim_lease);
+    let hub = Hub::new(store, matrix, keys.secret, keys.signing, client, timing.claim_lease, timing.freshness);
     tokio::spawn(renkei_net::tls::serve(
         listeners.network,
         tls.server_config(true)?,
@@ -186,12 +202,14 @@ pub struct PlatformSetup {
     pub query_deadline: Duration,
     /// How long a claimed delivery is reserved for this process (see `--claim-lease-secs`).
     pub claim_lease: Duration,
+    /// How old a hub-signed message may be (see `--freshness-secs`).
+    pub freshness: Duration,
 }
 
 /// Opens the platform's stores and unlocks its orgs' keys, without listening.
 pub async fn load_platform(o: &PlatformSetup, tls: &TlsMaterial) -> Result<Arc<Platform>> {
     let client = tls.client(Duration::from_secs(30))?;
-    let hub = HubLink { url: o.hub_url.trim_end_matches('/').to_owned(), key: o.hub_key.clone(), client };
+    let hub = HubLink { url: o.hub_url.trim_end_matches('/').to_owned(), key: o.hub_key.clone(), client, freshness: o.freshness };
     Ok(Platform::load(&o.location, &o.master, o.matrix.clone(), hub, o.query_deadline, o.claim_lease).await?)
 }
 

@@ -43,7 +43,8 @@ async fn a_bad_individual_number_is_a_clear_4xx_and_stores_nothing(b: Backend) {
     // A number sent as a JSON integer (or inside any other field of the wrong type) is named by
     // its field, never repeated.
     let digits: u64 = good.parse().unwrap();
-    for body in [json!({"addressee_no": "BAD-2", "individual_number": digits}), json!({"addressee_no": digits, "individual_number": good})] {
+    for body in [json!({"addressee_no": "BAD-2", "individual_number": digits}), json!({"addressee_no": digits, "individual_number": good})]
+    {
         let (s, ct, v) = c.api("a-mayor", reqwest::Method::POST, "/api/v1/persons", Some(body)).await;
         assert_eq!((s, ct.as_str(), v["type"].as_str()), (400, PROBLEM, Some("urn:renkei:problem:invalid-body")), "{v}");
         let detail = v["detail"].as_str().unwrap_or_default();

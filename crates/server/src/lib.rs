@@ -53,6 +53,8 @@ pub struct HubLink {
     pub key: VerifyingKey,
     /// mTLS client.
     pub client: reqwest::Client,
+    /// How far a hub-signed message's `issued_at` may be from this server's clock.
+    pub freshness: Duration,
 }
 
 /// State shared by both routers and the outbox worker.

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use renkei_crypto::sealing::SealingKey;
 use renkei_crypto::signing::{VerifyingKey, open_envelope};
 use renkei_domain::wire::{
-    AnswerBody, FRESHNESS_SECONDS, ForwardedQuery, HUB_SIGNER, MessageKind, RelayedAnswer, SealedAnswer, SignedEnvelope,
+    AnswerBody, DeliveryFailure, ForwardedQuery, HUB_SIGNER, MessageKind, RelayedAnswer, SealedAnswer, SignedEnvelope,
 };
 use renkei_domain::{ItemAnswer, ItemStatus, Outcome};
 use renkei_net::{ApiJson, Problem};
@@ -22,18 +22,34 @@ pub fn router(p: Arc<Platform>) -> Router {
     Router::new()
         .route("/net/v1/queries", post(answer_query))
         .route("/net/v1/answers", post(receive_answer))
+        .route("/net/v1/failures", post(receive_failure))
         .fallback(Problem::fallback_not_found)
         .method_not_allowed_fallback(Problem::fallback_method)
         .layer(DefaultBodyLimit::max(1 << 20))
         .with_state(p)
 }
 
+/// Opens a hub-signed message. Every refusal is logged with its reason: the hub sees only the
+/// problem, and an operator of this server must be able to tell why it refused.
 fn from_hub<T: serde::de::DeserializeOwned>(p: &Platform, env: &SignedEnvelope, kind: MessageKind) -> Result<T, Problem> {
     if env.signer != HUB_SIGNER {
+        tracing::warn!(kind = kind.code(), "refused a message not signed by the hub");
         return Err(Problem::forbidden("not-hub", "only the hub may call this API"));
     }
-    open_envelope(env, kind, &p.hub.key)
-        .map_err(|_| Problem::new(StatusCode::UNAUTHORIZED, "bad-signature", "The hub signature does not verify"))
+    open_envelope(env, kind, &p.hub.key).map_err(|e| {
+        tracing::warn!(kind = kind.code(), error = %e, "refused a message whose hub signature does not verify");
+        Problem::new(StatusCode::UNAUTHORIZED, "bad-signature", "The hub signature does not verify")
+    })
+}
+
+/// Refuses a hub message issued outside the freshness window, saying so in the log.
+fn fresh(p: &Platform, kind: MessageKind, request_id: &renkei_domain::RequestId, issued_at: i64) -> Result<(), Problem> {
+    let age = now_unix() - issued_at;
+    if age.unsigned_abs() > p.hub.freshness.as_secs() {
+        tracing::warn!(%request_id, kind = kind.code(), age_secs = age, window_secs = p.hub.freshness.as_secs(), "refused a hub message that is not fresh");
+        return Err(Problem::conflict("replayed-request", "the message is not fresh (issued_at outside the accepted window)"));
+    }
+    Ok(())
 }
 
 /// 情報提供: answer a forwarded query automatically from provision copies valid on the
@@ -48,10 +64,9 @@ async fn answer_query(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<Sign
         AnswerBasis::NotRegistered => None,
         AnswerBasis::Copies(copies) => Some(copies),
     };
-    // A first forward must be fresh; a retry of an answered one was served above.
-    if (now_unix() - q.issued_at).abs() > FRESHNESS_SECONDS {
-        return Err(Problem::conflict("replayed-request", "the forwarded query is not fresh"));
-    }
+    // A first forward must be fresh (the hub signs each attempt anew); a retry of an answered
+    // one was served above.
+    fresh(&p, MessageKind::ForwardedQuery, &q.request_id, q.issued_at)?;
     let body = match copies {
         None => AnswerBody { request_id: q.request_id.clone(), outcome: Outcome::NotRegistered, items: vec![] },
         Some(copies) => {
@@ -125,5 +140,25 @@ async fn receive_answer(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<Si
         }
     }
     tracing::info!(request_id = %sealed.request_id, requester = %org.id, "answer received");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The hub gave up delivering one of this server's queries: it ends in エラー with the hub's
+/// reason, so staff see why instead of waiting for the deadline. Idempotent: a query already
+/// ended is left as it is.
+async fn receive_failure(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<SignedEnvelope>) -> Result<StatusCode, Problem> {
+    let notice: DeliveryFailure = from_hub(&p, &env, MessageKind::DeliveryFailure)?;
+    fresh(&p, MessageKind::DeliveryFailure, &notice.request_id, notice.issued_at)?;
+    let org = p.orgs.get(&notice.requester).ok_or_else(Problem::not_found)?;
+    let store = p.tenant_store(&org.tenant).ok_or_else(Problem::not_found)?;
+    let reason: String = notice.reason.chars().take(1000).collect();
+    match store.delivery_failed(&notice.request_id, &org.id, &notice.provider, &reason).await.map_err(store_problem)? {
+        Acceptance::Stored => {
+            tracing::warn!(request_id = %notice.request_id, requester = %org.id, %reason, "the hub could not deliver a query; it ended in エラー")
+        }
+        Acceptance::AlreadyAnswered | Acceptance::Ended => {}
+        Acceptance::UnknownRequest => return Err(Problem::not_found()),
+        Acceptance::Mismatch => return Err(Problem::forbidden("answer-mismatch", "the notice does not belong to this query")),
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -144,18 +144,8 @@ async fn send(p: &Platform, mut request: QueryRequest) -> Result<(), Failure> {
     if status.is_success() {
         return Ok(());
     }
-    #[derive(serde::Deserialize)]
-    struct ProblemBody {
-        title: Option<String>,
-        detail: Option<String>,
-    }
-    let problem: Option<ProblemBody> = resp.json().await.ok();
-    let reason = problem
-        .map(|pb| format!("hub: {} {}", pb.title.unwrap_or_default(), pb.detail.unwrap_or_default()).trim().to_owned())
-        .unwrap_or_else(|| format!("hub answered {status}"));
-    if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS && status != reqwest::StatusCode::REQUEST_TIMEOUT {
-        Err(Failure::Permanent(reason))
-    } else {
-        Err(Failure::Transient(reason))
-    }
+    // The hub's problem type and detail, so staff reading エラー know what was refused.
+    let body = resp.text().await.unwrap_or_default();
+    let reason = format!("the hub answered {status}{}", renkei_net::problem::summary(&body));
+    if renkei_net::problem::is_permanent(status) { Err(Failure::Permanent(reason)) } else { Err(Failure::Transient(reason)) }
 }

@@ -171,6 +171,8 @@ pub struct HubQuery {
     pub state: String,
     pub answer: Option<String>,
     pub attempts: i64,
+    /// The last delivery problem; in `undeliverable`, why the hub gave up.
+    pub error: Option<String>,
 }
 
 /// One of the hub's linkage records, as disclosed to the resident.
@@ -195,7 +197,7 @@ pub struct HubStore {
 }
 
 /// The columns [`hub_query_row`] reads, in order.
-const HUB_QUERY_COLUMNS: &str = "request_id, requester, provider, forwarded, state, answer, attempts";
+const HUB_QUERY_COLUMNS: &str = "request_id, requester, provider, forwarded, state, answer, attempts, error";
 
 fn hub_query_row(r: &Row) -> Result<HubQuery> {
     Ok(HubQuery {
@@ -206,6 +208,7 @@ fn hub_query_row(r: &Row) -> Result<HubQuery> {
         state: r.get(4)?,
         answer: r.get(5)?,
         attempts: r.get(6)?,
+        error: r.get(7)?,
     })
 }
 
@@ -426,8 +429,8 @@ impl HubStore {
         }
     }
 
-    /// Claims queries waiting to be forwarded (`accepted`) or relayed (`answered`) whose time has
-    /// come, leasing each for `lease_ms` (one statement) so no other worker takes it meanwhile.
+    /// Claims queries waiting to be forwarded (`accepted`), relayed (`answered`) or reported
+    /// undeliverable to their requester (`undeliverable`) whose time has come, leasing each for `lease_ms` (one statement) so no other worker takes it meanwhile.
     pub async fn claim_due(&self, limit: usize, lease_ms: i64) -> Result<Vec<HubQuery>> {
         self.tx(move |tx| {
             let lock = if tx.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
@@ -435,7 +438,7 @@ impl HubStore {
             let rows = tx.query(
                 &format!(
                     "UPDATE queries SET next_attempt_at = ?3 WHERE request_id IN (
-                        SELECT request_id FROM queries WHERE state IN ('accepted', 'answered') AND next_attempt_at <= ?1
+                        SELECT request_id FROM queries WHERE state IN ('accepted', 'answered', 'undeliverable') AND next_attempt_at <= ?1
                         ORDER BY next_attempt_at LIMIT ?2{lock})
                      RETURNING {HUB_QUERY_COLUMNS}"
                 ),
@@ -463,7 +466,8 @@ impl HubStore {
         self.tx(move |tx| {
             let now = now_millis();
             let n = tx.execute(
-                "UPDATE queries SET state = ?3, answer = COALESCE(?4, answer), attempts = 0, next_attempt_at = ?6, error = NULL, updated_at = ?5
+                "UPDATE queries SET state = ?3, answer = COALESCE(?4, answer), attempts = 0, next_attempt_at = ?6,
+                    error = CASE WHEN ?3 = 'failed' THEN error END, updated_at = ?5
                  WHERE request_id = ?1 AND state = ?2",
                 args![rid, from, to, answer, now, now + hold_ms],
             )?;
@@ -471,6 +475,25 @@ impl HubStore {
                 && let Some(o) = outcome
             {
                 tx.execute("UPDATE records SET outcome = ?2, updated_at = ?3 WHERE request_id = ?1", args![rid, o, now_unix()])?;
+            }
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    /// Gives up forwarding a query (`accepted` → `undeliverable`): its record says failed and
+    /// `reason` waits to be told to the requester, due at once. False if it had moved on.
+    pub async fn give_up(&self, request_id: &str, reason: &str) -> Result<bool> {
+        let (rid, reason) = (request_id.to_owned(), reason.to_owned());
+        self.tx(move |tx| {
+            let now = now_millis();
+            let n = tx.execute(
+                "UPDATE queries SET state = 'undeliverable', attempts = 0, next_attempt_at = ?2, error = ?3, updated_at = ?2
+                 WHERE request_id = ?1 AND state = 'accepted'",
+                args![rid, now, reason],
+            )?;
+            if n == 1 {
+                tx.execute("UPDATE records SET outcome = 'failed', updated_at = ?2 WHERE request_id = ?1", args![rid, now_unix()])?;
             }
             Ok(n == 1)
         })

@@ -6,8 +6,8 @@
 use crate::db::{Backend, Finish, Scope, ToValue, Tx};
 use crate::migrate::{Migration, Migrations};
 use crate::{Db, Result, StoreError, args, now_millis, now_unix};
-use renkei_domain::Date;
 use renkei_crypto::datakey::DataKey;
+use renkei_domain::Date;
 use renkei_domain::wire::QueryRequest;
 use renkei_domain::{AddresseeNo, DutyCode, ItemCode, OrgCode, OrgId, Outcome, QueryState, RequestId, TenantId};
 use serde_json::{Map, Value};
@@ -944,13 +944,7 @@ impl TenantStore {
     }
 
     /// For each item, the version valid on `date` (latest `valid_from` ≤ date), if any.
-    pub async fn copies_valid_on(
-        &self,
-        org: &OrgId,
-        addressee: &AddresseeNo,
-        items: &[ItemCode],
-        date: Date,
-    ) -> Result<Vec<CopyVersion>> {
+    pub async fn copies_valid_on(&self, org: &OrgId, addressee: &AddresseeNo, items: &[ItemCode], date: Date) -> Result<Vec<CopyVersion>> {
         let a_idx = self.addressee_idx(org, addressee);
         let (tenant, org) = (self.tenant.to_string(), org.to_string());
         let items: Vec<String> = items.iter().map(|i| i.to_string()).collect();
@@ -1301,6 +1295,36 @@ impl TenantStore {
             } else {
                 Acceptance::AlreadyAnswered
             })
+        })
+        .await
+    }
+
+    /// Ends the query `org` filed with `provider` under `request_id` in エラー with the hub's
+    /// `reason` (the hub gave up delivering it), and writes its linkage record, in one
+    /// transaction. `Stored` if it ended now; `AlreadyAnswered` or `Ended` if it had ended before.
+    pub async fn delivery_failed(&self, request_id: &RequestId, org: &OrgId, provider: &OrgId, reason: &str) -> Result<Acceptance> {
+        let (tenant, rid, org, provider) = (self.tenant.to_string(), request_id.to_string(), org.to_string(), provider.to_string());
+        let reason = reason.to_owned();
+        self.tx(move |tx| {
+            let Some(row) = tx.query_opt(
+                "SELECT id, org_id, provider_org, state FROM queries WHERE tenant_id = ?1 AND request_id = ?2",
+                args![tenant, rid],
+            )?
+            else {
+                return Ok(Acceptance::UnknownRequest);
+            };
+            let id: String = row.get(0)?;
+            if row.get::<String>(1)? != org || row.get::<String>(2)? != provider {
+                return Ok(Acceptance::Mismatch);
+            }
+            match QueryState::from_code(&row.get::<String>(3)?) {
+                Some(QueryState::Answered) => Ok(Acceptance::AlreadyAnswered),
+                Some(QueryState::Failed) => Ok(Acceptance::Ended),
+                _ => {
+                    transition(tx, &tenant, &id, QueryState::Failed, Some(reason), None)?;
+                    Ok(Acceptance::Stored)
+                }
+            }
         })
         .await
     }

@@ -77,6 +77,8 @@ pub struct Cluster {
     pub lease_secs: Option<u64>,
     /// Environment for `serve` processes started from now on (e.g. a short query deadline).
     pub serve_env: Vec<(String, String)>,
+    /// Environment for the hub process started from now on.
+    pub hub_env: Vec<(String, String)>,
     /// The cluster's own PostgreSQL database (platform schema `renkei`, hub schema `renkei_hub`).
     pub db: Option<renkei_store::testing::TestDatabase>,
     /// Platform server processes sharing the store; all but the first have their own ports.
@@ -203,6 +205,7 @@ impl Cluster {
             topology,
             lease_secs,
             serve_env: Vec::new(),
+            hub_env: Vec::new(),
             db,
             servers,
             extra_ports,
@@ -249,6 +252,7 @@ impl Cluster {
                     &format!("127.0.0.1:{}", self.resident_port),
                 ])
                 .env("RENKEI_LOG", "debug")
+                .envs(self.hub_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .stdout(Stdio::null())
                 .stderr(log("hub.log"))
                 .spawn()
