@@ -64,6 +64,18 @@ enum AdminCmd {
         #[arg(long, default_value = "client system")]
         label: String,
     },
+    /// List a tenant's API keys: id, org, label, created, live or revoked (never the key).
+    ApiKeyList {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke an API key by the id `api-key-list` shows; every server refuses it within seconds.
+    ApiKeyRevoke {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: String,
+    },
     /// List tenants and orgs.
     List,
     /// Print the audit log.
@@ -100,6 +112,21 @@ pub async fn run(a: AdminArgs) -> Result<()> {
             store.add_api_key(&scope, &hash, &label, &a.actor).await?;
             println!("{secret}");
         }
+        AdminCmd::ApiKeyList { tenant } => {
+            for k in store.api_keys(&TenantId::parse(&tenant)?).await? {
+                let state = k.revoked_at.map_or_else(|| "live".to_owned(), |at| format!("revoked {}", iso(at)));
+                println!("{}\t{}\t{}\t{}\t{state}", k.id, k.org, k.label, iso(k.created_at));
+            }
+        }
+        AdminCmd::ApiKeyRevoke { tenant, id } => {
+            let tenant = TenantId::parse(&tenant)?;
+            match store.revoke_api_key(&tenant, &id, &a.actor).await? {
+                Some(k) => {
+                    println!("API key {} of {} revoked; servers refuse it within {} s", k.id, k.org, renkei_server::KEY_CACHE_TTL.as_secs())
+                }
+                None => anyhow::bail!("tenant {tenant} has no live API key with the id {}", id.chars().take(40).collect::<String>()),
+            }
+        }
         AdminCmd::List => {
             for t in store.tenants().await? {
                 println!("{}\t{}", t.id, t.name);
@@ -116,6 +143,11 @@ pub async fn run(a: AdminArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A Unix time as the operator reads it (UTC).
+fn iso(at: i64) -> String {
+    chrono::DateTime::from_timestamp(at, 0).map_or_else(|| at.to_string(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
 /// The hub directory entry of an org hosted on this platform.

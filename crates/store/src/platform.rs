@@ -170,6 +170,26 @@ pub struct KeyScope {
     pub org: OrgId,
 }
 
+/// Hex digits of a key's hash that name it to the operator: enough to tell a tenant's keys
+/// apart (48 bits), and nothing that helps to forge one.
+pub const KEY_ID_LEN: usize = 12;
+
+/// The id under which the operator lists and revokes the key with this hash.
+pub fn key_id(key_hash: &str) -> String {
+    key_hash.chars().take(KEY_ID_LEN).collect()
+}
+
+/// An API key as the operator sees it: never the key, nor its whole hash.
+#[derive(Debug, Clone)]
+pub struct ApiKeyInfo {
+    pub id: String,
+    pub tenant: TenantId,
+    pub org: OrgId,
+    pub label: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
     pub seq: i64,
@@ -349,7 +369,76 @@ impl PlatformStore {
                     "INSERT INTO api_keys (key_hash, tenant_id, org_id, label, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                     args![key_hash, scope.tenant.as_str(), scope.org.as_str(), label, now_unix()],
                 )?;
-                audit(tx, Some(scope.tenant.as_str()), &actor, "api_key.create", &format!("org={} label={label}", scope.org))
+                audit(
+                    tx,
+                    Some(scope.tenant.as_str()),
+                    &actor,
+                    "api_key.create",
+                    &format!("org={} id={} label={label}", scope.org, key_id(&key_hash)),
+                )
+            })
+            .await
+    }
+
+    /// The API keys of `tenant`, live and revoked, oldest first (ids only, never a hash).
+    pub async fn api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyInfo>> {
+        let tenant_id = tenant.to_string();
+        self.db
+            .tx(Scope::Operator, move |tx| {
+                tx.query(
+                    "SELECT key_hash, org_id, label, created_at, revoked_at FROM api_keys WHERE tenant_id = ?1 ORDER BY created_at, key_hash",
+                    args![tenant_id],
+                )?
+                .iter()
+                .map(|r| {
+                    Ok(ApiKeyInfo {
+                        id: key_id(&r.get::<String>(0)?),
+                        tenant: parse(TenantId::parse(&tenant_id))?,
+                        org: parse(OrgId::parse(&r.get::<String>(1)?))?,
+                        label: r.get(2)?,
+                        created_at: r.get(3)?,
+                        revoked_at: r.get(4)?,
+                    })
+                })
+                .collect()
+            })
+            .await
+    }
+
+    /// Revokes the live API key of `tenant` whose id is `id`, and audits it, in one transaction.
+    /// `None` if the tenant has no live key of that id (unknown, revoked already, another
+    /// tenant's). Every process refuses the key once its cache forgets it
+    /// (`server::KEY_CACHE_TTL`).
+    pub async fn revoke_api_key(&self, tenant: &TenantId, id: &str, actor: &str) -> Result<Option<ApiKeyInfo>> {
+        let (tenant_id, id, actor) = (tenant.to_string(), id.to_owned(), actor.to_owned());
+        if id.len() != KEY_ID_LEN || !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return Ok(None);
+        }
+        self.db
+            .tx(Scope::Operator, move |tx| {
+                let rows = tx.query(
+                    "SELECT key_hash, org_id, label, created_at FROM api_keys
+                     WHERE tenant_id = ?1 AND substr(key_hash, 1, 12) = ?2 AND revoked_at IS NULL",
+                    args![tenant_id, id],
+                )?;
+                let [row] = rows.as_slice() else {
+                    return match rows.len() {
+                        0 => Ok(None),
+                        _ => Err(StoreError::Conflict(format!("{} live keys share the id {id}; revoke by a longer id", rows.len()))),
+                    };
+                };
+                let (hash, org, label): (String, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+                let now = now_unix();
+                tx.execute("UPDATE api_keys SET revoked_at = ?3 WHERE tenant_id = ?1 AND key_hash = ?2", args![tenant_id, hash, now])?;
+                audit(tx, Some(&tenant_id), &actor, "api_key.revoke", &format!("org={org} id={id} label={label}"))?;
+                Ok(Some(ApiKeyInfo {
+                    id,
+                    tenant: parse(TenantId::parse(&tenant_id))?,
+                    org: parse(OrgId::parse(&org))?,
+                    label,
+                    created_at: row.get(3)?,
+                    revoked_at: Some(now),
+                }))
             })
             .await
     }
