@@ -25,7 +25,7 @@ use renkei_store::platform::{KeyScope, PlatformStore};
 use renkei_store::tenant::TenantStore;
 use renkei_store::{Location, StoreError};
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -72,8 +72,8 @@ pub struct Platform {
     pub claim_lease: Duration,
     /// The circuit breaker of the hub link.
     pub breakers: Breakers,
-    /// Org types learned from the hub's directory.
-    provider_types: RwLock<HashMap<OrgId, OrgType>>,
+    /// Org types read from the hub's directory recently (see [`Platform::org_type_of`]).
+    provider_types: Recent<OrgType>,
     /// API keys (by hash) authenticated recently; see [`Platform::key_scope`].
     key_scopes: Recent<KeyScope>,
 }
@@ -82,6 +82,12 @@ pub struct Platform {
 /// carries a key; reading it each time put one platform-database transaction in front of every
 /// call. A key removed from the store stops working within this time.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// How long a provider's org type read from the hub's directory is used before it is read again.
+pub const PROVIDER_TYPE_TTL: Duration = Duration::from_secs(60);
+
+/// Provider org types remembered at most.
+const PROVIDER_TYPE_CACHE_SIZE: usize = 100_000;
 
 /// API keys remembered at most.
 const KEY_CACHE_SIZE: usize = 10_000;
@@ -121,7 +127,7 @@ impl Platform {
             wake: Notify::new(),
             claim_lease,
             breakers: Breakers::new(),
-            provider_types: RwLock::new(HashMap::new()),
+            provider_types: Recent::new(PROVIDER_TYPE_TTL, PROVIDER_TYPE_CACHE_SIZE),
             key_scopes: Recent::new(KEY_CACHE_TTL, KEY_CACHE_SIZE),
         }))
     }
@@ -163,11 +169,13 @@ impl Platform {
         Ok(codes.codes)
     }
 
-    /// The type of `org` per the hub's directory, cached after the first look-up.
+    /// The type of `org` per the hub's directory, read at most [`PROVIDER_TYPE_TTL`] ago: an
+    /// org that leaves the directory or changes type is seen within that time.
     pub async fn org_type_of(&self, org: &OrgId) -> Result<Option<OrgType>, String> {
-        if let Some(t) = self.provider_types.read().ok().and_then(|m| m.get(org).cloned()) {
-            return Ok(Some(t));
-        }
+        self.provider_types.get_or_load(org.as_str(), || self.org_type_from_hub(org)).await
+    }
+
+    async fn org_type_from_hub(&self, org: &OrgId) -> Result<Option<OrgType>, String> {
         #[derive(serde::Deserialize)]
         struct Info {
             org_type: OrgType,
@@ -186,9 +194,6 @@ impl Platform {
             return Err(format!("the hub answered {}", resp.status()));
         }
         let info: Info = resp.json().await.map_err(|e| format!("unreadable hub answer: {e}"))?;
-        if let Ok(mut m) = self.provider_types.write() {
-            m.insert(org.clone(), info.org_type.clone());
-        }
         Ok(Some(info.org_type))
     }
 }

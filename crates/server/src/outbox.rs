@@ -70,9 +70,16 @@ pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = (
 }
 
 async fn expire(store: &TenantStore) {
-    if let Ok(ids) = store.overdue().await {
-        for id in ids {
-            let _ = store.fail(&id, "no answer within the query deadline (照会期限切れ)").await;
+    let ids = match store.overdue().await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(error = %e, tenant = %store.tenant(), "cannot read overdue queries; tried again in a second");
+            return;
+        }
+    };
+    for id in ids {
+        if let Err(e) = store.fail(&id, "no answer within the query deadline (照会期限切れ)").await {
+            tracing::warn!(error = %e, tenant = %store.tenant(), query = %id, "cannot end an overdue query; tried again in a second");
         }
     }
 }
@@ -119,11 +126,15 @@ async fn deliver(p: &Platform, store: &TenantStore, item: OutboxItem, accepted: 
         }
         Err(Failure::Permanent(reason)) => {
             tracing::warn!(request_id = %item.request.request_id, %reason, "hub refused the query");
-            let _ = store.fail(&item.id, &reason).await;
+            if let Err(e) = store.fail(&item.id, &reason).await {
+                tracing::warn!(request_id = %item.request.request_id, error = %e, "cannot end a refused query; it is sent again when its lease ends");
+            }
         }
         Err(Failure::Transient(reason)) => {
             let next = now_millis() + renkei_net::backoff_millis(item.attempts);
-            let _ = store.schedule_retry(&item.id, next, &reason).await;
+            if let Err(e) = store.schedule_retry(&item.id, next, &reason).await {
+                tracing::warn!(request_id = %item.request.request_id, error = %e, "cannot schedule a retry; it is sent again when its lease ends");
+            }
         }
     }
 }

@@ -1289,7 +1289,10 @@ impl TenantStore {
             let enc = dk.encrypt("queries.answer", &id, &body)?;
             // 送信待ち → 照会中 first when the hub's acceptance was not noted yet; from any other
             // state that step is refused before anything is written, and the next one decides.
-            let _ = transition(tx, &tenant, &id, QueryState::InFlight, None, None);
+            match transition(tx, &tenant, &id, QueryState::InFlight, None, None) {
+                Ok(_) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
             Ok(if transition(tx, &tenant, &id, QueryState::Answered, None, Some((outcome, enc)))? {
                 Acceptance::Stored
             } else {
