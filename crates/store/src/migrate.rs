@@ -35,18 +35,67 @@ pub(crate) fn known(migrations: &[Migration]) -> i64 {
     migrations.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
+/// Applies the migrations `conn`'s file lacks. Several processes may open one file at once (two
+/// `serve` processes, `renkei import` beside a server): each migration reads the version and
+/// applies itself under the write lock (`BEGIN IMMEDIATE`), so a second process waits for the
+/// first and finds the version applied instead of applying it again.
 pub(crate) fn sqlite(conn: &mut Connection, migrations: &[Migration]) -> Result<()> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")?;
-    let current: i64 = conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
     let known = known(migrations);
-    if current > known {
-        return Err(StoreError::SchemaTooNew { found: current, known });
-    }
-    for m in migrations.iter().filter(|m| m.version > current) {
-        let tx = conn.transaction()?;
+    let current = |tx: &rusqlite::Transaction<'_>| -> Result<i64> {
+        let v: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+        if v > known {
+            return Err(StoreError::SchemaTooNew { found: v, known });
+        }
+        Ok(v)
+    };
+    current(&conn.transaction()?)?;
+    for m in migrations {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if current(&tx)? >= m.version {
+            continue;
+        }
         tx.execute_batch(m.sql)?;
         tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", (m.version, crate::now_unix()))?;
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Applying a migration twice fails (`ALTER TABLE … ADD COLUMN` of a column already there),
+    /// as the tenant schema's version 2 did when two processes opened a file at once.
+    const TWICE_FAILS: &[Migration] = &[
+        Migration { version: 1, sql: "CREATE TABLE t (a INTEGER)" },
+        Migration { version: 2, sql: "ALTER TABLE t ADD COLUMN b INTEGER" },
+        Migration { version: 3, sql: "ALTER TABLE t ADD COLUMN c INTEGER" },
+    ];
+
+    #[test]
+    fn processes_opening_one_file_at_once_apply_each_migration_once() {
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("m{round}.db"));
+            let start = std::sync::Arc::new(std::sync::Barrier::new(6));
+            let openers: Vec<_> = (0..6)
+                .map(|_| {
+                    let (path, start) = (path.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        let mut conn = crate::sqlite::connect(&path, 4096)?;
+                        sqlite(&mut conn, TWICE_FAILS)
+                    })
+                })
+                .collect();
+            for opener in openers {
+                opener.join().unwrap().unwrap();
+            }
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            let versions: i64 = conn.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
+            assert_eq!(versions, 3);
+        }
+    }
 }

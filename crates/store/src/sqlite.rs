@@ -52,6 +52,9 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// itself: a backstop only.
 pub const WRITER_CHECKPOINT_PAGES: i64 = 16_384;
 
+/// How long a connection waits for another's lock on its file before it says the file is busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Opens a connection to the SQLite file at `path` the way every connection of renkei is
 /// configured. `page_size` takes effect only on a new, empty file (0 leaves it to SQLite); an
 /// existing file keeps its own (a VACUUM would convert it).
@@ -62,11 +65,20 @@ pub const WRITER_CHECKPOINT_PAGES: i64 = 16_384;
 ///   killed process (`NORMAL` syncs at checkpoints only). Group commit pays one sync per batch.
 pub fn connect(path: &Path, page_size: i64) -> Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     if page_size > 0 {
         conn.pragma_update(None, "page_size", page_size)?;
     }
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // Switching a new file to WAL takes an exclusive lock that SQLite does not wait for (no busy
+    // handler): a second process opening the same new file at that moment is told it is locked.
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    while let Err(e) = conn.pragma_update(None, "journal_mode", "WAL") {
+        let busy = matches!(&e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy);
+        if !busy || std::time::Instant::now() >= deadline {
+            return Err(e.into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
