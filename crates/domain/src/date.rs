@@ -38,13 +38,13 @@ impl Date {
         Self::new(NaiveDate::from_ymd_opt(y, m, d).ok_or(DateError::NoSuchDay)?)
     }
 
-    /// `YYYY-MM-DD` exactly; with `slashes`, `YYYY/MM/DD` too, and one-digit months and days
-    /// (the forms clerks' CSV files carry).
+    /// `YYYY-MM-DD` exactly (the API's and the wire's form).
     pub fn parse(s: &str) -> Result<Self, DateError> {
         Self::parse_in(s, false)
     }
 
-    /// [`Date::parse`] with the CSV forms as well (`YYYY/MM/DD`, `2026/4/1`).
+    /// [`Date::parse`] with the forms clerks' CSV files carry as well: `YYYY/MM/DD`, and one-digit
+    /// months and days (`2026/4/1`, `2026-4-1`).
     pub fn parse_csv(s: &str) -> Result<Self, DateError> {
         Self::parse_in(s, true)
     }

@@ -221,9 +221,7 @@ async fn post(hub: &Hub, url: String, body: &str) -> Result<String, Step> {
 /// answer; returns the hub-signed relay envelope for the requester (not stored yet: see [`step`]).
 async fn forward(hub: &Hub, q: &HubQuery) -> Result<String, Step> {
     let provider = hub.org(&q.provider).await?.ok_or("provider left the directory")?;
-    let stored: SignedEnvelope =
-        serde_json::from_str(&q.forwarded).map_err(|e| Step::Local(format!("a stored forward is unreadable: {e}")))?;
-    let mut fresh: ForwardedQuery = peek_payload(&stored).map_err(|e| Step::Local(format!("a stored forward is unreadable: {e}")))?;
+    let mut fresh = stored_forward(q)?;
     fresh.issued_at = now_unix();
     let env = hub.signing.sign(HUB_SIGNER, MessageKind::ForwardedQuery, &fresh).map_err(|e| Step::Local(e.to_string()))?;
     let body = serde_json::to_string(&env).map_err(|e| Step::Local(e.to_string()))?;
@@ -243,6 +241,14 @@ async fn forward(hub: &Hub, q: &HubQuery) -> Result<String, Step> {
     serde_json::to_string(&relayed).map_err(|e| Step::Local(e.to_string()))
 }
 
+/// The forward the hub signed at admission, as it stored it (its own signature, so not verified
+/// again).
+fn stored_forward(q: &HubQuery) -> Result<ForwardedQuery, Step> {
+    let unreadable = |e: &dyn std::fmt::Display| Step::Local(format!("a stored forward is unreadable: {e}"));
+    let stored: SignedEnvelope = serde_json::from_str(&q.forwarded).map_err(|e| unreadable(&e))?;
+    peek_payload(&stored).map_err(|e| unreadable(&e))
+}
+
 /// Delivers the relayed answer to the requester's server.
 async fn relay(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
     let requester = hub.org(&q.requester).await?.ok_or("requester left the directory")?;
@@ -254,9 +260,7 @@ async fn relay(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
 /// Tells the requester's server, hub-signed, that its query could not be delivered and why.
 async fn tell_requester(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
     let requester = hub.org(&q.requester).await?.ok_or("requester left the directory")?;
-    let stored: SignedEnvelope =
-        serde_json::from_str(&q.forwarded).map_err(|e| Step::Local(format!("a stored forward is unreadable: {e}")))?;
-    let fwd: ForwardedQuery = peek_payload(&stored).map_err(|e| Step::Local(format!("a stored forward is unreadable: {e}")))?;
+    let fwd = stored_forward(q)?;
     let notice = DeliveryFailure {
         request_id: fwd.request_id,
         requester: fwd.requester,

@@ -430,7 +430,8 @@ impl HubStore {
     }
 
     /// Claims queries waiting to be forwarded (`accepted`), relayed (`answered`) or reported
-    /// undeliverable to their requester (`undeliverable`) whose time has come, leasing each for `lease_ms` (one statement) so no other worker takes it meanwhile.
+    /// undeliverable to their requester (`undeliverable`) whose time has come, leasing each for
+    /// `lease_ms` (one statement) so no other worker takes it meanwhile.
     pub async fn claim_due(&self, limit: usize, lease_ms: i64) -> Result<Vec<HubQuery>> {
         self.tx(move |tx| {
             let lock = if tx.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };

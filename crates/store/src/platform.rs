@@ -417,8 +417,10 @@ impl PlatformStore {
         self.db
             .tx(Scope::Operator, move |tx| {
                 let rows = tx.query(
-                    "SELECT key_hash, org_id, label, created_at FROM api_keys
-                     WHERE tenant_id = ?1 AND substr(key_hash, 1, 12) = ?2 AND revoked_at IS NULL",
+                    &format!(
+                        "SELECT key_hash, org_id, label, created_at FROM api_keys
+                         WHERE tenant_id = ?1 AND substr(key_hash, 1, {KEY_ID_LEN}) = ?2 AND revoked_at IS NULL"
+                    ),
                     args![tenant_id, id],
                 )?;
                 let [row] = rows.as_slice() else {

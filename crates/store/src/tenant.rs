@@ -366,6 +366,29 @@ fn transition(
     Ok(true)
 }
 
+/// The query `org` filed with `provider` under `request_id`: its id and state, or why a message
+/// about it is refused (no such request, or another org's or provider's).
+fn filed_query(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    request_id: &str,
+    org: &str,
+    provider: &str,
+) -> Result<std::result::Result<(String, QueryState), Acceptance>> {
+    let Some(row) = tx.query_opt(
+        "SELECT id, org_id, provider_org, state FROM queries WHERE tenant_id = ?1 AND request_id = ?2",
+        args![tenant, request_id],
+    )?
+    else {
+        return Ok(Err(Acceptance::UnknownRequest));
+    };
+    if row.get::<String>(1)? != org || row.get::<String>(2)? != provider {
+        return Ok(Err(Acceptance::Mismatch));
+    }
+    let state = QueryState::from_code(&row.get::<String>(3)?).ok_or_else(|| corrupt("unknown state"))?;
+    Ok(Ok((row.get(0)?, state)))
+}
+
 /// A provision copy valid on some date.
 #[derive(Debug, Clone)]
 pub struct CopyVersion {
@@ -1271,18 +1294,11 @@ impl TenantStore {
         let (tenant, rid, org, provider) = (self.tenant.to_string(), request_id.to_string(), org.to_string(), provider.to_string());
         let (body, dk) = (serde_json::to_vec(body)?, self.dk.clone());
         self.tx(move |tx| {
-            let Some(row) = tx.query_opt(
-                "SELECT id, org_id, provider_org, state FROM queries WHERE tenant_id = ?1 AND request_id = ?2",
-                args![tenant, rid],
-            )?
-            else {
-                return Ok(Acceptance::UnknownRequest);
+            let (id, state) = match filed_query(tx, &tenant, &rid, &org, &provider)? {
+                Ok(found) => found,
+                Err(refused) => return Ok(refused),
             };
-            let id: String = row.get(0)?;
-            if row.get::<String>(1)? != org || row.get::<String>(2)? != provider {
-                return Ok(Acceptance::Mismatch);
-            }
-            if QueryState::from_code(&row.get::<String>(3)?) == Some(QueryState::Failed) {
+            if state == QueryState::Failed {
                 return Ok(Acceptance::Ended);
             }
             // The row id is known only now, and it is part of the ciphertext's associated data.
@@ -1309,20 +1325,13 @@ impl TenantStore {
         let (tenant, rid, org, provider) = (self.tenant.to_string(), request_id.to_string(), org.to_string(), provider.to_string());
         let reason = reason.to_owned();
         self.tx(move |tx| {
-            let Some(row) = tx.query_opt(
-                "SELECT id, org_id, provider_org, state FROM queries WHERE tenant_id = ?1 AND request_id = ?2",
-                args![tenant, rid],
-            )?
-            else {
-                return Ok(Acceptance::UnknownRequest);
+            let (id, state) = match filed_query(tx, &tenant, &rid, &org, &provider)? {
+                Ok(found) => found,
+                Err(refused) => return Ok(refused),
             };
-            let id: String = row.get(0)?;
-            if row.get::<String>(1)? != org || row.get::<String>(2)? != provider {
-                return Ok(Acceptance::Mismatch);
-            }
-            match QueryState::from_code(&row.get::<String>(3)?) {
-                Some(QueryState::Answered) => Ok(Acceptance::AlreadyAnswered),
-                Some(QueryState::Failed) => Ok(Acceptance::Ended),
+            match state {
+                QueryState::Answered => Ok(Acceptance::AlreadyAnswered),
+                QueryState::Failed => Ok(Acceptance::Ended),
                 _ => {
                     transition(tx, &tenant, &id, QueryState::Failed, Some(reason), None)?;
                     Ok(Acceptance::Stored)
