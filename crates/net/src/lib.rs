@@ -7,6 +7,7 @@
 
 pub mod breaker;
 pub mod cache;
+pub mod listener;
 pub mod problem;
 pub mod tls;
 pub mod worker;

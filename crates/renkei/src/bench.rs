@@ -152,6 +152,7 @@ impl Rig {
             query_deadline: Duration::from_secs(600),
             claim_lease: run::DEFAULT_CLAIM_LEASE,
             freshness: run::DEFAULT_FRESHNESS,
+            limits: renkei_net::listener::Limits::default(),
         };
         let platform = run::start_platform(&setup, &tls, PlatformListeners { internal, network }, shutdown).await?;
         Ok(Rig { dir, hub, platform, internal: format!("https://{ia}"), keys, ca_pem: tls.ca_pem.clone(), tls, _stop: stop })
@@ -757,17 +758,25 @@ async fn echo_baseline(tls: &renkei_net::TlsMaterial, n: usize, concurrency: usi
     let (provider, pa) = run::bind("127.0.0.1:0").await?;
     let (hub, ha) = run::bind("127.0.0.1:0").await?;
     let (requester, ra) = run::bind("127.0.0.1:0").await?;
-    tokio::spawn(renkei_net::tls::serve(provider, tls.server_config(true)?, hop(None, client.clone()), shutdown.clone().wait()));
-    tokio::spawn(renkei_net::tls::serve(
+    tokio::spawn(renkei_net::listener::serve(
+        provider,
+        tls.server_config(true)?,
+        hop(None, client.clone()),
+        renkei_net::listener::Limits::default(),
+        shutdown.clone().wait(),
+    ));
+    tokio::spawn(renkei_net::listener::serve(
         hub,
         tls.server_config(true)?,
         hop(Some(format!("https://{pa}/echo")), client.clone()),
+        renkei_net::listener::Limits::default(),
         shutdown.clone().wait(),
     ));
-    tokio::spawn(renkei_net::tls::serve(
+    tokio::spawn(renkei_net::listener::serve(
         requester,
         tls.server_config(false)?,
         hop(Some(format!("https://{ha}/echo")), client),
+        renkei_net::listener::Limits::default(),
         shutdown.wait(),
     ));
     let outside = renkei_net::tls::client_trusting(&tls.ca_pem, Duration::from_secs(30))?;

@@ -213,6 +213,7 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
             query_deadline: Duration::from_secs(60),
             claim_lease: run::DEFAULT_CLAIM_LEASE,
             freshness: run::DEFAULT_FRESHNESS,
+            limits: renkei_net::listener::Limits::default(),
         };
         run::start_platform(&setup, tls, PlatformListeners { internal, network }, shutdown.clone()).await?;
         servers.push((sub, ia, na));

@@ -103,7 +103,37 @@ impl PlatformArgs {
             query_deadline,
             claim_lease: run::DEFAULT_CLAIM_LEASE,
             freshness: run::DEFAULT_FRESHNESS,
+            limits: renkei_net::listener::Limits::default(),
         })
+    }
+}
+
+/// What a process's listeners allow their clients (`renkei_net::listener::Limits`).
+#[derive(Args)]
+struct LimitArgs {
+    /// Seconds a TLS handshake, then each request's head, may take; a slower client is cut off.
+    #[arg(long, env = "RENKEI_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Seconds a request body may send nothing before the request fails.
+    #[arg(long, env = "RENKEI_BODY_IDLE_SECS", default_value_t = 30)]
+    body_idle_secs: u64,
+    /// Connections each listener serves at once; more wait in the kernel's backlog.
+    #[arg(long, env = "RENKEI_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds requests in flight at shutdown (SIGTERM, Ctrl-C) may take to finish.
+    #[arg(long, env = "RENKEI_DRAIN_SECS", default_value_t = 30)]
+    drain_secs: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> renkei_net::listener::Limits {
+        let secs = |s: u64| Duration::from_secs(s.max(1));
+        renkei_net::listener::Limits {
+            header_timeout: secs(self.header_timeout_secs),
+            body_idle: secs(self.body_idle_secs),
+            max_connections: self.max_connections.max(1),
+            grace: secs(self.drain_secs),
+        }
     }
 }
 
@@ -128,6 +158,8 @@ struct ServeArgs {
     /// refused as replays.
     #[arg(long, env = "RENKEI_FRESHNESS_SECS", default_value_t = renkei_domain::wire::FRESHNESS_SECONDS as u64)]
     freshness_secs: u64,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[derive(Args)]
@@ -154,6 +186,8 @@ struct HubArgs {
     /// as replays.
     #[arg(long, env = "RENKEI_FRESHNESS_SECS", default_value_t = renkei_domain::wire::FRESHNESS_SECONDS as u64)]
     freshness_secs: u64,
+    #[command(flatten)]
+    limits: LimitArgs,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -273,19 +307,30 @@ async fn until_signal() {
     }
 }
 
+/// Stops accepting, lets requests in flight finish (bounded by the drain period) and the workers
+/// end, then returns.
+async fn stop(signal: tokio::sync::watch::Sender<bool>, shutdown: &run::Shutdown) {
+    tracing::info!("shutting down: requests in flight may finish");
+    // The receivers live in the tasks that are drained below, so the send reaches them.
+    let _ = signal.send(true);
+    shutdown.drained().await;
+    tracing::info!("stopped");
+}
+
 async fn serve(a: ServeArgs) -> Result<()> {
     let tls = a.platform.tls.load()?;
     let mut setup = a.platform.setup(Duration::from_secs(a.query_deadline_secs))?;
     setup.claim_lease = Duration::from_secs(a.claim_lease_secs.max(1));
     setup.freshness = Duration::from_secs(a.freshness_secs.max(1));
+    setup.limits = a.limits.limits();
     let (internal, ia) = run::bind(&a.internal_listen).await?;
     let (network, na) = run::bind(&a.network_listen).await?;
     let (tx, shutdown) = run::Shutdown::new();
-    let p = run::start_platform(&setup, &tls, run::PlatformListeners { internal, network }, shutdown).await?;
+    let p = run::start_platform(&setup, &tls, run::PlatformListeners { internal, network }, shutdown.clone()).await?;
     tracing::info!(internal = %ia, network = %na, tenants = p.tenants.len(), "platform serving");
     println!("renkei serve: internal https://{ia}  network https://{na}");
     until_signal().await;
-    let _ = tx.send(true);
+    stop(tx, &shutdown).await;
     Ok(())
 }
 
@@ -330,12 +375,13 @@ async fn hub(a: HubArgs) -> Result<()> {
             let (tx, shutdown) = run::Shutdown::new();
             let location = a.db.location(&data_dir, run::HUB_SCHEMA)?;
             let lease = Duration::from_secs(a.claim_lease_secs.max(1));
-            let timing = run::Timing { claim_lease: lease, freshness: Duration::from_secs(a.freshness_secs.max(1)) };
-            run::start_hub(&data_dir, &location, &tls, matrix, run::HubListeners { network, resident }, timing, shutdown).await?;
+            let timing =
+                run::Timing { claim_lease: lease, freshness: Duration::from_secs(a.freshness_secs.max(1)), limits: a.limits.limits() };
+            run::start_hub(&data_dir, &location, &tls, matrix, run::HubListeners { network, resident }, timing, shutdown.clone()).await?;
             tracing::info!(network = %na, resident = %ra, "hub serving");
             println!("renkei hub: network https://{na}  resident https://{ra}");
             until_signal().await;
-            let _ = tx.send(true);
+            stop(tx, &shutdown).await;
             Ok(())
         }
     }

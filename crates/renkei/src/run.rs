@@ -8,6 +8,7 @@ use renkei_crypto::signing::{SigningKey, VerifyingKey};
 use renkei_domain::Matrix;
 use renkei_hub::Hub;
 use renkei_net::TlsMaterial;
+use renkei_net::listener::{Limits, serve};
 use renkei_server::{HubLink, Platform};
 use renkei_store::Location;
 use renkei_store::hub::HubStore;
@@ -64,17 +65,47 @@ impl DbArgs {
     }
 }
 
-/// A shutdown signal shared by every task of one process.
+/// A shutdown signal shared by every task of one process, and the tasks that end on it
+/// (listeners draining their connections, workers), so the process can wait for them.
 #[derive(Clone)]
-pub struct Shutdown(watch::Receiver<bool>);
+pub struct Shutdown {
+    signal: watch::Receiver<bool>,
+    tasks: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
 
 impl Shutdown {
     pub fn new() -> (watch::Sender<bool>, Self) {
         let (tx, rx) = watch::channel(false);
-        (tx, Self(rx))
+        (tx, Self { signal: rx, tasks: Arc::default() })
     }
+
+    /// Resolves once the signal is given.
     pub async fn wait(mut self) {
-        let _ = self.0.wait_for(|v| *v).await;
+        // A dropped sender is a shutdown too.
+        let _ = self.signal.wait_for(|v| *v).await;
+    }
+
+    /// Runs `task`, which ends after the signal (a listener, once drained; a worker), and
+    /// remembers it for [`Shutdown::drained`].
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let handle = tokio::spawn(task);
+        match self.tasks.lock() {
+            Ok(mut tasks) => tasks.push(handle),
+            Err(poisoned) => poisoned.into_inner().push(handle),
+        }
+    }
+
+    /// Waits for every task given to [`Shutdown::spawn`] to end.
+    pub async fn drained(&self) {
+        let tasks = match self.tasks.lock() {
+            Ok(mut tasks) => std::mem::take(&mut *tasks),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for task in tasks {
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "a task ended abnormally during shutdown");
+            }
+        }
     }
 }
 
@@ -138,16 +169,19 @@ pub async fn bind(addr: &str) -> Result<(TcpListener, SocketAddr)> {
     Ok((l, a))
 }
 
-/// How long the hub leases a claimed step, and how old a signed message may be.
+/// How long the hub leases a claimed step, how old a signed message may be, and what its
+/// listeners allow.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
     pub claim_lease: Duration,
     pub freshness: Duration,
+    /// What the hub's listeners allow their clients.
+    pub limits: Limits,
 }
 
 impl Default for Timing {
     fn default() -> Self {
-        Self { claim_lease: DEFAULT_CLAIM_LEASE, freshness: DEFAULT_FRESHNESS }
+        Self { claim_lease: DEFAULT_CLAIM_LEASE, freshness: DEFAULT_FRESHNESS, limits: Limits::default() }
     }
 }
 
@@ -170,19 +204,21 @@ pub async fn start_hub(
     let store = HubStore::open(location).await?;
     let client = tls.client(Duration::from_secs(30))?;
     let hub = Hub::new(store, matrix, keys.secret, keys.signing, client, timing.claim_lease, timing.freshness);
-    tokio::spawn(renkei_net::tls::serve(
+    shutdown.spawn(serve(
         listeners.network,
         tls.server_config(true)?,
         renkei_hub::api::network_router(hub.clone()),
+        timing.limits,
         shutdown.clone().wait(),
     ));
-    tokio::spawn(renkei_net::tls::serve(
+    shutdown.spawn(serve(
         listeners.resident,
         tls.server_config(false)?,
         renkei_hub::api::resident_router(hub.clone()),
+        timing.limits,
         shutdown.clone().wait(),
     ));
-    tokio::spawn(renkei_hub::worker::run(hub.clone(), shutdown.wait()));
+    shutdown.spawn(renkei_hub::worker::run(hub.clone(), shutdown.clone().wait()));
     Ok(hub)
 }
 
@@ -204,6 +240,8 @@ pub struct PlatformSetup {
     pub claim_lease: Duration,
     /// How old a hub-signed message may be (see `--freshness-secs`).
     pub freshness: Duration,
+    /// What the listeners allow their clients (see `--header-timeout-secs` …).
+    pub limits: Limits,
 }
 
 /// Opens the platform's stores and unlocks its orgs' keys, without listening.
@@ -221,18 +259,20 @@ pub async fn start_platform(
     shutdown: Shutdown,
 ) -> Result<Arc<Platform>> {
     let p = load_platform(o, tls).await?;
-    tokio::spawn(renkei_net::tls::serve(
+    shutdown.spawn(serve(
         listeners.internal,
         tls.server_config(false)?,
         renkei_server::internal::router(p.clone()),
+        o.limits,
         shutdown.clone().wait(),
     ));
-    tokio::spawn(renkei_net::tls::serve(
+    shutdown.spawn(serve(
         listeners.network,
         tls.server_config(true)?,
         renkei_server::network::router(p.clone()),
+        o.limits,
         shutdown.clone().wait(),
     ));
-    tokio::spawn(renkei_server::outbox::run(p.clone(), shutdown.wait()));
+    shutdown.spawn(renkei_server::outbox::run(p.clone(), shutdown.clone().wait()));
     Ok(p)
 }

@@ -387,24 +387,10 @@ async fn a_load_killed_part_way_keeps_nothing(b: Backend) {
 /// system, over a connection of its own, waits, then drops the connection with the body unfinished:
 /// a client system that died part-way through an upload.
 async fn upload_cut_short(c: &Cluster, org: &str, kind: &str, body: &[u8], sent: usize) {
-    use rustls_pki_types::pem::PemObject;
     use tokio::io::AsyncWriteExt;
-    let mut roots = rustls::RootCertStore::empty();
-    let ca = std::fs::read(c.path("pki/ca.pem")).expect("CA");
-    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&ca) {
-        roots.add(cert.expect("CA certificate")).expect("trusted CA");
-    }
-    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
     let base = c.internal_for(org);
     let addr = base.trim_start_matches("https://").trim_end_matches('/');
-    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h).to_owned();
-    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let name = rustls_pki_types::ServerName::try_from(host).expect("server name");
-    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp).await.expect("TLS");
+    let mut tls = c.raw_tls(&base).await;
     let head = format!(
         "POST /api/v1/imports/{kind} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
         c.keys[org],

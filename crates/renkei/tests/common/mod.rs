@@ -306,6 +306,46 @@ impl Cluster {
         }
     }
 
+    /// A TLS connection to the listener at `base` (`https://host:port`) that trusts the
+    /// cluster's CA and presents no certificate, to write requests byte by byte.
+    pub async fn raw_tls(&self, base: &str) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+        use rustls_pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        let ca = std::fs::read(self.path("pki/ca.pem")).expect("CA");
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&ca) {
+            roots.add(cert.expect("CA certificate")).expect("trusted CA");
+        }
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let addr = base.trim_start_matches("https://").trim_end_matches('/');
+        let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h).to_owned();
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let name = rustls_pki_types::ServerName::try_from(host).expect("server name");
+        tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp).await.expect("TLS")
+    }
+
+    /// Sends SIGTERM to process `i` (0 the hub, 1… the servers), as a service manager stops it.
+    pub fn terminate_process(&self, i: usize) {
+        let pid = self.children[i].id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        assert!(status.success(), "kill -TERM {pid}");
+    }
+
+    /// Waits up to `limit` for process `i` to exit; its status, if it did.
+    pub async fn wait_exit(&mut self, i: usize, limit: Duration) -> Option<std::process::ExitStatus> {
+        let until = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < until {
+            if let Ok(Some(status)) = self.children[i].try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
     /// SIGKILLs process `i` (0 the hub, 1… the servers) and leaves it down.
     pub fn kill_process(&mut self, i: usize) {
         let _ = self.children[i].kill();
