@@ -6,6 +6,7 @@ use ed25519_dalek::{Signer, Verifier};
 use renkei_domain::wire::{MessageKind, SignedEnvelope};
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt;
+use zeroize::Zeroizing;
 
 /// An Ed25519 signing key of an org or of the hub.
 pub struct SigningKey(ed25519_dalek::SigningKey);
@@ -32,7 +33,8 @@ impl SigningKey {
 
     /// Signs `message` as `kind` on behalf of `signer`.
     pub fn sign<T: Serialize>(&self, signer: &str, kind: MessageKind, message: &T) -> Result<SignedEnvelope, CryptoError> {
-        let payload = serde_json::to_vec(message).map_err(|e| CryptoError::BadPayload(e.to_string()))?;
+        // The plain JSON may carry personal data (a code request's numbers): wiped once encoded.
+        let payload = Zeroizing::new(serde_json::to_vec(message).map_err(|e| CryptoError::BadPayload(e.to_string()))?);
         let sig = self.0.sign(&signed_bytes(kind, &payload));
         Ok(SignedEnvelope { signer: signer.to_owned(), kind, payload: b64(&payload), signature: b64(&sig.to_bytes()) })
     }
@@ -61,13 +63,13 @@ impl fmt::Debug for VerifyingKey {
     }
 }
 
-fn signed_bytes(kind: MessageKind, payload: &[u8]) -> Vec<u8> {
+fn signed_bytes(kind: MessageKind, payload: &[u8]) -> Zeroizing<Vec<u8>> {
     let mut v = Vec::with_capacity(payload.len() + 32);
     v.extend_from_slice(b"renkei/v1/");
     v.extend_from_slice(kind.code().as_bytes());
     v.push(0);
     v.extend_from_slice(payload);
-    v
+    Zeroizing::new(v)
 }
 
 /// Verifies `env` as a message of `kind` signed by `key`, then parses its payload.
@@ -76,7 +78,7 @@ pub fn open_envelope<T: DeserializeOwned>(env: &SignedEnvelope, kind: MessageKin
     if env.kind != kind {
         return Err(CryptoError::WrongKind { expected: kind.code(), found: env.kind.code() });
     }
-    let payload = unb64(&env.payload, "payload")?;
+    let payload = Zeroizing::new(unb64(&env.payload, "payload")?);
     let sig = unb64(&env.signature, "signature")?;
     let sig: [u8; 64] = sig.as_slice().try_into().map_err(|_| CryptoError::BadSignature)?;
     key.0.verify(&signed_bytes(kind, &payload), &ed25519_dalek::Signature::from_bytes(&sig)).map_err(|_| CryptoError::BadSignature)?;
@@ -86,7 +88,7 @@ pub fn open_envelope<T: DeserializeOwned>(env: &SignedEnvelope, kind: MessageKin
 /// Reads an envelope's payload WITHOUT verifying it, to learn which key to verify it with.
 /// Never act on the result before [`open_envelope`] succeeds.
 pub fn peek_payload<T: DeserializeOwned>(env: &SignedEnvelope) -> Result<T, CryptoError> {
-    let payload = unb64(&env.payload, "payload")?;
+    let payload = Zeroizing::new(unb64(&env.payload, "payload")?);
     serde_json::from_slice(&payload).map_err(|e| CryptoError::BadPayload(e.to_string()))
 }
 

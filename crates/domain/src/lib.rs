@@ -15,5 +15,5 @@ pub mod wire;
 pub use date::{Date, DateError};
 pub use ids::{AddresseeNo, DutyCode, IdError, ItemCode, OrgCode, OrgId, OrgType, RequestId, TenantId};
 pub use matrix::{Matrix, MatrixError, MatrixRow};
-pub use number::{IndividualNumber, NumberError};
+pub use number::{IndividualNumber, NumberError, SecretText};
 pub use query::{ItemAnswer, ItemStatus, Outcome, QueryState, StateError};

@@ -1,6 +1,8 @@
 //! 個人番号 (Individual Number): 12 digits whose last digit is a check digit.
 
+use serde::{Deserialize, Deserializer};
 use std::fmt;
+use zeroize::Zeroizing;
 
 /// Why a string is not an Individual Number. The messages never echo the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,9 +69,9 @@ impl IndividualNumber {
         Some(Self(digits))
     }
 
-    /// The 12 ASCII digits. Deliberately long-named: call it only to hash or send the number.
-    pub fn expose(&self) -> String {
-        self.0.iter().map(|d| char::from(b'0' + d)).collect()
+    /// The 12 ASCII digits, wiped when dropped. Call it only to hash or send the number.
+    pub fn expose(&self) -> Zeroizing<String> {
+        Zeroizing::new(self.0.iter().map(|d| char::from(b'0' + d)).collect())
     }
 }
 
@@ -86,6 +88,33 @@ fn check_digit(first_eleven: &[u8]) -> u8 {
         .sum();
     let r = sum % 11;
     if r <= 1 { 0 } else { (11 - r) as u8 }
+}
+
+/// Text that may hold personal data as it arrived (an Individual Number before it is parsed):
+/// wiped when dropped, and printed by `Debug` as a mask, so a stray `{:?}` of a request cannot
+/// leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretText(Zeroizing<String>);
+
+impl SecretText {
+    pub fn new(text: String) -> Self {
+        Self(Zeroizing::new(text))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretText(…)")
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self::new)
+    }
 }
 
 impl Drop for IndividualNumber {
@@ -111,12 +140,24 @@ impl fmt::Display for IndividualNumber {
 mod tests {
     use super::*;
 
+    #[test]
+    fn secret_text_prints_as_a_mask_and_exposed_digits_are_a_wiping_copy() {
+        let text: SecretText = serde_json::from_str("\"123456789018\"").unwrap();
+        assert_eq!(text.as_str(), "123456789018");
+        assert!(!format!("{text:?}").contains("1234"), "{text:?}");
+        let mut digits = IndividualNumber::parse(text.as_str()).unwrap().expose();
+        assert_eq!(digits.as_str(), "123456789018");
+        // What its drop does: the bytes are overwritten, not merely freed.
+        zeroize::Zeroize::zeroize(&mut *digits);
+        assert!(digits.is_empty());
+    }
+
     /// 1234 5678 9018 is valid: Σ = 1·2+0·3+9·4+8·5+7·6+6·7+5·2+4·3+3·4+2·5+1·6 = 212,
     /// 212 mod 11 = 3, check = 8.
     #[test]
     fn accepts_a_number_with_the_right_check_digit() {
         let n = IndividualNumber::parse("123456789018").expect("valid");
-        assert_eq!(n.expose(), "123456789018");
+        assert_eq!(n.expose().as_str(), "123456789018");
     }
 
     #[test]
@@ -145,7 +186,7 @@ mod tests {
     #[test]
     fn normalizes_full_width_digits_and_spaces() {
         let n = IndividualNumber::parse("\u{3000} １２３４５６７８９０１８ ").expect("valid");
-        assert_eq!(n.expose(), "123456789018");
+        assert_eq!(n.expose().as_str(), "123456789018");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::date::Date;
 use crate::ids::{DutyCode, ItemCode, OrgCode, OrgId, OrgType, RequestId};
 use crate::query::{ItemAnswer, Outcome};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 /// The most Individual Numbers one code request may carry.
 pub const MAX_CODES_PER_REQUEST: usize = 1000;
@@ -59,15 +60,26 @@ impl MessageKind {
 }
 
 /// Org → hub: mint or look up this org's codes for these numbers (in order).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
     pub org: OrgId,
     pub request_id: RequestId,
     pub issued_at: i64,
     /// The numbers in the clear: they travel only inside mutual TLS to the hub, which keeps
-    /// nothing but a keyed hash of each.
-    pub numbers: Vec<String>,
+    /// nothing but a keyed hash of each. Each is wiped when the request is dropped.
+    pub numbers: Vec<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for CodeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeRequest")
+            .field("org", &self.org)
+            .field("request_id", &self.request_id)
+            .field("issued_at", &self.issued_at)
+            .field("numbers", &self.numbers.len())
+            .finish()
+    }
 }
 
 /// Hub → org: one code per number, in the order asked.
@@ -159,4 +171,19 @@ pub struct DeliveryFailure {
 #[serde(deny_unknown_fields)]
 pub struct Accepted {
     pub request_id: RequestId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_request_carries_its_numbers_on_the_wire_but_debug_prints_only_how_many() {
+        let json = r#"{"org":"kou-mayor","request_id":"r-1","issued_at":0,"numbers":["123456789018","234567890123"]}"#;
+        let req: CodeRequest = serde_json::from_str(json).unwrap();
+        assert_eq!(req.numbers[1].as_str(), "234567890123");
+        assert_eq!(serde_json::to_string(&req).unwrap(), json);
+        let shown = format!("{req:?}");
+        assert!(shown.contains("numbers: 2") && !shown.contains("1234") && !shown.contains("2345"), "{shown}");
+    }
 }

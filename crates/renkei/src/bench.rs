@@ -189,7 +189,7 @@ fn write_persons(path: &Path, n: u64) -> Result<()> {
     let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
     writeln!(w, "addressee_no,individual_number")?;
     for i in 0..n {
-        writeln!(w, "P{i},{}", resident(i).expose())?;
+        writeln!(w, "P{i},{}", resident(i).expose().as_str())?;
     }
     Ok(w.flush()?)
 }

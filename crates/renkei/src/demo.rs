@@ -115,7 +115,11 @@ impl Client {
     }
     async fn register(&self, addressee: &str, number: &IndividualNumber) -> Result<()> {
         let (s, v) = self
-            .call(reqwest::Method::POST, "/api/v1/persons", Some(json!({"addressee_no": addressee, "individual_number": number.expose()})))
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/persons",
+                Some(json!({"addressee_no": addressee, "individual_number": number.expose().as_str()})),
+            )
             .await?;
         if s != 201 && s != 200 {
             bail!("registering a person failed: {s} {v}");

@@ -12,7 +12,7 @@ fn demo_numbers(seed: u64, count: usize) -> Vec<String> {
     (0..count)
         .map(|_| {
             let first: Vec<u8> = (0..11).map(|i| if i == 0 { rng.gen_range(1..10) } else { rng.gen_range(0..10) }).collect();
-            renkei_domain::IndividualNumber::from_first_eleven(&first).unwrap().expose()
+            renkei_domain::IndividualNumber::from_first_eleven(&first).unwrap().expose().to_string()
         })
         .collect()
 }

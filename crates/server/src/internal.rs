@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use renkei_domain::Date;
 use renkei_domain::bulk::{Encoding, FileKind};
 use renkei_domain::wire::MAX_ITEMS_PER_QUERY;
-use renkei_domain::{AddresseeNo, DutyCode, IndividualNumber, ItemCode, OrgId, QueryState, RequestId};
+use renkei_domain::{AddresseeNo, DutyCode, IndividualNumber, ItemCode, OrgId, QueryState, RequestId, SecretText};
 use renkei_net::{ApiJson, Problem};
 use renkei_store::StoreError;
 use renkei_store::tenant::{Filing, NewQuery, QueryView, Registration, TenantStore};
@@ -104,8 +104,8 @@ pub struct RegisterPerson {
     pub addressee_no: AddresseeNo,
     /// 個人番号: 12 digits (full-width digits and surrounding spaces are accepted). Used to
     /// obtain the org's code from the hub, then forgotten.
-    #[schema(example = "123456789018")]
-    pub individual_number: String,
+    #[schema(value_type = String, example = "123456789018")]
+    pub individual_number: SecretText,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -125,8 +125,8 @@ pub async fn register_person(
     caller: Caller,
     ApiJson(body): ApiJson<RegisterPerson>,
 ) -> Result<(StatusCode, Json<PersonRegistered>), Problem> {
-    let number =
-        IndividualNumber::parse(&body.individual_number).map_err(|e| Problem::bad_request("invalid-individual-number", e.to_string()))?;
+    let number = IndividualNumber::parse(body.individual_number.as_str())
+        .map_err(|e| Problem::bad_request("invalid-individual-number", e.to_string()))?;
     let org = caller.org(&p)?;
     let store = caller.store(&p)?;
     let codes = p.request_codes(org, vec![number.expose()]).await.map_err(hub_problem)?;

@@ -28,6 +28,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+use zeroize::{Zeroize, Zeroizing};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -145,23 +146,29 @@ impl Platform {
 
     /// Asks the hub for `org`'s codes (符号取得) of these Individual Numbers, in order, in one
     /// signed request. Used for one person (`POST /api/v1/persons`) and for batches (bulk loads).
-    pub async fn request_codes(&self, org: &OrgContext, numbers: Vec<String>) -> Result<Vec<OrgCode>, String> {
+    /// The org's codes for `numbers` (in order), from the hub. The numbers and their signed
+    /// envelope are wiped here once sent; what the HTTP and TLS layers copied is theirs.
+    pub async fn request_codes(&self, org: &OrgContext, numbers: Vec<Zeroizing<String>>) -> Result<Vec<OrgCode>, String> {
         let req = CodeRequest {
             org: org.id.clone(),
             request_id: RequestId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|e| e.to_string())?,
             issued_at: renkei_store::now_unix(),
             numbers,
         };
-        let env = org.signing.sign(org.id.as_str(), MessageKind::CodeRequest, &req).map_err(|e| e.to_string())?;
+        let mut env = org.signing.sign(org.id.as_str(), MessageKind::CodeRequest, &req).map_err(|e| e.to_string())?;
         drop(req);
-        let resp = self
+        let body = Zeroizing::new(serde_json::to_vec(&env).map_err(|e| e.to_string())?);
+        env.payload.zeroize();
+        let sent = self
             .hub
             .client
             .post(format!("{}/hub/v1/codes", self.hub.url))
-            .json(&env)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_vec())
             .send()
-            .await
-            .map_err(|e| format!("cannot reach the hub: {}", renkei_net::with_causes(&e)))?;
+            .await;
+        drop(body);
+        let resp = sent.map_err(|e| format!("cannot reach the hub: {}", renkei_net::with_causes(&e)))?;
         if !resp.status().is_success() {
             return Err(format!("the hub answered {}", resp.status()));
         }

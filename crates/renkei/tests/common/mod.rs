@@ -507,7 +507,7 @@ async fn wait_port(port: u16) -> bool {
 /// A valid Individual Number made from an 11-digit seed.
 pub fn number(seed: u64) -> String {
     let first: Vec<u8> = format!("{:011}", seed % 100_000_000_000).bytes().map(|b| b - b'0').collect();
-    renkei_domain::IndividualNumber::from_first_eleven(&first).expect("11 digits").expose()
+    renkei_domain::IndividualNumber::from_first_eleven(&first).expect("11 digits").expose().to_string()
 }
 
 /// Every file under `dir`, recursively.
