@@ -13,8 +13,20 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_renkei")
 }
 
+/// A port nothing listens on now, below the kernel's ephemeral range (32768–60999 on Linux).
+/// Port 0 handed out ephemeral ports, which the kernel also gives the many outgoing connections
+/// of parallel tests: between this call and the process binding it, one of them could take it
+/// ("Address already in use"). Below that range only another test's pick can collide.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    for _ in 0..1000 {
+        let port = rng.gen_range(10_000..32_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 10000–32000")
 }
 
 /// Runs `renkei args…` to completion; panics with its stderr if it fails.
