@@ -9,6 +9,7 @@ pub mod date;
 pub mod ids;
 pub mod matrix;
 pub mod number;
+pub mod page;
 pub mod query;
 pub mod wire;
 

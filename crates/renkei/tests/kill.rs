@@ -152,9 +152,8 @@ async fn every_query_ends_once_when_processes_are_killed(b: Backend) {
     // Exactly one linkage record per query on each side: the requester's, and the provider's
     // (the provider answered each request id once).
     for org in ["a-mayor", "b-mayor"] {
-        let (_, r) = call(&c, org, Method::GET, "/api/v1/records", None).await;
         let mut per_request: HashMap<String, usize> = HashMap::new();
-        for rec in r["records"].as_array().expect("records") {
+        for rec in &c.all_records(org).await {
             *per_request.entry(rec["request_id"].as_str().expect("request id").to_owned()).or_default() += 1;
         }
         assert_eq!(per_request.len(), QUERIES, "{org}: one record for each query and no others");

@@ -25,6 +25,7 @@ on_both_backends!(
     filing_twice_with_one_idempotency_key_yields_one_query,
     bad_bodies_get_problem_documents,
     dates_are_years_0001_to_9999_and_copies_are_chosen_by_date,
+    records_and_queries_are_read_a_page_at_a_time_with_filters,
     the_served_openapi_document_matches_the_committed_one,
 );
 
@@ -385,6 +386,88 @@ async fn dates_are_years_0001_to_9999_and_copies_are_chosen_by_date(b: Backend) 
         assert_eq!(q["reference_date"], date);
         assert_eq!(q["answer"]["items"][0]["fields"]["v"], want, "on {date}: {q}");
     }
+}
+
+/// Lists are bounded: a page holds `limit` items and gives the cursor of the next; queries
+/// filter by state, filing time and duty; bad parameters are a 400 that repeats nothing; another
+/// tenant's key lists nothing of this org.
+async fn records_and_queries_are_read_a_page_at_a_time_with_filters(b: Backend) {
+    let c = Cluster::start_on(b).await;
+    let n = number(3131);
+    c.register("a-mayor", "A1", &n).await;
+    c.register("b-mayor", "B1", &n).await;
+    c.copy("b-mayor", "B1", "TAX", "2026-04-01", json!({"v": 1})).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A1", &format!("page-{i}")).await;
+        assert_eq!(s, 201, "{q}");
+        ids.push(q["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        c.wait_final("a-mayor", id).await;
+    }
+    let c = &c;
+    let get = |path: String| async move { c.api("a-mayor", Method::GET, &path, None).await };
+    // Queries, newest first, two a page.
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/queries?limit=2".to_string();
+    loop {
+        let (s, _, page) = get(path.clone()).await;
+        assert_eq!(s, 200, "{page}");
+        let got = page["queries"].as_array().unwrap();
+        assert!(got.len() <= 2);
+        seen.extend(got.iter().map(|q| q["id"].as_str().unwrap().to_owned()));
+        match page["next"].as_str() {
+            Some(next) => path = format!("/api/v1/queries?limit=2&after={next}"),
+            None => break,
+        }
+    }
+    let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+    assert_eq!(seen, newest_first, "every query once, newest first");
+    // Filters.
+    let count = |path: &'static str| async move {
+        c.api("a-mayor", Method::GET, path, None).await.2["queries"].as_array().map_or(usize::MAX, Vec::len)
+    };
+    assert_eq!(count("/api/v1/queries?state=answered").await, 5);
+    assert_eq!(count("/api/v1/queries?state=failed").await, 0);
+    assert_eq!(count("/api/v1/queries?duty=D015").await, 5);
+    assert_eq!(count("/api/v1/queries?duty=D999").await, 0);
+    assert_eq!(count("/api/v1/queries?filed_since=2000-01-01T00:00:00%2B09:00").await, 5);
+    assert_eq!(count("/api/v1/queries?filed_since=2999-01-01T00:00:00Z").await, 0);
+    // Records, oldest first, a page at a time: the requester's five, each once.
+    let (_, _, first) = get("/api/v1/records?limit=3".into()).await;
+    assert_eq!(first["records"].as_array().unwrap().len(), 3);
+    let next = first["next"].as_str().unwrap().to_owned();
+    let (_, _, rest) = get(format!("/api/v1/records?limit=3&after={next}")).await;
+    assert_eq!(rest["records"].as_array().unwrap().len(), 2);
+    assert!(rest["next"].is_null(), "{rest}");
+    let seqs: Vec<i64> = first["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["records"].as_array().unwrap())
+        .map(|r| r["seq"].as_i64().unwrap())
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert_eq!(c.all_records("a-mayor").await.len(), 5);
+    // Bad parameters.
+    for bad in [
+        "/api/v1/records?limit=0",
+        "/api/v1/records?limit=1001",
+        "/api/v1/records?after=123456789018x",
+        "/api/v1/records?nope=1",
+        "/api/v1/queries?after=x",
+        "/api/v1/queries?state=lost",
+        "/api/v1/queries?filed_since=yesterday",
+        "/api/v1/queries?duty=bad duty",
+    ] {
+        let (s, ct, v) = get(bad.into()).await;
+        assert_eq!((s, ct.as_str(), v["type"].as_str()), (400, PROBLEM, Some("urn:renkei:problem:invalid-query")), "{bad}: {v}");
+        assert!(!v.to_string().contains("123456789018"), "{v}");
+    }
+    // Another tenant's key lists only its own org's queries.
+    let (_, _, theirs) = c.api("b-mayor", Method::GET, "/api/v1/queries", None).await;
+    assert_eq!(theirs["queries"].as_array().unwrap().len(), 0, "{theirs}");
 }
 
 async fn the_served_openapi_document_matches_the_committed_one(b: Backend) {

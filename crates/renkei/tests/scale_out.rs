@@ -45,10 +45,7 @@ async fn a_thousand_queries_over_three_processes_are_each_delivered_and_answered
     // Wait until the requester holds a record of every query.
     let records = |org: &'static str| {
         let c = c.clone();
-        async move {
-            let (_, _, r) = c.api(org, Method::GET, "/api/v1/records", None).await;
-            r["records"].as_array().cloned().unwrap_or_default()
-        }
+        async move { c.all_records(org).await }
     };
     let mut done = Vec::new();
     for _ in 0..600 {

@@ -16,7 +16,7 @@ use renkei_domain::wire::MAX_ITEMS_PER_QUERY;
 use renkei_domain::{AddresseeNo, DutyCode, IndividualNumber, ItemCode, OrgId, QueryState, RequestId, SecretText};
 use renkei_net::{ApiJson, Problem};
 use renkei_store::StoreError;
-use renkei_store::tenant::{Filing, NewQuery, QueryView, Registration, TenantStore};
+use renkei_store::tenant::{Filing, NewQuery, QueryFilter, QueryView, Registration, TenantStore};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -29,7 +29,7 @@ pub fn router(p: Arc<Platform>) -> Router {
     Router::new()
         .route("/api/v1/persons", post(register_person))
         .route("/api/v1/copies", post(upsert_copy))
-        .route("/api/v1/queries", post(file_query))
+        .route("/api/v1/queries", post(file_query).get(list_queries))
         .route("/api/v1/queries/{id}", get(get_query))
         .route("/api/v1/records", get(list_records))
         .route("/api/v1/imports/{kind}", post(import_file))
@@ -387,7 +387,7 @@ pub async fn import_file(
     params: Result<Query<ImportParams>, axum::extract::rejection::QueryRejection>,
     body: axum::body::Body,
 ) -> Result<Json<ImportReport>, Problem> {
-    let Query(params) = params.map_err(|e| Problem::bad_request("invalid-query", renkei_net::problem::without_values(&e.body_text())))?;
+    let params = self::params(params)?;
     let kind = match kind.as_str() {
         "persons" => FileKind::Persons,
         "copies" => FileKind::Copies,
@@ -431,10 +431,94 @@ fn import_problem(e: ImportError) -> Problem {
     }
 }
 
-/// 情報提供等記録 of the caller's org.
+/// A page of a list: `limit` items (1–1000, default 100) after the cursor `after`, which is the
+/// `next` of the page before.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    /// Items on the page: 1–1000 (default 100).
+    pub limit: Option<usize>,
+    /// The `next` cursor of the previous page.
+    pub after: Option<String>,
+}
+
+/// A page of 情報提供等記録 of the caller's org, oldest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RecordList {
     pub records: Vec<RecordResource>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// Which queries a list shows, and its page.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct QueryListParams {
+    /// created, pending_approval, queued, in_flight, answered or failed.
+    pub state: Option<String>,
+    /// Filed at or after this time (RFC 3339, e.g. `2026-12-01T00:00:00+09:00`).
+    pub filed_since: Option<String>,
+    /// Duty code (事務).
+    pub duty: Option<String>,
+    /// Items on the page: 1–1000 (default 100).
+    pub limit: Option<usize>,
+    /// The `next` cursor of the previous page.
+    pub after: Option<String>,
+}
+
+/// A page of the caller's org's queries, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueryList {
+    pub queries: Vec<QueryResource>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+fn query_problem(detail: impl Into<String>) -> Problem {
+    Problem::bad_request("invalid-query", detail)
+}
+
+/// Query-string parameters, or a problem naming what is wrong without repeating it.
+fn params<T>(params: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, Problem> {
+    params.map(|Query(p)| p).map_err(|e| query_problem(renkei_net::problem::without_values(&e.body_text())))
+}
+
+#[utoipa::path(get, path = "/api/v1/queries", tag = "queries", params(QueryListParams),
+    responses((status = 200, body = QueryList), (status = 400, description = "a bad filter, limit or cursor", content_type = "application/problem+json"),
+        (status = 401, description = "missing or unknown API key", content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn list_queries(
+    State(p): State<Arc<Platform>>,
+    caller: Caller,
+    query: Result<Query<QueryListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<QueryList>, Problem> {
+    let q = params(query)?;
+    let limit = renkei_domain::page::limit(q.limit).map_err(|e| query_problem(e.to_string()))?;
+    let after = renkei_domain::page::id_cursor(q.after.as_deref()).map_err(|e| query_problem(e.to_string()))?;
+    let state = q
+        .state
+        .as_deref()
+        .map(|s| {
+            QueryState::from_code(s)
+                .ok_or_else(|| query_problem("state is created, pending_approval, queued, in_flight, answered or failed"))
+        })
+        .transpose()?;
+    let duty = q.duty.as_deref().map(|d| DutyCode::parse(d).map_err(|e| query_problem(e.to_string()))).transpose()?;
+    let filed_since_ms = q
+        .filed_since
+        .as_deref()
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map(|t| t.timestamp_millis())
+                .map_err(|_| query_problem("filed_since is an RFC 3339 time, e.g. 2026-12-01T00:00:00+09:00"))
+        })
+        .transpose()?;
+    let filter = QueryFilter { state, filed_since_ms, duty };
+    let views = caller.store(&p)?.queries(&caller.org, &filter, after, limit).await.map_err(store_problem)?;
+    let next = renkei_domain::page::next(views.len(), limit, views.last().map(|v| v.id.clone()));
+    Ok(Json(QueryList { queries: views.into_iter().map(QueryResource::from).collect(), next }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -451,9 +535,20 @@ pub struct RecordResource {
     pub at: i64,
 }
 
-#[utoipa::path(get, path = "/api/v1/records", tag = "records", responses((status = 200, body = RecordList)), security(("api_key" = [])))]
-pub async fn list_records(State(p): State<Arc<Platform>>, caller: Caller) -> Result<Json<RecordList>, Problem> {
-    let records = caller.store(&p)?.records(&caller.org).await.map_err(store_problem)?;
+#[utoipa::path(get, path = "/api/v1/records", tag = "records", params(PageParams),
+    responses((status = 200, body = RecordList), (status = 400, description = "a bad limit or cursor", content_type = "application/problem+json"),
+        (status = 401, description = "missing or unknown API key", content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn list_records(
+    State(p): State<Arc<Platform>>,
+    caller: Caller,
+    page: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RecordList>, Problem> {
+    let page = params(page)?;
+    let limit = renkei_domain::page::limit(page.limit).map_err(|e| query_problem(e.to_string()))?;
+    let after = renkei_domain::page::seq_cursor(page.after.as_deref()).map_err(|e| query_problem(e.to_string()))?;
+    let records = caller.store(&p)?.records(&caller.org, after, limit).await.map_err(store_problem)?;
+    let next = renkei_domain::page::next(records.len(), limit, records.last().map(|r| r.seq.to_string()));
     let records = records
         .into_iter()
         .map(|r| RecordResource {
@@ -467,7 +562,7 @@ pub async fn list_records(State(p): State<Arc<Platform>>, caller: Caller) -> Res
             at: r.at,
         })
         .collect();
-    Ok(Json(RecordList { records }))
+    Ok(Json(RecordList { records, next }))
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "renkei internal API", description = "Client-system API of the renkei intermediate server platform (中間サーバ). Errors are application/problem+json (RFC 9457)."),
-    paths(internal::register_person, internal::upsert_copy, internal::file_query, internal::get_query, internal::list_records, internal::import_file),
-    components(schemas(internal::RegisterPerson, internal::PersonRegistered, internal::UpsertCopy, internal::CopyStored, internal::FileQuery, internal::QueryResource, internal::RecordList, internal::RecordResource, internal::ImportReport, crate::import::ImportSummary, crate::import::BadLine)),
+    paths(internal::register_person, internal::upsert_copy, internal::file_query, internal::get_query, internal::list_queries, internal::list_records, internal::import_file),
+    components(schemas(internal::RegisterPerson, internal::PersonRegistered, internal::UpsertCopy, internal::CopyStored, internal::FileQuery, internal::QueryResource, internal::QueryList, internal::RecordList, internal::RecordResource, internal::ImportReport, crate::import::ImportSummary, crate::import::BadLine)),
     modifiers(&ApiKeyAuth)
 )]
 pub struct ApiDoc;

@@ -3,7 +3,7 @@
 //! (情報提供等記録). Every personal-data value is encrypted here with the tenant's data key;
 //! look-ups go through keyed blind indexes, never plaintext.
 
-use crate::db::{Backend, Finish, Scope, ToValue, Tx};
+use crate::db::{Backend, Finish, Row, Scope, ToValue, Tx};
 use crate::migrate::{Migration, Migrations};
 use crate::{Db, Result, StoreError, args, now_millis, now_unix};
 use renkei_crypto::datakey::DataKey;
@@ -198,6 +198,21 @@ pub struct QueryView {
     pub attempts: i64,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// The columns [`TenantStore::query_view`] opens; the person comes along (by its blind index) so
+/// a read is one statement.
+const QUERY_VIEW: &str = "SELECT q.id, q.request_id, q.duty, q.provider_org, q.items, q.request_enc, q.state, q.error, q.outcome,
+        q.answer_enc, q.attempts, q.created_at, q.updated_at, p.id, p.addressee_enc
+     FROM queries q LEFT JOIN persons p ON p.tenant_id = q.tenant_id AND p.org_id = q.org_id AND p.addressee_idx = q.addressee_idx";
+
+/// Which of an org's queries a list shows; `None` lets all through.
+#[derive(Debug, Clone, Default)]
+pub struct QueryFilter {
+    pub state: Option<QueryState>,
+    /// Filed at or after this time (milliseconds since the Unix epoch).
+    pub filed_since_ms: Option<i64>,
+    pub duty: Option<DutyCode>,
 }
 
 /// A query due for delivery to the hub.
@@ -1136,19 +1151,36 @@ impl TenantStore {
         let (tenant, org_s, id) = (self.tenant.to_string(), org.to_string(), id.to_owned());
         let row = self
             .tx(move |tx| {
-                // The person comes along (by its blind index) so a read is one statement.
-                tx.query_opt(
-                    "SELECT q.id, q.request_id, q.duty, q.provider_org, q.items, q.request_enc, q.state, q.error, q.outcome, q.answer_enc,
-                        q.attempts, q.created_at, q.updated_at, p.id, p.addressee_enc
-                     FROM queries q LEFT JOIN persons p ON p.tenant_id = q.tenant_id AND p.org_id = q.org_id AND p.addressee_idx = q.addressee_idx
-                     WHERE q.tenant_id = ?1 AND q.org_id = ?2 AND q.id = ?3",
-                    args![tenant, org_s, id],
+                tx.query_opt(&format!("{QUERY_VIEW} WHERE q.tenant_id = ?1 AND q.org_id = ?2 AND q.id = ?3"), args![tenant, org_s, id])
+            })
+            .await?;
+        row.map(|row| self.query_view(org, &row)).transpose()
+    }
+
+    /// `org`'s queries that `filter` lets through, newest first, `limit` after the query `after`
+    /// (a page; ids are time-ordered, so the order is the filing order).
+    pub async fn queries(&self, org: &OrgId, filter: &QueryFilter, after: Option<String>, limit: usize) -> Result<Vec<QueryView>> {
+        let (tenant, org_s) = (self.tenant.to_string(), org.to_string());
+        let (state, since, duty) =
+            (filter.state.map(|s| s.code().to_owned()), filter.filed_since_ms, filter.duty.as_ref().map(DutyCode::to_string));
+        let rows = self
+            .tx(move |tx| {
+                tx.query(
+                    &format!(
+                        "{QUERY_VIEW} WHERE q.tenant_id = ?1 AND q.org_id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR q.id < ?3)
+                         AND (CAST(?4 AS TEXT) IS NULL OR q.state = ?4) AND (CAST(?5 AS BIGINT) IS NULL OR q.created_at >= ?5)
+                         AND (CAST(?6 AS TEXT) IS NULL OR q.duty = ?6)
+                         ORDER BY q.id DESC LIMIT ?7"
+                    ),
+                    args![tenant, org_s, after, state, since, duty, limit as i64],
                 )
             })
             .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
+        rows.iter().map(|row| self.query_view(org, row)).collect()
+    }
+
+    /// A row of [`QUERY_VIEW`], opened.
+    fn query_view(&self, org: &OrgId, row: &Row) -> Result<QueryView> {
         let id: String = row.get(0)?;
         let request: QueryRequest = serde_json::from_slice(&self.dk.decrypt("queries.request", &id, &row.get::<Vec<u8>>(5)?)?)?;
         let answer = row
@@ -1161,7 +1193,7 @@ impl TenantStore {
         };
         let addressee = String::from_utf8(self.dk.decrypt("persons.addressee", &person, &addressee_enc)?).map_err(corrupt)?;
         let addressee = AddresseeNo::parse(&addressee).map_err(corrupt)?;
-        Ok(Some(QueryView {
+        Ok(QueryView {
             request_id: RequestId::parse(&row.get::<String>(1)?).map_err(corrupt)?,
             org: org.clone(),
             duty: DutyCode::parse(&row.get::<String>(2)?).map_err(corrupt)?,
@@ -1177,7 +1209,7 @@ impl TenantStore {
             created_at: row.get(11)?,
             updated_at: row.get(12)?,
             id,
-        }))
+        })
     }
 
     /// Claims up to `limit` queries of every org of this tenant due for (re)delivery, oldest
@@ -1392,13 +1424,15 @@ impl TenantStore {
     }
 
     /// The linkage records of `org`, oldest first.
-    pub async fn records(&self, org: &OrgId) -> Result<Vec<LinkageRecord>> {
+    /// `org`'s linkage records in the order they were written, `limit` after the record
+    /// numbered `after` (a page; see `renkei_domain::page`).
+    pub async fn records(&self, org: &OrgId, after: Option<i64>, limit: usize) -> Result<Vec<LinkageRecord>> {
         let (tenant, org) = (self.tenant.to_string(), org.to_string());
         self.tx(move |tx| {
             tx.query(
                 "SELECT seq, org_id, role, request_id, counterpart_org, duty, items, outcome, at FROM linkage_records
-                 WHERE tenant_id = ?1 AND org_id = ?2 ORDER BY seq",
-                args![tenant, org],
+                 WHERE tenant_id = ?1 AND org_id = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+                args![tenant, org, after.unwrap_or(0), limit as i64],
             )?
             .iter()
             .map(|r| {

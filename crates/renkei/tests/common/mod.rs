@@ -453,6 +453,24 @@ impl Cluster {
         respond(req.send().await.expect("request")).await
     }
 
+    /// Every linkage record of `org`, read a page at a time (`GET /api/v1/records` follows `next`).
+    pub async fn all_records(&self, org: &str) -> Vec<Value> {
+        let (mut all, mut after) = (Vec::new(), None::<String>);
+        loop {
+            let path = match &after {
+                Some(a) => format!("/api/v1/records?limit=1000&after={a}"),
+                None => "/api/v1/records?limit=1000".to_string(),
+            };
+            let (s, _, page) = self.api(org, reqwest::Method::GET, &path, None).await;
+            assert_eq!(s, 200, "{page}");
+            all.extend(page["records"].as_array().cloned().unwrap_or_default());
+            match page["next"].as_str() {
+                Some(next) => after = Some(next.to_owned()),
+                None => return all,
+            }
+        }
+    }
+
     pub async fn register(&self, org: &str, addressee: &str, number: &str) -> (u16, String, Value) {
         self.api(
             org,
