@@ -118,7 +118,8 @@ pub struct PersonRegistered {
 
 #[utoipa::path(post, path = "/api/v1/persons", request_body = RegisterPerson, tag = "persons",
     responses((status = 201, body = PersonRegistered, description = "registered"), (status = 200, body = PersonRegistered, description = "already registered"),
-        (status = 400, description = "invalid Individual Number or body", content_type = "application/problem+json"), (status = 502, description = "hub unreachable")),
+        (status = 400, description = "invalid Individual Number or body", content_type = "application/problem+json"), (status = 401, description = "missing or unknown API key", content_type = "application/problem+json"),
+        (status = 415, description = "the body is not JSON (Content-Type)", content_type = "application/problem+json"), (status = 502, description = "hub unreachable", content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn register_person(
     State(p): State<Arc<Platform>>,
@@ -167,7 +168,8 @@ pub struct CopyStored {
 }
 
 #[utoipa::path(post, path = "/api/v1/copies", request_body = UpsertCopy, tag = "copies",
-    responses((status = 200, body = CopyStored), (status = 400, description = "invalid body or unknown item", content_type = "application/problem+json")),
+    responses((status = 200, body = CopyStored), (status = 400, description = "invalid body or unknown item", content_type = "application/problem+json"),
+        (status = 401, description = "missing or unknown API key", content_type = "application/problem+json"), (status = 415, description = "the body is not JSON (Content-Type)", content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn upsert_copy(
     State(p): State<Arc<Platform>>,
@@ -222,8 +224,8 @@ pub struct QueryResource {
     pub error: Option<String>,
     /// found, not_registered or no_copy, once answered.
     pub outcome: Option<String>,
-    /// The provider's answer (per-item status and fields), once answered.
-    #[schema(value_type = Object)]
+    /// The provider's answer (per-item status and fields), once answered; null before.
+    #[schema(value_type = Option<Object>)]
     pub answer: Option<Value>,
     pub attempts: i64,
     /// Milliseconds since the Unix epoch.
@@ -255,7 +257,9 @@ impl From<QueryView> for QueryResource {
 
 #[utoipa::path(post, path = "/api/v1/queries", request_body = FileQuery, tag = "queries",
     responses((status = 201, body = QueryResource, description = "filed"), (status = 200, body = QueryResource, description = "already filed with this idempotency key"),
+        (status = 400, description = "invalid body", content_type = "application/problem+json"), (status = 401, description = "missing or unknown API key", content_type = "application/problem+json"),
         (status = 403, description = "別表第二 does not allow it", content_type = "application/problem+json"),
+        (status = 409, description = "the idempotency key was used for another query", content_type = "application/problem+json"), (status = 415, description = "the body is not JSON (Content-Type)", content_type = "application/problem+json"),
         (status = 422, description = "unknown provider or person not registered", content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn file_query(
@@ -325,7 +329,8 @@ pub async fn file_query(
 }
 
 #[utoipa::path(get, path = "/api/v1/queries/{id}", tag = "queries", params(("id" = String, Path, description = "query id")),
-    responses((status = 200, body = QueryResource), (status = 404, description = "no such query for this org", content_type = "application/problem+json")),
+    responses((status = 200, body = QueryResource), (status = 401, description = "missing or unknown API key", content_type = "application/problem+json"),
+        (status = 404, description = "no such query for this org", content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn get_query(State(p): State<Arc<Platform>>, caller: Caller, Path(id): Path<String>) -> Result<Json<QueryResource>, Problem> {
     let view = caller.store(&p)?.query(&caller.org, &id).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
@@ -338,6 +343,7 @@ pub const IMPORT_BODY_LIMIT: usize = 64 << 20;
 
 /// How to read an uploaded CSV file.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportParams {
     /// `auto` (default), `utf-8` or `cp932`.
@@ -377,6 +383,7 @@ impl Observer for Collect {
         (status = 422, description = "bad lines: nothing was applied; the problem lists them (`summary`, `bad_lines`)", content_type = "application/problem+json"),
         (status = 400, description = "unreadable file: empty, wrong header or encoding", content_type = "application/problem+json"),
         (status = 413, description = "larger than 64 MiB", content_type = "application/problem+json"),
+        (status = 401, description = "missing or unknown API key", content_type = "application/problem+json"), (status = 404, description = "no such kind of file", content_type = "application/problem+json"),
         (status = 507, description = "the platform's storage is full: nothing was applied", content_type = "application/problem+json"),
         (status = 500, description = "`not-audited`: the load ended, applied or refused as `detail` says, but its audit entry could not be written", content_type = "application/problem+json")),
     security(("api_key" = [])))]
