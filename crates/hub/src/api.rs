@@ -61,7 +61,7 @@ async fn verified<T: serde::de::DeserializeOwned>(
         .ok_or_else(|| Problem::forbidden("unknown-org", "the signer is not in the hub's directory"))?;
     let key = VerifyingKey::from_base64(&entry.verify_key).map_err(|_| Problem::internal())?;
     let msg: T = open_envelope(env, kind, &key).map_err(|e| match e {
-        renkei_crypto::CryptoError::BadPayload(d) => Problem::bad_request("invalid-message", d),
+        renkei_crypto::CryptoError::BadPayload(d) => Problem::bad_request("invalid-message", renkei_net::problem::without_values(&d)),
         _ => Problem::new(StatusCode::UNAUTHORIZED, "bad-signature", "The message signature does not verify"),
     })?;
     if (now_unix() - issued_at(&msg)).unsigned_abs() > hub.freshness.as_secs() {

@@ -212,6 +212,15 @@ async fn the_hub_rejects_a_bad_signature_an_unknown_org_and_a_replayed_request_i
     replay.reference_date = "2020-01-01".parse().unwrap();
     let (s, _, v) = post_hub(&c, &signing.sign("a-mayor", MessageKind::Query, &replay).unwrap()).await;
     assert_eq!((s, v["type"].as_str()), (409, Some("urn:renkei:problem:replayed-request")));
+    // A signed code request whose number is a JSON integer is refused naming the field, never
+    // repeating the number.
+    let big = number(98_765_432_101);
+    let odd =
+        json!({"org": "a-mayor", "request_id": "odd-1", "issued_at": renkei_store::now_unix(), "numbers": [big.parse::<u64>().unwrap()]});
+    let env = signing.sign("a-mayor", MessageKind::CodeRequest, &odd).unwrap();
+    let (s, _, v) = respond(c.http.post(format!("{}/hub/v1/codes", c.hub())).json(&env).send().await.unwrap()).await;
+    assert_eq!((s, v["type"].as_str()), (400, Some("urn:renkei:problem:invalid-message")), "{v}");
+    assert!(!v.to_string().contains(&big), "the hub must not echo the number: {v}");
     // A stale envelope (issued long ago) is a replay too.
     let mut stale = base.clone();
     stale.issued_at -= 3600;
