@@ -12,7 +12,7 @@
 //! SQL is written once with `?N` placeholders (rewritten to `$N` for PostgreSQL) and in the
 //! dialect both accept. Where they differ the store asks [`Tx::backend`].
 
-use crate::migrate::{self, Migrations};
+use crate::migrate::Migrations;
 use crate::sqlite::SqliteFile;
 use crate::{Result, StoreError};
 use std::path::{Path, PathBuf};
@@ -302,14 +302,13 @@ pub enum Db {
 impl Db {
     /// Opens (creating if needed) the SQLite file at `path` and brings its schema up to date.
     pub fn open_sqlite(path: &Path, migrations: &Migrations) -> Result<Self> {
-        let open_err = |e: &dyn std::fmt::Display| StoreError::Open { path: path.display().to_string(), reason: e.to_string() };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| open_err(&e))?;
-        }
-        let mut conn = crate::sqlite::connect(path, migrations.sqlite_page_size).map_err(|e| open_err(&e))?;
-        migrate::sqlite(&mut conn, migrations.sqlite)?;
-        let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        Ok(Db::Sqlite(SqliteFile::start(conn, &name)?))
+        Ok(Db::Sqlite(SqliteFile::open(path, migrations.sqlite_page_size, migrations.sqlite)?))
+    }
+
+    /// A handle on the SQLite file at `path` that opens (creating and migrating it if needed) on
+    /// its first transaction: what a platform of many tenant files uses.
+    pub fn lazy_sqlite(path: &Path, migrations: &Migrations) -> Self {
+        Db::Sqlite(SqliteFile::lazy(path, migrations.sqlite_page_size, migrations.sqlite))
     }
 
     /// Connects to PostgreSQL, migrates `schema` as the connecting role, and returns a pool whose
@@ -342,6 +341,28 @@ impl Db {
         match self {
             Db::Sqlite(file) => file.tx(false, f).await,
             Db::Postgres(pool) => pool.tx(scope, f).await,
+        }
+    }
+
+    /// Whether the database exists yet: a lazy SQLite file is made on its first transaction.
+    pub fn exists(&self) -> bool {
+        match self {
+            Db::Sqlite(file) => file.exists(),
+            Db::Postgres(_) => true,
+        }
+    }
+
+    /// Runs `f` in a transaction that only reads. On SQLite it runs on a reader connection,
+    /// beside the writer, and sees every commit acknowledged before it began; a statement that
+    /// writes fails there, so a method that reads must say so by calling this.
+    pub async fn read<T, F>(&self, scope: Scope, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
+    {
+        match self {
+            Db::Sqlite(file) => file.read(f).await,
+            Db::Postgres(pool) => pool.tx(scope, move |tx: &mut dyn Tx| f(tx).map(|v| (v, Finish::Commit))).await,
         }
     }
 

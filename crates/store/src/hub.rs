@@ -318,6 +318,15 @@ impl HubStore {
         self.db.tx(Scope::Global, f).await
     }
 
+    /// Like [`HubStore::tx`], for transactions that only read (beside the writer on SQLite).
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
+    {
+        self.db.read(Scope::Global, f).await
+    }
+
     /// Adds or replaces an org's directory entry (keys rotate, endpoints move).
     pub async fn register_org(&self, e: &DirectoryEntry) -> Result<()> {
         let e = e.clone();
@@ -336,7 +345,7 @@ impl HubStore {
     pub async fn org(&self, id: &str) -> Result<Option<DirectoryEntry>> {
         let id = id.to_owned();
         let row = self
-            .tx(move |tx| tx.query_opt("SELECT id, org_type, name, endpoint, verify_key, seal_key FROM orgs WHERE id = ?1", args![id]))
+            .read(move |tx| tx.query_opt("SELECT id, org_type, name, endpoint, verify_key, seal_key FROM orgs WHERE id = ?1", args![id]))
             .await?;
         row.map(|r| {
             Ok(DirectoryEntry {
@@ -526,7 +535,7 @@ impl HubStore {
 
     pub async fn query(&self, request_id: &str) -> Result<Option<HubQuery>> {
         let rid = request_id.to_owned();
-        self.tx(move |tx| {
+        self.read(move |tx| {
             tx.query_opt(&format!("SELECT {HUB_QUERY_COLUMNS} FROM queries WHERE request_id = ?1"), args![rid])?
                 .as_ref()
                 .map(hub_query_row)
@@ -538,7 +547,7 @@ impl HubStore {
     /// Every hub record about one person, oldest first.
     pub async fn records_of_person(&self, person_key: &str) -> Result<Vec<HubRecord>> {
         let pk = person_key.to_owned();
-        self.tx(move |tx| {
+        self.read(move |tx| {
             tx.query(
                 "SELECT seq, request_id, requester, provider, duty, items, outcome, at FROM records WHERE person_key = ?1 ORDER BY seq",
                 args![pk],
@@ -563,7 +572,7 @@ impl HubStore {
 
     /// Number of hub records (for the demo's summary and tests).
     pub async fn record_count(&self) -> Result<i64> {
-        self.tx(|tx| tx.value("SELECT COUNT(*) FROM records", &[])).await
+        self.read(|tx| tx.value("SELECT COUNT(*) FROM records", &[])).await
     }
 
     pub async fn add_resident_token(&self, token_hash: &str, person_key: &str, expires_at: i64) -> Result<()> {
@@ -579,7 +588,7 @@ impl HubStore {
     /// The person a live resident token stands for.
     pub async fn token_person(&self, token_hash: &str) -> Result<Option<String>> {
         let th = token_hash.to_owned();
-        self.tx(move |tx| {
+        self.read(move |tx| {
             tx.query_opt("SELECT person_key FROM resident_tokens WHERE token_hash = ?1 AND expires_at >= ?2", args![th, now_unix()])?
                 .map(|r| r.get(0))
                 .transpose()

@@ -243,7 +243,7 @@ impl PlatformStore {
     /// The store of one tenant: its own SQLite file, or its rows in the shared PostgreSQL schema.
     pub async fn tenant_store(&self, tenant: TenantId, dk: DataKey) -> Result<TenantStore> {
         let db = match &self.location {
-            Location::Dir(d) => Db::open_sqlite(&layout::tenant_db(d, &tenant), &crate::tenant::SQLITE_MIGRATIONS)?,
+            Location::Dir(d) => Db::lazy_sqlite(&layout::tenant_db(d, &tenant), &crate::tenant::SQLITE_MIGRATIONS),
             Location::Postgres { .. } => self.db.clone(),
         };
         TenantStore::new(db, tenant, dk)
@@ -270,7 +270,7 @@ impl PlatformStore {
 
     pub async fn tenants(&self) -> Result<Vec<Tenant>> {
         self.db
-            .tx(Scope::Operator, |tx| {
+            .read(Scope::Operator, |tx| {
                 tx.query("SELECT id, name FROM tenants ORDER BY id", &[])?
                     .iter()
                     .map(|r| Ok(Tenant { id: parse(TenantId::parse(&r.get::<String>(0)?))?, name: r.get(1)? }))
@@ -284,7 +284,7 @@ impl PlatformStore {
         let id = tenant.to_string();
         let wrapped: Vec<u8> = self
             .db
-            .tx(Scope::Tenant(id.clone()), move |tx| {
+            .read(Scope::Tenant(id.clone()), move |tx| {
                 tx.query_opt("SELECT wrapped_key FROM tenants WHERE id = ?1", args![id])?.ok_or(StoreError::NotFound("tenant"))?.get(0)
             })
             .await?;
@@ -316,7 +316,7 @@ impl PlatformStore {
     pub async fn orgs(&self, tenant: Option<&TenantId>) -> Result<Vec<Org>> {
         let tenant = tenant.map(|t| t.to_string());
         self.db
-            .tx(Scope::Operator, move |tx| {
+            .read(Scope::Operator, move |tx| {
                 tx.query(
                     "SELECT tenant_id, id, org_type, name FROM orgs WHERE (?1 = '' OR tenant_id = ?1) ORDER BY tenant_id, id",
                     args![tenant.unwrap_or_default()],
@@ -335,12 +335,31 @@ impl PlatformStore {
             .await
     }
 
+    /// The org `id`, whichever tenant hosts it.
+    pub async fn org(&self, id: &OrgId) -> Result<Option<Org>> {
+        let id = id.to_string();
+        self.db
+            .read(Scope::Operator, move |tx| {
+                tx.query_opt("SELECT tenant_id, id, org_type, name FROM orgs WHERE id = ?1", args![id])?
+                    .map(|r| {
+                        Ok(Org {
+                            tenant: parse(TenantId::parse(&r.get::<String>(0)?))?,
+                            id: parse(OrgId::parse(&r.get::<String>(1)?))?,
+                            org_type: parse(OrgType::parse(&r.get::<String>(2)?))?,
+                            name: r.get(3)?,
+                        })
+                    })
+                    .transpose()
+            })
+            .await
+    }
+
     /// The org's private keys, decrypted with the tenant's data key.
     pub async fn org_keys(&self, dk: &DataKey, org: &OrgId) -> Result<(SigningKey, OpeningKey)> {
         let (tenant, id) = (dk.tenant().to_owned(), org.to_string());
         let (sk, ok): (Vec<u8>, Vec<u8>) = self
             .db
-            .tx(Scope::Tenant(tenant.clone()), move |tx| {
+            .read(Scope::Tenant(tenant.clone()), move |tx| {
                 let r = tx
                     .query_opt("SELECT signing_key, opening_key FROM orgs WHERE tenant_id = ?1 AND id = ?2", args![tenant, id])?
                     .ok_or(StoreError::NotFound("org"))?;
@@ -384,7 +403,7 @@ impl PlatformStore {
     pub async fn api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyInfo>> {
         let tenant_id = tenant.to_string();
         self.db
-            .tx(Scope::Operator, move |tx| {
+            .read(Scope::Operator, move |tx| {
                 tx.query(
                     "SELECT key_hash, org_id, label, created_at, revoked_at FROM api_keys WHERE tenant_id = ?1 ORDER BY created_at, key_hash",
                     args![tenant_id],
@@ -450,7 +469,7 @@ impl PlatformStore {
     pub async fn key_scope(&self, key_hash: &str) -> Result<Option<KeyScope>> {
         let key_hash = key_hash.to_owned();
         self.db
-            .tx(Scope::ApiKey(key_hash.clone()), move |tx| {
+            .read(Scope::ApiKey(key_hash.clone()), move |tx| {
                 tx.query_opt("SELECT tenant_id, org_id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL", args![key_hash])?
                     .map(|r| {
                         Ok(KeyScope {
@@ -473,7 +492,7 @@ impl PlatformStore {
     pub async fn audit_log(&self, tenant: Option<&TenantId>) -> Result<Vec<AuditEntry>> {
         let tenant = tenant.map(|t| t.to_string());
         self.db
-            .tx(Scope::Operator, move |tx| {
+            .read(Scope::Operator, move |tx| {
                 tx.query(
                     "SELECT seq, tenant_id, actor, action, detail, at FROM audit_log WHERE (?1 = '' OR tenant_id = ?1) ORDER BY seq",
                     args![tenant.unwrap_or_default()],

@@ -1,13 +1,18 @@
-//! The embedded SQLite backend: one thread per database file owns its connection and runs the
-//! transactions callers send it, several at a time (group commit).
+//! The embedded SQLite backend: a bounded pool of threads ([`WORKERS`]) runs the transactions
+//! of every database file of the process, each file's writes several at a time (group commit),
+//! its reads on connections of their own.
 //!
-//! Why a thread and batches: a file has a single writer anyway. With a mutex shared by blocking
+//! Why workers and batches: a file has a single writer anyway. With a mutex shared by blocking
 //! tasks, every transaction paid a thread hand-off, a contended lock, its own `BEGIN` and its own
 //! `COMMIT` (WAL frames, file locks), and those were most of the e2e bench's time
-//! (docs/benchmarks.md). The thread takes whatever transactions are waiting (up to
-//! [`MAX_BATCH`]), runs each inside a savepoint of one transaction, and commits once.
+//! (docs/benchmarks.md). A worker takes whatever transactions of one file are waiting (up to
+//! [`MAX_BATCH`]), runs each inside a savepoint of one transaction, and commits once. Why a pool:
+//! a platform hosts every municipality of Japan (1,788 tenant files), and a thread and open
+//! connections per file cost more threads, memory and file descriptors than a node has.
 //!
 //! Invariants:
+//! - One worker at a time writes a file (`FileState::scheduled`), so a file's transactions
+//!   commit in the order they were queued.
 //! - A caller's result is delivered only after the batch's `COMMIT` returned, so an answer
 //!   seen by a client is durable exactly as before.
 //! - Each transaction's work is kept or undone on its own: an error, a panic or
@@ -15,13 +20,17 @@
 //! - If the batch itself fails (its `BEGIN` or `COMMIT`), every transaction in it that wanted
 //!   its work kept gets that error, so none is told "done" for work that was lost.
 //! - A transaction marked `alone` (bulk loads, which may take minutes) runs in a transaction of
-//!   its own, so others' commits never wait for it to finish.
+//!   its own; reads ([`SqliteFile::read`]) run beside it on reader connections (WAL), so a load
+//!   never makes its tenant's reads wait.
+//! - A file's connections are opened on first use and closed when it is idle for
+//!   [`IDLE_CLOSE`] or when more than [`MAX_OPEN_FILES`] are open (least recently used first);
+//!   a file with work queued or running is never closed.
 //!
-//! One more thread, shared by all files, checkpoints the WAL of each file written to since its
-//! last visit (copies the WAL into the database file and syncs it), every [`CHECKPOINT_EVERY`].
-//! Done by the writer, as SQLite does by default, each checkpoint's `fsync` stalled every
-//! transaction of the file queued behind it. `PASSIVE` checkpoints neither wait for nor block
-//! the writer; should they fall behind, the writer still checkpoints itself at
+//! One more thread checkpoints the WAL of each open file written to since its last visit
+//! (copies the WAL into the database file and syncs it), every [`CHECKPOINT_EVERY`], on a
+//! connection of its own. Done by the writer, as SQLite does by default, each checkpoint's
+//! `fsync` stalled every transaction of the file queued behind it. `PASSIVE` checkpoints neither
+//! wait for nor block the writer; should they fall behind, the writer still checkpoints itself at
 //! [`WRITER_CHECKPOINT_PAGES`]. Idle files (most tenants, most of the time) cost nothing.
 //!
 //! Savepoints keep a statement journal: the prior content of each page a transaction of the
@@ -31,12 +40,14 @@
 //! `alone` runs, whose temporary tables and sorts (a bulk load's stage) must stay on disk.
 
 use crate::db::{Backend, Finish, Row, Tx, Value};
+use crate::migrate::Migration;
 use crate::{Result, StoreError};
+use rusqlite::Connection;
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, Weak, mpsc};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 /// Transactions run under one `COMMIT` at most.
 pub const MAX_BATCH: usize = 64;
@@ -84,50 +95,182 @@ pub fn connect(path: &Path, page_size: i64) -> Result<rusqlite::Connection> {
     Ok(conn)
 }
 
-/// A handle on one SQLite file's thread; cheap to clone. The thread stops (and closes the
-/// connection) when the last handle is dropped; the checkpointer then lets go of the file.
+/// Threads that run the transactions of every SQLite file of this process.
+pub const WORKERS: usize = 8;
+
+/// SQLite files with connections open at once. Beyond it the least recently used file that is
+/// idle is closed; it opens again on its next transaction.
+pub const MAX_OPEN_FILES: usize = 96;
+
+/// A file without a transaction for this long is closed.
+pub const IDLE_CLOSE: Duration = Duration::from_secs(60);
+
+/// Reader connections a file keeps open between reads.
+const IDLE_READERS: usize = 2;
+
+/// A handle on one SQLite file; cheap to clone. Its transactions run on the process's
+/// [`WORKERS`]; its connections are opened on first use and closed when it has been idle for
+/// [`IDLE_CLOSE`] or more than [`MAX_OPEN_FILES`] files are open.
 #[derive(Clone)]
 pub struct SqliteFile {
-    jobs: mpsc::Sender<Box<dyn Job>>,
+    file: Arc<File>,
 }
 
-/// What the writer tells the checkpointer.
+/// One database file and what this process holds of it.
+struct File {
+    name: String,
+    path: PathBuf,
+    page_size: i64,
+    migrations: &'static [Migration],
+    state: Mutex<FileState>,
+}
+
 #[derive(Default)]
-struct WalState {
+struct FileState {
+    /// Write transactions waiting for a worker.
+    jobs: VecDeque<Box<dyn Job>>,
+    /// A worker has this file's writes queued or running; the writer connection is then its.
+    scheduled: bool,
+    /// The writer connection, while open and not in a worker's hands.
+    writer: Option<Connection>,
+    /// Idle reader connections (`query_only`).
+    readers: Vec<Connection>,
+    /// Reader connections in a worker's hands.
+    readers_out: usize,
+    /// The checkpointer's connection, opened once the file has been written to.
+    checkpointer: Option<Connection>,
+    checkpointing: bool,
     /// Commits since the checkpointer's last visit.
-    written: AtomicBool,
+    written: bool,
+    /// The schema was brought up to date by this process.
+    migrated: bool,
+    /// Counted among the pool's open files.
+    open: bool,
+    last_used: Option<Instant>,
+}
+
+impl FileState {
+    fn idle(&self) -> bool {
+        !self.scheduled && self.readers_out == 0 && !self.checkpointing && self.jobs.is_empty()
+    }
+
+    /// Takes every connection, to be dropped outside the lock (closing one may checkpoint).
+    fn close(&mut self) -> Vec<Connection> {
+        self.open = false;
+        let mut conns: Vec<Connection> = self.readers.drain(..).collect();
+        conns.extend(self.writer.take());
+        conns.extend(self.checkpointer.take());
+        conns
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock never leaves the state half-changed here (each critical
+    // section only moves values in and out), so a poisoned lock is still sound.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl SqliteFile {
-    /// Hands `conn` (opened in WAL mode, configured and migrated) to a new thread named after
-    /// `name`, and gives the checkpointer a second connection to the same file.
-    pub fn start(conn: rusqlite::Connection, name: &str) -> Result<Self> {
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        temp_store(&conn, false)?;
-        let wal = Arc::new(WalState::default());
-        if let Some(path) = conn.path().filter(|p| !p.is_empty()) {
-            let checkpointer = connect(Path::new(path), 0)?;
-            conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
-            checkpoint_later(checkpointer, Arc::downgrade(&wal))?;
-        }
-        let (jobs, rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .name(format!("sqlite {name}"))
-            .spawn(move || run(conn, rx, wal))
-            .map_err(|e| StoreError::Task(format!("cannot start the database thread: {e}")))?;
-        Ok(Self { jobs })
+    /// A handle on the file at `path` with the schema `migrations`, which a new file gets with
+    /// `page_size`-byte pages. Nothing is opened until the first transaction.
+    pub fn lazy(path: &Path, page_size: i64, migrations: &'static [Migration]) -> Self {
+        let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let file = File { name, path: path.to_owned(), page_size, migrations, state: Mutex::new(FileState::default()) };
+        Self { file: Arc::new(file) }
     }
 
-    /// Runs `f` in the file's thread, batched with whatever else is waiting unless `alone`.
+    /// Like [`SqliteFile::lazy`], but opens and migrates the file now, so that a file that cannot
+    /// be opened is reported at once.
+    pub fn open(path: &Path, page_size: i64, migrations: &'static [Migration]) -> Result<Self> {
+        let f = Self::lazy(path, page_size, migrations);
+        let conn = f.file.open_writer()?;
+        let mut s = lock(&f.file.state);
+        s.writer = Some(conn);
+        drop(s);
+        pool()?.opened(&f.file);
+        Ok(f)
+    }
+
+    /// Whether the file is there (open here, or on disk).
+    pub fn exists(&self) -> bool {
+        lock(&self.file.state).open || self.file.path.exists()
+    }
+
+    /// Runs `f` on the file's writer, batched with whatever else is waiting unless `alone`.
     pub async fn tx<T, F>(&self, alone: bool, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<(T, Finish)> + Send + 'static,
     {
+        let pool = pool()?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = Box::new(TxJob { f: Some(f), out: None, reply: Some(reply), alone });
-        self.jobs.send(job).map_err(|_| StoreError::Task("the database thread has stopped".into()))?;
-        answer.await.map_err(|_| StoreError::Task("the database thread dropped a transaction".into()))?
+        let schedule = {
+            let mut s = lock(&self.file.state);
+            s.jobs.push_back(job);
+            !std::mem::replace(&mut s.scheduled, true)
+        };
+        if schedule {
+            pool.push(Task::Write(self.file.clone()));
+        }
+        answer.await.map_err(|_| StoreError::Task("the database worker dropped a transaction".into()))?
+    }
+
+    /// Runs `f` in a read transaction on a reader connection of its own: it neither waits for
+    /// the writer (a bulk load may hold it for minutes) nor holds it up. It sees every commit
+    /// acknowledged before it began. A statement that writes is refused.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
+    {
+        let pool = pool()?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: ReadJob = Box::new(move |conn: &mut Connection| {
+            let out = std::panic::catch_unwind(AssertUnwindSafe(|| -> Result<T> {
+                let tx = conn.transaction()?;
+                let out = f(&mut SqliteTx(&tx));
+                tx.rollback()?;
+                out
+            }))
+            .unwrap_or_else(|_| Err(StoreError::Task("a database read panicked".into())));
+            // The caller may have gone (its request was cancelled).
+            let _ = reply.send(out);
+        });
+        pool.push(Task::Read(self.file.clone(), job));
+        answer.await.map_err(|_| StoreError::Task("the database worker dropped a read".into()))?
+    }
+}
+
+impl File {
+    /// Opens a connection configured the way every connection of renkei is, migrating the file
+    /// the first time this process opens it.
+    fn connect(&self) -> Result<Connection> {
+        let open_err = |e: &dyn std::fmt::Display| StoreError::Open { path: self.path.display().to_string(), reason: e.to_string() };
+        if let Some(parent) = self.path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| open_err(&e))?;
+        }
+        let mut conn = connect(&self.path, self.page_size).map_err(|e| open_err(&e))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        if !lock(&self.state).migrated {
+            crate::migrate::sqlite(&mut conn, self.migrations)?;
+            lock(&self.state).migrated = true;
+        }
+        Ok(conn)
+    }
+
+    fn open_writer(&self) -> Result<Connection> {
+        let conn = self.connect()?;
+        temp_store(&conn, false)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+        Ok(conn)
+    }
+
+    fn open_reader(&self) -> Result<Connection> {
+        let conn = self.connect()?;
+        temp_store(&conn, false)?;
+        conn.pragma_update(None, "query_only", true)?;
+        Ok(conn)
     }
 }
 
@@ -184,71 +327,245 @@ where
     }
 }
 
-/// The file's thread: waits for a transaction, gathers the ones waiting behind it, runs them.
-fn run(mut conn: rusqlite::Connection, jobs: mpsc::Receiver<Box<dyn Job>>, wal: Arc<WalState>) {
-    let mut carried: Option<Box<dyn Job>> = None;
-    loop {
-        let first = match carried.take() {
-            Some(job) => job,
-            None => match jobs.recv() {
-                Ok(job) => job,
-                Err(_) => return,
-            },
-        };
-        let mut batch = vec![first];
-        if !batch[0].alone() {
-            while batch.len() < MAX_BATCH {
-                match jobs.try_recv() {
-                    Ok(job) if job.alone() => {
-                        carried = Some(job);
-                        break;
+/// A read transaction, with its reply.
+type ReadJob = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// Work for the pool's workers.
+enum Task {
+    /// Run the file's waiting write transactions, up to [`MAX_BATCH`] under one `COMMIT`.
+    Write(Arc<File>),
+    Read(Arc<File>, ReadJob),
+}
+
+/// The workers shared by every file of the process, and the files they hold open.
+struct Pool {
+    tasks: Mutex<VecDeque<Task>>,
+    ready: Condvar,
+    /// Files with a connection open, for closing the least recently used.
+    open: Mutex<Vec<Weak<File>>>,
+}
+
+/// The process's pool, started on first use.
+fn pool() -> Result<&'static Pool> {
+    static POOL: OnceLock<std::result::Result<&'static Pool, String>> = OnceLock::new();
+    let started = POOL.get_or_init(|| {
+        let pool: &'static Pool =
+            Box::leak(Box::new(Pool { tasks: Mutex::new(VecDeque::new()), ready: Condvar::new(), open: Mutex::new(Vec::new()) }));
+        for i in 0..WORKERS {
+            std::thread::Builder::new().name(format!("sqlite {i}")).spawn(move || pool.work()).map_err(|e| e.to_string())?;
+        }
+        std::thread::Builder::new().name("sqlite upkeep".into()).spawn(move || pool.upkeep()).map_err(|e| e.to_string())?;
+        Ok(pool)
+    });
+    started.clone().map_err(|e| StoreError::Task(format!("cannot start the database workers: {e}")))
+}
+
+impl Pool {
+    fn push(&self, task: Task) {
+        lock(&self.tasks).push_back(task);
+        self.ready.notify_one();
+    }
+
+    fn work(&self) {
+        loop {
+            let task = {
+                let mut tasks = lock(&self.tasks);
+                loop {
+                    match tasks.pop_front() {
+                        Some(t) => break t,
+                        None => tasks = self.ready.wait(tasks).unwrap_or_else(|e| e.into_inner()),
                     }
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
                 }
+            };
+            match task {
+                Task::Write(file) => self.write(&file),
+                Task::Read(file, job) => self.read(&file, job),
             }
         }
-        let outcome = if batch[0].alone() { run_alone(&mut conn, &mut batch) } else { run_batch(&mut conn, &mut batch) };
-        wal.written.store(true, Ordering::Relaxed);
+    }
+
+    /// Runs one batch of `file`'s writes, and queues the file again if more are waiting (behind
+    /// other files' work, so that a busy file does not starve the rest).
+    fn write(&self, file: &Arc<File>) {
+        let (conn, mut batch) = {
+            let mut s = lock(&file.state);
+            s.last_used = Some(Instant::now());
+            (s.writer.take(), take_batch(&mut s.jobs))
+        };
+        let opened = conn.is_none();
+        let outcome = match conn.map_or_else(|| file.open_writer(), Ok) {
+            Ok(mut conn) => {
+                let outcome = match batch.first() {
+                    Some(job) if job.alone() => run_alone(&mut conn, &mut batch),
+                    Some(_) => run_batch(&mut conn, &mut batch),
+                    None => Ok(()),
+                };
+                lock(&file.state).writer = Some(conn);
+                outcome
+            }
+            Err(e) => Err(e),
+        };
         for job in batch {
             job.finish(outcome.as_ref().map(|_| ()));
         }
+        let again = {
+            let mut s = lock(&file.state);
+            s.written = true;
+            s.scheduled = !s.jobs.is_empty();
+            s.scheduled
+        };
+        if opened {
+            self.opened(file);
+        }
+        if again {
+            self.push(Task::Write(file.clone()));
+        }
     }
-}
 
-/// Registers a file with the checkpointer, starting it on first use.
-fn checkpoint_later(conn: rusqlite::Connection, wal: Weak<WalState>) -> Result<()> {
-    static CHECKPOINTER: OnceLock<std::result::Result<mpsc::Sender<Watched>, String>> = OnceLock::new();
-    let checkpointer = CHECKPOINTER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel();
-        std::thread::Builder::new().name("sqlite checkpoints".into()).spawn(move || checkpoints(rx)).map(|_| tx).map_err(|e| e.to_string())
-    });
-    let sent = match checkpointer {
-        Ok(tx) => tx.send((conn, wal)).map_err(|e| e.to_string()),
-        Err(e) => Err(e.clone()),
-    };
-    sent.map_err(|e| StoreError::Task(format!("the WAL checkpointer is not running: {e}")))
-}
+    fn read(&self, file: &Arc<File>, job: ReadJob) {
+        let conn = {
+            let mut s = lock(&file.state);
+            s.last_used = Some(Instant::now());
+            s.readers_out += 1;
+            s.readers.pop()
+        };
+        let opened = !lock(&file.state).open;
+        match conn.map_or_else(|| file.open_reader(), Ok) {
+            Ok(mut conn) => {
+                job(&mut conn);
+                let mut s = lock(&file.state);
+                if s.readers.len() < IDLE_READERS {
+                    s.readers.push(conn);
+                }
+                s.readers_out -= 1;
+            }
+            Err(e) => {
+                lock(&file.state).readers_out -= 1;
+                // The job's reply is dropped with it: the caller hears that the read was
+                // dropped; the reason goes to the log.
+                tracing::error!(error = %e, file = %file.name, "cannot open a reader connection");
+                drop(job);
+            }
+        }
+        if opened {
+            self.opened(file);
+        }
+    }
 
-/// A file the checkpointer looks after, while its writer lives.
-type Watched = (rusqlite::Connection, Weak<WalState>);
-
-/// The checkpointer: every [`CHECKPOINT_EVERY`], a `PASSIVE` checkpoint of each file written to
-/// since the last one.
-fn checkpoints(new: mpsc::Receiver<Watched>) {
-    let mut files: Vec<Watched> = Vec::new();
-    loop {
-        std::thread::sleep(CHECKPOINT_EVERY);
-        files.extend(new.try_iter());
-        files.retain(|(_, wal)| wal.strong_count() > 0);
-        for (conn, wal) in &files {
-            if wal.upgrade().is_some_and(|w| w.written.swap(false, Ordering::Relaxed))
-                && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+    /// Counts `file` among the open files, closing the least recently used idle ones beyond
+    /// [`MAX_OPEN_FILES`].
+    fn opened(&self, file: &Arc<File>) {
+        let closed = {
+            let mut open = lock(&self.open);
             {
-                tracing::warn!(error = %e, "WAL checkpoint failed; the writer will checkpoint itself");
+                let mut s = lock(&file.state);
+                if !s.open {
+                    s.open = true;
+                    open.push(Arc::downgrade(file));
+                }
+            }
+            open.retain(|f| f.strong_count() > 0);
+            let mut closed = Vec::new();
+            if open.len() > MAX_OPEN_FILES {
+                let mut by_age: Vec<(Option<Instant>, Arc<File>)> =
+                    open.iter().filter_map(Weak::upgrade).map(|f| {
+                        let used = lock(&f.state).last_used;
+                        (used, f)
+                    })
+                    .collect();
+                by_age.sort_by_key(|(used, _)| *used);
+                let excess = open.len() - MAX_OPEN_FILES;
+                for (_, f) in by_age.iter().filter(|(_, f)| !Arc::ptr_eq(f, file)) {
+                    if closed.len() >= excess {
+                        break;
+                    }
+                    let mut s = lock(&f.state);
+                    if s.idle() {
+                        closed.push(s.close());
+                        drop(s);
+                        open.retain(|o| !std::ptr::eq(o.as_ptr(), Arc::as_ptr(f)));
+                    }
+                }
+            }
+            closed
+        };
+        drop(closed);
+    }
+
+    /// Every [`CHECKPOINT_EVERY`]: a `PASSIVE` checkpoint of each file written to since the last
+    /// one, and closing files idle for [`IDLE_CLOSE`].
+    fn upkeep(&self) {
+        loop {
+            std::thread::sleep(CHECKPOINT_EVERY);
+            let files: Vec<Arc<File>> = {
+                let mut open = lock(&self.open);
+                open.retain(|f| f.strong_count() > 0);
+                open.iter().filter_map(Weak::upgrade).collect()
+            };
+            for file in files {
+                self.look_after(&file);
             }
         }
     }
+
+    fn look_after(&self, file: &Arc<File>) {
+        let conn = {
+            let mut s = lock(&file.state);
+            if !s.open {
+                return;
+            }
+            if s.idle() && s.last_used.is_some_and(|t| t.elapsed() >= IDLE_CLOSE) {
+                let conns = s.close();
+                drop(s);
+                lock(&self.open).retain(|o| !std::ptr::eq(o.as_ptr(), Arc::as_ptr(file)));
+                drop(conns);
+                return;
+            }
+            if !std::mem::take(&mut s.written) {
+                return;
+            }
+            s.checkpointing = true;
+            s.checkpointer.take()
+        };
+        let conn = conn.map_or_else(|| file.connect(), Ok);
+        let conn = match conn {
+            Ok(conn) => {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, file = %file.name, "WAL checkpoint failed; the writer will checkpoint itself");
+                }
+                Some(conn)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, file = %file.name, "cannot open the checkpointer's connection; the writer will checkpoint itself");
+                None
+            }
+        };
+        let mut s = lock(&file.state);
+        s.checkpointing = false;
+        if s.open {
+            s.checkpointer = conn;
+        }
+    }
+}
+
+/// The next batch of a file's writes: one transaction marked `alone`, or up to [`MAX_BATCH`]
+/// others (stopping before the next `alone` one).
+fn take_batch(jobs: &mut VecDeque<Box<dyn Job>>) -> Vec<Box<dyn Job>> {
+    let mut batch = Vec::new();
+    while batch.len() < MAX_BATCH {
+        match jobs.front() {
+            Some(job) if job.alone() && !batch.is_empty() => break,
+            Some(_) => {}
+            None => break,
+        }
+        let Some(job) = jobs.pop_front() else { break };
+        let alone = job.alone();
+        batch.push(job);
+        if alone {
+            break;
+        }
+    }
+    batch
 }
 
 /// Where the connection keeps temporary tables, sorts and statement journals. Changing it drops
@@ -427,12 +744,14 @@ mod tests {
         assert_eq!(pragma("foreign_keys"), rusqlite::types::Value::Integer(1));
     }
 
+    const TABLE_T: &[Migration] = &[Migration { version: 1, sql: "CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)" }];
+
     fn file() -> (tempfile::TempDir, SqliteFile) {
         let dir = tempfile::tempdir().unwrap();
-        let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
-        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)").unwrap();
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
-        (dir, SqliteFile::start(conn, "test").unwrap())
+        let path = dir.path().join("t.db");
+        let f = SqliteFile::open(&path, 4096, TABLE_T).unwrap();
+        rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+        (dir, f)
     }
 
     async fn put(f: &SqliteFile, k: &str, finish: Finish) -> Result<()> {
@@ -532,5 +851,77 @@ mod tests {
             .await;
         assert!(matches!(failed, Err(StoreError::Duplicate(_))));
         assert_eq!(keys(&f).await, vec!["a".to_owned()]);
+    }
+
+    /// Descriptors this process has open on files under `dir`.
+    #[cfg(target_os = "linux")]
+    fn descriptors_under(dir: &Path) -> usize {
+        let Ok(fds) = std::fs::read_dir("/proc/self/fd") else { return 0 };
+        fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok()).filter(|p| p.starts_with(dir)).count()
+    }
+
+    /// Threads of this process whose name starts with `prefix`.
+    #[cfg(target_os = "linux")]
+    fn threads_named(prefix: &str) -> usize {
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+        tasks.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok()).filter(|n| n.starts_with(prefix)).count()
+    }
+
+    /// A platform of every municipality has far more files than threads or descriptors to
+    /// spare: the files share the pool's workers, and only the most recently used stay open.
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_files_share_the_workers_and_only_the_recently_used_stay_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<SqliteFile> = (0..3 * MAX_OPEN_FILES).map(|i| SqliteFile::lazy(&dir.path().join(format!("{i}.db")), 4096, TABLE_T)).collect();
+        assert_eq!(descriptors_under(dir.path()), 0, "nothing is opened before its first use");
+        for (i, f) in files.iter().enumerate() {
+            put(f, &format!("k{i}"), Finish::Commit).await.unwrap();
+        }
+        // Each open file holds its database, WAL and shared-memory files, twice at most.
+        let open = descriptors_under(dir.path());
+        assert!(open <= MAX_OPEN_FILES * 6, "{open} descriptors for {} files", files.len());
+        assert!(open > 0);
+        assert_eq!(threads_named("sqlite "), WORKERS + 1, "one pool of workers and the upkeep thread, whatever the number of files");
+        // Every file, closed or not, still has what was committed to it, and reads see it.
+        for (i, f) in files.iter().enumerate() {
+            assert_eq!(keys(f).await, vec![format!("k{i}")]);
+            let read = f.read(|tx| tx.value::<i64>("SELECT COUNT(*) FROM t", args![])).await.unwrap();
+            assert_eq!(read, 1);
+        }
+    }
+
+    /// A bulk load holds its file's writer for as long as it runs; reads of the same file go on
+    /// beside it, and see what was committed before they began.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_completes_while_a_long_write_holds_the_file() {
+        let (_dir, f) = file();
+        put(&f, "before", Finish::Commit).await.unwrap();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (started, has_started) = tokio::sync::oneshot::channel();
+        let load = f.clone();
+        let load = tokio::spawn(async move {
+            load.tx(true, move |tx| {
+                tx.execute("INSERT INTO t (k, v) VALUES ('loading', 1)", args![])?;
+                let _ = started.send(());
+                held.recv_timeout(Duration::from_secs(30)).ok();
+                Ok(((), Finish::Commit))
+            })
+            .await
+        });
+        has_started.await.unwrap();
+        let seen = tokio::time::timeout(
+            Duration::from_secs(10),
+            f.read(|tx| Ok(tx.query("SELECT k FROM t ORDER BY k", args![])?.iter().map(|r| r.get::<String>(0)).collect::<Result<Vec<_>>>()?)),
+        )
+        .await
+        .expect("the read did not wait for the load")
+        .unwrap();
+        assert_eq!(seen, vec!["before".to_owned()], "the load's rows are not visible before it commits");
+        release.send(()).unwrap();
+        load.await.unwrap().unwrap();
+        assert_eq!(keys(&f).await, vec!["before".to_owned(), "loading".to_owned()]);
+        let write = f.read(|tx| tx.execute("INSERT INTO t (k, v) VALUES ('x', 1)", args![])).await;
+        assert!(write.is_err(), "a read transaction cannot write");
     }
 }

@@ -832,6 +832,24 @@ impl TenantStore {
         &self.tenant
     }
 
+    /// The tenant's data key (to open the org keys the platform database keeps for it).
+    pub fn data_key(&self) -> &DataKey {
+        &self.dk
+    }
+
+    /// Whether any query of this tenant is not final yet (the outbox has work here). A tenant
+    /// whose SQLite file was never made has none, and its file is not made by asking.
+    pub async fn has_open_queries(&self) -> Result<bool> {
+        if !self.db.exists() {
+            return Ok(false);
+        }
+        let tenant = self.tenant.to_string();
+        self.read(move |tx| {
+            tx.value::<bool>("SELECT EXISTS(SELECT 1 FROM queries WHERE tenant_id = ?1 AND state NOT IN ('answered', 'failed'))", args![tenant])
+        })
+        .await
+    }
+
     /// Runs `f` in a transaction that sees this tenant's rows only.
     async fn tx<T, F>(&self, f: F) -> Result<T>
     where
@@ -839,6 +857,16 @@ impl TenantStore {
         F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
     {
         self.db.tx(Scope::Tenant(self.tenant.to_string()), f).await
+    }
+
+    /// Runs `f` in a read-only transaction that sees this tenant's rows only; on SQLite it runs
+    /// beside the writer, so a bulk load never holds it up.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
+    {
+        self.db.read(Scope::Tenant(self.tenant.to_string()), f).await
     }
 
     fn addressee_idx(&self, org: &OrgId, a: &AddresseeNo) -> String {
@@ -942,7 +970,7 @@ impl TenantStore {
     /// [`read_person_column`] in a transaction of its own.
     async fn person_column(&self, org: &OrgId, column: PersonColumn, index: String) -> Result<Option<String>> {
         let (tenant, org, dk) = (self.tenant.to_string(), org.to_string(), self.dk.clone());
-        self.tx(move |tx| read_person_column(tx, &dk, &tenant, &org, column, &index)).await
+        self.read(move |tx| read_person_column(tx, &dk, &tenant, &org, column, &index)).await
     }
 
     /// Inserts or replaces the version of a provision copy valid from `valid_from`; other
@@ -987,7 +1015,7 @@ impl TenantStore {
         let (tenant, org) = (self.tenant.to_string(), org.to_string());
         let items: Vec<String> = items.iter().map(|i| i.to_string()).collect();
         let d = date.to_string();
-        let rows = self.tx(move |tx| copy_rows(tx, &tenant, &org, &a_idx, &items, &d)).await?;
+        let rows = self.read(move |tx| copy_rows(tx, &tenant, &org, &a_idx, &items, &d)).await?;
         self.open_copies(rows)
     }
 
@@ -1007,7 +1035,7 @@ impl TenantStore {
         let items: Vec<String> = items.iter().map(|i| i.to_string()).collect();
         let d = date.to_string();
         let found = self
-            .tx(move |tx| {
+            .read(move |tx| {
                 if let Some(r) = tx.query_opt(PROVIDED_ANSWER, args![tenant, rid])? {
                     return Ok(Err(r.get::<String>(0)?));
                 }
@@ -1150,7 +1178,7 @@ impl TenantStore {
     pub async fn query(&self, org: &OrgId, id: &str) -> Result<Option<QueryView>> {
         let (tenant, org_s, id) = (self.tenant.to_string(), org.to_string(), id.to_owned());
         let row = self
-            .tx(move |tx| {
+            .read(move |tx| {
                 tx.query_opt(&format!("{QUERY_VIEW} WHERE q.tenant_id = ?1 AND q.org_id = ?2 AND q.id = ?3"), args![tenant, org_s, id])
             })
             .await?;
@@ -1164,7 +1192,7 @@ impl TenantStore {
         let (state, since, duty) =
             (filter.state.map(|s| s.code().to_owned()), filter.filed_since_ms, filter.duty.as_ref().map(DutyCode::to_string));
         let rows = self
-            .tx(move |tx| {
+            .read(move |tx| {
                 tx.query(
                     &format!(
                         "{QUERY_VIEW} WHERE q.tenant_id = ?1 AND q.org_id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR q.id < ?3)
@@ -1300,7 +1328,7 @@ impl TenantStore {
     /// Queries past their deadline that are not final.
     pub async fn overdue(&self) -> Result<Vec<String>> {
         let tenant = self.tenant.to_string();
-        self.tx(move |tx| {
+        self.read(move |tx| {
             tx.query(
                 "SELECT id FROM queries WHERE tenant_id = ?1 AND state IN ('queued', 'in_flight') AND deadline_at <= ?2 LIMIT 500",
                 args![tenant, now_millis()],
@@ -1376,7 +1404,7 @@ impl TenantStore {
     /// The answer this tenant already gave for `request_id`, if any (signed, sealed envelope JSON).
     pub async fn provided_answer(&self, request_id: &RequestId) -> Result<Option<String>> {
         let (tenant, rid) = (self.tenant.to_string(), request_id.to_string());
-        self.tx(move |tx| tx.query_opt(PROVIDED_ANSWER, args![tenant, rid])?.map(|r| r.get(0)).transpose()).await
+        self.read(move |tx| tx.query_opt(PROVIDED_ANSWER, args![tenant, rid])?.map(|r| r.get(0)).transpose()).await
     }
 
     /// Keeps the answer given for `request_id` and the provider's linkage record, once. If an
@@ -1428,7 +1456,7 @@ impl TenantStore {
     /// numbered `after` (a page; see `renkei_domain::page`).
     pub async fn records(&self, org: &OrgId, after: Option<i64>, limit: usize) -> Result<Vec<LinkageRecord>> {
         let (tenant, org) = (self.tenant.to_string(), org.to_string());
-        self.tx(move |tx| {
+        self.read(move |tx| {
             tx.query(
                 "SELECT seq, org_id, role, request_id, counterpart_org, duty, items, outcome, at FROM linkage_records
                  WHERE tenant_id = ?1 AND org_id = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
@@ -1538,11 +1566,14 @@ mod tests {
         };
         assert_eq!(page_size(crate::layout::platform_db(dir.path())), crate::migrate::SMALL_PAGE_SIZE);
         assert_eq!(page_size(crate::layout::hub_db(dir.path())), crate::migrate::SMALL_PAGE_SIZE);
-        assert_eq!(page_size(crate::layout::tenant_db(dir.path(), &TenantId::parse("t").unwrap())), crate::migrate::BULK_PAGE_SIZE);
         for db in [&platform.db, &tenant.db, &hub.db] {
             let synchronous = db.tx(Scope::Global, |tx| tx.value::<i64>("PRAGMA synchronous", args![])).await.unwrap();
             assert_eq!(synchronous, 2, "synchronous = FULL");
+            let synchronous = db.read(Scope::Global, |tx| tx.value::<i64>("PRAGMA synchronous", args![])).await.unwrap();
+            assert_eq!(synchronous, 2, "synchronous = FULL on reader connections too");
         }
+        // A tenant's file is made on its first transaction.
+        assert_eq!(page_size(crate::layout::tenant_db(dir.path(), &TenantId::parse("t").unwrap())), crate::migrate::BULK_PAGE_SIZE);
         drop((platform, tenant, hub));
     }
 }
