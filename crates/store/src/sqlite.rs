@@ -28,7 +28,7 @@
 //!
 //! One more thread checkpoints the WAL of each open file written to since its last visit
 //! (copies the WAL into the database file and syncs it), every [`CHECKPOINT_EVERY`], on a
-//! connection of its own. Done by the writer, as SQLite does by default, each checkpoint's
+//! reader connection, and closes the files let go of. Done by the writer, as SQLite does by default, each checkpoint's
 //! `fsync` stalled every transaction of the file queued behind it. `PASSIVE` checkpoints neither
 //! wait for nor block the writer; should they fall behind, the writer still checkpoints itself at
 //! [`WRITER_CHECKPOINT_PAGES`]. Idle files (most tenants, most of the time) cost nothing.
@@ -100,13 +100,14 @@ pub const WORKERS: usize = 8;
 
 /// SQLite files with connections open at once. Beyond it the least recently used file that is
 /// idle is closed; it opens again on its next transaction.
-pub const MAX_OPEN_FILES: usize = 96;
+pub const MAX_OPEN_FILES: usize = 80;
 
 /// A file without a transaction for this long is closed.
 pub const IDLE_CLOSE: Duration = Duration::from_secs(60);
 
-/// Reader connections a file keeps open between reads.
-const IDLE_READERS: usize = 2;
+/// Reader connections a file keeps open between reads. Each open file costs its database and WAL
+/// descriptors per connection and one for the shared memory: five with the writer and one reader.
+const IDLE_READERS: usize = 1;
 
 /// A handle on one SQLite file; cheap to clone. Its transactions run on the process's
 /// [`WORKERS`]; its connections are opened on first use and closed when it has been idle for
@@ -137,9 +138,6 @@ struct FileState {
     readers: Vec<Connection>,
     /// Reader connections in a worker's hands.
     readers_out: usize,
-    /// The checkpointer's connection, opened once the file has been written to.
-    checkpointer: Option<Connection>,
-    checkpointing: bool,
     /// Commits since the checkpointer's last visit.
     written: bool,
     /// The schema was brought up to date by this process.
@@ -151,7 +149,7 @@ struct FileState {
 
 impl FileState {
     fn idle(&self) -> bool {
-        !self.scheduled && self.readers_out == 0 && !self.checkpointing && self.jobs.is_empty()
+        !self.scheduled && self.readers_out == 0 && self.jobs.is_empty()
     }
 
     /// Takes every connection, to be dropped outside the lock (closing one may checkpoint).
@@ -159,7 +157,6 @@ impl FileState {
         self.open = false;
         let mut conns: Vec<Connection> = self.readers.drain(..).collect();
         conns.extend(self.writer.take());
-        conns.extend(self.checkpointer.take());
         conns
     }
 }
@@ -343,14 +340,21 @@ struct Pool {
     ready: Condvar,
     /// Files with a connection open, for closing the least recently used.
     open: Mutex<Vec<Weak<File>>>,
+    /// Connections of closed files, closed by the upkeep thread: closing a file's last
+    /// connection checkpoints its WAL and syncs, which no worker should wait for.
+    closing: Mutex<Vec<Connection>>,
 }
 
 /// The process's pool, started on first use.
 fn pool() -> Result<&'static Pool> {
     static POOL: OnceLock<std::result::Result<&'static Pool, String>> = OnceLock::new();
     let started = POOL.get_or_init(|| {
-        let pool: &'static Pool =
-            Box::leak(Box::new(Pool { tasks: Mutex::new(VecDeque::new()), ready: Condvar::new(), open: Mutex::new(Vec::new()) }));
+        let pool: &'static Pool = Box::leak(Box::new(Pool {
+            tasks: Mutex::new(VecDeque::new()),
+            ready: Condvar::new(),
+            open: Mutex::new(Vec::new()),
+            closing: Mutex::new(Vec::new()),
+        }));
         for i in 0..WORKERS {
             std::thread::Builder::new().name(format!("sqlite {i}")).spawn(move || pool.work()).map_err(|e| e.to_string())?;
         }
@@ -467,8 +471,10 @@ impl Pool {
             open.retain(|f| f.strong_count() > 0);
             let mut closed = Vec::new();
             if open.len() > MAX_OPEN_FILES {
-                let mut by_age: Vec<(Option<Instant>, Arc<File>)> =
-                    open.iter().filter_map(Weak::upgrade).map(|f| {
+                let mut by_age: Vec<(Option<Instant>, Arc<File>)> = open
+                    .iter()
+                    .filter_map(Weak::upgrade)
+                    .map(|f| {
                         let used = lock(&f.state).last_used;
                         (used, f)
                     })
@@ -489,7 +495,7 @@ impl Pool {
             }
             closed
         };
-        drop(closed);
+        lock(&self.closing).extend(closed.into_iter().flatten());
     }
 
     /// Every [`CHECKPOINT_EVERY`]: a `PASSIVE` checkpoint of each file written to since the last
@@ -497,6 +503,7 @@ impl Pool {
     fn upkeep(&self) {
         loop {
             std::thread::sleep(CHECKPOINT_EVERY);
+            drop(std::mem::take(&mut *lock(&self.closing)));
             let files: Vec<Arc<File>> = {
                 let mut open = lock(&self.open);
                 open.retain(|f| f.strong_count() > 0);
@@ -508,6 +515,9 @@ impl Pool {
         }
     }
 
+    /// Closes `file` if it has been idle for [`IDLE_CLOSE`], else checkpoints it if it was
+    /// written to, on a reader connection (a checkpoint writes the database file, not the
+    /// database: `query_only` allows it), so that the checkpoint costs no connection of its own.
     fn look_after(&self, file: &Arc<File>) {
         let conn = {
             let mut s = lock(&file.state);
@@ -524,11 +534,10 @@ impl Pool {
             if !std::mem::take(&mut s.written) {
                 return;
             }
-            s.checkpointing = true;
-            s.checkpointer.take()
+            s.readers_out += 1;
+            s.readers.pop()
         };
-        let conn = conn.map_or_else(|| file.connect(), Ok);
-        let conn = match conn {
+        let conn = match conn.map_or_else(|| file.open_reader(), Ok) {
             Ok(conn) => {
                 if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                     tracing::warn!(error = %e, file = %file.name, "WAL checkpoint failed; the writer will checkpoint itself");
@@ -536,14 +545,16 @@ impl Pool {
                 Some(conn)
             }
             Err(e) => {
-                tracing::warn!(error = %e, file = %file.name, "cannot open the checkpointer's connection; the writer will checkpoint itself");
+                tracing::warn!(error = %e, file = %file.name, "cannot open a connection to checkpoint; the writer will checkpoint itself");
                 None
             }
         };
         let mut s = lock(&file.state);
-        s.checkpointing = false;
-        if s.open {
-            s.checkpointer = conn;
+        s.readers_out -= 1;
+        if let Some(conn) = conn
+            && s.readers.len() < IDLE_READERS
+        {
+            s.readers.push(conn);
         }
     }
 }
@@ -873,7 +884,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn many_files_share_the_workers_and_only_the_recently_used_stay_open() {
         let dir = tempfile::tempdir().unwrap();
-        let files: Vec<SqliteFile> = (0..3 * MAX_OPEN_FILES).map(|i| SqliteFile::lazy(&dir.path().join(format!("{i}.db")), 4096, TABLE_T)).collect();
+        let files: Vec<SqliteFile> =
+            (0..3 * MAX_OPEN_FILES).map(|i| SqliteFile::lazy(&dir.path().join(format!("{i}.db")), 4096, TABLE_T)).collect();
         assert_eq!(descriptors_under(dir.path()), 0, "nothing is opened before its first use");
         for (i, f) in files.iter().enumerate() {
             put(f, &format!("k{i}"), Finish::Commit).await.unwrap();
@@ -912,7 +924,7 @@ mod tests {
         has_started.await.unwrap();
         let seen = tokio::time::timeout(
             Duration::from_secs(10),
-            f.read(|tx| Ok(tx.query("SELECT k FROM t ORDER BY k", args![])?.iter().map(|r| r.get::<String>(0)).collect::<Result<Vec<_>>>()?)),
+            f.read(|tx| tx.query("SELECT k FROM t ORDER BY k", args![])?.iter().map(|r| r.get::<String>(0)).collect::<Result<Vec<_>>>()),
         )
         .await
         .expect("the read did not wait for the load")
