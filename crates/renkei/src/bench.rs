@@ -145,7 +145,7 @@ impl Rig {
         let keys = provision(&data, &location, TENANTS, &format!("https://{na}"), &hub).await?;
         let setup = PlatformSetup {
             location,
-            master: run::master_key(&data, None)?,
+            master: Arc::new(run::master_key(&data, None)?),
             matrix,
             hub_url: format!("https://{net_addr}"),
             hub_key: hub.signing.verifying_key(),

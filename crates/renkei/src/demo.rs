@@ -210,7 +210,7 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
         let master = run::master_key(&data, None)?;
         let setup = PlatformSetup {
             location: location.clone(),
-            master,
+            master: std::sync::Arc::new(master),
             matrix: matrix.clone(),
             hub_url: hub_url.clone(),
             hub_key: hub.signing.verifying_key(),

@@ -96,7 +96,7 @@ impl PlatformArgs {
     fn setup(&self, query_deadline: Duration) -> Result<run::PlatformSetup> {
         Ok(run::PlatformSetup {
             location: self.db.location(&self.data_dir, run::PLATFORM_SCHEMA)?,
-            master: run::master_key(&self.data_dir, self.master_key_file.as_deref())?,
+            master: std::sync::Arc::new(run::master_key(&self.data_dir, self.master_key_file.as_deref())?),
             matrix: run::load_matrix(self.matrix.as_deref())?,
             hub_url: self.hub_url.clone(),
             hub_key: VerifyingKey::from_base64(&self.hub_key).context("--hub-key is not a verifying key")?,
@@ -326,8 +326,8 @@ async fn serve(a: ServeArgs) -> Result<()> {
     let (internal, ia) = run::bind(&a.internal_listen).await?;
     let (network, na) = run::bind(&a.network_listen).await?;
     let (tx, shutdown) = run::Shutdown::new();
-    let p = run::start_platform(&setup, &tls, run::PlatformListeners { internal, network }, shutdown.clone()).await?;
-    tracing::info!(internal = %ia, network = %na, tenants = p.tenants.len(), "platform serving");
+    run::start_platform(&setup, &tls, run::PlatformListeners { internal, network }, shutdown.clone()).await?;
+    tracing::info!(internal = %ia, network = %na, "platform serving");
     println!("renkei serve: internal https://{ia}  network https://{na}");
     until_signal().await;
     stop(tx, &shutdown).await;

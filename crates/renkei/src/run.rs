@@ -231,7 +231,7 @@ pub struct PlatformListeners {
 /// one job (`import`).
 pub struct PlatformSetup {
     pub location: Location,
-    pub master: MasterKey,
+    pub master: Arc<MasterKey>,
     pub matrix: Arc<Matrix>,
     pub hub_url: String,
     pub hub_key: VerifyingKey,
@@ -248,7 +248,7 @@ pub struct PlatformSetup {
 pub async fn load_platform(o: &PlatformSetup, tls: &TlsMaterial) -> Result<Arc<Platform>> {
     let client = tls.client(Duration::from_secs(30))?;
     let hub = HubLink { url: o.hub_url.trim_end_matches('/').to_owned(), key: o.hub_key.clone(), client, freshness: o.freshness };
-    Ok(Platform::load(&o.location, &o.master, o.matrix.clone(), hub, o.query_deadline, o.claim_lease).await?)
+    Ok(Platform::load(&o.location, o.master.clone(), o.matrix.clone(), hub, o.query_deadline, o.claim_lease).await?)
 }
 
 /// Starts a platform server: internal listener (TLS), network listener (mutual TLS), outbox.

@@ -5,9 +5,13 @@ mod common;
 
 use common::{Backend, Cluster};
 use reqwest::Method;
+use serde_json::json;
 use std::time::{Duration, Instant};
 
-on_both_backends!(a_revoked_api_key_is_refused_by_every_process_within_the_cache_lifetime,);
+on_both_backends!(
+    a_revoked_api_key_is_refused_by_every_process_within_the_cache_lifetime,
+    a_tenant_org_and_key_created_while_serving_are_served_at_once_by_every_process,
+);
 
 /// `renkei admin ARGS…` on the cluster's platform.
 fn admin(c: &Cluster, args: &[&str]) -> String {
@@ -17,6 +21,63 @@ fn admin(c: &Cluster, args: &[&str]) -> String {
     all.extend(db.iter().map(String::as_str));
     all.extend(args);
     common::renkei(&all, None)
+}
+
+/// The operator's real sequence against running processes, no restart: create a tenant, its
+/// org, register the org at the hub, create a key; the new org's client system registers a
+/// person and files a query through one process, and answers one forwarded to the other.
+async fn a_tenant_org_and_key_created_while_serving_are_served_at_once_by_every_process(b: Backend) {
+    let c = Cluster::start_with(b, 2).await;
+    admin(&c, &["tenant-create", "--id", "tenant-c", "--name", "丙市"]);
+    // The hub forwards queries for the new org to the second process.
+    let endpoint = format!("https://127.0.0.1:{}", c.extra_ports[0].1);
+    let entry = admin(
+        &c,
+        &["org-create", "--tenant", "tenant-c", "--id", "c-mayor", "--type", "MUNI", "--name", "丙市長", "--endpoint", &endpoint],
+    );
+    c.hub_cmd("register-org", &[], Some(&entry));
+    let key = admin(&c, &["api-key-create", "--tenant", "tenant-c", "--org", "c-mayor"]).trim().to_owned();
+    let as_c = |method: Method, path: &str, body: Option<serde_json::Value>| {
+        let mut req = c.http.request(method, format!("{}{path}", c.internal_of(0))).bearer_auth(&key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move { common::respond(req.send().await.unwrap()).await }
+    };
+    let n = common::number(4242);
+    let (s, _, v) = as_c(Method::POST, "/api/v1/persons", Some(json!({"addressee_no": "C1", "individual_number": n}))).await;
+    assert_eq!(s, 201, "the new org registers a person at once: {v}");
+    // The new org asks.
+    assert_eq!(c.register("b-mayor", "B1", &n).await.0, 201);
+    assert_eq!(c.copy("b-mayor", "B1", "TAX", "2026-01-01", json!({"income": 7})).await.0, 200);
+    let body = json!({"duty": "D015", "provider_org": "b-mayor", "items": ["TAX"], "addressee_no": "C1", "reference_date": "2026-07-01", "idempotency_key": "c1"});
+    let (s, _, q) = as_c(Method::POST, "/api/v1/queries", Some(body)).await;
+    assert_eq!(s, 201, "{q}");
+    let id = q["id"].as_str().unwrap().to_owned();
+    let mut answered = json!(null);
+    for _ in 0..200 {
+        answered = as_c(Method::GET, &format!("/api/v1/queries/{id}"), None).await.2;
+        if matches!(answered["state"].as_str(), Some("answered" | "failed")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(answered["state"], "answered", "{answered}");
+    assert_eq!(answered["answer"]["items"][0]["fields"]["income"], 7);
+    // The new org answers, on the other process, from its copy.
+    let (s, _, v) = as_c(
+        Method::POST,
+        "/api/v1/copies",
+        Some(json!({"addressee_no": "C1", "item": "TAX", "valid_from": "2026-01-01", "fields": {"income": 9}})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(c.register("a-mayor", "A1", &n).await.0, 201);
+    let (s, _, q) = c.file("a-mayor", "c-mayor", "D015", &["TAX"], "A1", "a1").await;
+    assert_eq!(s, 201, "{q}");
+    let q = c.wait_final("a-mayor", q["id"].as_str().unwrap()).await;
+    assert_eq!(q["state"], "answered", "{q}");
+    assert_eq!(q["answer"]["items"][0]["fields"]["income"], 9);
 }
 
 async fn a_revoked_api_key_is_refused_by_every_process_within_the_cache_lifetime(b: Backend) {

@@ -135,8 +135,8 @@ where
     R: Read + Send + 'static,
     O: Observer,
 {
-    let ctx = p.orgs.get(org).ok_or_else(|| ImportError::UnknownOrg(org.clone()))?;
-    let store = p.tenant_store(&ctx.tenant).ok_or_else(|| ImportError::UnknownOrg(org.clone()))?.clone();
+    let ctx = p.org(org).await?.ok_or_else(|| ImportError::UnknownOrg(org.clone()))?;
+    let store = p.tenant_store(&ctx.tenant).await?.ok_or_else(|| ImportError::UnknownOrg(org.clone()))?;
     let (kind, actor) = (opts.kind.name(), opts.actor.clone());
     match load(&p, store, org, input, opts, observer).await {
         Ok((summary, observer)) => {
@@ -336,8 +336,8 @@ impl<O: Observer> Load<'_, '_, O> {
         let numbers = batch.iter().map(|(_, _, n)| n.expose()).collect();
         let (p, org) = (self.p.clone(), self.org.clone());
         let asking = self.rt.spawn(async move {
-            let ctx = p.orgs.get(&org).ok_or_else(|| format!("org {org} is not hosted on this platform"))?;
-            p.request_codes(ctx, numbers).await
+            let ctx = p.org(&org).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("org {org} is not hosted on this platform"))?;
+            p.request_codes(&ctx, numbers).await
         });
         self.register_asked()?;
         self.asked = Some((batch, asking));

@@ -62,13 +62,19 @@ impl FromRequestParts<Arc<Platform>> for Caller {
 }
 
 impl Caller {
-    fn store<'a>(&self, p: &'a Platform) -> Result<&'a TenantStore, Problem> {
-        p.tenant_store(&self.tenant)
-            .ok_or_else(|| Problem::unavailable("the tenant is not loaded on this server; restart it after creating tenants"))
+    async fn store(&self, p: &Platform) -> Result<TenantStore, Problem> {
+        p.tenant_store(&self.tenant).await.map_err(store_problem)?.ok_or_else(|| gone("tenant"))
     }
-    fn org<'a>(&self, p: &'a Platform) -> Result<&'a crate::OrgContext, Problem> {
-        p.orgs.get(&self.org).ok_or_else(|| Problem::unavailable("the org is not loaded on this server; restart it after creating orgs"))
+    async fn org(&self, p: &Platform) -> Result<Arc<crate::OrgContext>, Problem> {
+        p.org(&self.org).await.map_err(store_problem)?.ok_or_else(|| gone("org"))
     }
+}
+
+/// A live API key whose tenant or org is not in the platform database: the database lost a row
+/// it promised to keep (its foreign keys forbid it), a bug, not the caller's fault.
+fn gone(what: &str) -> Problem {
+    tracing::error!(what, "an API key names a tenant or org the platform database does not have");
+    Problem::internal()
 }
 
 pub(crate) fn store_problem(e: StoreError) -> Problem {
@@ -128,9 +134,9 @@ pub async fn register_person(
 ) -> Result<(StatusCode, Json<PersonRegistered>), Problem> {
     let number = IndividualNumber::parse(body.individual_number.as_str())
         .map_err(|e| Problem::bad_request("invalid-individual-number", e.to_string()))?;
-    let org = caller.org(&p)?;
-    let store = caller.store(&p)?;
-    let codes = p.request_codes(org, vec![number.expose()]).await.map_err(hub_problem)?;
+    let org = caller.org(&p).await?;
+    let store = caller.store(&p).await?;
+    let codes = p.request_codes(&org, vec![number.expose()]).await.map_err(hub_problem)?;
     drop(number);
     let code = codes.into_iter().next().ok_or_else(|| hub_problem("the hub returned no code".into()))?;
     let status = store.register_person(&org.id, &body.addressee_no, &code).await.map_err(store_problem)?;
@@ -179,7 +185,7 @@ pub async fn upsert_copy(
     if !p.matrix.knows_item(&body.item) {
         return Err(Problem::bad_request("unknown-item", format!("item {} is not in 別表第二", body.item)));
     }
-    let store = caller.store(&p)?;
+    let store = caller.store(&p).await?;
     store.upsert_copy(&caller.org, &body.addressee_no, &body.item, body.valid_from, &body.fields).await.map_err(store_problem)?;
     Ok(Json(CopyStored { addressee_no: body.addressee_no, item: body.item, valid_from: body.valid_from }))
 }
@@ -276,8 +282,8 @@ pub async fn file_query(
     if let Some(i) = body.items.iter().find(|i| !p.matrix.knows_item(i)) {
         return Err(Problem::bad_request("unknown-item", format!("item {i} is not in 別表第二")));
     }
-    let org = caller.org(&p)?;
-    let store = caller.store(&p)?;
+    let org = caller.org(&p).await?;
+    let store = caller.store(&p).await?;
     // Checked here to answer at once; if the hub cannot be asked the provider's type right now,
     // the query is still taken into the outbox, and the hub checks 別表第二 when it admits it (a
     // refusal then ends the query in エラー with the hub's reason).
@@ -316,7 +322,7 @@ pub async fn file_query(
         .map_err(store_problem)?;
     match filing {
         Filing::Created(view) => {
-            p.wake.notify_one();
+            p.filed(&caller.tenant);
             Ok((StatusCode::CREATED, Json(view.into())))
         }
         Filing::Existing(view) => Ok((StatusCode::OK, Json(view.into()))),
@@ -333,7 +339,7 @@ pub async fn file_query(
         (status = 404, description = "no such query for this org", content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn get_query(State(p): State<Arc<Platform>>, caller: Caller, Path(id): Path<String>) -> Result<Json<QueryResource>, Problem> {
-    let view = caller.store(&p)?.query(&caller.org, &id).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
+    let view = caller.store(&p).await?.query(&caller.org, &id).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
     Ok(Json(view.into()))
 }
 
@@ -428,7 +434,7 @@ fn import_problem(e: ImportError) -> Problem {
         }
         ImportError::Read(e) => Problem::bad_request("unreadable-file", e.to_string()),
         ImportError::Hub(d) => hub_problem(d),
-        ImportError::UnknownOrg(_) => Problem::unavailable("the org is not loaded on this server; restart it after creating orgs"),
+        ImportError::UnknownOrg(_) => gone("org"),
         ImportError::Store(e) => store_problem(e),
         e @ ImportError::NotAudited { .. } => {
             tracing::error!(error = %renkei_net::with_causes(&e), "bulk load not audited");
@@ -523,7 +529,7 @@ pub async fn list_queries(
         })
         .transpose()?;
     let filter = QueryFilter { state, filed_since_ms, duty };
-    let views = caller.store(&p)?.queries(&caller.org, &filter, after, limit).await.map_err(store_problem)?;
+    let views = caller.store(&p).await?.queries(&caller.org, &filter, after, limit).await.map_err(store_problem)?;
     let next = renkei_domain::page::next(views.len(), limit, views.last().map(|v| v.id.clone()));
     Ok(Json(QueryList { queries: views.into_iter().map(QueryResource::from).collect(), next }))
 }
@@ -554,7 +560,7 @@ pub async fn list_records(
     let page = params(page)?;
     let limit = renkei_domain::page::limit(page.limit).map_err(|e| query_problem(e.to_string()))?;
     let after = renkei_domain::page::seq_cursor(page.after.as_deref()).map_err(|e| query_problem(e.to_string()))?;
-    let records = caller.store(&p)?.records(&caller.org, after, limit).await.map_err(store_problem)?;
+    let records = caller.store(&p).await?.records(&caller.org, after, limit).await.map_err(store_problem)?;
     let next = renkei_domain::page::next(records.len(), limit, records.last().map(|r| r.seq.to_string()));
     let records = records
         .into_iter()

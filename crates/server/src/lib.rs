@@ -25,7 +25,7 @@ use renkei_store::platform::{KeyScope, PlatformStore};
 use renkei_store::tenant::TenantStore;
 use renkei_store::{Location, StoreError};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 use zeroize::{Zeroize, Zeroizing};
@@ -59,10 +59,21 @@ pub struct HubLink {
 }
 
 /// State shared by both routers and the outbox worker.
+///
+/// Tenants, orgs and API keys are read from the platform database when first needed, not at
+/// start-up: a tenant, org or key created while the server runs (by `renkei admin`, or by another
+/// process sharing the PostgreSQL schema) is served at once, and a platform of every
+/// municipality starts in the time it takes to open one database. A tenant's data key is
+/// unwrapped, and its org's private keys decrypted, on first use; they then stay in memory.
 pub struct Platform {
     pub platform: PlatformStore,
-    pub tenants: HashMap<TenantId, TenantStore>,
-    pub orgs: HashMap<OrgId, OrgContext>,
+    master: Arc<MasterKey>,
+    /// Tenant stores opened so far (each opens its SQLite file on its own first transaction).
+    tenants: Mutex<HashMap<TenantId, TenantStore>>,
+    /// Orgs whose keys were unlocked so far.
+    orgs: Mutex<HashMap<OrgId, Arc<OrgContext>>>,
+    /// Tenants with queries not yet final: the outbox delivers and expires only theirs.
+    pub(crate) active: Active,
     pub matrix: Arc<Matrix>,
     pub hub: HubLink,
     /// How long a query may take before it ends in エラー.
@@ -77,6 +88,37 @@ pub struct Platform {
     provider_types: Recent<OrgType>,
     /// API keys (by hash) authenticated recently; see [`Platform::key_scope`].
     key_scopes: Recent<KeyScope>,
+}
+
+/// The tenants that may have queries to deliver or to expire, each with a count of the queries
+/// filed since it was added, so that a tenant found without open queries is dropped only if
+/// nothing was filed meanwhile.
+#[derive(Default)]
+pub(crate) struct Active(Mutex<HashMap<TenantId, u64>>);
+
+impl Active {
+    pub(crate) fn add(&self, tenant: &TenantId) {
+        *lock(&self.0).entry(tenant.clone()).or_default() += 1;
+    }
+
+    /// The tenants and their counts, in no particular order.
+    pub(crate) fn snapshot(&self) -> Vec<(TenantId, u64)> {
+        lock(&self.0).iter().map(|(t, n)| (t.clone(), *n)).collect()
+    }
+
+    /// Drops `tenant` if nothing was filed for it since `seen` was read.
+    pub(crate) fn remove_if_unchanged(&self, tenant: &TenantId, seen: u64) {
+        let mut active = lock(&self.0);
+        if active.get(tenant) == Some(&seen) {
+            active.remove(tenant);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every critical section here inserts or reads whole values: a panic elsewhere cannot leave
+    // a map half-changed.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// How long an authenticated API key is remembered before its row is read again. Every request
@@ -94,34 +136,22 @@ const PROVIDER_TYPE_CACHE_SIZE: usize = 100_000;
 const KEY_CACHE_SIZE: usize = 10_000;
 
 impl Platform {
-    /// Opens the platform database at `location` and every tenant's store in it.
+    /// Opens the platform database at `location`. Tenants are opened as they are used.
     pub async fn load(
         location: &Location,
-        master: &MasterKey,
+        master: Arc<MasterKey>,
         matrix: Arc<Matrix>,
         hub: HubLink,
         query_deadline: Duration,
         claim_lease: Duration,
     ) -> Result<Arc<Self>, ServerError> {
         let platform = PlatformStore::open(location).await?;
-        let mut tenants = HashMap::new();
-        let mut orgs = HashMap::new();
-        for t in platform.tenants().await? {
-            let dk = platform.data_key(master, &t.id).await?;
-            for o in platform.orgs(Some(&t.id)).await? {
-                let (signing, opening) = platform.org_keys(&dk, &o.id).await?;
-                orgs.insert(
-                    o.id.clone(),
-                    OrgContext { tenant: t.id.clone(), id: o.id, org_type: o.org_type, name: o.name, signing, opening },
-                );
-            }
-            let store = platform.tenant_store(t.id.clone(), dk).await?;
-            tenants.insert(t.id, store);
-        }
         Ok(Arc::new(Self {
             platform,
-            tenants,
-            orgs,
+            master,
+            tenants: Mutex::default(),
+            orgs: Mutex::default(),
+            active: Active::default(),
             matrix,
             hub,
             query_deadline,
@@ -140,8 +170,39 @@ impl Platform {
         self.key_scopes.get_or_load(key_hash, || self.platform.key_scope(key_hash)).await
     }
 
-    pub fn tenant_store(&self, tenant: &TenantId) -> Option<&TenantStore> {
-        self.tenants.get(tenant)
+    /// The store of `tenant`, its data key unwrapped on first use; `None` if there is no such
+    /// tenant. Unknown tenants are not remembered, so a new one is served at once.
+    pub async fn tenant_store(&self, tenant: &TenantId) -> Result<Option<TenantStore>, StoreError> {
+        if let Some(store) = lock(&self.tenants).get(tenant) {
+            return Ok(Some(store.clone()));
+        }
+        let dk = match self.platform.data_key(&self.master, tenant).await {
+            Ok(dk) => dk,
+            Err(StoreError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let store = self.platform.tenant_store(tenant.clone(), dk).await?;
+        // Two requests may have opened it at once: both get the one kept.
+        Ok(Some(lock(&self.tenants).entry(tenant.clone()).or_insert(store).clone()))
+    }
+
+    /// The org `id` hosted here, its private keys decrypted on first use; `None` if no tenant
+    /// of this platform has it.
+    pub async fn org(&self, id: &OrgId) -> Result<Option<Arc<OrgContext>>, StoreError> {
+        if let Some(org) = lock(&self.orgs).get(id) {
+            return Ok(Some(org.clone()));
+        }
+        let Some(o) = self.platform.org(id).await? else { return Ok(None) };
+        let Some(store) = self.tenant_store(&o.tenant).await? else { return Ok(None) };
+        let (signing, opening) = self.platform.org_keys(store.data_key(), &o.id).await?;
+        let org = Arc::new(OrgContext { tenant: o.tenant, id: o.id, org_type: o.org_type, name: o.name, signing, opening });
+        Ok(Some(lock(&self.orgs).entry(id.clone()).or_insert(org).clone()))
+    }
+
+    /// Notes that `tenant` has a query to deliver, and wakes the outbox.
+    pub fn filed(&self, tenant: &TenantId) {
+        self.active.add(tenant);
+        self.wake.notify_one();
     }
 
     /// Asks the hub for `org`'s codes (符号取得) of these Individual Numbers, in order, in one

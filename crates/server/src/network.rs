@@ -56,8 +56,8 @@ fn fresh(p: &Platform, kind: MessageKind, request_id: &renkei_domain::RequestId,
 /// reference date. At most one answer per request id: a retried forward gets the stored answer.
 async fn answer_query(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<SignedEnvelope>) -> Result<Json<SignedEnvelope>, Problem> {
     let q: ForwardedQuery = from_hub(&p, &env, MessageKind::ForwardedQuery)?;
-    let org = p.orgs.get(&q.provider).ok_or_else(Problem::not_found)?;
-    let store = p.tenant_store(&org.tenant).ok_or_else(Problem::not_found)?;
+    let org = p.org(&q.provider).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
+    let store = p.tenant_store(&org.tenant).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
     let basis = store.answer_basis(&org.id, &q.request_id, &q.provider_code, &q.items, q.reference_date).await.map_err(store_problem)?;
     let copies = match basis {
         AnswerBasis::Answered(prior) => return serde_json::from_str(&prior).map(Json).map_err(|_| Problem::internal()),
@@ -115,8 +115,8 @@ async fn receive_answer(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<Si
     if relayed.answer.signer != sealed.provider.as_str() {
         return Err(Problem::forbidden("signer-mismatch", "the answer names another provider than its signer"));
     }
-    let org = p.orgs.get(&sealed.requester).ok_or_else(Problem::not_found)?;
-    let store = p.tenant_store(&org.tenant).ok_or_else(Problem::not_found)?;
+    let org = p.org(&sealed.requester).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
+    let store = p.tenant_store(&org.tenant).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
     let plaintext = org
         .opening
         .open(&sealed.sealed, sealed.request_id.as_str().as_bytes())
@@ -149,8 +149,8 @@ async fn receive_answer(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<Si
 async fn receive_failure(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<SignedEnvelope>) -> Result<StatusCode, Problem> {
     let notice: DeliveryFailure = from_hub(&p, &env, MessageKind::DeliveryFailure)?;
     fresh(&p, MessageKind::DeliveryFailure, &notice.request_id, notice.issued_at)?;
-    let org = p.orgs.get(&notice.requester).ok_or_else(Problem::not_found)?;
-    let store = p.tenant_store(&org.tenant).ok_or_else(Problem::not_found)?;
+    let org = p.org(&notice.requester).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
+    let store = p.tenant_store(&org.tenant).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
     let reason: String = notice.reason.chars().take(1000).collect();
     match store.delivery_failed(&notice.request_id, &org.id, &notice.provider, &reason).await.map_err(store_problem)? {
         Acceptance::Stored => {

@@ -22,29 +22,38 @@ const HUB: &str = "hub";
 /// so one slow delivery never holds back the rest.
 pub const MAX_IN_FLIGHT: usize = 128;
 
+/// How often, on PostgreSQL, every tenant is looked at for queries that another process filed
+/// or left behind (a process that died holding leases). On SQLite one process serves a data
+/// directory and knows what it filed; it looks once, at start.
+pub const RESCAN_EVERY: Duration = Duration::from_secs(30);
+
 /// Runs until `shutdown` resolves: delivers the tenants' due queries (the loop is
 /// `renkei_net::worker`'s, shared with the hub) and ends overdue ones in エラー every second.
+/// Only tenants with queries not yet final are visited ([`crate::Platform::filed`] and the
+/// scans add them), so idle tenants cost nothing.
 pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = ()>) {
     let (accepted, marks) = mpsc::unbounded_channel();
     tokio::spawn(mark_in_flight(marks));
+    tokio::spawn(scan_tenants(p.clone()));
     let claim = |free: usize| {
         let p = p.clone();
         async move {
-            // Each tenant's due queries, within the free slots and while the hub's breaker lets
-            // them go (a single one as the probe when it is half-open).
+            // Each active tenant's due queries, within the free slots and while the hub's
+            // breaker lets them go (a single one as the probe when it is half-open).
             let mut claimed = Claimed { due: Vec::new(), full: false };
-            for store in p.tenants.values() {
+            for (tenant, _) in p.active.snapshot() {
                 let left = free.saturating_sub(claimed.due.len());
                 if left == 0 || p.breakers.permit(HUB, Instant::now()).is_err() {
                     break;
                 }
+                let Some(store) = active_store(&p, &tenant).await else { continue };
                 let limit = if p.breakers.is_open(HUB) { 1 } else { left };
                 match store.claim_outbox(limit, p.claim_lease.as_millis() as i64).await {
                     Ok(due) => {
                         claimed.full |= due.len() >= limit;
                         claimed.due.extend(due.into_iter().map(|item| (store.clone(), item)));
                     }
-                    Err(e) => tracing::error!(error = %e, tenant = %store.tenant(), "outbox unreadable"),
+                    Err(e) => tracing::error!(error = %e, %tenant, "outbox unreadable"),
                 }
             }
             claimed
@@ -54,11 +63,20 @@ pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = (
         let (p, accepted) = (p.clone(), accepted.clone());
         async move { deliver(&p, &store, item, &accepted).await }
     };
-    // Deadlines are kept every second, whether or not slots are free.
+    // Deadlines are kept every second, whether or not slots are free; a tenant whose queries
+    // are all final leaves the active set.
     let deadlines = async {
         loop {
-            for store in p.tenants.values() {
-                expire(store).await;
+            for (tenant, seen) in p.active.snapshot() {
+                let Some(store) = active_store(&p, &tenant).await else { continue };
+                expire(&store).await;
+                match store.has_open_queries().await {
+                    Ok(false) => p.active.remove_if_unchanged(&tenant, seen),
+                    Ok(true) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, %tenant, "cannot tell whether the tenant has open queries; asked again in a second")
+                    }
+                }
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
@@ -66,6 +84,46 @@ pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = (
     tokio::select! {
         () = renkei_net::worker::run(MAX_IN_FLIGHT, &p.wake, shutdown, claim, deliver) => {}
         () = deadlines => {}
+    }
+}
+
+/// The store of an active tenant, or `None` (logged) if it cannot be opened now.
+async fn active_store(p: &Platform, tenant: &renkei_domain::TenantId) -> Option<TenantStore> {
+    match p.tenant_store(tenant).await {
+        Ok(Some(store)) => Some(store),
+        Ok(None) => {
+            tracing::error!(%tenant, "a tenant with open queries is not in the platform database");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, %tenant, "cannot open the tenant's store; tried again in a second");
+            None
+        }
+    }
+}
+
+/// Adds every tenant with queries not yet final to the active set: at start, and on PostgreSQL
+/// every [`RESCAN_EVERY`].
+async fn scan_tenants(p: Arc<Platform>) {
+    let again = matches!(p.platform.location(), renkei_store::Location::Postgres { .. });
+    loop {
+        match p.platform.tenants().await {
+            Ok(tenants) => {
+                for t in tenants {
+                    let Some(store) = active_store(&p, &t.id).await else { continue };
+                    match store.has_open_queries().await {
+                        Ok(true) => p.filed(&t.id),
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(error = %e, tenant = %t.id, "cannot read the tenant's open queries"),
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot list the tenants to find their open queries"),
+        }
+        if !again {
+            return;
+        }
+        tokio::time::sleep(RESCAN_EVERY).await;
     }
 }
 
@@ -140,7 +198,11 @@ async fn deliver(p: &Platform, store: &TenantStore, item: OutboxItem, accepted: 
 }
 
 async fn send(p: &Platform, mut request: QueryRequest) -> Result<(), Failure> {
-    let org = p.orgs.get(&request.requester).ok_or_else(|| Failure::Permanent("the requesting org is no longer hosted here".into()))?;
+    let org = match p.org(&request.requester).await {
+        Ok(Some(org)) => org,
+        Ok(None) => return Err(Failure::Permanent("the requesting org is no longer hosted here".into())),
+        Err(e) => return Err(Failure::Transient(format!("cannot read the requesting org's keys: {e}"))),
+    };
     request.issued_at = now_unix();
     let env = org.signing.sign(org.id.as_str(), MessageKind::Query, &request).map_err(|e| Failure::Permanent(e.to_string()))?;
     let resp = p

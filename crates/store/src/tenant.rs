@@ -845,7 +845,10 @@ impl TenantStore {
         }
         let tenant = self.tenant.to_string();
         self.read(move |tx| {
-            tx.value::<bool>("SELECT EXISTS(SELECT 1 FROM queries WHERE tenant_id = ?1 AND state NOT IN ('answered', 'failed'))", args![tenant])
+            tx.value::<bool>(
+                "SELECT EXISTS(SELECT 1 FROM queries WHERE tenant_id = ?1 AND state NOT IN ('answered', 'failed'))",
+                args![tenant],
+            )
         })
         .await
     }
