@@ -352,9 +352,8 @@ impl Db {
         }
     }
 
-    /// Runs `f` in a transaction that only reads. On SQLite it runs on a reader connection,
-    /// beside the writer, and sees every commit acknowledged before it began; a statement that
-    /// writes fails there, so a method that reads must say so by calling this.
+    /// Runs `f` in a transaction that only reads; whatever it writes is not kept. On SQLite it
+    /// never waits for a bulk load (see `SqliteFile::read`).
     pub async fn read<T, F>(&self, scope: Scope, f: F) -> Result<T>
     where
         T: Send + 'static,

@@ -26,12 +26,15 @@
 //!   [`IDLE_CLOSE`] or when more than [`MAX_OPEN_FILES`] are open (least recently used first);
 //!   a file with work queued or running is never closed.
 //!
-//! One more thread checkpoints the WAL of each open file written to since its last visit
-//! (copies the WAL into the database file and syncs it), every [`CHECKPOINT_EVERY`], on a
-//! reader connection, and closes the files let go of. Done by the writer, as SQLite does by default, each checkpoint's
-//! `fsync` stalled every transaction of the file queued behind it. `PASSIVE` checkpoints neither
+//! One more thread checkpoints the WAL of open files (copies it into the database file and
+//! syncs it): of a file written to [`CHECKPOINT_COMMITS`] times since its last checkpoint, or
+//! written to and then left alone for [`CHECKPOINT_IDLE`]; it looks every [`CHECKPOINT_EVERY`].
+//! Done by the writer, as SQLite does by default, each checkpoint's `fsync` stalled every
+//! transaction of the file queued behind it; done after every burst of commits, as it first was,
+//! a platform of many busy tenants paid two more syncs a commit. `PASSIVE` checkpoints neither
 //! wait for nor block the writer; should they fall behind, the writer still checkpoints itself at
-//! [`WRITER_CHECKPOINT_PAGES`]. Idle files (most tenants, most of the time) cost nothing.
+//! [`WRITER_CHECKPOINT_PAGES`]. Idle files (most tenants, most of the time) cost nothing. A
+//! closed file keeps its WAL for the next opening (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`).
 //!
 //! Savepoints keep a statement journal: the prior content of each page a transaction of the
 //! batch changes, so that it alone can be undone. With temporary files on disk SQLite writes it
@@ -58,6 +61,12 @@ const STATEMENT_CACHE: usize = 256;
 
 /// How often the checkpointer copies the WAL into the database file.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// Commits after which a file's WAL is checkpointed even while it is busy.
+pub const CHECKPOINT_COMMITS: u64 = 256;
+
+/// How long a file written to stays unused before its WAL is checkpointed.
+pub const CHECKPOINT_IDLE: Duration = Duration::from_secs(1);
 
 /// WAL size (pages: 64 MiB of 4 KiB pages, 256 MiB of 16 KiB) at which the writer checkpoints
 /// itself: a backstop only.
@@ -92,6 +101,10 @@ pub fn connect(path: &Path, page_size: i64) -> Result<rusqlite::Connection> {
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Closing a file's last connection would checkpoint and sync it, and delete the WAL that the
+    // next opening makes again: with files opened and closed as tenants come and go, most of a
+    // query's time. The upkeep thread checkpoints instead; the WAL stays for the next opening.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
     Ok(conn)
 }
 
@@ -100,13 +113,22 @@ pub const WORKERS: usize = 8;
 
 /// SQLite files with connections open at once. Beyond it the least recently used file that is
 /// idle is closed; it opens again on its next transaction.
-pub const MAX_OPEN_FILES: usize = 80;
+pub const MAX_OPEN_FILES: usize = 150;
+
+/// [`MAX_OPEN_FILES`], unless `RENKEI_SQLITE_OPEN_FILES` says otherwise (read once).
+fn max_open_files() -> usize {
+    static MAX: OnceLock<usize> = OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var("RENKEI_SQLITE_OPEN_FILES").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(MAX_OPEN_FILES)
+    })
+}
 
 /// A file without a transaction for this long is closed.
 pub const IDLE_CLOSE: Duration = Duration::from_secs(60);
 
-/// Reader connections a file keeps open between reads. Each open file costs its database and WAL
-/// descriptors per connection and one for the shared memory: five with the writer and one reader.
+/// Reader connections a file keeps open between reads. Each connection costs two descriptors
+/// (database and WAL) and a file one more (shared memory): three for most files, which have
+/// their writer only; five for one being loaded or written to without pause.
 const IDLE_READERS: usize = 1;
 
 /// A handle on one SQLite file; cheap to clone. Its transactions run on the process's
@@ -138,10 +160,12 @@ struct FileState {
     readers: Vec<Connection>,
     /// Reader connections in a worker's hands.
     readers_out: usize,
-    /// Commits since the checkpointer's last visit.
-    written: bool,
+    /// Transactions committed since the last checkpoint (reads counted too: an upper bound).
+    commits: u64,
     /// The schema was brought up to date by this process.
     migrated: bool,
+    /// The writer is running a transaction marked `alone`.
+    alone_running: bool,
     /// Counted among the pool's open files.
     open: bool,
     last_used: Option<Instant>,
@@ -213,14 +237,23 @@ impl SqliteFile {
         answer.await.map_err(|_| StoreError::Task("the database worker dropped a transaction".into()))?
     }
 
-    /// Runs `f` in a read transaction on a reader connection of its own: it neither waits for
-    /// the writer (a bulk load may hold it for minutes) nor holds it up. It sees every commit
-    /// acknowledged before it began. A statement that writes is refused.
+    /// Runs `f` in a transaction whose work is never kept. It sees every commit acknowledged
+    /// before it began. Usually it runs in the writer's next batch, on the writer's connection
+    /// (no connection of its own to open, its statements prepared already); while a transaction
+    /// marked `alone` holds the writer or waits for it (a bulk load, for minutes), it runs beside
+    /// it on a reader connection instead, so a load never makes reads wait.
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
     {
+        let beside = {
+            let s = lock(&self.file.state);
+            s.alone_running || s.jobs.iter().any(|j| j.alone())
+        };
+        if !beside {
+            return self.tx(false, move |tx| f(tx).map(|v| (v, Finish::Rollback))).await;
+        }
         let pool = pool()?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: ReadJob = Box::new(move |conn: &mut Connection| {
@@ -340,21 +373,14 @@ struct Pool {
     ready: Condvar,
     /// Files with a connection open, for closing the least recently used.
     open: Mutex<Vec<Weak<File>>>,
-    /// Connections of closed files, closed by the upkeep thread: closing a file's last
-    /// connection checkpoints its WAL and syncs, which no worker should wait for.
-    closing: Mutex<Vec<Connection>>,
 }
 
 /// The process's pool, started on first use.
 fn pool() -> Result<&'static Pool> {
     static POOL: OnceLock<std::result::Result<&'static Pool, String>> = OnceLock::new();
     let started = POOL.get_or_init(|| {
-        let pool: &'static Pool = Box::leak(Box::new(Pool {
-            tasks: Mutex::new(VecDeque::new()),
-            ready: Condvar::new(),
-            open: Mutex::new(Vec::new()),
-            closing: Mutex::new(Vec::new()),
-        }));
+        let pool: &'static Pool =
+            Box::leak(Box::new(Pool { tasks: Mutex::new(VecDeque::new()), ready: Condvar::new(), open: Mutex::new(Vec::new()) }));
         for i in 0..WORKERS {
             std::thread::Builder::new().name(format!("sqlite {i}")).spawn(move || pool.work()).map_err(|e| e.to_string())?;
         }
@@ -394,7 +420,9 @@ impl Pool {
         let (conn, mut batch) = {
             let mut s = lock(&file.state);
             s.last_used = Some(Instant::now());
-            (s.writer.take(), take_batch(&mut s.jobs))
+            let batch = take_batch(&mut s.jobs);
+            s.alone_running = batch.first().is_some_and(|j| j.alone());
+            (s.writer.take(), batch)
         };
         let opened = conn.is_none();
         let outcome = match conn.map_or_else(|| file.open_writer(), Ok) {
@@ -409,12 +437,14 @@ impl Pool {
             }
             Err(e) => Err(e),
         };
+        let batch_len = batch.len() as u64;
         for job in batch {
             job.finish(outcome.as_ref().map(|_| ()));
         }
         let again = {
             let mut s = lock(&file.state);
-            s.written = true;
+            s.commits += batch_len;
+            s.alone_running = false;
             s.scheduled = !s.jobs.is_empty();
             s.scheduled
         };
@@ -470,7 +500,8 @@ impl Pool {
             }
             open.retain(|f| f.strong_count() > 0);
             let mut closed = Vec::new();
-            if open.len() > MAX_OPEN_FILES {
+            let max = max_open_files();
+            if open.len() > max {
                 let mut by_age: Vec<(Option<Instant>, Arc<File>)> = open
                     .iter()
                     .filter_map(Weak::upgrade)
@@ -480,7 +511,7 @@ impl Pool {
                     })
                     .collect();
                 by_age.sort_by_key(|(used, _)| *used);
-                let excess = open.len() - MAX_OPEN_FILES;
+                let excess = open.len() - max;
                 for (_, f) in by_age.iter().filter(|(_, f)| !Arc::ptr_eq(f, file)) {
                     if closed.len() >= excess {
                         break;
@@ -495,15 +526,15 @@ impl Pool {
             }
             closed
         };
-        lock(&self.closing).extend(closed.into_iter().flatten());
+        // Closed outside the locks; cheap, as closing checkpoints nothing (see `connect`).
+        drop(closed);
     }
 
-    /// Every [`CHECKPOINT_EVERY`]: a `PASSIVE` checkpoint of each file written to since the last
-    /// one, and closing files idle for [`IDLE_CLOSE`].
+    /// Every [`CHECKPOINT_EVERY`]: a `PASSIVE` checkpoint of each file due one (see the module's
+    /// doc), and closing files idle for [`IDLE_CLOSE`].
     fn upkeep(&self) {
         loop {
             std::thread::sleep(CHECKPOINT_EVERY);
-            drop(std::mem::take(&mut *lock(&self.closing)));
             let files: Vec<Arc<File>> = {
                 let mut open = lock(&self.open);
                 open.retain(|f| f.strong_count() > 0);
@@ -515,11 +546,16 @@ impl Pool {
         }
     }
 
-    /// Closes `file` if it has been idle for [`IDLE_CLOSE`], else checkpoints it if it was
-    /// written to, on a reader connection (a checkpoint writes the database file, not the
-    /// database: `query_only` allows it), so that the checkpoint costs no connection of its own.
+    /// Closes `file` if it has been idle for [`IDLE_CLOSE`], else checkpoints it if it is due:
+    /// on its idle reader if it has one (a checkpoint writes the database file, not
+    /// the database: `query_only` allows it), else on its writer if no batch is running, else
+    /// (a file written to without pause) on a reader opened for it and kept.
     fn look_after(&self, file: &Arc<File>) {
-        let conn = {
+        enum On {
+            Reader(Option<Connection>),
+            Writer(Connection),
+        }
+        let on = {
             let mut s = lock(&file.state);
             if !s.open {
                 return;
@@ -531,30 +567,67 @@ impl Pool {
                 drop(conns);
                 return;
             }
-            if !std::mem::take(&mut s.written) {
+            let idle_for = s.last_used.map_or(Duration::ZERO, |t| t.elapsed());
+            if s.commits == 0 || (s.commits < CHECKPOINT_COMMITS && idle_for < CHECKPOINT_IDLE) {
                 return;
             }
-            s.readers_out += 1;
-            s.readers.pop()
-        };
-        let conn = match conn.map_or_else(|| file.open_reader(), Ok) {
-            Ok(conn) => {
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, file = %file.name, "WAL checkpoint failed; the writer will checkpoint itself");
+            s.commits = 0;
+            match s.readers.pop() {
+                Some(reader) => {
+                    s.readers_out += 1;
+                    On::Reader(Some(reader))
                 }
-                Some(conn)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, file = %file.name, "cannot open a connection to checkpoint; the writer will checkpoint itself");
-                None
+                None if !s.scheduled && s.writer.is_some() => {
+                    // The writer is the checkpoint's until it is done: writes queue meanwhile.
+                    s.scheduled = true;
+                    match s.writer.take() {
+                        Some(writer) => On::Writer(writer),
+                        None => return,
+                    }
+                }
+                None => {
+                    s.readers_out += 1;
+                    On::Reader(None)
+                }
             }
         };
-        let mut s = lock(&file.state);
-        s.readers_out -= 1;
-        if let Some(conn) = conn
-            && s.readers.len() < IDLE_READERS
-        {
-            s.readers.push(conn);
+        let checkpoint = |conn: &Connection| {
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, file = %file.name, "WAL checkpoint failed; the writer will checkpoint itself");
+            }
+        };
+        match on {
+            On::Writer(writer) => {
+                checkpoint(&writer);
+                let again = {
+                    let mut s = lock(&file.state);
+                    s.writer = Some(writer);
+                    s.scheduled = !s.jobs.is_empty();
+                    s.scheduled
+                };
+                if again {
+                    self.push(Task::Write(file.clone()));
+                }
+            }
+            On::Reader(reader) => {
+                let reader = match reader.map_or_else(|| file.open_reader(), Ok) {
+                    Ok(conn) => {
+                        checkpoint(&conn);
+                        Some(conn)
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, file = %file.name, "cannot open a connection to checkpoint; the writer will checkpoint itself");
+                        None
+                    }
+                };
+                let mut s = lock(&file.state);
+                s.readers_out -= 1;
+                if let Some(conn) = reader
+                    && s.readers.len() < IDLE_READERS
+                {
+                    s.readers.push(conn);
+                }
+            }
         }
     }
 }
@@ -930,10 +1003,12 @@ mod tests {
         .expect("the read did not wait for the load")
         .unwrap();
         assert_eq!(seen, vec!["before".to_owned()], "the load's rows are not visible before it commits");
+        let write = f.read(|tx| tx.execute("INSERT INTO t (k, v) VALUES ('x', 1)", args![])).await;
+        assert!(write.is_err(), "a read beside the writer cannot write");
         release.send(()).unwrap();
         load.await.unwrap().unwrap();
         assert_eq!(keys(&f).await, vec!["before".to_owned(), "loading".to_owned()]);
-        let write = f.read(|tx| tx.execute("INSERT INTO t (k, v) VALUES ('x', 1)", args![])).await;
-        assert!(write.is_err(), "a read transaction cannot write");
+        f.read(|tx| tx.execute("INSERT INTO t (k, v) VALUES ('x', 1)", args![])).await.unwrap();
+        assert_eq!(keys(&f).await, vec!["before".to_owned(), "loading".to_owned()], "a read's work is never kept");
     }
 }
