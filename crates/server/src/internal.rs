@@ -322,7 +322,7 @@ pub async fn file_query(
         .map_err(store_problem)?;
     match filing {
         Filing::Created(view) => {
-            p.filed(&caller.tenant);
+            p.filed(&caller.tenant, deadline_at);
             Ok((StatusCode::CREATED, Json(view.into())))
         }
         Filing::Existing(view) => Ok((StatusCode::OK, Json(view.into()))),

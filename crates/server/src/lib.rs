@@ -8,12 +8,14 @@
 //!
 //! The [`outbox`] worker delivers filed queries to the hub.
 
+pub mod active;
 pub mod import;
 pub mod internal;
 pub mod network;
 pub mod openapi;
 pub mod outbox;
 
+use active::Active;
 use renkei_crypto::datakey::MasterKey;
 use renkei_crypto::sealing::OpeningKey;
 use renkei_crypto::signing::{SigningKey, VerifyingKey};
@@ -72,8 +74,8 @@ pub struct Platform {
     tenants: Mutex<HashMap<TenantId, TenantStore>>,
     /// Orgs whose keys were unlocked so far.
     orgs: Mutex<HashMap<OrgId, Arc<OrgContext>>>,
-    /// Tenants with queries not yet final: the outbox delivers and expires only theirs.
-    pub(crate) active: Active,
+    /// Tenants with queries not yet final, and when the outbox is next due in each.
+    pub active: Active,
     pub matrix: Arc<Matrix>,
     pub hub: HubLink,
     /// How long a query may take before it ends in エラー.
@@ -88,31 +90,6 @@ pub struct Platform {
     provider_types: Recent<OrgType>,
     /// API keys (by hash) authenticated recently; see [`Platform::key_scope`].
     key_scopes: Recent<KeyScope>,
-}
-
-/// The tenants that may have queries to deliver or to expire, each with a count of the queries
-/// filed since it was added, so that a tenant found without open queries is dropped only if
-/// nothing was filed meanwhile.
-#[derive(Default)]
-pub(crate) struct Active(Mutex<HashMap<TenantId, u64>>);
-
-impl Active {
-    pub(crate) fn add(&self, tenant: &TenantId) {
-        *lock(&self.0).entry(tenant.clone()).or_default() += 1;
-    }
-
-    /// The tenants and their counts, in no particular order.
-    pub(crate) fn snapshot(&self) -> Vec<(TenantId, u64)> {
-        lock(&self.0).iter().map(|(t, n)| (t.clone(), *n)).collect()
-    }
-
-    /// Drops `tenant` if nothing was filed for it since `seen` was read.
-    pub(crate) fn remove_if_unchanged(&self, tenant: &TenantId, seen: u64) {
-        let mut active = lock(&self.0);
-        if active.get(tenant) == Some(&seen) {
-            active.remove(tenant);
-        }
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -199,9 +176,9 @@ impl Platform {
         Ok(Some(lock(&self.orgs).entry(id.clone()).or_insert(org).clone()))
     }
 
-    /// Notes that `tenant` has a query to deliver, and wakes the outbox.
-    pub fn filed(&self, tenant: &TenantId) {
-        self.active.add(tenant);
+    /// Notes that `tenant` has a query to deliver with this deadline, and wakes the outbox.
+    pub fn filed(&self, tenant: &TenantId, deadline_at: i64) {
+        self.active.filed(tenant, renkei_store::now_millis(), deadline_at);
         self.wake.notify_one();
     }
 

@@ -29,31 +29,48 @@ pub const RESCAN_EVERY: Duration = Duration::from_secs(30);
 
 /// Runs until `shutdown` resolves: delivers the tenants' due queries (the loop is
 /// `renkei_net::worker`'s, shared with the hub) and ends overdue ones in エラー every second.
-/// Only tenants with queries not yet final are visited ([`crate::Platform::filed`] and the
-/// scans add them), so idle tenants cost nothing.
+/// A tenant is visited only when [`crate::active::Active`] says it is due (a query filed, a
+/// retry's time, its earliest deadline), so idle tenants cost nothing.
 pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = ()>) {
     let (accepted, marks) = mpsc::unbounded_channel();
-    tokio::spawn(mark_in_flight(marks));
+    tokio::spawn(mark_in_flight(p.clone(), marks));
     tokio::spawn(scan_tenants(p.clone()));
     let claim = |free: usize| {
         let p = p.clone();
         async move {
-            // Each active tenant's due queries, within the free slots and while the hub's
-            // breaker lets them go (a single one as the probe when it is half-open).
+            // The due tenants' queries, within the free slots and while the hub's breaker lets
+            // them go (a single one as the probe when it is half-open).
             let mut claimed = Claimed { due: Vec::new(), full: false };
-            for (tenant, _) in p.active.snapshot() {
+            let now = now_millis();
+            let mut tenants = p.active.take_claims(now).into_iter();
+            while let Some(tenant) = tenants.next() {
                 let left = free.saturating_sub(claimed.due.len());
                 if left == 0 || p.breakers.permit(HUB, Instant::now()).is_err() {
+                    // Looked at first when a slot frees or the breaker lets queries go again.
+                    for t in std::iter::once(tenant).chain(tenants) {
+                        p.active.claim_at(&t, now);
+                    }
+                    claimed.full |= left == 0;
                     break;
                 }
-                let Some(store) = active_store(&p, &tenant).await else { continue };
+                let Some(store) = active_store(&p, &tenant).await else {
+                    p.active.claim_at(&tenant, now + 1000);
+                    continue;
+                };
                 let limit = if p.breakers.is_open(HUB) { 1 } else { left };
                 match store.claim_outbox(limit, p.claim_lease.as_millis() as i64).await {
                     Ok(due) => {
-                        claimed.full |= due.len() >= limit;
+                        if due.len() >= limit {
+                            // More may be due than it could take.
+                            p.active.claim_at(&tenant, now);
+                            claimed.full = true;
+                        }
                         claimed.due.extend(due.into_iter().map(|item| (store.clone(), item)));
                     }
-                    Err(e) => tracing::error!(error = %e, %tenant, "outbox unreadable"),
+                    Err(e) => {
+                        tracing::error!(error = %e, %tenant, "outbox unreadable; tried again in a second");
+                        p.active.claim_at(&tenant, now + 1000);
+                    }
                 }
             }
             claimed
@@ -63,19 +80,16 @@ pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = (
         let (p, accepted) = (p.clone(), accepted.clone());
         async move { deliver(&p, &store, item, &accepted).await }
     };
-    // Deadlines are kept every second, whether or not slots are free; a tenant whose queries
-    // are all final leaves the active set.
+    // Deadlines are kept every second, whether or not slots are free, in the tenants whose
+    // earliest deadline has passed; a tenant with nothing left leaves the active set.
     let deadlines = async {
         loop {
-            for (tenant, seen) in p.active.snapshot() {
+            for (tenant, filed) in p.active.deadlines_due(now_millis()) {
                 let Some(store) = active_store(&p, &tenant).await else { continue };
                 expire(&store).await;
-                match store.has_open_queries().await {
-                    Ok(false) => p.active.remove_if_unchanged(&tenant, seen),
-                    Ok(true) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, %tenant, "cannot tell whether the tenant has open queries; asked again in a second")
-                    }
+                match store.outbox_schedule().await {
+                    Ok(s) => p.active.deadlines_kept(&tenant, filed, s),
+                    Err(e) => tracing::warn!(error = %e, %tenant, "cannot read the tenant's next deadline; tried again in a second"),
                 }
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -111,9 +125,8 @@ async fn scan_tenants(p: Arc<Platform>) {
             Ok(tenants) => {
                 for t in tenants {
                     let Some(store) = active_store(&p, &t.id).await else { continue };
-                    match store.has_open_queries().await {
-                        Ok(true) => p.filed(&t.id),
-                        Ok(false) => {}
+                    match store.outbox_schedule().await {
+                        Ok(s) => p.active.scheduled(&t.id, s),
                         Err(e) => tracing::warn!(error = %e, tenant = %t.id, "cannot read the tenant's open queries"),
                     }
                 }
@@ -154,7 +167,7 @@ type Accepted = (TenantStore, String);
 /// batch is written the next gathers, so under load a transaction covers many queries and when
 /// quiet a query waits for nobody. A mark lost to a crash is made again: the query stays 送信待ち,
 /// its lease runs out, and the hub takes the retried delivery as the same query.
-async fn mark_in_flight(mut marks: mpsc::UnboundedReceiver<Accepted>) {
+async fn mark_in_flight(p: Arc<Platform>, mut marks: mpsc::UnboundedReceiver<Accepted>) {
     while let Some(first) = marks.recv().await {
         let mut by_tenant: HashMap<String, (TenantStore, Vec<String>)> = HashMap::new();
         let mut add = |(store, id): Accepted| by_tenant.entry(store.tenant().to_string()).or_insert_with(|| (store, Vec::new())).1.push(id);
@@ -165,9 +178,15 @@ async fn mark_in_flight(mut marks: mpsc::UnboundedReceiver<Accepted>) {
         for (store, ids) in by_tenant.into_values() {
             if let Err(e) = store.mark_many_in_flight(ids).await {
                 tracing::warn!(error = %e, tenant = %store.tenant(), "queries accepted by the hub stay 送信待ち until redelivered");
+                p.active.claim_at(store.tenant(), lease_end(&p));
             }
         }
     }
+}
+
+/// When a lease taken now runs out, so that the query is claimed again.
+fn lease_end(p: &Platform) -> i64 {
+    now_millis() + p.claim_lease.as_millis() as i64
 }
 
 async fn deliver(p: &Platform, store: &TenantStore, item: OutboxItem, accepted: &mpsc::UnboundedSender<Accepted>) {
@@ -186,12 +205,17 @@ async fn deliver(p: &Platform, store: &TenantStore, item: OutboxItem, accepted: 
             tracing::warn!(request_id = %item.request.request_id, %reason, "hub refused the query");
             if let Err(e) = store.fail(&item.id, &reason).await {
                 tracing::warn!(request_id = %item.request.request_id, error = %e, "cannot end a refused query; it is sent again when its lease ends");
+                p.active.claim_at(store.tenant(), lease_end(p));
             }
         }
         Err(Failure::Transient(reason)) => {
             let next = now_millis() + renkei_net::backoff_millis(item.attempts);
-            if let Err(e) = store.schedule_retry(&item.id, next, &reason).await {
-                tracing::warn!(request_id = %item.request.request_id, error = %e, "cannot schedule a retry; it is sent again when its lease ends");
+            match store.schedule_retry(&item.id, next, &reason).await {
+                Ok(()) => p.active.claim_at(store.tenant(), next),
+                Err(e) => {
+                    tracing::warn!(request_id = %item.request.request_id, error = %e, "cannot schedule a retry; it is sent again when its lease ends");
+                    p.active.claim_at(store.tenant(), lease_end(p));
+                }
             }
         }
     }

@@ -14,6 +14,15 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// When a tenant's outbox next has work ([`TenantStore::outbox_schedule`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxSchedule {
+    /// The earliest `next_attempt_at` of a queued query (ms since the epoch).
+    pub next_attempt_at: Option<i64>,
+    /// The earliest deadline of a query not yet final (ms since the epoch).
+    pub next_deadline_at: Option<i64>,
+}
+
 /// How long a claimed outbox entry is left to the process that claimed it before another may
 /// retry it (milliseconds), unless the operator sets another lease. Delivery is idempotent, so a
 /// retry after a crash is safe.
@@ -837,18 +846,24 @@ impl TenantStore {
         &self.dk
     }
 
-    /// Whether any query of this tenant is not final yet (the outbox has work here). A tenant
-    /// whose SQLite file was never made has none, and its file is not made by asking.
-    pub async fn has_open_queries(&self) -> Result<bool> {
+    /// When this tenant's outbox next has work: the earliest retry of a queued query and the
+    /// earliest deadline of a query not yet final (ms since the epoch), each `None` if there is
+    /// none. A tenant whose SQLite file was never made has none, and its file is not made by
+    /// asking.
+    pub async fn outbox_schedule(&self) -> Result<OutboxSchedule> {
         if !self.db.exists() {
-            return Ok(false);
+            return Ok(OutboxSchedule::default());
         }
         let tenant = self.tenant.to_string();
         self.read(move |tx| {
-            tx.value::<bool>(
-                "SELECT EXISTS(SELECT 1 FROM queries WHERE tenant_id = ?1 AND state NOT IN ('answered', 'failed'))",
-                args![tenant],
-            )
+            let r = tx
+                .query_opt(
+                    "SELECT MIN(CASE WHEN state = 'queued' THEN next_attempt_at END), MIN(deadline_at) FROM queries
+                     WHERE tenant_id = ?1 AND state NOT IN ('answered', 'failed')",
+                    args![tenant],
+                )?
+                .ok_or_else(|| corrupt("an aggregate returned no row"))?;
+            Ok(OutboxSchedule { next_attempt_at: r.get(0)?, next_deadline_at: r.get(1)? })
         })
         .await
     }
