@@ -1,10 +1,12 @@
-//! `renkei bench e2e|import|codes`: speed figures, each with a baseline measured in the same run
+//! `renkei bench e2e|import|codes|tenants`: speed figures, each with a baseline measured in the same run
 //! on the same machine, so the ratio means something on any machine. Results and the commands
 //! that produced them are recorded in docs/benchmarks.md.
 //!
 //! Everything runs in this process: a hub and one platform hosting a requester tenant and a
 //! provider tenant, on loopback with real TLS, on SQLite under a temporary directory or on
 //! PostgreSQL (`--database`, schemas `bench`, `bench_hub`, `bench_raw`, reset first).
+
+mod tenants;
 
 use crate::demo::{DemoTenant, pki, provision};
 use crate::run::{self, HubListeners, PlatformListeners, PlatformSetup, Shutdown};
@@ -58,6 +60,23 @@ enum BenchCmd {
         #[arg(long, default_value_t = 100_000)]
         residents: u64,
     },
+    /// A platform of N tenants served by one `renkei serve` process: start-up, peak memory,
+    /// threads, open files and e2e latency of queries spread over all tenants. Baseline: the
+    /// same with 2 tenants.
+    Tenants {
+        /// Tenants (1,788 = every municipality and prefecture of Japan).
+        #[arg(long, default_value_t = 1788)]
+        tenants: usize,
+        /// Residents (persons with a TAX copy) in each tenant.
+        #[arg(long, default_value_t = 200)]
+        residents: u64,
+        #[arg(long, default_value_t = 2000)]
+        queries: usize,
+        /// Queries offered a second, the same in both runs (an open loop: latency at a load, not
+        /// throughput at saturation, which `bench e2e` measures).
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+    },
 }
 
 const TENANTS: &[DemoTenant] = &[
@@ -70,6 +89,9 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         BenchCmd::E2e { queries, concurrency } => e2e(a.database.as_deref(), queries, concurrency).await?,
         BenchCmd::Import { rows } => import(a.database.as_deref(), rows).await?,
         BenchCmd::Codes { residents } => codes(a.database.as_deref(), residents).await?,
+        BenchCmd::Tenants { tenants, residents, queries, rate } => {
+            tenants::tenants(a.database.as_deref(), tenants::Sizes { tenants, residents: residents.max(1), queries, rate }).await?
+        }
     };
     if a.json {
         println!("{}", serde_json::to_string(&report.json)?);

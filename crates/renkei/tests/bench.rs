@@ -79,3 +79,22 @@ fn bench_runs_on_postgresql_too() {
     positive(&v, &["ratio"]);
     assert!(v["floor"].is_null(), "the storage floor is measured on SQLite only: {v}");
 }
+
+#[test]
+fn bench_tenants_reports_a_served_platform_of_n_tenants_beside_two() {
+    let v = bench(&["tenants", "--tenants", "5", "--residents", "3", "--queries", "20", "--rate", "40"]);
+    assert_eq!((v["bench"].as_str(), v["tenants"].as_u64(), v["baseline"]["tenants"].as_u64()), (Some("tenants"), Some(5), Some(2)));
+    for run in [&v, &v["baseline"]] {
+        positive(run, &["startup_seconds"]);
+        positive(run, &["peak_rss_mib"]);
+        positive(run, &["open_files"]);
+        positive(run, &["throughput_qps"]);
+        // The serve process: the pool's workers and the runtime's, whatever the tenants.
+        let threads = positive(run, &["threads"]);
+        assert!(threads <= 64.0, "{run}");
+        let (p50, p99) = (positive(run, &["p50_ms"]), positive(run, &["p99_ms"]));
+        assert!(p50 <= p99, "{run}");
+    }
+    assert_eq!(v["baseline_p99_ms"], v["baseline"]["p99_ms"]);
+    assert!((positive(&v, &["p99_ratio"]) - positive(&v, &["p99_ms"]) / positive(&v, &["baseline_p99_ms"])).abs() < 1e-9, "{v}");
+}
