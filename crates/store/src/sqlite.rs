@@ -176,12 +176,35 @@ impl FileState {
         !self.scheduled && self.readers_out == 0 && self.jobs.is_empty()
     }
 
-    /// Takes every connection, to be dropped outside the lock (closing one may checkpoint).
-    fn close(&mut self) -> Vec<Connection> {
+    /// Takes every connection of an idle file to be closed outside the lock; its writes queue
+    /// meanwhile (`scheduled`), until [`Pool::close_file`] is done.
+    fn close(&mut self) -> Closing {
         self.open = false;
+        self.scheduled = true;
         let mut conns: Vec<Connection> = self.readers.drain(..).collect();
         conns.extend(self.writer.take());
-        conns
+        Closing { conns, written: std::mem::take(&mut self.commits) > 0 }
+    }
+}
+
+/// A file's connections on their way to being closed.
+struct Closing {
+    conns: Vec<Connection>,
+    /// Committed to since its last checkpoint.
+    written: bool,
+}
+
+impl Closing {
+    /// Closes the connections, first moving the WAL of a file written to into the database and
+    /// emptying it (`TRUNCATE`): closing checkpoints nothing (see [`connect`]), and a WAL left
+    /// behind would grow with each opening and be read again by the next.
+    fn close(self, name: &str) {
+        if self.written
+            && let Some(conn) = self.conns.first()
+            && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        {
+            tracing::warn!(error = %e, file = %name, "WAL checkpoint at closing failed; the next opening reads the WAL");
+        }
     }
 }
 
@@ -518,7 +541,7 @@ impl Pool {
                     }
                     let mut s = lock(&f.state);
                     if s.idle() {
-                        closed.push(s.close());
+                        closed.push((f.clone(), s.close()));
                         drop(s);
                         open.retain(|o| !std::ptr::eq(o.as_ptr(), Arc::as_ptr(f)));
                     }
@@ -526,8 +549,23 @@ impl Pool {
             }
             closed
         };
-        // Closed outside the locks; cheap, as closing checkpoints nothing (see `connect`).
-        drop(closed);
+        for (f, closing) in closed {
+            self.close_file(&f, closing);
+        }
+    }
+
+    /// Closes what [`FileState::close`] took, then lets the file's queued writes (if any) go on,
+    /// opening it again.
+    fn close_file(&self, file: &Arc<File>, closing: Closing) {
+        closing.close(&file.name);
+        let again = {
+            let mut s = lock(&file.state);
+            s.scheduled = !s.jobs.is_empty();
+            s.scheduled
+        };
+        if again {
+            self.push(Task::Write(file.clone()));
+        }
     }
 
     /// Every [`CHECKPOINT_EVERY`]: a `PASSIVE` checkpoint of each file due one (see the module's
@@ -561,10 +599,10 @@ impl Pool {
                 return;
             }
             if s.idle() && s.last_used.is_some_and(|t| t.elapsed() >= IDLE_CLOSE) {
-                let conns = s.close();
+                let closing = s.close();
                 drop(s);
                 lock(&self.open).retain(|o| !std::ptr::eq(o.as_ptr(), Arc::as_ptr(file)));
-                drop(conns);
+                self.close_file(file, closing);
                 return;
             }
             let idle_for = s.last_used.map_or(Duration::ZERO, |t| t.elapsed());
