@@ -7,6 +7,7 @@
 //! - [`hubkey`]: the hub's keyed hash of Individual Numbers and random code minting.
 //! - [`apikey`]: client-system API keys, stored only as hashes.
 //! - [`pki`]: a development CA and certificates for TLS.
+//! - [`spool`]: scratch files encrypted under a key held in memory only (bulk uploads).
 //!
 //! No function here logs or formats key material; key types implement `Debug` as a mask.
 
@@ -16,6 +17,7 @@ pub mod hubkey;
 pub mod pki;
 pub mod sealing;
 pub mod signing;
+pub mod spool;
 
 use base64::Engine;
 

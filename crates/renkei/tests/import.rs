@@ -4,6 +4,7 @@
 mod common;
 
 use common::{Backend, Cluster, number};
+use reqwest::Method;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -182,6 +183,7 @@ on_both_backends!(
     a_file_of_many_chunks_is_loaded_whole_and_reported_in_line_order,
     a_load_killed_part_way_keeps_nothing,
     an_upload_cut_short_keeps_nothing,
+    a_slow_upload_does_not_hold_up_its_tenants_reads_and_answers,
     a_persons_load_while_the_hub_is_down_keeps_nothing_and_says_why,
 );
 
@@ -242,6 +244,9 @@ async fn client_systems_load_files_over_the_api(b: Backend) {
     }
     let (s, _, v) = upload(&c, "b-mayor", "persons", "", huge).await;
     assert_eq!((s, v["type"].as_str()), (413, Some("urn:renkei:problem:body-too-large")), "{v}");
+    // Refused before any load began, and audited all the same.
+    let audit = renkei(&c, &["admin", "audit", "--tenant", "tenant-b"]);
+    assert!(audit.contains("org=b-mayor kind=persons applied=false failed=too-large"), "{audit}");
 }
 
 fn renkei(c: &Cluster, args: &[&str]) -> String {
@@ -417,6 +422,56 @@ async fn an_upload_cut_short_keeps_nothing(b: Backend) {
     let (s, _, v) = upload(&c, "b-mayor", "persons", "", text.into_bytes()).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!((v["stored"].as_u64(), v["unchanged"].as_u64()), (Some(PERSONS_LINES), Some(0)), "{v}");
+}
+
+/// A client system trickling a file in (here: half of it, then a pause) holds nothing of its
+/// tenant: the upload is received whole before its load begins, so the tenant's reads and the
+/// answers it gives automatically go on meanwhile. Then the rest arrives and the load is applied.
+async fn a_slow_upload_does_not_hold_up_its_tenants_reads_and_answers(b: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let c = Cluster::start_on(b).await;
+    let n = number(31);
+    assert_eq!(c.register("a-mayor", "A1", &n).await.0, 201);
+    assert_eq!(c.register("b-mayor", "B1", &n).await.0, 201);
+    assert_eq!(c.copy("b-mayor", "B1", "TAX", "2026-01-01", json!({"income": 5})).await.0, 200);
+
+    let mut body = b"addressee_no,item,valid_from,fiscal_year,taxable_income,resident_tax\n".to_vec();
+    for i in 0..20_000 {
+        body.extend(format!("S{i},TAX,2026-06-01,2026,{},{}\n", 1_000 + i, 100 + i).as_bytes());
+    }
+    let base = c.internal_for("b-mayor");
+    let addr = base.trim_start_matches("https://").trim_end_matches('/').to_owned();
+    let mut tls = c.raw_tls(&base).await;
+    let head = format!(
+        "POST /api/v1/imports/copies HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        c.keys["b-mayor"],
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    let half = body.len() / 2;
+    tls.write_all(&body[..half]).await.unwrap();
+    tls.flush().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    // While the upload waits for the rest of its body: a read of the same tenant, and a query
+    // it answers automatically.
+    let limit = std::time::Duration::from_secs(5);
+    let read = tokio::time::timeout(limit, c.api("b-mayor", Method::GET, "/api/v1/records", None)).await;
+    assert_eq!(read.expect("the read did not wait for the upload").0, 200);
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A1", "during-upload").await;
+    assert_eq!(s, 201, "{q}");
+    let answered = tokio::time::timeout(limit, c.wait_final("a-mayor", q["id"].as_str().unwrap())).await;
+    let answered = answered.expect("the answer did not wait for the upload");
+    assert_eq!(answered["state"], "answered", "{answered}");
+    assert_eq!(answered["answer"]["items"][0]["fields"]["income"], 5);
+
+    tls.write_all(&body[half..]).await.unwrap();
+    tls.flush().await.unwrap();
+    let mut response = Vec::new();
+    tls.read_to_end(&mut response).await.ok();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 200"), "{}", response.lines().next().unwrap_or_default());
+    assert!(response.contains("\"stored\":20000"), "{response}");
 }
 
 /// Codes come from the hub: with the hub down, a persons load stops with one line saying so and

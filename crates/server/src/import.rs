@@ -203,52 +203,58 @@ where
         .await?
 }
 
-/// Feeds an HTTP request body to a load as a blocking [`Read`], chunk by chunk as it arrives,
-/// refusing more than `limit` bytes (the reader then fails with `FileTooLarge`).
-pub fn body_reader(body: axum::body::Body, limit: usize) -> impl Read + Send + 'static {
-    use http_body_util::BodyExt;
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
-    tokio::spawn(async move {
-        let mut body = http_body_util::Limited::new(body, limit);
-        while let Some(frame) = body.frame().await {
-            let chunk = match frame {
-                Ok(f) => match f.into_data() {
-                    Ok(d) => Ok(d),
-                    Err(_) => continue,
-                },
-                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                    Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, format!("the body exceeds {limit} bytes")))
+/// [`spool_body`] for a load of `opts.kind` by `org`; an upload that does not arrive whole (too
+/// large, cut short) is audited like a load that failed, and nothing was applied.
+pub async fn receive(
+    p: &Platform,
+    org: &OrgId,
+    opts: &ImportOptions,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<impl Read + Send + 'static, ImportError> {
+    match spool_body(body, limit).await {
+        Ok(spooled) => Ok(spooled),
+        Err(e) => {
+            let e = ImportError::Read(e);
+            let failed =
+                if matches!(&e, ImportError::Read(io) if io.kind() == std::io::ErrorKind::FileTooLarge) { "too-large" } else { e.class() };
+            if let Some(ctx) = p.org(org).await.ok().flatten() {
+                let detail = format!("org={org} kind={} applied=false failed={failed}", opts.kind.name());
+                if let Err(source) = p.platform.audit(&ctx.tenant, &opts.actor, "import", &detail).await {
+                    tracing::error!(%org, error = %source, "a failed upload could not be audited");
                 }
-                Err(e) => Err(std::io::Error::other(e.to_string())),
-            };
-            let failed = chunk.is_err();
-            // The load stopped reading (a bad header, say): nothing more to feed.
-            if tx.send(chunk).await.is_err() || failed {
-                return;
             }
+            tracing::info!(%org, kind = opts.kind.name(), failed, "upload not received whole; nothing was applied");
+            Err(e)
         }
-    });
-    BodyReader { rx, chunk: bytes::Bytes::new() }
-}
-
-struct BodyReader {
-    rx: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
-    chunk: bytes::Bytes,
-}
-
-impl Read for BodyReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.chunk.is_empty() {
-            // Called on the load's reading thread, never on the runtime's workers.
-            match self.rx.blocking_recv() {
-                Some(chunk) => self.chunk = chunk?,
-                None => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.chunk.len());
-        out[..n].copy_from_slice(&self.chunk.split_to(n));
-        Ok(n)
     }
+}
+
+/// Receives an HTTP request body whole before a load may start, refusing more than `limit`
+/// bytes (`FileTooLarge`). The body goes to an unnamed scratch file in the temporary directory,
+/// encrypted under a key held in memory only (`renkei_crypto::spool`: persons files carry
+/// Individual Numbers). Why: a load holds its tenant's writer for as long as it reads, and a
+/// client trickling its file in would hold it for as long as it takes, every answer of that
+/// tenant waiting behind it.
+pub async fn spool_body(body: axum::body::Body, limit: usize) -> std::io::Result<impl Read + Send + 'static> {
+    use http_body_util::BodyExt;
+    let mut spool = renkei_crypto::spool::SpoolWriter::new(tempfile::tempfile()?);
+    let mut body = http_body_util::Limited::new(body, limit);
+    while let Some(frame) = body.frame().await {
+        match frame {
+            // Writes of at most a few tens of KiB to the page cache: not worth a thread hop.
+            Ok(f) => {
+                if let Ok(data) = f.into_data() {
+                    spool.write(&data)?;
+                }
+            }
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, format!("the body exceeds {limit} bytes")));
+            }
+            Err(e) => return Err(std::io::Error::other(e.to_string())),
+        }
+    }
+    spool.finish()
 }
 
 /// A person waiting for its code: (line, addressee, number).

@@ -411,7 +411,7 @@ pub async fn import_file(
         Some(e) => Some(Encoding::parse(e).ok_or_else(|| Problem::bad_request("invalid-query", "encoding is auto, utf-8 or cp932"))?),
     };
     let opts = ImportOptions { kind, encoding, skip_bad: params.skip_bad, actor: format!("client:{}", caller.org) };
-    let input = crate::import::body_reader(body, IMPORT_BODY_LIMIT);
+    let input = crate::import::receive(&p, &caller.org, &opts, body, IMPORT_BODY_LIMIT).await.map_err(import_problem)?;
     let (summary, Collect(bad_lines, truncated)) =
         crate::import::import(p.clone(), &caller.org, input, opts, Collect(Vec::new(), false)).await.map_err(import_problem)?;
     let report = ImportReport { summary, bad_lines, bad_lines_truncated: truncated };
