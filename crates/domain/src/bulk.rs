@@ -210,10 +210,11 @@ impl Layout {
                 fields.insert(self.columns[i].clone(), Value::String(cell.to_owned()));
             }
         }
-        if fields.is_empty() {
-            return Err(LineError::line("every field is empty"));
+        match crate::copy::check_fields(&fields) {
+            Ok(()) => Ok(CopyLine { addressee, item, valid_from, fields }),
+            Err(crate::copy::FieldsError::Empty) => Err(LineError::line("every field is empty")),
+            Err(e) => Err(LineError::line(e.to_string())),
         }
-        Ok(CopyLine { addressee, item, valid_from, fields })
     }
 }
 
@@ -322,5 +323,18 @@ mod tests {
         let e = l.copy(&cells(&["A1", "TAX", "2026-13-01", "1", ""]), known).unwrap_err();
         assert_eq!(e.column, Some((3, "valid_from".into())));
         assert!(l.copy(&cells(&["A1", "TAX", "2026-04-01", "", ""]), known).is_err());
+    }
+
+    /// A line short enough to read can still hold more than any answer may carry: it is refused
+    /// by the copy's limit, as `POST /api/v1/copies` refuses it, naming the limit only.
+    #[test]
+    fn a_copy_line_beyond_the_answer_limits_is_refused() {
+        let l = Layout::from_header(FileKind::Copies, &cells(&["addressee_no", "item", "valid_from", "a", "b"])).unwrap();
+        let known = |i: &ItemCode| i.as_str() == "TAX";
+        let half = "y".repeat(crate::copy::MAX_FIELDS_BYTES / 2);
+        let e = l.copy(&cells(&["A1", "TAX", "2026-04-01", &half, &half]), known).unwrap_err();
+        assert!(e.reason.contains("bytes as JSON") && !e.reason.contains("yyyy"), "{}", e.reason);
+        let fits = "y".repeat(crate::copy::MAX_FIELDS_BYTES / 2 - 20);
+        assert!(l.copy(&cells(&["A1", "TAX", "2026-04-01", &fits, &fits]), known).is_ok());
     }
 }

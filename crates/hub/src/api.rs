@@ -27,7 +27,7 @@ pub fn network_router(hub: Arc<Hub>) -> Router {
         .route("/hub/v1/info", get(info))
         .fallback(Problem::fallback_not_found)
         .method_not_allowed_fallback(Problem::fallback_method)
-        .layer(DefaultBodyLimit::max(1 << 20))
+        .layer(DefaultBodyLimit::max(renkei_domain::copy::MAX_MESSAGE_BYTES))
         .with_state(hub)
 }
 

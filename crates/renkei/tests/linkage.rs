@@ -14,6 +14,7 @@ use serde_json::json;
 const PROBLEM: &str = "application/problem+json";
 
 on_both_backends!(
+    the_largest_copies_accepted_are_answered_whole_and_larger_ones_refused,
     a_bad_individual_number_is_a_clear_4xx_and_stores_nothing,
     a_query_is_answered_automatically_from_the_copy_valid_on_the_reference_date,
     one_tenants_key_cannot_see_or_touch_another_tenants_data,
@@ -486,4 +487,40 @@ async fn the_served_openapi_document_matches_the_committed_one(b: Backend) {
     let committed: serde_json::Value = serde_json::from_str(include_str!("../../../docs/openapi.json")).unwrap();
     assert_eq!(served, committed, "regenerate docs/openapi.json with `renkei openapi > docs/openapi.json`");
     assert!(served["openapi"].as_str().unwrap().starts_with("3.1"));
+}
+
+/// Copies at the limits of `renkei_domain::copy` (as large and as deep as accepted) make an
+/// answer that travels requester → hub → provider and back whole; a copy beyond a limit is
+/// refused at `POST /api/v1/copies`, saying which limit, not repeating the value.
+async fn the_largest_copies_accepted_are_answered_whole_and_larger_ones_refused(b: Backend) {
+    use renkei_domain::copy::{MAX_FIELDS_BYTES, MAX_FIELDS_DEPTH, largest_fields};
+    let c = Cluster::start_on(b).await;
+    let n = number(5150);
+    assert_eq!(c.register("a-mayor", "A1", &n).await.0, 201);
+    assert_eq!(c.register("b-mayor", "B1", &n).await.0, 201);
+    let largest = serde_json::Value::Object(largest_fields());
+    // D010 is the duty of the built-in Matrix with the most items a city may ask of another.
+    for item in ["TAX", "RESIDENT"] {
+        let (s, _, v) = c.copy("b-mayor", "B1", item, "2026-01-01", largest.clone()).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D010", &["TAX", "RESIDENT"], "A1", "largest").await;
+    assert_eq!(s, 201, "{q}");
+    let q = c.wait_final("a-mayor", q["id"].as_str().unwrap()).await;
+    assert_eq!(q["state"], "answered", "{q}");
+    for i in 0..2 {
+        assert_eq!(q["answer"]["items"][i]["fields"], largest, "item {i} arrived whole");
+    }
+
+    let secret = "x".repeat(MAX_FIELDS_BYTES);
+    let (s, ct, v) = c.copy("b-mayor", "B1", "TAX", "2026-02-01", json!({ "note": secret })).await;
+    assert_eq!((s, ct.as_str(), v["type"].as_str()), (400, "application/problem+json", Some("urn:renkei:problem:invalid-fields")), "{v}");
+    assert!(!v.to_string().contains("xxxx"), "{v}");
+    let mut deep = json!(1);
+    for _ in 0..MAX_FIELDS_DEPTH {
+        deep = json!([deep]);
+    }
+    let (s, _, v) = c.copy("b-mayor", "B1", "TAX", "2026-02-01", json!({ "deep": deep })).await;
+    assert_eq!((s, v["type"].as_str()), (400, Some("urn:renkei:problem:invalid-fields")), "{v}");
+    assert!(v["detail"].as_str().unwrap_or_default().contains("nest"), "{v}");
 }

@@ -174,7 +174,7 @@ pub struct CopyStored {
 }
 
 #[utoipa::path(post, path = "/api/v1/copies", request_body = UpsertCopy, tag = "copies",
-    responses((status = 200, body = CopyStored), (status = 400, description = "invalid body or unknown item", content_type = "application/problem+json"),
+    responses((status = 200, body = CopyStored), (status = 400, description = "invalid body, unknown item, or fields beyond the limits every answer must fit in (`invalid-fields`: 16 KiB as JSON, 16 levels)", content_type = "application/problem+json"),
         (status = 401, description = "missing or unknown API key", content_type = "application/problem+json"), (status = 415, description = "the body is not JSON (Content-Type)", content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn upsert_copy(
@@ -185,6 +185,8 @@ pub async fn upsert_copy(
     if !p.matrix.knows_item(&body.item) {
         return Err(Problem::bad_request("unknown-item", format!("item {} is not in 別表第二", body.item)));
     }
+    // Every answer built from accepted copies must fit every hop of the linkage.
+    renkei_domain::copy::check_fields(&body.fields).map_err(|e| Problem::bad_request("invalid-fields", format!("fields: {e}")))?;
     let store = caller.store(&p).await?;
     store.upsert_copy(&caller.org, &body.addressee_no, &body.item, body.valid_from, &body.fields).await.map_err(store_problem)?;
     Ok(Json(CopyStored { addressee_no: body.addressee_no, item: body.item, valid_from: body.valid_from }))

@@ -25,7 +25,7 @@ pub fn router(p: Arc<Platform>) -> Router {
         .route("/net/v1/failures", post(receive_failure))
         .fallback(Problem::fallback_not_found)
         .method_not_allowed_fallback(Problem::fallback_method)
-        .layer(DefaultBodyLimit::max(1 << 20))
+        .layer(DefaultBodyLimit::max(renkei_domain::copy::MAX_MESSAGE_BYTES))
         .with_state(p)
 }
 
