@@ -14,6 +14,7 @@ pub mod db;
 pub mod hub;
 pub mod migrate;
 mod pg;
+mod pg_tls;
 pub mod platform;
 pub mod sqlite;
 pub mod tenant;

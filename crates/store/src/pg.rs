@@ -25,6 +25,7 @@ struct Conn {
 
 pub struct Pool {
     config: postgres::Config,
+    tls: crate::pg_tls::Tls,
     /// The URL without its password, for messages.
     target: String,
     schema: String,
@@ -72,6 +73,7 @@ impl From<postgres::Error> for StoreError {
 impl Pool {
     pub fn new(url: &str, schema: &str, app_role: &str) -> Result<Self> {
         let target = crate::db::redact(url);
+        let (url, tls) = crate::pg_tls::from_url(url, &target)?;
         let mut config: postgres::Config = url
             .parse()
             .map_err(|e: postgres::Error| StoreError::Open { path: target.clone(), reason: format!("not a valid PostgreSQL URL: {e}") })?;
@@ -79,8 +81,12 @@ impl Pool {
             config.connect_timeout(Duration::from_secs(5));
         }
         config.application_name("renkei");
+        if matches!(tls, crate::pg_tls::Tls::On(_)) {
+            config.ssl_mode(postgres::config::SslMode::Require);
+        }
         Ok(Self {
             config,
+            tls,
             target,
             schema: schema.to_owned(),
             app_role: app_role.to_owned(),
@@ -90,7 +96,11 @@ impl Pool {
     }
 
     fn connect(&self) -> Result<postgres::Client> {
-        self.config.connect(postgres::NoTls).map_err(|e| match StoreError::from(e) {
+        let connected = match &self.tls {
+            crate::pg_tls::Tls::Off => self.config.connect(postgres::NoTls),
+            crate::pg_tls::Tls::On(tls) => self.config.connect(tls.clone()),
+        };
+        connected.map_err(|e| match StoreError::from(e) {
             StoreError::Unavailable(m) | StoreError::Database(m) | StoreError::Open { reason: m, .. } => {
                 StoreError::Unavailable(format!("cannot connect to {}: {m}", self.target))
             }
