@@ -2,8 +2,9 @@
 //! org, an API key, residents and provision copies each), starts `renkei serve` on it as a
 //! process of its own, and measures what hosting them costs that process: the time from its
 //! start to serving every tenant, its peak memory, threads and open files while serving, and the
-//! e2e latency of queries spread over all tenants. The baseline is the same run with 2 tenants,
-//! in the same invocation.
+//! e2e latency of queries spread over all tenants, after one query from each tenant (steady
+//! state: every org's keys unlocked). The baseline is the same run with 2 tenants, in the same
+//! invocation.
 //!
 //! The hub runs in the bench's own process, so the figures are the platform's alone.
 
@@ -161,7 +162,10 @@ async fn measure(db: Option<&str>, sizes: Sizes) -> Result<Figures> {
     let startup_seconds = serve.wait_serving_all(&http, &base, &keys).await?;
 
     let sampler = Sampler::start(serve.pid());
-    let (latencies, throughput) = spread_queries(&http, &base, &keys, sizes).await?;
+    // Steady state: every org has filed and answered once (its keys unlocked, its directory entry
+    // known to the hub) before the measured queries, offered at the same rate.
+    spread_queries(&http, &base, &keys, Sizes { queries: sizes.tenants, ..sizes }, "warm").await?;
+    let (latencies, throughput) = spread_queries(&http, &base, &keys, sizes, "q").await?;
     let (threads, open_files, sockets) = sampler.stop().await;
     let peak_rss_mib = serve.peak_rss_mib();
     serve.stop();
@@ -370,7 +374,7 @@ impl Sampler {
 /// loop, so both runs are measured at the same load): query `i` from tenant `i mod N` to the next
 /// tenant, about resident `i mod residents`. Waits for every answer. Latencies (filed →
 /// answered, ms, sorted) and throughput.
-async fn spread_queries(http: &reqwest::Client, base: &str, keys: &[String], sizes: Sizes) -> Result<(Vec<f64>, f64)> {
+async fn spread_queries(http: &reqwest::Client, base: &str, keys: &[String], sizes: Sizes, tag: &'static str) -> Result<(Vec<f64>, f64)> {
     let n = keys.len();
     let keys = Arc::new(keys.to_vec());
     let started = Instant::now();
@@ -379,7 +383,7 @@ async fn spread_queries(http: &reqwest::Client, base: &str, keys: &[String], siz
     for i in 0..sizes.queries {
         tick.tick().await;
         let (http, base, keys) = (http.clone(), base.to_owned(), keys.clone());
-        set.spawn(async move { one_query(&http, &base, &keys, n, i, sizes.residents).await });
+        set.spawn(async move { one_query(&http, &base, &keys, n, i, sizes.residents, tag).await });
     }
     let mut latencies = Vec::with_capacity(sizes.queries);
     while let Some(r) = set.join_next().await {
@@ -392,10 +396,10 @@ async fn spread_queries(http: &reqwest::Client, base: &str, keys: &[String], siz
 
 /// Files query `i` and waits for its answer: its latency (filed → answered, ms, by the
 /// server's clock).
-async fn one_query(http: &reqwest::Client, base: &str, keys: &[String], n: usize, i: usize, residents: u64) -> Result<f64> {
+async fn one_query(http: &reqwest::Client, base: &str, keys: &[String], n: usize, i: usize, residents: u64, tag: &str) -> Result<f64> {
     let (from, to) = (i % n, (i + 1) % n);
     let body = json!({"duty": "D015", "provider_org": org_id(to), "items": ["TAX"],
-        "addressee_no": format!("P{}", i as u64 % residents), "reference_date": "2026-07-01", "idempotency_key": format!("q{i}")});
+        "addressee_no": format!("P{}", i as u64 % residents), "reference_date": "2026-07-01", "idempotency_key": format!("{tag}{i}")});
     let resp = http.post(format!("{base}/api/v1/queries")).bearer_auth(&keys[from]).json(&body).send().await?;
     let status = resp.status();
     let v: Value = resp.json().await?;
