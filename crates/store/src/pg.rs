@@ -179,8 +179,13 @@ impl Pool {
             })?;
             Ok(out)
         })();
-        if out.is_err() && !conn.client.is_closed() {
-            let _ = conn.client.batch_execute("ROLLBACK");
+        if out.is_err()
+            && !conn.client.is_closed()
+            && let Err(e) = conn.client.batch_execute("ROLLBACK")
+        {
+            // A session whose transaction could not be ended is not used again.
+            tracing::warn!(error = %StoreError::from(e), "a failed transaction could not be rolled back; its connection is closed");
+            return out;
         }
         self.give_back(conn);
         out
@@ -209,7 +214,10 @@ impl Pool {
         // Several processes may start at once: one migrates, the others wait and then see it done.
         c.batch_execute(&format!("SELECT pg_advisory_lock(hashtext('renkei-migrate:{s}'))"))?;
         let out = self.apply(&mut c, list, migrations.postgres_grants);
-        let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock(hashtext('renkei-migrate:{s}'))"));
+        if let Err(e) = c.batch_execute(&format!("SELECT pg_advisory_unlock(hashtext('renkei-migrate:{s}'))")) {
+            // The lock is the session's: it ends with the connection, dropped below.
+            tracing::warn!(error = %StoreError::from(e), "the migration lock could not be released; it is when this connection closes");
+        }
         out
     }
 
