@@ -1,0 +1,49 @@
+//! The hub's linkage records, read by person for the disclosure page.
+
+use super::*;
+
+/// One of the hub's linkage records, as disclosed to the resident.
+#[derive(Debug, Clone, Serialize)]
+pub struct HubRecord {
+    pub seq: i64,
+    pub request_id: String,
+    pub requester: String,
+    pub provider: String,
+    pub duty: String,
+    pub items: Vec<String>,
+    pub outcome: String,
+    pub at: i64,
+}
+
+impl HubStore {
+    /// Every hub record about one person, oldest first.
+    pub async fn records_of_person(&self, person_key: &str) -> Result<Vec<HubRecord>> {
+        let pk = person_key.to_owned();
+        self.read(move |tx| {
+            tx.query(
+                "SELECT seq, request_id, requester, provider, duty, items, outcome, at FROM records WHERE person_key = ?1 ORDER BY seq",
+                args![pk],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(HubRecord {
+                    seq: r.get(0)?,
+                    request_id: r.get(1)?,
+                    requester: r.get(2)?,
+                    provider: r.get(3)?,
+                    duty: r.get(4)?,
+                    items: serde_json::from_str(&r.get::<String>(5)?)?,
+                    outcome: r.get(6)?,
+                    at: r.get(7)?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    /// Number of hub records (for the demo's summary and tests).
+    pub async fn record_count(&self) -> Result<i64> {
+        self.read(|tx| tx.value("SELECT COUNT(*) FROM records", &[])).await
+    }
+}
