@@ -210,6 +210,16 @@ fn parse<T>(r: std::result::Result<T, renkei_domain::IdError>) -> Result<T> {
     r.map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// An org from a row of `tenant_id, id, org_type, name`.
+fn org_row(r: &crate::db::Row) -> Result<Org> {
+    Ok(Org {
+        tenant: parse(TenantId::parse(&r.get::<String>(0)?))?,
+        id: parse(OrgId::parse(&r.get::<String>(1)?))?,
+        org_type: parse(OrgType::parse(&r.get::<String>(2)?))?,
+        name: r.get(3)?,
+    })
+}
+
 fn audit(tx: &mut dyn Tx, tenant: Option<&str>, actor: &str, action: &str, detail: &str) -> Result<()> {
     tx.execute(
         "INSERT INTO audit_log (tenant_id, actor, action, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -322,14 +332,7 @@ impl PlatformStore {
                     args![tenant.unwrap_or_default()],
                 )?
                 .iter()
-                .map(|r| {
-                    Ok(Org {
-                        tenant: parse(TenantId::parse(&r.get::<String>(0)?))?,
-                        id: parse(OrgId::parse(&r.get::<String>(1)?))?,
-                        org_type: parse(OrgType::parse(&r.get::<String>(2)?))?,
-                        name: r.get(3)?,
-                    })
-                })
+                .map(org_row)
                 .collect()
             })
             .await
@@ -340,16 +343,7 @@ impl PlatformStore {
         let id = id.to_string();
         self.db
             .read(Scope::Operator, move |tx| {
-                tx.query_opt("SELECT tenant_id, id, org_type, name FROM orgs WHERE id = ?1", args![id])?
-                    .map(|r| {
-                        Ok(Org {
-                            tenant: parse(TenantId::parse(&r.get::<String>(0)?))?,
-                            id: parse(OrgId::parse(&r.get::<String>(1)?))?,
-                            org_type: parse(OrgType::parse(&r.get::<String>(2)?))?,
-                            name: r.get(3)?,
-                        })
-                    })
-                    .transpose()
+                tx.query_opt("SELECT tenant_id, id, org_type, name FROM orgs WHERE id = ?1", args![id])?.as_ref().map(org_row).transpose()
             })
             .await
     }
