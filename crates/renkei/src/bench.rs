@@ -136,12 +136,30 @@ struct Rig {
     _stop: tokio::sync::watch::Sender<bool>,
 }
 
-impl Rig {
-    async fn start(db: Option<&str>) -> Result<Rig> {
-        let dir = tempfile::Builder::new().prefix("renkei-bench-").tempdir()?;
+/// What every bench that runs the linkage starts from: a scratch directory, the platform's and
+/// the hub's stores reset (`<schema>`, `<schema>_hub` on PostgreSQL), certificates, the built-in
+/// Matrix, and a hub serving on loopback in this process.
+struct Stage {
+    dir: tempfile::TempDir,
+    /// Where the platform's stores live.
+    location: Location,
+    /// The platform's certificate (its CA also signed the hub's).
+    tls: renkei_net::TlsMaterial,
+    matrix: Arc<renkei_domain::Matrix>,
+    hub: Arc<renkei_hub::Hub>,
+    /// The hub's network listener.
+    hub_url: String,
+    /// Stops the hub when dropped.
+    _stop: tokio::sync::watch::Sender<bool>,
+    shutdown: Shutdown,
+}
+
+impl Stage {
+    async fn new(db: Option<&str>, prefix: &str, schema: &str) -> Result<Stage> {
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
         let db_args = run::DbArgs { database: db.map(str::to_owned), database_schema: None };
-        let hub_location = db_args.location(&dir.path().join("hub"), "bench_hub")?;
-        let location = db_args.location(&dir.path().join("platform"), "bench")?;
+        let hub_location = db_args.location(&dir.path().join("hub"), &format!("{schema}_hub"))?;
+        let location = db_args.location(&dir.path().join("platform"), schema)?;
         for l in [&hub_location, &location] {
             renkei_store::db::reset(l).await?;
         }
@@ -161,23 +179,36 @@ impl Rig {
             shutdown.clone(),
         )
         .await?;
-        let (internal, ia) = run::bind("127.0.0.1:0").await?;
-        let (network, na) = run::bind("127.0.0.1:0").await?;
-        let data = dir.path().join("platform");
-        let keys = provision(&data, &location, TENANTS, &format!("https://{na}"), &hub).await?;
-        let setup = PlatformSetup {
-            location,
-            master: Arc::new(run::master_key(&data, None)?),
-            matrix,
-            hub_url: format!("https://{net_addr}"),
-            hub_key: hub.signing.verifying_key(),
+        Ok(Stage { dir, location, tls, matrix, hub, hub_url: format!("https://{net_addr}"), _stop: stop, shutdown })
+    }
+
+    /// How a platform on this stage reaches the hub, with the bench's timings.
+    fn platform_setup(&self, master: Arc<renkei_crypto::datakey::MasterKey>) -> PlatformSetup {
+        PlatformSetup {
+            location: self.location.clone(),
+            master,
+            matrix: self.matrix.clone(),
+            hub_url: self.hub_url.clone(),
+            hub_key: self.hub.signing.verifying_key(),
             query_deadline: Duration::from_secs(600),
             claim_lease: run::DEFAULT_CLAIM_LEASE,
             freshness: run::DEFAULT_FRESHNESS,
             limits: renkei_net::listener::Limits::default(),
-        };
-        let platform = run::start_platform(&setup, &tls, PlatformListeners { internal, network }, shutdown).await?;
-        Ok(Rig { dir, hub, platform, internal: format!("https://{ia}"), keys, ca_pem: tls.ca_pem.clone(), tls, _stop: stop })
+        }
+    }
+}
+
+impl Rig {
+    async fn start(db: Option<&str>) -> Result<Rig> {
+        let stage = Stage::new(db, "renkei-bench-", "bench").await?;
+        let (internal, ia) = run::bind("127.0.0.1:0").await?;
+        let (network, na) = run::bind("127.0.0.1:0").await?;
+        let data = stage.dir.path().join("platform");
+        let keys = provision(&data, &stage.location, TENANTS, &format!("https://{na}"), &stage.hub).await?;
+        let setup = stage.platform_setup(Arc::new(run::master_key(&data, None)?));
+        let platform = run::start_platform(&setup, &stage.tls, PlatformListeners { internal, network }, stage.shutdown.clone()).await?;
+        let Stage { dir, tls, hub, _stop, .. } = stage;
+        Ok(Rig { dir, hub, platform, internal: format!("https://{ia}"), keys, ca_pem: tls.ca_pem.clone(), tls, _stop })
     }
 
     fn key(&self, org: &str) -> Result<String> {

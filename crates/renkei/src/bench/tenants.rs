@@ -8,9 +8,8 @@
 //!
 //! The hub runs in the bench's own process, so the figures are the platform's alone.
 
-use super::{Quiet, Report, backend_name, fan_out, percentile, write_copies, write_persons};
-use crate::demo::pki;
-use crate::run::{self, HubListeners, Shutdown};
+use super::{Quiet, Report, Stage, backend_name, fan_out, percentile, write_copies, write_persons};
+use crate::run;
 use anyhow::{Context, Result, bail};
 use renkei_domain::bulk::FileKind;
 use renkei_domain::{OrgId, OrgType, TenantId};
@@ -112,51 +111,19 @@ fn free_port() -> Result<u16> {
 }
 
 async fn measure(db: Option<&str>, sizes: Sizes) -> Result<Figures> {
-    let dir = tempfile::Builder::new().prefix("renkei-bench-tenants-").tempdir()?;
-    let db_args = run::DbArgs { database: db.map(str::to_owned), database_schema: None };
-    let (hub_dir, data) = (dir.path().join("hub"), dir.path().join("platform"));
-    let hub_location = db_args.location(&hub_dir, "bench_tenants_hub")?;
-    let location = db_args.location(&data, "bench_tenants")?;
-    for l in [&hub_location, &location] {
-        renkei_store::db::reset(l).await?;
-    }
-    let pki_dir = dir.path().join("pki");
-    let (hub_tls, tls) = (pki(&pki_dir, "hub")?, pki(&pki_dir, "platform")?);
-    let matrix = run::load_matrix(None)?;
-    let (_stop, shutdown) = Shutdown::new();
-    let (net, net_addr) = run::bind("127.0.0.1:0").await?;
-    let (res, _) = run::bind("127.0.0.1:0").await?;
-    let hub = run::start_hub(
-        &hub_dir,
-        &hub_location,
-        &hub_tls,
-        matrix.clone(),
-        HubListeners { network: net, resident: res },
-        run::Timing::default(),
-        shutdown,
-    )
-    .await?;
+    let stage = Stage::new(db, "renkei-bench-tenants-", "bench_tenants").await?;
+    let (dir, data, tls, hub) = (&stage.dir, stage.dir.path().join("platform"), &stage.tls, &stage.hub);
     let (internal_port, network_port) = (free_port()?, free_port()?);
 
     let built = Instant::now();
     let master = Arc::new(run::master_key(&data, None)?);
-    let keys = provision(&location, &master, &hub, sizes.tenants, &format!("https://127.0.0.1:{network_port}")).await?;
-    let setup = run::PlatformSetup {
-        location: location.clone(),
-        master: master.clone(),
-        matrix,
-        hub_url: format!("https://{net_addr}"),
-        hub_key: hub.signing.verifying_key(),
-        query_deadline: Duration::from_secs(600),
-        claim_lease: run::DEFAULT_CLAIM_LEASE,
-        freshness: run::DEFAULT_FRESHNESS,
-        limits: renkei_net::listener::Limits::default(),
-    };
-    load_residents(&setup, &tls, dir.path(), sizes).await?;
+    let keys = provision(&stage.location, &master, hub, sizes.tenants, &format!("https://127.0.0.1:{network_port}")).await?;
+    let setup = stage.platform_setup(master);
+    load_residents(&setup, tls, dir.path(), sizes).await?;
     let build_seconds = built.elapsed().as_secs_f64();
 
     let hub_key = hub.signing.verifying_key().to_base64();
-    let mut serve = Serve::start(dir.path(), &data, db, internal_port, network_port, &format!("https://{net_addr}"), &hub_key)?;
+    let mut serve = Serve::start(dir.path(), &data, db, internal_port, network_port, &stage.hub_url, &hub_key)?;
     let http = renkei_net::tls::client_trusting(&tls.ca_pem, Duration::from_secs(120))?;
     let base = format!("https://127.0.0.1:{internal_port}");
     let startup_seconds = serve.wait_serving_all(&http, &base, &keys).await?;
