@@ -160,7 +160,7 @@ struct FileState {
     readers: Vec<Connection>,
     /// Reader connections in a worker's hands.
     readers_out: usize,
-    /// Transactions committed since the last checkpoint (reads counted too: an upper bound).
+    /// Transactions committed since the last checkpoint (reads, never kept, are not counted).
     commits: u64,
     /// The schema was brought up to date by this process.
     migrated: bool,
@@ -453,20 +453,20 @@ impl Pool {
                 let outcome = match batch.first() {
                     Some(job) if job.alone() => run_alone(&mut conn, &mut batch),
                     Some(_) => run_batch(&mut conn, &mut batch),
-                    None => Ok(()),
+                    None => Ok(0),
                 };
                 lock(&file.state).writer = Some(conn);
                 outcome
             }
             Err(e) => Err(e),
         };
-        let batch_len = batch.len() as u64;
+        let kept = *outcome.as_ref().unwrap_or(&0);
         for job in batch {
             job.finish(outcome.as_ref().map(|_| ()));
         }
         let again = {
             let mut s = lock(&file.state);
-            s.commits += batch_len;
+            s.commits += kept;
             s.alone_running = false;
             s.scheduled = !s.jobs.is_empty();
             s.scheduled
@@ -480,13 +480,12 @@ impl Pool {
     }
 
     fn read(&self, file: &Arc<File>, job: ReadJob) {
-        let conn = {
+        let (conn, opened) = {
             let mut s = lock(&file.state);
             s.last_used = Some(Instant::now());
             s.readers_out += 1;
-            s.readers.pop()
+            (s.readers.pop(), !s.open)
         };
-        let opened = !lock(&file.state).open;
         match conn.map_or_else(|| file.open_reader(), Ok) {
             Ok(mut conn) => {
                 job(&mut conn);
@@ -698,7 +697,7 @@ fn temp_store(conn: &rusqlite::Connection, on_disk: bool) -> Result<()> {
 
 /// Runs a transaction marked `alone` with its temporary data on disk, so that memory stays flat
 /// whatever a bulk load stages.
-fn run_alone(conn: &mut rusqlite::Connection, batch: &mut [Box<dyn Job>]) -> Result<()> {
+fn run_alone(conn: &mut rusqlite::Connection, batch: &mut [Box<dyn Job>]) -> Result<u64> {
     temp_store(conn, true)?;
     let outcome = run_batch(conn, batch);
     if let Err(e) = temp_store(conn, false) {
@@ -707,26 +706,32 @@ fn run_alone(conn: &mut rusqlite::Connection, batch: &mut [Box<dyn Job>]) -> Res
     outcome
 }
 
-/// Runs `batch` in one transaction. A single transaction needs no savepoint.
-fn run_batch(conn: &mut rusqlite::Connection, batch: &mut [Box<dyn Job>]) -> Result<()> {
+/// Runs `batch` in one transaction; how many of its transactions were kept. A single
+/// transaction needs no savepoint.
+fn run_batch(conn: &mut rusqlite::Connection, batch: &mut [Box<dyn Job>]) -> Result<u64> {
     let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     if let [job] = batch {
         return match job.run(&mut SqliteTx(&tx)) {
-            Finish::Commit => Ok(tx.commit()?),
-            Finish::Rollback => Ok(tx.rollback()?),
+            Finish::Commit => tx.commit().map(|()| 1).map_err(Into::into),
+            Finish::Rollback => tx.rollback().map(|()| 0).map_err(Into::into),
         };
     }
+    let mut kept = 0;
     for job in batch.iter_mut() {
         let mut sp = tx.savepoint()?;
         match job.run(&mut SqliteTx(&sp)) {
-            Finish::Commit => sp.commit()?,
+            Finish::Commit => {
+                sp.commit()?;
+                kept += 1;
+            }
             Finish::Rollback => {
                 sp.rollback()?;
                 sp.commit()?;
             }
         }
     }
-    Ok(tx.commit()?)
+    tx.commit()?;
+    Ok(kept)
 }
 
 /// Statements of one transaction (or savepoint) on the file's connection.
