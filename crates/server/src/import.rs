@@ -112,6 +112,7 @@ impl ImportError {
     fn class(&self) -> &'static str {
         match self {
             ImportError::Input(_) => "unreadable-file",
+            ImportError::Read(e) if e.kind() == std::io::ErrorKind::FileTooLarge => "too-large",
             ImportError::Read(_) => "read",
             ImportError::Hub(_) => "hub",
             ImportError::UnknownOrg(_) => "unknown-org",
@@ -216,8 +217,7 @@ pub async fn receive(
         Ok(spooled) => Ok(spooled),
         Err(e) => {
             let e = ImportError::Read(e);
-            let failed =
-                if matches!(&e, ImportError::Read(io) if io.kind() == std::io::ErrorKind::FileTooLarge) { "too-large" } else { e.class() };
+            let failed = e.class();
             if let Some(ctx) = p.org(org).await.ok().flatten() {
                 let detail = format!("org={org} kind={} applied=false failed={failed}", opts.kind.name());
                 if let Err(source) = p.platform.audit(&ctx.tenant, &opts.actor, "import", &detail).await {
