@@ -60,6 +60,12 @@ pub async fn run(p: Arc<Platform>, shutdown: impl std::future::Future<Output = (
                 let limit = if p.breakers.is_open(HUB) { 1 } else { left };
                 match store.claim_outbox(limit, p.claim_lease.as_millis() as i64).await {
                     Ok(due) => {
+                        if !due.is_empty() {
+                            // Looked at again when these leases end, as the store would let
+                            // another process retry them: whatever became of a delivery, a
+                            // query left queued is claimed again.
+                            p.active.claim_at(&tenant, lease_end(&p));
+                        }
                         if due.len() >= limit {
                             // More may be due than it could take.
                             p.active.claim_at(&tenant, now);
