@@ -137,8 +137,10 @@ async fn every_query_ends_once_when_processes_are_killed(b: Backend) {
         let mut last = Value::Null;
         for _ in 0..1200 {
             let (_, v) = call(&c, "a-mayor", Method::GET, &format!("/api/v1/queries/{id}"), None).await;
-            if matches!(v["state"].as_str(), Some("answered" | "failed")) {
-                last = v;
+            let done = matches!(v["state"].as_str(), Some("answered" | "failed"));
+            // The last state seen, final or not, so a stuck query says where it stuck.
+            last = v;
+            if done {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -510,8 +510,14 @@ impl Cluster {
 }
 
 impl Drop for Cluster {
+    /// Stops every process. When a test fails, its directory (each process's log, the stores)
+    /// is kept and its path printed, so an intermittent failure can be read afterwards.
     fn drop(&mut self) {
         self.kill();
+        if std::thread::panicking() {
+            let kept = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temporary directory")).keep();
+            eprintln!("the failed test's cluster (logs, stores) is kept in {}", kept.display());
+        }
     }
 }
 
