@@ -11,10 +11,12 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct AdminArgs {
+    /// The platform's keys and, unless --database is given, its SQLite store.
     #[arg(long, env = "RENKEI_DATA_DIR")]
     data_dir: PathBuf,
     #[command(flatten)]
     db: run::DbArgs,
+    /// The master key [default: DATA_DIR/master.key; RENKEI_MASTER_KEY gives the key itself].
     #[arg(long, env = "RENKEI_MASTER_KEY_FILE")]
     master_key_file: Option<PathBuf>,
     /// Who is acting, for the audit log.

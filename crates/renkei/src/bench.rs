@@ -157,7 +157,7 @@ struct Stage {
 impl Stage {
     async fn new(db: Option<&str>, prefix: &str, schema: &str) -> Result<Stage> {
         let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
-        let db_args = run::DbArgs { database: db.map(str::to_owned), database_schema: None };
+        let db_args = run::DbArgs { database: db.map(str::to_owned), database_file: None, database_schema: None };
         let hub_location = db_args.location(&dir.path().join("hub"), &format!("{schema}_hub"))?;
         let location = db_args.location(&dir.path().join("platform"), schema)?;
         for l in [&hub_location, &location] {
@@ -170,7 +170,7 @@ impl Stage {
         let (net, net_addr) = run::bind("127.0.0.1:0").await?;
         let (res, _) = run::bind("127.0.0.1:0").await?;
         let hub = run::start_hub(
-            &dir.path().join("hub"),
+            run::hub_keys(&dir.path().join("hub"), &run::HubKeyFiles::default())?,
             &hub_location,
             &hub_tls,
             matrix.clone(),

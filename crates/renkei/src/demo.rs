@@ -41,6 +41,9 @@ const PLATFORM_TENANTS: &[DemoTenant] = &[
     DemoTenant { id: "kou-city", name: "甲市", orgs: &[("kou-mayor", "MUNI", "甲市長"), ("kou-edu", "EDU", "甲市教育委員会")] },
     DemoTenant { id: "otsu-town", name: "乙町", orgs: &[("otsu-mayor", "MUNI", "乙町長")] },
 ];
+/// How long the demo's queries may take.
+const DEMO_QUERY_DEADLINE: Duration = Duration::from_secs(60);
+
 const KENPO_TENANTS: &[DemoTenant] =
     &[DemoTenant { id: "kenpo", name: "renkei健康保険組合", orgs: &[("kenpo-union", "KENPO", "renkei健康保険組合")] }];
 
@@ -93,6 +96,61 @@ pub(crate) async fn provision(
         }
     }
     Ok(keys)
+}
+
+/// What the demo runs with, written as configuration files into its data directory so that each
+/// piece can be run again on its own: `renkei hub --config DIR/renkei.toml`, `renkei serve
+/// --config DIR/renkei.toml` (the shared platform) and `renkei serve --config DIR/kenpo.toml`.
+struct DemoConfig<'a> {
+    dir: &'a Path,
+    database_file: Option<PathBuf>,
+    schema: &'a str,
+    hub: (std::net::SocketAddr, std::net::SocketAddr),
+    hub_key: renkei_crypto::signing::VerifyingKey,
+}
+
+impl DemoConfig<'_> {
+    fn write(&self, servers: &[(&str, std::net::SocketAddr, std::net::SocketAddr)]) -> Result<()> {
+        let path = |p: PathBuf| toml::Value::String(p.display().to_string());
+        let text = |t: String| toml::Value::String(t);
+        let store = |sub: &str, schema: String| -> toml::Table {
+            let mut t = toml::Table::new();
+            t.insert("data_dir".into(), path(self.dir.join(sub)));
+            if let Some(f) = &self.database_file {
+                t.insert("database_file".into(), path(f.clone()));
+                t.insert("database_schema".into(), text(schema));
+            }
+            t.insert("pki".into(), path(self.dir.join("pki")));
+            t.insert("cert_name".into(), text(sub.into()));
+            t
+        };
+        let mut hub = store("hub", format!("{}_hub", self.schema));
+        hub.insert("listen".into(), text(self.hub.0.to_string()));
+        hub.insert("resident_listen".into(), text(self.hub.1.to_string()));
+        for (sub, internal, network) in servers {
+            let schema = if *sub == "platform" { self.schema.to_owned() } else { format!("{}_{sub}", self.schema) };
+            let mut platform = store(sub, schema);
+            platform.insert("hub_url".into(), text(format!("https://{}", self.hub.0)));
+            platform.insert("hub_key".into(), text(self.hub_key.to_base64()));
+            let mut serve = toml::Table::new();
+            serve.insert("internal_listen".into(), text(internal.to_string()));
+            serve.insert("network_listen".into(), text(network.to_string()));
+            serve.insert("query_deadline_secs".into(), toml::Value::Integer(DEMO_QUERY_DEADLINE.as_secs() as i64));
+            let mut file = vec![("platform", platform), ("serve", serve)];
+            let name = if *sub == "platform" {
+                file.push(("hub", hub.clone()));
+                "renkei.toml".to_owned()
+            } else {
+                format!("{sub}.toml")
+            };
+            crate::config::write(
+                &self.dir.join(name),
+                "Written by `renkei demo`: what it ran with, to run a piece again on its own.",
+                file,
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// A client system of one org, calling the internal API over HTTPS.
@@ -183,7 +241,7 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
     let (hub_net, hub_net_addr) = run::bind("127.0.0.1:0").await?;
     let (hub_res, hub_res_addr) = run::bind("127.0.0.1:0").await?;
     let hub = run::start_hub(
-        &dir.join("hub"),
+        run::hub_keys(&dir.join("hub"), &run::HubKeyFiles::default())?,
         &hub_location,
         &hub_tls,
         matrix.clone(),
@@ -214,7 +272,7 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
             matrix: matrix.clone(),
             hub_url: hub_url.clone(),
             hub_key: hub.signing.verifying_key(),
-            query_deadline: Duration::from_secs(60),
+            query_deadline: DEMO_QUERY_DEADLINE,
             claim_lease: run::DEFAULT_CLAIM_LEASE,
             freshness: run::DEFAULT_FRESHNESS,
             limits: renkei_net::listener::Limits::default(),
@@ -222,6 +280,18 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
         run::start_platform(&setup, tls, PlatformListeners { internal, network }, shutdown.clone()).await?;
         servers.push((sub, ia, na));
     }
+    let database_file = match (&a.db.database, &a.db.database_file) {
+        (Some(url), _) => {
+            // The URL may hold a password, which a configuration file never does.
+            let file = dir.join("database-url");
+            run::write_private(&file, url)?;
+            Some(file)
+        }
+        (None, file) => file.clone(),
+    };
+    let written =
+        DemoConfig { dir: &dir, database_file, schema: &base, hub: (hub_net_addr, hub_res_addr), hub_key: hub.signing.verifying_key() };
+    written.write(&servers)?;
     let keys_file = dir.join("demo-api-keys.txt");
     run::write_private(&keys_file, &keys.iter().map(|(o, k, u)| format!("{o}\t{u}\t{k}\n")).collect::<String>())?;
 

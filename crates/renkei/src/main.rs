@@ -10,12 +10,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
 mod bench;
+mod config;
 mod demo;
 mod import;
 mod run;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use renkei_crypto::signing::VerifyingKey;
 use renkei_net::TlsMaterial;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,9 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(name = "renkei", version, about = "Shared intermediate-server platform for the My Number information linkage")]
 struct Cli {
+    /// A renkei.toml whose keys are the flags' defaults (docs/config.md).
+    #[arg(long, global = true, env = config::ENV, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -50,14 +54,30 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Print the internal API's OpenAPI 3.1 document (as committed in docs/openapi.json).
     Openapi,
+    /// Check a renkei.toml, or print the reference of its keys.
+    Config {
+        #[command(subcommand)]
+        cmd: ConfigCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Check FILE (or the file --config or RENKEI_CONFIG names): exit 0 if every section, key and
+    /// value is one renkei knows.
+    Check { file: Option<PathBuf> },
+    /// Print docs/config.md: every key with its type, default and environment variable.
+    Reference,
 }
 
 /// Where a process finds its TLS certificate, key and CA: `<pki>/<name>.pem`, `<pki>/<name>.key`,
 /// `<pki>/ca.pem` (the layout `renkei pki` writes).
 #[derive(Args, Clone)]
 struct TlsArgs {
+    /// The directory of TLS certificates and keys (`renkei pki` writes one).
     #[arg(long, env = "RENKEI_PKI_DIR")]
     pki: Option<PathBuf>,
+    /// This process's certificate in the pki directory: NAME.pem and NAME.key.
     #[arg(long, env = "RENKEI_CERT_NAME")]
     cert_name: Option<String>,
 }
@@ -79,13 +99,17 @@ struct PlatformArgs {
     data_dir: PathBuf,
     #[command(flatten)]
     db: run::DbArgs,
+    /// The hub's network listener, e.g. https://hub.example:7443.
     #[arg(long, env = "RENKEI_HUB_URL")]
     hub_url: String,
     /// The hub's verifying key (base64), as `renkei hub verify-key` prints it.
     #[arg(long, env = "RENKEI_HUB_KEY")]
     hub_key: String,
+    /// The master key that wraps every tenant's data key [default: DATA_DIR/master.key, made
+    /// on first use; RENKEI_MASTER_KEY gives the key itself].
     #[arg(long, env = "RENKEI_MASTER_KEY_FILE")]
     master_key_file: Option<PathBuf>,
+    /// Annex Table 2 (別表第二) as CSV [default: the built-in table].
     #[arg(long, env = "RENKEI_MATRIX")]
     matrix: Option<PathBuf>,
     #[command(flatten)]
@@ -158,6 +182,10 @@ struct ServeArgs {
     /// refused as replays.
     #[arg(long, env = "RENKEI_FRESHNESS_SECS", default_value_t = renkei_domain::wire::FRESHNESS_SECONDS as u64)]
     freshness_secs: u64,
+    /// SQLite tenant files kept open at once; beyond it the least recently used idle file is
+    /// closed. Each open file costs three to five descriptors.
+    #[arg(long, env = "RENKEI_SQLITE_OPEN_FILES", default_value_t = renkei_store::sqlite::MAX_OPEN_FILES)]
+    sqlite_open_files: usize,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -167,6 +195,7 @@ struct ServeArgs {
 struct HubArgs {
     #[command(subcommand)]
     cmd: Option<HubCmd>,
+    /// The hub's keys and, unless --database is given, its SQLite store.
     #[arg(long, env = "RENKEI_DATA_DIR")]
     data_dir: Option<PathBuf>,
     #[command(flatten)]
@@ -177,6 +206,9 @@ struct HubArgs {
     /// Listener for residents' disclosure requests (TLS).
     #[arg(long, env = "RENKEI_HUB_RESIDENT_LISTEN", default_value = "127.0.0.1:7444")]
     resident_listen: String,
+    #[command(flatten)]
+    keys: run::HubKeyFiles,
+    /// Annex Table 2 (別表第二) as CSV [default: the built-in table].
     #[arg(long, env = "RENKEI_MATRIX")]
     matrix: Option<PathBuf>,
     /// Seconds a claimed forward or relay is reserved for this process.
@@ -208,6 +240,8 @@ enum HubCmd {
     VerifyKey {
         #[arg(long, env = "RENKEI_DATA_DIR")]
         data_dir: PathBuf,
+        #[command(flatten)]
+        keys: run::HubKeyFiles,
     },
     /// Issue a disclosure token for the resident whose Individual Number is read from standard
     /// input (a documented stand-in for the My Number Card login).
@@ -216,6 +250,8 @@ enum HubCmd {
         data_dir: PathBuf,
         #[command(flatten)]
         db: run::DbArgs,
+        #[command(flatten)]
+        keys: run::HubKeyFiles,
         #[arg(long, default_value_t = 60)]
         ttl_minutes: i64,
     },
@@ -240,7 +276,13 @@ enum PkiCmd {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = match config::parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -248,7 +290,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dispatch(cli.cmd)) {
+    match runtime.block_on(dispatch(cli.cmd, cli.config)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -271,7 +313,7 @@ fn init_logs(default: &str) {
     }
 }
 
-async fn dispatch(cmd: Cmd) -> Result<ExitCode> {
+async fn dispatch(cmd: Cmd, config_file: Option<PathBuf>) -> Result<ExitCode> {
     match cmd {
         Cmd::Demo(a) => {
             init_logs("warn");
@@ -296,6 +338,19 @@ async fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             print!("{}", renkei_server::openapi::document());
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Config { cmd: ConfigCmd::Check { file } } => {
+            let Some(file) = file.or(config_file) else {
+                bail!("name the file: renkei config check FILE (or --config FILE, or RENKEI_CONFIG)");
+            };
+            let checked = config::load(&file, &Cli::command())?;
+            let counts = checked.counts().iter().map(|(s, n)| format!("[{s}] {n}")).collect::<Vec<_>>().join(", ");
+            println!("{}: ok ({counts} keys)", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Config { cmd: ConfigCmd::Reference } => {
+            print!("{}", config::reference(&Cli::command()));
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -318,6 +373,7 @@ async fn stop(signal: tokio::sync::watch::Sender<bool>, shutdown: &run::Shutdown
 }
 
 async fn serve(a: ServeArgs) -> Result<()> {
+    renkei_store::sqlite::set_max_open_files(a.sqlite_open_files);
     let tls = a.platform.tls.load()?;
     let mut setup = a.platform.setup(Duration::from_secs(a.query_deadline_secs))?;
     setup.claim_lease = Duration::from_secs(a.claim_lease_secs.max(1));
@@ -350,15 +406,15 @@ async fn hub(a: HubArgs) -> Result<()> {
             println!("registered {}", entry.id);
             Ok(())
         }
-        Some(HubCmd::VerifyKey { data_dir }) => {
-            println!("{}", run::hub_keys(&data_dir)?.signing.verifying_key().to_base64());
+        Some(HubCmd::VerifyKey { data_dir, keys }) => {
+            println!("{}", run::hub_keys(&data_dir, &keys)?.signing.verifying_key().to_base64());
             Ok(())
         }
-        Some(HubCmd::ResidentToken { data_dir, db, ttl_minutes }) => {
+        Some(HubCmd::ResidentToken { data_dir, db, keys, ttl_minutes }) => {
             let mut line = String::new();
             std::io::stdin().read_line(&mut line).context("cannot read the Individual Number from standard input")?;
             let number = renkei_domain::IndividualNumber::parse(&line)?;
-            let keys = run::hub_keys(&data_dir)?;
+            let keys = run::hub_keys(&data_dir, &keys)?;
             let store = renkei_store::hub::HubStore::open(&db.location(&data_dir, run::HUB_SCHEMA)?).await?;
             let (token, hash) = renkei_crypto::apikey::generate();
             store.add_resident_token(&hash, &keys.secret.person_key(&number), renkei_store::now_unix() + ttl_minutes * 60).await?;
@@ -377,7 +433,8 @@ async fn hub(a: HubArgs) -> Result<()> {
             let lease = Duration::from_secs(a.claim_lease_secs.max(1));
             let timing =
                 run::Timing { claim_lease: lease, freshness: Duration::from_secs(a.freshness_secs.max(1)), limits: a.limits.limits() };
-            run::start_hub(&data_dir, &location, &tls, matrix, run::HubListeners { network, resident }, timing, shutdown.clone()).await?;
+            let keys = run::hub_keys(&data_dir, &a.keys)?;
+            run::start_hub(keys, &location, &tls, matrix, run::HubListeners { network, resident }, timing, shutdown.clone()).await?;
             tracing::info!(network = %na, resident = %ra, "hub serving");
             println!("renkei hub: network https://{na}  resident https://{ra}");
             until_signal().await;

@@ -13,7 +13,7 @@ use renkei_server::{HubLink, Platform};
 use renkei_store::Location;
 use renkei_store::hub::HubStore;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -54,6 +54,9 @@ pub struct DbArgs {
     /// SQLite store in the data directory.
     #[arg(long, env = "RENKEI_DATABASE")]
     pub database: Option<String>,
+    /// A file holding the PostgreSQL URL, for a URL with a password in it; --database wins.
+    #[arg(long, env = "RENKEI_DATABASE_FILE")]
+    pub database_file: Option<PathBuf>,
     /// PostgreSQL schema [default: renkei for a platform, renkei_hub for the hub].
     #[arg(long, env = "RENKEI_DATABASE_SCHEMA")]
     pub database_schema: Option<String>,
@@ -61,7 +64,15 @@ pub struct DbArgs {
 
 impl DbArgs {
     pub fn location(&self, data_dir: &Path, default_schema: &str) -> Result<Location> {
-        Ok(Location::new(self.database.as_deref(), data_dir, self.database_schema.as_deref().unwrap_or(default_schema))?)
+        let from_file = match (&self.database, &self.database_file) {
+            (None, Some(file)) => {
+                let url = std::fs::read_to_string(file).with_context(|| format!("cannot read the database URL file {}", file.display()))?;
+                Some(url.trim().to_owned())
+            }
+            _ => None,
+        };
+        let url = self.database.as_deref().or(from_file.as_deref());
+        Ok(Location::new(url, data_dir, self.database_schema.as_deref().unwrap_or(default_schema))?)
     }
 }
 
@@ -155,10 +166,24 @@ pub struct HubKeys {
     pub signing: SigningKey,
 }
 
-pub fn hub_keys(data_dir: &Path) -> Result<HubKeys> {
-    let secret = secret_text("RENKEI_HUB_SECRET", &data_dir.join("hub.secret"), || HubSecret::generate().to_text())?;
-    let signing =
-        secret_text("RENKEI_HUB_SIGNING_KEY", &data_dir.join("hub.signing.key"), || hex::encode(SigningKey::generate().to_secret_bytes()))?;
+/// Where the hub's two secrets are kept, if not in its data directory.
+#[derive(clap::Args, Clone, Default)]
+pub struct HubKeyFiles {
+    /// The secret that keys the hub's number hashes and codes [default: DATA_DIR/hub.secret,
+    /// made on first use; RENKEI_HUB_SECRET gives the secret itself].
+    #[arg(long, env = "RENKEI_HUB_SECRET_FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// The hub's Ed25519 signing key [default: DATA_DIR/hub.signing.key, made on first use;
+    /// RENKEI_HUB_SIGNING_KEY gives the key itself].
+    #[arg(long, env = "RENKEI_HUB_SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<PathBuf>,
+}
+
+pub fn hub_keys(data_dir: &Path, files: &HubKeyFiles) -> Result<HubKeys> {
+    let secret_file = files.secret_file.clone().unwrap_or_else(|| data_dir.join("hub.secret"));
+    let signing_file = files.signing_key_file.clone().unwrap_or_else(|| data_dir.join("hub.signing.key"));
+    let secret = secret_text("RENKEI_HUB_SECRET", &secret_file, || HubSecret::generate().to_text())?;
+    let signing = secret_text("RENKEI_HUB_SIGNING_KEY", &signing_file, || hex::encode(SigningKey::generate().to_secret_bytes()))?;
     let signing = hex::decode(signing.trim()).context("the hub signing key must be 64 hex digits")?;
     Ok(HubKeys { secret: HubSecret::from_text(&secret)?, signing: SigningKey::from_bytes(&signing)? })
 }
@@ -192,7 +217,7 @@ pub struct HubListeners {
 
 /// Starts the hub's two listeners and its worker; returns the hub.
 pub async fn start_hub(
-    data_dir: &Path,
+    keys: HubKeys,
     location: &Location,
     tls: &TlsMaterial,
     matrix: Arc<Matrix>,
@@ -200,7 +225,6 @@ pub async fn start_hub(
     timing: Timing,
     shutdown: Shutdown,
 ) -> Result<Arc<Hub>> {
-    let keys = hub_keys(data_dir)?;
     let store = HubStore::open(location).await?;
     let client = tls.client(Duration::from_secs(30))?;
     let hub = Hub::new(store, matrix, keys.secret, keys.signing, client, timing.claim_lease, timing.freshness);

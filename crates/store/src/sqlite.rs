@@ -115,12 +115,17 @@ pub const WORKERS: usize = 8;
 /// idle is closed; it opens again on its next transaction.
 pub const MAX_OPEN_FILES: usize = 150;
 
-/// [`MAX_OPEN_FILES`], unless `RENKEI_SQLITE_OPEN_FILES` says otherwise (read once).
+static OPEN_FILES: OnceLock<usize> = OnceLock::new();
+
+/// Sets how many SQLite files this process keeps open (`serve --sqlite-open-files`). Takes
+/// effect only before the first file opens; returns whether it did.
+pub fn set_max_open_files(n: usize) -> bool {
+    OPEN_FILES.set(n.max(1)).is_ok()
+}
+
+/// [`MAX_OPEN_FILES`], unless [`set_max_open_files`] said otherwise.
 fn max_open_files() -> usize {
-    static MAX: OnceLock<usize> = OnceLock::new();
-    *MAX.get_or_init(|| {
-        std::env::var("RENKEI_SQLITE_OPEN_FILES").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(MAX_OPEN_FILES)
-    })
+    *OPEN_FILES.get_or_init(|| MAX_OPEN_FILES)
 }
 
 /// A file without a transaction for this long is closed.
