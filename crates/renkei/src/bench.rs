@@ -325,8 +325,13 @@ enum RawTable {
     Keyed,
 }
 /// The baseline's file is laid out as a tenant's file, which the import writes.
-static RAW_MIGRATIONS: Migrations =
-    Migrations { sqlite: RAW_SQLITE, postgres: RAW_POSTGRES, postgres_grants: "", sqlite_page_size: renkei_store::migrate::BULK_PAGE_SIZE };
+static RAW_MIGRATIONS: Migrations = Migrations {
+    sqlite: RAW_SQLITE,
+    postgres: RAW_POSTGRES,
+    postgres_row_security: &[],
+    postgres_grants: "",
+    sqlite_page_size: renkei_store::migrate::BULK_PAGE_SIZE,
+};
 
 /// The baseline of `bench import` (and its keyed reference): the same rows inserted as they are,
 /// in one transaction, into `table`.

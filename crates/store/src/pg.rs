@@ -8,7 +8,7 @@
 
 use crate::db::Finish;
 use crate::db::{Row, Scope, Tx, Value};
-use crate::migrate::{Migration, Migrations, known};
+use crate::migrate::{Migrations, known, row_security_sql};
 use crate::{Result, StoreError};
 use postgres::error::SqlState;
 use std::collections::HashMap;
@@ -213,7 +213,7 @@ impl Pool {
         }
         // Several processes may start at once: one migrates, the others wait and then see it done.
         c.batch_execute(&format!("SELECT pg_advisory_lock(hashtext('renkei-migrate:{s}'))"))?;
-        let out = self.apply(&mut c, list, migrations.postgres_grants);
+        let out = self.apply(&mut c, migrations);
         if let Err(e) = c.batch_execute(&format!("SELECT pg_advisory_unlock(hashtext('renkei-migrate:{s}'))")) {
             // The lock is the session's: it ends with the connection, dropped below.
             tracing::warn!(error = %StoreError::from(e), "the migration lock could not be released; it is when this connection closes");
@@ -221,7 +221,8 @@ impl Pool {
         out
     }
 
-    fn apply(&self, c: &mut postgres::Client, list: &[Migration], grants: &str) -> Result<()> {
+    fn apply(&self, c: &mut postgres::Client, migrations: &Migrations) -> Result<()> {
+        let (list, grants) = (migrations.postgres, migrations.postgres_grants);
         let (s, role) = (&self.schema, &self.app_role);
         c.batch_execute(&format!(
             "CREATE SCHEMA IF NOT EXISTS {s}; SET search_path TO {s};
@@ -235,6 +236,7 @@ impl Pool {
         for m in list.iter().filter(|m| m.version > found) {
             let mut tx = c.transaction()?;
             tx.batch_execute(m.sql)?;
+            tx.batch_execute(&row_security_sql(migrations.postgres_row_security, m.version))?;
             tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", &[&m.version, &crate::now_unix()])?;
             tx.commit()?;
         }

@@ -20,7 +20,7 @@ pub use copies::CopyVersion;
 pub use persons::Registration;
 pub use queries::{Acceptance, Filing, NewQuery, OUTBOX_LEASE_MS, OutboxItem, OutboxSchedule, QueryFilter, QueryView};
 pub use records::{LinkageRecord, Role};
-pub(crate) use schema::{IMPORT_ID_MIGRATION, SQLITE_MIGRATIONS};
+pub(crate) use schema::SQLITE_MIGRATIONS;
 
 // What the rooms share, for each to `use super::*`.
 use copies::{copy_id, copy_rows};
