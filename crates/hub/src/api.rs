@@ -12,7 +12,7 @@ use renkei_domain::wire::{
     SignedEnvelope,
 };
 use renkei_domain::{IndividualNumber, OrgId};
-use renkei_net::{ApiJson, Problem};
+use renkei_net::{ApiJson, Problem, ProblemKind};
 use renkei_store::hub::{Admission, DirectoryEntry};
 use renkei_store::{StoreError, now_unix};
 use serde::Serialize;
@@ -42,11 +42,6 @@ pub fn resident_router(hub: Arc<Hub>) -> Router {
         .with_state(hub)
 }
 
-pub(crate) fn store_problem(e: StoreError) -> Problem {
-    tracing::error!(error = %e, "hub store error");
-    Problem::unavailable("the hub's store failed; retry")
-}
-
 /// Finds the signer in the directory, verifies the envelope and checks freshness.
 async fn verified<T: serde::de::DeserializeOwned>(
     hub: &Hub,
@@ -56,17 +51,18 @@ async fn verified<T: serde::de::DeserializeOwned>(
 ) -> Result<(T, DirectoryEntry), Problem> {
     let entry = hub
         .org(&env.signer)
-        .await
-        .map_err(store_problem)?
-        .ok_or_else(|| Problem::forbidden("unknown-org", "the signer is not in the hub's directory"))?;
+        .await?
+        .ok_or_else(|| Problem::detailed(ProblemKind::UnknownOrg, "the signer is not in the hub's directory"))?;
     let key = VerifyingKey::from_base64(&entry.verify_key).map_err(|_| Problem::internal())?;
     let msg: T = open_envelope(env, kind, &key).map_err(|e| match e {
-        renkei_crypto::CryptoError::BadPayload(d) => Problem::bad_request("invalid-message", renkei_net::problem::without_values(&d)),
-        _ => Problem::new(StatusCode::UNAUTHORIZED, "bad-signature", "The message signature does not verify"),
+        renkei_crypto::CryptoError::BadPayload(d) => {
+            Problem::detailed(ProblemKind::InvalidMessage, renkei_net::problem::without_values(&d))
+        }
+        _ => Problem::detailed(ProblemKind::BadSignature, "the signer's signature does not verify"),
     })?;
     if (now_unix() - issued_at(&msg)).unsigned_abs() > hub.freshness.as_secs() {
         tracing::warn!(signer = %env.signer, kind = kind.code(), "refused a message that is not fresh");
-        return Err(Problem::conflict("replayed-request", "the message is not fresh (issued_at outside the accepted window)"));
+        return Err(Problem::detailed(ProblemKind::ReplayedRequest, "the message is not fresh (issued_at outside the accepted window)"));
     }
     Ok((msg, entry))
 }
@@ -74,18 +70,18 @@ async fn verified<T: serde::de::DeserializeOwned>(
 async fn codes(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelope>) -> Result<Json<CodeResponse>, Problem> {
     let (req, entry) = verified::<CodeRequest>(&hub, &env, MessageKind::CodeRequest, |m| m.issued_at).await?;
     if req.org != entry.id {
-        return Err(Problem::forbidden("signer-mismatch", "the message names another org than its signer"));
+        return Err(Problem::detailed(ProblemKind::SignerMismatch, "the message names another org than its signer"));
     }
     if req.numbers.is_empty() || req.numbers.len() > MAX_CODES_PER_REQUEST {
-        return Err(Problem::bad_request("invalid-message", format!("a code request carries 1–{MAX_CODES_PER_REQUEST} numbers")));
+        return Err(Problem::detailed(ProblemKind::InvalidMessage, format!("a code request carries 1–{MAX_CODES_PER_REQUEST} numbers")));
     }
     let mut keys = Vec::with_capacity(req.numbers.len());
     for (i, n) in req.numbers.iter().enumerate() {
-        let n =
-            IndividualNumber::parse(n).map_err(|e| Problem::bad_request("invalid-individual-number", format!("number #{}: {e}", i + 1)))?;
+        let n = IndividualNumber::parse(n)
+            .map_err(|e| Problem::detailed(ProblemKind::InvalidIndividualNumber, format!("number #{}: {e}", i + 1)))?;
         keys.push(hub.secret.person_key(&n));
     }
-    let codes = hub.store.codes_for(&req.org, keys).await.map_err(store_problem)?;
+    let codes = hub.store.codes_for(&req.org, keys).await?;
     // How many, never whose: the numbers and codes stay out of the log.
     tracing::info!(org = %req.org, count = codes.len(), "codes given");
     Ok(Json(CodeResponse { codes }))
@@ -101,21 +97,21 @@ fn fingerprint(q: &QueryRequest) -> String {
 
 async fn queries(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelope>) -> Result<(StatusCode, Json<Accepted>), Problem> {
     // Peek only to learn the requester; nothing is acted on before verification.
-    let claimed: QueryRequest = peek_payload(&env).map_err(|e| Problem::bad_request("invalid-message", e.to_string()))?;
+    let claimed: QueryRequest = peek_payload(&env).map_err(|e| Problem::detailed(ProblemKind::InvalidMessage, e.to_string()))?;
     if claimed.requester.as_str() != env.signer {
-        return Err(Problem::forbidden("signer-mismatch", "the query names another requester than its signer"));
+        return Err(Problem::detailed(ProblemKind::SignerMismatch, "the query names another requester than its signer"));
     }
     let (q, requester) = verified::<QueryRequest>(&hub, &env, MessageKind::Query, |m| m.issued_at).await?;
     if q.items.is_empty() || q.items.len() > MAX_ITEMS_PER_QUERY {
-        return Err(Problem::bad_request("invalid-message", format!("a query asks for 1–{MAX_ITEMS_PER_QUERY} items")));
+        return Err(Problem::detailed(ProblemKind::InvalidMessage, format!("a query asks for 1–{MAX_ITEMS_PER_QUERY} items")));
     }
-    let provider =
-        hub.org(q.provider.as_str()).await.map_err(store_problem)?.ok_or_else(|| {
-            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-provider", "The provider org is not in the directory")
-        })?;
+    let provider = hub
+        .org(q.provider.as_str())
+        .await?
+        .ok_or_else(|| Problem::detailed(ProblemKind::UnknownProvider, "the provider org is not in the directory"))?;
     if let Some(item) = hub.matrix.first_denied(&requester.org_type, &q.duty, &provider.org_type, &q.items) {
-        return Err(Problem::forbidden(
-            "matrix-denied",
+        return Err(Problem::detailed(
+            ProblemKind::MatrixDenied,
             format!("別表第二 does not allow {} for duty {} to ask {} for {item}", requester.org_type, q.duty, provider.org_type),
         ));
     }
@@ -151,8 +147,7 @@ async fn queries(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelo
                 Ok(serde_json::to_string(&env)?)
             },
         )
-        .await
-        .map_err(store_problem)?;
+        .await?;
     match admission {
         Admission::Accepted => {
             hub.wake.notify_one();
@@ -163,10 +158,8 @@ async fn queries(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelo
             tracing::info!(request_id = %q.request_id, "query delivered again; already admitted");
             Ok((StatusCode::ACCEPTED, Json(Accepted { request_id: q.request_id })))
         }
-        Admission::Replayed => Err(Problem::conflict("replayed-request", "the request id was already used for another query")),
-        Admission::UnknownCode => {
-            Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-code", "The requester's code is not one the hub issued to it"))
-        }
+        Admission::Replayed => Err(Problem::detailed(ProblemKind::ReplayedRequest, "the request id was already used for another query")),
+        Admission::UnknownCode => Err(Problem::new(ProblemKind::UnknownCode)),
     }
 }
 
@@ -179,7 +172,7 @@ struct OrgInfo {
 
 /// Public directory facts about one org (no keys needed by callers).
 async fn org_info(State(hub): State<Arc<Hub>>, axum::extract::Path(id): axum::extract::Path<String>) -> Result<Json<OrgInfo>, Problem> {
-    let e = hub.org(&id).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
+    let e = hub.org(&id).await?.ok_or_else(Problem::not_found)?;
     Ok(Json(OrgInfo { id: e.id, org_type: e.org_type.to_string(), name: e.name }))
 }
 
@@ -206,8 +199,7 @@ async fn disclosure(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Result<J
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(Problem::unauthorized)?;
-    let person =
-        hub.store.token_person(&renkei_crypto::apikey::hash(token)).await.map_err(store_problem)?.ok_or_else(Problem::unauthorized)?;
-    let records = hub.store.records_of_person(&person).await.map_err(store_problem)?;
+    let person = hub.store.token_person(&renkei_crypto::apikey::hash(token)).await?.ok_or_else(Problem::unauthorized)?;
+    let records = hub.store.records_of_person(&person).await?;
     Ok(Json(Disclosure { records }))
 }

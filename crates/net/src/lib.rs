@@ -12,7 +12,7 @@ pub mod problem;
 pub mod tls;
 pub mod worker;
 
-pub use problem::{ApiJson, Problem};
+pub use problem::{ApiJson, Problem, ProblemKind};
 pub use tls::{TlsError, TlsMaterial};
 
 /// Retry delay for delivery attempt number `attempts` (0-based): 200 ms doubling per attempt,

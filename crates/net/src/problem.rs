@@ -10,7 +10,99 @@ use serde::de::DeserializeOwned;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
-/// A problem response. `kind` becomes `type` = `urn:renkei:problem:<kind>`.
+/// Declares [`ProblemKind`]: every kind of problem, with its `type` slug, status and title.
+macro_rules! kinds {
+    ($($(#[doc = $doc:literal])* $variant:ident = $slug:literal, $status:ident, $title:literal;)*) => {
+        /// Every kind of problem any renkei API answers: one list, with the `type` each is
+        /// known by (`urn:renkei:problem:<slug>`), its HTTP status and title. The OpenAPI
+        /// document lists them (`renkei_server::openapi`), so clients can match on `type`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ProblemKind {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl ProblemKind {
+            pub const ALL: &'static [ProblemKind] = &[$(ProblemKind::$variant),*];
+
+            pub fn slug(self) -> &'static str {
+                match self { $(ProblemKind::$variant => $slug,)* }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self { $(ProblemKind::$variant => StatusCode::$status,)* }
+            }
+
+            pub fn title(self) -> &'static str {
+                match self { $(ProblemKind::$variant => $title,)* }
+            }
+
+            /// When it is answered, as its doc comment says (empty if the title says it all).
+            pub fn about(self) -> &'static str {
+                match self { $(ProblemKind::$variant => concat!($($doc),*).trim_ascii(),)* }
+            }
+
+            /// Its `type` URI.
+            pub fn uri(self) -> String {
+                format!("urn:renkei:problem:{}", self.slug())
+            }
+        }
+    };
+}
+
+kinds! {
+    /// The JSON body has a missing, unknown or invalid field (named, never its value).
+    InvalidBody = "invalid-body", BAD_REQUEST, "The request is not valid";
+    MalformedJson = "malformed-json", BAD_REQUEST, "The request is not valid";
+    /// Provision copy fields beyond the limits every hop can carry (`domain::copy`).
+    InvalidFields = "invalid-fields", BAD_REQUEST, "The request is not valid";
+    InvalidIndividualNumber = "invalid-individual-number", BAD_REQUEST, "The request is not valid";
+    /// A query or its list parameters break a rule (named in the detail).
+    InvalidQuery = "invalid-query", BAD_REQUEST, "The request is not valid";
+    UnknownItem = "unknown-item", BAD_REQUEST, "The request is not valid";
+    /// An uploaded file cannot be read as the layout it claims.
+    UnreadableFile = "unreadable-file", BAD_REQUEST, "The request is not valid";
+    /// A signed network message whose payload is not what its kind says.
+    InvalidMessage = "invalid-message", BAD_REQUEST, "The request is not valid";
+    /// A sealed answer that does not open with the requester's key.
+    Undecryptable = "undecryptable", BAD_REQUEST, "The request is not valid";
+    Unauthorized = "unauthorized", UNAUTHORIZED, "Missing or invalid credentials";
+    /// A network message whose signature does not verify.
+    BadSignature = "bad-signature", UNAUTHORIZED, "The signature does not verify";
+    /// 別表第二 does not allow this requester, duty, provider and item.
+    MatrixDenied = "matrix-denied", FORBIDDEN, "The request is not permitted";
+    /// A message names another org than the one that signed it.
+    SignerMismatch = "signer-mismatch", FORBIDDEN, "The request is not permitted";
+    AnswerMismatch = "answer-mismatch", FORBIDDEN, "The request is not permitted";
+    /// The signer is not in the hub's directory.
+    UnknownOrg = "unknown-org", FORBIDDEN, "The request is not permitted";
+    /// A network message not signed by the hub.
+    NotHub = "not-hub", FORBIDDEN, "The request is not permitted";
+    NotFound = "not-found", NOT_FOUND, "No such resource";
+    MethodNotAllowed = "method-not-allowed", METHOD_NOT_ALLOWED, "Method not allowed";
+    /// The request conflicts with what is stored (e.g. an idempotency key reused for another query).
+    Conflict = "conflict", CONFLICT, "The request conflicts with the current state";
+    /// A signed message outside the freshness window: a replay, or a clock too far off.
+    ReplayedRequest = "replayed-request", CONFLICT, "The request conflicts with the current state";
+    BodyTooLarge = "body-too-large", PAYLOAD_TOO_LARGE, "The body exceeds the size limit";
+    UnsupportedMediaType = "unsupported-media-type", UNSUPPORTED_MEDIA_TYPE, "The body must be JSON (Content-Type: application/json)";
+    UnknownProvider = "unknown-provider", UNPROCESSABLE_ENTITY, "The provider org is not known";
+    /// The addressee has no code for this org yet (register the person first).
+    PersonNotRegistered = "person-not-registered", UNPROCESSABLE_ENTITY, "The person is not registered for this org";
+    UnknownCode = "unknown-code", UNPROCESSABLE_ENTITY, "The requester's code is not one the hub issued to it";
+    /// A bulk load with bad lines applied nothing (the lines are in `summary` and `bad_lines`).
+    ImportRejected = "import-rejected", UNPROCESSABLE_ENTITY, "Bad lines: nothing was applied";
+    /// A bug or a broken invariant; the server log says more. Never worth retrying as such.
+    Internal = "internal", INTERNAL_SERVER_ERROR, "Internal error; see the server log";
+    /// A load ended but its audit entry could not be written (the detail says whether it was applied).
+    NotAudited = "not-audited", INTERNAL_SERVER_ERROR, "The load ended but could not be audited; see the server log";
+    /// The hub could not be reached or refused a call made for this request.
+    HubUnavailable = "hub-unavailable", BAD_GATEWAY, "The hub could not be reached or refused the request";
+    /// The database cannot be reached now; nothing was applied, and the request can be retried.
+    Unavailable = "unavailable", SERVICE_UNAVAILABLE, "Temporarily unavailable; retry later";
+    StorageFull = "storage-full", INSUFFICIENT_STORAGE, "The platform's storage is full; the request was not applied";
+}
+
+/// A problem response. Its `type` is `urn:renkei:problem:<slug>` of its [`ProblemKind`].
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
     #[serde(rename = "type")]
@@ -25,14 +117,18 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, kind: &str, title: &str) -> Self {
+    pub fn new(kind: ProblemKind) -> Self {
         Self {
-            type_uri: format!("urn:renkei:problem:{kind}"),
-            title: title.to_owned(),
-            status: status.as_u16(),
+            type_uri: kind.uri(),
+            title: kind.title().to_owned(),
+            status: kind.status().as_u16(),
             detail: None,
             extensions: serde_json::Map::new(),
         }
+    }
+    /// A problem of `kind` that says what was wrong (never repeating a personal field).
+    pub fn detailed(kind: ProblemKind, detail: impl Into<String>) -> Self {
+        Self::new(kind).with_detail(detail)
     }
     pub fn with_extension(mut self, name: &str, value: serde_json::Value) -> Self {
         self.extensions.insert(name.to_owned(), value);
@@ -42,26 +138,14 @@ impl Problem {
         self.detail = Some(detail.into());
         self
     }
-    pub fn bad_request(kind: &str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, kind, "The request is not valid").with_detail(detail)
-    }
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "No such resource")
+        Self::new(ProblemKind::NotFound)
     }
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Missing or invalid credentials")
-    }
-    pub fn forbidden(kind: &str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, kind, "The request is not permitted").with_detail(detail)
-    }
-    pub fn conflict(kind: &str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, kind, "The request conflicts with the current state").with_detail(detail)
+        Self::new(ProblemKind::Unauthorized)
     }
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error; see the server log")
-    }
-    pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Temporarily unavailable; retry later").with_detail(detail)
+        Self::new(ProblemKind::Internal)
     }
 
     /// The fallback for unknown paths, so even a 404 is a problem document.
@@ -69,7 +153,32 @@ impl Problem {
         Problem::not_found()
     }
     pub async fn fallback_method() -> Problem {
-        Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed")
+        Problem::new(ProblemKind::MethodNotAllowed)
+    }
+}
+
+/// A storage failure as the caller hears it. Only a database that cannot be reached now is
+/// "retry later" (503); a full disk is 507; a bug, a panicked or lost worker, or data that does
+/// not decode is 500, logged here with its cause, never shown.
+impl From<renkei_store::StoreError> for Problem {
+    fn from(e: renkei_store::StoreError) -> Self {
+        use renkei_store::StoreError;
+        match e {
+            StoreError::Conflict(d) => Problem::detailed(ProblemKind::Conflict, d),
+            StoreError::NotFound(_) => Problem::not_found(),
+            e @ StoreError::Unavailable(_) => {
+                tracing::warn!(error = %e, "storage unavailable");
+                Problem::detailed(ProblemKind::Unavailable, "the database is unavailable; the request was not applied and can be retried")
+            }
+            e @ StoreError::Full(_) => {
+                tracing::error!(error = %e, "storage full");
+                Problem::new(ProblemKind::StorageFull)
+            }
+            e => {
+                tracing::error!(error = %e, "store error");
+                Problem::internal()
+            }
+        }
     }
 }
 
@@ -105,17 +214,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 fn rejection_problem(rej: JsonRejection) -> Problem {
     match rej {
-        JsonRejection::JsonDataError(e) => Problem::bad_request("invalid-body", without_values(&e.body_text())),
-        JsonRejection::JsonSyntaxError(_) => Problem::bad_request("malformed-json", "the body is not valid JSON"),
-        JsonRejection::MissingJsonContentType(_) => Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "The body must be JSON (Content-Type: application/json)",
-        ),
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "The body exceeds the size limit")
-        }
-        other => Problem::bad_request("invalid-body", without_values(&other.body_text())),
+        JsonRejection::JsonDataError(e) => Problem::detailed(ProblemKind::InvalidBody, without_values(&e.body_text())),
+        JsonRejection::JsonSyntaxError(_) => Problem::detailed(ProblemKind::MalformedJson, "the body is not valid JSON"),
+        JsonRejection::MissingJsonContentType(_) => Problem::new(ProblemKind::UnsupportedMediaType),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Problem::new(ProblemKind::BodyTooLarge),
+        other => Problem::detailed(ProblemKind::InvalidBody, without_values(&other.body_text())),
     }
 }
 
@@ -190,7 +293,46 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::without_values;
+    use super::{Problem, ProblemKind, without_values};
+    use renkei_store::StoreError;
+
+    #[test]
+    fn a_full_disk_is_507_and_says_nothing_was_applied() {
+        let p = Problem::from(StoreError::Full("no room".into()));
+        assert_eq!(p.status, 507);
+        assert!(p.title.contains("not applied"), "{}", p.title);
+        // Where the disk is full is for the operator's log, not for a client system.
+        assert_eq!(p.detail, None);
+    }
+
+    #[test]
+    fn only_an_unreachable_database_is_worth_a_retry_a_bug_is_500() {
+        let status = |e: StoreError| Problem::from(e).status;
+        assert_eq!(status(StoreError::Unavailable("connection refused".into())), 503);
+        for bug in [
+            StoreError::Task("a database read panicked".into()),
+            StoreError::Corrupt("bad tag".into()),
+            StoreError::Database("syntax error".into()),
+            StoreError::Duplicate("unique".into()),
+            StoreError::SchemaTooNew { found: 9, known: 3 },
+        ] {
+            let p = Problem::from(bug.clone());
+            assert_eq!((p.status, p.type_uri.as_str()), (500, "urn:renkei:problem:internal"), "{bug}");
+            assert_eq!(p.detail, None, "the cause stays in the log: {bug}");
+        }
+    }
+
+    #[test]
+    fn every_kind_has_its_own_type_and_a_status_that_fits_it() {
+        let mut slugs: Vec<&str> = ProblemKind::ALL.iter().map(|k| k.slug()).collect();
+        slugs.sort_unstable();
+        slugs.dedup();
+        assert_eq!(slugs.len(), ProblemKind::ALL.len(), "each slug names one kind");
+        for k in ProblemKind::ALL {
+            assert!(k.status().is_client_error() || k.status().is_server_error(), "{k:?}");
+            assert!(k.slug().chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{k:?}");
+        }
+    }
 
     #[test]
     fn only_refusals_of_the_message_itself_are_permanent() {

@@ -14,8 +14,7 @@ use renkei_domain::Date;
 use renkei_domain::bulk::{Encoding, FileKind};
 use renkei_domain::wire::MAX_ITEMS_PER_QUERY;
 use renkei_domain::{AddresseeNo, DutyCode, IndividualNumber, ItemCode, OrgId, QueryState, RequestId, SecretText};
-use renkei_net::{ApiJson, Problem};
-use renkei_store::StoreError;
+use renkei_net::{ApiJson, Problem, ProblemKind};
 use renkei_store::tenant::{Filing, NewQuery, QueryFilter, QueryView, Registration, TenantStore};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -56,17 +55,17 @@ impl FromRequestParts<Arc<Platform>> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(Problem::unauthorized)?;
-        let scope = p.key_scope(&renkei_crypto::apikey::hash(key)).await.map_err(store_problem)?.ok_or_else(Problem::unauthorized)?;
+        let scope = p.key_scope(&renkei_crypto::apikey::hash(key)).await?.ok_or_else(Problem::unauthorized)?;
         Ok(Caller { tenant: scope.tenant, org: scope.org })
     }
 }
 
 impl Caller {
     async fn store(&self, p: &Platform) -> Result<TenantStore, Problem> {
-        p.tenant_store(&self.tenant).await.map_err(store_problem)?.ok_or_else(|| gone("tenant"))
+        p.tenant_store(&self.tenant).await?.ok_or_else(|| gone("tenant"))
     }
     async fn org(&self, p: &Platform) -> Result<Arc<crate::OrgContext>, Problem> {
-        p.org(&self.org).await.map_err(store_problem)?.ok_or_else(|| gone("org"))
+        p.org(&self.org).await?.ok_or_else(|| gone("org"))
     }
 }
 
@@ -77,28 +76,9 @@ fn gone(what: &str) -> Problem {
     Problem::internal()
 }
 
-pub(crate) fn store_problem(e: StoreError) -> Problem {
-    match e {
-        StoreError::Conflict(d) => Problem::conflict("conflict", d),
-        StoreError::NotFound(_) => Problem::not_found(),
-        e @ (StoreError::Unavailable(_) | StoreError::Task(_)) => {
-            tracing::warn!(error = %e, "storage unavailable");
-            Problem::unavailable("the database is unavailable; the request was not applied and can be retried")
-        }
-        e @ StoreError::Full(_) => {
-            tracing::error!(error = %e, "storage full");
-            Problem::new(StatusCode::INSUFFICIENT_STORAGE, "storage-full", "The platform's storage is full; the request was not applied")
-        }
-        e => {
-            tracing::error!(error = %e, "store error");
-            Problem::internal()
-        }
-    }
-}
-
 fn hub_problem(detail: String) -> Problem {
     tracing::warn!(%detail, "hub call failed");
-    Problem::new(StatusCode::BAD_GATEWAY, "hub-unavailable", "The hub could not be reached or refused the request").with_detail(detail)
+    Problem::new(ProblemKind::HubUnavailable).with_detail(detail)
 }
 
 /// 符号取得: register a person of the tenant with the Individual Number, once.
@@ -133,13 +113,13 @@ pub async fn register_person(
     ApiJson(body): ApiJson<RegisterPerson>,
 ) -> Result<(StatusCode, Json<PersonRegistered>), Problem> {
     let number = IndividualNumber::parse(body.individual_number.as_str())
-        .map_err(|e| Problem::bad_request("invalid-individual-number", e.to_string()))?;
+        .map_err(|e| Problem::detailed(ProblemKind::InvalidIndividualNumber, e.to_string()))?;
     let org = caller.org(&p).await?;
     let store = caller.store(&p).await?;
     let codes = p.request_codes(&org, vec![number.expose()]).await.map_err(hub_problem)?;
     drop(number);
     let code = codes.into_iter().next().ok_or_else(|| hub_problem("the hub returned no code".into()))?;
-    let status = store.register_person(&org.id, &body.addressee_no, &code).await.map_err(store_problem)?;
+    let status = store.register_person(&org.id, &body.addressee_no, &code).await?;
     let (http, status) = match status {
         Registration::Created => (StatusCode::CREATED, "created"),
         Registration::AlreadyRegistered => (StatusCode::OK, "already_registered"),
@@ -183,12 +163,12 @@ pub async fn upsert_copy(
     ApiJson(body): ApiJson<UpsertCopy>,
 ) -> Result<Json<CopyStored>, Problem> {
     if !p.matrix.knows_item(&body.item) {
-        return Err(Problem::bad_request("unknown-item", format!("item {} is not in 別表第二", body.item)));
+        return Err(Problem::detailed(ProblemKind::UnknownItem, format!("item {} is not in 別表第二", body.item)));
     }
     // Every answer built from accepted copies must fit every hop of the linkage.
-    renkei_domain::copy::check_fields(&body.fields).map_err(|e| Problem::bad_request("invalid-fields", format!("fields: {e}")))?;
+    renkei_domain::copy::check_fields(&body.fields).map_err(|e| Problem::detailed(ProblemKind::InvalidFields, format!("fields: {e}")))?;
     let store = caller.store(&p).await?;
-    store.upsert_copy(&caller.org, &body.addressee_no, &body.item, body.valid_from, &body.fields).await.map_err(store_problem)?;
+    store.upsert_copy(&caller.org, &body.addressee_no, &body.item, body.valid_from, &body.fields).await?;
     Ok(Json(CopyStored { addressee_no: body.addressee_no, item: body.item, valid_from: body.valid_from }))
 }
 
@@ -276,13 +256,13 @@ pub async fn file_query(
     ApiJson(body): ApiJson<FileQuery>,
 ) -> Result<(StatusCode, Json<QueryResource>), Problem> {
     if body.idempotency_key.is_empty() || body.idempotency_key.len() > 128 || body.idempotency_key.chars().any(char::is_control) {
-        return Err(Problem::bad_request("invalid-body", "idempotency_key must be 1–128 printable characters"));
+        return Err(Problem::detailed(ProblemKind::InvalidBody, "idempotency_key must be 1–128 printable characters"));
     }
     if body.items.is_empty() || body.items.len() > MAX_ITEMS_PER_QUERY {
-        return Err(Problem::bad_request("invalid-body", format!("items must list 1–{MAX_ITEMS_PER_QUERY} item codes")));
+        return Err(Problem::detailed(ProblemKind::InvalidBody, format!("items must list 1–{MAX_ITEMS_PER_QUERY} item codes")));
     }
     if let Some(i) = body.items.iter().find(|i| !p.matrix.knows_item(i)) {
-        return Err(Problem::bad_request("unknown-item", format!("item {i} is not in 別表第二")));
+        return Err(Problem::detailed(ProblemKind::UnknownItem, format!("item {i} is not in 別表第二")));
     }
     let org = caller.org(&p).await?;
     let store = caller.store(&p).await?;
@@ -292,18 +272,14 @@ pub async fn file_query(
     match p.org_type_of(&body.provider_org).await {
         Ok(Some(provider_type)) => {
             if let Some(item) = p.matrix.first_denied(&org.org_type, &body.duty, &provider_type, &body.items) {
-                return Err(Problem::forbidden(
-                    "matrix-denied",
+                return Err(Problem::detailed(
+                    ProblemKind::MatrixDenied,
                     format!("別表第二 does not allow {} for duty {} to ask {provider_type} for {item}", org.org_type, body.duty),
                 ));
             }
         }
         Ok(None) => {
-            return Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown-provider",
-                "The provider org is not in the hub's directory",
-            ));
+            return Err(Problem::detailed(ProblemKind::UnknownProvider, "the provider org is not in the hub's directory"));
         }
         Err(detail) => tracing::warn!(%detail, "hub unreachable: the query is queued and 別表第二 is checked when the hub admits it"),
     }
@@ -320,19 +296,16 @@ pub async fn file_query(
             reference_date: body.reference_date,
             deadline_at,
         })
-        .await
-        .map_err(store_problem)?;
+        .await?;
     match filing {
         Filing::Created(view) => {
             p.filed(&caller.tenant, deadline_at);
             Ok((StatusCode::CREATED, Json(view.into())))
         }
         Filing::Existing(view) => Ok((StatusCode::OK, Json(view.into()))),
-        Filing::PersonNotRegistered => Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "person-not-registered",
-            "Register the person (POST /api/v1/persons) before querying",
-        )),
+        Filing::PersonNotRegistered => {
+            Err(Problem::detailed(ProblemKind::PersonNotRegistered, "register the person (POST /api/v1/persons) before querying"))
+        }
     }
 }
 
@@ -341,7 +314,7 @@ pub async fn file_query(
         (status = 404, description = "no such query for this org", content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn get_query(State(p): State<Arc<Platform>>, caller: Caller, Path(id): Path<String>) -> Result<Json<QueryResource>, Problem> {
-    let view = caller.store(&p).await?.query(&caller.org, &id).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
+    let view = caller.store(&p).await?.query(&caller.org, &id).await?.ok_or_else(Problem::not_found)?;
     Ok(Json(view.into()))
 }
 
@@ -410,7 +383,9 @@ pub async fn import_file(
     };
     let encoding = match params.encoding.as_deref() {
         None | Some("auto") => None,
-        Some(e) => Some(Encoding::parse(e).ok_or_else(|| Problem::bad_request("invalid-query", "encoding is auto, utf-8 or cp932"))?),
+        Some(e) => {
+            Some(Encoding::parse(e).ok_or_else(|| Problem::detailed(ProblemKind::InvalidQuery, "encoding is auto, utf-8 or cp932"))?)
+        }
     };
     let opts = ImportOptions { kind, encoding, skip_bad: params.skip_bad, actor: format!("client:{}", caller.org) };
     let input = crate::import::receive(&p, &caller.org, &opts, body, IMPORT_BODY_LIMIT).await.map_err(import_problem)?;
@@ -418,7 +393,7 @@ pub async fn import_file(
         crate::import::import(p.clone(), &caller.org, input, opts, Collect(Vec::new(), false)).await.map_err(import_problem)?;
     let report = ImportReport { summary, bad_lines, bad_lines_truncated: truncated };
     if !report.summary.applied {
-        return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "import-rejected", "Bad lines: nothing was applied")
+        return Err(Problem::new(ProblemKind::ImportRejected)
             .with_detail(format!("{} bad lines; fix them, or load with skip_bad=true", report.summary.bad))
             .with_extension("summary", serde_json::to_value(&report.summary).unwrap_or_default())
             .with_extension("bad_lines", serde_json::to_value(&report.bad_lines).unwrap_or_default())
@@ -429,19 +404,16 @@ pub async fn import_file(
 
 fn import_problem(e: ImportError) -> Problem {
     match e {
-        ImportError::Input(d) => Problem::bad_request("unreadable-file", d),
-        ImportError::Read(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
-            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "The body exceeds the size limit")
-                .with_detail(format!("at most {IMPORT_BODY_LIMIT} bytes over the API; use `renkei import` for bigger files"))
-        }
-        ImportError::Read(e) => Problem::bad_request("unreadable-file", e.to_string()),
+        ImportError::Input(d) => Problem::detailed(ProblemKind::UnreadableFile, d),
+        ImportError::Read(e) if e.kind() == std::io::ErrorKind::FileTooLarge => Problem::new(ProblemKind::BodyTooLarge)
+            .with_detail(format!("at most {IMPORT_BODY_LIMIT} bytes over the API; use `renkei import` for bigger files")),
+        ImportError::Read(e) => Problem::detailed(ProblemKind::UnreadableFile, e.to_string()),
         ImportError::Hub(d) => hub_problem(d),
         ImportError::UnknownOrg(_) => gone("org"),
-        ImportError::Store(e) => store_problem(e),
+        ImportError::Store(e) => e.into(),
         e @ ImportError::NotAudited { .. } => {
             tracing::error!(error = %renkei_net::with_causes(&e), "bulk load not audited");
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "not-audited", "The load ended but could not be audited; see the server log")
-                .with_detail(e.to_string())
+            Problem::new(ProblemKind::NotAudited).with_detail(e.to_string())
         }
     }
 }
@@ -492,7 +464,7 @@ pub struct QueryList {
 }
 
 fn query_problem(detail: impl Into<String>) -> Problem {
-    Problem::bad_request("invalid-query", detail)
+    Problem::detailed(ProblemKind::InvalidQuery, detail)
 }
 
 /// Query-string parameters, or a problem naming what is wrong without repeating it.
@@ -531,7 +503,7 @@ pub async fn list_queries(
         })
         .transpose()?;
     let filter = QueryFilter { state, filed_since_ms, duty };
-    let views = caller.store(&p).await?.queries(&caller.org, &filter, after, limit).await.map_err(store_problem)?;
+    let views = caller.store(&p).await?.queries(&caller.org, &filter, after, limit).await?;
     let next = renkei_domain::page::next(views.len(), limit, views.last().map(|v| v.id.clone()));
     Ok(Json(QueryList { queries: views.into_iter().map(QueryResource::from).collect(), next }))
 }
@@ -562,7 +534,7 @@ pub async fn list_records(
     let page = params(page)?;
     let limit = renkei_domain::page::limit(page.limit).map_err(|e| query_problem(e.to_string()))?;
     let after = renkei_domain::page::seq_cursor(page.after.as_deref()).map_err(|e| query_problem(e.to_string()))?;
-    let records = caller.store(&p).await?.records(&caller.org, after, limit).await.map_err(store_problem)?;
+    let records = caller.store(&p).await?.records(&caller.org, after, limit).await?;
     let next = renkei_domain::page::next(records.len(), limit, records.last().map(|r| r.seq.to_string()));
     let records = records
         .into_iter()
@@ -578,18 +550,4 @@ pub async fn list_records(
         })
         .collect();
     Ok(Json(RecordList { records, next }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_full_disk_is_507_and_says_nothing_was_applied() {
-        let p = store_problem(StoreError::Full("no room".into()));
-        assert_eq!(p.status, 507);
-        assert!(p.title.contains("not applied"), "{}", p.title);
-        // Where the disk is full is for the operator's log, not for a client system.
-        assert_eq!(p.detail, None);
-    }
 }

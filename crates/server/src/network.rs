@@ -2,7 +2,6 @@
 //! must carry the hub's signature. Nothing of the internal API is reachable from this router.
 
 use crate::Platform;
-use crate::internal::store_problem;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -13,7 +12,7 @@ use renkei_domain::wire::{
     AnswerBody, DeliveryFailure, ForwardedQuery, HUB_SIGNER, MessageKind, RelayedAnswer, SealedAnswer, SignedEnvelope,
 };
 use renkei_domain::{ItemAnswer, ItemStatus, Outcome};
-use renkei_net::{ApiJson, Problem};
+use renkei_net::{ApiJson, Problem, ProblemKind};
 use renkei_store::now_unix;
 use renkei_store::tenant::{Acceptance, AnswerBasis};
 use std::sync::Arc;
@@ -34,11 +33,11 @@ pub fn router(p: Arc<Platform>) -> Router {
 fn from_hub<T: serde::de::DeserializeOwned>(p: &Platform, env: &SignedEnvelope, kind: MessageKind) -> Result<T, Problem> {
     if env.signer != HUB_SIGNER {
         tracing::warn!(kind = kind.code(), "refused a message not signed by the hub");
-        return Err(Problem::forbidden("not-hub", "only the hub may call this API"));
+        return Err(Problem::detailed(ProblemKind::NotHub, "only the hub may call this API"));
     }
     open_envelope(env, kind, &p.hub.key).map_err(|e| {
         tracing::warn!(kind = kind.code(), error = %e, "refused a message whose hub signature does not verify");
-        Problem::new(StatusCode::UNAUTHORIZED, "bad-signature", "The hub signature does not verify")
+        Problem::detailed(ProblemKind::BadSignature, "the hub's signature does not verify")
     })
 }
 
@@ -47,7 +46,7 @@ fn fresh(p: &Platform, kind: MessageKind, request_id: &renkei_domain::RequestId,
     let age = now_unix() - issued_at;
     if age.unsigned_abs() > p.hub.freshness.as_secs() {
         tracing::warn!(%request_id, kind = kind.code(), age_secs = age, window_secs = p.hub.freshness.as_secs(), "refused a hub message that is not fresh");
-        return Err(Problem::conflict("replayed-request", "the message is not fresh (issued_at outside the accepted window)"));
+        return Err(Problem::detailed(ProblemKind::ReplayedRequest, "the message is not fresh (issued_at outside the accepted window)"));
     }
     Ok(())
 }
@@ -56,9 +55,9 @@ fn fresh(p: &Platform, kind: MessageKind, request_id: &renkei_domain::RequestId,
 /// reference date. At most one answer per request id: a retried forward gets the stored answer.
 async fn answer_query(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<SignedEnvelope>) -> Result<Json<SignedEnvelope>, Problem> {
     let q: ForwardedQuery = from_hub(&p, &env, MessageKind::ForwardedQuery)?;
-    let org = p.org(&q.provider).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
-    let store = p.tenant_store(&org.tenant).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
-    let basis = store.answer_basis(&org.id, &q.request_id, &q.provider_code, &q.items, q.reference_date).await.map_err(store_problem)?;
+    let org = p.org(&q.provider).await?.ok_or_else(Problem::not_found)?;
+    let store = p.tenant_store(&org.tenant).await?.ok_or_else(Problem::not_found)?;
+    let basis = store.answer_basis(&org.id, &q.request_id, &q.provider_code, &q.items, q.reference_date).await?;
     let copies = match basis {
         AnswerBasis::Answered(prior) => return serde_json::from_str(&prior).map(Json).map_err(|_| Problem::internal()),
         AnswerBasis::NotRegistered => None,
@@ -84,8 +83,8 @@ async fn answer_query(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<Sign
             AnswerBody { request_id: q.request_id.clone(), outcome: Outcome::of_items(&items), items }
         }
     };
-    let seal_key =
-        SealingKey::from_base64(&q.requester_seal_key).map_err(|_| Problem::bad_request("invalid-message", "bad requester sealing key"))?;
+    let seal_key = SealingKey::from_base64(&q.requester_seal_key)
+        .map_err(|_| Problem::detailed(ProblemKind::InvalidMessage, "bad requester sealing key"))?;
     let plaintext = serde_json::to_vec(&body).map_err(|_| Problem::internal())?;
     let sealed = seal_key.seal(&plaintext, q.request_id.as_str().as_bytes()).map_err(|_| Problem::internal())?;
     let answer = SealedAnswer {
@@ -97,10 +96,7 @@ async fn answer_query(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<Sign
     };
     let env = org.signing.sign(org.id.as_str(), MessageKind::Answer, &answer).map_err(|_| Problem::internal())?;
     let env_json = serde_json::to_string(&env).map_err(|_| Problem::internal())?;
-    let kept = store
-        .save_provided_answer(&org.id, &q.request_id, &q.requester, &q.duty, &q.items, body.outcome, env_json)
-        .await
-        .map_err(store_problem)?;
+    let kept = store.save_provided_answer(&org.id, &q.request_id, &q.requester, &q.duty, &q.items, body.outcome, env_json).await?;
     tracing::info!(request_id = %q.request_id, provider = %org.id, outcome = body.outcome.code(), "answered");
     serde_json::from_str(&kept).map(Json).map_err(|_| Problem::internal())
 }
@@ -108,30 +104,30 @@ async fn answer_query(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<Sign
 /// Receives an answer relayed by the hub: verify the hub, verify the provider, open, store.
 async fn receive_answer(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<SignedEnvelope>) -> Result<StatusCode, Problem> {
     let relayed: RelayedAnswer = from_hub(&p, &env, MessageKind::RelayedAnswer)?;
-    let provider_key =
-        VerifyingKey::from_base64(&relayed.provider_verify_key).map_err(|_| Problem::bad_request("invalid-message", "bad provider key"))?;
+    let provider_key = VerifyingKey::from_base64(&relayed.provider_verify_key)
+        .map_err(|_| Problem::detailed(ProblemKind::InvalidMessage, "bad provider key"))?;
     let sealed: SealedAnswer = open_envelope(&relayed.answer, MessageKind::Answer, &provider_key)
-        .map_err(|_| Problem::new(StatusCode::UNAUTHORIZED, "bad-signature", "The provider signature does not verify"))?;
+        .map_err(|_| Problem::detailed(ProblemKind::BadSignature, "the provider's signature does not verify"))?;
     if relayed.answer.signer != sealed.provider.as_str() {
-        return Err(Problem::forbidden("signer-mismatch", "the answer names another provider than its signer"));
+        return Err(Problem::detailed(ProblemKind::SignerMismatch, "the answer names another provider than its signer"));
     }
-    let org = p.org(&sealed.requester).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
-    let store = p.tenant_store(&org.tenant).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
+    let org = p.org(&sealed.requester).await?.ok_or_else(Problem::not_found)?;
+    let store = p.tenant_store(&org.tenant).await?.ok_or_else(Problem::not_found)?;
     let plaintext = org
         .opening
         .open(&sealed.sealed, sealed.request_id.as_str().as_bytes())
-        .map_err(|_| Problem::bad_request("undecryptable", "the answer cannot be opened with the requester's key"))?;
+        .map_err(|_| Problem::detailed(ProblemKind::Undecryptable, "the answer cannot be opened with the requester's key"))?;
     let body: AnswerBody =
-        serde_json::from_slice(&plaintext).map_err(|_| Problem::bad_request("invalid-message", "the answer body is malformed"))?;
+        serde_json::from_slice(&plaintext).map_err(|_| Problem::detailed(ProblemKind::InvalidMessage, "the answer body is malformed"))?;
     if body.request_id != sealed.request_id {
-        return Err(Problem::forbidden("answer-mismatch", "the sealed answer is for another request"));
+        return Err(Problem::detailed(ProblemKind::AnswerMismatch, "the sealed answer is for another request"));
     }
     let value = serde_json::to_value(&body).map_err(|_| Problem::internal())?;
     // Found, matched to its query and stored in one transaction.
-    match store.accept_answer(&sealed.request_id, &org.id, &sealed.provider, body.outcome, &value).await.map_err(store_problem)? {
+    match store.accept_answer(&sealed.request_id, &org.id, &sealed.provider, body.outcome, &value).await? {
         Acceptance::Stored | Acceptance::AlreadyAnswered => {}
         Acceptance::UnknownRequest => return Err(Problem::not_found()),
-        Acceptance::Mismatch => return Err(Problem::forbidden("answer-mismatch", "the answer does not belong to this query")),
+        Acceptance::Mismatch => return Err(Problem::detailed(ProblemKind::AnswerMismatch, "the answer does not belong to this query")),
         Acceptance::Ended => {
             // The query already ended (its deadline passed): the answer is acknowledged so the
             // hub stops relaying it, and dropped; the query and its record stay エラー.
@@ -149,16 +145,16 @@ async fn receive_answer(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<Si
 async fn receive_failure(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<SignedEnvelope>) -> Result<StatusCode, Problem> {
     let notice: DeliveryFailure = from_hub(&p, &env, MessageKind::DeliveryFailure)?;
     fresh(&p, MessageKind::DeliveryFailure, &notice.request_id, notice.issued_at)?;
-    let org = p.org(&notice.requester).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
-    let store = p.tenant_store(&org.tenant).await.map_err(store_problem)?.ok_or_else(Problem::not_found)?;
+    let org = p.org(&notice.requester).await?.ok_or_else(Problem::not_found)?;
+    let store = p.tenant_store(&org.tenant).await?.ok_or_else(Problem::not_found)?;
     let reason: String = notice.reason.chars().take(1000).collect();
-    match store.delivery_failed(&notice.request_id, &org.id, &notice.provider, &reason).await.map_err(store_problem)? {
+    match store.delivery_failed(&notice.request_id, &org.id, &notice.provider, &reason).await? {
         Acceptance::Stored => {
             tracing::warn!(request_id = %notice.request_id, requester = %org.id, %reason, "the hub could not deliver a query; it ended in エラー")
         }
         Acceptance::AlreadyAnswered | Acceptance::Ended => {}
         Acceptance::UnknownRequest => return Err(Problem::not_found()),
-        Acceptance::Mismatch => return Err(Problem::forbidden("answer-mismatch", "the notice does not belong to this query")),
+        Acceptance::Mismatch => return Err(Problem::detailed(ProblemKind::AnswerMismatch, "the notice does not belong to this query")),
     }
     Ok(StatusCode::NO_CONTENT)
 }

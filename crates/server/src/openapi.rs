@@ -4,6 +4,8 @@
 
 use crate::internal;
 use axum::Json;
+use renkei_net::ProblemKind;
+use serde_json::json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -25,13 +27,81 @@ impl Modify for ApiKeyAuth {
     }
 }
 
+/// The document: what utoipa makes of the handlers, with every problem answer given the
+/// `Problem` schema, whose `type` lists every [`ProblemKind`] (one list, in `renkei_net`).
+fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::{RefOr, schema::Ref, schema::Schema};
+    let mut doc = ApiDoc::openapi();
+    let kinds: Vec<serde_json::Value> = ProblemKind::ALL.iter().map(|k| k.uri().into()).collect();
+    let listed: String = ProblemKind::ALL
+        .iter()
+        .map(|k| {
+            let about = if k.about().is_empty() { k.title() } else { k.about() };
+            format!("\n- `{}` ({}): {about}", k.uri(), k.status().as_u16())
+        })
+        .collect();
+    let problem = json!({
+        "type": "object",
+        "description": "An RFC 9457 problem document. Match on `type`, never on `title` or `detail`; `detail` names the field or rule, never a value sent.",
+        "required": ["type", "title", "status"],
+        "properties": {
+            "type": {"type": "string", "enum": kinds, "description": format!("What went wrong:{listed}")},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+        },
+    });
+    // The schema is written as JSON (what it says is plain there) and read into utoipa's types.
+    match serde_json::from_value::<Schema>(problem) {
+        Ok(schema) => {
+            doc.components.get_or_insert_with(Default::default).schemas.insert("Problem".into(), RefOr::T(schema));
+        }
+        Err(e) => tracing::error!(error = %e, "the Problem schema does not parse; the document lacks it"),
+    }
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for op in operations.into_iter().flatten() {
+            for response in op.responses.responses.values_mut() {
+                if let RefOr::T(r) = response
+                    && let Some(content) = r.content.get_mut(renkei_net::problem::CONTENT_TYPE)
+                {
+                    content.schema = Some(RefOr::Ref(Ref::from_schema_name("Problem")));
+                }
+            }
+        }
+    }
+    doc
+}
+
 /// The document as pretty JSON, exactly as committed in `docs/openapi.json`.
 pub fn document() -> String {
-    let mut s = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    let mut s = openapi().to_pretty_json().unwrap_or_default();
     s.push('\n');
     s
 }
 
 pub async fn serve() -> Json<serde_json::Value> {
-    Json(serde_json::to_value(ApiDoc::openapi()).unwrap_or_default())
+    Json(serde_json::to_value(openapi()).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_document_lists_every_problem_kind_and_every_problem_answer_has_its_schema() {
+        let doc = super::document();
+        for k in renkei_net::ProblemKind::ALL {
+            assert!(doc.contains(&format!("\"{}\"", k.uri())), "{k:?} is listed");
+        }
+        let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
+        let mut answers = 0;
+        for op in v["paths"].as_object().unwrap().values().flat_map(|p| p.as_object().unwrap().values()) {
+            for r in op["responses"].as_object().unwrap().values() {
+                if let Some(c) = r["content"].get("application/problem+json") {
+                    answers += 1;
+                    assert_eq!(c["schema"]["$ref"], "#/components/schemas/Problem");
+                }
+            }
+        }
+        assert!(answers > 10, "{answers}");
+    }
 }
