@@ -104,7 +104,8 @@ pub struct PersonRegistered {
 
 #[utoipa::path(post, path = "/api/v1/persons", request_body = RegisterPerson, tag = "persons",
     responses((status = 201, body = PersonRegistered, description = "registered"), (status = 200, body = PersonRegistered, description = "already registered"),
-        (status = 400, description = "invalid Individual Number or body", content_type = "application/problem+json"), (status = 401, description = "missing or unknown API key", content_type = "application/problem+json"),
+        (status = 400, description = "invalid Individual Number or body", content_type = "application/problem+json"),
+        (status = 409, description = "the addressee number is registered with another person's code, or the code with another addressee number", content_type = "application/problem+json"), (status = 401, description = "missing or unknown API key", content_type = "application/problem+json"),
         (status = 415, description = "the body is not JSON (Content-Type)", content_type = "application/problem+json"), (status = 502, description = "hub unreachable", content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn register_person(
@@ -355,10 +356,18 @@ impl Observer for Collect {
     }
 }
 
+/// What an uploaded file holds (layouts: docs/csv-layouts.md).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportKind {
+    Persons,
+    Copies,
+}
+
 /// 一括登録: load a CSV file of persons or provision copies (layouts: docs/csv-layouts.md) for
 /// the caller's org, in one transaction.
 #[utoipa::path(post, path = "/api/v1/imports/{kind}", tag = "imports",
-    params(("kind" = String, Path, description = "`persons` or `copies`"), ImportParams),
+    params(("kind" = ImportKind, Path, description = "what the file holds"), ImportParams),
     request_body(content = String, content_type = "text/csv", description = "The CSV file, UTF-8 (BOM optional) or CP932"),
     responses((status = 200, body = ImportReport, description = "applied (with --skip-bad, bad lines are listed)"),
         (status = 422, description = "bad lines: nothing was applied; the problem lists them (`summary`, `bad_lines`)", content_type = "application/problem+json"),
@@ -371,15 +380,14 @@ impl Observer for Collect {
 pub async fn import_file(
     State(p): State<Arc<Platform>>,
     caller: Caller,
-    Path(kind): Path<String>,
+    kind: Result<Path<ImportKind>, axum::extract::rejection::PathRejection>,
     params: Result<Query<ImportParams>, axum::extract::rejection::QueryRejection>,
     body: axum::body::Body,
 ) -> Result<Json<ImportReport>, Problem> {
     let params = self::params(params)?;
-    let kind = match kind.as_str() {
-        "persons" => FileKind::Persons,
-        "copies" => FileKind::Copies,
-        _ => return Err(Problem::not_found()),
+    let kind = match kind.map_err(|_| Problem::not_found())? {
+        Path(ImportKind::Persons) => FileKind::Persons,
+        Path(ImportKind::Copies) => FileKind::Copies,
     };
     let encoding = match params.encoding.as_deref() {
         None | Some("auto") => None,
@@ -425,6 +433,7 @@ fn import_problem(e: ImportError) -> Problem {
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
     /// Items on the page: 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// The `next` cursor of the previous page.
     pub after: Option<String>,
@@ -450,6 +459,7 @@ pub struct QueryListParams {
     /// Duty code (事務).
     pub duty: Option<String>,
     /// Items on the page: 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// The `next` cursor of the previous page.
     pub after: Option<String>,

@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "renkei internal API", description = "Client-system API of the renkei intermediate server platform (中間サーバ). Errors are application/problem+json (RFC 9457)."),
     paths(internal::register_person, internal::upsert_copy, internal::file_query, internal::get_query, internal::list_queries, internal::list_records, internal::import_file),
-    components(schemas(internal::RegisterPerson, internal::PersonRegistered, internal::UpsertCopy, internal::CopyStored, internal::FileQuery, internal::QueryResource, internal::QueryList, internal::RecordList, internal::RecordResource, internal::ImportReport, crate::import::ImportSummary, crate::import::BadLine)),
+    components(schemas(internal::RegisterPerson, internal::PersonRegistered, internal::UpsertCopy, internal::CopyStored, internal::FileQuery, internal::QueryResource, internal::QueryList, internal::RecordList, internal::RecordResource, internal::ImportReport, internal::ImportKind, crate::import::ImportSummary, crate::import::BadLine)),
     modifiers(&ApiKeyAuth)
 )]
 pub struct ApiDoc;
@@ -58,9 +58,15 @@ fn openapi() -> utoipa::openapi::OpenApi {
         }
         Err(e) => tracing::error!(error = %e, "the Problem schema does not parse; the document lacks it"),
     }
+    // Any operation may fail on the server's side; one entry says how, for every operation.
+    let server_side = utoipa::openapi::ResponseBuilder::new()
+        .description("`internal` (500, a bug; see the server log), `unavailable` (503: the database cannot be reached; nothing was applied, retry), `storage-full` (507: nothing was applied)")
+        .content(renkei_net::problem::CONTENT_TYPE, utoipa::openapi::content::Content::new(None::<RefOr<Schema>>))
+        .build();
     for item in doc.paths.paths.values_mut() {
         let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
         for op in operations.into_iter().flatten() {
+            op.responses.responses.entry("5XX".into()).or_insert_with(|| RefOr::T(server_side.clone()));
             for response in op.responses.responses.values_mut() {
                 if let RefOr::T(r) = response
                     && let Some(content) = r.content.get_mut(renkei_net::problem::CONTENT_TYPE)
