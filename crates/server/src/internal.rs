@@ -285,24 +285,24 @@ pub async fn file_query(
         Err(detail) => tracing::warn!(%detail, "hub unreachable: the query is queued and 別表第二 is checked when the hub admits it"),
     }
     let deadline_at = renkei_store::now_millis() + p.query_deadline.as_millis() as i64;
-    let filing = store
-        .file_query(NewQuery {
-            org: org.id.clone(),
-            idempotency_key: body.idempotency_key,
-            addressee: body.addressee_no,
-            request_id: RequestId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|_| Problem::internal())?,
-            provider: body.provider_org,
-            duty: body.duty,
-            items: body.items,
-            reference_date: body.reference_date,
-            deadline_at,
-        })
+    let filing = p
+        .file_query(
+            store,
+            NewQuery {
+                org: org.id.clone(),
+                idempotency_key: body.idempotency_key,
+                addressee: body.addressee_no,
+                request_id: RequestId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|_| Problem::internal())?,
+                provider: body.provider_org,
+                duty: body.duty,
+                items: body.items,
+                reference_date: body.reference_date,
+                deadline_at,
+            },
+        )
         .await?;
     match filing {
-        Filing::Created(view) => {
-            p.filed(&caller.tenant, deadline_at);
-            Ok((StatusCode::CREATED, Json(view.into())))
-        }
+        Filing::Created(view) => Ok((StatusCode::CREATED, Json(view.into()))),
         Filing::Existing(view) => Ok((StatusCode::OK, Json(view.into()))),
         Filing::PersonNotRegistered => {
             Err(Problem::detailed(ProblemKind::PersonNotRegistered, "register the person (POST /api/v1/persons) before querying"))
