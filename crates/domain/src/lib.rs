@@ -18,4 +18,4 @@ pub use date::{Date, DateError};
 pub use ids::{AddresseeNo, DutyCode, IdError, ItemCode, OrgCode, OrgId, OrgType, RequestId, TenantId};
 pub use matrix::{Matrix, MatrixError, MatrixRow};
 pub use number::{IndividualNumber, NumberError, SecretText};
-pub use query::{ItemAnswer, ItemStatus, Outcome, QueryState, StateError};
+pub use query::{FilingRule, ItemAnswer, ItemStatus, Outcome, QueryState, StateError};

@@ -1,6 +1,7 @@
 //! 情報照会 (query) states and 情報提供 (provision) outcomes.
 
-use crate::ids::ItemCode;
+use crate::Matrix;
+use crate::ids::{DutyCode, ItemCode, OrgType};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -144,10 +145,74 @@ pub enum ItemStatus {
     NoCopy,
 }
 
+/// A rule a query breaks before anything is stored. The message names the rule, and codes of
+/// 別表第二, never a personal value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilingRule {
+    #[error("idempotency_key must be 1–128 printable characters")]
+    IdempotencyKey,
+    #[error("items must list 1–{} item codes", crate::wire::MAX_ITEMS_PER_QUERY)]
+    ItemCount,
+    #[error("item {0} is not in 別表第二")]
+    UnknownItem(ItemCode),
+    #[error("別表第二 does not allow {requester} for duty {duty} to ask {provider} for {item}")]
+    Denied { requester: OrgType, duty: DutyCode, provider: OrgType, item: ItemCode },
+}
+
+/// The rules of a query that need only the query and 別表第二: its idempotency key (1–128
+/// printable characters), 1–`MAX_ITEMS_PER_QUERY` items, each an item 別表第二 knows.
+pub fn check_filing(idempotency_key: &str, items: &[ItemCode], matrix: &Matrix) -> Result<(), FilingRule> {
+    if idempotency_key.is_empty() || idempotency_key.len() > 128 || idempotency_key.chars().any(char::is_control) {
+        return Err(FilingRule::IdempotencyKey);
+    }
+    if items.is_empty() || items.len() > crate::wire::MAX_ITEMS_PER_QUERY {
+        return Err(FilingRule::ItemCount);
+    }
+    match items.iter().find(|i| !matrix.knows_item(i)) {
+        Some(i) => Err(FilingRule::UnknownItem(i.clone())),
+        None => Ok(()),
+    }
+}
+
+/// Whether 別表第二 lets an org of type `requester` ask one of type `provider` for every item,
+/// for `duty`; the first item it does not allow otherwise.
+pub fn check_allowed(
+    matrix: &Matrix,
+    requester: &OrgType,
+    duty: &DutyCode,
+    provider: &OrgType,
+    items: &[ItemCode],
+) -> Result<(), FilingRule> {
+    match matrix.first_denied(requester, duty, provider, items) {
+        Some(item) => {
+            Err(FilingRule::Denied { requester: requester.clone(), duty: duty.clone(), provider: provider.clone(), item: item.clone() })
+        }
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use QueryState::*;
+
+    #[test]
+    fn a_filing_is_checked_against_its_rules_in_order() {
+        let matrix = Matrix::from_csv("matrix.csv", include_str!("../../../data/matrix.csv")).unwrap();
+        let (tax, unknown) = (ItemCode::parse("TAX").unwrap(), ItemCode::parse("NO_SUCH_ITEM").unwrap());
+        assert_eq!(check_filing("k", std::slice::from_ref(&tax), &matrix), Ok(()));
+        for key in ["", "a\nb", &"k".repeat(129)] {
+            assert_eq!(check_filing(key, std::slice::from_ref(&tax), &matrix), Err(FilingRule::IdempotencyKey));
+        }
+        assert_eq!(check_filing("k", &[], &matrix), Err(FilingRule::ItemCount));
+        assert_eq!(check_filing("k", &vec![tax.clone(); crate::wire::MAX_ITEMS_PER_QUERY + 1], &matrix), Err(FilingRule::ItemCount));
+        assert_eq!(check_filing("k", &[tax.clone(), unknown.clone()], &matrix), Err(FilingRule::UnknownItem(unknown)));
+        let (muni, edu) = (OrgType::parse("MUNI").unwrap(), OrgType::parse("EDU").unwrap());
+        let d015 = DutyCode::parse("D015").unwrap();
+        assert_eq!(check_allowed(&matrix, &muni, &d015, &muni, std::slice::from_ref(&tax)), Ok(()));
+        let denied = check_allowed(&matrix, &edu, &d015, &muni, std::slice::from_ref(&tax)).unwrap_err();
+        assert!(matches!(denied, FilingRule::Denied { .. }), "{denied}");
+    }
 
     #[test]
     fn legal_path_reaches_answered() {

@@ -4,6 +4,7 @@
 //! resource answers 404, so existence does not leak.
 
 use crate::Platform;
+use crate::filing::QueryFiling;
 use crate::import::{BadLine, ImportError, ImportOptions, ImportSummary, Observer};
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
@@ -12,10 +13,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use renkei_domain::Date;
 use renkei_domain::bulk::{Encoding, FileKind};
-use renkei_domain::wire::MAX_ITEMS_PER_QUERY;
-use renkei_domain::{AddresseeNo, DutyCode, IndividualNumber, ItemCode, OrgId, QueryState, RequestId, SecretText};
+use renkei_domain::{AddresseeNo, DutyCode, IndividualNumber, ItemCode, OrgId, QueryState, SecretText};
 use renkei_net::{ApiJson, Problem, ProblemKind};
-use renkei_store::tenant::{Filing, NewQuery, QueryFilter, QueryView, Registration, TenantStore};
+use renkei_store::tenant::{Filing, QueryFilter, QueryView, Registration, TenantStore};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -256,48 +256,19 @@ pub async fn file_query(
     caller: Caller,
     ApiJson(body): ApiJson<FileQuery>,
 ) -> Result<(StatusCode, Json<QueryResource>), Problem> {
-    if body.idempotency_key.is_empty() || body.idempotency_key.len() > 128 || body.idempotency_key.chars().any(char::is_control) {
-        return Err(Problem::detailed(ProblemKind::InvalidBody, "idempotency_key must be 1–128 printable characters"));
-    }
-    if body.items.is_empty() || body.items.len() > MAX_ITEMS_PER_QUERY {
-        return Err(Problem::detailed(ProblemKind::InvalidBody, format!("items must list 1–{MAX_ITEMS_PER_QUERY} item codes")));
-    }
-    if let Some(i) = body.items.iter().find(|i| !p.matrix.knows_item(i)) {
-        return Err(Problem::detailed(ProblemKind::UnknownItem, format!("item {i} is not in 別表第二")));
-    }
     let org = caller.org(&p).await?;
     let store = caller.store(&p).await?;
-    // Checked here to answer at once; if the hub cannot be asked the provider's type right now,
-    // the query is still taken into the outbox, and the hub checks 別表第二 when it admits it (a
-    // refusal then ends the query in エラー with the hub's reason).
-    match p.org_type_of(&body.provider_org).await {
-        Ok(Some(provider_type)) => {
-            if let Some(item) = p.matrix.first_denied(&org.org_type, &body.duty, &provider_type, &body.items) {
-                return Err(Problem::detailed(
-                    ProblemKind::MatrixDenied,
-                    format!("別表第二 does not allow {} for duty {} to ask {provider_type} for {item}", org.org_type, body.duty),
-                ));
-            }
-        }
-        Ok(None) => {
-            return Err(Problem::detailed(ProblemKind::UnknownProvider, "the provider org is not in the hub's directory"));
-        }
-        Err(detail) => tracing::warn!(%detail, "hub unreachable: the query is queued and 別表第二 is checked when the hub admits it"),
-    }
-    let deadline_at = renkei_store::now_millis() + p.query_deadline.as_millis() as i64;
     let filing = p
         .file_query(
+            &org,
             store,
-            NewQuery {
-                org: org.id.clone(),
-                idempotency_key: body.idempotency_key,
-                addressee: body.addressee_no,
-                request_id: RequestId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|_| Problem::internal())?,
-                provider: body.provider_org,
+            QueryFiling {
                 duty: body.duty,
+                provider: body.provider_org,
                 items: body.items,
+                addressee: body.addressee_no,
                 reference_date: body.reference_date,
-                deadline_at,
+                idempotency_key: body.idempotency_key,
             },
         )
         .await?;

@@ -9,6 +9,7 @@
 //! The [`outbox`] worker delivers filed queries to the hub.
 
 pub mod active;
+pub mod filing;
 pub mod import;
 pub mod internal;
 pub mod network;
@@ -20,11 +21,11 @@ use renkei_crypto::datakey::MasterKey;
 use renkei_crypto::sealing::OpeningKey;
 use renkei_crypto::signing::{SigningKey, VerifyingKey};
 use renkei_domain::wire::{CodeRequest, CodeResponse, MessageKind};
-use renkei_domain::{Matrix, OrgCode, OrgId, OrgType, QueryState, RequestId, TenantId};
+use renkei_domain::{Matrix, OrgCode, OrgId, OrgType, RequestId, TenantId};
 use renkei_net::breaker::Breakers;
 use renkei_net::cache::Recent;
 use renkei_store::platform::{KeyScope, PlatformStore};
-use renkei_store::tenant::{Filing, NewQuery, TenantStore};
+use renkei_store::tenant::TenantStore;
 use renkei_store::{Location, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -90,15 +91,6 @@ pub struct Platform {
     provider_types: Recent<OrgType>,
     /// API keys (by hash) authenticated recently; see [`Platform::key_scope`].
     key_scopes: Recent<KeyScope>,
-}
-
-/// When a filed query's deadline is: its filing time and this platform's deadline.
-fn filing_deadline(p: &Platform, filing: &Filing) -> i64 {
-    let filed_at = match filing {
-        Filing::Created(v) | Filing::Existing(v) => v.created_at,
-        Filing::PersonNotRegistered => renkei_store::now_millis(),
-    };
-    filed_at + p.query_deadline.as_millis() as i64
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -191,26 +183,6 @@ impl Platform {
         self.wake.notify_one();
     }
 
-    /// Files a query into `store`'s outbox (送信待ち) and tells the outbox. Runs to its end even
-    /// if the caller goes away: a client that gives up waiting drops its request, and a query
-    /// committed but never made known to the outbox would wait, on SQLite, until its deadline.
-    /// Filing again with the same idempotency key tells the outbox again while the query is
-    /// still 送信待ち, so a client's retry also mends an earlier filing that was cut off.
-    pub async fn file_query(self: &Arc<Self>, store: TenantStore, q: NewQuery) -> Result<Filing, StoreError> {
-        let p = self.clone();
-        let filing = tokio::spawn(async move {
-            let tenant = store.tenant().clone();
-            let filing = store.file_query(q).await?;
-            match &filing {
-                Filing::Created(_) => p.filed(&tenant, filing_deadline(&p, &filing)),
-                Filing::Existing(v) if v.state == QueryState::Queued => p.filed(&tenant, filing_deadline(&p, &filing)),
-                Filing::Existing(_) | Filing::PersonNotRegistered => {}
-            }
-            Ok(filing)
-        });
-        filing.await.map_err(|e| StoreError::Task(e.to_string()))?
-    }
-
     /// Asks the hub for `org`'s codes (符号取得) of these Individual Numbers, in order, in one
     /// signed request. Used for one person (`POST /api/v1/persons`) and for batches (bulk loads).
     /// The org's codes for `numbers` (in order), from the hub. The numbers and their signed
@@ -269,89 +241,5 @@ impl Platform {
         }
         let info: Info = resp.json().await.map_err(|e| format!("unreadable hub answer: {e}"))?;
         Ok(Some(info.org_type))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use renkei_domain::{AddresseeNo, DutyCode, ItemCode};
-    use renkei_store::platform::Org;
-
-    /// A platform on SQLite with tenant `t`, its org `t-org` and one registered person.
-    async fn platform() -> (tempfile::TempDir, Arc<Platform>, TenantStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let location = Location::new(None, dir.path(), "renkei").unwrap();
-        let master = Arc::new(MasterKey::generate());
-        let tenant = TenantId::parse("t").unwrap();
-        let store = PlatformStore::open(&location).await.unwrap();
-        store.create_tenant(&master, &tenant, "t", "test").await.unwrap();
-        let dk = store.data_key(&master, &tenant).await.unwrap();
-        let org =
-            Org { tenant: tenant.clone(), id: OrgId::parse("t-org").unwrap(), org_type: OrgType::parse("MUNI").unwrap(), name: "t".into() };
-        store.create_org(&dk, &org, "test").await.unwrap();
-        let hub = HubLink {
-            url: "https://127.0.0.1:9".into(),
-            key: SigningKey::generate().verifying_key(),
-            // Never called here: filing does not reach the hub.
-            client: renkei_net::tls::client_trusting(&renkei_crypto::pki::new_ca().unwrap().cert_pem, Duration::from_secs(1)).unwrap(),
-            freshness: Duration::from_secs(300),
-        };
-        let matrix = Arc::new(Matrix::from_csv("matrix.csv", include_str!("../../../data/matrix.csv")).unwrap());
-        let p = Platform::load(&location, master, matrix, hub, Duration::from_secs(3600), Duration::from_secs(30)).await.unwrap();
-        let tenant_store = p.tenant_store(&tenant).await.unwrap().unwrap();
-        tenant_store.register_person(&org.id, &AddresseeNo::parse("A1").unwrap(), &OrgCode::parse("c1").unwrap()).await.unwrap();
-        (dir, p, tenant_store)
-    }
-
-    fn query(key: &str) -> NewQuery {
-        NewQuery {
-            org: OrgId::parse("t-org").unwrap(),
-            idempotency_key: key.into(),
-            addressee: AddresseeNo::parse("A1").unwrap(),
-            request_id: RequestId::parse(&uuid::Uuid::now_v7().to_string()).unwrap(),
-            provider: OrgId::parse("other").unwrap(),
-            duty: DutyCode::parse("D015").unwrap(),
-            items: vec![ItemCode::parse("TAX").unwrap()],
-            reference_date: "2026-07-01".parse().unwrap(),
-            deadline_at: renkei_store::now_millis() + 3_600_000,
-        }
-    }
-
-    /// Whether the outbox would visit the tenant now (taking the visit, as the outbox does).
-    fn due(p: &Platform) -> bool {
-        p.active.take_claims(renkei_store::now_millis()).iter().any(|t| t.as_str() == "t")
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_filing_whose_caller_goes_away_still_reaches_the_outbox() {
-        let (_dir, p, store) = platform().await;
-        // The caller gives up at once: the filing's future is polled once, then dropped.
-        let filing = p.file_query(store.clone(), query("k1"));
-        assert!(tokio::time::timeout(Duration::ZERO, filing).await.is_err(), "the filing did not end at its first poll");
-        let mut told = false;
-        for _ in 0..100 {
-            if due(&p) {
-                told = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert!(told, "the outbox was told of the query");
-        assert!(store.outbox_schedule().await.unwrap().next_attempt_at.is_some(), "and it is in the store");
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn filing_again_tells_the_outbox_again_while_the_query_waits_to_be_sent() {
-        let (_dir, p, store) = platform().await;
-        let Filing::Created(first) = p.file_query(store.clone(), query("k2")).await.unwrap() else { panic!("created") };
-        assert!(due(&p));
-        assert!(!due(&p), "the visit was taken");
-        let Filing::Existing(again) = p.file_query(store.clone(), query("k2")).await.unwrap() else { panic!("existing") };
-        assert_eq!(again.id, first.id);
-        assert!(due(&p), "a retry of a query still 送信待ち tells the outbox again");
-        assert!(store.mark_in_flight(&first.id).await.unwrap());
-        p.file_query(store.clone(), query("k2")).await.unwrap();
-        assert!(!due(&p), "one the hub took is not the outbox's any more");
     }
 }

@@ -1,0 +1,200 @@
+//! 情報照会 as the platform files it: the query's own rules (`domain::query`), 別表第二 for the
+//! requester and the provider's type, then the durable outbox, told at once. The internal API's
+//! handler only extracts the request and maps what this returns.
+
+use crate::{OrgContext, Platform};
+use renkei_domain::{AddresseeNo, Date, DutyCode, FilingRule, ItemCode, OrgId, QueryState, RequestId};
+use renkei_net::{Problem, ProblemKind};
+use renkei_store::StoreError;
+use renkei_store::tenant::{Filing, NewQuery, TenantStore};
+use std::sync::Arc;
+
+/// A query as a requester files it.
+#[derive(Debug, Clone)]
+pub struct QueryFiling {
+    pub duty: DutyCode,
+    pub provider: OrgId,
+    pub items: Vec<ItemCode>,
+    pub addressee: AddresseeNo,
+    pub reference_date: Date,
+    /// Filing again with the same key gives the first query back.
+    pub idempotency_key: String,
+}
+
+/// Why a query was not filed.
+#[derive(Debug, thiserror::Error)]
+pub enum FilingError {
+    #[error(transparent)]
+    Rule(#[from] FilingRule),
+    #[error("the provider org is not in the hub's directory")]
+    UnknownProvider,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<FilingError> for Problem {
+    fn from(e: FilingError) -> Self {
+        let detail = e.to_string();
+        let kind = match e {
+            FilingError::Store(e) => return e.into(),
+            FilingError::Rule(FilingRule::IdempotencyKey | FilingRule::ItemCount) => ProblemKind::InvalidBody,
+            FilingError::Rule(FilingRule::UnknownItem(_)) => ProblemKind::UnknownItem,
+            FilingError::Rule(FilingRule::Denied { .. }) => ProblemKind::MatrixDenied,
+            FilingError::UnknownProvider => ProblemKind::UnknownProvider,
+        };
+        Problem::detailed(kind, detail)
+    }
+}
+
+impl Platform {
+    /// Files `f` for `org` into `store`'s outbox (送信待ち) and tells the outbox, once it meets
+    /// the query's rules and 別表第二.
+    pub async fn file_query(self: &Arc<Self>, org: &OrgContext, store: TenantStore, f: QueryFiling) -> Result<Filing, FilingError> {
+        self.check_query(org, &f).await?;
+        Ok(self.enqueue_query(org, store, f).await?)
+    }
+
+    /// The query's own rules, then 別表第二, checked here to answer at once. If the hub cannot
+    /// be asked the provider's type right now, the query is still taken, and the hub checks
+    /// 別表第二 when it admits it (a refusal then ends the query in エラー with the hub's reason).
+    async fn check_query(&self, org: &OrgContext, f: &QueryFiling) -> Result<(), FilingError> {
+        renkei_domain::query::check_filing(&f.idempotency_key, &f.items, &self.matrix)?;
+        match self.org_type_of(&f.provider).await {
+            Ok(Some(provider_type)) => {
+                Ok(renkei_domain::query::check_allowed(&self.matrix, &org.org_type, &f.duty, &provider_type, &f.items)?)
+            }
+            Ok(None) => Err(FilingError::UnknownProvider),
+            Err(detail) => {
+                tracing::warn!(%detail, "hub unreachable: the query is queued and 別表第二 is checked when the hub admits it");
+                Ok(())
+            }
+        }
+    }
+
+    /// Stores a checked query and tells the outbox. Runs to its end even if the caller goes
+    /// away: a client that gives up waiting drops its request, and a query committed but never
+    /// made known to the outbox would wait, on SQLite, until its deadline. Filing again with the
+    /// same idempotency key tells the outbox again while the query is still 送信待ち, so a
+    /// client's retry also mends an earlier filing that was cut off.
+    pub(crate) async fn enqueue_query(
+        self: &Arc<Self>,
+        org: &OrgContext,
+        store: TenantStore,
+        f: QueryFiling,
+    ) -> Result<Filing, StoreError> {
+        let request_id = RequestId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let q = NewQuery {
+            org: org.id.clone(),
+            idempotency_key: f.idempotency_key,
+            addressee: f.addressee,
+            request_id,
+            provider: f.provider,
+            duty: f.duty,
+            items: f.items,
+            reference_date: f.reference_date,
+            deadline_at: renkei_store::now_millis() + self.query_deadline.as_millis() as i64,
+        };
+        let p = self.clone();
+        let filing = tokio::spawn(async move {
+            let tenant = store.tenant().clone();
+            let filing = store.file_query(q).await?;
+            let deadline = |created_at: i64| created_at + p.query_deadline.as_millis() as i64;
+            match &filing {
+                Filing::Created(v) => p.filed(&tenant, deadline(v.created_at)),
+                Filing::Existing(v) if v.state == QueryState::Queued => p.filed(&tenant, deadline(v.created_at)),
+                Filing::Existing(_) | Filing::PersonNotRegistered => {}
+            }
+            Ok(filing)
+        });
+        filing.await.map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HubLink;
+    use renkei_crypto::datakey::MasterKey;
+    use renkei_crypto::signing::SigningKey;
+    use renkei_domain::{Matrix, OrgCode, OrgType, TenantId};
+    use renkei_store::Location;
+    use renkei_store::platform::{Org, PlatformStore};
+    use std::time::Duration;
+
+    /// A platform on SQLite with tenant `t`, its org `t-org` and one registered person.
+    async fn platform() -> (tempfile::TempDir, Arc<Platform>, TenantStore, Arc<OrgContext>) {
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location::new(None, dir.path(), "renkei").unwrap();
+        let master = Arc::new(MasterKey::generate());
+        let tenant = TenantId::parse("t").unwrap();
+        let store = PlatformStore::open(&location).await.unwrap();
+        store.create_tenant(&master, &tenant, "t", "test").await.unwrap();
+        let dk = store.data_key(&master, &tenant).await.unwrap();
+        let org =
+            Org { tenant: tenant.clone(), id: OrgId::parse("t-org").unwrap(), org_type: OrgType::parse("MUNI").unwrap(), name: "t".into() };
+        store.create_org(&dk, &org, "test").await.unwrap();
+        let hub = HubLink {
+            url: "https://127.0.0.1:9".into(),
+            key: SigningKey::generate().verifying_key(),
+            // Never called here: filing does not reach the hub.
+            client: renkei_net::tls::client_trusting(&renkei_crypto::pki::new_ca().unwrap().cert_pem, Duration::from_secs(1)).unwrap(),
+            freshness: Duration::from_secs(300),
+        };
+        let matrix = Arc::new(Matrix::from_csv("matrix.csv", include_str!("../../../data/matrix.csv")).unwrap());
+        let p = Platform::load(&location, master, matrix, hub, Duration::from_secs(3600), Duration::from_secs(30)).await.unwrap();
+        let tenant_store = p.tenant_store(&tenant).await.unwrap().unwrap();
+        tenant_store.register_person(&org.id, &AddresseeNo::parse("A1").unwrap(), &OrgCode::parse("c1").unwrap()).await.unwrap();
+        let org = p.org(&org.id).await.unwrap().unwrap();
+        (dir, p, tenant_store, org)
+    }
+
+    /// A query to an org the hub is asked about; the hub is not there, so 別表第二 waits for it.
+    fn query(key: &str) -> QueryFiling {
+        QueryFiling {
+            idempotency_key: key.into(),
+            addressee: AddresseeNo::parse("A1").unwrap(),
+            provider: OrgId::parse("other").unwrap(),
+            duty: DutyCode::parse("D015").unwrap(),
+            items: vec![ItemCode::parse("TAX").unwrap()],
+            reference_date: "2026-07-01".parse().unwrap(),
+        }
+    }
+
+    /// Whether the outbox would visit the tenant now (taking the visit, as the outbox does).
+    fn due(p: &Platform) -> bool {
+        p.active.take_claims(renkei_store::now_millis()).iter().any(|t| t.as_str() == "t")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_filing_whose_caller_goes_away_still_reaches_the_outbox() {
+        let (_dir, p, store, org) = platform().await;
+        // The caller gives up at once: the filing's future is polled once, then dropped (had the
+        // filing run in it, its store transaction would still be pending then).
+        let filing = p.enqueue_query(&org, store.clone(), query("k1"));
+        let _ended_at_once = tokio::time::timeout(Duration::ZERO, filing).await.is_ok();
+        let mut told = false;
+        for _ in 0..100 {
+            if due(&p) {
+                told = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(told, "the outbox was told of the query");
+        assert!(store.outbox_schedule().await.unwrap().next_attempt_at.is_some(), "and it is in the store");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn filing_again_tells_the_outbox_again_while_the_query_waits_to_be_sent() {
+        let (_dir, p, store, org) = platform().await;
+        let Filing::Created(first) = p.file_query(&org, store.clone(), query("k2")).await.unwrap() else { panic!("created") };
+        assert!(due(&p));
+        assert!(!due(&p), "the visit was taken");
+        let Filing::Existing(again) = p.file_query(&org, store.clone(), query("k2")).await.unwrap() else { panic!("existing") };
+        assert_eq!(again.id, first.id);
+        assert!(due(&p), "a retry of a query still 送信待ち tells the outbox again");
+        assert!(store.mark_in_flight(&first.id).await.unwrap());
+        p.file_query(&org, store.clone(), query("k2")).await.unwrap();
+        assert!(!due(&p), "one the hub took is not the outbox's any more");
+    }
+}
