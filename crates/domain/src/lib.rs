@@ -12,6 +12,7 @@ pub mod matrix;
 pub mod number;
 pub mod page;
 pub mod query;
+pub mod record;
 pub mod wire;
 
 pub use date::{Date, DateError};
@@ -19,3 +20,4 @@ pub use ids::{AddresseeNo, DutyCode, IdError, ItemCode, OrgCode, OrgId, OrgType,
 pub use matrix::{Matrix, MatrixError, MatrixRow};
 pub use number::{IndividualNumber, NumberError, SecretText};
 pub use query::{FilingRule, ItemAnswer, ItemStatus, Outcome, QueryState, StateError};
+pub use record::{RecordOutcome, Side};

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use renkei_domain::Date;
 use renkei_domain::bulk::{Encoding, FileKind};
-use renkei_domain::{AddresseeNo, DutyCode, IndividualNumber, ItemCode, OrgId, QueryState, SecretText};
+use renkei_domain::{AddresseeNo, DutyCode, IndividualNumber, ItemCode, OrgId, QueryState, RecordOutcome, RequestId, SecretText, Side};
 use renkei_net::{ApiJson, Problem, ProblemKind};
 use renkei_store::tenant::{Filing, QueryFilter, QueryView, Registration, TenantStore};
 use serde::{Deserialize, Serialize};
@@ -492,13 +492,17 @@ pub async fn list_queries(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RecordResource {
     pub seq: i64,
-    /// `requester` or `provider`: which side of the linkage this org was.
-    pub role: String,
-    pub request_id: String,
-    pub counterpart_org: String,
-    pub duty: String,
-    pub items: Vec<String>,
-    pub outcome: String,
+    /// Which side of the linkage this org was.
+    pub role: Side,
+    #[schema(value_type = String)]
+    pub request_id: RequestId,
+    #[schema(value_type = String)]
+    pub counterpart_org: OrgId,
+    #[schema(value_type = String)]
+    pub duty: DutyCode,
+    #[schema(value_type = Vec<String>)]
+    pub items: Vec<ItemCode>,
+    pub outcome: RecordOutcome,
     /// Seconds since the Unix epoch.
     pub at: i64,
 }
@@ -521,7 +525,7 @@ pub async fn list_records(
         .into_iter()
         .map(|r| RecordResource {
             seq: r.seq,
-            role: r.role,
+            role: r.side,
             request_id: r.request_id,
             counterpart_org: r.counterpart_org,
             duty: r.duty,

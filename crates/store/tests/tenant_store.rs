@@ -152,7 +152,10 @@ async fn query_states_only_move_forward_and_records_are_written_once(f: Fixture)
     assert!(matches!(s.fail(&q.id, "late").await, Err(StoreError::Conflict(_))), "answered is final");
     let records = s.records(&org, None, renkei_domain::page::MAX_LIMIT).await.unwrap();
     assert_eq!(records.len(), 1);
-    assert_eq!((records[0].seq, records[0].role.as_str(), records[0].outcome.as_str()), (1, "requester", "found"));
+    assert_eq!(
+        (records[0].seq, records[0].side, records[0].outcome),
+        (1, renkei_domain::Side::Requester, renkei_domain::RecordOutcome::Found)
+    );
 }
 
 async fn another_data_key_finds_nothing_and_a_foreign_key_is_refused(f: Fixture) {

@@ -90,12 +90,12 @@ impl TenantStore {
                 NewRecord {
                     tenant: &tenant,
                     org: &org,
-                    role: Role::Provider,
+                    side: Side::Provider,
                     request_id: &rid,
                     counterpart: &requester,
                     duty: &duty,
                     items_json: &items_json,
-                    outcome: outcome.code(),
+                    outcome: outcome.into(),
                 },
             )?;
             Ok(envelope)

@@ -19,7 +19,7 @@ pub use bulk::{Bulk, CopyPreparer, LineResult, Loaded, PreparedCopy, Written};
 pub use copies::CopyVersion;
 pub use persons::Registration;
 pub use queries::{Acceptance, Filing, NewQuery, OUTBOX_LEASE_MS, OutboxItem, OutboxSchedule, QueryFilter, QueryView};
-pub use records::{LinkageRecord, Role};
+pub use records::LinkageRecord;
 pub(crate) use schema::SQLITE_MIGRATIONS;
 
 // What the rooms share, for each to `use super::*`.
@@ -33,7 +33,9 @@ use crate::{Db, Result, StoreError, args, now_millis, now_unix};
 use renkei_crypto::datakey::DataKey;
 use renkei_domain::Date;
 use renkei_domain::wire::QueryRequest;
-use renkei_domain::{AddresseeNo, DutyCode, ItemCode, OrgCode, OrgId, Outcome, QueryState, RequestId, TenantId};
+use renkei_domain::{
+    AddresseeNo, DutyCode, IdError, ItemCode, OrgCode, OrgId, Outcome, QueryState, RecordOutcome, RequestId, Side, TenantId,
+};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;

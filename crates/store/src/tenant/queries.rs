@@ -127,10 +127,11 @@ pub(super) fn transition(
         return Ok(false);
     }
     from.move_to(to).map_err(|e| StoreError::Conflict(e.to_string()))?;
-    let (outcome, answer) = match extra {
-        Some((o, a)) => (Some(o.code()), Some(a)),
+    let (extra_outcome, answer) = match extra {
+        Some((o, a)) => (Some(o), Some(a)),
         None => (None, None),
     };
+    let outcome = extra_outcome.map(Outcome::code);
     tx.execute(
         // A new reason goes first; the last delivery problem, if any, stays after it.
         "UPDATE queries SET state = ?3,
@@ -143,13 +144,13 @@ pub(super) fn transition(
     if to.is_final() {
         let (org, request_id, provider, duty, items): (String, String, String, String, String) =
             (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?);
-        let outcome = outcome.unwrap_or("error");
+        let outcome = extra_outcome.map_or(RecordOutcome::Error, RecordOutcome::from);
         insert_record(
             tx,
             NewRecord {
                 tenant,
                 org: &org,
-                role: Role::Requester,
+                side: Side::Requester,
                 request_id: &request_id,
                 counterpart: &provider,
                 duty: &duty,

@@ -2,33 +2,18 @@
 
 use super::*;
 
-/// Which side of a linkage a record was written by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Requester,
-    Provider,
-}
-
-impl Role {
-    pub fn code(self) -> &'static str {
-        match self {
-            Role::Requester => "requester",
-            Role::Provider => "provider",
-        }
-    }
-}
-
 /// 情報提供等記録 — who asked whom for what, when, why, with what outcome. Never the content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkageRecord {
     pub seq: i64,
-    pub org: String,
-    pub role: String,
-    pub request_id: String,
-    pub counterpart_org: String,
-    pub duty: String,
-    pub items: Vec<String>,
-    pub outcome: String,
+    pub org: OrgId,
+    pub side: Side,
+    pub request_id: RequestId,
+    pub counterpart_org: OrgId,
+    pub duty: DutyCode,
+    pub items: Vec<ItemCode>,
+    pub outcome: RecordOutcome,
+    /// Seconds since the Unix epoch.
     pub at: i64,
 }
 
@@ -36,12 +21,12 @@ pub struct LinkageRecord {
 pub(super) struct NewRecord<'a> {
     pub(super) tenant: &'a str,
     pub(super) org: &'a str,
-    pub(super) role: Role,
+    pub(super) side: Side,
     pub(super) request_id: &'a str,
     pub(super) counterpart: &'a str,
     pub(super) duty: &'a str,
     pub(super) items_json: &'a str,
-    pub(super) outcome: &'a str,
+    pub(super) outcome: RecordOutcome,
 }
 
 pub(super) fn insert_record(tx: &mut dyn Tx, r: NewRecord<'_>) -> Result<()> {
@@ -54,7 +39,7 @@ pub(super) fn insert_record(tx: &mut dyn Tx, r: NewRecord<'_>) -> Result<()> {
     tx.execute(
         "INSERT INTO linkage_records (tenant_id, org_id, seq, role, request_id, counterpart_org, duty, items, outcome, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (tenant_id, org_id, role, request_id) DO NOTHING",
-        args![r.tenant, r.org, seq, r.role.code(), r.request_id, r.counterpart, r.duty, r.items_json, r.outcome, now_unix()],
+        args![r.tenant, r.org, seq, r.side.code(), r.request_id, r.counterpart, r.duty, r.items_json, r.outcome.code(), now_unix()],
     )?;
     Ok(())
 }
@@ -73,15 +58,16 @@ impl TenantStore {
             )?
             .iter()
             .map(|r| {
+                let code = |what: &'static str, e: IdError| corrupt(format!("a linkage record's {what}: {e}"));
                 Ok(LinkageRecord {
                     seq: r.get(0)?,
-                    org: r.get(1)?,
-                    role: r.get(2)?,
-                    request_id: r.get(3)?,
-                    counterpart_org: r.get(4)?,
-                    duty: r.get(5)?,
+                    org: OrgId::parse(&r.get::<String>(1)?).map_err(|e| code("org", e))?,
+                    side: Side::from_code(&r.get::<String>(2)?).ok_or_else(|| corrupt("a linkage record's role"))?,
+                    request_id: RequestId::parse(&r.get::<String>(3)?).map_err(|e| code("request id", e))?,
+                    counterpart_org: OrgId::parse(&r.get::<String>(4)?).map_err(|e| code("counterpart org", e))?,
+                    duty: DutyCode::parse(&r.get::<String>(5)?).map_err(|e| code("duty", e))?,
                     items: serde_json::from_str(&r.get::<String>(6)?)?,
-                    outcome: r.get(7)?,
+                    outcome: RecordOutcome::from_code(&r.get::<String>(7)?).ok_or_else(|| corrupt("a linkage record's outcome"))?,
                     at: r.get(8)?,
                 })
             })
