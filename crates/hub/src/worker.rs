@@ -12,7 +12,7 @@ use renkei_crypto::signing::{VerifyingKey, open_envelope, peek_payload};
 use renkei_domain::wire::{DeliveryFailure, ForwardedQuery, HUB_SIGNER, MessageKind, RelayedAnswer, SealedAnswer, SignedEnvelope};
 use renkei_net::backoff_millis;
 use renkei_net::worker::Claimed;
-use renkei_store::hub::HubQuery;
+use renkei_store::hub::{HubQuery, RouteOutcome, RouteState};
 use renkei_store::{now_millis, now_unix};
 use std::sync::Arc;
 use std::time::Instant;
@@ -54,10 +54,10 @@ async fn step(hub: &Hub, mut q: HubQuery) {
     let mut unstored = false;
     loop {
         // Which org's server this step goes to: its circuit breaker decides whether to try now.
-        let dest = match q.state.as_str() {
-            "accepted" => q.provider.clone(),
-            "answered" | "undeliverable" => q.requester.clone(),
-            _ => return,
+        let dest = match q.state {
+            RouteState::Accepted => q.provider.clone(),
+            RouteState::Answered | RouteState::Undeliverable => q.requester.clone(),
+            RouteState::Relayed | RouteState::Failed => return,
         };
         if let Err(wait) = hub.breakers.permit(&dest, Instant::now()) {
             if unstored && !store_answer(hub, &q).await {
@@ -69,10 +69,10 @@ async fn step(hub: &Hub, mut q: HubQuery) {
             }
             return;
         }
-        let result = match q.state.as_str() {
-            "accepted" => forward(hub, &q).await.map(Some),
-            "answered" => relay(hub, &q).await.map(|()| None),
-            _ => tell_requester(hub, &q).await.map(|()| None),
+        let result = match q.state {
+            RouteState::Accepted => forward(hub, &q).await.map(Some),
+            RouteState::Answered => relay(hub, &q).await.map(|()| None),
+            RouteState::Undeliverable | RouteState::Relayed | RouteState::Failed => tell_requester(hub, &q).await.map(|()| None),
         };
         match &result {
             Err(Step::Unreachable(_)) => hub.breakers.failure(&dest, Instant::now()),
@@ -81,19 +81,22 @@ async fn step(hub: &Hub, mut q: HubQuery) {
         }
         match result {
             Ok(Some(relayed)) => {
-                q = HubQuery { state: "answered".into(), answer: Some(relayed), attempts: 0, ..q };
+                q = HubQuery { state: RouteState::Answered, answer: Some(relayed), attempts: 0, ..q };
                 unstored = true;
             }
-            Ok(None) if q.state == "undeliverable" => {
+            Ok(None) if q.state == RouteState::Undeliverable => {
                 tracing::info!(request_id = %q.request_id, requester = %q.requester, "the requester was told the query could not be delivered");
                 end(hub, &q, None).await;
                 return;
             }
             Ok(None) => {
                 // Relayed: the answer (if not stored yet) and the end of the route in one step.
-                let (from, answer, outcome) =
-                    if unstored { ("accepted", q.answer.clone(), Some("answered")) } else { ("answered", None, None) };
-                if let Err(e) = hub.store.advance(&q.request_id, from, "relayed", answer, outcome, 0).await {
+                let (from, answer, outcome) = if unstored {
+                    (RouteState::Accepted, q.answer.clone(), Some(RouteOutcome::Answered))
+                } else {
+                    (RouteState::Answered, None, None)
+                };
+                if let Err(e) = hub.store.advance(&q.request_id, from, RouteState::Relayed, answer, outcome, 0).await {
                     // The requester has the answer; the route is retried and its receivers are
                     // idempotent.
                     tracing::warn!(request_id = %q.request_id, error = %e, "relayed, but the hub could not note it");
@@ -125,8 +128,8 @@ async fn step(hub: &Hub, mut q: HubQuery) {
 /// the route (the requester's query ends at its deadline).
 async fn give_up(hub: &Hub, q: &HubQuery, reason: &str, refused: bool) {
     let how = if refused { "refused" } else { "unreachable after the hub's attempts" };
-    match q.state.as_str() {
-        "accepted" => {
+    match q.state {
+        RouteState::Accepted => {
             tracing::warn!(request_id = %q.request_id, provider = %q.provider, %reason, "giving up the forward ({how}); the requester will be told");
             let told = format!("the hub could not deliver the query to {}: {reason}", q.provider);
             match hub.store.give_up(&q.request_id, &told).await {
@@ -136,14 +139,14 @@ async fn give_up(hub: &Hub, q: &HubQuery, reason: &str, refused: bool) {
         }
         _ => {
             tracing::warn!(request_id = %q.request_id, requester = %q.requester, state = %q.state, %reason, "giving up the delivery to the requester ({how})");
-            end(hub, q, Some("failed")).await;
+            end(hub, q, Some(RouteOutcome::Failed)).await;
         }
     }
 }
 
 /// `q`'s state → `failed`, setting its record's outcome if given.
-async fn end(hub: &Hub, q: &HubQuery, outcome: Option<&str>) {
-    if let Err(e) = hub.store.advance(&q.request_id, &q.state, "failed", None, outcome, 0).await {
+async fn end(hub: &Hub, q: &HubQuery, outcome: Option<RouteOutcome>) {
+    if let Err(e) = hub.store.advance(&q.request_id, q.state, RouteState::Failed, None, outcome, 0).await {
         tracing::warn!(request_id = %q.request_id, error = %e, "cannot end the route; it is retried");
     }
 }
@@ -151,7 +154,11 @@ async fn end(hub: &Hub, q: &HubQuery, outcome: Option<&str>) {
 /// Stores the provider's answer of a query whose relay must wait: accepted → answered. False if
 /// it could not be stored, or the query had moved on (another worker's retry got there first).
 async fn store_answer(hub: &Hub, q: &HubQuery) -> bool {
-    match hub.store.advance(&q.request_id, "accepted", "answered", q.answer.clone(), Some("answered"), 0).await {
+    match hub
+        .store
+        .advance(&q.request_id, RouteState::Accepted, RouteState::Answered, q.answer.clone(), Some(RouteOutcome::Answered), 0)
+        .await
+    {
         Ok(moved) => moved,
         Err(e) => {
             tracing::warn!(request_id = %q.request_id, error = %e, "cannot store the answer; the forward will be retried");

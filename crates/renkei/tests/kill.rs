@@ -213,7 +213,7 @@ async fn a_query_past_its_deadline_ends_in_error_with_the_reason(b: Backend) {
     let mut relayed = false;
     for _ in 0..300 {
         let hq = hub.query(done["request_id"].as_str().expect("request id")).await.expect("hub query").expect("routed");
-        if hq.state == "relayed" {
+        if hq.state == renkei_store::hub::RouteState::Relayed {
             relayed = true;
             break;
         }

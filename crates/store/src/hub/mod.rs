@@ -15,7 +15,7 @@ mod schema;
 
 pub use directory::DirectoryEntry;
 pub use records::HubRecord;
-pub use routing::{Admission, HubQuery};
+pub use routing::{Admission, HubQuery, RouteOutcome, RouteState};
 use schema::MIGRATIONS;
 
 // What the rooms share, for each to `use super::*`.

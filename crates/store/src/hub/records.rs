@@ -11,7 +11,7 @@ pub struct HubRecord {
     pub provider: String,
     pub duty: String,
     pub items: Vec<String>,
-    pub outcome: String,
+    pub outcome: RouteOutcome,
     pub at: i64,
 }
 
@@ -33,7 +33,7 @@ impl HubStore {
                     provider: r.get(3)?,
                     duty: r.get(4)?,
                     items: serde_json::from_str(&r.get::<String>(5)?)?,
-                    outcome: r.get(6)?,
+                    outcome: RouteOutcome::from_code(&r.get::<String>(6)?).ok_or_else(|| corrupt("a hub record's outcome"))?,
                     at: r.get(7)?,
                 })
             })

@@ -15,6 +15,72 @@ pub enum Admission {
     UnknownCode,
 }
 
+/// Where a routed query is at the hub (`queries.state`). Only `accepted`, `answered` and
+/// `undeliverable` have a step left: forward, relay, tell the requester it was not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteState {
+    /// Admitted; to be forwarded to the provider.
+    Accepted,
+    /// The provider's answer is stored; to be relayed to the requester.
+    Answered,
+    /// The requester has the answer. Final.
+    Relayed,
+    /// Forwarding was given up; the requester is to be told why.
+    Undeliverable,
+    /// Ended without an answer reaching the requester. Final.
+    Failed,
+}
+
+impl RouteState {
+    pub fn code(self) -> &'static str {
+        match self {
+            RouteState::Accepted => "accepted",
+            RouteState::Answered => "answered",
+            RouteState::Relayed => "relayed",
+            RouteState::Undeliverable => "undeliverable",
+            RouteState::Failed => "failed",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        use RouteState::*;
+        [Accepted, Answered, Relayed, Undeliverable, Failed].into_iter().find(|s| s.code() == code)
+    }
+}
+
+impl std::fmt::Display for RouteState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// What the hub's linkage record says of a query (`records.outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteOutcome {
+    /// Admitted, no answer yet.
+    InFlight,
+    /// The provider answered.
+    Answered,
+    /// No answer reached the requester.
+    Failed,
+}
+
+impl RouteOutcome {
+    pub fn code(self) -> &'static str {
+        match self {
+            RouteOutcome::InFlight => "in_flight",
+            RouteOutcome::Answered => "answered",
+            RouteOutcome::Failed => "failed",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        use RouteOutcome::*;
+        [InFlight, Answered, Failed].into_iter().find(|s| s.code() == code)
+    }
+}
+
 /// A routed query at the hub.
 #[derive(Debug, Clone)]
 pub struct HubQuery {
@@ -22,7 +88,7 @@ pub struct HubQuery {
     pub requester: String,
     pub provider: String,
     pub forwarded: String,
-    pub state: String,
+    pub state: RouteState,
     pub answer: Option<String>,
     pub attempts: i64,
     /// The last delivery problem; in `undeliverable`, why the hub gave up.
@@ -38,7 +104,7 @@ pub(super) fn hub_query_row(r: &Row) -> Result<HubQuery> {
         requester: r.get(1)?,
         provider: r.get(2)?,
         forwarded: r.get(3)?,
-        state: r.get(4)?,
+        state: RouteState::from_code(&r.get::<String>(4)?).ok_or_else(|| corrupt("a routed query's state"))?,
         answer: r.get(5)?,
         attempts: r.get(6)?,
         error: r.get(7)?,
@@ -149,13 +215,13 @@ impl HubStore {
     pub async fn advance(
         &self,
         request_id: &str,
-        from: &str,
-        to: &str,
+        from: RouteState,
+        to: RouteState,
         answer: Option<String>,
-        record_outcome: Option<&str>,
+        record_outcome: Option<RouteOutcome>,
         hold_ms: i64,
     ) -> Result<bool> {
-        let (rid, from, to, outcome) = (request_id.to_owned(), from.to_owned(), to.to_owned(), record_outcome.map(str::to_owned));
+        let (rid, from, to, outcome) = (request_id.to_owned(), from.code(), to.code(), record_outcome.map(RouteOutcome::code));
         self.tx(move |tx| {
             let now = now_millis();
             let n = tx.execute(
