@@ -117,10 +117,7 @@ pub async fn register_person(
         .map_err(|e| Problem::detailed(ProblemKind::InvalidIndividualNumber, e.to_string()))?;
     let org = caller.org(&p).await?;
     let store = caller.store(&p).await?;
-    let codes = p.request_codes(&org, vec![number.expose()]).await.map_err(hub_problem)?;
-    drop(number);
-    let code = codes.into_iter().next().ok_or_else(|| hub_problem("the hub returned no code".into()))?;
-    let status = store.register_person(&org.id, &body.addressee_no, &code).await?;
+    let status = p.register_person(&org, &store, &body.addressee_no, number).await?;
     let (http, status) = match status {
         Registration::Created => (StatusCode::CREATED, "created"),
         Registration::AlreadyRegistered => (StatusCode::OK, "already_registered"),
@@ -163,13 +160,8 @@ pub async fn upsert_copy(
     caller: Caller,
     ApiJson(body): ApiJson<UpsertCopy>,
 ) -> Result<Json<CopyStored>, Problem> {
-    if !p.matrix.knows_item(&body.item) {
-        return Err(Problem::detailed(ProblemKind::UnknownItem, format!("item {} is not in 別表第二", body.item)));
-    }
-    // Every answer built from accepted copies must fit every hop of the linkage.
-    renkei_domain::copy::check_fields(&body.fields).map_err(|e| Problem::detailed(ProblemKind::InvalidFields, format!("fields: {e}")))?;
     let store = caller.store(&p).await?;
-    store.upsert_copy(&caller.org, &body.addressee_no, &body.item, body.valid_from, &body.fields).await?;
+    p.upsert_copy(&store, &caller.org, &body.addressee_no, &body.item, body.valid_from, &body.fields).await?;
     Ok(Json(CopyStored { addressee_no: body.addressee_no, item: body.item, valid_from: body.valid_from }))
 }
 
@@ -424,11 +416,13 @@ pub struct RecordList {
 #[serde(deny_unknown_fields)]
 pub struct QueryListParams {
     /// created, pending_approval, queued, in_flight, answered or failed.
-    pub state: Option<String>,
+    pub state: Option<QueryState>,
     /// Filed at or after this time (RFC 3339, e.g. `2026-12-01T00:00:00+09:00`).
-    pub filed_since: Option<String>,
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub filed_since: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// Duty code (事務).
-    pub duty: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub duty: Option<DutyCode>,
     /// Items on the page: 1–1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
@@ -465,25 +459,7 @@ pub async fn list_queries(
     let q = params(query)?;
     let limit = renkei_domain::page::limit(q.limit).map_err(|e| query_problem(e.to_string()))?;
     let after = renkei_domain::page::id_cursor(q.after.as_deref()).map_err(|e| query_problem(e.to_string()))?;
-    let state = q
-        .state
-        .as_deref()
-        .map(|s| {
-            QueryState::from_code(s)
-                .ok_or_else(|| query_problem("state is created, pending_approval, queued, in_flight, answered or failed"))
-        })
-        .transpose()?;
-    let duty = q.duty.as_deref().map(|d| DutyCode::parse(d).map_err(|e| query_problem(e.to_string()))).transpose()?;
-    let filed_since_ms = q
-        .filed_since
-        .as_deref()
-        .map(|t| {
-            chrono::DateTime::parse_from_rfc3339(t)
-                .map(|t| t.timestamp_millis())
-                .map_err(|_| query_problem("filed_since is an RFC 3339 time, e.g. 2026-12-01T00:00:00+09:00"))
-        })
-        .transpose()?;
-    let filter = QueryFilter { state, filed_since_ms, duty };
+    let filter = QueryFilter { state: q.state, filed_since_ms: q.filed_since.map(|t| t.timestamp_millis()), duty: q.duty };
     let views = caller.store(&p).await?.queries(&caller.org, &filter, after, limit).await?;
     let next = renkei_domain::page::next(views.len(), limit, views.last().map(|v| v.id.clone()));
     Ok(Json(QueryList { queries: views.into_iter().map(QueryResource::from).collect(), next }))

@@ -9,12 +9,14 @@
 //! The [`outbox`] worker delivers filed queries to the hub.
 
 pub mod active;
+pub mod copies;
 pub mod filing;
 pub mod import;
 pub mod internal;
 pub mod network;
 pub mod openapi;
 pub mod outbox;
+pub mod persons;
 
 use active::Active;
 use renkei_crypto::datakey::MasterKey;
