@@ -187,11 +187,14 @@ on_both_backends!(
     a_persons_load_while_the_hub_is_down_keeps_nothing_and_says_why,
 );
 
-/// Uploads a CSV file to `POST /api/v1/imports/{kind}` as `org`'s client system.
+/// Uploads a CSV file to `POST /api/v1/imports/{kind}` as `org`'s client system. A bulk upload
+/// may take longer than the cluster client's 20 s: the 64 MiB one below takes 10–15 s alone in a
+/// debug build, and more beside the rest of the suite on two cores.
 async fn upload(c: &Cluster, org: &str, kind: &str, query: &str, body: Vec<u8>) -> (u16, String, serde_json::Value) {
     let resp = c
         .http
         .post(format!("{}/api/v1/imports/{kind}{query}", c.internal_for(org)))
+        .timeout(std::time::Duration::from_secs(120))
         .bearer_auth(&c.keys[org])
         .header("content-type", "text/csv")
         .body(body)
