@@ -123,6 +123,26 @@ impl ImportError {
     }
 }
 
+/// [`import`] in a task of its own, for an upload that has arrived whole: its load runs to its
+/// end and is audited even if the client goes away meanwhile (its request, and the request's
+/// future, dropped). In the request's future, the load would still have run to its end on the
+/// database worker, and its audit entry would never have been written.
+pub async fn import_detached<R, O>(
+    p: Arc<Platform>,
+    org: OrgId,
+    input: R,
+    opts: ImportOptions,
+    observer: O,
+) -> Result<(ImportSummary, O), ImportError>
+where
+    R: Read + Send + 'static,
+    O: Observer,
+{
+    tokio::spawn(async move { import(p, &org, input, opts, observer).await })
+        .await
+        .map_err(|e| ImportError::Store(StoreError::Task(e.to_string())))?
+}
+
 /// Loads `input` for `org` and returns what happened, with the observer back. Every attempt on
 /// a hosted org is audited: what it did, or what kind of failure stopped it.
 pub async fn import<R, O>(
@@ -703,6 +723,39 @@ impl<R: Read> Read for LineLimit<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Ignore;
+    impl Observer for Ignore {
+        fn bad_line(&mut self, _bad: BadLine) {}
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_load_whose_caller_goes_away_is_applied_and_audited() {
+        let (_dir, p, store, org) = crate::test_support::platform().await;
+        let mut csv = String::from("addressee_no,item,valid_from,income\n");
+        for i in 0..2_000 {
+            csv.push_str(&format!("G{i},TAX,2026-06-01,{i}\n"));
+        }
+        let opts = ImportOptions { kind: FileKind::Copies, encoding: None, skip_bad: false, actor: "client:t-org".into() };
+        // The client goes away at once: the load's future is polled once, then dropped (had the
+        // load run in it, it would still be reading the file then).
+        let load = import_detached(p.clone(), org.id.clone(), std::io::Cursor::new(csv.into_bytes()), opts, Ignore);
+        let _ended_at_once = tokio::time::timeout(std::time::Duration::ZERO, load).await.is_ok();
+        let tenant = store.tenant().clone();
+        let mut entries = Vec::new();
+        for _ in 0..200 {
+            entries = p.platform.audit_log(Some(&tenant)).await.unwrap();
+            if entries.iter().any(|e| e.action == "import") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        let import = entries.iter().find(|e| e.action == "import").map(|e| e.detail.as_str()).unwrap_or("no import entry");
+        assert_eq!(import, "org=t-org kind=copies lines=2000 stored=2000 unchanged=0 bad=0 applied=true");
+        let (g1999, tax) = (AddresseeNo::parse("G1999").unwrap(), renkei_domain::ItemCode::parse("TAX").unwrap());
+        let copies = store.copies_valid_on(&org.id, &g1999, &[tax], "2026-07-01".parse().unwrap()).await.unwrap();
+        assert_eq!(copies.len(), 1, "the last line's copy is stored");
+    }
 
     fn lines_of(input: &[u8]) -> (Vec<Vec<u8>>, LineState) {
         let state = Rc::new(RefCell::new(LineState::default()));

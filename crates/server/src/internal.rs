@@ -361,7 +361,9 @@ pub async fn import_file(
     let opts = ImportOptions { kind, encoding, skip_bad: params.skip_bad, actor: format!("client:{}", caller.org) };
     let input = crate::import::receive(&p, &caller.org, &opts, body, IMPORT_BODY_LIMIT).await.map_err(import_problem)?;
     let (summary, Collect(bad_lines, truncated)) =
-        crate::import::import(p.clone(), &caller.org, input, opts, Collect(Vec::new(), false)).await.map_err(import_problem)?;
+        crate::import::import_detached(p.clone(), caller.org.clone(), input, opts, Collect(Vec::new(), false))
+            .await
+            .map_err(import_problem)?;
     let report = ImportReport { summary, bad_lines, bad_lines_truncated: truncated };
     if !report.summary.applied {
         return Err(Problem::new(ProblemKind::ImportRejected)

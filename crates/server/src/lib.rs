@@ -17,6 +17,8 @@ pub mod network;
 pub mod openapi;
 pub mod outbox;
 pub mod persons;
+#[cfg(test)]
+mod test_support;
 
 use active::Active;
 use renkei_crypto::datakey::MasterKey;
