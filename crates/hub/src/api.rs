@@ -109,12 +109,9 @@ async fn queries(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelo
         .org(q.provider.as_str())
         .await?
         .ok_or_else(|| Problem::detailed(ProblemKind::UnknownProvider, "the provider org is not in the directory"))?;
-    if let Some(item) = hub.matrix.first_denied(&requester.org_type, &q.duty, &provider.org_type, &q.items) {
-        return Err(Problem::detailed(
-            ProblemKind::MatrixDenied,
-            format!("別表第二 does not allow {} for duty {} to ask {} for {item}", requester.org_type, q.duty, provider.org_type),
-        ));
-    }
+    // The same rule, and words, as the platform's check at filing.
+    renkei_domain::query::check_allowed(&hub.matrix, &requester.org_type, &q.duty, &provider.org_type, &q.items)
+        .map_err(|e| Problem::detailed(ProblemKind::MatrixDenied, e.to_string()))?;
     let items_json = serde_json::to_string(&q.items).map_err(|_| Problem::internal())?;
     let hub2 = hub.clone();
     let forward_for = q.clone();
