@@ -59,12 +59,12 @@ async fn step(hub: &Hub, mut q: HubQuery) {
             RouteState::Answered | RouteState::Undeliverable => q.requester.clone(),
             RouteState::Relayed | RouteState::Failed => return,
         };
-        if let Err(wait) = hub.breakers.permit(&dest, Instant::now()) {
+        if let Err(wait) = hub.breakers.permit(dest.as_str(), Instant::now()) {
             if unstored && !store_answer(hub, &q).await {
                 return;
             }
             let later = now_millis() + wait.as_millis() as i64 + rand::random::<u16>() as i64 % 250;
-            if let Err(e) = hub.store.postpone(&q.request_id, later).await {
+            if let Err(e) = hub.store.postpone(q.request_id.as_str(), later).await {
                 tracing::warn!(request_id = %q.request_id, error = %e, "cannot postpone a step; it is retried when its lease ends");
             }
             return;
@@ -75,9 +75,9 @@ async fn step(hub: &Hub, mut q: HubQuery) {
             RouteState::Undeliverable | RouteState::Relayed | RouteState::Failed => tell_requester(hub, &q).await.map(|()| None),
         };
         match &result {
-            Err(Step::Unreachable(_)) => hub.breakers.failure(&dest, Instant::now()),
+            Err(Step::Unreachable(_)) => hub.breakers.failure(dest.as_str(), Instant::now()),
             Err(Step::Local(_)) => {}
-            _ => hub.breakers.success(&dest),
+            _ => hub.breakers.success(dest.as_str()),
         }
         match result {
             Ok(Some(relayed)) => {
@@ -96,7 +96,7 @@ async fn step(hub: &Hub, mut q: HubQuery) {
                 } else {
                     (RouteState::Answered, None, None)
                 };
-                if let Err(e) = hub.store.advance(&q.request_id, from, RouteState::Relayed, answer, outcome, 0).await {
+                if let Err(e) = hub.store.advance(q.request_id.as_str(), from, RouteState::Relayed, answer, outcome, 0).await {
                     // The requester has the answer; the route is retried and its receivers are
                     // idempotent.
                     tracing::warn!(request_id = %q.request_id, error = %e, "relayed, but the hub could not note it");
@@ -113,7 +113,9 @@ async fn step(hub: &Hub, mut q: HubQuery) {
                     give_up(hub, &q, &reason, permanent).await;
                 } else {
                     tracing::info!(request_id = %q.request_id, %reason, attempts = q.attempts + 1, "will retry");
-                    if let Err(e) = hub.store.schedule_retry(&q.request_id, now_millis() + backoff_millis(q.attempts), &reason).await {
+                    if let Err(e) =
+                        hub.store.schedule_retry(q.request_id.as_str(), now_millis() + backoff_millis(q.attempts), &reason).await
+                    {
                         tracing::warn!(request_id = %q.request_id, error = %e, "cannot schedule a retry; it is retried when its lease ends");
                     }
                 }
@@ -132,7 +134,7 @@ async fn give_up(hub: &Hub, q: &HubQuery, reason: &str, refused: bool) {
         RouteState::Accepted => {
             tracing::warn!(request_id = %q.request_id, provider = %q.provider, %reason, "giving up the forward ({how}); the requester will be told");
             let told = format!("the hub could not deliver the query to {}: {reason}", q.provider);
-            match hub.store.give_up(&q.request_id, &told).await {
+            match hub.store.give_up(q.request_id.as_str(), &told).await {
                 Ok(_) => hub.wake.notify_one(),
                 Err(e) => tracing::warn!(request_id = %q.request_id, error = %e, "cannot note the forward as given up; it is retried"),
             }
@@ -146,7 +148,7 @@ async fn give_up(hub: &Hub, q: &HubQuery, reason: &str, refused: bool) {
 
 /// `q`'s state → `failed`, setting its record's outcome if given.
 async fn end(hub: &Hub, q: &HubQuery, outcome: Option<RouteOutcome>) {
-    if let Err(e) = hub.store.advance(&q.request_id, q.state, RouteState::Failed, None, outcome, 0).await {
+    if let Err(e) = hub.store.advance(q.request_id.as_str(), q.state, RouteState::Failed, None, outcome, 0).await {
         tracing::warn!(request_id = %q.request_id, error = %e, "cannot end the route; it is retried");
     }
 }
@@ -156,7 +158,7 @@ async fn end(hub: &Hub, q: &HubQuery, outcome: Option<RouteOutcome>) {
 async fn store_answer(hub: &Hub, q: &HubQuery) -> bool {
     match hub
         .store
-        .advance(&q.request_id, RouteState::Accepted, RouteState::Answered, q.answer.clone(), Some(RouteOutcome::Answered), 0)
+        .advance(q.request_id.as_str(), RouteState::Accepted, RouteState::Answered, q.answer.clone(), Some(RouteOutcome::Answered), 0)
         .await
     {
         Ok(moved) => moved,
@@ -227,7 +229,7 @@ async fn post(hub: &Hub, url: String, body: &str) -> Result<String, Step> {
 /// longer than the freshness window still gets a fresh one), and checks its signed, sealed
 /// answer; returns the hub-signed relay envelope for the requester (not stored yet: see [`step`]).
 async fn forward(hub: &Hub, q: &HubQuery) -> Result<String, Step> {
-    let provider = hub.org(&q.provider).await?.ok_or("provider left the directory")?;
+    let provider = hub.org(q.provider.as_str()).await?.ok_or("provider left the directory")?;
     let mut fresh = stored_forward(q)?;
     fresh.issued_at = now_unix();
     let env = hub.signing.sign(HUB_SIGNER, MessageKind::ForwardedQuery, &fresh).map_err(|e| Step::Local(e.to_string()))?;
@@ -236,10 +238,10 @@ async fn forward(hub: &Hub, q: &HubQuery) -> Result<String, Step> {
     let env: SignedEnvelope = serde_json::from_str(&text).map_err(|_| "the provider's answer is not an envelope".to_string())?;
     let key = VerifyingKey::from_base64(&provider.verify_key).map_err(|e| e.to_string())?;
     let sealed: SealedAnswer = open_envelope(&env, MessageKind::Answer, &key).map_err(|e| format!("provider answer rejected: {e}"))?;
-    if env.signer != q.provider
-        || sealed.request_id.as_str() != q.request_id
-        || sealed.provider.as_str() != q.provider
-        || sealed.requester.as_str() != q.requester
+    if env.signer != q.provider.as_str()
+        || sealed.request_id != q.request_id
+        || sealed.provider != q.provider
+        || sealed.requester != q.requester
     {
         return Err("the provider's answer does not match the query".into());
     }
@@ -258,7 +260,7 @@ fn stored_forward(q: &HubQuery) -> Result<ForwardedQuery, Step> {
 
 /// Delivers the relayed answer to the requester's server.
 async fn relay(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
-    let requester = hub.org(&q.requester).await?.ok_or("requester left the directory")?;
+    let requester = hub.org(q.requester.as_str()).await?.ok_or("requester left the directory")?;
     let body = q.answer.as_deref().ok_or("no answer stored")?;
     post(hub, format!("{}/net/v1/answers", requester.endpoint.trim_end_matches('/')), body).await?;
     Ok(())
@@ -266,7 +268,7 @@ async fn relay(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
 
 /// Tells the requester's server, hub-signed, that its query could not be delivered and why.
 async fn tell_requester(hub: &Hub, q: &HubQuery) -> Result<(), Step> {
-    let requester = hub.org(&q.requester).await?.ok_or("requester left the directory")?;
+    let requester = hub.org(q.requester.as_str()).await?.ok_or("requester left the directory")?;
     let fwd = stored_forward(q)?;
     let notice = DeliveryFailure {
         request_id: fwd.request_id,

@@ -25,7 +25,7 @@ use crate::db::{Backend, Location, Row, Scope, ToValue, Tx, placeholders, value_
 use crate::migrate::{Migration, Migrations};
 use crate::{Db, Result, StoreError, args, layout, now_millis, now_unix};
 use renkei_crypto::hubkey::mint_code;
-use renkei_domain::{OrgCode, OrgId, OrgType};
+use renkei_domain::{OrgCode, OrgId, OrgType, RequestId};
 use serde::{Deserialize, Serialize};
 
 /// The role hub requests run as on PostgreSQL (owns nothing).

@@ -84,9 +84,9 @@ impl RouteOutcome {
 /// A routed query at the hub.
 #[derive(Debug, Clone)]
 pub struct HubQuery {
-    pub request_id: String,
-    pub requester: String,
-    pub provider: String,
+    pub request_id: RequestId,
+    pub requester: OrgId,
+    pub provider: OrgId,
     pub forwarded: String,
     pub state: RouteState,
     pub answer: Option<String>,
@@ -100,9 +100,9 @@ pub(super) const HUB_QUERY_COLUMNS: &str = "request_id, requester, provider, for
 
 pub(super) fn hub_query_row(r: &Row) -> Result<HubQuery> {
     Ok(HubQuery {
-        request_id: r.get(0)?,
-        requester: r.get(1)?,
-        provider: r.get(2)?,
+        request_id: RequestId::parse(&r.get::<String>(0)?).map_err(corrupt)?,
+        requester: OrgId::parse(&r.get::<String>(1)?).map_err(corrupt)?,
+        provider: OrgId::parse(&r.get::<String>(2)?).map_err(corrupt)?,
         forwarded: r.get(3)?,
         state: RouteState::from_code(&r.get::<String>(4)?).ok_or_else(|| corrupt("a routed query's state"))?,
         answer: r.get(5)?,
