@@ -3,9 +3,9 @@
 //! one tenant and one org; everything it reaches is that org's. Another tenant's or org's
 //! resource answers 404, so existence does not leak.
 
-use crate::Platform;
 use crate::filing::QueryFiling;
 use crate::import::{BadLine, ImportError, ImportOptions, ImportSummary, Observer};
+use crate::{Platform, hub_problem};
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -74,11 +74,6 @@ impl Caller {
 fn gone(what: &str) -> Problem {
     tracing::error!(what, "an API key names a tenant or org the platform database does not have");
     Problem::internal()
-}
-
-fn hub_problem(detail: String) -> Problem {
-    tracing::warn!(%detail, "hub call failed");
-    Problem::new(ProblemKind::HubUnavailable).with_detail(detail)
 }
 
 /// 符号取得: register a person of the tenant with the Individual Number, once.

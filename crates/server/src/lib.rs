@@ -97,6 +97,13 @@ pub struct Platform {
     key_scopes: Recent<KeyScope>,
 }
 
+/// A call to the hub made for a request failed: the request's answer is a 502 that says why
+/// (the hub's words or the transport's, never a personal value), and the log says so too.
+pub(crate) fn hub_problem(detail: String) -> renkei_net::Problem {
+    tracing::warn!(%detail, "hub call failed");
+    renkei_net::Problem::detailed(renkei_net::ProblemKind::HubUnavailable, detail)
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Every critical section here inserts or reads whole values: a panic elsewhere cannot leave
     // a map half-changed.

@@ -4,7 +4,7 @@
 
 use crate::{OrgContext, Platform};
 use renkei_domain::{AddresseeNo, IndividualNumber};
-use renkei_net::{Problem, ProblemKind};
+use renkei_net::Problem;
 use renkei_store::StoreError;
 use renkei_store::tenant::{Registration, TenantStore};
 
@@ -21,10 +21,7 @@ pub enum RegisterError {
 impl From<RegisterError> for Problem {
     fn from(e: RegisterError) -> Self {
         match e {
-            RegisterError::Hub(detail) => {
-                tracing::warn!(%detail, "hub call failed");
-                Problem::detailed(ProblemKind::HubUnavailable, detail)
-            }
+            RegisterError::Hub(detail) => crate::hub_problem(detail),
             RegisterError::Store(e) => e.into(),
         }
     }
