@@ -1,16 +1,17 @@
 //! The hub's linkage records, read by person for the disclosure page.
 
 use super::*;
+use renkei_domain::{DutyCode, ItemCode};
 
 /// One of the hub's linkage records, as disclosed to the resident.
 #[derive(Debug, Clone, Serialize)]
 pub struct HubRecord {
     pub seq: i64,
-    pub request_id: String,
-    pub requester: String,
-    pub provider: String,
-    pub duty: String,
-    pub items: Vec<String>,
+    pub request_id: RequestId,
+    pub requester: OrgId,
+    pub provider: OrgId,
+    pub duty: DutyCode,
+    pub items: Vec<ItemCode>,
     pub outcome: RouteOutcome,
     pub at: i64,
 }
@@ -28,10 +29,10 @@ impl HubStore {
             .map(|r| {
                 Ok(HubRecord {
                     seq: r.get(0)?,
-                    request_id: r.get(1)?,
-                    requester: r.get(2)?,
-                    provider: r.get(3)?,
-                    duty: r.get(4)?,
+                    request_id: RequestId::parse(&r.get::<String>(1)?).map_err(corrupt)?,
+                    requester: OrgId::parse(&r.get::<String>(2)?).map_err(corrupt)?,
+                    provider: OrgId::parse(&r.get::<String>(3)?).map_err(corrupt)?,
+                    duty: DutyCode::parse(&r.get::<String>(4)?).map_err(corrupt)?,
                     items: serde_json::from_str(&r.get::<String>(5)?)?,
                     outcome: RouteOutcome::from_code(&r.get::<String>(6)?).ok_or_else(|| corrupt("a hub record's outcome"))?,
                     at: r.get(7)?,
