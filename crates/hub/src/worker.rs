@@ -45,6 +45,16 @@ pub async fn run(hub: Arc<Hub>, shutdown: impl std::future::Future<Output = ()>)
     renkei_net::worker::run(MAX_IN_FLIGHT, &hub.wake, shutdown, claim, deliver).await;
 }
 
+/// What a route's next step does, by its state.
+enum Next {
+    /// Accepted: send the query to the provider.
+    Forward,
+    /// Answered: relay the answer to the requester.
+    Relay,
+    /// Undeliverable: tell the requester why the query ends.
+    TellRequester,
+}
+
 async fn step(hub: &Hub, mut q: HubQuery) {
     // A forwarded query's answer is relayed by the same task straight away (its row is held
     // for the lease meanwhile) and stored with the relay's outcome, in one transaction. Until
@@ -54,9 +64,10 @@ async fn step(hub: &Hub, mut q: HubQuery) {
     let mut unstored = false;
     loop {
         // Which org's server this step goes to: its circuit breaker decides whether to try now.
-        let dest = match q.state {
-            RouteState::Accepted => q.provider.clone(),
-            RouteState::Answered | RouteState::Undeliverable => q.requester.clone(),
+        let (dest, step) = match q.state {
+            RouteState::Accepted => (q.provider.clone(), Next::Forward),
+            RouteState::Answered => (q.requester.clone(), Next::Relay),
+            RouteState::Undeliverable => (q.requester.clone(), Next::TellRequester),
             RouteState::Relayed | RouteState::Failed => return,
         };
         if let Err(wait) = hub.breakers.permit(dest.as_str(), Instant::now()) {
@@ -69,10 +80,10 @@ async fn step(hub: &Hub, mut q: HubQuery) {
             }
             return;
         }
-        let result = match q.state {
-            RouteState::Accepted => forward(hub, &q).await.map(Some),
-            RouteState::Answered => relay(hub, &q).await.map(|()| None),
-            RouteState::Undeliverable | RouteState::Relayed | RouteState::Failed => tell_requester(hub, &q).await.map(|()| None),
+        let result = match step {
+            Next::Forward => forward(hub, &q).await.map(Some),
+            Next::Relay => relay(hub, &q).await.map(|()| None),
+            Next::TellRequester => tell_requester(hub, &q).await.map(|()| None),
         };
         match &result {
             Err(Step::Unreachable(_)) => hub.breakers.failure(dest.as_str(), Instant::now()),
