@@ -45,6 +45,17 @@ impl MasterKey {
         seal(&self.0, &wrap_aad(&dk.tenant), &dk.key)
     }
 
+    /// A 32-byte key for one `purpose`, derived from the master key: HKDF-Expand (RFC 5869) with
+    /// the master key as the pseudorandom key (it is uniformly random, so Extract adds nothing)
+    /// and one output block. Every process holding the master key derives the same key; no
+    /// purpose's key tells anything of another's or of the master key.
+    pub fn derive(&self, purpose: &str) -> zeroize::Zeroizing<[u8; 32]> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(format!("renkei/v1/derived\0{purpose}").as_bytes());
+        mac.update(&[1]);
+        zeroize::Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+
     pub fn unwrap(&self, tenant: &str, wrapped: &[u8]) -> Result<DataKey, CryptoError> {
         let mut raw = open(&self.0, &wrap_aad(tenant), wrapped)?;
         let key: [u8; 32] = raw.as_slice().try_into().map_err(|_| CryptoError::Decrypt)?;

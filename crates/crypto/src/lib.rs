@@ -6,12 +6,14 @@
 //!   binding every ciphertext to (tenant, table, row), plus keyed blind indexes for look-ups.
 //! - [`hubkey`]: the hub's keyed hash of Individual Numbers and random code minting.
 //! - [`apikey`]: client-system API keys, stored only as hashes.
+//! - [`auditlog`]: the audit log's hash chain and its signed checkpoints.
 //! - [`pki`]: a development CA and certificates for TLS.
 //! - [`spool`]: scratch files encrypted under a key held in memory only (bulk uploads).
 //!
 //! No function here logs or formats key material; key types implement `Debug` as a mask.
 
 pub mod apikey;
+pub mod auditlog;
 pub mod datakey;
 pub mod hubkey;
 pub mod pki;
