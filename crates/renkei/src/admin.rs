@@ -7,18 +7,11 @@ use clap::{Args, Subcommand};
 use renkei_domain::{OrgId, OrgType, TenantId};
 use renkei_store::hub::DirectoryEntry;
 use renkei_store::platform::{KeyScope, Org, PlatformStore};
-use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct AdminArgs {
-    /// The platform's keys and, unless --database is given, its SQLite store.
-    #[arg(long, env = "RENKEI_DATA_DIR")]
-    data_dir: PathBuf,
     #[command(flatten)]
-    db: run::DbArgs,
-    /// The master key [default: DATA_DIR/master.key; RENKEI_MASTER_KEY gives the key itself].
-    #[arg(long, env = "RENKEI_MASTER_KEY_FILE")]
-    master_key_file: Option<PathBuf>,
+    platform: run::PlatformArgs,
     /// Who is acting, for the audit log.
     #[arg(long, env = "RENKEI_ACTOR", default_value = "operator")]
     actor: String,
@@ -88,8 +81,8 @@ enum AdminCmd {
 }
 
 pub async fn run(a: AdminArgs) -> Result<()> {
-    let store = PlatformStore::open(&a.db.location(&a.data_dir, run::PLATFORM_SCHEMA)?).await?;
-    let master = || run::master_key(&a.data_dir, a.master_key_file.as_deref());
+    let store = a.platform.store().await?;
+    let master = || a.platform.master_key();
     match a.cmd {
         AdminCmd::TenantCreate { id, name } => {
             let id = TenantId::parse(&id)?;

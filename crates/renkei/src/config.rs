@@ -1,4 +1,4 @@
-//! `renkei.toml`: one file for the platform's commands (`serve`, `admin`, `import`) and the hub.
+//! `renkei.toml`: one file for the platform's commands (`serve`, `admin`, `import`, `audit`) and the hub.
 //!
 //! A key is a flag's long name with `_` for `-`, in the section of its command. Keys are read
 //! off the commands' own flag definitions (clap), so every flag has a key and a new flag gets
@@ -23,7 +23,7 @@ pub const ENV: &str = "RENKEI_CONFIG";
 /// The sections of the file: its name, the commands that read it (in this order, later ones
 /// overriding), and what it is for.
 const SECTIONS: &[(&str, &str)] = &[
-    ("platform", "Read by every platform command (`serve`, `admin`, `import`): where its stores, keys and hub are."),
+    ("platform", "Read by every platform command (`serve`, `admin`, `import`, `audit`): where its stores, keys and hub are."),
     (
         "serve",
         "`renkei serve` only: its listeners and timings. It also takes every `[platform]` key, which overrides `[platform]` for `serve`.",
@@ -148,6 +148,7 @@ pub fn apply(cmd: Command, config: &Config) -> Command {
     cmd.mut_subcommand("serve", |c| set(set(c, "platform"), "serve"))
         .mut_subcommand("admin", |c| set(set(c, "platform"), "admin"))
         .mut_subcommand("import", |c| set(c, "platform"))
+        .mut_subcommand("audit", |c| set(c, "platform"))
         .mut_subcommand("hub", |c| {
             let subs: Vec<String> = c.get_subcommands().map(|s| s.get_name().to_owned()).collect();
             subs.iter().fold(set(c, "hub"), |c, s| c.mut_subcommand(s, |sub| set(sub, "hub")))

@@ -9,6 +9,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
+mod audit;
 mod bench;
 mod config;
 mod demo;
@@ -50,6 +51,8 @@ enum Cmd {
     Admin(admin::AdminArgs),
     /// Load persons or provision copies (副本) from a CSV file (UTF-8 or CP932).
     Import(import::ImportArgs),
+    /// Verify the audit log's hash chains and signed checkpoints, or write checkpoints now.
+    Audit(audit::AuditArgs),
     /// Measure speed against baselines run alongside (see docs/benchmarks.md).
     Bench(bench::BenchArgs),
     /// Print the internal API's OpenAPI 3.1 document (as committed in docs/openapi.json).
@@ -326,6 +329,7 @@ async fn dispatch(cmd: Cmd, config_file: Option<PathBuf>) -> Result<ExitCode> {
         Cmd::Hub(a) => hub(a).await.map(|_| ExitCode::SUCCESS),
         Cmd::Pki { cmd } => pki(cmd).map(|_| ExitCode::SUCCESS),
         Cmd::Admin(a) => admin::run(a).await.map(|_| ExitCode::SUCCESS),
+        Cmd::Audit(a) => audit::run(a).await,
         Cmd::Import(a) => {
             init_logs("warn");
             import::run(a).await

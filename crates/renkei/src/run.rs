@@ -300,3 +300,27 @@ pub async fn start_platform(
     shutdown.spawn(renkei_server::outbox::run(p.clone(), shutdown.clone().wait()));
     Ok(p)
 }
+
+/// Where a platform command finds the platform: its data directory, its store and its master
+/// key (`admin`, `audit`).
+#[derive(clap::Args)]
+pub struct PlatformArgs {
+    /// The platform's keys and, unless --database is given, its SQLite store.
+    #[arg(long, env = "RENKEI_DATA_DIR")]
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The master key [default: DATA_DIR/master.key; RENKEI_MASTER_KEY gives the key itself].
+    #[arg(long, env = "RENKEI_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+}
+
+impl PlatformArgs {
+    pub async fn store(&self) -> Result<renkei_store::platform::PlatformStore> {
+        Ok(renkei_store::platform::PlatformStore::open(&self.db.location(&self.data_dir, PLATFORM_SCHEMA)?).await?)
+    }
+
+    pub fn master_key(&self) -> Result<renkei_crypto::datakey::MasterKey> {
+        master_key(&self.data_dir, self.master_key_file.as_deref())
+    }
+}

@@ -14,7 +14,10 @@ use renkei_domain::{OrgId, OrgType, TenantId};
 /// The role platform requests run as on PostgreSQL: no BYPASSRLS, owns nothing.
 pub const APP_ROLE: &str = "renkei_app";
 
-const SQLITE: &[Migration] = &[Migration { version: 1, sql: include_str!("../migrations/sqlite/platform/001_tables.sql") }];
+const SQLITE: &[Migration] = &[
+    Migration { version: 1, sql: include_str!("../migrations/sqlite/platform/001_tables.sql") },
+    Migration { version: 2, sql: include_str!("../migrations/sqlite/platform/002_audit_chain.sql") },
+];
 
 /// On PostgreSQL one schema holds the platform tables and every tenant's tables; each has
 /// row-level security enabled and forced ([`ROW_SECURITY`]).
@@ -22,6 +25,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 1, sql: include_str!("../migrations/postgres/platform/001_tables.sql") },
     Migration { version: 2, sql: include_str!("../migrations/postgres/platform/002_import_id.sql") },
     Migration { version: 3, sql: include_str!("../migrations/postgres/platform/003_dates_as_dates.sql") },
+    Migration { version: 4, sql: include_str!("../migrations/postgres/platform/004_audit_chain.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
@@ -37,14 +41,16 @@ const ROW_SECURITY: &[RowSecurity] = &[
     RowSecurity { version: 1, table: "queries", rows: Rows::Tenant },
     RowSecurity { version: 1, table: "provided_answers", rows: Rows::Tenant },
     RowSecurity { version: 1, table: "linkage_records", rows: Rows::Tenant },
+    RowSecurity { version: 4, table: "audit_heads", rows: Rows::TenantOrOperator("chain") },
+    RowSecurity { version: 4, table: "audit_checkpoints", rows: Rows::TenantOrOperator("chain") },
 ];
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {
     sqlite: SQLITE,
     postgres: POSTGRES,
     postgres_row_security: ROW_SECURITY,
-    // The audit log is append-only for the application.
-    postgres_grants: "REVOKE UPDATE, DELETE ON audit_log FROM renkei_app;",
+    // The audit log and its checkpoints are append-only for the application.
+    postgres_grants: "REVOKE UPDATE, DELETE ON audit_log, audit_checkpoints FROM renkei_app;",
     sqlite_page_size: crate::migrate::SMALL_PAGE_SIZE,
 };
 
@@ -119,12 +125,8 @@ fn org_row(r: &crate::db::Row) -> Result<Org> {
     })
 }
 
-fn audit(tx: &mut dyn Tx, tenant: Option<&str>, actor: &str, action: &str, detail: &str) -> Result<()> {
-    tx.execute(
-        "INSERT INTO audit_log (tenant_id, actor, action, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        args![tenant, actor, action, detail, now_unix()],
-    )?;
-    Ok(())
+fn audit(tx: &mut dyn Tx, tenant: &str, actor: &str, action: &str, detail: &str) -> Result<()> {
+    crate::audit::append(tx, tenant, &crate::audit::AuditEvent { actor, role: "", action, target: "", detail })
 }
 
 fn duplicate_as(what: String) -> impl FnOnce(StoreError) -> StoreError {
@@ -172,7 +174,7 @@ impl PlatformStore {
                     "INSERT INTO tenants (id, name, wrapped_key, created_at) VALUES (?1, ?2, ?3, ?4)",
                     args![id, name, wrapped, now_unix()],
                 )?;
-                audit(tx, Some(&id), &actor, "tenant.create", &format!("name={name}"))
+                audit(tx, &id, &actor, "tenant.create", &format!("name={name}"))
             })
             .await
     }
@@ -216,7 +218,7 @@ impl PlatformStore {
                     "INSERT INTO orgs (tenant_id, id, org_type, name, signing_key, opening_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     args![org.tenant.as_str(), org.id.as_str(), org.org_type.as_str(), org.name, sk, ok, now_unix()],
                 )?;
-                audit(tx, Some(org.tenant.as_str()), &actor, "org.create", &format!("org={} type={}", org.id, org.org_type))
+                audit(tx, org.tenant.as_str(), &actor, "org.create", &format!("org={} type={}", org.id, org.org_type))
             })
             .await
             .map_err(duplicate_as(taken))
@@ -283,7 +285,7 @@ impl PlatformStore {
                 )?;
                 audit(
                     tx,
-                    Some(scope.tenant.as_str()),
+                    scope.tenant.as_str(),
                     &actor,
                     "api_key.create",
                     &format!("org={} id={} label={label}", scope.org, key_id(&key_hash)),
@@ -344,7 +346,7 @@ impl PlatformStore {
                 let (hash, org, label): (String, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
                 let now = now_unix();
                 tx.execute("UPDATE api_keys SET revoked_at = ?3 WHERE tenant_id = ?1 AND key_hash = ?2", args![tenant_id, hash, now])?;
-                audit(tx, Some(&tenant_id), &actor, "api_key.revoke", &format!("org={org} id={id} label={label}"))?;
+                audit(tx, &tenant_id, &actor, "api_key.revoke", &format!("org={org} id={id} label={label}"))?;
                 Ok(Some(ApiKeyInfo {
                     id,
                     tenant: parse(TenantId::parse(&tenant_id))?,
@@ -379,7 +381,7 @@ impl PlatformStore {
     /// system or an operator). `detail` must name no personal data.
     pub async fn audit(&self, tenant: &TenantId, actor: &str, action: &str, detail: &str) -> Result<()> {
         let (tenant, actor, action, detail) = (tenant.to_string(), actor.to_owned(), action.to_owned(), detail.to_owned());
-        self.db.tx(Scope::Tenant(tenant.clone()), move |tx| audit(tx, Some(&tenant), &actor, &action, &detail)).await
+        self.db.tx(Scope::Tenant(tenant.clone()), move |tx| audit(tx, &tenant, &actor, &action, &detail)).await
     }
 
     pub async fn audit_log(&self, tenant: Option<&TenantId>) -> Result<Vec<AuditEntry>> {

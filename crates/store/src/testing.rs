@@ -94,6 +94,26 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Declares each named `async fn name(f: Fixture)` of a test file as two tests, `sqlite::name`
+/// and `postgres::name`, each given `Fixture::new(postgres).await` of that file.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(super::Fixture::new(false).await).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(super::Fixture::new(true).await).await
+            })*
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

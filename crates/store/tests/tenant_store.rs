@@ -35,24 +35,7 @@ impl Fixture {
     }
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                super::$name(super::Fixture::new(false).await).await
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                super::$name(super::Fixture::new(true).await).await
-            })*
-        }
-    };
-}
-
-on_both_backends!(
+renkei_store::on_both_backends!(
     copies_keep_history_and_answer_with_the_version_valid_on_the_date,
     registration_is_idempotent_and_a_different_code_conflicts,
     query_states_only_move_forward_and_records_are_written_once,
