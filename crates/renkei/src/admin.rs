@@ -11,7 +11,7 @@ use renkei_store::platform::{KeyScope, Org, PlatformStore};
 #[derive(Args)]
 pub struct AdminArgs {
     #[command(flatten)]
-    platform: run::PlatformArgs,
+    platform: run::PlatformAccess,
     /// Who is acting, for the audit log.
     #[arg(long, env = "RENKEI_ACTOR", default_value = "operator")]
     actor: String,

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 #[derive(Args)]
 pub struct AuditArgs {
     #[command(flatten)]
-    platform: run::PlatformArgs,
+    platform: run::PlatformAccess,
     #[command(subcommand)]
     cmd: AuditCmd,
 }

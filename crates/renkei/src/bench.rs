@@ -194,6 +194,7 @@ impl Stage {
             claim_lease: run::DEFAULT_CLAIM_LEASE,
             freshness: run::DEFAULT_FRESHNESS,
             limits: renkei_net::listener::Limits::default(),
+            audit_checkpoint_every: renkei_server::audit::CHECKPOINT_EVERY,
         }
     }
 }

@@ -131,6 +131,7 @@ impl PlatformArgs {
             claim_lease: run::DEFAULT_CLAIM_LEASE,
             freshness: run::DEFAULT_FRESHNESS,
             limits: renkei_net::listener::Limits::default(),
+            audit_checkpoint_every: renkei_server::audit::CHECKPOINT_EVERY,
         })
     }
 }
@@ -189,6 +190,9 @@ struct ServeArgs {
     /// closed. Each open file costs three to five descriptors.
     #[arg(long, env = "RENKEI_SQLITE_OPEN_FILES", default_value_t = renkei_store::sqlite::MAX_OPEN_FILES)]
     sqlite_open_files: usize,
+    /// Seconds between signed checkpoints of the audit chains that grew (`renkei audit`).
+    #[arg(long, env = "RENKEI_AUDIT_CHECKPOINT_SECS", default_value_t = renkei_server::audit::CHECKPOINT_EVERY.as_secs())]
+    audit_checkpoint_secs: u64,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -383,6 +387,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
     setup.claim_lease = Duration::from_secs(a.claim_lease_secs.max(1));
     setup.freshness = Duration::from_secs(a.freshness_secs.max(1));
     setup.limits = a.limits.limits();
+    setup.audit_checkpoint_every = Duration::from_secs(a.audit_checkpoint_secs.max(1));
     let (internal, ia) = run::bind(&a.internal_listen).await?;
     let (network, na) = run::bind(&a.network_listen).await?;
     let (tx, shutdown) = run::Shutdown::new();

@@ -266,6 +266,8 @@ pub struct PlatformSetup {
     pub freshness: Duration,
     /// What the listeners allow their clients (see `--header-timeout-secs` …).
     pub limits: Limits,
+    /// How often the audit chains that grew are checkpointed (see `--audit-checkpoint-secs`).
+    pub audit_checkpoint_every: Duration,
 }
 
 /// Opens the platform's stores and unlocks its orgs' keys, without listening.
@@ -298,13 +300,14 @@ pub async fn start_platform(
         shutdown.clone().wait(),
     ));
     shutdown.spawn(renkei_server::outbox::run(p.clone(), shutdown.clone().wait()));
+    shutdown.spawn(renkei_server::audit::checkpoints(p.clone(), o.audit_checkpoint_every, shutdown.clone().wait()));
     Ok(p)
 }
 
 /// Where a platform command finds the platform: its data directory, its store and its master
 /// key (`admin`, `audit`).
 #[derive(clap::Args)]
-pub struct PlatformArgs {
+pub struct PlatformAccess {
     /// The platform's keys and, unless --database is given, its SQLite store.
     #[arg(long, env = "RENKEI_DATA_DIR")]
     pub data_dir: PathBuf,
@@ -315,7 +318,7 @@ pub struct PlatformArgs {
     pub master_key_file: Option<PathBuf>,
 }
 
-impl PlatformArgs {
+impl PlatformAccess {
     pub async fn store(&self) -> Result<renkei_store::platform::PlatformStore> {
         Ok(renkei_store::platform::PlatformStore::open(&self.db.location(&self.data_dir, PLATFORM_SCHEMA)?).await?)
     }

@@ -9,6 +9,7 @@
 //! The [`outbox`] worker delivers filed queries to the hub.
 
 pub mod active;
+pub mod audit;
 pub mod copies;
 pub mod filing;
 pub mod import;
