@@ -95,6 +95,12 @@ id_type!(
     RequestId, "request id", "1–64 characters of a-z, 0-9 and -", 64, slug
 );
 
+id_type!(
+    /// An account's sign-in name (e.g. a staff number or an e-mail address), compared as written.
+    AccountName, "account name", "1–64 characters of a-z, 0-9, '.', '_', '-' and '@'", 64,
+    |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '@')
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

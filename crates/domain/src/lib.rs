@@ -4,6 +4,7 @@
 //! [`IndividualNumber`] (個人番号) is never printed, a [`Matrix`] (別表第二) decides who may ask
 //! whom for what, and a [`QueryState`] only moves along the legal transitions.
 
+pub mod account;
 pub mod bulk;
 pub mod copy;
 pub mod date;
@@ -17,7 +18,7 @@ pub mod record;
 pub mod wire;
 
 pub use date::{Date, DateError};
-pub use ids::{AddresseeNo, DutyCode, IdError, ItemCode, OrgCode, OrgId, OrgType, RequestId, TenantId};
+pub use ids::{AccountName, AddresseeNo, DutyCode, IdError, ItemCode, OrgCode, OrgId, OrgType, RequestId, TenantId};
 pub use matrix::{Matrix, MatrixError, MatrixRow};
 pub use number::{IndividualNumber, NumberError, SecretText};
 pub use policy::{Action, Principal, Role};
