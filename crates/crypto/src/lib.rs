@@ -7,6 +7,7 @@
 //! - [`hubkey`]: the hub's keyed hash of Individual Numbers and random code minting.
 //! - [`apikey`]: client-system API keys, stored only as hashes.
 //! - [`auditlog`]: the audit log's hash chain and its signed checkpoints.
+//! - [`password`]: people's passwords (Argon2id); [`totp`]: their second factor (RFC 6238).
 //! - [`pki`]: a development CA and certificates for TLS.
 //! - [`spool`]: scratch files encrypted under a key held in memory only (bulk uploads).
 //!
@@ -16,10 +17,12 @@ pub mod apikey;
 pub mod auditlog;
 pub mod datakey;
 pub mod hubkey;
+pub mod password;
 pub mod pki;
 pub mod sealing;
 pub mod signing;
 pub mod spool;
+pub mod totp;
 
 use base64::Engine;
 
