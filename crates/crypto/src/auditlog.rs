@@ -21,7 +21,10 @@ pub const GENESIS: Hash = [0; 32];
 /// The signed note's key name.
 pub const KEY_NAME: &str = "renkei-audit";
 
-/// What a checkpoint's origin line starts with; the chain's name follows.
+/// How messages name the platform's own chain, whose key is empty.
+pub const PLATFORM_CHAIN_NAME: &str = "the platform";
+
+/// What a checkpoint's origin line starts with; the chain's key follows.
 pub const ORIGIN_PREFIX: &str = "renkei/audit/";
 
 pub type Hash = [u8; 32];
@@ -171,7 +174,7 @@ pub struct Verified {
     pub head: Hash,
 }
 
-/// Checks `chain`: its entries (in the order of their place), the recorded head (size and hex
+/// Checks the chain keyed `chain` (empty for the platform's own): its entries (in the order of their place), the recorded head (size and hex
 /// hash, if one is kept) and every checkpoint note of it.
 pub fn verify(
     chain: &str,
@@ -180,11 +183,13 @@ pub fn verify(
     checkpoints: &[String],
     verifier: &CheckpointVerifier,
 ) -> Result<Verified, Tamper> {
+    let key = chain;
+    let chain = if key.is_empty() { PLATFORM_CHAIN_NAME } else { key };
     let mut hashes = Vec::with_capacity(entries.len());
     let mut prev = GENESIS;
     for (i, stored) in entries.iter().enumerate() {
         let expected = i as u64 + 1;
-        if stored.entry.seq != expected || stored.entry.chain != chain {
+        if stored.entry.seq != expected || stored.entry.chain != key {
             return Err(Tamper::Missing { chain: chain.to_owned(), expected, found: stored.entry.seq });
         }
         let h = entry_hash(&prev, &stored.entry);
@@ -197,7 +202,7 @@ pub fn verify(
     let size = entries.len() as u64;
     let at = |n: u64| if n == 0 { GENESIS } else { hashes[n as usize - 1] };
     for note in checkpoints {
-        let cp = verifier.open(note).filter(|cp| cp.chain == chain).ok_or_else(|| Tamper::BadCheckpoint { chain: chain.to_owned() })?;
+        let cp = verifier.open(note).filter(|cp| cp.chain == key).ok_or_else(|| Tamper::BadCheckpoint { chain: chain.to_owned() })?;
         if cp.size > size {
             return Err(Tamper::Truncated { chain: chain.to_owned(), entries: size, size: cp.size });
         }

@@ -56,6 +56,17 @@ impl MasterKey {
         zeroize::Zeroizing::new(mac.finalize().into_bytes().into())
     }
 
+    /// Encrypts a platform secret that is no tenant's data (e.g. a person's TOTP secret) under
+    /// the key derived for `purpose`, bound to `aad` (e.g. the account's id).
+    pub fn seal_secret(&self, purpose: &str, aad: &str, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        seal(&self.derive(purpose), aad.as_bytes(), plaintext)
+    }
+
+    /// Decrypts what [`MasterKey::seal_secret`] sealed with the same purpose and `aad`.
+    pub fn open_secret(&self, purpose: &str, aad: &str, sealed: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
+        open(&self.derive(purpose), aad.as_bytes(), sealed).map(zeroize::Zeroizing::new)
+    }
+
     pub fn unwrap(&self, tenant: &str, wrapped: &[u8]) -> Result<DataKey, CryptoError> {
         let mut raw = open(&self.0, &wrap_aad(tenant), wrapped)?;
         let key: [u8; 32] = raw.as_slice().try_into().map_err(|_| CryptoError::Decrypt)?;

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use renkei_crypto::auditlog::{CheckpointSigner, CheckpointVerifier};
 use renkei_domain::TenantId;
-use renkei_store::audit::ChainCheck;
+use renkei_store::audit::{AuditChain, ChainCheck};
 use renkei_store::platform::PlatformStore;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -81,7 +81,7 @@ pub async fn run(a: AuditArgs) -> Result<ExitCode> {
             let store = store().await?;
             let mut bad = 0;
             for t in tenants(&store, tenant).await? {
-                let extra: Vec<String> = kept.iter().filter(|(c, _)| c == t.as_str()).map(|(_, n)| n.clone()).collect();
+                let extra: Vec<String> = kept.iter().filter(|(c, _)| c == t.key()).map(|(_, n)| n.clone()).collect();
                 match store.verify_audit(&verifier, &t, &extra).await? {
                     ok @ ChainCheck::Sound { .. } => println!("{t}: {ok}"),
                     bad_chain => {
@@ -95,13 +95,13 @@ pub async fn run(a: AuditArgs) -> Result<ExitCode> {
     }
 }
 
-/// `tenant`, or every tenant with an audit chain.
-async fn tenants(store: &PlatformStore, tenant: Option<String>) -> Result<Vec<TenantId>> {
+/// `tenant`'s chain, or every chain there is (the platform's own included).
+async fn tenants(store: &PlatformStore, tenant: Option<String>) -> Result<Vec<AuditChain>> {
     let chains = store.audit_chains().await?;
     match tenant {
         None => Ok(chains),
         Some(t) => {
-            let t = TenantId::parse(&t)?;
+            let t = AuditChain::Tenant(TenantId::parse(&t)?);
             anyhow::ensure!(chains.contains(&t), "tenant {t} has no audit log on this platform");
             Ok(vec![t])
         }

@@ -37,9 +37,9 @@ pub async fn checkpoints(p: Arc<Platform>, every: Duration, shutdown: impl std::
                 continue;
             }
         };
-        for tenant in chains {
-            if let Err(e) = p.platform.write_audit_checkpoint(&signer, &tenant).await {
-                tracing::warn!(%tenant, error = %e, "cannot write an audit checkpoint; it is written at the next round");
+        for chain in chains {
+            if let Err(e) = p.platform.write_audit_checkpoint(&signer, &chain).await {
+                tracing::warn!(%chain, error = %e, "cannot write an audit checkpoint; it is written at the next round");
             }
         }
     }
@@ -48,6 +48,7 @@ pub async fn checkpoints(p: Arc<Platform>, every: Duration, shutdown: impl std::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use renkei_store::audit::AuditChain;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_grown_chain_gets_a_checkpoint_within_the_interval_and_an_unchanged_one_none() {
@@ -58,7 +59,7 @@ mod tests {
         }));
         let mut notes = Vec::new();
         for _ in 0..100 {
-            notes = p.platform.audit_checkpoints(&org.tenant).await.unwrap();
+            notes = p.platform.audit_checkpoints(&AuditChain::Tenant(org.tenant.clone())).await.unwrap();
             if !notes.is_empty() {
                 break;
             }
@@ -67,10 +68,14 @@ mod tests {
         assert_eq!(notes.len(), 1, "tenant.create and org.create are checkpointed");
         assert!(notes[0].starts_with("renkei/audit/t\n2\n"), "{}", notes[0]);
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(p.platform.audit_checkpoints(&org.tenant).await.unwrap().len(), 1, "nothing new, no new checkpoint");
+        assert_eq!(
+            p.platform.audit_checkpoints(&AuditChain::Tenant(org.tenant.clone())).await.unwrap().len(),
+            1,
+            "nothing new, no new checkpoint"
+        );
         p.platform.audit(&org.tenant, "test", "import", "").await.unwrap();
         for _ in 0..100 {
-            notes = p.platform.audit_checkpoints(&org.tenant).await.unwrap();
+            notes = p.platform.audit_checkpoints(&AuditChain::Tenant(org.tenant.clone())).await.unwrap();
             if notes.len() == 2 {
                 break;
             }

@@ -16,6 +16,48 @@ use crate::{Result, StoreError, args, now_unix};
 use renkei_crypto::auditlog::{self, Checkpoint, CheckpointSigner, CheckpointVerifier, Entry, GENESIS, StoredEntry, Tamper, Verified};
 use renkei_domain::TenantId;
 
+/// One chain of the audit log: a tenant's, or the platform's own (acts on no tenant, such as an
+/// operator signing in). The platform's chain is stored under the empty key, which no tenant
+/// id can be, and is read by the operator only.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AuditChain {
+    Platform,
+    Tenant(TenantId),
+}
+
+impl AuditChain {
+    /// The chain's key in the database and in its entries' hashes.
+    pub fn key(&self) -> &str {
+        match self {
+            AuditChain::Platform => "",
+            AuditChain::Tenant(t) => t.as_str(),
+        }
+    }
+
+    fn from_key(key: &str) -> Result<Self> {
+        if key.is_empty() {
+            return Ok(AuditChain::Platform);
+        }
+        TenantId::parse(key).map(AuditChain::Tenant).map_err(|e| StoreError::Corrupt(format!("an audit chain's name: {e}")))
+    }
+
+    fn scope(&self) -> Scope {
+        match self {
+            AuditChain::Platform => Scope::Operator,
+            AuditChain::Tenant(t) => Scope::Tenant(t.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for AuditChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AuditChain::Platform => auditlog::PLATFORM_CHAIN_NAME,
+            AuditChain::Tenant(t) => t.as_str(),
+        })
+    }
+}
+
 /// One act to record. No field may hold a personal value.
 #[derive(Debug, Clone, Copy)]
 pub struct AuditEvent<'a> {
@@ -30,7 +72,8 @@ pub struct AuditEvent<'a> {
     pub detail: &'a str,
 }
 
-/// Appends `event` to `tenant`'s chain, in the caller's transaction.
+/// Appends `event` to the chain keyed `tenant` ([`AuditChain::key`]), in the caller's
+/// transaction.
 pub(crate) fn append(tx: &mut dyn Tx, tenant: &str, event: &AuditEvent) -> Result<()> {
     tx.execute(
         "INSERT INTO audit_heads (chain, size, head) VALUES (?1, 0, ?2) ON CONFLICT (chain) DO NOTHING",
@@ -97,25 +140,25 @@ impl std::fmt::Display for ChainCheck {
 }
 
 impl PlatformStore {
-    /// Every tenant with an audit chain.
-    pub async fn audit_chains(&self) -> Result<Vec<TenantId>> {
+    /// Every audit chain there is (the platform's first, if it has one).
+    pub async fn audit_chains(&self) -> Result<Vec<AuditChain>> {
         self.db
             .read(Scope::Operator, |tx| {
                 tx.query("SELECT chain FROM audit_heads ORDER BY chain", &[])?
                     .iter()
-                    .map(|r| TenantId::parse(&r.get::<String>(0)?).map_err(|e| StoreError::Corrupt(e.to_string())))
+                    .map(|r| AuditChain::from_key(&r.get::<String>(0)?))
                     .collect()
             })
             .await
     }
 
-    /// Signs and keeps a checkpoint of `tenant`'s chain as it is now, unless its newest
+    /// Signs and keeps a checkpoint of a chain as it is now, unless its newest
     /// checkpoint already states this size. Returns the size checkpointed, if one was written.
-    pub async fn write_audit_checkpoint(&self, signer: &CheckpointSigner, tenant: &TenantId) -> Result<Option<u64>> {
-        let chain = tenant.to_string();
+    pub async fn write_audit_checkpoint(&self, signer: &CheckpointSigner, of: &AuditChain) -> Result<Option<u64>> {
+        let chain = of.key().to_owned();
         let Some((size, head)) = self
             .db
-            .read(Scope::Tenant(chain.clone()), {
+            .read(of.scope(), {
                 let chain = chain.clone();
                 move |tx| {
                     let head = tx.query_opt("SELECT size, head FROM audit_heads WHERE chain = ?1", args![chain])?;
@@ -136,7 +179,7 @@ impl PlatformStore {
             .ok_or_else(|| StoreError::Corrupt(format!("the audit head of {chain}")))?;
         let note = signer.sign(&Checkpoint { chain: chain.clone(), size: size as u64, head })?;
         self.db
-            .tx(Scope::Tenant(chain.clone()), move |tx| {
+            .tx(of.scope(), move |tx| {
                 tx.execute(
                     "INSERT INTO audit_checkpoints (chain, size, note, at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (chain, size) DO NOTHING",
                     args![chain, size, note, now_unix()],
@@ -147,11 +190,11 @@ impl PlatformStore {
         Ok(Some(size as u64))
     }
 
-    /// `tenant`'s signed checkpoints, oldest first.
-    pub async fn audit_checkpoints(&self, tenant: &TenantId) -> Result<Vec<String>> {
-        let chain = tenant.to_string();
+    /// A chain's signed checkpoints, oldest first.
+    pub async fn audit_checkpoints(&self, of: &AuditChain) -> Result<Vec<String>> {
+        let chain = of.key().to_owned();
         self.db
-            .read(Scope::Tenant(chain.clone()), move |tx| {
+            .read(of.scope(), move |tx| {
                 tx.query("SELECT note FROM audit_checkpoints WHERE chain = ?1 ORDER BY size", args![chain])?
                     .iter()
                     .map(|r| r.get(0))
@@ -160,13 +203,13 @@ impl PlatformStore {
             .await
     }
 
-    /// Checks `tenant`'s chain from its first entry against its head and every checkpoint it
+    /// Checks a chain from its first entry against its head and every checkpoint it
     /// has, plus `extra` checkpoints kept elsewhere (a municipality's own copies).
-    pub async fn verify_audit(&self, verifier: &CheckpointVerifier, tenant: &TenantId, extra: &[String]) -> Result<ChainCheck> {
-        let chain = tenant.to_string();
+    pub async fn verify_audit(&self, verifier: &CheckpointVerifier, of: &AuditChain, extra: &[String]) -> Result<ChainCheck> {
+        let chain = of.key().to_owned();
         let (entries, head, mut checkpoints, unchained, outside) = self
             .db
-            .read(Scope::Tenant(chain.clone()), {
+            .read(of.scope(), {
                 let chain = chain.clone();
                 move |tx| {
                     let entries = tx
@@ -214,7 +257,7 @@ impl PlatformStore {
             })
             .await?;
         if outside {
-            return Ok(ChainCheck::OutsideTheChain { chain });
+            return Ok(ChainCheck::OutsideTheChain { chain: of.to_string() });
         }
         checkpoints.extend_from_slice(extra);
         let head = head.as_ref().map(|(size, hash)| (*size, hash.as_str()));

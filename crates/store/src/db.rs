@@ -99,6 +99,10 @@ pub enum Scope {
     /// Exactly the API key whose hash is given (`renkei.key_hash`), to authenticate a caller
     /// before its tenant is known.
     ApiKey(String),
+    /// Exactly the account named or the session whose token hash is given
+    /// (`renkei.presented`), to sign a person in or find their session before their tenant is
+    /// known.
+    Presented(String),
 }
 
 /// A value bound to, or read from, a statement.

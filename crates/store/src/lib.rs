@@ -10,6 +10,7 @@
 //! - a query's state only moves along `QueryState::can_move_to`;
 //! - each side keeps exactly one linkage record per (org, role, request id).
 
+pub mod accounts;
 pub mod audit;
 pub mod db;
 pub mod hub;

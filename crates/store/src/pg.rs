@@ -158,6 +158,7 @@ impl Pool {
             Scope::Tenant(t) => Some(("renkei.tenant_id", t.as_str())),
             Scope::Operator => Some(("renkei.operator", "on")),
             Scope::ApiKey(h) => Some(("renkei.key_hash", h.as_str())),
+            Scope::Presented(p) => Some(("renkei.presented", p.as_str())),
         };
         // BEGIN and the scope go in one round trip. The value is a tenant id, a key hash or
         // "on"; it is quoted as a literal all the same.

@@ -17,6 +17,7 @@ pub const APP_ROLE: &str = "renkei_app";
 const SQLITE: &[Migration] = &[
     Migration { version: 1, sql: include_str!("../migrations/sqlite/platform/001_tables.sql") },
     Migration { version: 2, sql: include_str!("../migrations/sqlite/platform/002_audit_chain.sql") },
+    Migration { version: 3, sql: include_str!("../migrations/sqlite/platform/003_accounts.sql") },
 ];
 
 /// On PostgreSQL one schema holds the platform tables and every tenant's tables; each has
@@ -26,6 +27,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 2, sql: include_str!("../migrations/postgres/platform/002_import_id.sql") },
     Migration { version: 3, sql: include_str!("../migrations/postgres/platform/003_dates_as_dates.sql") },
     Migration { version: 4, sql: include_str!("../migrations/postgres/platform/004_audit_chain.sql") },
+    Migration { version: 5, sql: include_str!("../migrations/postgres/platform/005_accounts.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
@@ -43,6 +45,8 @@ const ROW_SECURITY: &[RowSecurity] = &[
     RowSecurity { version: 1, table: "linkage_records", rows: Rows::Tenant },
     RowSecurity { version: 4, table: "audit_heads", rows: Rows::TenantOrOperator("chain") },
     RowSecurity { version: 4, table: "audit_checkpoints", rows: Rows::TenantOrOperator("chain") },
+    RowSecurity { version: 5, table: "accounts", rows: Rows::Written },
+    RowSecurity { version: 5, table: "sessions", rows: Rows::Written },
 ];
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {

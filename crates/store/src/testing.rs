@@ -94,6 +94,16 @@ impl Drop for TestDatabase {
     }
 }
 
+/// A fresh platform store on SQLite (in a new temporary directory) or on a new PostgreSQL test
+/// database: (the directory, the database if any, where the store is, the store).
+pub async fn platform_store(postgres: bool) -> (tempfile::TempDir, Option<TestDatabase>, crate::Location, crate::platform::PlatformStore) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let pg = postgres.then(|| TestDatabase::create().expect("a PostgreSQL server for tests (see .ci/run)"));
+    let location = crate::Location::new(pg.as_ref().map(|d| d.url.as_str()), dir.path(), "renkei").expect("a location");
+    let platform = crate::platform::PlatformStore::open(&location).await.expect("the platform store opens");
+    (dir, pg, location, platform)
+}
+
 /// Declares each named `async fn name(f: Fixture)` of a test file as two tests, `sqlite::name`
 /// and `postgres::name`, each given `Fixture::new(postgres).await` of that file.
 #[macro_export]

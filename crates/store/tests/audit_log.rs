@@ -5,7 +5,7 @@
 use renkei_crypto::auditlog::{CheckpointSigner, Tamper};
 use renkei_crypto::datakey::MasterKey;
 use renkei_domain::{OrgId, OrgType, TenantId};
-use renkei_store::audit::ChainCheck;
+use renkei_store::audit::{AuditChain, ChainCheck};
 use renkei_store::platform::{Org, PlatformStore};
 use renkei_store::testing::TestDatabase;
 use renkei_store::{Location, Scope};
@@ -23,12 +23,13 @@ fn t() -> TenantId {
     TenantId::parse("t").unwrap()
 }
 
+fn chain() -> AuditChain {
+    AuditChain::Tenant(t())
+}
+
 impl Fixture {
     async fn new(postgres: bool) -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let pg = postgres.then(|| TestDatabase::create().expect("a PostgreSQL server for tests (see .ci/run)"));
-        let location = Location::new(pg.as_ref().map(|d| d.url.as_str()), dir.path(), "renkei").unwrap();
-        let platform = PlatformStore::open(&location).await.unwrap();
+        let (dir, pg, _, platform) = renkei_store::testing::platform_store(postgres).await;
         let master = MasterKey::generate();
         platform.create_tenant(&master, &t(), "T", "operator").await.unwrap();
         let dk = platform.data_key(&master, &t()).await.unwrap();
@@ -38,7 +39,7 @@ impl Fixture {
             platform.audit(&t(), "client system", "import", &format!("load {n}")).await.unwrap();
         }
         let signer = CheckpointSigner::from_master(&master).unwrap();
-        assert_eq!(platform.write_audit_checkpoint(&signer, &t()).await.unwrap(), Some(5));
+        assert_eq!(platform.write_audit_checkpoint(&signer, &chain()).await.unwrap(), Some(5));
         Fixture { platform, signer, dir, pg }
     }
 
@@ -51,7 +52,7 @@ impl Fixture {
     }
 
     async fn verify(&self) -> ChainCheck {
-        self.platform.verify_audit(self.signer.verifier(), &t(), &[]).await.unwrap()
+        self.platform.verify_audit(self.signer.verifier(), &chain(), &[]).await.unwrap()
     }
 }
 
@@ -70,13 +71,13 @@ renkei_store::on_both_backends!(
 async fn every_act_takes_the_next_place_of_its_tenants_chain_and_verifies(f: Fixture) {
     let ChainCheck::Sound { verified, unchained } = f.verify().await else { panic!("{}", f.verify().await) };
     assert_eq!((verified.entries, verified.checkpoints, unchained), (5, 1, 0));
-    assert_eq!(f.platform.write_audit_checkpoint(&f.signer, &t()).await.unwrap(), None, "nothing new to checkpoint");
+    assert_eq!(f.platform.write_audit_checkpoint(&f.signer, &chain()).await.unwrap(), None, "nothing new to checkpoint");
     f.platform.audit(&t(), "operator", "api_key.revoke", "id=1").await.unwrap();
-    assert_eq!(f.platform.write_audit_checkpoint(&f.signer, &t()).await.unwrap(), Some(6));
+    assert_eq!(f.platform.write_audit_checkpoint(&f.signer, &chain()).await.unwrap(), Some(6));
     let ChainCheck::Sound { verified, .. } = f.verify().await else { panic!("{}", f.verify().await) };
     assert_eq!((verified.entries, verified.checkpoints), (6, 2));
-    assert_eq!(f.platform.audit_chains().await.unwrap(), vec![t()]);
-    assert_eq!(f.platform.audit_checkpoints(&t()).await.unwrap().len(), 2);
+    assert_eq!(f.platform.audit_chains().await.unwrap(), vec![chain()]);
+    assert_eq!(f.platform.audit_checkpoints(&chain()).await.unwrap().len(), 2);
 }
 
 async fn an_edited_entry_is_named(f: Fixture) {
@@ -125,14 +126,14 @@ async fn an_entry_slipped_in_outside_the_chain_is_named(f: Fixture) {
 
 async fn a_checkpoint_kept_elsewhere_catches_a_rewritten_log(f: Fixture) {
     // The municipality keeps its checkpoint; then the log is cut and every checkpoint with it.
-    let kept = f.platform.audit_checkpoints(&t()).await.unwrap();
+    let kept = f.platform.audit_checkpoints(&chain()).await.unwrap();
     f.tamper(
         "DELETE FROM audit_log WHERE chain_seq = 5;
          DELETE FROM audit_checkpoints;
          UPDATE audit_heads SET size = 4, head = (SELECT hash FROM audit_log WHERE chain_seq = 4);",
     );
     assert!(matches!(f.verify().await, ChainCheck::Sound { .. }), "the database alone no longer shows it");
-    let check = f.platform.verify_audit(f.signer.verifier(), &t(), &kept).await.unwrap();
+    let check = f.platform.verify_audit(f.signer.verifier(), &chain(), &kept).await.unwrap();
     assert_eq!(check, ChainCheck::Tampered(Tamper::Truncated { chain: "t".into(), entries: 4, size: 5 }));
 }
 

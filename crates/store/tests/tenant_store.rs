@@ -20,10 +20,7 @@ struct Fixture {
 
 impl Fixture {
     async fn new(postgres: bool) -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let pg = postgres.then(|| TestDatabase::create().expect("a PostgreSQL server for tests (see .ci/run)"));
-        let location = Location::new(pg.as_ref().map(|d| d.url.as_str()), dir.path(), "renkei").unwrap();
-        let platform = PlatformStore::open(&location).await.unwrap();
+        let (dir, pg, location, platform) = renkei_store::testing::platform_store(postgres).await;
         let master = MasterKey::generate();
         let t = TenantId::parse("t").unwrap();
         platform.create_tenant(&master, &t, "T", "test").await.unwrap();

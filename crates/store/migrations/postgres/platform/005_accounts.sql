@@ -1,0 +1,42 @@
+-- People's accounts (issue 14 §1). An operator's or a consortium admin's account has no tenant;
+-- every other role's has one, and staff and approvers an org. Only the password's Argon2id hash
+-- is kept; the TOTP secret is encrypted under a key derived from the master key, bound to the
+-- account's id. totp_last_step is the step of the last code accepted: a code of that step or
+-- an earlier one is refused. failures and wait_until make the back-off (domain::account).
+CREATE TABLE accounts (
+    id TEXT NOT NULL PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    tenant_id TEXT REFERENCES tenants(id),
+    org_id TEXT,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    totp_enc BYTEA,
+    totp_last_step BIGINT NOT NULL DEFAULT 0,
+    failures BIGINT NOT NULL DEFAULT 0,
+    wait_until BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    disabled_at BIGINT
+);
+-- Sessions kept on the server; the token is only ever stored as its SHA-256.
+CREATE TABLE sessions (
+    token_hash TEXT NOT NULL PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    tenant_id TEXT,
+    created_at BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL,
+    revoked_at BIGINT
+);
+CREATE INDEX sessions_of_account ON sessions (account_id);
+-- Before its tenant is known, a sign-in sees only the account it names and a request only the
+-- session it presents and that session's account (`Scope::Presented`, `renkei.presented`).
+CREATE POLICY own_tenant_or_presented ON accounts
+    USING (tenant_id = current_setting('renkei.tenant_id', true) OR current_setting('renkei.operator', true) = 'on'
+           OR name = current_setting('renkei.presented', true)
+           OR id = (SELECT account_id FROM sessions WHERE token_hash = current_setting('renkei.presented', true)))
+    WITH CHECK (tenant_id = current_setting('renkei.tenant_id', true) OR current_setting('renkei.operator', true) = 'on'
+           OR name = current_setting('renkei.presented', true));
+CREATE POLICY own_tenant_or_presented ON sessions
+    USING (tenant_id = current_setting('renkei.tenant_id', true) OR current_setting('renkei.operator', true) = 'on'
+           OR token_hash = current_setting('renkei.presented', true))
+    WITH CHECK (tenant_id = current_setting('renkei.tenant_id', true) OR current_setting('renkei.operator', true) = 'on'
+           OR token_hash = current_setting('renkei.presented', true));

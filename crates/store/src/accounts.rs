@@ -1,0 +1,264 @@
+//! People's accounts and their sessions in the platform database. What is decided here is
+//! only what must be atomic (a TOTP step used once, a failure counted); the rules of signing
+//! in live in `domain::account` and the service (`server::accounts`).
+
+use crate::audit::{AuditEvent, append};
+use crate::db::{Row, Scope};
+use crate::platform::PlatformStore;
+use crate::{Result, StoreError, args};
+use renkei_domain::{AccountName, OrgId, Role, TenantId};
+
+/// An account as stored. The password hash and the sealed TOTP secret never leave the service.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub name: AccountName,
+    /// `None` for the operator and a consortium admin.
+    pub tenant: Option<TenantId>,
+    pub org: Option<OrgId>,
+    pub role: Role,
+    pub password_hash: String,
+    /// The TOTP secret sealed under the master key (`MasterKey::seal_secret`), once enrolled.
+    pub totp_sealed: Option<Vec<u8>>,
+    pub totp_last_step: i64,
+    pub failures: u32,
+    /// Unix seconds before which no sign-in is tried (the back-off).
+    pub wait_until: i64,
+    pub disabled: bool,
+}
+
+/// A new account.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub name: AccountName,
+    pub tenant: Option<TenantId>,
+    pub org: Option<OrgId>,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+/// A session as stored, with its account.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub account: Account,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub revoked: bool,
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "a.id, a.name, a.tenant_id, a.org_id, a.role, a.password_hash, a.totp_enc, a.totp_last_step, a.failures, a.wait_until, a.disabled_at";
+
+fn corrupt(what: &str) -> impl Fn(renkei_domain::IdError) -> StoreError + '_ {
+    move |e| StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+/// An account from a row that starts with [`ACCOUNT_COLUMNS`].
+fn account_row(r: &Row) -> Result<Account> {
+    let role: String = r.get(4)?;
+    Ok(Account {
+        id: r.get(0)?,
+        name: AccountName::parse(&r.get::<String>(1)?).map_err(corrupt("an account's name"))?,
+        tenant: r.get::<Option<String>>(2)?.map(|t| TenantId::parse(&t)).transpose().map_err(corrupt("an account's tenant"))?,
+        org: r.get::<Option<String>>(3)?.map(|o| OrgId::parse(&o)).transpose().map_err(corrupt("an account's org"))?,
+        role: Role::from_code(&role).ok_or_else(|| StoreError::Corrupt(format!("an account's role {role}")))?,
+        password_hash: r.get(5)?,
+        totp_sealed: r.get(6)?,
+        totp_last_step: r.get(7)?,
+        failures: r.get::<i64>(8)?.clamp(0, u32::MAX as i64) as u32,
+        wait_until: r.get(9)?,
+        disabled: r.get::<Option<i64>>(10)?.is_some(),
+    })
+}
+
+/// The scope an account's own acts run in, once it is known: its tenant's, or the operator's
+/// for an account above tenants (whose acts go to the platform's audit chain).
+fn scope_of(a: &Account) -> Scope {
+    a.tenant.as_ref().map_or(Scope::Operator, |t| Scope::Tenant(t.to_string()))
+}
+
+/// The audit chain an account's acts go to: its tenant's, or the platform's.
+fn chain_of(tenant: Option<&TenantId>) -> String {
+    tenant.map_or_else(String::new, |t| t.to_string())
+}
+
+impl PlatformStore {
+    /// Creates an account; `event` (naming who created it) is audited in the same transaction,
+    /// in the new account's tenant's chain (or the platform's).
+    pub async fn create_account(&self, new: &NewAccount, actor: &str, actor_role: &str) -> Result<String> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let (n, id2, actor, actor_role) = (new.clone(), id.clone(), actor.to_owned(), actor_role.to_owned());
+        let scope = new.tenant.as_ref().map_or(Scope::Operator, |t| Scope::Tenant(t.to_string()));
+        self.db
+            .tx(scope, move |tx| {
+                if tx.value::<bool>("SELECT EXISTS(SELECT 1 FROM accounts WHERE name = ?1)", args![n.name.as_str()])? {
+                    return Err(StoreError::Conflict(format!("an account named {} already exists", n.name)));
+                }
+                tx.execute(
+                    "INSERT INTO accounts (id, name, tenant_id, org_id, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    args![
+                        id2,
+                        n.name.as_str(),
+                        n.tenant.as_ref().map(|t| t.to_string()),
+                        n.org.as_ref().map(|o| o.to_string()),
+                        n.role.code(),
+                        n.password_hash,
+                        crate::now_unix()
+                    ],
+                )?;
+                let target = format!("account:{}", n.name);
+                let detail = format!("role={}", n.role.code());
+                let event = AuditEvent { actor: &actor, role: &actor_role, action: "account.create", target: &target, detail: &detail };
+                append(tx, &chain_of(n.tenant.as_ref()), &event)
+            })
+            .await?;
+        Ok(id)
+    }
+
+    /// The account named `name`, seen as a sign-in sees it (only that account).
+    pub async fn account_by_name(&self, name: &AccountName) -> Result<Option<Account>> {
+        let name = name.to_string();
+        self.db
+            .read(Scope::Presented(name.clone()), move |tx| {
+                let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.name = ?1");
+                tx.query_opt(&sql, args![name])?.map(|r| account_row(&r)).transpose()
+            })
+            .await
+    }
+
+    /// Counts a failed sign-in of `account` and sets its back-off from the new count by
+    /// `wait_after`; audits it (a lockout when a wait starts). Returns the new count.
+    pub async fn record_failed_sign_in(&self, account: &Account, now: i64, wait_after: fn(u32) -> i64) -> Result<u32> {
+        let a = account.clone();
+        self.db
+            .tx(scope_of(&a), move |tx| {
+                let failures: i64 =
+                    tx.value("UPDATE accounts SET failures = failures + 1 WHERE id = ?1 RETURNING failures", args![a.id])?;
+                let failures = failures.clamp(0, u32::MAX as i64) as u32;
+                let wait = wait_after(failures);
+                tx.execute("UPDATE accounts SET wait_until = ?2 WHERE id = ?1", args![a.id, if wait > 0 { now + wait } else { 0 }])?;
+                let (target, detail) = (format!("account:{}", a.name), format!("failures={failures} wait_secs={wait}"));
+                let action = if wait > 0 { "sign_in.locked" } else { "sign_in.failed" };
+                let event = AuditEvent { actor: a.name.as_str(), role: a.role.code(), action, target: &target, detail: &detail };
+                append(tx, &chain_of(a.tenant.as_ref()), &event)?;
+                Ok(failures)
+            })
+            .await
+    }
+
+    /// Accepts a sign-in of `account` whose TOTP code was of `step`, and opens the session
+    /// `token_hash`: refused (`false`) if a code of that step or a later one was used already,
+    /// so one code signs in once. Clears the failures; audited.
+    pub async fn accept_sign_in(&self, account: &Account, step: i64, token_hash: &str, now: i64) -> Result<bool> {
+        let (a, token_hash) = (account.clone(), token_hash.to_owned());
+        self.db
+            .tx(scope_of(&a), move |tx| {
+                let fresh = tx.execute(
+                    "UPDATE accounts SET totp_last_step = ?2, failures = 0, wait_until = 0 WHERE id = ?1 AND totp_last_step < ?2",
+                    args![a.id, step],
+                )?;
+                if fresh == 0 {
+                    return Ok(false);
+                }
+                tx.execute(
+                    "INSERT INTO sessions (token_hash, account_id, tenant_id, created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+                    args![token_hash, a.id, a.tenant.as_ref().map(|t| t.to_string()), now],
+                )?;
+                let target = format!("account:{}", a.name);
+                let event = AuditEvent { actor: a.name.as_str(), role: a.role.code(), action: "sign_in", target: &target, detail: "" };
+                append(tx, &chain_of(a.tenant.as_ref()), &event)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    /// Keeps `account`'s TOTP secret (sealed) after its owner proved it with a code of `step`.
+    pub async fn enroll_totp(&self, account: &Account, sealed: Vec<u8>, step: i64) -> Result<()> {
+        let a = account.clone();
+        self.db
+            .tx(scope_of(&a), move |tx| {
+                tx.execute("UPDATE accounts SET totp_enc = ?2, totp_last_step = ?3 WHERE id = ?1", args![a.id, sealed, step])?;
+                let target = format!("account:{}", a.name);
+                let event = AuditEvent { actor: a.name.as_str(), role: a.role.code(), action: "totp.enroll", target: &target, detail: "" };
+                append(tx, &chain_of(a.tenant.as_ref()), &event)
+            })
+            .await
+    }
+
+    /// The session whose token hashes to `token_hash`, with its account.
+    pub async fn session(&self, token_hash: &str) -> Result<Option<Session>> {
+        let token_hash = token_hash.to_owned();
+        self.db
+            .read(Scope::Presented(token_hash.clone()), move |tx| {
+                let sql = format!(
+                    "SELECT {ACCOUNT_COLUMNS}, s.created_at, s.last_seen_at, s.revoked_at FROM sessions s JOIN accounts a ON a.id = s.account_id
+                     WHERE s.token_hash = ?1"
+                );
+                tx.query_opt(&sql, args![token_hash])?
+                    .map(|r| {
+                        Ok(Session {
+                            account: account_row(&r)?,
+                            created_at: r.get(11)?,
+                            last_seen_at: r.get(12)?,
+                            revoked: r.get::<Option<i64>>(13)?.is_some(),
+                        })
+                    })
+                    .transpose()
+            })
+            .await
+    }
+
+    /// Notes that the session `token_hash` was used at `now` (its idle timeout starts again).
+    pub async fn touch_session(&self, token_hash: &str, now: i64) -> Result<()> {
+        let token_hash = token_hash.to_owned();
+        self.db
+            .tx(Scope::Presented(token_hash.clone()), move |tx| {
+                tx.execute("UPDATE sessions SET last_seen_at = ?2 WHERE token_hash = ?1 AND last_seen_at < ?2", args![token_hash, now])?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Ends the session `token_hash` (sign-out); audited.
+    pub async fn end_session(&self, session: &Session, token_hash: &str, now: i64) -> Result<()> {
+        let (a, token_hash) = (session.account.clone(), token_hash.to_owned());
+        self.db
+            .tx(scope_of(&a), move |tx| {
+                tx.execute("UPDATE sessions SET revoked_at = ?2 WHERE token_hash = ?1 AND revoked_at IS NULL", args![token_hash, now])?;
+                let target = format!("account:{}", a.name);
+                let event = AuditEvent { actor: a.name.as_str(), role: a.role.code(), action: "sign_out", target: &target, detail: "" };
+                append(tx, &chain_of(a.tenant.as_ref()), &event)
+            })
+            .await
+    }
+
+    /// Ends every session of `account` (its password changed, or an admin said so), and sets
+    /// `new_password_hash` if one is given; audited as `actor` did it. Returns how many ended.
+    pub async fn revoke_sessions(
+        &self,
+        account: &Account,
+        new_password_hash: Option<String>,
+        actor: &str,
+        actor_role: &str,
+        now: i64,
+    ) -> Result<u64> {
+        let (a, actor, actor_role) = (account.clone(), actor.to_owned(), actor_role.to_owned());
+        self.db
+            .tx(scope_of(&a), move |tx| {
+                let ended =
+                    tx.execute("UPDATE sessions SET revoked_at = ?2 WHERE account_id = ?1 AND revoked_at IS NULL", args![a.id, now])?;
+                let action = match &new_password_hash {
+                    Some(h) => {
+                        tx.execute("UPDATE accounts SET password_hash = ?2 WHERE id = ?1", args![a.id, h])?;
+                        "password.change"
+                    }
+                    None => "sessions.revoke",
+                };
+                let (target, detail) = (format!("account:{}", a.name), format!("sessions_ended={ended}"));
+                let event = AuditEvent { actor: &actor, role: &actor_role, action, target: &target, detail: &detail };
+                append(tx, &chain_of(a.tenant.as_ref()), &event)?;
+                Ok(ended)
+            })
+            .await
+    }
+}
