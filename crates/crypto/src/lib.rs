@@ -20,6 +20,7 @@ pub mod hubkey;
 pub mod password;
 pub mod pki;
 pub mod sealing;
+pub mod session;
 pub mod signing;
 pub mod spool;
 pub mod totp;

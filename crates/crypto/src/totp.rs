@@ -6,6 +6,9 @@
 use crate::CryptoError;
 use zeroize::Zeroizing;
 
+/// What TOTP secrets are sealed under (`MasterKey::seal_secret`).
+const SEAL_PURPOSE: &str = "totp-secret";
+
 /// Who issues the codes, as an authenticator app shows it.
 pub const ISSUER: &str = "renkei";
 
@@ -55,6 +58,17 @@ impl Totp {
         self.0.check(code, now)
     }
 
+    /// The secret sealed under the master key for the account with the id `account_id` (to
+    /// store), bound to that id.
+    pub fn seal(&self, master: &crate::datakey::MasterKey, account_id: &str) -> Result<Vec<u8>, CryptoError> {
+        master.seal_secret(SEAL_PURPOSE, account_id, &self.secret())
+    }
+
+    /// The secret [`Totp::seal`] sealed for `account_id`, of the account named `account`.
+    pub fn unseal(master: &crate::datakey::MasterKey, account_id: &str, sealed: &[u8], account: &str) -> Result<Self, CryptoError> {
+        Self::from_secret(&master.open_secret(SEAL_PURPOSE, account_id, sealed)?, account)
+    }
+
     /// The code of Unix time `now` (for tests and the demo's own sign-ins).
     pub fn code(&self, now: u64) -> String {
         self.0.generate(now).to_string()
@@ -97,5 +111,9 @@ mod tests {
         assert!(svg.contains("<svg") && svg.contains("</svg>"));
         let again = Totp::from_secret(&t.secret(), "tanaka").unwrap();
         assert_eq!(again.code(1_800_000_000), t.code(1_800_000_000));
+        let master = crate::datakey::MasterKey::generate();
+        let sealed = t.seal(&master, "id-1").unwrap();
+        assert_eq!(Totp::unseal(&master, "id-1", &sealed, "tanaka").unwrap().code(1_800_000_000), t.code(1_800_000_000));
+        assert!(Totp::unseal(&master, "id-2", &sealed, "tanaka").is_err(), "bound to its account");
     }
 }

@@ -71,6 +71,16 @@ enum AdminCmd {
         #[arg(long)]
         id: String,
     },
+    /// Create an operator (運用者) account: the first person who can sign in. The password is
+    /// read from standard input (one line); the second factor is enrolled at once and its
+    /// otpauth:// URI printed, to scan into an authenticator app.
+    OperatorCreate {
+        #[arg(long)]
+        name: String,
+        /// Also write the URI's QR code, as SVG, to this file (readable by its owner only).
+        #[arg(long, value_name = "FILE")]
+        qr_svg: Option<std::path::PathBuf>,
+    },
     /// List tenants and orgs.
     List,
     /// Print the audit log.
@@ -121,6 +131,21 @@ pub async fn run(a: AdminArgs) -> Result<()> {
                 }
                 None => anyhow::bail!("tenant {tenant} has no live API key with the id {}", id.chars().take(40).collect::<String>()),
             }
+        }
+        AdminCmd::OperatorCreate { name, qr_svg } => {
+            let name = renkei_domain::AccountName::parse(&name)?;
+            let raw =
+                zeroize::Zeroizing::new(std::io::read_to_string(std::io::stdin()).context("cannot read the password from standard input")?);
+            let password = zeroize::Zeroizing::new(raw.trim_end_matches(['\r', '\n']).to_owned());
+            let who = renkei_server::accounts::Person { name: &name, tenant: None, org: None, role: renkei_domain::Role::Operator };
+            let id = renkei_server::accounts::create_account(&store, who, &password, &a.actor, "operator").await?;
+            let account = store.account_by_name(&name).await?.context("the account just created is not there")?;
+            let totp = renkei_crypto::totp::Totp::generate(name.as_str())?;
+            store.enroll_totp(&account, totp.seal(&master()?, &id)?, 0, None, (&a.actor, "operator")).await?;
+            if let Some(path) = qr_svg {
+                run::write_private(&path, &totp.qr_svg()?)?;
+            }
+            println!("operator {name} created; enrol its second factor by scanning:\n{}", &*totp.uri()?);
         }
         AdminCmd::List => {
             for t in store.tenants().await? {

@@ -8,6 +8,7 @@
 //!
 //! The [`outbox`] worker delivers filed queries to the hub.
 
+pub mod accounts;
 pub mod active;
 pub mod audit;
 pub mod copies;

@@ -44,6 +44,8 @@ pub struct Session {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub revoked: bool,
+    /// Signed in by password alone: it may enrol a second factor and sign out, nothing else.
+    pub enrol_only: bool,
 }
 
 const ACCOUNT_COLUMNS: &str =
@@ -146,41 +148,67 @@ impl PlatformStore {
             .await
     }
 
-    /// Accepts a sign-in of `account` whose TOTP code was of `step`, and opens the session
-    /// `token_hash`: refused (`false`) if a code of that step or a later one was used already,
-    /// so one code signs in once. Clears the failures; audited.
-    pub async fn accept_sign_in(&self, account: &Account, step: i64, token_hash: &str, now: i64) -> Result<bool> {
+    /// Accepts a sign-in of `account` and opens the session `token_hash`. With the `step` of
+    /// the TOTP code given, it is refused (`false`) if a code of that step or a later one was
+    /// used already, so one code signs in once; without one (an account yet to enrol a second
+    /// factor) the session may only enrol one. Clears the failures; audited.
+    pub async fn accept_sign_in(&self, account: &Account, step: Option<i64>, token_hash: &str, now: i64) -> Result<bool> {
         let (a, token_hash) = (account.clone(), token_hash.to_owned());
         self.db
             .tx(scope_of(&a), move |tx| {
-                let fresh = tx.execute(
-                    "UPDATE accounts SET totp_last_step = ?2, failures = 0, wait_until = 0 WHERE id = ?1 AND totp_last_step < ?2",
-                    args![a.id, step],
-                )?;
-                if fresh == 0 {
+                let taken = match step {
+                    Some(step) => tx.execute(
+                        "UPDATE accounts SET totp_last_step = ?2, failures = 0, wait_until = 0 WHERE id = ?1 AND totp_last_step < ?2",
+                        args![a.id, step],
+                    )?,
+                    None => tx.execute("UPDATE accounts SET failures = 0, wait_until = 0 WHERE id = ?1 AND totp_enc IS NULL", args![a.id])?,
+                };
+                if taken == 0 {
                     return Ok(false);
                 }
+                let purpose = if step.is_some() { "full" } else { "enrol" };
                 tx.execute(
-                    "INSERT INTO sessions (token_hash, account_id, tenant_id, created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-                    args![token_hash, a.id, a.tenant.as_ref().map(|t| t.to_string()), now],
+                    "INSERT INTO sessions (token_hash, account_id, tenant_id, purpose, created_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                    args![token_hash, a.id, a.tenant.as_ref().map(|t| t.to_string()), purpose, now],
                 )?;
                 let target = format!("account:{}", a.name);
-                let event = AuditEvent { actor: a.name.as_str(), role: a.role.code(), action: "sign_in", target: &target, detail: "" };
+                let detail = format!("session={purpose}");
+                let event = AuditEvent { actor: a.name.as_str(), role: a.role.code(), action: "sign_in", target: &target, detail: &detail };
                 append(tx, &chain_of(a.tenant.as_ref()), &event)?;
                 Ok(true)
             })
             .await
     }
 
-    /// Keeps `account`'s TOTP secret (sealed) after its owner proved it with a code of `step`.
-    pub async fn enroll_totp(&self, account: &Account, sealed: Vec<u8>, step: i64) -> Result<()> {
-        let a = account.clone();
+    /// Keeps `account`'s TOTP secret (sealed), its codes good from after `step`, and lets the
+    /// enrolling `session` (its token hash) do everything its role may; audited as done by
+    /// `actor` (name, role: the owner, or the operator bootstrapping an account). Refused (`false`) if the
+    /// account has a second factor already.
+    pub async fn enroll_totp(
+        &self,
+        account: &Account,
+        sealed: Vec<u8>,
+        step: i64,
+        session: Option<&str>,
+        actor: (&str, &str),
+    ) -> Result<bool> {
+        let (a, session, (actor, actor_role)) = (account.clone(), session.map(str::to_owned), (actor.0.to_owned(), actor.1.to_owned()));
         self.db
             .tx(scope_of(&a), move |tx| {
-                tx.execute("UPDATE accounts SET totp_enc = ?2, totp_last_step = ?3 WHERE id = ?1", args![a.id, sealed, step])?;
+                let set = tx.execute(
+                    "UPDATE accounts SET totp_enc = ?2, totp_last_step = ?3 WHERE id = ?1 AND totp_enc IS NULL",
+                    args![a.id, sealed, step],
+                )?;
+                if set == 0 {
+                    return Ok(false);
+                }
+                if let Some(token_hash) = session {
+                    tx.execute("UPDATE sessions SET purpose = 'full' WHERE token_hash = ?1 AND account_id = ?2", args![token_hash, a.id])?;
+                }
                 let target = format!("account:{}", a.name);
-                let event = AuditEvent { actor: a.name.as_str(), role: a.role.code(), action: "totp.enroll", target: &target, detail: "" };
-                append(tx, &chain_of(a.tenant.as_ref()), &event)
+                let event = AuditEvent { actor: &actor, role: &actor_role, action: "totp.enroll", target: &target, detail: "" };
+                append(tx, &chain_of(a.tenant.as_ref()), &event)?;
+                Ok(true)
             })
             .await
     }
@@ -191,7 +219,7 @@ impl PlatformStore {
         self.db
             .read(Scope::Presented(token_hash.clone()), move |tx| {
                 let sql = format!(
-                    "SELECT {ACCOUNT_COLUMNS}, s.created_at, s.last_seen_at, s.revoked_at FROM sessions s JOIN accounts a ON a.id = s.account_id
+                    "SELECT {ACCOUNT_COLUMNS}, s.created_at, s.last_seen_at, s.revoked_at, s.purpose FROM sessions s JOIN accounts a ON a.id = s.account_id
                      WHERE s.token_hash = ?1"
                 );
                 tx.query_opt(&sql, args![token_hash])?
@@ -201,6 +229,7 @@ impl PlatformStore {
                             created_at: r.get(11)?,
                             last_seen_at: r.get(12)?,
                             revoked: r.get::<Option<i64>>(13)?.is_some(),
+                            enrol_only: r.get::<String>(14)? != "full",
                         })
                     })
                     .transpose()

@@ -48,6 +48,7 @@ renkei_store::on_both_backends!(
     failed_sign_ins_are_counted_and_start_a_back_off,
     a_totp_step_signs_in_once_and_opens_one_session,
     sign_out_and_revocation_end_sessions_and_are_audited,
+    an_account_without_a_second_factor_gets_a_session_that_may_only_enrol_one,
 );
 
 async fn an_account_is_created_once_and_audited_in_its_tenants_chain(f: Fixture) {
@@ -75,7 +76,7 @@ async fn failed_sign_ins_are_counted_and_start_a_back_off(f: Fixture) {
     assert_eq!(actions.iter().filter(|a| *a == "sign_in.failed").count(), 4);
     assert_eq!(actions.iter().filter(|a| *a == "sign_in.locked").count(), 2);
     // A success clears them.
-    assert!(f.platform.accept_sign_in(&a, 10, "token-1", now).await.unwrap());
+    assert!(f.platform.accept_sign_in(&a, Some(10), "token-1", now).await.unwrap());
     let a = f.platform.account_by_name(&name("admin-a")).await.unwrap().unwrap();
     assert_eq!((a.failures, a.wait_until), (0, 0));
 }
@@ -83,22 +84,39 @@ async fn failed_sign_ins_are_counted_and_start_a_back_off(f: Fixture) {
 async fn a_totp_step_signs_in_once_and_opens_one_session(f: Fixture) {
     let a = f.platform.account_by_name(&name("admin-a")).await.unwrap().unwrap();
     let now = 1_800_000_000;
-    assert!(f.platform.accept_sign_in(&a, 100, "token-1", now).await.unwrap());
-    assert!(!f.platform.accept_sign_in(&a, 100, "token-2", now).await.unwrap(), "the same step again");
-    assert!(!f.platform.accept_sign_in(&a, 99, "token-3", now).await.unwrap(), "an earlier step");
+    assert!(f.platform.accept_sign_in(&a, Some(100), "token-1", now).await.unwrap());
+    assert!(!f.platform.accept_sign_in(&a, Some(100), "token-2", now).await.unwrap(), "the same step again");
+    assert!(!f.platform.accept_sign_in(&a, Some(99), "token-3", now).await.unwrap(), "an earlier step");
     assert!(f.platform.session("token-2").await.unwrap().is_none(), "a refused sign-in opens no session");
     let s = f.platform.session("token-1").await.unwrap().unwrap();
     assert_eq!((s.account.name.as_str(), s.created_at, s.last_seen_at, s.revoked), ("admin-a", now, now, false));
     f.platform.touch_session("token-1", now + 60).await.unwrap();
     assert_eq!(f.platform.session("token-1").await.unwrap().unwrap().last_seen_at, now + 60);
-    assert!(f.platform.accept_sign_in(&a, 101, "token-4", now + 30).await.unwrap(), "the next step signs in");
+    assert!(f.platform.accept_sign_in(&a, Some(101), "token-4", now + 30).await.unwrap(), "the next step signs in");
+}
+
+async fn an_account_without_a_second_factor_gets_a_session_that_may_only_enrol_one(f: Fixture) {
+    let a = f.platform.account_by_name(&name("admin-b")).await.unwrap().unwrap();
+    let now = 1_800_000_000;
+    assert!(f.platform.accept_sign_in(&a, None, "enrol-1", now).await.unwrap());
+    assert!(f.platform.session("enrol-1").await.unwrap().unwrap().enrol_only);
+    assert!(f.platform.enroll_totp(&a, vec![1, 2, 3], 50, Some("enrol-1"), ("admin-b", "tenant_admin")).await.unwrap());
+    assert!(!f.platform.session("enrol-1").await.unwrap().unwrap().enrol_only, "the enrolling session goes on in full");
+    assert!(
+        !f.platform.enroll_totp(&a, vec![4, 5, 6], 51, Some("enrol-1"), ("admin-b", "tenant_admin")).await.unwrap(),
+        "a second factor is enrolled once"
+    );
+    let a = f.platform.account_by_name(&name("admin-b")).await.unwrap().unwrap();
+    assert_eq!((a.totp_sealed.as_deref(), a.totp_last_step), (Some(&[1u8, 2, 3][..]), 50));
+    assert!(!f.platform.accept_sign_in(&a, None, "enrol-2", now).await.unwrap(), "no password-only session once enrolled");
+    assert!(!f.platform.accept_sign_in(&a, Some(50), "full-1", now).await.unwrap(), "the enrolment's code is used");
 }
 
 async fn sign_out_and_revocation_end_sessions_and_are_audited(f: Fixture) {
     let a = f.platform.account_by_name(&name("admin-a")).await.unwrap().unwrap();
     let now = 1_800_000_000;
     for (step, token) in [(1, "t1"), (2, "t2"), (3, "t3")] {
-        assert!(f.platform.accept_sign_in(&a, step, token, now).await.unwrap());
+        assert!(f.platform.accept_sign_in(&a, Some(step), token, now).await.unwrap());
     }
     let s = f.platform.session("t1").await.unwrap().unwrap();
     f.platform.end_session(&s, "t1", now + 1).await.unwrap();
@@ -119,7 +137,7 @@ async fn sign_out_and_revocation_end_sessions_and_are_audited(f: Fixture) {
 async fn postgres_a_scope_sees_only_the_accounts_and_sessions_it_may() {
     let f = Fixture::new(true).await;
     let a = f.platform.account_by_name(&name("admin-a")).await.unwrap().unwrap();
-    assert!(f.platform.accept_sign_in(&a, 1, "token-a", 1_800_000_000).await.unwrap());
+    assert!(f.platform.accept_sign_in(&a, Some(1), "token-a", 1_800_000_000).await.unwrap());
     let count = |scope: Scope, sql: &'static str| {
         let p = f.platform.clone();
         async move { p.raw(scope, move |tx| tx.value::<i64>(sql, &[])).await.unwrap() }

@@ -22,6 +22,8 @@ CREATE TABLE sessions (
     token_hash TEXT NOT NULL PRIMARY KEY,
     account_id TEXT NOT NULL REFERENCES accounts(id),
     tenant_id TEXT,
+    -- 'full', or 'enrol': signed in by password alone, to enrol a second factor and nothing else.
+    purpose TEXT NOT NULL DEFAULT 'full',
     created_at BIGINT NOT NULL,
     last_seen_at BIGINT NOT NULL,
     revoked_at BIGINT
