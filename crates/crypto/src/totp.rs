@@ -32,6 +32,11 @@ impl Totp {
             .map_err(|_| CryptoError::BadKey("TOTP secret"))
     }
 
+    /// The secret an `otpauth://` URI carries (what an authenticator app reads from the QR code).
+    pub fn from_uri(uri: &str) -> Result<Self, CryptoError> {
+        totp_rs::Totp::from_url(uri).map(Self).map_err(|_| CryptoError::BadKey("otpauth URI"))
+    }
+
     pub fn secret(&self) -> Zeroizing<Vec<u8>> {
         Zeroizing::new(self.0.secret().as_bytes().to_vec())
     }
@@ -110,6 +115,7 @@ mod tests {
         let svg = t.qr_svg().unwrap();
         assert!(svg.contains("<svg") && svg.contains("</svg>"));
         let again = Totp::from_secret(&t.secret(), "tanaka").unwrap();
+        assert_eq!(Totp::from_uri(&uri).unwrap().code(1_800_000_000), t.code(1_800_000_000));
         assert_eq!(again.code(1_800_000_000), t.code(1_800_000_000));
         let master = crate::datakey::MasterKey::generate();
         let sealed = t.seal(&master, "id-1").unwrap();

@@ -66,6 +66,14 @@ kinds! {
     /// A sealed answer that does not open with the requester's key.
     Undecryptable = "undecryptable", BAD_REQUEST, "The request is not valid";
     Unauthorized = "unauthorized", UNAUTHORIZED, "Missing or invalid credentials";
+    /// A sign-in refused, whatever the reason (no enumeration of names).
+    SignInRefused = "sign-in-refused", UNAUTHORIZED, "Sign-in refused";
+    /// A session token that no longer stands (idle, expired, signed out, revoked).
+    SessionEnded = "session-ended", UNAUTHORIZED, "The session has ended";
+    /// The caller's role may not take this act (`domain::policy`).
+    RoleDenied = "role-denied", FORBIDDEN, "The request is not permitted";
+    /// A new password that breaks a rule (named in the detail).
+    WeakPassword = "weak-password", BAD_REQUEST, "The request is not valid";
     /// A network message whose signature does not verify.
     BadSignature = "bad-signature", UNAUTHORIZED, "The signature does not verify";
     /// 別表第二 does not allow this requester, duty, provider and item.

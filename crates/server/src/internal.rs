@@ -33,6 +33,7 @@ pub fn router(p: Arc<Platform>) -> Router {
         .route("/api/v1/records", get(list_records))
         .route("/api/v1/imports/{kind}", post(import_file))
         .route("/api/openapi.json", get(crate::openapi::serve))
+        .merge(crate::sessions::routes())
         .fallback(Problem::fallback_not_found)
         .method_not_allowed_fallback(Problem::fallback_method)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -49,12 +50,7 @@ impl FromRequestParts<Arc<Platform>> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, p: &Arc<Platform>) -> Result<Self, Problem> {
-        let key = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(Problem::unauthorized)?;
+        let key = crate::bearer(parts).ok_or_else(Problem::unauthorized)?;
         let scope = p.key_scope(&renkei_crypto::apikey::hash(key)).await?.ok_or_else(Problem::unauthorized)?;
         Ok(Caller { tenant: scope.tenant, org: scope.org })
     }

@@ -19,6 +19,7 @@ pub mod network;
 pub mod openapi;
 pub mod outbox;
 pub mod persons;
+pub mod sessions;
 #[cfg(test)]
 mod test_support;
 
@@ -104,6 +105,11 @@ pub struct Platform {
 pub(crate) fn hub_problem(detail: String) -> renkei_net::Problem {
     tracing::warn!(%detail, "hub call failed");
     renkei_net::Problem::detailed(renkei_net::ProblemKind::HubUnavailable, detail)
+}
+
+/// The bearer token of a request's `Authorization` header, if it has one.
+pub(crate) fn bearer(parts: &axum::http::request::Parts) -> Option<&str> {
+    parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

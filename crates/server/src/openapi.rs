@@ -12,8 +12,10 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "renkei internal API", description = "Client-system API of the renkei intermediate server platform (中間サーバ). Errors are application/problem+json (RFC 9457)."),
-    paths(internal::register_person, internal::upsert_copy, internal::file_query, internal::get_query, internal::list_queries, internal::list_records, internal::import_file),
-    components(schemas(internal::RegisterPerson, internal::PersonRegistered, internal::UpsertCopy, internal::CopyStored, internal::FileQuery, internal::QueryResource, internal::QueryList, internal::RecordList, internal::RecordResource, internal::ImportReport, internal::ImportKind, crate::import::ImportSummary, crate::import::BadLine)),
+    paths(internal::register_person, internal::upsert_copy, internal::file_query, internal::get_query, internal::list_queries, internal::list_records, internal::import_file,
+        crate::sessions::sign_in, crate::sessions::who_am_i, crate::sessions::sign_out, crate::sessions::begin_enrolment, crate::sessions::finish_enrolment, crate::sessions::change_password),
+    components(schemas(internal::RegisterPerson, internal::PersonRegistered, internal::UpsertCopy, internal::CopyStored, internal::FileQuery, internal::QueryResource, internal::QueryList, internal::RecordList, internal::RecordResource, internal::ImportReport, internal::ImportKind, crate::import::ImportSummary, crate::import::BadLine,
+        crate::sessions::SignIn, crate::sessions::SessionOpened, crate::sessions::WhoAmI, crate::sessions::EnrolmentBegun, crate::sessions::ConfirmEnrolment, crate::sessions::ChangePassword)),
     modifiers(&ApiKeyAuth)
 )]
 pub struct ApiDoc;
@@ -24,6 +26,7 @@ impl Modify for ApiKeyAuth {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme("api_key", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme("session", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
     }
 }
 
