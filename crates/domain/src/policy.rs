@@ -53,6 +53,12 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.code() == code)
     }
 
+    /// Whether accounts of this role belong to one org of their tenant (they file and answer
+    /// queries as that org).
+    pub fn needs_org(self) -> bool {
+        matches!(self, Role::Staff | Role::Approver)
+    }
+
     /// Whether accounts of this role belong to one tenant (all but the operator and the
     /// consortium admin, whose accounts stand above tenants).
     pub fn is_tenant_role(self) -> bool {

@@ -81,6 +81,20 @@ enum AdminCmd {
         #[arg(long, value_name = "FILE")]
         qr_svg: Option<std::path::PathBuf>,
     },
+    /// Create an account of a tenant (its first tenant admin, say): the password is read from
+    /// standard input (one line); its owner enrols a second factor at the first sign-in.
+    AccountCreate {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// tenant_admin, approver, staff or auditor.
+        #[arg(long)]
+        role: String,
+        /// The org of a staff member or an approver.
+        #[arg(long)]
+        org: Option<String>,
+    },
     /// List tenants and orgs.
     List,
     /// Print the audit log.
@@ -132,11 +146,21 @@ pub async fn run(a: AdminArgs) -> Result<()> {
                 None => anyhow::bail!("tenant {tenant} has no live API key with the id {}", id.chars().take(40).collect::<String>()),
             }
         }
+        AdminCmd::AccountCreate { tenant, name, role, org } => {
+            let name = renkei_domain::AccountName::parse(&name)?;
+            let tenant = TenantId::parse(&tenant)?;
+            let org = org.map(|o| OrgId::parse(&o)).transpose()?;
+            let role = renkei_domain::Role::from_code(&role)
+                .filter(|r| r.is_tenant_role())
+                .context("--role is one of tenant_admin, approver, staff, auditor")?;
+            let password = password_from_stdin()?;
+            let who = renkei_server::accounts::Person { name: &name, tenant: Some(&tenant), org: org.as_ref(), role };
+            renkei_server::accounts::create_account(&store, who, &password, &a.actor, "operator").await?;
+            println!("{} {name} of {tenant} created; the first sign-in enrols its second factor", role.code());
+        }
         AdminCmd::OperatorCreate { name, qr_svg } => {
             let name = renkei_domain::AccountName::parse(&name)?;
-            let raw =
-                zeroize::Zeroizing::new(std::io::read_to_string(std::io::stdin()).context("cannot read the password from standard input")?);
-            let password = zeroize::Zeroizing::new(raw.trim_end_matches(['\r', '\n']).to_owned());
+            let password = password_from_stdin()?;
             let who = renkei_server::accounts::Person { name: &name, tenant: None, org: None, role: renkei_domain::Role::Operator };
             let id = renkei_server::accounts::create_account(&store, who, &password, &a.actor, "operator").await?;
             let account = store.account_by_name(&name).await?.context("the account just created is not there")?;
@@ -163,6 +187,12 @@ pub async fn run(a: AdminArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A new password, as one line of standard input.
+fn password_from_stdin() -> Result<zeroize::Zeroizing<String>> {
+    let raw = zeroize::Zeroizing::new(std::io::read_to_string(std::io::stdin()).context("cannot read the password from standard input")?);
+    Ok(zeroize::Zeroizing::new(raw.trim_end_matches(['\r', '\n']).to_owned()))
 }
 
 /// A Unix time as the operator reads it (UTC).

@@ -49,7 +49,10 @@ fn the_first_operator_is_created_with_its_second_factor_and_audited() {
     assert_eq!(stdout.trim(), "the platform: 2 entries, 0 checkpoints, sound", "account.create and totp.enroll");
 }
 
-on_both_backends!(a_person_signs_in_over_the_api_once_per_code_and_out_again);
+on_both_backends!(
+    a_person_signs_in_over_the_api_once_per_code_and_out_again,
+    a_tenant_admin_enrols_at_first_sign_in_and_exports_an_audit_log_that_verifies,
+);
 
 /// The operator made by `operator-create` signs in over the JSON API of a running platform:
 /// password and the authenticator's code; the same code again, a wrong password and an unknown
@@ -96,4 +99,103 @@ async fn a_person_signs_in_over_the_api_once_per_code_and_out_again(b: common::B
     assert_eq!(c.http.delete(&url).bearer_auth(&token).send().await.unwrap().status().as_u16(), 204);
     let (s, _, ended) = common::respond(c.http.get(&url).bearer_auth(&token).send().await.unwrap()).await;
     assert_eq!((s, ended["type"].as_str()), (401, Some("urn:renkei:problem:session-ended")), "{ended}");
+}
+
+/// `renkei admin ARGS…` on the cluster's platform, `stdin` given.
+fn admin(c: &common::Cluster, args: &[&str], stdin: &str) -> String {
+    let plat = c.path("platform").display().to_string();
+    let mut all = vec!["admin".to_owned(), "--data-dir".into(), plat, "--database-schema".into(), "renkei".into()];
+    all.extend(c.db_args());
+    all.extend(args.iter().map(|a| a.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    common::renkei(&all, Some(stdin))
+}
+
+/// The operator creates tenant-a's first admin and a staff member; the admin signs in with the
+/// password alone, enrols the authenticator from the URI the API gives, and reads the tenant's
+/// audit log and checkpoints, which verify with the published key on the admin's side; the
+/// staff member's session may not read it.
+async fn a_tenant_admin_enrols_at_first_sign_in_and_exports_an_audit_log_that_verifies(b: common::Backend) {
+    let c = common::Cluster::start_on(b).await;
+    let out = admin(&c, &["account-create", "--tenant", "tenant-a", "--name", "admin-a", "--role", "tenant_admin"], "admin passphrase 1\n");
+    assert!(out.contains("tenant_admin admin-a of tenant-a created"), "{out}");
+    admin(
+        &c,
+        &["account-create", "--tenant", "tenant-a", "--name", "staff-a", "--role", "staff", "--org", "a-mayor"],
+        "staff passphrase 1\n",
+    );
+    let url = |path: &str| format!("{}{path}", c.internal());
+    let call = |method: reqwest::Method, path: &str, token: &str, body: Option<serde_json::Value>| {
+        let mut req = c.http.request(method, url(path)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move { common::respond(req.send().await.unwrap()).await }
+    };
+    let sign_in = |name: &str, password: &str| {
+        let req = c.http.post(url("/api/v1/session")).json(&serde_json::json!({"name": name, "password": password}));
+        async move { common::respond(req.send().await.unwrap()).await }
+    };
+
+    let (s, _, v) = sign_in("admin-a", "admin passphrase 1").await;
+    assert_eq!((s, v["enrol_only"].as_bool()), (201, Some(true)), "{v}");
+    let token = v["token"].as_str().unwrap().to_owned();
+    let (s, _, denied) = call(reqwest::Method::GET, "/api/v1/audit", &token, None).await;
+    assert_eq!((s, denied["detail"].as_str()), (403, Some("enrol a second factor first")), "{denied}");
+    let (s, _, e) = call(reqwest::Method::POST, "/api/v1/session/totp", &token, None).await;
+    assert_eq!(s, 200, "{e}");
+    let totp = renkei_crypto::totp::Totp::from_uri(e["otpauth_uri"].as_str().unwrap()).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let confirm = serde_json::json!({"sealed": e["sealed"], "code": totp.code(now)});
+    let (s, _, v) = call(reqwest::Method::POST, "/api/v1/session/totp/confirm", &token, Some(confirm)).await;
+    assert_eq!(s, 204, "{v}");
+
+    let checkpointed = Command::new(common::bin())
+        .args(["audit", "--data-dir"])
+        .arg(c.path("platform"))
+        .args(["--database-schema", "renkei"])
+        .args(c.db_args())
+        .arg("checkpoint")
+        .output()
+        .unwrap();
+    assert!(checkpointed.status.success(), "{}", String::from_utf8_lossy(&checkpointed.stderr));
+    let (s, _, page) = call(reqwest::Method::GET, "/api/v1/audit", &token, None).await;
+    assert_eq!(s, 200, "{page}");
+    let actions: Vec<&str> = page["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for a in ["tenant.create", "account.create", "sign_in", "totp.enroll"] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+    let (s, _, cps) = call(reqwest::Method::GET, "/api/v1/audit/checkpoints", &token, None).await;
+    assert_eq!(s, 200, "{cps}");
+
+    // The municipality checks its export on its own side, with the key it pinned.
+    use renkei_crypto::auditlog::{CheckpointVerifier, Entry, StoredEntry, verify};
+    let entries: Vec<StoredEntry> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| StoredEntry {
+            entry: Entry {
+                chain: "tenant-a".into(),
+                seq: e["seq"].as_u64().unwrap(),
+                at: e["at"].as_i64().unwrap(),
+                actor: e["actor"].as_str().unwrap().into(),
+                role: e["role"].as_str().unwrap().into(),
+                action: e["action"].as_str().unwrap().into(),
+                target: e["target"].as_str().unwrap().into(),
+                detail: e["detail"].as_str().unwrap().into(),
+            },
+            hash: e["hash"].as_str().unwrap().into(),
+        })
+        .collect();
+    let notes: Vec<String> = cps["checkpoints"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_owned()).collect();
+    assert_eq!(notes.len(), 1);
+    let key = CheckpointVerifier::parse(cps["verifier_key"].as_str().unwrap()).unwrap();
+    let verified = verify("tenant-a", &entries, None, &notes, &key).unwrap();
+    assert_eq!(verified.entries as usize, entries.len());
+
+    let (s, _, v) = sign_in("staff-a", "staff passphrase 1").await;
+    assert_eq!(s, 201, "{v}");
+    let (s, _, _) = call(reqwest::Method::GET, "/api/v1/audit", v["token"].as_str().unwrap(), None).await;
+    assert_eq!(s, 403, "staff may not read the audit log");
 }

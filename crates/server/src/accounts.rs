@@ -29,6 +29,9 @@ pub enum AccountError {
     Password(#[from] PasswordError),
     #[error("the account has a second factor already")]
     AlreadyEnrolled,
+    /// The account's tenant and org do not fit its role (named in the message).
+    #[error("{0}")]
+    Placement(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -100,6 +103,24 @@ pub async fn create_account(
     actor_role: &str,
 ) -> Result<String, AccountError> {
     let Person { name, tenant, org, role } = who;
+    match (role.is_tenant_role(), tenant) {
+        (true, None) => return Err(AccountError::Placement(format!("role {} belongs to a tenant: name it", role.code()))),
+        (false, Some(_)) => return Err(AccountError::Placement(format!("role {} belongs to no tenant", role.code()))),
+        _ => {}
+    }
+    match (role.needs_org(), org, tenant) {
+        (true, None, _) => return Err(AccountError::Placement(format!("role {} belongs to an org of its tenant: name it", role.code()))),
+        (true, Some(o), Some(t)) if !store.orgs(Some(t)).await?.iter().any(|x| &x.id == o) => {
+            return Err(AccountError::Placement(format!("tenant {t} has no org {o}")));
+        }
+        (false, Some(_), _) => return Err(AccountError::Placement(format!("role {} belongs to no org", role.code()))),
+        _ => {}
+    }
+    if let Some(t) = tenant
+        && !store.tenants().await?.iter().any(|x| &x.id == t)
+    {
+        return Err(AccountError::Placement(format!("there is no tenant {t}")));
+    }
     account::check_new_password(name, password)?;
     let pw = Zeroizing::new(password.to_owned());
     let hash = tokio::task::spawn_blocking(move || password::hash(&pw)).await.map_err(|e| AccountError::Crypto(e.to_string()))??;
@@ -255,6 +276,29 @@ mod tests {
         assert_eq!(p.session(&s.token).await.unwrap().account.role, Role::TenantAdmin);
         assert!(matches!(p.sign_in("admin-t", PW, Some(&code)).await, Err(AccountError::Refused)), "a used code");
         assert!(matches!(p.sign_in("admin-t", PW, None).await, Err(AccountError::Refused)), "enrolled: a code is required");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_account_is_placed_as_its_role_requires() {
+        let (_dir, p, _store, org) = crate::test_support::platform().await;
+        let other = OrgId::parse("elsewhere").unwrap();
+        let nowhere = TenantId::parse("nowhere").unwrap();
+        let n = AccountName::parse("someone").unwrap();
+        let cases = [
+            (None, None, Role::Staff, "role staff belongs to a tenant: name it"),
+            (Some(&org.tenant), None, Role::Operator, "role operator belongs to no tenant"),
+            (Some(&org.tenant), None, Role::Approver, "role approver belongs to an org of its tenant: name it"),
+            (Some(&org.tenant), Some(&other), Role::Staff, "tenant t has no org elsewhere"),
+            (Some(&org.tenant), Some(&org.id), Role::Auditor, "role auditor belongs to no org"),
+            (Some(&nowhere), None, Role::TenantAdmin, "there is no tenant nowhere"),
+        ];
+        for (tenant, o, role, why) in cases {
+            let who = Person { name: &n, tenant, org: o, role };
+            let e = p.create_account(who, PW, "operator", "operator").await.unwrap_err();
+            assert_eq!(e.to_string(), why);
+        }
+        let who = Person { name: &n, tenant: Some(&org.tenant), org: Some(&org.id), role: Role::Staff };
+        p.create_account(who, PW, "operator", "operator").await.unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,6 +34,7 @@ pub fn router(p: Arc<Platform>) -> Router {
         .route("/api/v1/imports/{kind}", post(import_file))
         .route("/api/openapi.json", get(crate::openapi::serve))
         .merge(crate::sessions::routes())
+        .merge(crate::audit_api::routes())
         .fallback(Problem::fallback_not_found)
         .method_not_allowed_fallback(Problem::fallback_method)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod active;
 pub mod audit;
+pub mod audit_api;
 pub mod copies;
 pub mod filing;
 pub mod import;

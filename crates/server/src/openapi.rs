@@ -13,9 +13,11 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "renkei internal API", description = "Client-system API of the renkei intermediate server platform (中間サーバ). Errors are application/problem+json (RFC 9457)."),
     paths(internal::register_person, internal::upsert_copy, internal::file_query, internal::get_query, internal::list_queries, internal::list_records, internal::import_file,
-        crate::sessions::sign_in, crate::sessions::who_am_i, crate::sessions::sign_out, crate::sessions::begin_enrolment, crate::sessions::finish_enrolment, crate::sessions::change_password),
+        crate::sessions::sign_in, crate::sessions::who_am_i, crate::sessions::sign_out, crate::sessions::begin_enrolment, crate::sessions::finish_enrolment, crate::sessions::change_password,
+        crate::audit_api::entries, crate::audit_api::checkpoints),
     components(schemas(internal::RegisterPerson, internal::PersonRegistered, internal::UpsertCopy, internal::CopyStored, internal::FileQuery, internal::QueryResource, internal::QueryList, internal::RecordList, internal::RecordResource, internal::ImportReport, internal::ImportKind, crate::import::ImportSummary, crate::import::BadLine,
-        crate::sessions::SignIn, crate::sessions::SessionOpened, crate::sessions::WhoAmI, crate::sessions::EnrolmentBegun, crate::sessions::ConfirmEnrolment, crate::sessions::ChangePassword)),
+        crate::sessions::SignIn, crate::sessions::SessionOpened, crate::sessions::WhoAmI, crate::sessions::EnrolmentBegun, crate::sessions::ConfirmEnrolment, crate::sessions::ChangePassword,
+        crate::audit_api::AuditEntry, crate::audit_api::AuditPage, crate::audit_api::AuditCheckpoints)),
     modifiers(&ApiKeyAuth)
 )]
 pub struct ApiDoc;

@@ -42,6 +42,7 @@ impl From<AccountError> for Problem {
                 },
             ),
             AccountError::Password(p) => Problem::detailed(ProblemKind::WeakPassword, p.to_string()),
+            AccountError::Placement(why) => Problem::detailed(ProblemKind::InvalidBody, why),
             AccountError::AlreadyEnrolled => Problem::detailed(ProblemKind::Conflict, e.to_string()),
             AccountError::Store(s) => s.into(),
             AccountError::Crypto(c) => {

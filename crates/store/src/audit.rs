@@ -139,6 +139,23 @@ impl std::fmt::Display for ChainCheck {
     }
 }
 
+/// An entry from a row of `chain_seq, at, actor, role, action, target, detail, hash`.
+fn stored_entry(chain: &str, r: &crate::db::Row) -> Result<StoredEntry> {
+    Ok(StoredEntry {
+        entry: Entry {
+            chain: chain.to_owned(),
+            seq: r.get::<i64>(0)?.max(0) as u64,
+            at: r.get(1)?,
+            actor: r.get(2)?,
+            role: r.get(3)?,
+            action: r.get(4)?,
+            target: r.get(5)?,
+            detail: r.get(6)?,
+        },
+        hash: r.get::<Option<String>>(7)?.unwrap_or_default(),
+    })
+}
+
 impl PlatformStore {
     /// Every audit chain there is (the platform's first, if it has one).
     pub async fn audit_chains(&self) -> Result<Vec<AuditChain>> {
@@ -203,6 +220,24 @@ impl PlatformStore {
             .await
     }
 
+    /// Up to `limit` entries of a chain after its place `after`, in order, with their hashes
+    /// (hex): what a tenant's admins and auditors read and export, and check for themselves.
+    pub async fn audit_entries(&self, of: &AuditChain, after: u64, limit: u32) -> Result<Vec<StoredEntry>> {
+        let chain = of.key().to_owned();
+        self.db
+            .read(of.scope(), move |tx| {
+                tx.query(
+                    "SELECT chain_seq, at, actor, role, action, target, detail, hash FROM audit_log
+                     WHERE tenant_id = ?1 AND chain_seq > ?2 ORDER BY chain_seq LIMIT ?3",
+                    args![chain, after.min(i64::MAX as u64) as i64, limit as i64],
+                )?
+                .iter()
+                .map(|r| stored_entry(&chain, r))
+                .collect()
+            })
+            .await
+    }
+
     /// Checks a chain from its first entry against its head and every checkpoint it
     /// has, plus `extra` checkpoints kept elsewhere (a municipality's own copies).
     pub async fn verify_audit(&self, verifier: &CheckpointVerifier, of: &AuditChain, extra: &[String]) -> Result<ChainCheck> {
@@ -219,21 +254,7 @@ impl PlatformStore {
                             args![chain],
                         )?
                         .iter()
-                        .map(|r| {
-                            Ok(StoredEntry {
-                                entry: Entry {
-                                    chain: chain.clone(),
-                                    seq: r.get::<i64>(0)?.max(0) as u64,
-                                    at: r.get(1)?,
-                                    actor: r.get(2)?,
-                                    role: r.get(3)?,
-                                    action: r.get(4)?,
-                                    target: r.get(5)?,
-                                    detail: r.get(6)?,
-                                },
-                                hash: r.get::<Option<String>>(7)?.unwrap_or_default(),
-                            })
-                        })
+                        .map(|r| stored_entry(&chain, r))
                         .collect::<Result<Vec<_>>>()?;
                     let head = tx
                         .query_opt("SELECT size, head FROM audit_heads WHERE chain = ?1", args![chain])?
