@@ -52,6 +52,7 @@ fn the_first_operator_is_created_with_its_second_factor_and_audited() {
 on_both_backends!(
     a_person_signs_in_over_the_api_once_per_code_and_out_again,
     a_tenant_admin_enrols_at_first_sign_in_and_exports_an_audit_log_that_verifies,
+    a_tenant_admin_manages_the_people_of_their_own_tenant_only,
 );
 
 /// The operator made by `operator-create` signs in over the JSON API of a running platform:
@@ -198,4 +199,90 @@ async fn a_tenant_admin_enrols_at_first_sign_in_and_exports_an_audit_log_that_ve
     assert_eq!(s, 201, "{v}");
     let (s, _, _) = call(reqwest::Method::GET, "/api/v1/audit", v["token"].as_str().unwrap(), None).await;
     assert_eq!(s, 403, "staff may not read the audit log");
+}
+
+/// Signs `name` in by password, enrols the second factor from the URI the API gives, and
+/// returns the session token, now in full.
+async fn enrolled_session(c: &common::Cluster, name: &str, password: &str) -> String {
+    let url = |path: &str| format!("{}{path}", c.internal());
+    let (s, _, v) = common::respond(
+        c.http.post(url("/api/v1/session")).json(&serde_json::json!({"name": name, "password": password})).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let token = v["token"].as_str().unwrap().to_owned();
+    let (_, _, e) = common::respond(c.http.post(url("/api/v1/session/totp")).bearer_auth(&token).send().await.unwrap()).await;
+    let totp = renkei_crypto::totp::Totp::from_uri(e["otpauth_uri"].as_str().unwrap()).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let confirm = serde_json::json!({"sealed": e["sealed"], "code": totp.code(now)});
+    let resp = c.http.post(url("/api/v1/session/totp/confirm")).bearer_auth(&token).json(&confirm).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    token
+}
+
+/// A tenant admin creates the tenant's people, lists them and ends one's sessions; nothing of
+/// another tenant is within reach, no role above tenants can be made, and staff manage nobody.
+async fn a_tenant_admin_manages_the_people_of_their_own_tenant_only(b: common::Backend) {
+    let c = common::Cluster::start_on(b).await;
+    admin(&c, &["account-create", "--tenant", "tenant-a", "--name", "admin-a", "--role", "tenant_admin"], "admin passphrase 1\n");
+    admin(&c, &["account-create", "--tenant", "tenant-b", "--name", "admin-b", "--role", "tenant_admin"], "admin passphrase 2\n");
+    let token = enrolled_session(&c, "admin-a", "admin passphrase 1").await;
+    let url = format!("{}/api/v1/accounts", c.internal());
+    let create = |body: serde_json::Value, token: String| {
+        let req = c.http.post(&url).bearer_auth(token).json(&body);
+        async move { common::respond(req.send().await.unwrap()).await }
+    };
+
+    let staff = serde_json::json!({"name": "staff-a", "role": "staff", "org": "a-mayor", "password": "staff passphrase 1"});
+    let (s, _, v) = create(staff, token.clone()).await;
+    assert_eq!((s, v["role"].as_str(), v["enrolled"].as_bool()), (201, Some("staff"), Some(false)), "{v}");
+    for (body, why) in [
+        (
+            serde_json::json!({"name": "x-1", "role": "staff", "org": "b-mayor", "password": "a long passphrase"}),
+            "tenant tenant-a has no org b-mayor",
+        ),
+        (serde_json::json!({"name": "x-2", "role": "operator", "password": "a long passphrase"}), "role operator belongs to no tenant"),
+        (serde_json::json!({"name": "x-3", "role": "auditor", "password": "short"}), "a password has at least 12 characters"),
+    ] {
+        let (s, _, v) = create(body, token.clone()).await;
+        assert_eq!((s, v["detail"].as_str()), (400, Some(why)), "{v}");
+    }
+    let (s, _, v) = create(serde_json::json!({"name": "admin-b", "role": "auditor", "password": "a long passphrase"}), token.clone()).await;
+    assert_eq!(s, 409, "names are unique on the platform: {v}");
+
+    let (s, _, list) = common::respond(c.http.get(&url).bearer_auth(&token).send().await.unwrap()).await;
+    assert_eq!(s, 200);
+    let names: Vec<&str> = list["accounts"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["admin-a", "staff-a"], "its own tenant's only");
+
+    let staff_token = {
+        let (_, _, v) = common::respond(
+            c.http
+                .post(format!("{}/api/v1/session", c.internal()))
+                .json(&serde_json::json!({"name": "staff-a", "password": "staff passphrase 1"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        v["token"].as_str().unwrap().to_owned()
+    };
+    let revoke = |name: &str| {
+        let req = c.http.post(format!("{url}/{name}/revoke-sessions")).bearer_auth(&token);
+        async move { common::respond(req.send().await.unwrap()).await }
+    };
+    let (s, _, v) = revoke("staff-a").await;
+    assert_eq!((s, v["ended"].as_u64()), (200, Some(1)), "{v}");
+    let (s, _, _) =
+        common::respond(c.http.get(format!("{}/api/v1/session", c.internal())).bearer_auth(&staff_token).send().await.unwrap()).await;
+    assert_eq!(s, 401, "the staff member's session has ended");
+    let (other, _, a) = revoke("admin-b").await;
+    let (unknown, _, b2) = revoke("nobody").await;
+    assert_eq!((other, unknown), (404, 404));
+    assert_eq!(a, b2, "another tenant's account looks like no account");
+
+    let staff_full = enrolled_session(&c, "staff-a", "staff passphrase 1").await;
+    let (s, _, v) =
+        create(serde_json::json!({"name": "x-4", "role": "staff", "org": "a-mayor", "password": "a long passphrase"}), staff_full).await;
+    assert_eq!((s, v["type"].as_str()), (403, Some("urn:renkei:problem:role-denied")), "{v}");
 }

@@ -35,6 +35,7 @@ pub fn router(p: Arc<Platform>) -> Router {
         .route("/api/openapi.json", get(crate::openapi::serve))
         .merge(crate::sessions::routes())
         .merge(crate::audit_api::routes())
+        .merge(crate::people_api::routes())
         .fallback(Problem::fallback_not_found)
         .method_not_allowed_fallback(Problem::fallback_method)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

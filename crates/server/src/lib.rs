@@ -19,6 +19,7 @@ pub mod internal;
 pub mod network;
 pub mod openapi;
 pub mod outbox;
+pub mod people_api;
 pub mod persons;
 pub mod sessions;
 #[cfg(test)]

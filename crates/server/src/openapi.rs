@@ -14,10 +14,12 @@ use utoipa::{Modify, OpenApi};
     info(title = "renkei internal API", description = "Client-system API of the renkei intermediate server platform (中間サーバ). Errors are application/problem+json (RFC 9457)."),
     paths(internal::register_person, internal::upsert_copy, internal::file_query, internal::get_query, internal::list_queries, internal::list_records, internal::import_file,
         crate::sessions::sign_in, crate::sessions::who_am_i, crate::sessions::sign_out, crate::sessions::begin_enrolment, crate::sessions::finish_enrolment, crate::sessions::change_password,
-        crate::audit_api::entries, crate::audit_api::checkpoints),
+        crate::audit_api::entries, crate::audit_api::checkpoints,
+        crate::people_api::create, crate::people_api::list, crate::people_api::revoke_sessions),
     components(schemas(internal::RegisterPerson, internal::PersonRegistered, internal::UpsertCopy, internal::CopyStored, internal::FileQuery, internal::QueryResource, internal::QueryList, internal::RecordList, internal::RecordResource, internal::ImportReport, internal::ImportKind, crate::import::ImportSummary, crate::import::BadLine,
         crate::sessions::SignIn, crate::sessions::SessionOpened, crate::sessions::WhoAmI, crate::sessions::EnrolmentBegun, crate::sessions::ConfirmEnrolment, crate::sessions::ChangePassword,
-        crate::audit_api::AuditEntry, crate::audit_api::AuditPage, crate::audit_api::AuditCheckpoints)),
+        crate::audit_api::AuditEntry, crate::audit_api::AuditPage, crate::audit_api::AuditCheckpoints,
+        crate::people_api::NewAccount, crate::people_api::AccountView, crate::people_api::AccountList, crate::people_api::SessionsRevoked)),
     modifiers(&ApiKeyAuth)
 )]
 pub struct ApiDoc;

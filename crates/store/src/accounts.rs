@@ -93,9 +93,9 @@ impl PlatformStore {
         let scope = new.tenant.as_ref().map_or(Scope::Operator, |t| Scope::Tenant(t.to_string()));
         self.db
             .tx(scope, move |tx| {
-                if tx.value::<bool>("SELECT EXISTS(SELECT 1 FROM accounts WHERE name = ?1)", args![n.name.as_str()])? {
-                    return Err(StoreError::Conflict(format!("an account named {} already exists", n.name)));
-                }
+                // Names are unique on the whole platform (a sign-in names no tenant); under
+                // row-level security a tenant's transaction cannot look for another's, so the
+                // unique index says it.
                 tx.execute(
                     "INSERT INTO accounts (id, name, tenant_id, org_id, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     args![
@@ -107,7 +107,11 @@ impl PlatformStore {
                         n.password_hash,
                         crate::now_unix()
                     ],
-                )?;
+                )
+                .map_err(|e| match e {
+                    StoreError::Duplicate(_) => StoreError::Conflict(format!("an account named {} already exists", n.name)),
+                    e => e,
+                })?;
                 let target = format!("account:{}", n.name);
                 let detail = format!("role={}", n.role.code());
                 let event = AuditEvent { actor: &actor, role: &actor_role, action: "account.create", target: &target, detail: &detail };
@@ -115,6 +119,28 @@ impl PlatformStore {
             })
             .await?;
         Ok(id)
+    }
+
+    /// Every account of `tenant`, by name.
+    pub async fn accounts_of(&self, tenant: &TenantId) -> Result<Vec<Account>> {
+        let tenant = tenant.to_string();
+        self.db
+            .read(Scope::Tenant(tenant.clone()), move |tx| {
+                let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.tenant_id = ?1 ORDER BY a.name");
+                tx.query(&sql, args![tenant])?.iter().map(account_row).collect()
+            })
+            .await
+    }
+
+    /// The account `name` if it is `tenant`'s (another tenant's is not seen: `None`).
+    pub async fn account_of(&self, tenant: &TenantId, name: &AccountName) -> Result<Option<Account>> {
+        let (tenant, name) = (tenant.to_string(), name.to_string());
+        self.db
+            .read(Scope::Tenant(tenant.clone()), move |tx| {
+                let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.tenant_id = ?1 AND a.name = ?2");
+                tx.query_opt(&sql, args![tenant, name])?.map(|r| account_row(&r)).transpose()
+            })
+            .await
     }
 
     /// The account named `name`, seen as a sign-in sees it (only that account).
