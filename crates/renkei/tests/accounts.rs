@@ -102,26 +102,16 @@ async fn a_person_signs_in_over_the_api_once_per_code_and_out_again(b: common::B
     assert_eq!((s, ended["type"].as_str()), (401, Some("urn:renkei:problem:session-ended")), "{ended}");
 }
 
-/// `renkei admin ARGS…` on the cluster's platform, `stdin` given.
-fn admin(c: &common::Cluster, args: &[&str], stdin: &str) -> String {
-    let plat = c.path("platform").display().to_string();
-    let mut all = vec!["admin".to_owned(), "--data-dir".into(), plat, "--database-schema".into(), "renkei".into()];
-    all.extend(c.db_args());
-    all.extend(args.iter().map(|a| a.to_string()));
-    let all: Vec<&str> = all.iter().map(String::as_str).collect();
-    common::renkei(&all, Some(stdin))
-}
-
 /// The operator creates tenant-a's first admin and a staff member; the admin signs in with the
 /// password alone, enrols the authenticator from the URI the API gives, and reads the tenant's
 /// audit log and checkpoints, which verify with the published key on the admin's side; the
 /// staff member's session may not read it.
 async fn a_tenant_admin_enrols_at_first_sign_in_and_exports_an_audit_log_that_verifies(b: common::Backend) {
     let c = common::Cluster::start_on(b).await;
-    let out = admin(&c, &["account-create", "--tenant", "tenant-a", "--name", "admin-a", "--role", "tenant_admin"], "admin passphrase 1\n");
+    let out =
+        c.admin_with(&["account-create", "--tenant", "tenant-a", "--name", "admin-a", "--role", "tenant_admin"], "admin passphrase 1\n");
     assert!(out.contains("tenant_admin admin-a of tenant-a created"), "{out}");
-    admin(
-        &c,
+    c.admin_with(
         &["account-create", "--tenant", "tenant-a", "--name", "staff-a", "--role", "staff", "--org", "a-mayor"],
         "staff passphrase 1\n",
     );
@@ -201,32 +191,13 @@ async fn a_tenant_admin_enrols_at_first_sign_in_and_exports_an_audit_log_that_ve
     assert_eq!(s, 403, "staff may not read the audit log");
 }
 
-/// Signs `name` in by password, enrols the second factor from the URI the API gives, and
-/// returns the session token, now in full.
-async fn enrolled_session(c: &common::Cluster, name: &str, password: &str) -> String {
-    let url = |path: &str| format!("{}{path}", c.internal());
-    let (s, _, v) = common::respond(
-        c.http.post(url("/api/v1/session")).json(&serde_json::json!({"name": name, "password": password})).send().await.unwrap(),
-    )
-    .await;
-    assert_eq!(s, 201, "{v}");
-    let token = v["token"].as_str().unwrap().to_owned();
-    let (_, _, e) = common::respond(c.http.post(url("/api/v1/session/totp")).bearer_auth(&token).send().await.unwrap()).await;
-    let totp = renkei_crypto::totp::Totp::from_uri(e["otpauth_uri"].as_str().unwrap()).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let confirm = serde_json::json!({"sealed": e["sealed"], "code": totp.code(now)});
-    let resp = c.http.post(url("/api/v1/session/totp/confirm")).bearer_auth(&token).json(&confirm).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 204);
-    token
-}
-
 /// A tenant admin creates the tenant's people, lists them and ends one's sessions; nothing of
 /// another tenant is within reach, no role above tenants can be made, and staff manage nobody.
 async fn a_tenant_admin_manages_the_people_of_their_own_tenant_only(b: common::Backend) {
     let c = common::Cluster::start_on(b).await;
-    admin(&c, &["account-create", "--tenant", "tenant-a", "--name", "admin-a", "--role", "tenant_admin"], "admin passphrase 1\n");
-    admin(&c, &["account-create", "--tenant", "tenant-b", "--name", "admin-b", "--role", "tenant_admin"], "admin passphrase 2\n");
-    let token = enrolled_session(&c, "admin-a", "admin passphrase 1").await;
+    c.admin_with(&["account-create", "--tenant", "tenant-a", "--name", "admin-a", "--role", "tenant_admin"], "admin passphrase 1\n");
+    c.admin_with(&["account-create", "--tenant", "tenant-b", "--name", "admin-b", "--role", "tenant_admin"], "admin passphrase 2\n");
+    let token = c.enrolled_session("admin-a", "admin passphrase 1").await;
     let url = format!("{}/api/v1/accounts", c.internal());
     let create = |body: serde_json::Value, token: String| {
         let req = c.http.post(&url).bearer_auth(token).json(&body);
@@ -281,7 +252,7 @@ async fn a_tenant_admin_manages_the_people_of_their_own_tenant_only(b: common::B
     assert_eq!((other, unknown), (404, 404));
     assert_eq!(a, b2, "another tenant's account looks like no account");
 
-    let staff_full = enrolled_session(&c, "staff-a", "staff passphrase 1").await;
+    let staff_full = c.enrolled_session("staff-a", "staff passphrase 1").await;
     let (s, _, v) =
         create(serde_json::json!({"name": "x-4", "role": "staff", "org": "a-mayor", "password": "a long passphrase"}), staff_full).await;
     assert_eq!((s, v["type"].as_str()), (403, Some("urn:renkei:problem:role-denied")), "{v}");

@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod people_api;
 pub mod persons;
+pub mod routes;
 pub mod sessions;
 #[cfg(test)]
 mod test_support;

@@ -437,6 +437,32 @@ impl Cluster {
     pub fn internal(&self) -> String {
         format!("https://127.0.0.1:{}", self.internal_port)
     }
+
+    /// `renkei admin ARGS…` on the platform, `stdin` given (a password, one line).
+    pub fn admin_with(&self, args: &[&str], stdin: &str) -> String {
+        let plat = self.path("platform").display().to_string();
+        let mut all = vec!["admin".to_owned(), "--data-dir".into(), plat, "--database-schema".into(), "renkei".into()];
+        all.extend(self.db_args());
+        all.extend(args.iter().map(|a| a.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        renkei(&all, Some(stdin))
+    }
+
+    /// Signs `name` in by password, enrols the second factor from the URI the API gives, and
+    /// returns the session token, now in full.
+    pub async fn enrolled_session(&self, name: &str, password: &str) -> String {
+        let url = |path: &str| format!("{}{path}", self.internal());
+        let body = serde_json::json!({"name": name, "password": password});
+        let (s, _, v) = respond(self.http.post(url("/api/v1/session")).json(&body).send().await.unwrap()).await;
+        assert_eq!(s, 201, "{v}");
+        let token = v["token"].as_str().unwrap().to_owned();
+        let (_, _, e) = respond(self.http.post(url("/api/v1/session/totp")).bearer_auth(&token).send().await.unwrap()).await;
+        let totp = renkei_crypto::totp::Totp::from_uri(e["otpauth_uri"].as_str().unwrap()).unwrap();
+        let confirm = serde_json::json!({"sealed": e["sealed"], "code": totp.code(unix_now())});
+        let resp = self.http.post(url("/api/v1/session/totp/confirm")).bearer_auth(&token).json(&confirm).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 204);
+        token
+    }
     pub fn network(&self) -> String {
         format!("https://127.0.0.1:{}", self.network_port)
     }
@@ -519,6 +545,11 @@ impl Drop for Cluster {
             eprintln!("the failed test's cluster (logs, stores) is kept in {}", kept.display());
         }
     }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
 
 pub async fn respond(resp: reqwest::Response) -> (u16, String, Value) {

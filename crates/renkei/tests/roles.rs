@@ -1,0 +1,78 @@
+//! Every route a person may call, with every role and with another tenant's admin: each answer
+//! is a refusal (403, role-denied) exactly when `domain::policy` refuses the route's declared
+//! act (`server::routes::PERSON_ROUTES`), and another tenant's admin reaches nothing of this one.
+
+mod common;
+
+use common::{Backend, Cluster, respond};
+use renkei_domain::Role;
+use renkei_domain::policy::{Principal, allows};
+use serde_json::json;
+
+on_both_backends!(every_route_answers_every_role_as_the_policy_declares);
+
+/// What to send to a route: (path with its parameter filled, body).
+fn request_for(path: &str, who: &str) -> (String, Option<serde_json::Value>) {
+    match path {
+        "/api/v1/session/totp/confirm" => (path.into(), Some(json!({"sealed": "AAAA", "code": "000000"}))),
+        "/api/v1/session/password" => (path.into(), Some(json!({"current": "not the passphrase", "new": "another long passphrase"}))),
+        "/api/v1/accounts" => {
+            (path.into(), Some(json!({"name": format!("new-{who}"), "role": "auditor", "password": "a long passphrase"})))
+        }
+        // An account of tenant-a nobody signs in as.
+        "/api/v1/accounts/{name}/revoke-sessions" => (path.replace("{name}", "target-a"), None),
+        _ => (path.into(), None),
+    }
+}
+
+async fn every_route_answers_every_role_as_the_policy_declares(b: Backend) {
+    let c = Cluster::start_on(b).await;
+    let out = c.admin_with(&["operator-create", "--name", "root"], "operator passphrase\n");
+    let totp = renkei_crypto::totp::Totp::from_uri(out.lines().find(|l| l.starts_with("otpauth://")).unwrap()).unwrap();
+    let body = json!({"name": "root", "password": "operator passphrase", "code": totp.code(common::unix_now())});
+    let (s, _, v) = respond(c.http.post(format!("{}/api/v1/session", c.internal())).json(&body).send().await.unwrap()).await;
+    assert_eq!(s, 201, "{v}");
+    let mut people = vec![("root".to_owned(), Role::Operator, v["token"].as_str().unwrap().to_owned())];
+    let accounts = [
+        ("admin-a", "tenant-a", "tenant_admin", None),
+        ("approver-a", "tenant-a", "approver", Some("a-mayor")),
+        ("staff-a", "tenant-a", "staff", Some("a-mayor")),
+        ("auditor-a", "tenant-a", "auditor", None),
+        ("target-a", "tenant-a", "staff", Some("a-edu")),
+        ("admin-b", "tenant-b", "tenant_admin", None),
+    ];
+    for (name, tenant, role, org) in accounts {
+        let mut args = vec!["account-create", "--tenant", tenant, "--name", name, "--role", role];
+        if let Some(o) = org {
+            args.extend(["--org", o]);
+        }
+        c.admin_with(&args, "a long passphrase\n");
+        if name != "target-a" {
+            let token = c.enrolled_session(name, "a long passphrase").await;
+            people.push((name.to_owned(), Role::from_code(role).unwrap(), token));
+        }
+    }
+
+    let mut checked = 0;
+    for (who, role, token) in &people {
+        for route in renkei_server::routes::PERSON_ROUTES {
+            let (path, body) = request_for(route.path, who);
+            let method = reqwest::Method::from_bytes(route.method.as_bytes()).unwrap();
+            let mut req = c.http.request(method, format!("{}{path}", c.internal())).bearer_auth(token);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let (status, _, v) = respond(req.send().await.unwrap()).await;
+            let allowed = allows(Principal::Person(*role), route.action);
+            let refused = status == 403 && v["type"] == "urn:renkei:problem:role-denied";
+            assert_eq!(refused, !allowed, "{who} ({role:?}) {} {path}: {status} {v}", route.method);
+            let ended = v["type"] == "urn:renkei:problem:session-ended" || v["type"] == "urn:renkei:problem:unauthorized";
+            assert!(!ended, "{who} {} {path}: the session stands: {v}", route.method);
+            if who == "admin-b" && route.path.contains("{name}") {
+                assert_eq!(status, 404, "another tenant's admin finds no account of this tenant: {v}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, people.len() * renkei_server::routes::PERSON_ROUTES.len());
+}

@@ -1,0 +1,34 @@
+//! The one declaration of which act (`domain::policy::Action`) each route a signed-in person
+//! may call is; `domain::policy::allows` says which roles may take it. Each handler asks
+//! `SignedInPerson::permit` for its route's act, and `crates/renkei/tests/roles.rs` calls every
+//! route here with every role (and with another tenant's admin) and checks each answer against
+//! this table, so a handler that asks for another act than declared fails that test.
+
+use renkei_domain::policy::Action;
+
+/// A route of the internal API and the act it is.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteAct {
+    pub method: &'static str,
+    /// The path, with `{name}` where a parameter goes.
+    pub path: &'static str,
+    pub action: Action,
+}
+
+const fn r(method: &'static str, path: &'static str, action: Action) -> RouteAct {
+    RouteAct { method, path, action }
+}
+
+/// Every route a person's session may call.
+pub const PERSON_ROUTES: &[RouteAct] = &[
+    r("GET", "/api/v1/session", Action::ReadOwnAccount),
+    r("POST", "/api/v1/session/totp", Action::EnrollTotp),
+    r("POST", "/api/v1/session/totp/confirm", Action::EnrollTotp),
+    r("POST", "/api/v1/session/password", Action::ChangeOwnPassword),
+    r("GET", "/api/v1/audit", Action::ReadAuditLog),
+    r("GET", "/api/v1/audit/checkpoints", Action::ReadAuditLog),
+    r("GET", "/api/v1/accounts", Action::ManageStaff),
+    r("POST", "/api/v1/accounts", Action::ManageStaff),
+    r("POST", "/api/v1/accounts/{name}/revoke-sessions", Action::ManageStaff),
+    r("DELETE", "/api/v1/session", Action::SignOut),
+];
