@@ -174,6 +174,38 @@ impl Action {
     }
 }
 
+/// The duties (事務) a principal may file queries for: a staff member's assigned ones, or an
+/// API key's. Stored as text: `*` for every duty its org may file for under 別表第二, or the
+/// duty codes separated by commas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DutyScope {
+    All,
+    Only(std::collections::BTreeSet<crate::DutyCode>),
+}
+
+impl DutyScope {
+    pub fn allows(&self, duty: &crate::DutyCode) -> bool {
+        match self {
+            DutyScope::All => true,
+            DutyScope::Only(set) => set.contains(duty),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, crate::IdError> {
+        if text == "*" {
+            return Ok(DutyScope::All);
+        }
+        text.split(',').filter(|d| !d.is_empty()).map(crate::DutyCode::parse).collect::<Result<_, _>>().map(DutyScope::Only)
+    }
+
+    pub fn to_text(&self) -> String {
+        match self {
+            DutyScope::All => "*".into(),
+            DutyScope::Only(set) => set.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(","),
+        }
+    }
+}
+
 /// Whether `who` may take `action` at all. The one declaration of the role list.
 pub fn allows(who: Principal, action: Action) -> bool {
     use Action::*;
@@ -295,6 +327,18 @@ mod tests {
             assert_eq!(allows(person(role), Action::DecideApproval), role == Role::Approver, "{role:?}");
         }
         assert!(!allows(Principal::ClientSystem, Action::DecideApproval));
+    }
+
+    #[test]
+    fn a_duty_scope_allows_its_duties_and_reads_back() {
+        let d = |c: &str| crate::DutyCode::parse(c).unwrap();
+        assert!(DutyScope::All.allows(&d("D015")));
+        let some = DutyScope::parse("D015,D020").unwrap();
+        assert!(some.allows(&d("D020")) && !some.allows(&d("D001")));
+        assert_eq!(DutyScope::parse(&some.to_text()).unwrap(), some);
+        assert_eq!(DutyScope::parse("*").unwrap(), DutyScope::All);
+        assert!(!DutyScope::parse("").unwrap().allows(&d("D015")), "no duty: nothing");
+        assert!(DutyScope::parse("d015").is_err());
     }
 
     #[test]

@@ -70,6 +70,8 @@ kinds! {
     SignInRefused = "sign-in-refused", UNAUTHORIZED, "Sign-in refused";
     /// A session token that no longer stands (idle, expired, signed out, revoked).
     SessionEnded = "session-ended", UNAUTHORIZED, "The session has ended";
+    /// The caller may not file for this duty (事務): not among its assigned ones.
+    DutyNotAssigned = "duty-not-assigned", FORBIDDEN, "The request is not permitted";
     /// The caller's role may not take this act (`domain::policy`).
     RoleDenied = "role-denied", FORBIDDEN, "The request is not permitted";
     /// A new password that breaks a rule (named in the detail).

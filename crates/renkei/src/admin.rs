@@ -58,6 +58,10 @@ enum AdminCmd {
         org: String,
         #[arg(long, default_value = "client system")]
         label: String,
+        /// A duty (事務) the key may file queries for; give it once per duty. Without any, the
+        /// key files for every duty 別表第二 allows its org.
+        #[arg(long = "duty", value_name = "DUTY")]
+        duties: Vec<String>,
     },
     /// List a tenant's API keys: id, org, label, created, live or revoked (never the key).
     ApiKeyList {
@@ -125,8 +129,13 @@ pub async fn run(a: AdminArgs) -> Result<()> {
             let org = OrgId::parse(&org)?;
             println!("{}", serde_json::to_string_pretty(&entry(&store, &master()?, &org, &endpoint).await?)?);
         }
-        AdminCmd::ApiKeyCreate { tenant, org, label } => {
-            let scope = KeyScope { tenant: TenantId::parse(&tenant)?, org: OrgId::parse(&org)? };
+        AdminCmd::ApiKeyCreate { tenant, org, label, duties } => {
+            let duties = if duties.is_empty() {
+                renkei_domain::policy::DutyScope::All
+            } else {
+                renkei_domain::policy::DutyScope::Only(duties.iter().map(|d| renkei_domain::DutyCode::parse(d)).collect::<Result<_, _>>()?)
+            };
+            let scope = KeyScope { tenant: TenantId::parse(&tenant)?, org: OrgId::parse(&org)?, duties };
             let (secret, hash) = renkei_crypto::apikey::generate();
             store.add_api_key(&scope, &hash, &label, &a.actor).await?;
             println!("{secret}");

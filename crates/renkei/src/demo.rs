@@ -91,7 +91,14 @@ pub(crate) async fn provision(
             let org = OrgId::parse(id)?;
             hub.store.register_org(&crate::admin::entry(&store, &master, &org, endpoint).await?).await?;
             let (secret, hash) = renkei_crypto::apikey::generate();
-            store.add_api_key(&KeyScope { tenant: tid.clone(), org: org.clone() }, &hash, "demo client", "demo").await?;
+            store
+                .add_api_key(
+                    &KeyScope { tenant: tid.clone(), org: org.clone(), duties: renkei_domain::policy::DutyScope::All },
+                    &hash,
+                    "demo client",
+                    "demo",
+                )
+                .await?;
             keys.push((id.to_string(), secret));
         }
     }

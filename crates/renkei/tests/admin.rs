@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 on_both_backends!(
     a_revoked_api_key_is_refused_by_every_process_within_the_cache_lifetime,
     a_tenant_org_and_key_created_while_serving_are_served_at_once_by_every_process,
+    an_api_key_made_for_some_duties_files_only_for_those,
 );
 
 /// `renkei admin ARGS…` on the cluster's platform.
@@ -132,4 +133,23 @@ async fn a_revoked_api_key_is_refused_by_every_process_within_the_cache_lifetime
         assert_ne!(code, 0, "{tenant}: {err}");
         assert!(err.starts_with("error:") && err.contains("no live API key") && err.trim_end().lines().count() == 1, "{err}");
     }
+}
+
+/// A key made with `--duty D015` files for D015 and is refused for any other duty (403
+/// duty-not-assigned) before anything else is looked at; keys made before the duties existed
+/// (`*`) file as they did.
+async fn an_api_key_made_for_some_duties_files_only_for_those(b: Backend) {
+    let c = Cluster::start_on(b).await;
+    let key = admin(&c, &["api-key-create", "--tenant", "tenant-a", "--org", "a-mayor", "--duty", "D015"]).trim().to_owned();
+    let file = |key: String, duty: &str| {
+        let body = json!({"duty": duty, "provider_org": "b-mayor", "items": ["TAX"], "addressee_no": "A-none", "reference_date": "2026-07-01", "idempotency_key": format!("k-{duty}")});
+        let req = c.http.post(format!("{}/api/v1/queries", c.internal())).bearer_auth(key).json(&body);
+        async move { common::respond(req.send().await.unwrap()).await }
+    };
+    let (s, _, v) = file(key.clone(), "D999").await;
+    assert_eq!((s, v["type"].as_str()), (403, Some("urn:renkei:problem:duty-not-assigned")), "{v}");
+    let (s, _, v) = file(key, "D015").await;
+    assert_ne!(v["type"].as_str(), Some("urn:renkei:problem:duty-not-assigned"), "{s} {v}");
+    let (s, _, v) = file(c.keys["a-mayor"].clone(), "D999").await;
+    assert_ne!(v["type"].as_str(), Some("urn:renkei:problem:duty-not-assigned"), "an older key files for every duty: {s} {v}");
 }

@@ -28,6 +28,8 @@ pub enum FilingError {
     Rule(#[from] FilingRule),
     #[error("the provider org is not in the hub's directory")]
     UnknownProvider,
+    #[error("the caller may not file queries for duty {0}")]
+    DutyNotAssigned(renkei_domain::DutyCode),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -41,6 +43,7 @@ impl From<FilingError> for Problem {
             FilingError::Rule(FilingRule::UnknownItem(_)) => ProblemKind::UnknownItem,
             FilingError::Rule(FilingRule::Denied { .. }) => ProblemKind::MatrixDenied,
             FilingError::UnknownProvider => ProblemKind::UnknownProvider,
+            FilingError::DutyNotAssigned(_) => ProblemKind::DutyNotAssigned,
         };
         Problem::detailed(kind, detail)
     }
@@ -49,7 +52,16 @@ impl From<FilingError> for Problem {
 impl Platform {
     /// Files `f` for `org` into `store`'s outbox (送信待ち) and tells the outbox, once it meets
     /// the query's rules and 別表第二.
-    pub async fn file_query(self: &Arc<Self>, org: &OrgContext, store: TenantStore, f: QueryFiling) -> Result<Filing, FilingError> {
+    pub async fn file_query(
+        self: &Arc<Self>,
+        org: &OrgContext,
+        store: TenantStore,
+        f: QueryFiling,
+        duties: &renkei_domain::policy::DutyScope,
+    ) -> Result<Filing, FilingError> {
+        if !duties.allows(&f.duty) {
+            return Err(FilingError::DutyNotAssigned(f.duty));
+        }
         self.check_query(org, &f).await?;
         Ok(self.enqueue_query(org, store, f).await?)
     }
@@ -155,14 +167,20 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn filing_again_tells_the_outbox_again_while_the_query_waits_to_be_sent() {
         let (_dir, p, store, org) = platform().await;
-        let Filing::Created(first) = p.file_query(&org, store.clone(), query("k2")).await.unwrap() else { panic!("created") };
+        let Filing::Created(first) = p.file_query(&org, store.clone(), query("k2"), &renkei_domain::policy::DutyScope::All).await.unwrap()
+        else {
+            panic!("created")
+        };
         assert!(due(&p));
         assert!(!due(&p), "the visit was taken");
-        let Filing::Existing(again) = p.file_query(&org, store.clone(), query("k2")).await.unwrap() else { panic!("existing") };
+        let Filing::Existing(again) = p.file_query(&org, store.clone(), query("k2"), &renkei_domain::policy::DutyScope::All).await.unwrap()
+        else {
+            panic!("existing")
+        };
         assert_eq!(again.id, first.id);
         assert!(due(&p), "a retry of a query still 送信待ち tells the outbox again");
         assert!(store.mark_in_flight(&first.id).await.unwrap());
-        p.file_query(&org, store.clone(), query("k2")).await.unwrap();
+        p.file_query(&org, store.clone(), query("k2"), &renkei_domain::policy::DutyScope::All).await.unwrap();
         assert!(!due(&p), "one the hub took is not the outbox's any more");
     }
 }

@@ -46,6 +46,8 @@ pub fn router(p: Arc<Platform>) -> Router {
 pub struct Caller {
     pub tenant: renkei_domain::TenantId,
     pub org: OrgId,
+    /// The duties the key may file queries for.
+    pub duties: renkei_domain::policy::DutyScope,
 }
 
 impl FromRequestParts<Arc<Platform>> for Caller {
@@ -54,7 +56,7 @@ impl FromRequestParts<Arc<Platform>> for Caller {
     async fn from_request_parts(parts: &mut Parts, p: &Arc<Platform>) -> Result<Self, Problem> {
         let key = crate::bearer(parts).ok_or_else(Problem::unauthorized)?;
         let scope = p.key_scope(&renkei_crypto::apikey::hash(key)).await?.ok_or_else(Problem::unauthorized)?;
-        Ok(Caller { tenant: scope.tenant, org: scope.org })
+        Ok(Caller { tenant: scope.tenant, org: scope.org, duties: scope.duties })
     }
 }
 
@@ -255,6 +257,7 @@ pub async fn file_query(
                 reference_date: body.reference_date,
                 idempotency_key: body.idempotency_key,
             },
+            &caller.duties,
         )
         .await?;
     match filing {

@@ -18,6 +18,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 1, sql: include_str!("../migrations/sqlite/platform/001_tables.sql") },
     Migration { version: 2, sql: include_str!("../migrations/sqlite/platform/002_audit_chain.sql") },
     Migration { version: 3, sql: include_str!("../migrations/sqlite/platform/003_accounts.sql") },
+    Migration { version: 4, sql: include_str!("../migrations/sqlite/platform/004_key_duties.sql") },
 ];
 
 /// On PostgreSQL one schema holds the platform tables and every tenant's tables; each has
@@ -28,6 +29,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 3, sql: include_str!("../migrations/postgres/platform/003_dates_as_dates.sql") },
     Migration { version: 4, sql: include_str!("../migrations/postgres/platform/004_audit_chain.sql") },
     Migration { version: 5, sql: include_str!("../migrations/postgres/platform/005_accounts.sql") },
+    Migration { version: 6, sql: include_str!("../migrations/postgres/platform/006_key_duties.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
@@ -77,6 +79,8 @@ pub struct Org {
 pub struct KeyScope {
     pub tenant: TenantId,
     pub org: OrgId,
+    /// The duties the key may file queries for.
+    pub duties: renkei_domain::policy::DutyScope,
 }
 
 /// Hex digits of a key's hash that name it to the operator: enough to tell a tenant's keys
@@ -284,15 +288,15 @@ impl PlatformStore {
                     return Err(StoreError::NotFound("org of that tenant"));
                 }
                 tx.execute(
-                    "INSERT INTO api_keys (key_hash, tenant_id, org_id, label, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    args![key_hash, scope.tenant.as_str(), scope.org.as_str(), label, now_unix()],
+                    "INSERT INTO api_keys (key_hash, tenant_id, org_id, label, duties, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    args![key_hash, scope.tenant.as_str(), scope.org.as_str(), label, scope.duties.to_text(), now_unix()],
                 )?;
                 audit(
                     tx,
                     scope.tenant.as_str(),
                     &actor,
                     "api_key.create",
-                    &format!("org={} id={} label={label}", scope.org, key_id(&key_hash)),
+                    &format!("org={} id={} label={label} duties={}", scope.org, key_id(&key_hash), scope.duties.to_text()),
                 )
             })
             .await
@@ -369,11 +373,12 @@ impl PlatformStore {
         let key_hash = key_hash.to_owned();
         self.db
             .read(Scope::ApiKey(key_hash.clone()), move |tx| {
-                tx.query_opt("SELECT tenant_id, org_id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL", args![key_hash])?
+                tx.query_opt("SELECT tenant_id, org_id, duties FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL", args![key_hash])?
                     .map(|r| {
                         Ok(KeyScope {
                             tenant: parse(TenantId::parse(&r.get::<String>(0)?))?,
                             org: parse(OrgId::parse(&r.get::<String>(1)?))?,
+                            duties: parse(renkei_domain::policy::DutyScope::parse(&r.get::<String>(2)?))?,
                         })
                     })
                     .transpose()

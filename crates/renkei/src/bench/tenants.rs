@@ -174,7 +174,9 @@ async fn provision(
             store.create_org(&dk, &org, "bench").await?;
             hub.store.register_org(&crate::admin::entry(&store, &master, &org.id, &endpoint).await?).await?;
             let (secret, hash) = renkei_crypto::apikey::generate();
-            store.add_api_key(&KeyScope { tenant, org: org.id }, &hash, "bench", "bench").await?;
+            store
+                .add_api_key(&KeyScope { tenant, org: org.id, duties: renkei_domain::policy::DutyScope::All }, &hash, "bench", "bench")
+                .await?;
             Ok((i, secret))
         }
     })
