@@ -114,6 +114,11 @@ impl Matrix {
     pub fn rows(&self) -> &[MatrixRow] {
         &self.rows
     }
+    /// Whether 別表第二 lets an org of type `requester` file queries for `duty` at all.
+    pub fn files_for(&self, requester: &OrgType, duty: &DutyCode) -> bool {
+        self.rows().iter().any(|r| &r.requester_type == requester && &r.duty == duty)
+    }
+
     pub fn duty_name(&self, duty: &DutyCode) -> Option<&str> {
         self.duties.get(duty).map(String::as_str)
     }

@@ -2,6 +2,7 @@
 //! operator, its second factor enrolled at once, and is audited in the platform's own chain.
 //! (Signing in: `server::accounts`' tests.)
 
+use serde_json::json;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -251,6 +252,21 @@ async fn a_tenant_admin_manages_the_people_of_their_own_tenant_only(b: common::B
     let (unknown, _, b2) = revoke("nobody").await;
     assert_eq!((other, unknown), (404, 404));
     assert_eq!(a, b2, "another tenant's account looks like no account");
+
+    // Duties: staff file for those their admin assigns, within what 別表第二 gives their org.
+    let put = |name: &str, body: serde_json::Value| {
+        let req = c.http.put(format!("{url}/{name}/duties")).bearer_auth(&token).json(&body);
+        async move { common::respond(req.send().await.unwrap()).await }
+    };
+    let (s, _, v) = put("staff-a", json!({"duties": ["D015"]})).await;
+    assert_eq!((s, v["duties"].clone()), (200, json!(["D015"])), "{v}");
+    let (s, _, v) = put("staff-a", json!({"duties": ["D999"]})).await;
+    assert_eq!((s, v["detail"].as_str()), (400, Some("別表第二 gives an org of type MUNI no duty D999")), "{v}");
+    let (s, _, v) = put("admin-a", json!({"duties": ["D015"]})).await;
+    assert_eq!((s, v["detail"].as_str()), (400, Some("role tenant_admin files no queries")), "{v}");
+    assert_eq!(put("admin-b", json!({"duties": []})).await.0, 404);
+    let log = common::respond(c.http.get(format!("{}/api/v1/audit", c.internal())).bearer_auth(&token).send().await.unwrap()).await.2;
+    assert!(log["entries"].as_array().unwrap().iter().any(|e| e["action"] == "duties.assign" && e["detail"] == "duties=D015"), "{log}");
 
     let staff_full = c.enrolled_session("staff-a", "staff passphrase 1").await;
     let (s, _, v) =

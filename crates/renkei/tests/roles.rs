@@ -21,6 +21,7 @@ fn request_for(path: &str, who: &str) -> (String, Option<serde_json::Value>) {
         }
         // An account of tenant-a nobody signs in as.
         "/api/v1/accounts/{name}/revoke-sessions" => (path.replace("{name}", "target-a"), None),
+        "/api/v1/accounts/{name}/duties" => (path.replace("{name}", "target-a"), Some(json!({"duties": ["D015"]}))),
         _ => (path.into(), None),
     }
 }
@@ -70,6 +71,8 @@ async fn every_route_answers_every_role_as_the_policy_declares(b: Backend) {
             assert!(!ended, "{who} {} {path}: the session stands: {v}", route.method);
             if who == "admin-b" && route.path.contains("{name}") {
                 assert_eq!(status, 404, "another tenant's admin finds no account of this tenant: {v}");
+            } else if allowed {
+                assert!(status != 404 && status != 405, "{who} {} {path}: the route is served: {status} {v}", route.method);
             }
             checked += 1;
         }

@@ -134,6 +134,30 @@ impl Platform {
         create_account(&self.platform, who, password, actor, actor_role).await
     }
 
+    /// Sets the duties the account `name` of `tenant` may file queries for: only staff and
+    /// approvers file, and only for duties 別表第二 gives their org's type. `None` if the
+    /// tenant has no such account.
+    pub async fn assign_duties(
+        &self,
+        tenant: &TenantId,
+        name: &AccountName,
+        duties: &[renkei_domain::DutyCode],
+        actor: (&str, &str),
+    ) -> Result<Option<()>, AccountError> {
+        let Some(a) = self.platform.account_of(tenant, name).await? else { return Ok(None) };
+        let org = match (&a.org, a.role.needs_org()) {
+            (Some(org), true) => org,
+            _ => return Err(AccountError::Placement(format!("role {} files no queries", a.role.code()))),
+        };
+        let org = self.org(org).await?.ok_or_else(|| AccountError::Placement(format!("org {org} is gone")))?;
+        if let Some(d) = duties.iter().find(|d| !self.matrix.files_for(&org.org_type, d)) {
+            return Err(AccountError::Placement(format!("別表第二 gives an org of type {} no duty {d}", org.org_type)));
+        }
+        let scope = renkei_domain::policy::DutyScope::Only(duties.iter().cloned().collect());
+        self.platform.assign_duties(&a, &scope, actor).await?;
+        Ok(Some(()))
+    }
+
     /// Signs `name` in with `password` and, once enrolled, the TOTP `code`.
     pub async fn sign_in(&self, name: &str, password: &str, code: Option<&str>) -> Result<SignedIn, AccountError> {
         let now = now_unix();

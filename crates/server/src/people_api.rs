@@ -18,7 +18,10 @@ use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
 pub fn routes() -> Router<Arc<Platform>> {
-    Router::new().route("/api/v1/accounts", get(list).post(create)).route("/api/v1/accounts/{name}/revoke-sessions", post(revoke_sessions))
+    Router::new()
+        .route("/api/v1/accounts", get(list).post(create))
+        .route("/api/v1/accounts/{name}/revoke-sessions", post(revoke_sessions))
+        .route("/api/v1/accounts/{name}/duties", axum::routing::put(assign_duties))
 }
 
 /// The admin's tenant, once the policy lets the admin manage people.
@@ -56,6 +59,8 @@ pub struct AccountView {
     #[schema(value_type = String)]
     pub role: Role,
     pub org: Option<String>,
+    /// The duties (事務) the person may file queries for (`*`: every duty of the org).
+    pub duties: Vec<String>,
     /// Whether a second factor is enrolled.
     pub enrolled: bool,
     pub disabled: bool,
@@ -67,6 +72,10 @@ impl From<&renkei_store::accounts::Account> for AccountView {
             name: a.name.clone(),
             role: a.role,
             org: a.org.as_ref().map(|o| o.to_string()),
+            duties: match &a.duties {
+                renkei_domain::policy::DutyScope::All => vec!["*".into()],
+                renkei_domain::policy::DutyScope::Only(set) => set.iter().map(|d| d.to_string()).collect(),
+            },
             enrolled: a.totp_sealed.is_some(),
             disabled: a.disabled,
         }
@@ -135,4 +144,36 @@ pub async fn revoke_sessions(
     let admin = &person.session.account;
     let ended = p.platform.revoke_sessions(&target, None, admin.name.as_str(), admin.role.code(), renkei_store::now_unix()).await?;
     Ok(Json(SessionsRevoked { ended }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Duties {
+    /// Duty codes (事務) of 別表第二 the person may file queries for; an empty list takes all away.
+    #[schema(value_type = Vec<String>)]
+    pub duties: Vec<renkei_domain::DutyCode>,
+}
+
+#[utoipa::path(put, path = "/api/v1/accounts/{name}/duties", request_body = Duties, tag = "people",
+    params(("name" = String, Path, description = "the account's name")),
+    responses((status = 200, body = AccountView, description = "the account with its duties"),
+        (status = 400, description = "a role that files no queries, a duty 別表第二 does not give the org, or an invalid body", content_type = "application/problem+json"),
+        (status = 401, description = "no session, or it has ended", content_type = "application/problem+json"),
+        (status = 403, description = "the role may not assign duties", content_type = "application/problem+json"),
+        (status = 404, description = "no such account in the tenant", content_type = "application/problem+json"),
+        (status = 415, description = "the body is not JSON (Content-Type)", content_type = "application/problem+json")),
+    security(("session" = [])))]
+pub async fn assign_duties(
+    State(p): State<Arc<Platform>>,
+    person: SignedInPerson,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<Duties>,
+) -> Result<Json<AccountView>, Problem> {
+    person.permit(Action::AssignDuties)?;
+    let tenant = person.session.account.tenant.clone().ok_or_else(|| Problem::detailed(ProblemKind::RoleDenied, "no tenant"))?;
+    let name = AccountName::parse(&name).map_err(|_| Problem::not_found())?;
+    let admin = &person.session.account;
+    p.assign_duties(&tenant, &name, &body.duties, (admin.name.as_str(), admin.role.code())).await?.ok_or_else(Problem::not_found)?;
+    let a = p.platform.account_of(&tenant, &name).await?.ok_or_else(Problem::not_found)?;
+    Ok(Json(AccountView::from(&a)))
 }

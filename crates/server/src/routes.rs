@@ -30,5 +30,6 @@ pub const PERSON_ROUTES: &[RouteAct] = &[
     r("GET", "/api/v1/accounts", Action::ManageStaff),
     r("POST", "/api/v1/accounts", Action::ManageStaff),
     r("POST", "/api/v1/accounts/{name}/revoke-sessions", Action::ManageStaff),
+    r("PUT", "/api/v1/accounts/{name}/duties", Action::AssignDuties),
     r("DELETE", "/api/v1/session", Action::SignOut),
 ];

@@ -6,6 +6,7 @@ use crate::audit::{AuditEvent, append};
 use crate::db::{Row, Scope};
 use crate::platform::PlatformStore;
 use crate::{Result, StoreError, args};
+use renkei_domain::policy::DutyScope;
 use renkei_domain::{AccountName, OrgId, Role, TenantId};
 
 /// An account as stored. The password hash and the sealed TOTP secret never leave the service.
@@ -17,6 +18,8 @@ pub struct Account {
     pub tenant: Option<TenantId>,
     pub org: Option<OrgId>,
     pub role: Role,
+    /// The duties this person may file queries for (staff and approvers).
+    pub duties: DutyScope,
     pub password_hash: String,
     /// The TOTP secret sealed under the master key (`MasterKey::seal_secret`), once enrolled.
     pub totp_sealed: Option<Vec<u8>>,
@@ -48,8 +51,7 @@ pub struct Session {
     pub enrol_only: bool,
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "a.id, a.name, a.tenant_id, a.org_id, a.role, a.password_hash, a.totp_enc, a.totp_last_step, a.failures, a.wait_until, a.disabled_at";
+const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.tenant_id, a.org_id, a.role, a.password_hash, a.totp_enc, a.totp_last_step, a.failures, a.wait_until, a.disabled_at, a.duties";
 
 fn corrupt(what: &str) -> impl Fn(renkei_domain::IdError) -> StoreError + '_ {
     move |e| StoreError::Corrupt(format!("{what}: {e}"))
@@ -70,6 +72,7 @@ fn account_row(r: &Row) -> Result<Account> {
         failures: r.get::<i64>(8)?.clamp(0, u32::MAX as i64) as u32,
         wait_until: r.get(9)?,
         disabled: r.get::<Option<i64>>(10)?.is_some(),
+        duties: DutyScope::parse(&r.get::<String>(11)?).map_err(corrupt("an account's duties"))?,
     })
 }
 
@@ -252,10 +255,10 @@ impl PlatformStore {
                     .map(|r| {
                         Ok(Session {
                             account: account_row(&r)?,
-                            created_at: r.get(11)?,
-                            last_seen_at: r.get(12)?,
-                            revoked: r.get::<Option<i64>>(13)?.is_some(),
-                            enrol_only: r.get::<String>(14)? != "full",
+                            created_at: r.get(12)?,
+                            last_seen_at: r.get(13)?,
+                            revoked: r.get::<Option<i64>>(14)?.is_some(),
+                            enrol_only: r.get::<String>(15)? != "full",
                         })
                     })
                     .transpose()
@@ -270,6 +273,19 @@ impl PlatformStore {
             .tx(Scope::Presented(token_hash.clone()), move |tx| {
                 tx.execute("UPDATE sessions SET last_seen_at = ?2 WHERE token_hash = ?1 AND last_seen_at < ?2", args![token_hash, now])?;
                 Ok(())
+            })
+            .await
+    }
+
+    /// Sets the duties `account` may file queries for, as `actor` (name, role) decided; audited.
+    pub async fn assign_duties(&self, account: &Account, duties: &DutyScope, actor: (&str, &str)) -> Result<()> {
+        let (a, duties, (actor, actor_role)) = (account.clone(), duties.to_text(), (actor.0.to_owned(), actor.1.to_owned()));
+        self.db
+            .tx(scope_of(&a), move |tx| {
+                tx.execute("UPDATE accounts SET duties = ?2 WHERE id = ?1", args![a.id, duties])?;
+                let (target, detail) = (format!("account:{}", a.name), format!("duties={duties}"));
+                let event = AuditEvent { actor: &actor, role: &actor_role, action: "duties.assign", target: &target, detail: &detail };
+                append(tx, &chain_of(a.tenant.as_ref()), &event)
             })
             .await
     }

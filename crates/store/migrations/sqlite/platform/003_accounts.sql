@@ -9,6 +9,9 @@ CREATE TABLE accounts (
     tenant_id TEXT REFERENCES tenants(id),
     org_id TEXT,
     role TEXT NOT NULL,
+    -- The duties (事務) staff and approvers may file queries for (domain::policy::DutyScope text;
+    -- empty: none until their tenant admin assigns some).
+    duties TEXT NOT NULL DEFAULT '',
     password_hash TEXT NOT NULL,
     totp_enc BLOB,
     totp_last_step INTEGER NOT NULL DEFAULT 0,
