@@ -117,7 +117,7 @@ pub async fn create_account(
         _ => {}
     }
     if let Some(t) = tenant
-        && !store.tenants().await?.iter().any(|x| &x.id == t)
+        && !store.has_tenant(t).await?
     {
         return Err(AccountError::Placement(format!("there is no tenant {t}")));
     }

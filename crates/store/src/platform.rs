@@ -198,6 +198,12 @@ impl PlatformStore {
             .await
     }
 
+    /// Whether the platform hosts `tenant`.
+    pub async fn has_tenant(&self, tenant: &TenantId) -> Result<bool> {
+        let id = tenant.to_string();
+        self.db.read(Scope::Tenant(id.clone()), move |tx| tx.value("SELECT EXISTS(SELECT 1 FROM tenants WHERE id = ?1)", args![id])).await
+    }
+
     /// The tenant's data key, unwrapped with `master`.
     pub async fn data_key(&self, master: &MasterKey, tenant: &TenantId) -> Result<DataKey> {
         let id = tenant.to_string();
