@@ -79,6 +79,14 @@ fn now_unix() -> i64 {
     renkei_store::now_unix()
 }
 
+/// The Argon2id hash of a new password, made off the async threads.
+async fn hash_password(password: Zeroizing<String>) -> Result<String, AccountError> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|e| AccountError::Crypto(e.to_string()))?
+        .map_err(Into::into)
+}
+
 /// Runs Argon2id off the async threads: it takes tens of milliseconds of CPU by design.
 async fn verify_password(password: Zeroizing<String>, hash: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || match hash {
@@ -123,7 +131,7 @@ pub async fn create_account(
     }
     account::check_new_password(name, password)?;
     let pw = Zeroizing::new(password.to_owned());
-    let hash = tokio::task::spawn_blocking(move || password::hash(&pw)).await.map_err(|e| AccountError::Crypto(e.to_string()))??;
+    let hash = hash_password(pw).await?;
     let new = NewAccount { name: name.clone(), tenant: tenant.cloned(), org: org.cloned(), role, password_hash: hash };
     Ok(store.create_account(&new, actor, actor_role).await?)
 }
@@ -249,7 +257,7 @@ impl Platform {
         }
         account::check_new_password(&s.account.name, new)?;
         let pw = Zeroizing::new(new.to_owned());
-        let hash = tokio::task::spawn_blocking(move || password::hash(&pw)).await.map_err(|e| AccountError::Crypto(e.to_string()))??;
+        let hash = hash_password(pw).await?;
         let a = &s.account;
         self.platform.revoke_sessions(a, Some(hash), a.name.as_str(), a.role.code(), now_unix()).await?;
         Ok(())

@@ -24,10 +24,7 @@ pub fn routes() -> Router<Arc<Platform>> {
 
 /// The chain of the signed-in person's tenant.
 fn chain_of(person: &SignedInPerson) -> Result<AuditChain, Problem> {
-    person.permit(Action::ReadAuditLog)?;
-    // The policy gives this act to tenant roles only, whose accounts all have a tenant.
-    let tenant = person.session.account.tenant.clone().ok_or_else(|| Problem::detailed(ProblemKind::RoleDenied, "no tenant"))?;
-    Ok(AuditChain::Tenant(tenant))
+    Ok(AuditChain::Tenant(person.tenant_for(Action::ReadAuditLog)?))
 }
 
 #[derive(Deserialize, IntoParams)]

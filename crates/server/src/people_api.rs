@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use renkei_domain::policy::Action;
-use renkei_domain::{AccountName, OrgId, Role, TenantId};
-use renkei_net::{ApiJson, Problem, ProblemKind};
+use renkei_domain::{AccountName, OrgId, Role};
+use renkei_net::{ApiJson, Problem};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -22,12 +22,6 @@ pub fn routes() -> Router<Arc<Platform>> {
         .route("/api/v1/accounts", get(list).post(create))
         .route("/api/v1/accounts/{name}/revoke-sessions", post(revoke_sessions))
         .route("/api/v1/accounts/{name}/duties", axum::routing::put(assign_duties))
-}
-
-/// The admin's tenant, once the policy lets the admin manage people.
-fn tenant_of(person: &SignedInPerson) -> Result<TenantId, Problem> {
-    person.permit(Action::ManageStaff)?;
-    person.session.account.tenant.clone().ok_or_else(|| Problem::detailed(ProblemKind::RoleDenied, "no tenant"))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -95,7 +89,7 @@ pub async fn create(
     person: SignedInPerson,
     ApiJson(body): ApiJson<NewAccount>,
 ) -> Result<(StatusCode, Json<AccountView>), Problem> {
-    let tenant = tenant_of(&person)?;
+    let tenant = person.tenant_for(Action::ManageStaff)?;
     let password = Zeroizing::new(body.password);
     let who = Person { name: &body.name, tenant: Some(&tenant), org: body.org.as_ref(), role: body.role };
     let admin = &person.session.account;
@@ -115,7 +109,7 @@ pub struct AccountList {
         (status = 403, description = "the role may not manage people", content_type = "application/problem+json")),
     security(("session" = [])))]
 pub async fn list(State(p): State<Arc<Platform>>, person: SignedInPerson) -> Result<Json<AccountList>, Problem> {
-    let tenant = tenant_of(&person)?;
+    let tenant = person.tenant_for(Action::ManageStaff)?;
     let accounts = p.platform.accounts_of(&tenant).await?.iter().map(AccountView::from).collect();
     Ok(Json(AccountList { accounts }))
 }
@@ -138,7 +132,7 @@ pub async fn revoke_sessions(
     person: SignedInPerson,
     Path(name): Path<String>,
 ) -> Result<Json<SessionsRevoked>, Problem> {
-    let tenant = tenant_of(&person)?;
+    let tenant = person.tenant_for(Action::ManageStaff)?;
     let name = AccountName::parse(&name).map_err(|_| Problem::not_found())?;
     let target = p.platform.account_of(&tenant, &name).await?.ok_or_else(Problem::not_found)?;
     let admin = &person.session.account;
@@ -169,8 +163,7 @@ pub async fn assign_duties(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<Duties>,
 ) -> Result<Json<AccountView>, Problem> {
-    person.permit(Action::AssignDuties)?;
-    let tenant = person.session.account.tenant.clone().ok_or_else(|| Problem::detailed(ProblemKind::RoleDenied, "no tenant"))?;
+    let tenant = person.tenant_for(Action::AssignDuties)?;
     let name = AccountName::parse(&name).map_err(|_| Problem::not_found())?;
     let admin = &person.session.account;
     p.assign_duties(&tenant, &name, &body.duties, (admin.name.as_str(), admin.role.code())).await?.ok_or_else(Problem::not_found)?;

@@ -74,6 +74,13 @@ impl SignedInPerson {
         self.session.account.role
     }
 
+    /// The person's tenant, once [`SignedInPerson::permit`] lets them take `action` (an act of
+    /// tenant roles only, whose accounts all have a tenant).
+    pub fn tenant_for(&self, action: Action) -> Result<renkei_domain::TenantId, Problem> {
+        self.permit(action)?;
+        self.session.account.tenant.clone().ok_or_else(|| Problem::detailed(ProblemKind::RoleDenied, "no tenant"))
+    }
+
     /// Whether this person may take `action`: their role's (`domain::policy`), and, while they
     /// have no second factor, only enrolling one or signing out.
     pub fn permit(&self, action: Action) -> Result<(), Problem> {
