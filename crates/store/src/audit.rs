@@ -83,10 +83,7 @@ pub(crate) fn append(tx: &mut dyn Tx, tenant: &str, event: &AuditEvent) -> Resul
         .query_opt("UPDATE audit_heads SET size = size + 1 WHERE chain = ?1 RETURNING size, head", args![tenant])?
         .ok_or_else(|| StoreError::Corrupt(format!("the audit chain of {tenant} has no head")))?;
     let (seq, prev): (i64, String) = (row.get(0)?, row.get(1)?);
-    let prev: auditlog::Hash = hex::decode(&prev)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| StoreError::Corrupt(format!("the audit head of {tenant}")))?;
+    let prev = head_hash(tenant, &prev)?;
     let entry = Entry {
         chain: tenant.to_owned(),
         seq: seq as u64,
@@ -137,6 +134,11 @@ impl std::fmt::Display for ChainCheck {
             }
         }
     }
+}
+
+/// A chain's head as `audit_heads` keeps it (hex).
+fn head_hash(chain: &str, hex_text: &str) -> Result<auditlog::Hash> {
+    hex::decode(hex_text).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| StoreError::Corrupt(format!("the audit head of {chain}")))
 }
 
 /// An entry from a row of `chain_seq, at, actor, role, action, target, detail, hash`.
@@ -190,10 +192,7 @@ impl PlatformStore {
         else {
             return Ok(None);
         };
-        let head: auditlog::Hash = hex::decode(&head)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| StoreError::Corrupt(format!("the audit head of {chain}")))?;
+        let head = head_hash(&chain, &head)?;
         let note = signer.sign(&Checkpoint { chain: chain.clone(), size: size as u64, head })?;
         self.db
             .tx(of.scope(), move |tx| {
