@@ -57,7 +57,7 @@ pub async fn run(a: AuditArgs) -> Result<ExitCode> {
         }
         AuditCmd::Checkpoint { tenant } => {
             let store = store().await?;
-            for t in tenants(&store, tenant).await? {
+            for t in chains(&store, tenant).await? {
                 if store.write_audit_checkpoint(&signer, &t).await?.is_some()
                     && let Some(note) = store.audit_checkpoints(&t).await?.pop()
                 {
@@ -80,7 +80,7 @@ pub async fn run(a: AuditArgs) -> Result<ExitCode> {
             }
             let store = store().await?;
             let mut bad = 0;
-            for t in tenants(&store, tenant).await? {
+            for t in chains(&store, tenant).await? {
                 let extra: Vec<String> = kept.iter().filter(|(c, _)| c == t.key()).map(|(_, n)| n.clone()).collect();
                 match store.verify_audit(&verifier, &t, &extra).await? {
                     ok @ ChainCheck::Sound { .. } => println!("{t}: {ok}"),
@@ -96,7 +96,7 @@ pub async fn run(a: AuditArgs) -> Result<ExitCode> {
 }
 
 /// `tenant`'s chain, or every chain there is (the platform's own included).
-async fn tenants(store: &PlatformStore, tenant: Option<String>) -> Result<Vec<AuditChain>> {
+async fn chains(store: &PlatformStore, tenant: Option<String>) -> Result<Vec<AuditChain>> {
     let chains = store.audit_chains().await?;
     match tenant {
         None => Ok(chains),
