@@ -235,7 +235,6 @@ pub fn allows(who: Principal, action: Action) -> bool {
                 | ReadAuditLog
                 | WriteAuditCheckpoint
                 | MarkItems
-                | BulkLoad
                 | ReadTenantStatus
                 | ReadSla
                 | ReadCosts
@@ -278,7 +277,6 @@ mod tests {
                     ReadAuditLog,
                     WriteAuditCheckpoint,
                     MarkItems,
-                    BulkLoad,
                     ReadTenantStatus,
                     ReadSla,
                     ReadCosts,

@@ -92,11 +92,14 @@ async fn a_person_signs_in_over_the_api_once_per_code_and_out_again(b: common::B
     assert_eq!(wrong, unknown, "an unknown name and a wrong password answer alike");
     assert_eq!(again, wrong);
 
-    // A session is not an API key, and an API key is not a session.
-    let (s, _, _) = common::respond(c.http.get(format!("{}/api/v1/queries", c.internal())).bearer_auth(&token).send().await.unwrap()).await;
-    assert_eq!(s, 401);
+    // The operator's session reads no query, and a client system's key is no session.
+    let (s, _, v) = common::respond(c.http.get(format!("{}/api/v1/queries", c.internal())).bearer_auth(&token).send().await.unwrap()).await;
+    assert_eq!((s, v["type"].as_str()), (403, Some("urn:renkei:problem:role-denied")), "{v}");
     let key = c.keys.values().next().unwrap();
-    assert_eq!(common::respond(c.http.get(&url).bearer_auth(key).send().await.unwrap()).await.0, 401);
+    let (s, _, v) = common::respond(c.http.get(&url).bearer_auth(key).send().await.unwrap()).await;
+    assert_eq!((s, v["type"].as_str()), (403, Some("urn:renkei:problem:role-denied")), "{v}");
+    let made_up = format!("{key}x");
+    assert_eq!(common::respond(c.http.get(&url).bearer_auth(made_up).send().await.unwrap()).await.0, 401);
 
     assert_eq!(c.http.delete(&url).bearer_auth(&token).send().await.unwrap().status().as_u16(), 204);
     let (s, _, ended) = common::respond(c.http.get(&url).bearer_auth(&token).send().await.unwrap()).await;

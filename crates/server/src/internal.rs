@@ -3,19 +3,20 @@
 //! one tenant and one org; everything it reaches is that org's. Another tenant's or org's
 //! resource answers 404, so existence does not leak.
 
+use crate::caller::{Caller, gone};
 use crate::filing::QueryFiling;
 use crate::import::{BadLine, ImportError, ImportOptions, ImportSummary, Observer};
 use crate::{Platform, hub_problem};
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use renkei_domain::Date;
 use renkei_domain::bulk::{Encoding, FileKind};
+use renkei_domain::policy::{Action, DutyScope};
 use renkei_domain::{AddresseeNo, DutyCode, IndividualNumber, ItemCode, OrgId, QueryState, RecordOutcome, RequestId, SecretText, Side};
 use renkei_net::{ApiJson, Problem, ProblemKind};
-use renkei_store::tenant::{Filing, QueryFilter, QueryView, Registration, TenantStore};
+use renkei_store::tenant::{Filing, QueryFilter, QueryView, Registration};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -42,40 +43,6 @@ pub fn router(p: Arc<Platform>) -> Router {
         .with_state(p)
 }
 
-/// The authenticated client system: one org of one tenant.
-pub struct Caller {
-    pub tenant: renkei_domain::TenantId,
-    pub org: OrgId,
-    /// The duties the key may file queries for.
-    pub duties: renkei_domain::policy::DutyScope,
-}
-
-impl FromRequestParts<Arc<Platform>> for Caller {
-    type Rejection = Problem;
-
-    async fn from_request_parts(parts: &mut Parts, p: &Arc<Platform>) -> Result<Self, Problem> {
-        let key = crate::bearer(parts).ok_or_else(Problem::unauthorized)?;
-        let scope = p.key_scope(&renkei_crypto::apikey::hash(key)).await?.ok_or_else(Problem::unauthorized)?;
-        Ok(Caller { tenant: scope.tenant, org: scope.org, duties: scope.duties })
-    }
-}
-
-impl Caller {
-    async fn store(&self, p: &Platform) -> Result<TenantStore, Problem> {
-        p.tenant_store(&self.tenant).await?.ok_or_else(|| gone("tenant"))
-    }
-    async fn org(&self, p: &Platform) -> Result<Arc<crate::OrgContext>, Problem> {
-        p.org(&self.org).await?.ok_or_else(|| gone("org"))
-    }
-}
-
-/// A live API key whose tenant or org is not in the platform database: the database lost a row
-/// it promised to keep (its foreign keys forbid it), a bug, not the caller's fault.
-fn gone(what: &str) -> Problem {
-    tracing::error!(what, "an API key names a tenant or org the platform database does not have");
-    Problem::internal()
-}
-
 /// 符号取得: register a person of the tenant with the Individual Number, once.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -100,23 +67,28 @@ pub struct PersonRegistered {
 #[utoipa::path(post, path = "/api/v1/persons", request_body = RegisterPerson, tag = "persons",
     responses((status = 201, body = PersonRegistered, description = "registered"), (status = 200, body = PersonRegistered, description = "already registered"),
         (status = 400, description = "invalid Individual Number or body", content_type = "application/problem+json"),
-        (status = 409, description = "the addressee number is registered with another person's code, or the code with another addressee number", content_type = "application/problem+json"), (status = 401, description = "missing or unknown API key", content_type = "application/problem+json"),
-        (status = 415, description = "the body is not JSON (Content-Type)", content_type = "application/problem+json"), (status = 502, description = "hub unreachable", content_type = "application/problem+json")),
-    security(("api_key" = [])))]
+        (status = 409, description = "the addressee number is registered with another person's code, or the code with another addressee number", content_type = "application/problem+json"), (status = 401, description = "missing or unknown API key or session", content_type = "application/problem+json"),
+        (status = 415, description = "the body is not JSON (Content-Type)", content_type = "application/problem+json"), (status = 502, description = "hub unreachable", content_type = "application/problem+json"),
+        (status = 403, description = "the caller's role may not do this (`role-denied`)", content_type = "application/problem+json")),
+    security(("api_key" = []), ("session" = [])))]
 pub async fn register_person(
     State(p): State<Arc<Platform>>,
     caller: Caller,
     ApiJson(body): ApiJson<RegisterPerson>,
 ) -> Result<(StatusCode, Json<PersonRegistered>), Problem> {
+    let act = caller.act(Action::RegisterPerson)?;
     let number = IndividualNumber::parse(body.individual_number.as_str())
         .map_err(|e| Problem::detailed(ProblemKind::InvalidIndividualNumber, e.to_string()))?;
-    let org = caller.org(&p).await?;
-    let store = caller.store(&p).await?;
+    let org = act.org_context(&p).await?;
+    let store = act.store(&p).await?;
     let status = p.register_person(&org, &store, &body.addressee_no, number).await?;
     let (http, status) = match status {
         Registration::Created => (StatusCode::CREATED, "created"),
         Registration::AlreadyRegistered => (StatusCode::OK, "already_registered"),
     };
+    if http == StatusCode::CREATED {
+        act.audit(&p, "person.register", &format!("org:{}", org.id), "").await?;
+    }
     Ok((http, Json(PersonRegistered { addressee_no: body.addressee_no, status: status.into() })))
 }
 
@@ -148,15 +120,17 @@ pub struct CopyStored {
 
 #[utoipa::path(post, path = "/api/v1/copies", request_body = UpsertCopy, tag = "copies",
     responses((status = 200, body = CopyStored), (status = 400, description = "invalid body, unknown item, or fields beyond the limits every answer must fit in (`invalid-fields`: 16 KiB as JSON, 16 levels)", content_type = "application/problem+json"),
-        (status = 401, description = "missing or unknown API key", content_type = "application/problem+json"), (status = 415, description = "the body is not JSON (Content-Type)", content_type = "application/problem+json")),
-    security(("api_key" = [])))]
+        (status = 401, description = "missing or unknown API key or session", content_type = "application/problem+json"), (status = 415, description = "the body is not JSON (Content-Type)", content_type = "application/problem+json"),
+        (status = 403, description = "the caller's role may not do this (`role-denied`)", content_type = "application/problem+json")),
+    security(("api_key" = []), ("session" = [])))]
 pub async fn upsert_copy(
     State(p): State<Arc<Platform>>,
     caller: Caller,
     ApiJson(body): ApiJson<UpsertCopy>,
 ) -> Result<Json<CopyStored>, Problem> {
-    let store = caller.store(&p).await?;
-    p.upsert_copy(&store, &caller.org, &body.addressee_no, &body.item, body.valid_from, &body.fields).await?;
+    let act = caller.act(Action::WriteCopies)?;
+    let store = act.store(&p).await?;
+    p.upsert_copy(&store, act.org()?, &body.addressee_no, &body.item, body.valid_from, &body.fields).await?;
     Ok(Json(CopyStored { addressee_no: body.addressee_no, item: body.item, valid_from: body.valid_from }))
 }
 
@@ -233,18 +207,19 @@ impl From<QueryView> for QueryResource {
 
 #[utoipa::path(post, path = "/api/v1/queries", request_body = FileQuery, tag = "queries",
     responses((status = 201, body = QueryResource, description = "filed"), (status = 200, body = QueryResource, description = "already filed with this idempotency key"),
-        (status = 400, description = "invalid body", content_type = "application/problem+json"), (status = 401, description = "missing or unknown API key", content_type = "application/problem+json"),
-        (status = 403, description = "別表第二 does not allow it", content_type = "application/problem+json"),
+        (status = 400, description = "invalid body", content_type = "application/problem+json"), (status = 401, description = "missing or unknown API key or session", content_type = "application/problem+json"),
+        (status = 403, description = "別表第二 does not allow it, the duty is not the caller's (`duty-not-assigned`), or the caller's role may not file (`role-denied`)", content_type = "application/problem+json"),
         (status = 409, description = "the idempotency key was used for another query", content_type = "application/problem+json"), (status = 415, description = "the body is not JSON (Content-Type)", content_type = "application/problem+json"),
         (status = 422, description = "unknown provider or person not registered", content_type = "application/problem+json")),
-    security(("api_key" = [])))]
+    security(("api_key" = []), ("session" = [])))]
 pub async fn file_query(
     State(p): State<Arc<Platform>>,
     caller: Caller,
     ApiJson(body): ApiJson<FileQuery>,
 ) -> Result<(StatusCode, Json<QueryResource>), Problem> {
-    let org = caller.org(&p).await?;
-    let store = caller.store(&p).await?;
+    let act = caller.act(Action::FileQuery)?;
+    let org = act.org_context(&p).await?;
+    let store = act.store(&p).await?;
     let filing = p
         .file_query(
             &org,
@@ -257,11 +232,14 @@ pub async fn file_query(
                 reference_date: body.reference_date,
                 idempotency_key: body.idempotency_key,
             },
-            &caller.duties,
+            act.duties,
         )
         .await?;
     match filing {
-        Filing::Created(view) => Ok((StatusCode::CREATED, Json(view.into()))),
+        Filing::Created(view) => {
+            act.audit(&p, "query.file", &format!("query:{}", view.id), &format!("duty {} provider {}", view.duty, view.provider)).await?;
+            Ok((StatusCode::CREATED, Json(view.into())))
+        }
         Filing::Existing(view) => Ok((StatusCode::OK, Json(view.into()))),
         Filing::PersonNotRegistered => {
             Err(Problem::detailed(ProblemKind::PersonNotRegistered, "register the person (POST /api/v1/persons) before querying"))
@@ -270,11 +248,16 @@ pub async fn file_query(
 }
 
 #[utoipa::path(get, path = "/api/v1/queries/{id}", tag = "queries", params(("id" = String, Path, description = "query id")),
-    responses((status = 200, body = QueryResource), (status = 401, description = "missing or unknown API key", content_type = "application/problem+json"),
-        (status = 404, description = "no such query for this org", content_type = "application/problem+json")),
-    security(("api_key" = [])))]
+    responses((status = 200, body = QueryResource), (status = 401, description = "missing or unknown API key or session", content_type = "application/problem+json"),
+        (status = 404, description = "no such query for this org", content_type = "application/problem+json"),
+        (status = 403, description = "the caller's role may not do this (`role-denied`)", content_type = "application/problem+json")),
+    security(("api_key" = []), ("session" = [])))]
 pub async fn get_query(State(p): State<Arc<Platform>>, caller: Caller, Path(id): Path<String>) -> Result<Json<QueryResource>, Problem> {
-    let view = caller.store(&p).await?.query(&caller.org, &id).await?.ok_or_else(Problem::not_found)?;
+    let act = caller.act(Action::ReadQueries)?;
+    let view = act.store(&p).await?.query(act.org()?, &id).await?.ok_or_else(Problem::not_found)?;
+    if !act.duties.allows(&view.duty) {
+        return Err(Problem::not_found());
+    }
     Ok(Json(view.into()))
 }
 
@@ -332,10 +315,11 @@ pub enum ImportKind {
         (status = 422, description = "bad lines: nothing was applied; the problem lists them (`summary`, `bad_lines`)", content_type = "application/problem+json"),
         (status = 400, description = "unreadable file: empty, wrong header or encoding", content_type = "application/problem+json"),
         (status = 413, description = "larger than 64 MiB", content_type = "application/problem+json"),
-        (status = 401, description = "missing or unknown API key", content_type = "application/problem+json"), (status = 404, description = "no such kind of file", content_type = "application/problem+json"),
+        (status = 401, description = "missing or unknown API key or session", content_type = "application/problem+json"), (status = 404, description = "no such kind of file", content_type = "application/problem+json"),
         (status = 507, description = "the platform's storage is full: nothing was applied", content_type = "application/problem+json"),
-        (status = 500, description = "`not-audited`: the load ended, applied or refused as `detail` says, but its audit entry could not be written", content_type = "application/problem+json")),
-    security(("api_key" = [])))]
+        (status = 500, description = "`not-audited`: the load ended, applied or refused as `detail` says, but its audit entry could not be written", content_type = "application/problem+json"),
+        (status = 403, description = "the caller's role may not do this (`role-denied`)", content_type = "application/problem+json")),
+    security(("api_key" = []), ("session" = [])))]
 pub async fn import_file(
     State(p): State<Arc<Platform>>,
     caller: Caller,
@@ -343,6 +327,8 @@ pub async fn import_file(
     params: Result<Query<ImportParams>, axum::extract::rejection::QueryRejection>,
     body: axum::body::Body,
 ) -> Result<Json<ImportReport>, Problem> {
+    let act = caller.act(Action::BulkLoad)?;
+    let org = act.org()?.clone();
     let params = self::params(params)?;
     let kind = match kind.map_err(|_| Problem::not_found())? {
         Path(ImportKind::Persons) => FileKind::Persons,
@@ -354,12 +340,10 @@ pub async fn import_file(
             Some(Encoding::parse(e).ok_or_else(|| Problem::detailed(ProblemKind::InvalidQuery, "encoding is auto, utf-8 or cp932"))?)
         }
     };
-    let opts = ImportOptions { kind, encoding, skip_bad: params.skip_bad, actor: format!("client:{}", caller.org) };
-    let input = crate::import::receive(&p, &caller.org, &opts, body, IMPORT_BODY_LIMIT).await.map_err(import_problem)?;
+    let opts = ImportOptions { kind, encoding, skip_bad: params.skip_bad, actor: act.actor.to_owned() };
+    let input = crate::import::receive(&p, &org, &opts, body, IMPORT_BODY_LIMIT).await.map_err(import_problem)?;
     let (summary, Collect(bad_lines, truncated)) =
-        crate::import::import_detached(p.clone(), caller.org.clone(), input, opts, Collect(Vec::new(), false))
-            .await
-            .map_err(import_problem)?;
+        crate::import::import_detached(p.clone(), org, input, opts, Collect(Vec::new(), false)).await.map_err(import_problem)?;
     let report = ImportReport { summary, bad_lines, bad_lines_truncated: truncated };
     if !report.summary.applied {
         return Err(Problem::new(ProblemKind::ImportRejected)
@@ -447,18 +431,28 @@ fn params<T>(params: Result<Query<T>, axum::extract::rejection::QueryRejection>)
 
 #[utoipa::path(get, path = "/api/v1/queries", tag = "queries", params(QueryListParams),
     responses((status = 200, body = QueryList), (status = 400, description = "a bad filter, limit or cursor", content_type = "application/problem+json"),
-        (status = 401, description = "missing or unknown API key", content_type = "application/problem+json")),
-    security(("api_key" = [])))]
+        (status = 401, description = "missing or unknown API key or session", content_type = "application/problem+json"),
+        (status = 403, description = "the caller's role may not do this (`role-denied`)", content_type = "application/problem+json")),
+    security(("api_key" = []), ("session" = [])))]
 pub async fn list_queries(
     State(p): State<Arc<Platform>>,
     caller: Caller,
     query: Result<Query<QueryListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<QueryList>, Problem> {
+    let act = caller.act(Action::ReadQueries)?;
     let q = params(query)?;
     let limit = renkei_domain::page::limit(q.limit).map_err(|e| query_problem(e.to_string()))?;
     let after = renkei_domain::page::id_cursor(q.after.as_deref()).map_err(|e| query_problem(e.to_string()))?;
-    let filter = QueryFilter { state: q.state, filed_since_ms: q.filed_since.map(|t| t.timestamp_millis()), duty: q.duty };
-    let views = caller.store(&p).await?.queries(&caller.org, &filter, after, limit).await?;
+    let filter = QueryFilter {
+        state: q.state,
+        filed_since_ms: q.filed_since.map(|t| t.timestamp_millis()),
+        duty: q.duty,
+        only_duties: match act.duties {
+            DutyScope::All => None,
+            DutyScope::Only(duties) => Some(duties.iter().cloned().collect()),
+        },
+    };
+    let views = act.store(&p).await?.queries(act.org()?, &filter, after, limit).await?;
     let next = renkei_domain::page::next(views.len(), limit, views.last().map(|v| v.id.clone()));
     Ok(Json(QueryList { queries: views.into_iter().map(QueryResource::from).collect(), next }))
 }
@@ -466,6 +460,9 @@ pub async fn list_queries(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RecordResource {
     pub seq: i64,
+    /// The org of the tenant the record is of (an auditor reads every org's).
+    #[schema(value_type = String)]
+    pub org: OrgId,
     /// Which side of the linkage this org was.
     pub role: Side,
     #[schema(value_type = String)]
@@ -483,22 +480,25 @@ pub struct RecordResource {
 
 #[utoipa::path(get, path = "/api/v1/records", tag = "records", params(PageParams),
     responses((status = 200, body = RecordList), (status = 400, description = "a bad limit or cursor", content_type = "application/problem+json"),
-        (status = 401, description = "missing or unknown API key", content_type = "application/problem+json")),
-    security(("api_key" = [])))]
+        (status = 401, description = "missing or unknown API key or session", content_type = "application/problem+json"),
+        (status = 403, description = "the caller's role may not do this (`role-denied`)", content_type = "application/problem+json")),
+    security(("api_key" = []), ("session" = [])))]
 pub async fn list_records(
     State(p): State<Arc<Platform>>,
     caller: Caller,
     page: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<RecordList>, Problem> {
+    let act = caller.act(Action::ReadLinkageRecords)?;
     let page = params(page)?;
     let limit = renkei_domain::page::limit(page.limit).map_err(|e| query_problem(e.to_string()))?;
     let after = renkei_domain::page::seq_cursor(page.after.as_deref()).map_err(|e| query_problem(e.to_string()))?;
-    let records = caller.store(&p).await?.records(&caller.org, after, limit).await?;
+    let records = act.store(&p).await?.records(act.org_or_all(), after, limit).await?;
     let next = renkei_domain::page::next(records.len(), limit, records.last().map(|r| r.seq.to_string()));
     let records = records
         .into_iter()
         .map(|r| RecordResource {
             seq: r.seq,
+            org: r.org,
             role: r.side,
             request_id: r.request_id,
             counterpart_org: r.counterpart_org,

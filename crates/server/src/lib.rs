@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod active;
 pub mod audit;
 pub mod audit_api;
+pub mod caller;
 pub mod copies;
 pub mod filing;
 pub mod import;

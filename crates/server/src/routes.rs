@@ -1,6 +1,6 @@
-//! The one declaration of which act (`domain::policy::Action`) each route a signed-in person
-//! may call is; `domain::policy::allows` says which roles may take it. Each handler asks
-//! `SignedInPerson::permit` for its route's act, and `crates/renkei/tests/roles.rs` calls every
+//! The one declaration of which act (`domain::policy::Action`) each route of the internal API
+//! is; `domain::policy::allows` says which roles (and whether client systems) may take it. Each
+//! handler asks `Caller::act` or `SignedInPerson::permit` for its route's act, and `crates/renkei/tests/roles.rs` calls every
 //! route here with every role (and with another tenant's admin) and checks each answer against
 //! this table, so a handler that asks for another act than declared fails that test.
 
@@ -19,8 +19,15 @@ const fn r(method: &'static str, path: &'static str, action: Action) -> RouteAct
     RouteAct { method, path, action }
 }
 
-/// Every route a person's session may call.
-pub const PERSON_ROUTES: &[RouteAct] = &[
+/// Every route a person's session or a client system's API key may call.
+pub const ROUTES: &[RouteAct] = &[
+    r("POST", "/api/v1/persons", Action::RegisterPerson),
+    r("POST", "/api/v1/copies", Action::WriteCopies),
+    r("POST", "/api/v1/queries", Action::FileQuery),
+    r("GET", "/api/v1/queries", Action::ReadQueries),
+    r("GET", "/api/v1/queries/{id}", Action::ReadQueries),
+    r("GET", "/api/v1/records", Action::ReadLinkageRecords),
+    r("POST", "/api/v1/imports/{kind}", Action::BulkLoad),
     r("GET", "/api/v1/session", Action::ReadOwnAccount),
     r("POST", "/api/v1/session/totp", Action::EnrollTotp),
     r("POST", "/api/v1/session/totp/confirm", Action::EnrollTotp),

@@ -63,7 +63,15 @@ impl FromRequestParts<Arc<Platform>> for SignedInPerson {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, p: &Arc<Platform>) -> Result<Self, Problem> {
-        let token = crate::bearer(parts).filter(|t| t.starts_with(renkei_crypto::session::PREFIX)).ok_or_else(Problem::unauthorized)?;
+        let token = crate::bearer(parts).ok_or_else(Problem::unauthorized)?;
+        if !token.starts_with(renkei_crypto::session::PREFIX) {
+            // A client system's key on a person's route: known, but not allowed (as
+            // `domain::policy` says of every act here); anything else is no credential.
+            return Err(match p.key_scope(&renkei_crypto::apikey::hash(token)).await? {
+                Some(_) => Problem::detailed(ProblemKind::RoleDenied, "a client system may not do this; sign in as a person"),
+                None => Problem::unauthorized(),
+            });
+        }
         let session = p.session(token).await?;
         Ok(Self { session, token: Zeroizing::new(token.to_owned()) })
     }
@@ -144,7 +152,8 @@ pub struct WhoAmI {
 
 #[utoipa::path(get, path = "/api/v1/session", tag = "session",
     responses((status = 200, body = WhoAmI, description = "the signed-in person"),
-        (status = 401, description = "no session, or it has ended", content_type = "application/problem+json")),
+        (status = 401, description = "no session, or it has ended", content_type = "application/problem+json"),
+        (status = 403, description = "a client system's API key, not a session (`role-denied`)", content_type = "application/problem+json")),
     security(("session" = [])))]
 pub async fn who_am_i(person: SignedInPerson) -> Result<Json<WhoAmI>, Problem> {
     person.permit(Action::ReadOwnAccount)?;
@@ -160,7 +169,8 @@ pub async fn who_am_i(person: SignedInPerson) -> Result<Json<WhoAmI>, Problem> {
 
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session",
     responses((status = 204, description = "signed out"),
-        (status = 401, description = "no session, or it has ended", content_type = "application/problem+json")),
+        (status = 401, description = "no session, or it has ended", content_type = "application/problem+json"),
+        (status = 403, description = "a client system's API key, not a session (`role-denied`)", content_type = "application/problem+json")),
     security(("session" = [])))]
 pub async fn sign_out(State(p): State<Arc<Platform>>, person: SignedInPerson) -> Result<StatusCode, Problem> {
     person.permit(Action::SignOut)?;
@@ -181,7 +191,8 @@ pub struct EnrolmentBegun {
 #[utoipa::path(post, path = "/api/v1/session/totp", tag = "session",
     responses((status = 200, body = EnrolmentBegun, description = "a secret to enrol"),
         (status = 401, description = "no session, or it has ended", content_type = "application/problem+json"),
-        (status = 409, description = "a second factor is enrolled already", content_type = "application/problem+json")),
+        (status = 409, description = "a second factor is enrolled already", content_type = "application/problem+json"),
+        (status = 403, description = "a client system's API key, not a session (`role-denied`)", content_type = "application/problem+json")),
     security(("session" = [])))]
 pub async fn begin_enrolment(State(p): State<Arc<Platform>>, person: SignedInPerson) -> Result<Json<EnrolmentBegun>, Problem> {
     person.permit(Action::EnrollTotp)?;
@@ -205,7 +216,8 @@ pub struct ConfirmEnrolment {
         (status = 400, description = "invalid body", content_type = "application/problem+json"),
         (status = 401, description = "no session, it has ended, or the code is not right", content_type = "application/problem+json"),
         (status = 409, description = "a second factor is enrolled already", content_type = "application/problem+json"),
-        (status = 415, description = "the body is not JSON (Content-Type)", content_type = "application/problem+json")),
+        (status = 415, description = "the body is not JSON (Content-Type)", content_type = "application/problem+json"),
+        (status = 403, description = "a client system's API key, not a session (`role-denied`)", content_type = "application/problem+json")),
     security(("session" = [])))]
 pub async fn finish_enrolment(
     State(p): State<Arc<Platform>>,

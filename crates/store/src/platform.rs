@@ -399,6 +399,19 @@ impl PlatformStore {
         self.db.tx(Scope::Tenant(tenant.clone()), move |tx| audit(tx, &tenant, &actor, &action, &detail)).await
     }
 
+    /// Writes `event` to `tenant`'s audit chain in a transaction of its own: a person's act on
+    /// the tenant's data, which was committed in the tenant's store.
+    pub async fn audit_event(&self, tenant: &TenantId, event: crate::audit::AuditEvent<'_>) -> Result<()> {
+        let tenant = tenant.to_string();
+        let [actor, role, action, target, detail] = [event.actor, event.role, event.action, event.target, event.detail].map(str::to_owned);
+        self.db
+            .tx(Scope::Tenant(tenant.clone()), move |tx| {
+                let event = crate::audit::AuditEvent { actor: &actor, role: &role, action: &action, target: &target, detail: &detail };
+                crate::audit::append(tx, &tenant, &event)
+            })
+            .await
+    }
+
     pub async fn audit_log(&self, tenant: Option<&TenantId>) -> Result<Vec<AuditEntry>> {
         let tenant = tenant.map(|t| t.to_string());
         self.db

@@ -463,6 +463,26 @@ impl Cluster {
         assert_eq!(resp.status().as_u16(), 204);
         token
     }
+    /// Creates a person's account with `renkei admin account-create` (password `a long
+    /// passphrase`), signs them in with the second factor enrolled, and returns the session.
+    pub async fn person(&self, tenant: &str, name: &str, role: &str, org: Option<&str>) -> String {
+        let mut args = vec!["account-create", "--tenant", tenant, "--name", name, "--role", role];
+        if let Some(o) = org {
+            args.extend(["--org", o]);
+        }
+        self.admin_with(&args, "a long passphrase\n");
+        self.enrolled_session(name, "a long passphrase").await
+    }
+
+    /// Calls the internal API with a person's session: (status, content type, body).
+    pub async fn as_person(&self, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, String, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.internal())).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        respond(req.send().await.expect("request")).await
+    }
+
     pub fn network(&self) -> String {
         format!("https://127.0.0.1:{}", self.network_port)
     }

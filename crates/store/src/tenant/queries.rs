@@ -79,6 +79,8 @@ pub struct QueryFilter {
     /// Filed at or after this time (milliseconds since the Unix epoch).
     pub filed_since_ms: Option<i64>,
     pub duty: Option<DutyCode>,
+    /// Only queries of these duties (a staff member's assigned ones).
+    pub only_duties: Option<Vec<DutyCode>>,
 }
 
 /// A query due for delivery to the hub.
@@ -331,16 +333,27 @@ impl TenantStore {
         let (tenant, org_s) = (self.tenant.to_string(), org.to_string());
         let (state, since, duty) =
             (filter.state.map(|s| s.code().to_owned()), filter.filed_since_ms, filter.duty.as_ref().map(DutyCode::to_string));
+        let mut args = args![tenant, org_s, after, state, since, duty, limit as i64].to_vec();
+        // A duty list is a few codes: one placeholder each (none at all lets no query through).
+        let only = match &filter.only_duties {
+            None => String::new(),
+            Some(duties) => {
+                let first = args.len() + 1;
+                args.extend(duties.iter().map(|d| d.as_str().to_value()));
+                let marks: Vec<String> = (first..args.len() + 1).map(|n| format!("?{n}")).collect();
+                if marks.is_empty() { " AND 1 = 0".to_owned() } else { format!(" AND q.duty IN ({})", marks.join(", ")) }
+            }
+        };
         let rows = self
             .read(move |tx| {
                 tx.query(
                     &format!(
                         "{QUERY_VIEW} WHERE q.tenant_id = ?1 AND q.org_id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR q.id < ?3)
                          AND (CAST(?4 AS TEXT) IS NULL OR q.state = ?4) AND (CAST(?5 AS BIGINT) IS NULL OR q.created_at >= ?5)
-                         AND (CAST(?6 AS TEXT) IS NULL OR q.duty = ?6)
+                         AND (CAST(?6 AS TEXT) IS NULL OR q.duty = ?6){only}
                          ORDER BY q.id DESC LIMIT ?7"
                     ),
-                    args![tenant, org_s, after, state, since, duty, limit as i64],
+                    &args,
                 )
             })
             .await?;

@@ -45,15 +45,14 @@ pub(super) fn insert_record(tx: &mut dyn Tx, r: NewRecord<'_>) -> Result<()> {
 }
 
 impl TenantStore {
-    /// The linkage records of `org`, oldest first.
-    /// `org`'s linkage records in the order they were written, `limit` after the record
-    /// numbered `after` (a page; see `renkei_domain::page`).
-    pub async fn records(&self, org: &OrgId, after: Option<i64>, limit: usize) -> Result<Vec<LinkageRecord>> {
-        let (tenant, org) = (self.tenant.to_string(), org.to_string());
+    /// `org`'s linkage records (every org's if `None`) in the order they were written, `limit`
+    /// after the record numbered `after` (a page; see `renkei_domain::page`).
+    pub async fn records(&self, org: Option<&OrgId>, after: Option<i64>, limit: usize) -> Result<Vec<LinkageRecord>> {
+        let (tenant, org) = (self.tenant.to_string(), org.map(OrgId::to_string));
         self.read(move |tx| {
             tx.query(
                 "SELECT seq, org_id, role, request_id, counterpart_org, duty, items, outcome, at FROM linkage_records
-                 WHERE tenant_id = ?1 AND org_id = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+                 WHERE tenant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR org_id = ?2) AND seq > ?3 ORDER BY seq LIMIT ?4",
                 args![tenant, org, after.unwrap_or(0), limit as i64],
             )?
             .iter()
