@@ -33,6 +33,10 @@ fn request_for(method: &str, path: &str, who: &str, query_id: &str, seed: u64) -
                 "reference_date": "2026-07-01", "idempotency_key": format!("roles-{who}")})),
         ),
         "/api/v1/queries/{id}" => (path.replace("{id}", query_id), None),
+        "/api/v1/approval-policies/{org}/{duty}" => {
+            (path.replace("{org}", "a-mayor").replace("{duty}", "D015"), (method == "PUT").then(|| json!({"window_minutes": 60})))
+        }
+        "/api/v1/approvals/{id}" => (path.replace("{id}", query_id), Some(json!({"decision": "approve"}))),
         "/api/v1/imports/{kind}" => (path.replace("{kind}", "persons"), None),
         _ => (path.into(), None),
     }
@@ -97,8 +101,8 @@ async fn every_route_answers_every_role_as_the_policy_declares(b: Backend) {
             assert_eq!(refused, !allowed, "{who} ({principal:?}) {} {path}: {status} {v}", route.method);
             let ended = v["type"] == "urn:renkei:problem:session-ended" || v["type"] == "urn:renkei:problem:unauthorized";
             assert!(!ended, "{who} {} {path}: the session stands: {v}", route.method);
-            if who == "admin-b" && route.path.contains("{name}") {
-                assert_eq!(status, 404, "another tenant's admin finds no account of this tenant: {v}");
+            if who == "admin-b" && (route.path.contains("{name}") || route.path.contains("{org}")) {
+                assert_eq!(status, 404, "another tenant's admin finds no account or org of this tenant: {v}");
             } else if allowed {
                 assert!(status != 404 && status != 405, "{who} {} {path}: the route is served: {status} {v}", route.method);
             }

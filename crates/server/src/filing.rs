@@ -19,6 +19,8 @@ pub struct QueryFiling {
     pub reference_date: Date,
     /// Filing again with the same key gives the first query back.
     pub idempotency_key: String,
+    /// Who files it: an account's name, or `api-key:<key id>`.
+    pub filed_by: String,
 }
 
 /// Why a query was not filed.
@@ -105,15 +107,16 @@ impl Platform {
             items: f.items,
             reference_date: f.reference_date,
             deadline_at: renkei_store::now_millis() + self.query_deadline.as_millis() as i64,
+            filed_by: f.filed_by,
         };
         let p = self.clone();
         let filing = tokio::spawn(async move {
             let tenant = store.tenant().clone();
             let filing = store.file_query(q).await?;
-            let deadline = |created_at: i64| created_at + p.query_deadline.as_millis() as i64;
             match &filing {
-                Filing::Created(v) => p.filed(&tenant, deadline(v.created_at)),
-                Filing::Existing(v) if v.state == QueryState::Queued => p.filed(&tenant, deadline(v.created_at)),
+                // Waiting for approval, it is due at its window's end.
+                Filing::Created(v) => p.filed(&tenant, v.deadline_at),
+                Filing::Existing(v) if v.state == QueryState::Queued => p.filed(&tenant, v.deadline_at),
                 Filing::Existing(_) | Filing::PersonNotRegistered => {}
             }
             Ok(filing)
@@ -137,6 +140,7 @@ mod tests {
             duty: DutyCode::parse("D015").unwrap(),
             items: vec![ItemCode::parse("TAX").unwrap()],
             reference_date: "2026-07-01".parse().unwrap(),
+            filed_by: "test".into(),
         }
     }
 

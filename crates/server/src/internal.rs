@@ -37,6 +37,7 @@ pub fn router(p: Arc<Platform>) -> Router {
         .merge(crate::sessions::routes())
         .merge(crate::audit_api::routes())
         .merge(crate::people_api::routes())
+        .merge(crate::approvals_api::routes())
         .fallback(Problem::fallback_not_found)
         .method_not_allowed_fallback(Problem::fallback_method)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -181,6 +182,13 @@ pub struct QueryResource {
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
     pub updated_at: i64,
+    /// When a query not yet final ends in エラー (ms since the Unix epoch): the approval
+    /// window's end while 承認待ち, the answer's deadline after.
+    pub deadline_at: i64,
+    /// Who filed it: an account's name, or `api-key:<key id>` for a client system.
+    pub filed_by: String,
+    /// The approver who decided it, where its duty needs approval (電子決裁).
+    pub decided_by: Option<String>,
 }
 
 impl From<QueryView> for QueryResource {
@@ -201,6 +209,9 @@ impl From<QueryView> for QueryResource {
             attempts: v.attempts,
             created_at: v.created_at,
             updated_at: v.updated_at,
+            deadline_at: v.deadline_at,
+            filed_by: v.filed_by,
+            decided_by: v.decided_by,
         }
     }
 }
@@ -231,6 +242,7 @@ pub async fn file_query(
                 addressee: body.addressee_no,
                 reference_date: body.reference_date,
                 idempotency_key: body.idempotency_key,
+                filed_by: act.actor.to_owned(),
             },
             act.duties,
         )
@@ -420,12 +432,12 @@ pub struct QueryList {
     pub next: Option<String>,
 }
 
-fn query_problem(detail: impl Into<String>) -> Problem {
+pub(crate) fn query_problem(detail: impl Into<String>) -> Problem {
     Problem::detailed(ProblemKind::InvalidQuery, detail)
 }
 
 /// Query-string parameters, or a problem naming what is wrong without repeating it.
-fn params<T>(params: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, Problem> {
+pub(crate) fn params<T>(params: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, Problem> {
     params.map(|Query(p)| p).map_err(|e| query_problem(renkei_net::problem::without_values(&e.body_text())))
 }
 

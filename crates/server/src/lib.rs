@@ -10,6 +10,8 @@
 
 pub mod accounts;
 pub mod active;
+pub mod approvals;
+pub mod approvals_api;
 pub mod audit;
 pub mod audit_api;
 pub mod caller;

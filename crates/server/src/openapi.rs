@@ -15,11 +15,13 @@ use utoipa::{Modify, OpenApi};
     paths(internal::register_person, internal::upsert_copy, internal::file_query, internal::get_query, internal::list_queries, internal::list_records, internal::import_file,
         crate::sessions::sign_in, crate::sessions::who_am_i, crate::sessions::sign_out, crate::sessions::begin_enrolment, crate::sessions::finish_enrolment, crate::sessions::change_password,
         crate::audit_api::entries, crate::audit_api::checkpoints,
-        crate::people_api::create, crate::people_api::list, crate::people_api::revoke_sessions, crate::people_api::assign_duties),
+        crate::people_api::create, crate::people_api::list, crate::people_api::revoke_sessions, crate::people_api::assign_duties,
+        crate::approvals_api::list_policies, crate::approvals_api::set_policy, crate::approvals_api::remove_policy, crate::approvals_api::pending, crate::approvals_api::decide),
     components(schemas(internal::RegisterPerson, internal::PersonRegistered, internal::UpsertCopy, internal::CopyStored, internal::FileQuery, internal::QueryResource, internal::QueryList, internal::RecordList, internal::RecordResource, internal::ImportReport, internal::ImportKind, crate::import::ImportSummary, crate::import::BadLine,
         crate::sessions::SignIn, crate::sessions::SessionOpened, crate::sessions::WhoAmI, crate::sessions::EnrolmentBegun, crate::sessions::ConfirmEnrolment, crate::sessions::ChangePassword,
         crate::audit_api::AuditEntry, crate::audit_api::AuditPage, crate::audit_api::AuditCheckpoints,
-        crate::people_api::NewAccount, crate::people_api::AccountView, crate::people_api::AccountList, crate::people_api::SessionsRevoked, crate::people_api::Duties)),
+        crate::people_api::NewAccount, crate::people_api::AccountView, crate::people_api::AccountList, crate::people_api::SessionsRevoked, crate::people_api::Duties,
+        crate::approvals_api::PolicyView, crate::approvals_api::PolicyList, crate::approvals_api::SetPolicy, crate::approvals_api::DecisionBody)),
     modifiers(&ApiKeyAuth)
 )]
 pub struct ApiDoc;

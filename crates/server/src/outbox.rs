@@ -6,6 +6,7 @@
 //! nothing is claimed; after its cool-down a single query goes as the probe.
 
 use crate::Platform;
+use renkei_domain::QueryState;
 use renkei_domain::wire::{MessageKind, QueryRequest};
 use renkei_net::worker::Claimed;
 use renkei_store::tenant::{OutboxItem, TenantStore};
@@ -146,6 +147,14 @@ async fn scan_tenants(p: Arc<Platform>) {
     }
 }
 
+/// Why an overdue query ended, by the state it was in.
+fn overdue_reason(state: QueryState) -> &'static str {
+    match state {
+        QueryState::PendingApproval => "not decided within the approval window (決裁期限切れ)",
+        _ => "no answer within the query deadline (照会期限切れ)",
+    }
+}
+
 async fn expire(store: &TenantStore) {
     let ids = match store.overdue().await {
         Ok(ids) => ids,
@@ -154,8 +163,8 @@ async fn expire(store: &TenantStore) {
             return;
         }
     };
-    for id in ids {
-        if let Err(e) = store.fail(&id, "no answer within the query deadline (照会期限切れ)").await {
+    for (id, _) in ids {
+        if let Err(e) = store.end_if_overdue(&id, overdue_reason).await {
             tracing::warn!(error = %e, tenant = %store.tenant(), query = %id, "cannot end an overdue query; tried again in a second");
         }
     }

@@ -38,5 +38,10 @@ pub const ROUTES: &[RouteAct] = &[
     r("POST", "/api/v1/accounts", Action::ManageStaff),
     r("POST", "/api/v1/accounts/{name}/revoke-sessions", Action::ManageStaff),
     r("PUT", "/api/v1/accounts/{name}/duties", Action::AssignDuties),
+    r("GET", "/api/v1/approval-policies", Action::SetApprovalPolicy),
+    r("PUT", "/api/v1/approval-policies/{org}/{duty}", Action::SetApprovalPolicy),
+    r("DELETE", "/api/v1/approval-policies/{org}/{duty}", Action::SetApprovalPolicy),
+    r("GET", "/api/v1/approvals", Action::DecideApproval),
+    r("POST", "/api/v1/approvals/{id}", Action::DecideApproval),
     r("DELETE", "/api/v1/session", Action::SignOut),
 ];

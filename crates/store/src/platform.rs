@@ -30,6 +30,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 4, sql: include_str!("../migrations/postgres/platform/004_audit_chain.sql") },
     Migration { version: 5, sql: include_str!("../migrations/postgres/platform/005_accounts.sql") },
     Migration { version: 6, sql: include_str!("../migrations/postgres/platform/006_key_duties.sql") },
+    Migration { version: 7, sql: include_str!("../migrations/postgres/platform/007_approval.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
@@ -49,6 +50,7 @@ const ROW_SECURITY: &[RowSecurity] = &[
     RowSecurity { version: 4, table: "audit_checkpoints", rows: Rows::TenantOrOperator("chain") },
     RowSecurity { version: 5, table: "accounts", rows: Rows::Written },
     RowSecurity { version: 5, table: "sessions", rows: Rows::Written },
+    RowSecurity { version: 7, table: "approval_policies", rows: Rows::Tenant },
 ];
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {

@@ -43,6 +43,7 @@ renkei_store::on_both_backends!(
     the_answer_basis_is_the_prior_answer_or_the_persons_copies,
     a_bulk_load_replaces_versions_in_place_and_keeps_the_first_of_repeated_lines,
     many_queries_are_marked_in_flight_at_once_and_those_that_moved_on_are_left,
+    a_query_needing_approval_is_sent_once_approved_and_ends_when_its_window_passes,
 );
 
 fn ids() -> (OrgId, AddresseeNo, OrgCode) {
@@ -88,6 +89,7 @@ fn new_query(id: &str, org: &OrgId, addressee: &AddresseeNo) -> NewQuery {
         items: vec![ItemCode::parse("TAX").unwrap()],
         reference_date: "2026-01-01".parse().unwrap(),
         deadline_at: i64::MAX,
+        filed_by: "staff".into(),
     }
 }
 
@@ -316,4 +318,48 @@ async fn many_queries_are_marked_in_flight_at_once_and_those_that_moved_on_are_l
         1,
         "only the answered query has its record"
     );
+}
+
+async fn a_query_needing_approval_is_sent_once_approved_and_ends_when_its_window_passes(f: Fixture) {
+    use renkei_domain::approval::Decision;
+    use renkei_store::tenant::{ApprovalPolicy, Decided};
+    let s = &f.store;
+    let (org, a, code) = ids();
+    s.register_person(&org, &a, &code).await.unwrap();
+    let duty = DutyCode::parse("D1").unwrap();
+    s.set_approval_policy(&ApprovalPolicy { org: org.clone(), duty: duty.clone(), window_minutes: 10 }).await.unwrap();
+    let lease = renkei_store::tenant::OUTBOX_LEASE_MS;
+
+    let Filing::Created(q) = s.file_query(new_query("r1", &org, &a)).await.unwrap() else { panic!("not created") };
+    assert_eq!((q.state, q.filed_by.as_str()), (QueryState::PendingApproval, "staff"));
+    assert_eq!(q.deadline_at - q.created_at, 10 * 60_000, "the window, not the query's deadline");
+    assert!(s.claim_outbox(10, lease).await.unwrap().is_empty(), "waiting, not sent");
+    assert!(s.overdue().await.unwrap().is_empty());
+    let other = OrgId::parse("other-org").unwrap();
+    assert!(matches!(s.decide(&other, &q.id, "kacho", &Decision::Approve, 1000).await, Err(StoreError::NotFound(_))), "another org's");
+    assert_eq!(
+        s.decide(&org, &q.id, "kacho", &Decision::Approve, 5_000).await.unwrap(),
+        Decided::Approved { deadline_at: s.query(&org, &q.id).await.unwrap().unwrap().deadline_at }
+    );
+    let approved = s.query(&org, &q.id).await.unwrap().unwrap();
+    assert_eq!((approved.state, approved.decided_by.as_deref()), (QueryState::Queued, Some("kacho")));
+    assert_eq!(s.claim_outbox(10, lease).await.unwrap().len(), 1, "approved: in the outbox");
+    assert_eq!(s.decide(&org, &q.id, "bucho", &Decision::Approve, 5_000).await.unwrap(), Decided::NotPending);
+    assert!(!s.end_if_overdue(&q.id, |_| "late").await.unwrap(), "its new deadline has not passed");
+
+    // A window that has passed (the API allows 10 minutes at least; the store takes any).
+    s.set_approval_policy(&ApprovalPolicy { org: org.clone(), duty, window_minutes: 0 }).await.unwrap();
+    let Filing::Created(late) = s.file_query(new_query("r2", &org, &a)).await.unwrap() else { panic!("not created") };
+    assert_eq!(s.overdue().await.unwrap(), vec![(late.id.clone(), QueryState::PendingApproval)]);
+    assert!(
+        s.end_if_overdue(&late.id, |state| if state == QueryState::PendingApproval { "window passed" } else { "other" }).await.unwrap()
+    );
+    let ended = s.query(&org, &late.id).await.unwrap().unwrap();
+    assert_eq!((ended.state, ended.error.as_deref()), (QueryState::Failed, Some("window passed")));
+    assert_eq!(s.decide(&org, &late.id, "kacho", &Decision::Approve, 5_000).await.unwrap(), Decided::NotPending, "too late");
+    let reject = Decision::Reject { reason: "no".into() };
+    assert_eq!(s.decide(&org, &late.id, "kacho", &reject, 5_000).await.unwrap(), Decided::NotPending);
+    assert_eq!(s.records(Some(&org), None, 10).await.unwrap().len(), 1, "the ended query is recorded");
+    assert!(s.remove_approval_policy(&org, &DutyCode::parse("D1").unwrap()).await.unwrap());
+    assert!(s.approval_policies().await.unwrap().is_empty());
 }

@@ -4,9 +4,10 @@
 //! look-ups go through keyed blind indexes, never plaintext.
 //!
 //! One room per job: [`schema`] (migrations), [`persons`], [`copies`], [`queries`] (and the
-//! outbox), [`answers`] (given as a provider), [`records`] (linkage records), [`bulk`] (loads).
+//! outbox), [`approvals`] (電子決裁 policies and decisions), [`answers`] (given as a provider), [`records`] (linkage records), [`bulk`] (loads).
 
 mod answers;
+mod approvals;
 mod bulk;
 mod copies;
 mod persons;
@@ -15,6 +16,7 @@ mod records;
 mod schema;
 
 pub use answers::AnswerBasis;
+pub use approvals::{ApprovalPolicy, Decided};
 pub use bulk::{Bulk, CopyPreparer, LineResult, Loaded, PreparedCopy, Written};
 pub use copies::CopyVersion;
 pub use persons::Registration;
@@ -23,6 +25,7 @@ pub use records::LinkageRecord;
 pub(crate) use schema::SQLITE_MIGRATIONS;
 
 // What the rooms share, for each to `use super::*`.
+use approvals::approval_window_minutes;
 use copies::{copy_id, copy_rows};
 use persons::{CODE_BY_ADDRESSEE, read_person_column};
 use records::{NewRecord, insert_record};

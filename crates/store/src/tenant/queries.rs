@@ -29,14 +29,18 @@ pub struct NewQuery {
     pub duty: DutyCode,
     pub items: Vec<ItemCode>,
     pub reference_date: Date,
-    /// Milliseconds since the epoch after which the query ends in エラー.
+    /// Milliseconds since the epoch after which the query ends in エラー (once approved, where
+    /// its duty needs approval: until then the policy's window counts).
     pub deadline_at: i64,
+    /// Who files it: an account's name, or `api-key:<key id>`.
+    pub filed_by: String,
 }
 
 /// What filing a query did ([`TenantStore::file_query`]).
 #[derive(Debug, Clone)]
 pub enum Filing {
-    /// A new query, in the outbox.
+    /// A new query, in the outbox, or waiting for approval (電子決裁) where its org's policy
+    /// says so.
     Created(QueryView),
     /// The query filed before with the same idempotency key, as it is now.
     Existing(QueryView),
@@ -63,13 +67,20 @@ pub struct QueryView {
     pub attempts: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Milliseconds since the epoch after which a query not yet final ends in エラー.
+    pub deadline_at: i64,
+    /// Who filed it (an account's name, or `api-key:<key id>`; empty for queries filed before
+    /// this was kept).
+    pub filed_by: String,
+    /// The approver who decided it, where its duty needed approval.
+    pub decided_by: Option<String>,
 }
 
 /// The columns [`TenantStore::query_view`] opens; the person comes along (by its blind index) so
 /// a read is one statement.
 pub(super) const QUERY_VIEW: &str =
     "SELECT q.id, q.request_id, q.duty, q.provider_org, q.items, q.request_enc, q.state, q.error, q.outcome,
-        q.answer_enc, q.attempts, q.created_at, q.updated_at, p.id, p.addressee_enc
+        q.answer_enc, q.attempts, q.created_at, q.updated_at, p.id, p.addressee_enc, q.filed_by, q.decided_by, q.deadline_at
      FROM queries q LEFT JOIN persons p ON p.tenant_id = q.tenant_id AND p.org_id = q.org_id AND p.addressee_idx = q.addressee_idx";
 
 /// Which of an org's queries a list shows; `None` lets all through.
@@ -221,7 +232,6 @@ impl TenantStore {
             self.dk.blind_index("query-fingerprint", &serde_json::to_string(&basis)?)
         };
         let a_idx = self.addressee_idx(&q.org, &q.addressee);
-        let state = QueryState::Created.move_to(QueryState::Queued).map_err(corrupt)?;
         let (tenant, dk) = (self.tenant.to_string(), self.dk.clone());
         // The request as the hub will see it, once the person's code is read.
         let request = {
@@ -240,12 +250,12 @@ impl TenantStore {
         let (org, key) = (q.org.to_string(), q.idempotency_key.clone());
         let (request_id, duty, provider, date) =
             (q.request_id.to_string(), q.duty.to_string(), q.provider.to_string(), q.reference_date.to_string());
-        let deadline = q.deadline_at;
+        let (deadline, filed_by) = (q.deadline_at, q.filed_by.clone());
         /// What the transaction found.
         enum Filed {
             Existing(String),
             NoPerson,
-            Created(String, i64),
+            Created { id: String, now: i64, state: QueryState, deadline_at: i64 },
         }
         let filed = self
             .tx(move |tx| {
@@ -265,10 +275,17 @@ impl TenantStore {
                 let code = OrgCode::parse(&code).map_err(corrupt)?;
                 let request_enc = dk.encrypt("queries.request", &id, &serde_json::to_vec(&request(code))?)?;
                 let now = now_millis();
+                // Read in the filing's transaction: a policy set a moment before applies.
+                let (state, deadline_at) = match approval_window_minutes(tx, &tenant, &org, &duty)? {
+                    Some(minutes) => (QueryState::Created.move_to(QueryState::PendingApproval), now + minutes * 60_000),
+                    None => (QueryState::Created.move_to(QueryState::Queued), deadline),
+                };
+                let state = state.map_err(corrupt)?;
                 tx.execute(
                     "INSERT INTO queries (tenant_id, org_id, id, request_id, idempotency_key, fingerprint, duty, provider_org, items,
-                        addressee_idx, request_enc, reference_date, state, attempts, next_attempt_at, deadline_at, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?15, ?14, ?14)",
+                        addressee_idx, request_enc, reference_date, state, attempts, next_attempt_at, deadline_at, created_at, updated_at,
+                        filed_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?15, ?14, ?14, ?16)",
                     args![
                         tenant,
                         org,
@@ -284,17 +301,18 @@ impl TenantStore {
                         date,
                         state.code(),
                         now,
-                        deadline
+                        deadline_at,
+                        filed_by
                     ],
                 )?;
-                Ok(Filed::Created(id, now))
+                Ok(Filed::Created { id, now, state, deadline_at })
             })
             .await?;
-        let (id, now) = match filed {
+        let (id, now, state, deadline_at) = match filed {
             Filed::NoPerson => return Ok(Filing::PersonNotRegistered),
             // Filed before with this key: the query as it is now.
             Filed::Existing(id) => return Ok(Filing::Existing(self.query(&q.org, &id).await?.ok_or(StoreError::NotFound("query"))?)),
-            Filed::Created(id, now) => (id, now),
+            Filed::Created { id, now, state, deadline_at } => (id, now, state, deadline_at),
         };
         // Just filed: the view is what was written, no need to read it back.
         Ok(Filing::Created(QueryView {
@@ -313,6 +331,9 @@ impl TenantStore {
             attempts: 0,
             created_at: now,
             updated_at: now,
+            deadline_at,
+            filed_by: q.filed_by,
+            decided_by: None,
         }))
     }
 
@@ -389,6 +410,9 @@ impl TenantStore {
             attempts: row.get(10)?,
             created_at: row.get(11)?,
             updated_at: row.get(12)?,
+            filed_by: row.get(15)?,
+            decided_by: row.get(16)?,
+            deadline_at: row.get(17)?,
             id,
         })
     }
@@ -484,16 +508,38 @@ impl TenantStore {
         self.transition(id, QueryState::Failed, Some(reason.to_owned()), None).await
     }
 
+    /// Ends query `id` in エラー, with `reason(its state)`, if it is past its deadline and not
+    /// final, both read again in this transaction: an approval may have given it a new deadline
+    /// since it was listed as overdue. False if it was left as it was.
+    pub async fn end_if_overdue(&self, id: &str, reason: fn(QueryState) -> &'static str) -> Result<bool> {
+        let (tenant, id) = (self.tenant.to_string(), id.to_owned());
+        self.tx(move |tx| {
+            let lock = if tx.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
+            let Some(row) =
+                tx.query_opt(&format!("SELECT state, deadline_at FROM queries WHERE tenant_id = ?1 AND id = ?2{lock}"), args![tenant, id])?
+            else {
+                return Ok(false);
+            };
+            let state = QueryState::from_code(&row.get::<String>(0)?).ok_or_else(|| corrupt("unknown state"))?;
+            if state.is_final() || row.get::<i64>(1)? > now_millis() {
+                return Ok(false);
+            }
+            transition(tx, &tenant, &id, QueryState::Failed, Some(reason(state).to_owned()), None)
+        })
+        .await
+    }
+
     /// Queries past their deadline that are not final.
-    pub async fn overdue(&self) -> Result<Vec<String>> {
+    pub async fn overdue(&self) -> Result<Vec<(String, QueryState)>> {
         let tenant = self.tenant.to_string();
         self.read(move |tx| {
             tx.query(
-                "SELECT id FROM queries WHERE tenant_id = ?1 AND state IN ('queued', 'in_flight') AND deadline_at <= ?2 LIMIT 500",
+                "SELECT id, state FROM queries WHERE tenant_id = ?1 AND state IN ('pending_approval', 'queued', 'in_flight')
+                 AND deadline_at <= ?2 LIMIT 500",
                 args![tenant, now_millis()],
             )?
             .iter()
-            .map(|r| r.get(0))
+            .map(|r| Ok((r.get(0)?, QueryState::from_code(&r.get::<String>(1)?).ok_or_else(|| corrupt("unknown state"))?)))
             .collect()
         })
         .await

@@ -19,4 +19,5 @@ pub(super) const SQLITE: &[Migration] = &[
     Migration { version: 1, sql: include_str!("../../migrations/sqlite/tenant/001_tables.sql") },
     Migration { version: 2, sql: include_str!("../../migrations/sqlite/tenant/002_import_id.sql") },
     Migration { version: 3, sql: include_str!("../../migrations/sqlite/tenant/003_copies_by_natural_key.sql") },
+    Migration { version: 4, sql: include_str!("../../migrations/sqlite/tenant/004_approval.sql") },
 ];
