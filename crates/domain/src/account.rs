@@ -89,6 +89,59 @@ pub fn session_state(created_at: i64, last_seen_at: i64, revoked: bool, now: i64
     }
 }
 
+/// The most people of one tenant a limit lets sign in at once.
+pub const MAX_SESSION_LIMIT: u32 = 100_000;
+
+/// The longest a temporary raise may last: 90 days (a busy season, not a new contract).
+pub const MAX_RAISE_SECS: i64 = 90 * 24 * 60 * 60;
+
+/// 同時接続利用者数 (表2-13): how many people of a tenant may be signed in at once — the
+/// contracted limit, and a temporary raise that ends by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimit {
+    pub normal: u32,
+    /// A higher limit until a time (Unix seconds).
+    pub raise: Option<(u32, i64)>,
+}
+
+impl SessionLimit {
+    /// The limit in force at `now`.
+    pub fn at(&self, now: i64) -> u32 {
+        match self.raise {
+            Some((limit, until)) if now < until => limit.max(self.normal),
+            _ => self.normal,
+        }
+    }
+}
+
+/// A limit or raise that breaks a rule (named in the message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LimitRule {
+    #[error("a limit is 1 to {MAX_SESSION_LIMIT} people")]
+    OutOfRange,
+    #[error("a raise is above the normal limit")]
+    NotARaise,
+    #[error("a raise ends in the future, within 90 days")]
+    Until,
+}
+
+/// Whether `n` may be a tenant's normal limit.
+pub fn check_session_limit(n: u32) -> Result<(), LimitRule> {
+    if (1..=MAX_SESSION_LIMIT).contains(&n) { Ok(()) } else { Err(LimitRule::OutOfRange) }
+}
+
+/// Whether a raise to `limit` until `until` may be set on `normal` at `now`.
+pub fn check_raise(normal: u32, limit: u32, until: i64, now: i64) -> Result<(), LimitRule> {
+    check_session_limit(limit)?;
+    if limit <= normal {
+        return Err(LimitRule::NotARaise);
+    }
+    if until <= now || until > now + MAX_RAISE_SECS {
+        return Err(LimitRule::Until);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +183,24 @@ mod tests {
         assert_eq!(session_state(t0, t0 + IDLE_SECS, false, t0 + IDLE_SECS + 60), Ok(()), "use keeps it");
         assert_eq!(session_state(t0, t0 + LIFETIME_SECS - 1, false, t0 + LIFETIME_SECS), Err(SessionEnd::Expired));
         assert_eq!(session_state(t0, t0, true, t0 + 1), Err(SessionEnd::Revoked));
+    }
+
+    #[test]
+    fn a_raise_holds_until_its_end_then_the_normal_limit_returns() {
+        let l = SessionLimit { normal: 50, raise: Some((80, 1_000)) };
+        assert_eq!(l.at(999), 80);
+        assert_eq!(l.at(1_000), 50, "ended by itself");
+        assert_eq!(SessionLimit { normal: 50, raise: None }.at(0), 50);
+    }
+
+    #[test]
+    fn limits_and_raises_keep_their_bounds() {
+        assert_eq!(check_session_limit(0), Err(LimitRule::OutOfRange));
+        assert_eq!(check_session_limit(MAX_SESSION_LIMIT + 1), Err(LimitRule::OutOfRange));
+        assert_eq!(check_session_limit(1), Ok(()));
+        assert_eq!(check_raise(50, 50, 100, 0), Err(LimitRule::NotARaise));
+        assert_eq!(check_raise(50, 80, 0, 0), Err(LimitRule::Until), "already over");
+        assert_eq!(check_raise(50, 80, MAX_RAISE_SECS + 1, 0), Err(LimitRule::Until));
+        assert_eq!(check_raise(50, 80, MAX_RAISE_SECS, 0), Ok(()));
     }
 }

@@ -12,6 +12,8 @@
 //! - Managing tenants, consortia and backups is the operator's alone; a tenant's own figures
 //!   (status, SLA, costs) are read by its admin too, and a consortium's by its admin.
 //! - The operator does not read a tenant's audit log: the tenant reads what the operator did.
+//! - A tenant's limit of people signed in at once (同時接続利用者数) is contracted: the operator
+//!   sets and raises it; the tenant's admin reads it with the tenant's status.
 
 use serde::{Deserialize, Serialize};
 
@@ -230,8 +232,6 @@ pub fn allows(who: Principal, action: Action) -> bool {
                 | AssignDuties
                 | ManageApiKeys
                 | SetApprovalPolicy
-                | SetSessionLimit
-                | RaiseSessionLimit
                 | ReadAuditLog
                 | WriteAuditCheckpoint
                 | MarkItems
@@ -272,8 +272,6 @@ mod tests {
                     AssignDuties,
                     ManageApiKeys,
                     SetApprovalPolicy,
-                    SetSessionLimit,
-                    RaiseSessionLimit,
                     ReadAuditLog,
                     WriteAuditCheckpoint,
                     MarkItems,

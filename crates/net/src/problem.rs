@@ -74,6 +74,8 @@ kinds! {
     DutyNotAssigned = "duty-not-assigned", FORBIDDEN, "The request is not permitted";
     /// The caller's role may not take this act (`domain::policy`).
     RoleDenied = "role-denied", FORBIDDEN, "The request is not permitted";
+    /// A sign-in beyond the tenant's limit of people signed in at once (同時接続利用者数).
+    SessionLimit = "session-limit", TOO_MANY_REQUESTS, "Too many people are signed in";
     /// An approver deciding a query they filed themselves (電子決裁 needs a second person).
     OwnQuery = "own-query", FORBIDDEN, "The request is not permitted";
     /// A new password that breaks a rule (named in the detail).

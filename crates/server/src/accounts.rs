@@ -14,7 +14,7 @@ use renkei_crypto::totp::Totp;
 use renkei_domain::account::{self, PasswordError, SessionEnd};
 use renkei_domain::{AccountName, OrgId, Role, TenantId};
 use renkei_store::StoreError;
-use renkei_store::accounts::{Account, NewAccount, Session};
+use renkei_store::accounts::{Accepted, Account, NewAccount, Session};
 use renkei_store::platform::PlatformStore;
 use zeroize::Zeroizing;
 
@@ -29,6 +29,11 @@ pub enum AccountError {
     Password(#[from] PasswordError),
     #[error("the account has a second factor already")]
     AlreadyEnrolled,
+    /// 同時接続利用者数: the tenant's limit of people signed in at once is reached.
+    #[error(
+        "{0} people of this municipality are signed in already, as many as its contract allows; try again when one signs out, or ask the administrator"
+    )]
+    OverLimit(u32),
     /// The account's tenant and org do not fit its role (named in the message).
     #[error("{0}")]
     Placement(String),
@@ -197,10 +202,15 @@ impl Platform {
             }
         };
         let (token, hash) = renkei_crypto::session::generate();
-        if !self.platform.accept_sign_in(&a, step, &hash, now).await? {
-            // A code used before: as a wrong code.
-            self.platform.record_failed_sign_in(&a, now, account::wait_after).await?;
-            return Err(AccountError::Refused);
+        match self.platform.accept_sign_in(&a, step, &hash, now).await? {
+            Accepted::Opened => {}
+            Accepted::CodeUsed => {
+                // A code used before: as a wrong code.
+                self.platform.record_failed_sign_in(&a, now, account::wait_after).await?;
+                return Err(AccountError::Refused);
+            }
+            // Said only to whoever knows the password and the code.
+            Accepted::OverLimit(limit) => return Err(AccountError::OverLimit(limit)),
         }
         Ok(SignedIn { token, enrol_only: step.is_none() })
     }
@@ -367,7 +377,7 @@ mod tests {
         // The enrolment session is still open; a password change ends it (and all others).
         let other = p.platform.account_by_name(&AccountName::parse("admin-t").unwrap()).await.unwrap().unwrap();
         let (token, hash) = renkei_crypto::session::generate();
-        assert!(p.platform.accept_sign_in(&other, Some(i64::MAX - 1), &hash, now_unix()).await.unwrap());
+        assert_eq!(p.platform.accept_sign_in(&other, Some(i64::MAX - 1), &hash, now_unix()).await.unwrap(), Accepted::Opened);
         assert!(matches!(p.change_password(&token, "not the password", "a new long passphrase").await, Err(AccountError::Refused)));
         assert!(matches!(p.change_password(&token, PW, "short").await, Err(AccountError::Password(PasswordError::TooShort))));
         p.change_password(&token, PW, "a new long passphrase").await.unwrap();

@@ -38,6 +38,7 @@ pub fn router(p: Arc<Platform>) -> Router {
         .merge(crate::audit_api::routes())
         .merge(crate::people_api::routes())
         .merge(crate::approvals_api::routes())
+        .merge(crate::limits_api::routes())
         .fallback(Problem::fallback_not_found)
         .method_not_allowed_fallback(Problem::fallback_method)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -19,6 +19,8 @@ pub mod copies;
 pub mod filing;
 pub mod import;
 pub mod internal;
+pub mod limits;
+pub mod limits_api;
 pub mod network;
 pub mod openapi;
 pub mod outbox;

@@ -43,5 +43,8 @@ pub const ROUTES: &[RouteAct] = &[
     r("DELETE", "/api/v1/approval-policies/{org}/{duty}", Action::SetApprovalPolicy),
     r("GET", "/api/v1/approvals", Action::DecideApproval),
     r("POST", "/api/v1/approvals/{id}", Action::DecideApproval),
+    r("GET", "/api/v1/tenants/{tenant}/session-limit", Action::ReadTenantStatus),
+    r("PUT", "/api/v1/tenants/{tenant}/session-limit", Action::SetSessionLimit),
+    r("POST", "/api/v1/tenants/{tenant}/session-limit/raise", Action::RaiseSessionLimit),
     r("DELETE", "/api/v1/session", Action::SignOut),
 ];

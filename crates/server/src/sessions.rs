@@ -44,6 +44,7 @@ impl From<AccountError> for Problem {
             AccountError::Password(p) => Problem::detailed(ProblemKind::WeakPassword, p.to_string()),
             AccountError::Placement(why) => Problem::detailed(ProblemKind::InvalidBody, why),
             AccountError::AlreadyEnrolled => Problem::detailed(ProblemKind::Conflict, e.to_string()),
+            AccountError::OverLimit(_) => Problem::detailed(ProblemKind::SessionLimit, e.to_string()),
             AccountError::Store(s) => s.into(),
             AccountError::Crypto(c) => {
                 tracing::error!(error = %c, "account cryptography failed");
@@ -131,6 +132,7 @@ pub struct SessionOpened {
     responses((status = 201, body = SessionOpened, description = "signed in"),
         (status = 400, description = "invalid body", content_type = "application/problem+json"),
         (status = 401, description = "refused (the same answer whatever was wrong)", content_type = "application/problem+json"),
+        (status = 429, description = "as many of the tenant's people as its limit allows are signed in (`session-limit`)", content_type = "application/problem+json"),
         (status = 415, description = "the body is not JSON (Content-Type)", content_type = "application/problem+json")))]
 pub async fn sign_in(State(p): State<Arc<Platform>>, ApiJson(body): ApiJson<SignIn>) -> Result<(StatusCode, Json<SessionOpened>), Problem> {
     let SignIn { name, password, code } = body;

@@ -51,6 +51,17 @@ pub struct Session {
     pub enrol_only: bool,
 }
 
+/// What became of a sign-in whose password and code were right ([`PlatformStore::accept_sign_in`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// The session is open.
+    Opened,
+    /// The code's step was used before: as a wrong code.
+    CodeUsed,
+    /// As many of the tenant's people as its limit allows (given) are signed in already.
+    OverLimit(u32),
+}
+
 const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.tenant_id, a.org_id, a.role, a.password_hash, a.totp_enc, a.totp_last_step, a.failures, a.wait_until, a.disabled_at, a.duties";
 
 fn corrupt(what: &str) -> impl Fn(renkei_domain::IdError) -> StoreError + '_ {
@@ -178,10 +189,12 @@ impl PlatformStore {
     }
 
     /// Accepts a sign-in of `account` and opens the session `token_hash`. With the `step` of
-    /// the TOTP code given, it is refused (`false`) if a code of that step or a later one was
-    /// used already, so one code signs in once; without one (an account yet to enrol a second
-    /// factor) the session may only enrol one. Clears the failures; audited.
-    pub async fn accept_sign_in(&self, account: &Account, step: Option<i64>, token_hash: &str, now: i64) -> Result<bool> {
+    /// the TOTP code given, it is refused if a code of that step or a later one was used
+    /// already, so one code signs in once; without one (an account yet to enrol a second
+    /// factor) the session may only enrol one. Then, if the tenant has a limit of people signed
+    /// in at once, a person beyond it is refused (and the refusal audited). Clears the
+    /// failures; audited.
+    pub async fn accept_sign_in(&self, account: &Account, step: Option<i64>, token_hash: &str, now: i64) -> Result<Accepted> {
         let (a, token_hash) = (account.clone(), token_hash.to_owned());
         self.db
             .tx(scope_of(&a), move |tx| {
@@ -193,7 +206,20 @@ impl PlatformStore {
                     None => tx.execute("UPDATE accounts SET failures = 0, wait_until = 0 WHERE id = ?1 AND totp_enc IS NULL", args![a.id])?,
                 };
                 if taken == 0 {
-                    return Ok(false);
+                    return Ok(Accepted::CodeUsed);
+                }
+                if let Some(tenant) = &a.tenant {
+                    let tenant = tenant.to_string();
+                    if let Some(limit) = crate::session_limits::limit_of(tx, &tenant)? {
+                        let (limit, others) = (limit.at(now), crate::session_limits::signed_in(tx, &tenant, &a.id, now)?);
+                        if others >= limit {
+                            let (target, detail) = (format!("account:{}", a.name), format!("limit {limit}"));
+                            let event =
+                                AuditEvent { actor: a.name.as_str(), role: a.role.code(), action: "sign_in.over_limit", target: &target, detail: &detail };
+                            append(tx, &tenant, &event)?;
+                            return Ok(Accepted::OverLimit(limit));
+                        }
+                    }
                 }
                 let purpose = if step.is_some() { "full" } else { "enrol" };
                 tx.execute(
@@ -204,7 +230,7 @@ impl PlatformStore {
                 let detail = format!("session={purpose}");
                 let event = AuditEvent { actor: a.name.as_str(), role: a.role.code(), action: "sign_in", target: &target, detail: &detail };
                 append(tx, &chain_of(a.tenant.as_ref()), &event)?;
-                Ok(true)
+                Ok(Accepted::Opened)
             })
             .await
     }

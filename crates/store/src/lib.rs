@@ -18,6 +18,7 @@ pub mod migrate;
 mod pg;
 mod pg_tls;
 pub mod platform;
+pub mod session_limits;
 pub mod sqlite;
 pub mod tenant;
 pub mod testing;

@@ -19,6 +19,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 2, sql: include_str!("../migrations/sqlite/platform/002_audit_chain.sql") },
     Migration { version: 3, sql: include_str!("../migrations/sqlite/platform/003_accounts.sql") },
     Migration { version: 4, sql: include_str!("../migrations/sqlite/platform/004_key_duties.sql") },
+    Migration { version: 5, sql: include_str!("../migrations/sqlite/platform/005_session_limits.sql") },
 ];
 
 /// On PostgreSQL one schema holds the platform tables and every tenant's tables; each has
@@ -31,6 +32,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 5, sql: include_str!("../migrations/postgres/platform/005_accounts.sql") },
     Migration { version: 6, sql: include_str!("../migrations/postgres/platform/006_key_duties.sql") },
     Migration { version: 7, sql: include_str!("../migrations/postgres/platform/007_approval.sql") },
+    Migration { version: 8, sql: include_str!("../migrations/postgres/platform/008_session_limits.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
@@ -51,6 +53,7 @@ const ROW_SECURITY: &[RowSecurity] = &[
     RowSecurity { version: 5, table: "accounts", rows: Rows::Written },
     RowSecurity { version: 5, table: "sessions", rows: Rows::Written },
     RowSecurity { version: 7, table: "approval_policies", rows: Rows::Tenant },
+    RowSecurity { version: 8, table: "session_limits", rows: Rows::TenantOrOperator("tenant_id") },
 ];
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {

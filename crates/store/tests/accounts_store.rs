@@ -5,7 +5,7 @@
 use renkei_crypto::datakey::MasterKey;
 use renkei_domain::account::wait_after;
 use renkei_domain::{AccountName, Role, TenantId};
-use renkei_store::accounts::NewAccount;
+use renkei_store::accounts::{Accepted, NewAccount};
 use renkei_store::platform::PlatformStore;
 use renkei_store::testing::TestDatabase;
 use renkei_store::{Scope, args};
@@ -49,6 +49,7 @@ renkei_store::on_both_backends!(
     a_totp_step_signs_in_once_and_opens_one_session,
     sign_out_and_revocation_end_sessions_and_are_audited,
     an_account_without_a_second_factor_gets_a_session_that_may_only_enrol_one,
+    a_tenants_limit_counts_people_signed_in_and_a_raise_ends_by_itself,
 );
 
 async fn an_account_is_created_once_and_audited_in_its_tenants_chain(f: Fixture) {
@@ -76,7 +77,7 @@ async fn failed_sign_ins_are_counted_and_start_a_back_off(f: Fixture) {
     assert_eq!(actions.iter().filter(|a| *a == "sign_in.failed").count(), 4);
     assert_eq!(actions.iter().filter(|a| *a == "sign_in.locked").count(), 2);
     // A success clears them.
-    assert!(f.platform.accept_sign_in(&a, Some(10), "token-1", now).await.unwrap());
+    assert_eq!(f.platform.accept_sign_in(&a, Some(10), "token-1", now).await.unwrap(), Accepted::Opened);
     let a = f.platform.account_by_name(&name("admin-a")).await.unwrap().unwrap();
     assert_eq!((a.failures, a.wait_until), (0, 0));
 }
@@ -84,21 +85,21 @@ async fn failed_sign_ins_are_counted_and_start_a_back_off(f: Fixture) {
 async fn a_totp_step_signs_in_once_and_opens_one_session(f: Fixture) {
     let a = f.platform.account_by_name(&name("admin-a")).await.unwrap().unwrap();
     let now = 1_800_000_000;
-    assert!(f.platform.accept_sign_in(&a, Some(100), "token-1", now).await.unwrap());
-    assert!(!f.platform.accept_sign_in(&a, Some(100), "token-2", now).await.unwrap(), "the same step again");
-    assert!(!f.platform.accept_sign_in(&a, Some(99), "token-3", now).await.unwrap(), "an earlier step");
+    assert_eq!(f.platform.accept_sign_in(&a, Some(100), "token-1", now).await.unwrap(), Accepted::Opened);
+    assert_ne!(f.platform.accept_sign_in(&a, Some(100), "token-2", now).await.unwrap(), Accepted::Opened, "the same step again");
+    assert_ne!(f.platform.accept_sign_in(&a, Some(99), "token-3", now).await.unwrap(), Accepted::Opened, "an earlier step");
     assert!(f.platform.session("token-2").await.unwrap().is_none(), "a refused sign-in opens no session");
     let s = f.platform.session("token-1").await.unwrap().unwrap();
     assert_eq!((s.account.name.as_str(), s.created_at, s.last_seen_at, s.revoked), ("admin-a", now, now, false));
     f.platform.touch_session("token-1", now + 60).await.unwrap();
     assert_eq!(f.platform.session("token-1").await.unwrap().unwrap().last_seen_at, now + 60);
-    assert!(f.platform.accept_sign_in(&a, Some(101), "token-4", now + 30).await.unwrap(), "the next step signs in");
+    assert_eq!(f.platform.accept_sign_in(&a, Some(101), "token-4", now + 30).await.unwrap(), Accepted::Opened, "the next step signs in");
 }
 
 async fn an_account_without_a_second_factor_gets_a_session_that_may_only_enrol_one(f: Fixture) {
     let a = f.platform.account_by_name(&name("admin-b")).await.unwrap().unwrap();
     let now = 1_800_000_000;
-    assert!(f.platform.accept_sign_in(&a, None, "enrol-1", now).await.unwrap());
+    assert_eq!(f.platform.accept_sign_in(&a, None, "enrol-1", now).await.unwrap(), Accepted::Opened);
     assert!(f.platform.session("enrol-1").await.unwrap().unwrap().enrol_only);
     assert!(f.platform.enroll_totp(&a, vec![1, 2, 3], 50, Some("enrol-1"), ("admin-b", "tenant_admin")).await.unwrap());
     assert!(!f.platform.session("enrol-1").await.unwrap().unwrap().enrol_only, "the enrolling session goes on in full");
@@ -108,15 +109,19 @@ async fn an_account_without_a_second_factor_gets_a_session_that_may_only_enrol_o
     );
     let a = f.platform.account_by_name(&name("admin-b")).await.unwrap().unwrap();
     assert_eq!((a.totp_sealed.as_deref(), a.totp_last_step), (Some(&[1u8, 2, 3][..]), 50));
-    assert!(!f.platform.accept_sign_in(&a, None, "enrol-2", now).await.unwrap(), "no password-only session once enrolled");
-    assert!(!f.platform.accept_sign_in(&a, Some(50), "full-1", now).await.unwrap(), "the enrolment's code is used");
+    assert_ne!(
+        f.platform.accept_sign_in(&a, None, "enrol-2", now).await.unwrap(),
+        Accepted::Opened,
+        "no password-only session once enrolled"
+    );
+    assert_ne!(f.platform.accept_sign_in(&a, Some(50), "full-1", now).await.unwrap(), Accepted::Opened, "the enrolment's code is used");
 }
 
 async fn sign_out_and_revocation_end_sessions_and_are_audited(f: Fixture) {
     let a = f.platform.account_by_name(&name("admin-a")).await.unwrap().unwrap();
     let now = 1_800_000_000;
     for (step, token) in [(1, "t1"), (2, "t2"), (3, "t3")] {
-        assert!(f.platform.accept_sign_in(&a, Some(step), token, now).await.unwrap());
+        assert_eq!(f.platform.accept_sign_in(&a, Some(step), token, now).await.unwrap(), Accepted::Opened);
     }
     let s = f.platform.session("t1").await.unwrap().unwrap();
     f.platform.end_session(&s, "t1", now + 1).await.unwrap();
@@ -137,7 +142,7 @@ async fn sign_out_and_revocation_end_sessions_and_are_audited(f: Fixture) {
 async fn postgres_a_scope_sees_only_the_accounts_and_sessions_it_may() {
     let f = Fixture::new(true).await;
     let a = f.platform.account_by_name(&name("admin-a")).await.unwrap().unwrap();
-    assert!(f.platform.accept_sign_in(&a, Some(1), "token-a", 1_800_000_000).await.unwrap());
+    assert_eq!(f.platform.accept_sign_in(&a, Some(1), "token-a", 1_800_000_000).await.unwrap(), Accepted::Opened);
     let count = |scope: Scope, sql: &'static str| {
         let p = f.platform.clone();
         async move { p.raw(scope, move |tx| tx.value::<i64>(sql, &[])).await.unwrap() }
@@ -157,4 +162,51 @@ async fn postgres_a_scope_sees_only_the_accounts_and_sessions_it_may() {
         .unwrap();
     assert_eq!(moved, 0, "another tenant's account cannot be changed");
     assert!(f.pg.is_some());
+}
+
+async fn a_tenants_limit_counts_people_signed_in_and_a_raise_ends_by_itself(f: Fixture) {
+    let t = TenantId::parse("a").unwrap();
+    for n in ["staff-1", "staff-2"] {
+        let new = NewAccount { name: name(n), tenant: Some(t.clone()), org: None, role: Role::Auditor, password_hash: "h".into() };
+        f.platform.create_account(&new, "admin-a", "tenant_admin").await.unwrap();
+    }
+    let (admin, one, two) = (account(&f, "admin-a").await, account(&f, "staff-1").await, account(&f, "staff-2").await);
+    let now = 1_800_000_000;
+    f.platform.set_session_limit(&t, 1, ("root", "operator"), now).await.unwrap();
+    assert_eq!(f.platform.accept_sign_in(&one, Some(1), "one-1", now).await.unwrap(), Accepted::Opened);
+    assert_eq!(
+        f.platform.accept_sign_in(&one, Some(2), "one-2", now).await.unwrap(),
+        Accepted::Opened,
+        "the same person again counts once"
+    );
+    assert_eq!(f.platform.accept_sign_in(&two, Some(1), "two-1", now).await.unwrap(), Accepted::OverLimit(1));
+    let root = account(&f, "root").await;
+    assert_eq!(f.platform.accept_sign_in(&root, Some(1), "root-1", now).await.unwrap(), Accepted::Opened, "the operator has no tenant");
+    assert_eq!(
+        f.platform.accept_sign_in(&account(&f, "admin-b").await, Some(1), "b-1", now).await.unwrap(),
+        Accepted::Opened,
+        "another tenant"
+    );
+    assert_eq!(f.platform.session_limit(&t, now).await.unwrap().signed_in, 1);
+
+    f.platform.raise_session_limit(&t, 3, now + 60, ("root", "operator"), now).await.unwrap();
+    assert_eq!(f.platform.accept_sign_in(&two, Some(2), "two-2", now).await.unwrap(), Accepted::Opened, "raised");
+    // After the raise's end, with two signed in, a third is over the normal limit again.
+    let later = now + 61;
+    assert_eq!(f.platform.accept_sign_in(&admin, Some(1), "admin-1", later).await.unwrap(), Accepted::OverLimit(1));
+    // Idle sessions do not count.
+    let idle = later + renkei_domain::account::IDLE_SECS + 1;
+    assert_eq!(f.platform.accept_sign_in(&admin, Some(2), "admin-2", idle).await.unwrap(), Accepted::Opened);
+
+    let log = f.platform.audit_log(Some(&t)).await.unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    for a in ["session_limit.set", "session_limit.raise", "sign_in.over_limit"] {
+        assert!(actions.contains(&a), "{a}: {actions:?}");
+    }
+    let none = TenantId::parse("b").unwrap();
+    assert!(f.platform.raise_session_limit(&none, 5, now + 60, ("root", "operator"), now).await.is_err(), "no limit to raise");
+}
+
+async fn account(f: &Fixture, n: &str) -> renkei_store::accounts::Account {
+    f.platform.account_by_name(&name(n)).await.unwrap().unwrap()
 }

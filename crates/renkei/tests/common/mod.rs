@@ -474,6 +474,18 @@ impl Cluster {
         self.enrolled_session(name, "a long passphrase").await
     }
 
+    /// Bootstraps the operator `root` (`renkei admin operator-create`) and signs them in with
+    /// the second factor the command printed.
+    pub async fn operator_session(&self) -> String {
+        let out = self.admin_with(&["operator-create", "--name", "root"], "operator passphrase\n");
+        let uri = out.lines().find(|l| l.starts_with("otpauth://")).expect("the command prints the otpauth URI");
+        let totp = renkei_crypto::totp::Totp::from_uri(uri).unwrap();
+        let body = serde_json::json!({"name": "root", "password": "operator passphrase", "code": totp.code(unix_now())});
+        let (s, _, v) = respond(self.http.post(format!("{}/api/v1/session", self.internal())).json(&body).send().await.unwrap()).await;
+        assert_eq!(s, 201, "{v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+
     /// Calls the internal API with a person's session: (status, content type, body).
     pub async fn as_person(&self, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, String, Value) {
         let mut req = self.http.request(method, format!("{}{path}", self.internal())).bearer_auth(token);

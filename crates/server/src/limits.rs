@@ -1,0 +1,55 @@
+//! 同時接続利用者数 (表2-13) as the platform runs it: the operator sets a tenant's contracted
+//! limit of people signed in at once and raises it for a while; the tenant's admin reads it.
+//! The rules are `domain::account`'s; the check at sign-in is the store's
+//! (`PlatformStore::accept_sign_in`). Every change lands in the tenant's audit log.
+
+use crate::Platform;
+use crate::sessions::SignedInPerson;
+use renkei_domain::account::{self, LimitRule};
+use renkei_domain::policy::Action;
+use renkei_domain::{Role, TenantId};
+use renkei_net::{Problem, ProblemKind};
+use renkei_store::now_unix;
+use renkei_store::session_limits::LimitStatus;
+
+fn rule_problem(e: LimitRule) -> Problem {
+    Problem::detailed(ProblemKind::InvalidBody, e.to_string())
+}
+
+impl Platform {
+    /// `tenant`, once `person` may take `action` on it: the operator on any tenant there is,
+    /// a tenant's own people on theirs; anything else is not found.
+    async fn tenant_for_act(&self, person: &SignedInPerson, action: Action, tenant: &str) -> Result<TenantId, Problem> {
+        person.permit(action)?;
+        let tenant = TenantId::parse(tenant).map_err(|_| Problem::not_found())?;
+        let reachable = match person.role() {
+            Role::Operator => self.tenant_store(&tenant).await?.is_some(),
+            _ => person.session.account.tenant.as_ref() == Some(&tenant),
+        };
+        if reachable { Ok(tenant) } else { Err(Problem::not_found()) }
+    }
+
+    pub async fn session_limit(&self, person: &SignedInPerson, tenant: &str) -> Result<(TenantId, LimitStatus), Problem> {
+        let tenant = self.tenant_for_act(person, Action::ReadTenantStatus, tenant).await?;
+        let status = self.platform.session_limit(&tenant, now_unix()).await?;
+        Ok((tenant, status))
+    }
+
+    pub async fn set_session_limit(&self, person: &SignedInPerson, tenant: &str, normal: u32) -> Result<(), Problem> {
+        let tenant = self.tenant_for_act(person, Action::SetSessionLimit, tenant).await?;
+        account::check_session_limit(normal).map_err(rule_problem)?;
+        let a = &person.session.account;
+        Ok(self.platform.set_session_limit(&tenant, normal, (a.name.as_str(), a.role.code()), now_unix()).await?)
+    }
+
+    /// Raises the limit to `limit` until `until` (Unix seconds); a tenant without a normal
+    /// limit has nothing to raise (not found).
+    pub async fn raise_session_limit(&self, person: &SignedInPerson, tenant: &str, limit: u32, until: i64) -> Result<(), Problem> {
+        let tenant = self.tenant_for_act(person, Action::RaiseSessionLimit, tenant).await?;
+        let now = now_unix();
+        let current = self.platform.session_limit(&tenant, now).await?.limit.ok_or_else(Problem::not_found)?;
+        account::check_raise(current.normal, limit, until, now).map_err(rule_problem)?;
+        let a = &person.session.account;
+        Ok(self.platform.raise_session_limit(&tenant, limit, until, (a.name.as_str(), a.role.code()), now).await?)
+    }
+}
