@@ -213,7 +213,10 @@ pub fn allows(who: Principal, action: Action) -> bool {
     use Action::*;
     let role = match who {
         Principal::ClientSystem => {
-            return matches!(action, RegisterPerson | ReadPerson | WriteCopies | BulkLoad | FileQuery | ReadQueries | ReadLinkageRecords);
+            return matches!(
+                action,
+                RegisterPerson | ReadPerson | WriteCopies | BulkLoad | MarkItems | FileQuery | ReadQueries | ReadLinkageRecords
+            );
         }
         Principal::Person(role) => role,
     };
@@ -286,7 +289,10 @@ mod tests {
             ),
             (person(Role::Staff), &[RegisterPerson, ReadPerson, FileQuery, ReadQueries, ReviewManual, ReadLinkageRecords]),
             (person(Role::Auditor), &[ReadAuditLog, ReadLinkageRecords]),
-            (Principal::ClientSystem, &[RegisterPerson, ReadPerson, WriteCopies, BulkLoad, FileQuery, ReadQueries, ReadLinkageRecords]),
+            (
+                Principal::ClientSystem,
+                &[RegisterPerson, ReadPerson, WriteCopies, BulkLoad, MarkItems, FileQuery, ReadQueries, ReadLinkageRecords],
+            ),
         ];
         let own = [ReadOwnAccount, ChangeOwnPassword, EnrollTotp, SignOut];
         for (who, granted) in table {

@@ -143,6 +143,13 @@ pub enum ItemStatus {
         fields: serde_json::Map<String, serde_json::Value>,
     },
     NoCopy,
+    /// 不開示: the provider withholds this item of this person (e.g. DV protection); the answer
+    /// carries nothing else about it.
+    Withheld,
+    /// 自動応答不可, then declined by the provider's staff, with their reason.
+    Declined {
+        reason: String,
+    },
 }
 
 /// A rule a query breaks before anything is stored. The message names the rule, and codes of

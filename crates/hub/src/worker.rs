@@ -20,6 +20,14 @@ use std::time::Instant;
 /// After this many failed attempts a step is given up and the query recorded as failed.
 pub const MAX_ATTEMPTS: i64 = 40;
 
+/// How often the hub asks again for the answer to a forward the provider holds for its staff
+/// (自動応答不可): a person decides, so seconds matter little and each ask is one small request.
+pub const HELD_POLL_MS: i64 = 5_000;
+
+/// How long after admission the hub keeps asking for a held answer before it gives up: the
+/// longest query deadline a requester would set.
+pub const MAX_HELD_SECS: i64 = 7 * 24 * 60 * 60;
+
 /// Steps in flight at once (per process). New steps are claimed as soon as a slot frees.
 pub const MAX_IN_FLIGHT: usize = 256;
 
@@ -90,6 +98,10 @@ async fn step(hub: &Hub, mut q: HubQuery) {
             Err(Step::Local(_)) => {}
             _ => hub.breakers.success(dest.as_str()),
         }
+        if let Err(Step::Held) = result {
+            held(hub, &q).await;
+            return;
+        }
         match result {
             Ok(Some(relayed)) => {
                 q = HubQuery { state: RouteState::Answered, answer: Some(relayed), attempts: 0, ..q };
@@ -133,6 +145,20 @@ async fn step(hub: &Hub, mut q: HubQuery) {
                 return;
             }
         }
+    }
+}
+
+/// The provider holds the forward for its staff: ask again in [`HELD_POLL_MS`], without
+/// counting a failed attempt, until [`MAX_HELD_SECS`] after admission.
+async fn held(hub: &Hub, q: &HubQuery) {
+    let admitted = stored_forward(q).map(|f| f.issued_at).unwrap_or_else(|_| now_unix());
+    if now_unix() - admitted > MAX_HELD_SECS {
+        give_up(hub, q, "the provider's staff did not answer in time", false).await;
+        return;
+    }
+    tracing::info!(request_id = %q.request_id, provider = %q.provider, "held by the provider for review; asked again later");
+    if let Err(e) = hub.store.postpone(q.request_id.as_str(), now_millis() + HELD_POLL_MS).await {
+        tracing::warn!(request_id = %q.request_id, error = %e, "cannot postpone a held forward; it is asked again when its lease ends");
     }
 }
 
@@ -190,12 +216,15 @@ enum Step {
     Refused(String),
     /// The hub itself failed (its store): retried, not held against the destination.
     Local(String),
+    /// The provider holds the forward for its staff (202): asked again later, not a failure.
+    Held,
 }
 
 impl Step {
     fn reason(self) -> String {
         match self {
             Step::Unreachable(r) | Step::Refused(r) | Step::Local(r) => r,
+            Step::Held => "held by the provider for review".into(),
         }
     }
 }
@@ -228,6 +257,9 @@ async fn post(hub: &Hub, url: String, body: &str) -> Result<String, Step> {
         .await
         .map_err(|e| Step::Unreachable(format!("cannot reach the server: {}", renkei_net::with_causes(&e))))?;
     let status = resp.status();
+    if status == reqwest::StatusCode::ACCEPTED {
+        return Err(Step::Held);
+    }
     let text = resp.text().await.map_err(|e| Step::Unreachable(format!("reading the response failed: {e}")))?;
     if status.is_success() {
         return Ok(text);

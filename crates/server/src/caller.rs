@@ -127,6 +127,12 @@ impl Act<'_> {
         if !self.is_person {
             return Ok(());
         }
+        self.audit_always(p, action, target, detail).await
+    }
+
+    /// Writes the act to the tenant's audit log whoever takes it (a client system too): for
+    /// acts rare and weighty enough, such as marking an item withheld.
+    pub async fn audit_always(&self, p: &Platform, action: &str, target: &str, detail: &str) -> Result<(), Problem> {
         let event = renkei_store::audit::AuditEvent { actor: self.actor, role: self.role, action, target, detail };
         p.platform.audit_event(self.tenant, event).await.map_err(|e| {
             tracing::error!(error = %e, action, "a person's act was taken but not audited");

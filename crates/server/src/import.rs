@@ -70,7 +70,7 @@ pub struct BadLine {
 }
 
 impl BadLine {
-    fn new(line: u64, e: LineError) -> Self {
+    pub fn new(line: u64, e: LineError) -> Self {
         let (column, column_name) = e.column.map_or((None, None), |(c, n)| (Some(c), Some(n)));
         Self { line, column, column_name, reason: e.reason }
     }

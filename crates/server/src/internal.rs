@@ -39,6 +39,7 @@ pub fn router(p: Arc<Platform>) -> Router {
         .merge(crate::people_api::routes())
         .merge(crate::approvals_api::routes())
         .merge(crate::limits_api::routes())
+        .merge(crate::reviews_api::routes())
         .fallback(Problem::fallback_not_found)
         .method_not_allowed_fallback(Problem::fallback_method)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

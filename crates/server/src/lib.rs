@@ -26,6 +26,9 @@ pub mod openapi;
 pub mod outbox;
 pub mod people_api;
 pub mod persons;
+pub mod provision;
+pub mod reviews;
+pub mod reviews_api;
 pub mod routes;
 pub mod sessions;
 #[cfg(test)]

@@ -2,16 +2,16 @@
 //! must carry the hub's signature. Nothing of the internal API is reachable from this router.
 
 use crate::Platform;
+use crate::provision::Basis;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use renkei_crypto::sealing::SealingKey;
 use renkei_crypto::signing::{VerifyingKey, open_envelope};
 use renkei_domain::wire::{
     AnswerBody, DeliveryFailure, ForwardedQuery, HUB_SIGNER, MessageKind, RelayedAnswer, SealedAnswer, SignedEnvelope,
 };
-use renkei_domain::{ItemAnswer, ItemStatus, Outcome};
 use renkei_net::{ApiJson, Problem, ProblemKind};
 use renkei_store::now_unix;
 use renkei_store::tenant::{Acceptance, AnswerBasis};
@@ -52,53 +52,40 @@ fn fresh(p: &Platform, kind: MessageKind, request_id: &renkei_domain::RequestId,
 }
 
 /// 情報提供: answer a forwarded query automatically from provision copies valid on the
-/// reference date. At most one answer per request id: a retried forward gets the stored answer.
-async fn answer_query(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<SignedEnvelope>) -> Result<Json<SignedEnvelope>, Problem> {
+/// reference date (`server::provision`). At most one answer per request id: a retried forward
+/// gets the stored answer. A query for an item marked manual is held for the provider's staff
+/// and answered 202 (held) until they decide; the hub asks again.
+async fn answer_query(State(p): State<Arc<Platform>>, ApiJson(env): ApiJson<SignedEnvelope>) -> Result<Response, Problem> {
     let q: ForwardedQuery = from_hub(&p, &env, MessageKind::ForwardedQuery)?;
     let org = p.org(&q.provider).await?.ok_or_else(Problem::not_found)?;
     let store = p.tenant_store(&org.tenant).await?.ok_or_else(Problem::not_found)?;
-    let basis = store.answer_basis(&org.id, &q.request_id, &q.provider_code, &q.items, q.reference_date).await?;
-    let copies = match basis {
-        AnswerBasis::Answered(prior) => return serde_json::from_str(&prior).map(Json).map_err(|_| Problem::internal()),
-        AnswerBasis::NotRegistered => None,
-        AnswerBasis::Copies(copies) => Some(copies),
+    let basis = match store.answer_basis(&org.id, &q.request_id, &q.provider_code, &q.items, q.reference_date, false).await? {
+        AnswerBasis::Answered(prior) => return envelope(&prior),
+        AnswerBasis::Held => return Ok(held()),
+        AnswerBasis::NotRegistered => Basis::NotRegistered,
+        AnswerBasis::Copies { copies, marks } => Basis::Copies { copies, marks },
     };
     // A first forward must be fresh (the hub signs each attempt anew); a retry of an answered
-    // one was served above.
+    // or held one was served above.
     fresh(&p, MessageKind::ForwardedQuery, &q.request_id, q.issued_at)?;
-    let body = match copies {
-        None => AnswerBody { request_id: q.request_id.clone(), outcome: Outcome::NotRegistered, items: vec![] },
-        Some(copies) => {
-            let items: Vec<ItemAnswer> = q
-                .items
-                .iter()
-                .map(|item| match copies.iter().find(|c| &c.item == item) {
-                    Some(c) => ItemAnswer {
-                        item: item.clone(),
-                        status: ItemStatus::Found { valid_from: c.valid_from.to_string(), fields: c.fields.clone() },
-                    },
-                    None => ItemAnswer { item: item.clone(), status: ItemStatus::NoCopy },
-                })
-                .collect();
-            AnswerBody { request_id: q.request_id.clone(), outcome: Outcome::of_items(&items), items }
-        }
-    };
-    let seal_key = SealingKey::from_base64(&q.requester_seal_key)
-        .map_err(|_| Problem::detailed(ProblemKind::InvalidMessage, "bad requester sealing key"))?;
-    let plaintext = serde_json::to_vec(&body).map_err(|_| Problem::internal())?;
-    let sealed = seal_key.seal(&plaintext, q.request_id.as_str().as_bytes()).map_err(|_| Problem::internal())?;
-    let answer = SealedAnswer {
-        request_id: q.request_id.clone(),
-        provider: org.id.clone(),
-        requester: q.requester.clone(),
-        sealed,
-        issued_at: now_unix(),
-    };
-    let env = org.signing.sign(org.id.as_str(), MessageKind::Answer, &answer).map_err(|_| Problem::internal())?;
-    let env_json = serde_json::to_string(&env).map_err(|_| Problem::internal())?;
-    let kept = store.save_provided_answer(&org.id, &q.request_id, &q.requester, &q.duty, &q.items, body.outcome, env_json).await?;
-    tracing::info!(request_id = %q.request_id, provider = %org.id, outcome = body.outcome.code(), "answered");
-    serde_json::from_str(&kept).map(Json).map_err(|_| Problem::internal())
+    if let Basis::Copies { marks, .. } = &basis
+        && renkei_domain::marks::needs_review(&q.items, marks)
+    {
+        let forwarded = serde_json::to_string(&q).map_err(|_| Problem::internal())?;
+        store.hold_for_review(&org.id, &q.request_id, &forwarded).await?;
+        tracing::info!(request_id = %q.request_id, provider = %org.id, "held for review (自動応答不可)");
+        return Ok(held());
+    }
+    envelope(&p.provide(&org, &store, &q, basis, None).await?)
+}
+
+/// The answer to a forward held for review: 202, ask again later.
+fn held() -> Response {
+    (StatusCode::ACCEPTED, Json(serde_json::json!({"status": "held"}))).into_response()
+}
+
+fn envelope(kept: &str) -> Result<Response, Problem> {
+    serde_json::from_str::<SignedEnvelope>(kept).map(|e| Json(e).into_response()).map_err(|_| Problem::internal())
 }
 
 /// Receives an answer relayed by the hub: verify the hub, verify the provider, open, store.

@@ -46,5 +46,10 @@ pub const ROUTES: &[RouteAct] = &[
     r("GET", "/api/v1/tenants/{tenant}/session-limit", Action::ReadTenantStatus),
     r("PUT", "/api/v1/tenants/{tenant}/session-limit", Action::SetSessionLimit),
     r("POST", "/api/v1/tenants/{tenant}/session-limit/raise", Action::RaiseSessionLimit),
+    r("GET", "/api/v1/marks", Action::MarkItems),
+    r("PUT", "/api/v1/marks", Action::MarkItems),
+    r("POST", "/api/v1/marks/csv", Action::MarkItems),
+    r("GET", "/api/v1/reviews", Action::ReviewManual),
+    r("POST", "/api/v1/reviews/{request_id}", Action::ReviewManual),
     r("DELETE", "/api/v1/session", Action::SignOut),
 ];

@@ -33,6 +33,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 6, sql: include_str!("../migrations/postgres/platform/006_key_duties.sql") },
     Migration { version: 7, sql: include_str!("../migrations/postgres/platform/007_approval.sql") },
     Migration { version: 8, sql: include_str!("../migrations/postgres/platform/008_session_limits.sql") },
+    Migration { version: 9, sql: include_str!("../migrations/postgres/platform/009_marks.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
@@ -54,6 +55,8 @@ const ROW_SECURITY: &[RowSecurity] = &[
     RowSecurity { version: 5, table: "sessions", rows: Rows::Written },
     RowSecurity { version: 7, table: "approval_policies", rows: Rows::Tenant },
     RowSecurity { version: 8, table: "session_limits", rows: Rows::TenantOrOperator("tenant_id") },
+    RowSecurity { version: 9, table: "item_marks", rows: Rows::Tenant },
+    RowSecurity { version: 9, table: "manual_reviews", rows: Rows::Tenant },
 ];
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {

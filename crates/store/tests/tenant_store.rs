@@ -203,7 +203,7 @@ async fn a_provided_answer_is_kept_once_per_request_id(f: Fixture) {
         let (s, org, rid, requester, duty, items) =
             (f.store.clone(), org.clone(), rid.clone(), requester.clone(), duty.clone(), items.clone());
         set.spawn(async move {
-            s.save_provided_answer(&org, &rid, &requester, &duty, &items, Outcome::Found, format!("envelope-{i}")).await.unwrap()
+            s.save_provided_answer(&org, &rid, &requester, &duty, &items, Outcome::Found, format!("envelope-{i}"), None).await.unwrap()
         });
     }
     let mut kept = Vec::new();
@@ -222,26 +222,26 @@ async fn the_answer_basis_is_the_prior_answer_or_the_persons_copies(f: Fixture) 
     let items = vec![tax.clone(), res.clone()];
     let rid = RequestId::parse("r-basis").unwrap();
     let on = "2026-06-01".parse().unwrap();
-    let basis = s.answer_basis(&org, &rid, &code, &items, on).await.unwrap();
+    let basis = s.answer_basis(&org, &rid, &code, &items, on, false).await.unwrap();
     assert!(matches!(basis, AnswerBasis::NotRegistered), "{basis:?}");
 
     s.register_person(&org, &a, &code).await.unwrap();
     s.upsert_copy(&org, &a, &tax, "2026-01-01".parse().unwrap(), json!({"v": 1}).as_object().unwrap()).await.unwrap();
     s.upsert_copy(&org, &a, &res, "2026-07-01".parse().unwrap(), json!({"v": 2}).as_object().unwrap()).await.unwrap();
-    match s.answer_basis(&org, &rid, &code, &items, on).await.unwrap() {
-        AnswerBasis::Copies(copies) => {
+    match s.answer_basis(&org, &rid, &code, &items, on, false).await.unwrap() {
+        AnswerBasis::Copies { copies, .. } => {
             assert_eq!(copies.len(), 1, "RES is not valid yet on the reference date");
             assert_eq!((&copies[0].item, &copies[0].fields["v"]), (&tax, &json!(1)));
         }
         other => panic!("expected copies, got {other:?}"),
     }
     let other_code = OrgCode::parse("code-2").unwrap();
-    assert!(matches!(s.answer_basis(&org, &rid, &other_code, &items, on).await.unwrap(), AnswerBasis::NotRegistered));
+    assert!(matches!(s.answer_basis(&org, &rid, &other_code, &items, on, false).await.unwrap(), AnswerBasis::NotRegistered));
 
     let requester = OrgId::parse("req").unwrap();
     let duty = DutyCode::parse("D1").unwrap();
-    s.save_provided_answer(&org, &rid, &requester, &duty, &items, Outcome::Found, "envelope".into()).await.unwrap();
-    match s.answer_basis(&org, &rid, &code, &items, on).await.unwrap() {
+    s.save_provided_answer(&org, &rid, &requester, &duty, &items, Outcome::Found, "envelope".into(), None).await.unwrap();
+    match s.answer_basis(&org, &rid, &code, &items, on, false).await.unwrap() {
         AnswerBasis::Answered(envelope) => assert_eq!(envelope, "envelope"),
         other => panic!("a retried forward gets the answer given: {other:?}"),
     }

@@ -4,12 +4,13 @@
 //! look-ups go through keyed blind indexes, never plaintext.
 //!
 //! One room per job: [`schema`] (migrations), [`persons`], [`copies`], [`queries`] (and the
-//! outbox), [`approvals`] (電子決裁 policies and decisions), [`answers`] (given as a provider), [`records`] (linkage records), [`bulk`] (loads).
+//! outbox), [`marks`] (manual and withheld items, queries held for review), [`approvals`] (電子決裁 policies and decisions), [`answers`] (given as a provider), [`records`] (linkage records), [`bulk`] (loads).
 
 mod answers;
 mod approvals;
 mod bulk;
 mod copies;
+mod marks;
 mod persons;
 mod queries;
 mod records;
@@ -19,6 +20,7 @@ pub use answers::AnswerBasis;
 pub use approvals::{ApprovalPolicy, Decided};
 pub use bulk::{Bulk, CopyPreparer, LineResult, Loaded, PreparedCopy, Written};
 pub use copies::CopyVersion;
+pub use marks::{HeldQuery, MarkView};
 pub use persons::Registration;
 pub use queries::{Acceptance, Filing, NewQuery, OUTBOX_LEASE_MS, OutboxItem, OutboxSchedule, QueryFilter, QueryView};
 pub use records::LinkageRecord;
@@ -27,6 +29,7 @@ pub(crate) use schema::SQLITE_MIGRATIONS;
 // What the rooms share, for each to `use super::*`.
 use approvals::approval_window_minutes;
 use copies::{copy_id, copy_rows};
+use marks::{marks_of, review_pending};
 use persons::{CODE_BY_ADDRESSEE, read_person_column};
 use records::{NewRecord, insert_record};
 
