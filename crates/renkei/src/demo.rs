@@ -1,7 +1,12 @@
 //! `renkei demo`: the whole linkage on loopback. A hub, one platform hosting 甲市 (mayor and
 //! board of education) and 乙町, and a separate server for a 健康保険組合 — each with its own
 //! data directory and TLS certificate — then synthetic residents, provision copies and queries
-//! that show every outcome. Everything goes through the same code and HTTPS APIs as production.
+//! that show every outcome — an approved query (電子決裁), a withheld item (不開示) and one held
+//! for the provider's staff (自動応答不可) among them, taken by the municipalities' own people
+//! signed in with their second factor. Everything goes through the same code and HTTPS APIs as
+//! production.
+
+mod people;
 
 use crate::run::{self, HubListeners, PlatformListeners, PlatformSetup, Shutdown};
 use anyhow::{Context, Result, bail};
@@ -191,6 +196,17 @@ impl Client {
         }
         Ok(())
     }
+    /// Calls and fails unless the answer is `status`.
+    async fn expect(&self, method: reqwest::Method, path: &str, body: Value, status: u16) -> Result<()> {
+        let (s, v) = self.call(method, path, Some(body)).await?;
+        if s != status {
+            bail!("{path} answered {s}: {v}");
+        }
+        Ok(())
+    }
+    async fn mark(&self, addressee: &str, item: &str, mark: &str) -> Result<()> {
+        self.expect(reqwest::Method::PUT, "/api/v1/marks", json!({"addressee_no": addressee, "item": item, "mark": mark}), 200).await
+    }
     async fn copy(&self, addressee: &str, item: &str, valid_from: &str, fields: Value) -> Result<()> {
         let (s, v) = self
             .call(
@@ -213,8 +229,20 @@ fn synthetic_number(rng: &mut rand::rngs::StdRng) -> IndividualNumber {
     IndividualNumber::from_first_eleven(&first).expect("11 digits")
 }
 
+/// Who files a scenario's query, and what a person does before its answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scene {
+    /// The requester's client system files it.
+    ByKey,
+    /// The requester's staff member files it; its duty needs approval, which the approver gives.
+    Approved,
+    /// The client system files it; the provider holds it for review, and its staff provide it.
+    Reviewed,
+}
+
 struct Scenario {
     name: &'static str,
+    scene: Scene,
     requester: &'static str,
     provider: &'static str,
     duty: &'static str,
@@ -261,6 +289,7 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
 
     let mut servers = Vec::new();
     let mut keys = Vec::new();
+    let mut people = Vec::new();
     let platforms = [("platform", &platform_tls, PLATFORM_TENANTS), ("kenpo", &kenpo_tls, KENPO_TENANTS)];
     for ((sub, tls, tenants), location) in platforms.into_iter().zip(&platform_locations) {
         let data = dir.join(sub);
@@ -273,6 +302,9 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
                 .map(|(org, k)| (org, k, format!("https://{ia}"))),
         );
         let master = run::master_key(&data, None)?;
+        if sub == "platform" {
+            people = people::provision(&dir, &PlatformStore::open(location).await?, &master, tenants).await?;
+        }
         let setup = PlatformSetup {
             location: location.clone(),
             master: std::sync::Arc::new(master),
@@ -318,6 +350,8 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
         .context("demo.seed")?;
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
     let (r1, r2, r3) = (synthetic_number(&mut rng), synthetic_number(&mut rng), synthetic_number(&mut rng));
+    // R4's tax is withheld by 甲市 (e.g. DV protection); R5's is answered only by its staff.
+    let (r4, r5) = (synthetic_number(&mut rng), synthetic_number(&mut rng));
     let (kou, edu, otsu, kenpo) = (client("kou-mayor")?, client("kou-edu")?, client("otsu-mayor")?, client("kenpo-union")?);
     kou.register("K-R1", &r1).await?;
     kou.register("K-R3", &r3).await?;
@@ -325,6 +359,13 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
     kenpo.register("U-R1", &r1).await?;
     kenpo.register("U-R2", &r2).await?;
     otsu.register("O-R3", &r3).await?;
+    for (k, u, r) in [("K-R4", "U-R4", &r4), ("K-R5", "U-R5", &r5)] {
+        kou.register(k, r).await?;
+        kenpo.register(u, r).await?;
+        kou.copy(k, "TAX", "2026-06-01", json!({"fiscal_year": 2026, "taxable_income": 2_900_000})).await?;
+    }
+    kou.mark("K-R4", "TAX", "withheld").await?;
+    kou.mark("K-R5", "TAX", "manual").await?;
     kou.copy("K-R1", "TAX", "2025-06-01", json!({"fiscal_year": 2025, "taxable_income": 3_200_000, "resident_tax": 182_000})).await?;
     kou.copy("K-R1", "TAX", "2026-06-01", json!({"fiscal_year": 2026, "taxable_income": 3_350_000, "resident_tax": 190_500})).await?;
     kou.copy("K-R3", "TAX", "2026-06-01", json!({"fiscal_year": 2026, "taxable_income": 2_480_000, "resident_tax": 131_000})).await?;
@@ -334,11 +375,27 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
         kou.register(&a, &synthetic_number(&mut rng)).await?;
         kou.copy(&a, "TAX", "2026-06-01", json!({"fiscal_year": 2026, "taxable_income": 1_000_000 + i * 10_000})).await?;
     }
-    drop((r1, r2, r3));
+    drop((r1, r2, r3, r4, r5));
+
+    // 乙町's people: its admin has D015 of the mayor's org wait for approval and gives its staff
+    // member that duty.
+    let internal = keys.iter().find(|(o, _, _)| o == "otsu-mayor").map(|(_, _, u)| u.clone()).context("demo org")?;
+    let person = |name: &str| people.iter().find(|p| p.name == name).context("demo person");
+    let signed_in = |name: &'static str| {
+        let (http, internal) = (http.clone(), internal.clone());
+        let p = person(name);
+        async move { Ok::<_, anyhow::Error>(Client { key: people::sign_in(&http, &internal, p?).await?, http, base: internal }) }
+    };
+    let otsu_admin = signed_in("otsu-town-admin").await?;
+    otsu_admin.expect(reqwest::Method::PUT, "/api/v1/approval-policies/otsu-mayor/D015", json!({"window_minutes": 60}), 200).await?;
+    otsu_admin.expect(reqwest::Method::PUT, "/api/v1/accounts/otsu-town-staff/duties", json!({"duties": ["D015"]}), 200).await?;
+    let (otsu_staff, otsu_approver, kou_staff) =
+        (signed_in("otsu-town-staff").await?, signed_in("otsu-town-approver").await?, signed_in("kou-city-staff").await?);
 
     let scenarios = [
         Scenario {
             name: "found",
+            scene: Scene::ByKey,
             requester: "kenpo-union",
             provider: "kou-mayor",
             duty: "D003",
@@ -348,6 +405,7 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
         },
         Scenario {
             name: "not registered",
+            scene: Scene::ByKey,
             requester: "kenpo-union",
             provider: "otsu-mayor",
             duty: "D003",
@@ -357,6 +415,7 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
         },
         Scenario {
             name: "no copy",
+            scene: Scene::ByKey,
             requester: "kenpo-union",
             provider: "kou-mayor",
             duty: "D003",
@@ -366,6 +425,7 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
         },
         Scenario {
             name: "denied by 別表第二",
+            scene: Scene::ByKey,
             requester: "kou-edu",
             provider: "otsu-mayor",
             duty: "D014",
@@ -374,7 +434,8 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
             expected: "matrix-denied",
         },
         Scenario {
-            name: "moved 甲市→乙町 (tax)",
+            name: "moved 甲市→乙町, approved",
+            scene: Scene::Approved,
             requester: "otsu-mayor",
             provider: "kou-mayor",
             duty: "D015",
@@ -383,7 +444,28 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
             expected: "found",
         },
         Scenario {
+            name: "withheld (不開示)",
+            scene: Scene::ByKey,
+            requester: "kenpo-union",
+            provider: "kou-mayor",
+            duty: "D003",
+            items: &["TAX"],
+            addressee: "U-R4",
+            expected: "withheld",
+        },
+        Scenario {
+            name: "manual review (自動応答不可)",
+            scene: Scene::Reviewed,
+            requester: "kenpo-union",
+            provider: "kou-mayor",
+            duty: "D003",
+            items: &["TAX"],
+            addressee: "U-R5",
+            expected: "found",
+        },
+        Scenario {
             name: "same office (教育委員会→市長)",
+            scene: Scene::ByKey,
             requester: "kou-edu",
             provider: "kou-mayor",
             duty: "D014",
@@ -394,7 +476,8 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
     ];
     let mut rows = Vec::new();
     for (i, s) in scenarios.iter().enumerate() {
-        let c = client(s.requester)?;
+        let key_client = client(s.requester)?;
+        let c = if s.scene == Scene::Approved { &otsu_staff } else { &key_client };
         let (status, v) = c
             .call(
                 reqwest::Method::POST,
@@ -405,7 +488,16 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
             .await?;
         let actual = if status == 201 {
             let id = v["id"].as_str().unwrap_or_default().to_owned();
-            wait_final(&c, &id).await?
+            match s.scene {
+                Scene::ByKey => {}
+                Scene::Approved => {
+                    otsu_approver
+                        .expect(reqwest::Method::POST, &format!("/api/v1/approvals/{id}"), json!({"decision": "approve"}), 200)
+                        .await?
+                }
+                Scene::Reviewed => review(&kou_staff, v["request_id"].as_str().unwrap_or_default()).await?,
+            }
+            wait_final(c, &id).await?
         } else {
             v["type"].as_str().and_then(|t| t.rsplit(':').next()).unwrap_or("?").to_owned()
         };
@@ -434,7 +526,7 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
             actual
         );
     }
-    println!("\nresidents registered: {} (3 named + {population} population); hub linkage records: {hub_records}", population + 3);
+    println!("\nresidents registered: {} (5 named + {population} population); hub linkage records: {hub_records}", population + 5);
     println!("\nwhere to look:");
     println!("  data directory      {}", dir.display());
     println!("  hub                 {hub_url} (mutual TLS)   resident disclosure https://{hub_res_addr}/hub/v1/disclosure");
@@ -442,6 +534,10 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
         println!("  {sub:<19} internal https://{ia}/api/v1   network https://{na}/net/v1");
     }
     println!("  API keys            {} (org, internal URL, key)", keys_file.display());
+    println!("  people              {} (name, role, tenant, org, password, otpauth URI)", people::file(&dir).display());
+    for p in &people {
+        println!("    {:<19} {:<13} {}", p.name, p.role.code(), p.org.as_deref().unwrap_or(&p.tenant));
+    }
     println!("  OpenAPI             https://{}/api/openapi.json   CA: {}", servers[0].1, pki_dir.join("ca.pem").display());
 
     if a.once {
@@ -454,10 +550,27 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+/// Waits until the provider holds the query `request_id` for review, and provides it.
+async fn review(staff: &Client, request_id: &str) -> Result<()> {
+    for _ in 0..600 {
+        let (_, v) = staff.call(reqwest::Method::GET, "/api/v1/reviews", None).await?;
+        let held = v["queries"].as_array().is_some_and(|q| q.iter().any(|q| q["request_id"] == request_id));
+        if held {
+            return staff
+                .expect(reqwest::Method::POST, &format!("/api/v1/reviews/{request_id}"), json!({"decision": "provide"}), 204)
+                .await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the provider never held the query for review")
+}
+
 async fn wait_final(c: &Client, id: &str) -> Result<String> {
     for _ in 0..600 {
         let (_, v) = c.call(reqwest::Method::GET, &format!("/api/v1/queries/{id}"), None).await?;
+        let items = v["answer"]["items"].as_array().cloned().unwrap_or_default();
         match v["state"].as_str() {
+            Some("answered") if !items.is_empty() && items.iter().all(|i| i["status"] == "withheld") => return Ok("withheld".into()),
             Some("answered") => return Ok(v["outcome"].as_str().unwrap_or("?").to_owned()),
             Some("failed") => return Ok(format!("failed: {}", v["error"].as_str().unwrap_or("?"))),
             _ => tokio::time::sleep(Duration::from_millis(50)).await,

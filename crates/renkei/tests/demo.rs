@@ -25,14 +25,25 @@ fn demo_once_shows_every_outcome_and_leaves_no_individual_number_in_the_clear() 
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
-    for outcome in ["found", "not_registered", "no_copy", "matrix-denied"] {
+    for outcome in ["found", "not_registered", "no_copy", "matrix-denied", "withheld"] {
         assert!(stdout.contains(outcome), "missing {outcome}:\n{stdout}");
     }
     assert!(!stdout.contains("UNEXPECTED"), "{stdout}");
-    assert!(stdout.contains("moved"));
+    for scene in ["moved 甲市→乙町, approved", "manual review (自動応答不可)"] {
+        assert!(stdout.contains(scene), "missing {scene}:\n{stdout}");
+    }
+    // A tenant admin, a staff member and an approver per municipality, their credentials in a
+    // file only its owner reads.
+    for name in ["kou-city-admin", "kou-city-staff", "kou-city-approver", "otsu-town-admin", "otsu-town-staff", "otsu-town-approver"] {
+        assert!(stdout.contains(name), "missing {name}:\n{stdout}");
+    }
+    let people = dir.path().join("demo-people.txt");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&people).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&people).unwrap().contains("otpauth://totp/"));
 
     let seed: u64 = std::fs::read_to_string(dir.path().join("demo.seed")).unwrap().trim().parse().unwrap();
-    let numbers = demo_numbers(seed, 43);
+    let numbers = demo_numbers(seed, 45);
     let files = common::files(dir.path());
     assert!(files.len() >= 6, "expected the databases of hub, platform and kenpo");
     for f in &files {
@@ -60,5 +71,5 @@ fn demo_once_runs_on_postgresql_too() {
     assert!(!stdout.contains("UNEXPECTED"), "{stdout}");
     // The stores are in PostgreSQL, not in SQLite files.
     assert!(!common::files(dir.path()).iter().any(|f| f.extension().is_some_and(|e| e == "sqlite")), "no SQLite file");
-    assert_eq!(db.text("SELECT COUNT(*)::text FROM renkei_demo_hub.records").unwrap(), "5");
+    assert_eq!(db.text("SELECT COUNT(*)::text FROM renkei_demo_hub.records").unwrap(), "7");
 }
