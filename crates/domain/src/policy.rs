@@ -102,6 +102,7 @@ pub enum Action {
     AssignDuties,
     ManageApiKeys,
     SetApprovalPolicy,
+    SetInHouseUses,
     SetSessionLimit,
     ReadAuditLog,
     WriteAuditCheckpoint,
@@ -116,7 +117,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 29] = [
         Action::ReadOwnAccount,
         Action::ChangeOwnPassword,
         Action::EnrollTotp,
@@ -135,6 +136,7 @@ impl Action {
         Action::AssignDuties,
         Action::ManageApiKeys,
         Action::SetApprovalPolicy,
+        Action::SetInHouseUses,
         Action::SetSessionLimit,
         Action::ReadAuditLog,
         Action::WriteAuditCheckpoint,
@@ -235,6 +237,7 @@ pub fn allows(who: Principal, action: Action) -> bool {
                 | AssignDuties
                 | ManageApiKeys
                 | SetApprovalPolicy
+                | SetInHouseUses
                 | ReadAuditLog
                 | WriteAuditCheckpoint
                 | MarkItems
@@ -275,6 +278,7 @@ mod tests {
                     AssignDuties,
                     ManageApiKeys,
                     SetApprovalPolicy,
+                    SetInHouseUses,
                     ReadAuditLog,
                     WriteAuditCheckpoint,
                     MarkItems,

@@ -46,6 +46,11 @@ const PLATFORM_TENANTS: &[DemoTenant] = &[
     DemoTenant { id: "kou-city", name: "甲市", orgs: &[("kou-mayor", "MUNI", "甲市長"), ("kou-edu", "EDU", "甲市教育委員会")] },
     DemoTenant { id: "otsu-town", name: "乙町", orgs: &[("otsu-mayor", "MUNI", "乙町長")] },
 ];
+/// 甲市's own table of in-house uses (条例に基づく独自利用事務), in the layout of 別表第二.
+const IN_HOUSE_USES: &str = "row,requester_type,requester_name,duty_code,duty_name,provider_type,provider_name,item_code,item_name
+1,EDU,教育委員会,D014,就学援助に関する事務,MUNI,市町村長,TAX,地方税関係情報
+";
+
 /// How long the demo's queries may take.
 const DEMO_QUERY_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -196,6 +201,19 @@ impl Client {
         }
         Ok(())
     }
+    async fn put_csv(&self, path: &str, csv: &'static str) -> Result<(u16, Value)> {
+        let resp = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.json().await.unwrap_or(Value::Null)))
+    }
+
     /// Calls and fails unless the answer is `status`.
     async fn expect(&self, method: reqwest::Method, path: &str, body: Value, status: u16) -> Result<()> {
         let (s, v) = self.call(method, path, Some(body)).await?;
@@ -389,6 +407,13 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
     let otsu_admin = signed_in("otsu-town-admin").await?;
     otsu_admin.expect(reqwest::Method::PUT, "/api/v1/approval-policies/otsu-mayor/D015", json!({"window_minutes": 60}), 200).await?;
     otsu_admin.expect(reqwest::Method::PUT, "/api/v1/accounts/otsu-town-staff/duties", json!({"duties": ["D015"]}), 200).await?;
+    // 甲市's admin gives its table of in-house uses: 教育委員会 asks 市長 for tax information
+    // inside the platform (庁内連携), without the hub.
+    let kou_admin = signed_in("kou-city-admin").await?;
+    let (s, v) = kou_admin.put_csv("/api/v1/in-house-uses", IN_HOUSE_USES).await?;
+    if s != 200 {
+        bail!("setting 甲市's in-house uses failed: {s} {v}");
+    }
     let (otsu_staff, otsu_approver, kou_staff) =
         (signed_in("otsu-town-staff").await?, signed_in("otsu-town-approver").await?, signed_in("kou-city-staff").await?);
 
@@ -464,7 +489,7 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
             expected: "found",
         },
         Scenario {
-            name: "same office (教育委員会→市長)",
+            name: "same office, in-house (庁内連携)",
             scene: Scene::ByKey,
             requester: "kou-edu",
             provider: "kou-mayor",

@@ -6,7 +6,7 @@ use crate::{OrgContext, Platform};
 use renkei_domain::{AddresseeNo, Date, DutyCode, FilingRule, ItemCode, OrgId, QueryState, RequestId};
 use renkei_net::{Problem, ProblemKind};
 use renkei_store::StoreError;
-use renkei_store::tenant::{Filing, NewQuery, TenantStore};
+use renkei_store::tenant::{Filing, InHouse, NewQuery, TenantStore};
 use std::sync::Arc;
 
 /// A query as a requester files it.
@@ -32,6 +32,10 @@ pub enum FilingError {
     UnknownProvider,
     #[error("the caller may not file queries for duty {0}")]
     DutyNotAssigned(renkei_domain::DutyCode),
+    /// An in-house query for an item the provider answers by hand only: its staff review
+    /// in-house queries through the hub's path, which an in-house use does not take.
+    #[error("an item asked is one the provider's staff answer by hand (自動応答不可); ask them directly")]
+    InHouseManual,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -46,6 +50,7 @@ impl From<FilingError> for Problem {
             FilingError::Rule(FilingRule::Denied { .. }) => ProblemKind::MatrixDenied,
             FilingError::UnknownProvider => ProblemKind::UnknownProvider,
             FilingError::DutyNotAssigned(_) => ProblemKind::DutyNotAssigned,
+            FilingError::InHouseManual => ProblemKind::Conflict,
         };
         Problem::detailed(kind, detail)
     }
@@ -64,15 +69,37 @@ impl Platform {
         if !duties.allows(&f.duty) {
             return Err(FilingError::DutyNotAssigned(f.duty));
         }
+        renkei_domain::query::check_filing(&f.idempotency_key, &f.items, &self.matrix)?;
+        if let Some(filing) = self.file_in_house(org, &store, &f).await? {
+            return Ok(filing);
+        }
         self.check_query(org, &f).await?;
         Ok(self.enqueue_query(org, store, f).await?)
+    }
+
+    /// 庁内連携: a query to another org of the same tenant that the tenant's own table of in-house
+    /// uses allows is answered inside the platform, in one transaction, without the hub; `None`
+    /// if it is not one.
+    async fn file_in_house(&self, org: &OrgContext, store: &TenantStore, f: &QueryFiling) -> Result<Option<Filing>, FilingError> {
+        let Some(provider) = self.org(&f.provider).await?.filter(|p| p.tenant == org.tenant && p.id != org.id) else { return Ok(None) };
+        let Some(csv) = store.in_house_uses().await? else { return Ok(None) };
+        let uses = renkei_domain::Matrix::from_csv("in-house uses", &csv).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if renkei_domain::query::check_allowed(&uses, &org.org_type, &f.duty, &provider.org_type, &f.items).is_err() {
+            return Ok(None);
+        }
+        let q = self.new_query(org, f.clone())?;
+        Ok(Some(match store.answer_in_house(q).await? {
+            InHouse::Answered(v) => Filing::Created(v),
+            InHouse::Existing(v) => Filing::Existing(v),
+            InHouse::PersonNotRegistered => Filing::PersonNotRegistered,
+            InHouse::NeedsReview => return Err(FilingError::InHouseManual),
+        }))
     }
 
     /// The query's own rules, then 別表第二, checked here to answer at once. If the hub cannot
     /// be asked the provider's type right now, the query is still taken, and the hub checks
     /// 別表第二 when it admits it (a refusal then ends the query in エラー with the hub's reason).
     async fn check_query(&self, org: &OrgContext, f: &QueryFiling) -> Result<(), FilingError> {
-        renkei_domain::query::check_filing(&f.idempotency_key, &f.items, &self.matrix)?;
         match self.org_type_of(&f.provider).await {
             Ok(Some(provider_type)) => {
                 Ok(renkei_domain::query::check_allowed(&self.matrix, &org.org_type, &f.duty, &provider_type, &f.items)?)
@@ -96,19 +123,7 @@ impl Platform {
         store: TenantStore,
         f: QueryFiling,
     ) -> Result<Filing, StoreError> {
-        let request_id = RequestId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let q = NewQuery {
-            org: org.id.clone(),
-            idempotency_key: f.idempotency_key,
-            addressee: f.addressee,
-            request_id,
-            provider: f.provider,
-            duty: f.duty,
-            items: f.items,
-            reference_date: f.reference_date,
-            deadline_at: renkei_store::now_millis() + self.query_deadline.as_millis() as i64,
-            filed_by: f.filed_by,
-        };
+        let q = self.new_query(org, f)?;
         let p = self.clone();
         let filing = tokio::spawn(async move {
             let tenant = store.tenant().clone();
@@ -122,6 +137,24 @@ impl Platform {
             Ok(filing)
         });
         filing.await.map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+impl Platform {
+    /// The query as the store keeps it: a new request id, and its deadline from now.
+    fn new_query(&self, org: &OrgContext, f: QueryFiling) -> Result<NewQuery, StoreError> {
+        Ok(NewQuery {
+            org: org.id.clone(),
+            idempotency_key: f.idempotency_key,
+            addressee: f.addressee,
+            request_id: RequestId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            provider: f.provider,
+            duty: f.duty,
+            items: f.items,
+            reference_date: f.reference_date,
+            deadline_at: renkei_store::now_millis() + self.query_deadline.as_millis() as i64,
+            filed_by: f.filed_by,
+        })
     }
 }
 

@@ -40,6 +40,7 @@ pub fn router(p: Arc<Platform>) -> Router {
         .merge(crate::approvals_api::routes())
         .merge(crate::limits_api::routes())
         .merge(crate::reviews_api::routes())
+        .merge(crate::in_house::routes())
         .fallback(Problem::fallback_not_found)
         .method_not_allowed_fallback(Problem::fallback_method)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -191,6 +192,8 @@ pub struct QueryResource {
     pub filed_by: String,
     /// The approver who decided it, where its duty needs approval (電子決裁).
     pub decided_by: Option<String>,
+    /// Answered inside the platform by another org of the tenant (庁内連携), without the hub.
+    pub in_house: bool,
 }
 
 impl From<QueryView> for QueryResource {
@@ -214,6 +217,7 @@ impl From<QueryView> for QueryResource {
             deadline_at: v.deadline_at,
             filed_by: v.filed_by,
             decided_by: v.decided_by,
+            in_house: v.in_house,
         }
     }
 }
@@ -490,6 +494,8 @@ pub struct RecordResource {
     pub outcome: RecordOutcome,
     /// Seconds since the Unix epoch.
     pub at: i64,
+    /// A same-office linkage (庁内連携), answered inside the platform.
+    pub in_house: bool,
 }
 
 #[utoipa::path(get, path = "/api/v1/records", tag = "records", params(PageParams),
@@ -520,6 +526,7 @@ pub async fn list_records(
             items: r.items,
             outcome: r.outcome,
             at: r.at,
+            in_house: r.in_house,
         })
         .collect();
     Ok(Json(RecordList { records, next }))

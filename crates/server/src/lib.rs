@@ -18,6 +18,7 @@ pub mod caller;
 pub mod copies;
 pub mod filing;
 pub mod import;
+pub mod in_house;
 pub mod internal;
 pub mod limits;
 pub mod limits_api;

@@ -51,5 +51,7 @@ pub const ROUTES: &[RouteAct] = &[
     r("POST", "/api/v1/marks/csv", Action::MarkItems),
     r("GET", "/api/v1/reviews", Action::ReviewManual),
     r("POST", "/api/v1/reviews/{request_id}", Action::ReviewManual),
+    r("GET", "/api/v1/in-house-uses", Action::SetInHouseUses),
+    r("PUT", "/api/v1/in-house-uses", Action::SetInHouseUses),
     r("DELETE", "/api/v1/session", Action::SignOut),
 ];

@@ -34,6 +34,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 7, sql: include_str!("../migrations/postgres/platform/007_approval.sql") },
     Migration { version: 8, sql: include_str!("../migrations/postgres/platform/008_session_limits.sql") },
     Migration { version: 9, sql: include_str!("../migrations/postgres/platform/009_marks.sql") },
+    Migration { version: 10, sql: include_str!("../migrations/postgres/platform/010_in_house.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
@@ -57,6 +58,7 @@ const ROW_SECURITY: &[RowSecurity] = &[
     RowSecurity { version: 8, table: "session_limits", rows: Rows::TenantOrOperator("tenant_id") },
     RowSecurity { version: 9, table: "item_marks", rows: Rows::Tenant },
     RowSecurity { version: 9, table: "manual_reviews", rows: Rows::Tenant },
+    RowSecurity { version: 10, table: "in_house_uses", rows: Rows::Tenant },
 ];
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {

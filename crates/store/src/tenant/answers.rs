@@ -116,6 +116,7 @@ impl TenantStore {
                     duty: &duty,
                     items_json: &items_json,
                     outcome: outcome.into(),
+                    in_house: false,
                 },
             )?;
             Ok(envelope)

@@ -4,12 +4,13 @@
 //! look-ups go through keyed blind indexes, never plaintext.
 //!
 //! One room per job: [`schema`] (migrations), [`persons`], [`copies`], [`queries`] (and the
-//! outbox), [`marks`] (manual and withheld items, queries held for review), [`approvals`] (電子決裁 policies and decisions), [`answers`] (given as a provider), [`records`] (linkage records), [`bulk`] (loads).
+//! outbox), [`in_house`] (庁内連携: answered inside one transaction), [`marks`] (manual and withheld items, queries held for review), [`approvals`] (電子決裁 policies and decisions), [`answers`] (given as a provider), [`records`] (linkage records), [`bulk`] (loads).
 
 mod answers;
 mod approvals;
 mod bulk;
 mod copies;
+mod in_house;
 mod marks;
 mod persons;
 mod queries;
@@ -20,6 +21,7 @@ pub use answers::AnswerBasis;
 pub use approvals::{ApprovalPolicy, Decided};
 pub use bulk::{Bulk, CopyPreparer, LineResult, Loaded, PreparedCopy, Written};
 pub use copies::CopyVersion;
+pub use in_house::InHouse;
 pub use marks::{HeldQuery, MarkView};
 pub use persons::Registration;
 pub use queries::{Acceptance, Filing, NewQuery, OUTBOX_LEASE_MS, OutboxItem, OutboxSchedule, QueryFilter, QueryView};

@@ -74,13 +74,15 @@ pub struct QueryView {
     pub filed_by: String,
     /// The approver who decided it, where its duty needed approval.
     pub decided_by: Option<String>,
+    /// Answered inside the platform by another org of the tenant (庁内連携).
+    pub in_house: bool,
 }
 
 /// The columns [`TenantStore::query_view`] opens; the person comes along (by its blind index) so
 /// a read is one statement.
 pub(super) const QUERY_VIEW: &str =
     "SELECT q.id, q.request_id, q.duty, q.provider_org, q.items, q.request_enc, q.state, q.error, q.outcome,
-        q.answer_enc, q.attempts, q.created_at, q.updated_at, p.id, p.addressee_enc, q.filed_by, q.decided_by, q.deadline_at
+        q.answer_enc, q.attempts, q.created_at, q.updated_at, p.id, p.addressee_enc, q.filed_by, q.decided_by, q.deadline_at, q.in_house
      FROM queries q LEFT JOIN persons p ON p.tenant_id = q.tenant_id AND p.org_id = q.org_id AND p.addressee_idx = q.addressee_idx";
 
 /// Which of an org's queries a list shows; `None` lets all through.
@@ -169,6 +171,7 @@ pub(super) fn transition(
                 duty: &duty,
                 items_json: &items,
                 outcome,
+                in_house: false,
             },
         )?;
     }
@@ -227,10 +230,7 @@ impl TenantStore {
     pub async fn file_query(&self, q: NewQuery) -> Result<Filing> {
         let id = new_id();
         let items_json = serde_json::to_string(&q.items)?;
-        let fingerprint = {
-            let basis = (q.provider.as_str(), q.duty.as_str(), &items_json, q.addressee.as_str(), q.reference_date.to_string());
-            self.dk.blind_index("query-fingerprint", &serde_json::to_string(&basis)?)
-        };
+        let fingerprint = self.fingerprint(&q, &items_json)?;
         let a_idx = self.addressee_idx(&q.org, &q.addressee);
         let (tenant, dk) = (self.tenant.to_string(), self.dk.clone());
         // The request as the hub will see it, once the person's code is read.
@@ -334,7 +334,14 @@ impl TenantStore {
             deadline_at,
             filed_by: q.filed_by,
             decided_by: None,
+            in_house: false,
         }))
+    }
+
+    /// What makes two filings with one idempotency key the same query.
+    pub(super) fn fingerprint(&self, q: &NewQuery, items_json: &str) -> Result<String> {
+        let basis = (q.provider.as_str(), q.duty.as_str(), items_json, q.addressee.as_str(), q.reference_date.to_string());
+        Ok(self.dk.blind_index("query-fingerprint", &serde_json::to_string(&basis)?))
     }
 
     /// One query of `org`, with its answer opened if answered. Another org's query is `None`.
@@ -413,6 +420,7 @@ impl TenantStore {
             filed_by: row.get(15)?,
             decided_by: row.get(16)?,
             deadline_at: row.get(17)?,
+            in_house: row.get::<i64>(18)? != 0,
             id,
         })
     }

@@ -15,6 +15,8 @@ pub struct LinkageRecord {
     pub outcome: RecordOutcome,
     /// Seconds since the Unix epoch.
     pub at: i64,
+    /// Answered inside the platform between orgs of the tenant (庁内連携), without the hub.
+    pub in_house: bool,
 }
 
 /// The fields of one linkage record, as written by either side.
@@ -27,6 +29,7 @@ pub(super) struct NewRecord<'a> {
     pub(super) duty: &'a str,
     pub(super) items_json: &'a str,
     pub(super) outcome: RecordOutcome,
+    pub(super) in_house: bool,
 }
 
 pub(super) fn insert_record(tx: &mut dyn Tx, r: NewRecord<'_>) -> Result<()> {
@@ -37,9 +40,21 @@ pub(super) fn insert_record(tx: &mut dyn Tx, r: NewRecord<'_>) -> Result<()> {
     let seq: i64 = tx.value("SELECT COALESCE(MAX(seq), 0) + 1 FROM linkage_records WHERE tenant_id = ?1", args![r.tenant])?;
     // A second attempt to record the same (org, role, request) is a retry: nothing happens.
     tx.execute(
-        "INSERT INTO linkage_records (tenant_id, org_id, seq, role, request_id, counterpart_org, duty, items, outcome, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (tenant_id, org_id, role, request_id) DO NOTHING",
-        args![r.tenant, r.org, seq, r.side.code(), r.request_id, r.counterpart, r.duty, r.items_json, r.outcome.code(), now_unix()],
+        "INSERT INTO linkage_records (tenant_id, org_id, seq, role, request_id, counterpart_org, duty, items, outcome, at, in_house)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (tenant_id, org_id, role, request_id) DO NOTHING",
+        args![
+            r.tenant,
+            r.org,
+            seq,
+            r.side.code(),
+            r.request_id,
+            r.counterpart,
+            r.duty,
+            r.items_json,
+            r.outcome.code(),
+            now_unix(),
+            i64::from(r.in_house)
+        ],
     )?;
     Ok(())
 }
@@ -51,7 +66,7 @@ impl TenantStore {
         let (tenant, org) = (self.tenant.to_string(), org.map(OrgId::to_string));
         self.read(move |tx| {
             tx.query(
-                "SELECT seq, org_id, role, request_id, counterpart_org, duty, items, outcome, at FROM linkage_records
+                "SELECT seq, org_id, role, request_id, counterpart_org, duty, items, outcome, at, in_house FROM linkage_records
                  WHERE tenant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR org_id = ?2) AND seq > ?3 ORDER BY seq LIMIT ?4",
                 args![tenant, org, after.unwrap_or(0), limit as i64],
             )?
@@ -68,6 +83,7 @@ impl TenantStore {
                     items: serde_json::from_str(&r.get::<String>(6)?)?,
                     outcome: RecordOutcome::from_code(&r.get::<String>(7)?).ok_or_else(|| corrupt("a linkage record's outcome"))?,
                     at: r.get(8)?,
+                    in_house: r.get::<i64>(9)? != 0,
                 })
             })
             .collect()

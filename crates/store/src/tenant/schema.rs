@@ -21,4 +21,5 @@ pub(super) const SQLITE: &[Migration] = &[
     Migration { version: 3, sql: include_str!("../../migrations/sqlite/tenant/003_copies_by_natural_key.sql") },
     Migration { version: 4, sql: include_str!("../../migrations/sqlite/tenant/004_approval.sql") },
     Migration { version: 5, sql: include_str!("../../migrations/sqlite/tenant/005_marks.sql") },
+    Migration { version: 6, sql: include_str!("../../migrations/sqlite/tenant/006_in_house.sql") },
 ];
