@@ -174,7 +174,8 @@ async fn the_files_the_demo_writes_run_its_hub_and_platform_again() {
         .expect("otsu-mayor's key");
     let ca = std::fs::read_to_string(dir.path().join("pki/ca.pem")).unwrap();
     let http = renkei_net::tls::client_trusting(&ca, Duration::from_secs(10)).unwrap();
-    let body = json!({"duty": "D015", "provider_org": "kou-mayor", "items": ["TAX"], "addressee_no": "O-R3",
+    // D010: the demo makes 乙町's D015 wait for its approver.
+    let body = json!({"duty": "D010", "provider_org": "kou-mayor", "items": ["TAX"], "addressee_no": "O-R3",
                       "reference_date": "2026-07-01", "idempotency_key": "again-from-config"});
     let mut filed = Value::Null;
     for _ in 0..200 {

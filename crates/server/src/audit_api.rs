@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use renkei_crypto::auditlog::CheckpointSigner;
 use renkei_domain::policy::Action;
-use renkei_net::{Problem, ProblemKind};
+use renkei_net::Problem;
 use renkei_store::audit::AuditChain;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -33,6 +33,7 @@ fn chain_of(person: &SignedInPerson) -> Result<AuditChain, Problem> {
 pub struct Page {
     /// Entries after this place in the chain (0: from the first).
     #[serde(default)]
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub after: u64,
     /// At most this many (1–1000, default 1000).
     pub limit: Option<u32>,
@@ -66,11 +67,20 @@ pub struct AuditPage {
         (status = 401, description = "no session, or it has ended", content_type = "application/problem+json"),
         (status = 403, description = "the role may not read the audit log", content_type = "application/problem+json")),
     security(("session" = [])))]
-pub async fn entries(State(p): State<Arc<Platform>>, person: SignedInPerson, Query(page): Query<Page>) -> Result<Json<AuditPage>, Problem> {
+pub async fn entries(
+    State(p): State<Arc<Platform>>,
+    person: SignedInPerson,
+    page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<AuditPage>, Problem> {
     let chain = chain_of(&person)?;
+    let page = crate::internal::params(page)?;
     let limit = page.limit.unwrap_or(MAX_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Problem::detailed(ProblemKind::InvalidBody, format!("limit is 1–{MAX_PAGE}")));
+        return Err(crate::internal::query_problem(format!("limit is 1–{MAX_PAGE}")));
+    }
+    // A chain's places are stored as 64-bit signed numbers.
+    if i64::try_from(page.after).is_err() {
+        return Err(crate::internal::query_problem("after is 0–9223372036854775807"));
     }
     let found = p.platform.audit_entries(&chain, page.after, limit).await?;
     let next_after = (found.len() == limit as usize).then(|| found.last().map(|e| e.entry.seq)).flatten();
