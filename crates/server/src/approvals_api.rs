@@ -156,12 +156,21 @@ pub async fn decide(
     ApiJson(body): ApiJson<DecisionBody>,
 ) -> Result<Json<QueryResource>, Problem> {
     let act = caller.act(Action::DecideApproval)?;
-    let decision = match (body.decision.as_str(), body.reason) {
-        ("approve", None) => Decision::Approve,
-        ("reject", Some(reason)) => Decision::Reject { reason },
-        ("approve", Some(_)) => return Err(Problem::detailed(ProblemKind::InvalidBody, "reason: only a rejection gives one")),
-        ("reject", None) => return Err(Problem::detailed(ProblemKind::InvalidBody, "reason: a rejection gives one")),
-        _ => return Err(Problem::detailed(ProblemKind::InvalidBody, "decision: approve or reject")),
+    let decision = match yes_or_no(&body.decision, body.reason, ("approve", "reject"))? {
+        None => Decision::Approve,
+        Some(reason) => Decision::Reject { reason },
     };
     Ok(Json(p.decide_query(&act, &id, decision).await?.into()))
+}
+
+/// A person's decision between `yes` and `no` (e.g. approve or reject), the second with its
+/// reason: `None` for yes, the reason for no.
+pub(crate) fn yes_or_no(decision: &str, reason: Option<String>, (yes, no): (&str, &str)) -> Result<Option<String>, Problem> {
+    match (decision == yes, decision == no, reason) {
+        (true, _, None) => Ok(None),
+        (_, true, Some(reason)) => Ok(Some(reason)),
+        (true, _, Some(_)) => Err(Problem::detailed(ProblemKind::InvalidBody, format!("reason: only {no} gives one"))),
+        (_, true, None) => Err(Problem::detailed(ProblemKind::InvalidBody, format!("reason: {no} gives one"))),
+        _ => Err(Problem::detailed(ProblemKind::InvalidBody, format!("decision: {yes} or {no}"))),
+    }
 }

@@ -2,9 +2,11 @@
 //!
 //! One process hosts many tenants (団体). Two listeners, two routers, nothing shared between
 //! them but this state:
-//! - [`internal`]: the client-system API under `/api/v1` (API keys scoped to one tenant and org);
+//! - [`internal`]: the API under `/api/v1` for client systems (API keys scoped to one tenant and
+//!   org) and people (sessions, as `domain::policy` lets their role), see [`caller`];
 //! - [`network`]: the hub-facing API under `/net/v1` (mutual TLS, hub-signed messages), which
-//!   answers forwarded queries automatically from provision copies and receives answers.
+//!   answers forwarded queries from provision copies and marks ([`provision`]), holds those for
+//!   a manual item for the staff's review, and receives answers.
 //!
 //! The [`outbox`] worker delivers filed queries to the hub.
 

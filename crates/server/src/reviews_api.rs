@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use renkei_domain::marks::{ItemMark, Review};
 use renkei_domain::policy::Action;
 use renkei_domain::{AddresseeNo, ItemCode, OrgId};
-use renkei_net::{ApiJson, Problem, ProblemKind};
+use renkei_net::{ApiJson, Problem};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -232,12 +232,9 @@ pub async fn review(
     ApiJson(body): ApiJson<ReviewBody>,
 ) -> Result<axum::http::StatusCode, Problem> {
     let act = caller.act(Action::ReviewManual)?;
-    let review = match (body.decision.as_str(), body.reason) {
-        ("provide", None) => Review::Provide,
-        ("decline", Some(reason)) => Review::Decline(reason),
-        ("provide", Some(_)) => return Err(Problem::detailed(ProblemKind::InvalidBody, "reason: only a decline gives one")),
-        ("decline", None) => return Err(Problem::detailed(ProblemKind::InvalidBody, "reason: a decline gives one")),
-        _ => return Err(Problem::detailed(ProblemKind::InvalidBody, "decision: provide or decline")),
+    let review = match crate::approvals_api::yes_or_no(&body.decision, body.reason, ("provide", "decline"))? {
+        None => Review::Provide,
+        Some(reason) => Review::Decline(reason),
     };
     p.review(&act, &request_id, review).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
