@@ -69,6 +69,10 @@ pub struct CodeRequest {
     /// The numbers in the clear: they travel only inside mutual TLS to the hub, which keeps
     /// nothing but a keyed hash of each. Each is wiped when the request is dropped.
     pub numbers: Vec<Zeroizing<String>>,
+    /// Other orgs of the signer's municipality (the hub directory's group) whose codes for the
+    /// same numbers are wanted too: one person registry for the whole municipality.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub siblings: Vec<OrgId>,
 }
 
 impl std::fmt::Debug for CodeRequest {
@@ -78,6 +82,7 @@ impl std::fmt::Debug for CodeRequest {
             .field("request_id", &self.request_id)
             .field("issued_at", &self.issued_at)
             .field("numbers", &self.numbers.len())
+            .field("siblings", &self.siblings)
             .finish()
     }
 }
@@ -87,6 +92,9 @@ impl std::fmt::Debug for CodeRequest {
 #[serde(deny_unknown_fields)]
 pub struct CodeResponse {
     pub codes: Vec<OrgCode>,
+    /// Each sibling's codes, in the order the siblings were asked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub siblings: Vec<Vec<OrgCode>>,
 }
 
 /// Requester → hub: a query about the person the requester knows under `requester_code`.

@@ -67,6 +67,9 @@ async fn verified<T: serde::de::DeserializeOwned>(
     Ok((msg, entry))
 }
 
+/// Sibling orgs one code request may name: a municipality's orgs, with room to spare.
+pub const MAX_SIBLINGS: usize = 64;
+
 async fn codes(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelope>) -> Result<Json<CodeResponse>, Problem> {
     let (req, entry) = verified::<CodeRequest>(&hub, &env, MessageKind::CodeRequest, |m| m.issued_at).await?;
     if req.org != entry.id {
@@ -81,10 +84,26 @@ async fn codes(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelope
             .map_err(|e| Problem::detailed(ProblemKind::InvalidIndividualNumber, format!("number #{}: {e}", i + 1)))?;
         keys.push(hub.secret.person_key(&n));
     }
-    let codes = hub.store.codes_for(&req.org, keys).await?;
+    // Siblings: other orgs of the signer's municipality, never another's.
+    if req.siblings.len() > MAX_SIBLINGS {
+        return Err(Problem::detailed(ProblemKind::InvalidMessage, format!("a code request names at most {MAX_SIBLINGS} siblings")));
+    }
+    for sibling in &req.siblings {
+        let same_group =
+            hub.org(sibling.as_str()).await?.is_some_and(|s| !entry.group.is_empty() && s.group == entry.group && s.id != entry.id);
+        if !same_group {
+            tracing::warn!(signer = %entry.id, %sibling, "refused codes for an org outside the signer's municipality");
+            return Err(Problem::detailed(ProblemKind::UnknownOrg, format!("{sibling} is not another org of the signer's municipality")));
+        }
+    }
+    let codes = hub.store.codes_for(&req.org, keys.clone()).await?;
+    let mut siblings = Vec::with_capacity(req.siblings.len());
+    for sibling in &req.siblings {
+        siblings.push(hub.store.codes_for(sibling, keys.clone()).await?);
+    }
     // How many, never whose: the numbers and codes stay out of the log.
-    tracing::info!(org = %req.org, count = codes.len(), "codes given");
-    Ok(Json(CodeResponse { codes }))
+    tracing::info!(org = %req.org, count = codes.len(), siblings = siblings.len(), "codes given");
+    Ok(Json(CodeResponse { codes, siblings }))
 }
 
 /// The hub's idempotency basis for a query: everything but `issued_at`, which changes when the

@@ -226,5 +226,7 @@ pub async fn entry(
         endpoint: endpoint.to_owned(),
         verify_key: signing.verifying_key().to_base64(),
         seal_key: opening.sealing_key().to_base64(),
+        // The tenant is the municipality: its orgs share one person registry.
+        group: o.tenant.to_string(),
     })
 }

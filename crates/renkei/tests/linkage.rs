@@ -222,6 +222,22 @@ async fn the_hub_rejects_a_bad_signature_an_unknown_org_and_a_replayed_request_i
     let (s, _, v) = respond(c.http.post(format!("{}/hub/v1/codes", c.hub())).json(&env).send().await.unwrap()).await;
     assert_eq!((s, v["type"].as_str()), (400, Some("urn:renkei:problem:invalid-message")), "{v}");
     assert!(!v.to_string().contains(&big), "the hub must not echo the number: {v}");
+    // The tenant-wide registry: a-mayor's registration of A1 gave a-edu its own code, the one
+    // the hub gives a-edu's sibling request for the same number, and not a-mayor's. An org of
+    // another municipality is no sibling.
+    let ask = |siblings: &[&str], id: &str| {
+        let req = json!({"org": "a-mayor", "request_id": id, "issued_at": renkei_store::now_unix(), "numbers": [n], "siblings": siblings});
+        let env = signing.sign("a-mayor", MessageKind::CodeRequest, &req).unwrap();
+        c.http.post(format!("{}/hub/v1/codes", c.hub())).json(&env).send()
+    };
+    let (s, _, v) = respond(ask(&["b-mayor"], "siblings-1").await.unwrap()).await;
+    assert_eq!((s, v["type"].as_str()), (403, Some("urn:renkei:problem:unknown-org")), "{v}");
+    let (s, _, v) = respond(ask(&["a-edu"], "siblings-2").await.unwrap()).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, edu_store) = org_key(&c, "tenant-a", "a-edu").await;
+    let edu_code = edu_store.person_code(&OrgId::parse("a-edu").unwrap(), &AddresseeNo::parse("A1").unwrap()).await.unwrap().unwrap();
+    assert_eq!(v["siblings"][0][0].as_str(), Some(edu_code.as_str()), "{v}");
+    assert_ne!(v["codes"][0], v["siblings"][0][0], "each org has a code of its own");
     // A stale envelope (issued long ago) is a replay too.
     let mut stale = base.clone();
     stale.issued_at -= 3600;

@@ -221,11 +221,24 @@ impl Platform {
     /// The org's codes for `numbers` (in order), from the hub. The numbers and their signed
     /// envelope are wiped here once sent; what the HTTP and TLS layers copied is theirs.
     pub async fn request_codes(&self, org: &OrgContext, numbers: Vec<Zeroizing<String>>) -> Result<Vec<OrgCode>, String> {
+        Ok(self.request_codes_with(org, Vec::new(), numbers).await?.codes)
+    }
+
+    /// As [`Platform::request_codes`], and the codes of `siblings` (other orgs of the tenant)
+    /// for the same numbers, in the same request.
+    pub async fn request_codes_with(
+        &self,
+        org: &OrgContext,
+        siblings: Vec<OrgId>,
+        numbers: Vec<Zeroizing<String>>,
+    ) -> Result<CodeResponse, String> {
+        let (asked, wanted) = (siblings.len(), numbers.len());
         let req = CodeRequest {
             org: org.id.clone(),
             request_id: RequestId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|e| e.to_string())?,
             issued_at: renkei_store::now_unix(),
             numbers,
+            siblings,
         };
         let mut env = org.signing.sign(org.id.as_str(), MessageKind::CodeRequest, &req).map_err(|e| e.to_string())?;
         drop(req);
@@ -245,7 +258,10 @@ impl Platform {
             return Err(format!("the hub answered {}", resp.status()));
         }
         let codes: CodeResponse = resp.json().await.map_err(|e| e.to_string())?;
-        Ok(codes.codes)
+        if codes.codes.len() != wanted || codes.siblings.len() != asked || codes.siblings.iter().any(|s| s.len() != wanted) {
+            return Err("the hub's answer does not hold a code for each number and org asked".into());
+        }
+        Ok(codes)
     }
 
     /// The type of `org` per the hub's directory, read at most [`PROVIDER_TYPE_TTL`] ago: an

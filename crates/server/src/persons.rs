@@ -1,9 +1,10 @@
-//! 符号取得 as the platform does it for one person: the hub gives the org's code for the
-//! Individual Number, the tenant's store keeps addressee number ↔ code, and the number is
-//! forgotten. Bulk loads do the same in batches (`import.rs`).
+//! 符号取得 as the platform does it for one person: the addressee number names the person for
+//! the whole tenant (団体内統合宛名番号), so one hub request gives the codes of every org of the
+//! tenant for the Individual Number, each org's store row keeps only its own code, and the
+//! number is forgotten. Bulk loads do the same per org in batches (`import.rs`).
 
 use crate::{OrgContext, Platform};
-use renkei_domain::{AddresseeNo, IndividualNumber};
+use renkei_domain::{AddresseeNo, IndividualNumber, OrgCode, OrgId};
 use renkei_net::Problem;
 use renkei_store::StoreError;
 use renkei_store::tenant::{Registration, TenantStore};
@@ -28,8 +29,9 @@ impl From<RegisterError> for Problem {
 }
 
 impl Platform {
-    /// Registers `addressee` of `org` with the code the hub gives for `number`; the number is
-    /// wiped when this returns. Registering the same pair again is `AlreadyRegistered`.
+    /// Registers `addressee` of `org`'s tenant in every org of it, each with the code the hub
+    /// gives that org for `number`, in one hub request and one transaction; the number is wiped
+    /// when this returns. Registering the person again is `AlreadyRegistered`.
     pub async fn register_person(
         &self,
         org: &OrgContext,
@@ -37,9 +39,15 @@ impl Platform {
         addressee: &AddresseeNo,
         number: IndividualNumber,
     ) -> Result<Registration, RegisterError> {
-        let codes = self.request_codes(org, vec![number.expose()]).await.map_err(RegisterError::Hub)?;
+        let siblings: Vec<OrgId> =
+            self.platform.orgs(Some(&org.tenant)).await?.into_iter().map(|o| o.id).filter(|id| id != &org.id).collect();
+        let codes = self.request_codes_with(org, siblings.clone(), vec![number.expose()]).await.map_err(RegisterError::Hub)?;
         drop(number);
-        let code = codes.into_iter().next().ok_or_else(|| RegisterError::Hub("the hub returned no code".into()))?;
-        Ok(store.register_person(&org.id, addressee, &code).await?)
+        let first = |codes: Vec<OrgCode>| codes.into_iter().next().ok_or_else(|| RegisterError::Hub("the hub returned no code".into()));
+        let mut each = vec![(org.id.clone(), first(codes.codes)?)];
+        for (sibling, codes) in siblings.into_iter().zip(codes.siblings) {
+            each.push((sibling, first(codes)?));
+        }
+        Ok(store.register_in_orgs(addressee, &each).await?)
     }
 }

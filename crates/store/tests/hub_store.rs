@@ -26,6 +26,7 @@ async fn fixture(postgres: bool) -> Fixture {
         endpoint: "https://127.0.0.1:1".into(),
         verify_key: "unused".into(),
         seal_key: "unused".into(),
+        group: String::new(),
     };
     store.register_org(&entry).await.unwrap();
     Fixture { store, org, _dir: dir, _pg: pg }

@@ -15,6 +15,10 @@ pub struct DirectoryEntry {
     pub verify_key: String,
     /// X25519 HPKE public key, base64.
     pub seal_key: String,
+    /// The municipality the org belongs to, as its platform names it: its orgs may obtain
+    /// each other's codes in one request (the tenant-wide registry). Empty: a group of its own.
+    #[serde(default)]
+    pub group: String,
 }
 
 impl HubStore {
@@ -23,10 +27,11 @@ impl HubStore {
         let e = e.clone();
         self.tx(move |tx| {
             tx.execute(
-                "INSERT INTO orgs (id, org_type, name, endpoint, verify_key, seal_key, registered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO orgs (id, org_type, name, endpoint, verify_key, seal_key, registered_at, group_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (id) DO UPDATE SET org_type = excluded.org_type, name = excluded.name, endpoint = excluded.endpoint,
-                    verify_key = excluded.verify_key, seal_key = excluded.seal_key",
-                args![e.id.as_str(), e.org_type.as_str(), e.name, e.endpoint, e.verify_key, e.seal_key, now_unix()],
+                    verify_key = excluded.verify_key, seal_key = excluded.seal_key, group_id = excluded.group_id",
+                args![e.id.as_str(), e.org_type.as_str(), e.name, e.endpoint, e.verify_key, e.seal_key, now_unix(), e.group],
             )?;
             Ok(())
         })
@@ -36,7 +41,9 @@ impl HubStore {
     pub async fn org(&self, id: &str) -> Result<Option<DirectoryEntry>> {
         let id = id.to_owned();
         let row = self
-            .read(move |tx| tx.query_opt("SELECT id, org_type, name, endpoint, verify_key, seal_key FROM orgs WHERE id = ?1", args![id]))
+            .read(move |tx| {
+                tx.query_opt("SELECT id, org_type, name, endpoint, verify_key, seal_key, group_id FROM orgs WHERE id = ?1", args![id])
+            })
             .await?;
         row.map(|r| {
             Ok(DirectoryEntry {
@@ -46,6 +53,7 @@ impl HubStore {
                 endpoint: r.get(3)?,
                 verify_key: r.get(4)?,
                 seal_key: r.get(5)?,
+                group: r.get(6)?,
             })
         })
         .transpose()

@@ -2,7 +2,10 @@
 
 use super::*;
 
-pub(super) const POSTGRES: &[Migration] = &[Migration { version: 1, sql: include_str!("../../migrations/postgres/hub/001_tables.sql") }];
+pub(super) const POSTGRES: &[Migration] = &[
+    Migration { version: 1, sql: include_str!("../../migrations/postgres/hub/001_tables.sql") },
+    Migration { version: 2, sql: include_str!("../../migrations/postgres/hub/002_org_groups.sql") },
+];
 
 /// Small pages: the hub's file takes small transactions and codes at random (keyed-hash) places.
 pub(super) const MIGRATIONS: Migrations = Migrations {
@@ -13,4 +16,7 @@ pub(super) const MIGRATIONS: Migrations = Migrations {
     sqlite_page_size: crate::migrate::SMALL_PAGE_SIZE,
 };
 
-pub(super) const SQLITE: &[Migration] = &[Migration { version: 1, sql: include_str!("../../migrations/sqlite/hub/001_tables.sql") }];
+pub(super) const SQLITE: &[Migration] = &[
+    Migration { version: 1, sql: include_str!("../../migrations/sqlite/hub/001_tables.sql") },
+    Migration { version: 2, sql: include_str!("../../migrations/sqlite/hub/002_org_groups.sql") },
+];

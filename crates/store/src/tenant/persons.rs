@@ -37,33 +37,47 @@ impl TenantStore {
     /// Registers `addressee ↔ code` for `org`. Idempotent: registering the same pair again is
     /// `AlreadyRegistered`; the same addressee with another code is a conflict.
     pub async fn register_person(&self, org: &OrgId, addressee: &AddresseeNo, code: &OrgCode) -> Result<Registration> {
-        let a_idx = self.addressee_idx(org, addressee);
-        let c_idx = self.code_idx(org, code);
-        let id = new_id();
-        let a_enc = self.dk.encrypt("persons.addressee", &id, addressee.as_str().as_bytes())?;
-        let c_enc = self.dk.encrypt("persons.code", &id, code.as_str().as_bytes())?;
-        let (tenant, org) = (self.tenant.to_string(), org.to_string());
+        self.register_in_orgs(addressee, &[(org.clone(), code.clone())]).await
+    }
+
+    /// Registers the person `addressee` of the tenant (団体内統合宛名番号) in each org with that
+    /// org's own code, in one transaction: `Created` if some org did not know them, else
+    /// `AlreadyRegistered`; the addressee with another code in any org is a conflict, and then
+    /// nothing is written.
+    pub async fn register_in_orgs(&self, addressee: &AddresseeNo, codes: &[(OrgId, OrgCode)]) -> Result<Registration> {
+        let mut rows = Vec::with_capacity(codes.len());
+        for (org, code) in codes {
+            let id = new_id();
+            let a_enc = self.dk.encrypt("persons.addressee", &id, addressee.as_str().as_bytes())?;
+            let c_enc = self.dk.encrypt("persons.code", &id, code.as_str().as_bytes())?;
+            rows.push((org.to_string(), id, self.addressee_idx(org, addressee), a_enc, self.code_idx(org, code), c_enc));
+        }
+        let tenant = self.tenant.to_string();
         self.tx(move |tx| {
-            let existing = tx.query_opt(
-                "SELECT code_idx FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3",
-                args![tenant, org, a_idx],
-            )?;
-            match existing.map(|r| r.get::<String>(0)).transpose()? {
-                Some(c) if c == c_idx => Ok(Registration::AlreadyRegistered),
-                Some(_) => Err(StoreError::Conflict("the addressee number is registered with another code".into())),
-                None => {
-                    tx.execute(
-                        "INSERT INTO persons (tenant_id, org_id, id, addressee_idx, addressee_enc, code_idx, code_enc, created_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                        args![tenant, org, id, a_idx, a_enc, c_idx, c_enc, now_unix()],
-                    )
-                    .map_err(|e| match e {
-                        StoreError::Duplicate(_) => StoreError::Conflict("the code is registered to another addressee number".into()),
-                        e => e,
-                    })?;
-                    Ok(Registration::Created)
+            let mut created = false;
+            for (org, id, a_idx, a_enc, c_idx, c_enc) in rows {
+                let existing = tx.query_opt(
+                    "SELECT code_idx FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3",
+                    args![tenant, org, a_idx],
+                )?;
+                match existing.map(|r| r.get::<String>(0)).transpose()? {
+                    Some(c) if c == c_idx => {}
+                    Some(_) => return Err(StoreError::Conflict("the addressee number is registered with another code".into())),
+                    None => {
+                        tx.execute(
+                            "INSERT INTO persons (tenant_id, org_id, id, addressee_idx, addressee_enc, code_idx, code_enc, created_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                            args![tenant, org, id, a_idx, a_enc, c_idx, c_enc, now_unix()],
+                        )
+                        .map_err(|e| match e {
+                            StoreError::Duplicate(_) => StoreError::Conflict("the code is registered to another addressee number".into()),
+                            e => e,
+                        })?;
+                        created = true;
+                    }
                 }
             }
+            Ok(if created { Registration::Created } else { Registration::AlreadyRegistered })
         })
         .await
     }
