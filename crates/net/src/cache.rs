@@ -41,6 +41,13 @@ impl<V: Clone> Recent<V> {
         }
         Ok(value)
     }
+
+    /// Drops `key`'s value: this process changed its row, and reads it again next time.
+    pub fn forget(&self, key: &str) {
+        if let Ok(mut m) = self.entries.write() {
+            m.remove(key);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -71,6 +78,10 @@ mod tests {
         assert_eq!(get(&kept, "b", None, &reads).await, None);
         assert_eq!(get(&kept, "b", Some("3"), &reads).await.as_deref(), Some("3"));
         assert_eq!(reads.load(Ordering::SeqCst), 3);
+        // Forgotten: read again at once.
+        kept.forget("a");
+        assert_eq!(get(&kept, "a", Some("2"), &reads).await.as_deref(), Some("2"));
+        assert_eq!(reads.load(Ordering::SeqCst), 4);
 
         // Past its time a value is read again.
         let stale = Recent::new(Duration::ZERO, 10);

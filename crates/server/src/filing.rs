@@ -81,10 +81,15 @@ impl Platform {
     /// uses allows is answered inside the platform, in one transaction, without the hub; `None`
     /// if it is not one.
     async fn file_in_house(&self, org: &OrgContext, store: &TenantStore, f: &QueryFiling) -> Result<Option<Filing>, FilingError> {
+        let load = || async {
+            let csv = store.in_house_uses().await?;
+            let uses = csv.map(|c| renkei_domain::Matrix::from_csv("in-house uses", &c)).transpose();
+            Ok::<_, StoreError>(Some(Arc::new(uses.map_err(|e| StoreError::Corrupt(e.to_string()))?)))
+        };
+        let Some(uses) = self.in_house_uses.get_or_load(org.tenant.as_str(), load).await? else { return Ok(None) };
+        let Some(uses) = uses.as_ref() else { return Ok(None) };
         let Some(provider) = self.org(&f.provider).await?.filter(|p| p.tenant == org.tenant && p.id != org.id) else { return Ok(None) };
-        let Some(csv) = store.in_house_uses().await? else { return Ok(None) };
-        let uses = renkei_domain::Matrix::from_csv("in-house uses", &csv).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        if renkei_domain::query::check_allowed(&uses, &org.org_type, &f.duty, &provider.org_type, &f.items).is_err() {
+        if renkei_domain::query::check_allowed(uses, &org.org_type, &f.duty, &provider.org_type, &f.items).is_err() {
             return Ok(None);
         }
         let q = self.new_query(org, f.clone())?;

@@ -52,6 +52,7 @@ pub async fn set(State(p): State<Arc<Platform>>, caller: Caller, body: axum::bod
     let table =
         renkei_domain::Matrix::from_csv("in-house uses", csv).map_err(|e| Problem::detailed(ProblemKind::UnreadableFile, e.to_string()))?;
     act.store(&p).await?.set_in_house_uses(csv, act.actor).await?;
+    p.in_house_uses.forget(act.tenant.as_str());
     let rows = table.rows().len();
     act.audit_always(&p, "in_house_uses.set", &format!("tenant:{}", act.tenant), &format!("{rows} rows")).await?;
     Ok(Json(InHouseUses { csv: csv.to_owned(), rows }))

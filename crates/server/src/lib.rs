@@ -112,6 +112,9 @@ pub struct Platform {
     provider_types: Recent<OrgType>,
     /// API keys (by hash) authenticated recently; see [`Platform::key_scope`].
     key_scopes: Recent<KeyScope>,
+    /// Each tenant's table of in-house uses (庁内連携) read recently, parsed, or that it has
+    /// none; see `filing::file_in_house`.
+    pub(crate) in_house_uses: Recent<Arc<Option<Matrix>>>,
 }
 
 /// A call to the hub made for a request failed: the request's answer is a 502 that says why
@@ -136,6 +139,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// carries a key; reading it each time put one platform-database transaction in front of every
 /// call. A key removed from the store stops working within this time.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// How long a tenant's table of in-house uses is used before it is read again: every filing
+/// asks it, and a table set in another process applies here within this time (at once in the
+/// process that set it).
+pub const IN_HOUSE_TTL: Duration = Duration::from_secs(5);
 
 /// How long a provider's org type read from the hub's directory is used before it is read again.
 pub const PROVIDER_TYPE_TTL: Duration = Duration::from_secs(60);
@@ -171,6 +179,7 @@ impl Platform {
             breakers: Breakers::new(),
             provider_types: Recent::new(PROVIDER_TYPE_TTL, PROVIDER_TYPE_CACHE_SIZE),
             key_scopes: Recent::new(KEY_CACHE_TTL, KEY_CACHE_SIZE),
+            in_house_uses: Recent::new(IN_HOUSE_TTL, KEY_CACHE_SIZE),
         }))
     }
 
