@@ -8,7 +8,7 @@ use crate::{OrgContext, Platform};
 use renkei_crypto::sealing::SealingKey;
 use renkei_domain::marks::{ItemMark, Review};
 use renkei_domain::wire::{AnswerBody, ForwardedQuery, MessageKind, SealedAnswer};
-use renkei_domain::{ItemCode, ItemStatus, Outcome};
+use renkei_domain::{ItemCode, Outcome};
 use renkei_net::{Problem, ProblemKind};
 use renkei_store::now_unix;
 use renkei_store::tenant::{CopyVersion, TenantStore};
@@ -34,13 +34,8 @@ impl Platform {
         let body = match basis {
             Basis::NotRegistered => AnswerBody { request_id: q.request_id.clone(), outcome: Outcome::NotRegistered, items: vec![] },
             Basis::Copies { copies, marks } => {
-                let found = |item: &ItemCode| {
-                    copies
-                        .iter()
-                        .find(|c| &c.item == item)
-                        .map(|c| ItemStatus::Found { valid_from: c.valid_from.to_string(), fields: c.fields.clone() })
-                };
-                let items = renkei_domain::marks::answer_items(&q.items, &marks, review.map(|r| r.0), found);
+                let items =
+                    renkei_domain::marks::answer_items(&q.items, &marks, review.map(|r| r.0), |item| CopyVersion::found_in(&copies, item));
                 AnswerBody { request_id: q.request_id.clone(), outcome: Outcome::of_items(&items), items }
             }
         };

@@ -38,6 +38,14 @@ pub struct CopyVersion {
     pub fields: Map<String, Value>,
 }
 
+impl CopyVersion {
+    /// The answer for `item` from the copy among `copies` that has it, if one does.
+    pub fn found_in(copies: &[CopyVersion], item: &ItemCode) -> Option<renkei_domain::ItemStatus> {
+        let c = copies.iter().find(|c| &c.item == item)?;
+        Some(renkei_domain::ItemStatus::Found { valid_from: c.valid_from.to_string(), fields: c.fields.clone() })
+    }
+}
+
 impl TenantStore {
     /// Inserts or replaces the version of a provision copy valid from `valid_from`; other
     /// versions stay as history.

@@ -4,10 +4,12 @@
 //! copies and marks (`domain::marks`), and both sides' linkage records marked in-house — without
 //! the hub. The person is the one the tenant knows by the addressee number in both orgs.
 
+use super::persons::person_known;
+use super::queries::filed_before;
 use super::*;
+use renkei_domain::QueryState;
 use renkei_domain::marks::{answer_items, needs_review};
 use renkei_domain::wire::AnswerBody;
-use renkei_domain::{ItemStatus, QueryState};
 
 /// What answering a query in-house did.
 #[derive(Debug, Clone)]
@@ -69,50 +71,25 @@ impl TenantStore {
         let done = self
             .tx(move |tx| {
                 let (org, provider) = (q2.org.to_string(), q2.provider.to_string());
-                if let Some(row) = tx.query_opt(
-                    "SELECT id, fingerprint FROM queries WHERE tenant_id = ?1 AND org_id = ?2 AND idempotency_key = ?3",
-                    args![tenant, org, q2.idempotency_key],
-                )? {
-                    if row.get::<String>(1)? != fingerprint {
-                        return Err(StoreError::Conflict("the idempotency key was used for a different query".into()));
-                    }
-                    return Ok(Done::Existing(row.get(0)?));
+                if let Some(existing) = filed_before(tx, &tenant, &org, &q2.idempotency_key, &fingerprint)? {
+                    return Ok(Done::Existing(existing));
                 }
                 let Some(code) = read_person_column(tx, &this.dk, &tenant, &org, CODE_BY_ADDRESSEE, &a_req)? else {
                     return Ok(Done::NoPerson);
                 };
-                let known = tx.value::<bool>(
-                    "SELECT EXISTS(SELECT 1 FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3)",
-                    args![tenant, provider, a_prov],
-                )?;
-                let body = if known {
+                let body = if person_known(tx, &tenant, &provider, &a_prov)? {
                     let marks = marks_of(tx, &this.dk, &tenant, &provider, &a_prov)?;
                     if needs_review(&q2.items, &marks) {
                         return Ok(Done::NeedsReview);
                     }
                     let items: Vec<String> = q2.items.iter().map(ToString::to_string).collect();
                     let copies = this.open_copies(copy_rows(tx, &tenant, &provider, &a_prov, &items, &q2.reference_date.to_string())?)?;
-                    let found = |item: &ItemCode| {
-                        copies
-                            .iter()
-                            .find(|c| &c.item == item)
-                            .map(|c| ItemStatus::Found { valid_from: c.valid_from.to_string(), fields: c.fields.clone() })
-                    };
-                    let items = answer_items(&q2.items, &marks, None, found);
+                    let items = answer_items(&q2.items, &marks, None, |item| CopyVersion::found_in(&copies, item));
                     AnswerBody { request_id: q2.request_id.clone(), outcome: Outcome::of_items(&items), items }
                 } else {
                     AnswerBody { request_id: q2.request_id.clone(), outcome: Outcome::NotRegistered, items: vec![] }
                 };
-                let request = QueryRequest {
-                    request_id: q2.request_id.clone(),
-                    requester: q2.org.clone(),
-                    provider: q2.provider.clone(),
-                    duty: q2.duty.clone(),
-                    items: q2.items.clone(),
-                    requester_code: OrgCode::parse(&code).map_err(corrupt)?,
-                    reference_date: q2.reference_date,
-                    issued_at: now_unix(),
-                };
+                let request = q2.request(OrgCode::parse(&code).map_err(corrupt)?);
                 let id = new;
                 let request_enc = this.dk.encrypt("queries.request", &id, &serde_json::to_vec(&request)?)?;
                 let answer_enc = this.dk.encrypt("queries.answer", &id, &serde_json::to_vec(&body)?)?;

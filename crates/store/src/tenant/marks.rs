@@ -90,11 +90,7 @@ impl TenantStore {
         self.tx(move |tx| {
             let mut missing = Vec::new();
             for (i, (_, a_idx, _, _)) in rows.iter().enumerate() {
-                let known = tx.value::<bool>(
-                    "SELECT EXISTS(SELECT 1 FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3)",
-                    args![tenant, org, a_idx],
-                )?;
-                if !known {
+                if !super::persons::person_known(tx, &tenant, &org, a_idx)? {
                     missing.push(i);
                 }
             }

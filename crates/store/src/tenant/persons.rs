@@ -13,6 +13,11 @@ pub enum Registration {
 /// value's associated-data table). Fixed names from this module, never input.
 pub(super) type PersonColumn = (&'static str, &'static str, &'static str);
 
+/// Whether `org` has a person under the blind index `a_idx`.
+pub(super) fn person_known(tx: &mut dyn Tx, tenant: &str, org: &str, a_idx: &str) -> Result<bool> {
+    tx.value("SELECT EXISTS(SELECT 1 FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND addressee_idx = ?3)", args![tenant, org, a_idx])
+}
+
 pub(super) const CODE_BY_ADDRESSEE: PersonColumn = ("addressee_idx", "code_enc", "persons.code");
 
 pub(super) const ADDRESSEE_BY_CODE: PersonColumn = ("code_idx", "addressee_enc", "persons.addressee");

@@ -36,6 +36,38 @@ pub struct NewQuery {
     pub filed_by: String,
 }
 
+impl NewQuery {
+    /// The request as the hub will see it, with the requester's code read when it is filed.
+    pub(super) fn request(&self, requester_code: OrgCode) -> QueryRequest {
+        QueryRequest {
+            request_id: self.request_id.clone(),
+            requester: self.org.clone(),
+            provider: self.provider.clone(),
+            duty: self.duty.clone(),
+            items: self.items.clone(),
+            requester_code,
+            reference_date: self.reference_date,
+            issued_at: now_unix(),
+        }
+    }
+}
+
+/// The query `org` filed before under idempotency `key`, if any; a conflict if it was another
+/// query (`fingerprint`).
+pub(super) fn filed_before(tx: &mut dyn Tx, tenant: &str, org: &str, key: &str, fingerprint: &str) -> Result<Option<String>> {
+    let Some(row) = tx.query_opt(
+        "SELECT id, fingerprint FROM queries WHERE tenant_id = ?1 AND org_id = ?2 AND idempotency_key = ?3",
+        args![tenant, org, key],
+    )?
+    else {
+        return Ok(None);
+    };
+    if row.get::<String>(1)? != fingerprint {
+        return Err(StoreError::Conflict("the idempotency key was used for a different query".into()));
+    }
+    Ok(Some(row.get(0)?))
+}
+
 /// What filing a query did ([`TenantStore::file_query`]).
 #[derive(Debug, Clone)]
 pub enum Filing {
@@ -232,21 +264,7 @@ impl TenantStore {
         let items_json = serde_json::to_string(&q.items)?;
         let fingerprint = self.fingerprint(&q, &items_json)?;
         let a_idx = self.addressee_idx(&q.org, &q.addressee);
-        let (tenant, dk) = (self.tenant.to_string(), self.dk.clone());
-        // The request as the hub will see it, once the person's code is read.
-        let request = {
-            let q = q.clone();
-            move |requester_code| QueryRequest {
-                request_id: q.request_id,
-                requester: q.org,
-                provider: q.provider,
-                duty: q.duty,
-                items: q.items,
-                requester_code,
-                reference_date: q.reference_date,
-                issued_at: now_unix(),
-            }
-        };
+        let (tenant, dk, q2) = (self.tenant.to_string(), self.dk.clone(), q.clone());
         let (org, key) = (q.org.to_string(), q.idempotency_key.clone());
         let (request_id, duty, provider, date) =
             (q.request_id.to_string(), q.duty.to_string(), q.provider.to_string(), q.reference_date.to_string());
@@ -259,21 +277,14 @@ impl TenantStore {
         }
         let filed = self
             .tx(move |tx| {
-                let existing = tx.query_opt(
-                    "SELECT id, fingerprint FROM queries WHERE tenant_id = ?1 AND org_id = ?2 AND idempotency_key = ?3",
-                    args![tenant, org, key],
-                )?;
-                if let Some(row) = existing {
-                    if row.get::<String>(1)? != fingerprint {
-                        return Err(StoreError::Conflict("the idempotency key was used for a different query".into()));
-                    }
-                    return Ok(Filed::Existing(row.get::<String>(0)?));
+                if let Some(existing) = filed_before(tx, &tenant, &org, &key, &fingerprint)? {
+                    return Ok(Filed::Existing(existing));
                 }
                 let Some(code) = read_person_column(tx, &dk, &tenant, &org, CODE_BY_ADDRESSEE, &a_idx)? else {
                     return Ok(Filed::NoPerson);
                 };
                 let code = OrgCode::parse(&code).map_err(corrupt)?;
-                let request_enc = dk.encrypt("queries.request", &id, &serde_json::to_vec(&request(code))?)?;
+                let request_enc = dk.encrypt("queries.request", &id, &serde_json::to_vec(&q2.request(code))?)?;
                 let now = now_millis();
                 // Read in the filing's transaction: a policy set a moment before applies.
                 let (state, deadline_at) = match approval_window_minutes(tx, &tenant, &org, &duty)? {
