@@ -7,8 +7,15 @@
 pub const MIN_WINDOW_MINUTES: u32 = 10;
 /// Longest approval window: 30 days; a query older than that has lost its reason to be.
 pub const MAX_WINDOW_MINUTES: u32 = 30 * 24 * 60;
-/// Longest reason for a rejection, in characters.
+/// Longest reason a person gives for a query they end or decline (a rejection here, a
+/// provider's decline in `marks`), in characters.
 pub const MAX_REASON_CHARS: usize = 500;
+
+/// Whether `reason` is one a person may give: there, at most [`MAX_REASON_CHARS`], printable.
+pub fn reason_is_fit(reason: &str) -> bool {
+    let n = reason.trim().chars().count();
+    n > 0 && n <= MAX_REASON_CHARS && !reason.chars().any(char::is_control)
+}
 
 /// An approver's decision on a query waiting in 承認待ち.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,10 +44,8 @@ pub fn check_decider(filer: &str, decider: &str) -> Result<(), ApprovalRule> {
 pub fn check_decision(d: &Decision) -> Result<(), ApprovalRule> {
     match d {
         Decision::Approve => Ok(()),
-        Decision::Reject { reason } => {
-            let n = reason.trim().chars().count();
-            if n == 0 || n > MAX_REASON_CHARS || reason.chars().any(char::is_control) { Err(ApprovalRule::Reason) } else { Ok(()) }
-        }
+        Decision::Reject { reason } if reason_is_fit(reason) => Ok(()),
+        Decision::Reject { .. } => Err(ApprovalRule::Reason),
     }
 }
 

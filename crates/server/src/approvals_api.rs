@@ -4,7 +4,7 @@
 
 use crate::Platform;
 use crate::caller::Caller;
-use crate::internal::{PageParams, QueryList, QueryResource, params, query_problem};
+use crate::internal::{PageParams, QueryList, QueryResource, params};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
@@ -120,12 +120,8 @@ pub async fn pending(
 ) -> Result<Json<QueryList>, Problem> {
     let act = caller.act(Action::DecideApproval)?;
     let page = params(page)?;
-    let limit = renkei_domain::page::limit(page.limit).map_err(|e| query_problem(e.to_string()))?;
-    let after = renkei_domain::page::id_cursor(page.after.as_deref()).map_err(|e| query_problem(e.to_string()))?;
     let filter = QueryFilter { state: Some(QueryState::PendingApproval), ..QueryFilter::default() };
-    let views = act.store(&p).await?.queries(act.org()?, &filter, after, limit).await?;
-    let next = renkei_domain::page::next(views.len(), limit, views.last().map(|v| v.id.clone()));
-    Ok(Json(QueryList { queries: views.into_iter().map(QueryResource::from).collect(), next }))
+    Ok(Json(crate::internal::query_page(&p, &act, &filter, page).await?))
 }
 
 /// An approver's decision.

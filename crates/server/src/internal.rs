@@ -3,7 +3,7 @@
 //! one tenant and one org; everything it reaches is that org's. Another tenant's or org's
 //! resource answers 404, so existence does not leak.
 
-use crate::caller::{Caller, gone};
+use crate::caller::{Act, Caller, gone};
 use crate::filing::QueryFiling;
 use crate::import::{BadLine, ImportError, ImportOptions, ImportSummary, Observer};
 use crate::{Platform, hub_problem};
@@ -459,8 +459,6 @@ pub async fn list_queries(
 ) -> Result<Json<QueryList>, Problem> {
     let act = caller.act(Action::ReadQueries)?;
     let q = params(query)?;
-    let limit = renkei_domain::page::limit(q.limit).map_err(|e| query_problem(e.to_string()))?;
-    let after = renkei_domain::page::id_cursor(q.after.as_deref()).map_err(|e| query_problem(e.to_string()))?;
     let filter = QueryFilter {
         state: q.state,
         filed_since_ms: q.filed_since.map(|t| t.timestamp_millis()),
@@ -470,9 +468,16 @@ pub async fn list_queries(
             DutyScope::Only(duties) => Some(duties.iter().cloned().collect()),
         },
     };
-    let views = act.store(&p).await?.queries(act.org()?, &filter, after, limit).await?;
+    Ok(Json(query_page(&p, &act, &filter, PageParams { limit: q.limit, after: q.after }).await?))
+}
+
+/// The page `page` asks of the queries of `act`'s org that `filter` lets through.
+pub(crate) async fn query_page(p: &Platform, act: &Act<'_>, filter: &QueryFilter, page: PageParams) -> Result<QueryList, Problem> {
+    let limit = renkei_domain::page::limit(page.limit).map_err(|e| query_problem(e.to_string()))?;
+    let after = renkei_domain::page::id_cursor(page.after.as_deref()).map_err(|e| query_problem(e.to_string()))?;
+    let views = act.store(p).await?.queries(act.org()?, filter, after, limit).await?;
     let next = renkei_domain::page::next(views.len(), limit, views.last().map(|v| v.id.clone()));
-    Ok(Json(QueryList { queries: views.into_iter().map(QueryResource::from).collect(), next }))
+    Ok(QueryList { queries: views.into_iter().map(QueryResource::from).collect(), next })
 }
 
 #[derive(Debug, Serialize, ToSchema)]

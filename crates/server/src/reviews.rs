@@ -15,9 +15,6 @@ use renkei_domain::{AddresseeNo, ItemCode, OrgId};
 use renkei_net::{Problem, ProblemKind};
 use renkei_store::tenant::{AnswerBasis, HeldQuery};
 
-/// The longest reason for declining, in characters.
-pub const MAX_DECLINE_REASON_CHARS: usize = 500;
-
 /// A held query as the provider's staff see it.
 pub struct HeldView {
     pub held: HeldQuery,
@@ -107,11 +104,11 @@ impl Platform {
     /// Provides or declines the held query `request_id` of `act`'s org; it is answered at the
     /// hub's next ask. Another org's is not found; one decided already is a conflict.
     pub async fn review(&self, act: &Act<'_>, request_id: &str, review: Review) -> Result<(), Problem> {
-        if let Review::Decline(reason) = &review {
-            let n = reason.trim().chars().count();
-            if n == 0 || n > MAX_DECLINE_REASON_CHARS || reason.chars().any(char::is_control) {
-                return Err(Problem::detailed(ProblemKind::InvalidBody, "reason: 1–500 characters, without control characters"));
-            }
+        if let Review::Decline(reason) = &review
+            && !renkei_domain::approval::reason_is_fit(reason)
+        {
+            let max = renkei_domain::approval::MAX_REASON_CHARS;
+            return Err(Problem::detailed(ProblemKind::InvalidBody, format!("reason: 1–{max} characters, without control characters")));
         }
         let org = self.org(act.org()?).await?.ok_or_else(|| crate::caller::gone("org"))?;
         let store = act.store(self).await?;
