@@ -69,6 +69,37 @@ async fn persons_load_with_codes_and_can_then_be_asked_about(b: Backend) {
     assert_eq!(done["answer"]["items"][0]["fields"], json!({"課税額": "120000", "氏名": "髙橋 花子"}), "{done}");
 }
 
+/// 団体内統合宛名番号: a load into one org of tenant-a (a-mayor, a-edu) registers each person in
+/// both, from one hub request per batch; a line that one org refuses is refused whole.
+async fn a_persons_load_registers_each_person_in_every_org_of_the_tenant(b: Backend) {
+    let c = Cluster::start_on(b).await;
+    // Known before the load: A2 with another number, through a-edu (and so in both orgs).
+    assert_eq!(c.register("a-edu", "A2", &number(902)).await.0, 201);
+    let text = format!("addressee_no,individual_number\nA1,{}\nA2,{}\nA3,{}\n", number(901), number(903), number(904));
+    let file = write(&c, "tenant-persons.csv", text.as_bytes());
+    let (code, out, err) = c.import("persons", &file, "a-mayor", &["--skip-bad"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("2 stored") && out.contains("1 bad lines skipped"), "{out}");
+    assert_eq!(report(&c, "tenant-persons.csv").iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["3"]);
+    let hub_log = std::fs::read_to_string(c.path("hub.log")).expect("hub log");
+    let asked: Vec<&str> = hub_log.lines().filter(|l| l.contains("codes given") && l.contains("org=a-mayor")).collect();
+    assert_eq!(asked.len(), 1, "one request for both orgs: {hub_log}");
+    assert!(asked[0].contains("count=3") && asked[0].contains("siblings=1"), "{asked:?}");
+    // a-edu knows the loaded persons under the same addressee numbers, by its own codes.
+    for (addressee, seed) in [("A1", 901), ("A3", 904)] {
+        let (s, _, v) = c.register("a-edu", addressee, &number(seed)).await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("already_registered")), "{addressee}: {v}");
+    }
+    let (s, _, v) = c.register("a-edu", "A1", &number(905)).await;
+    assert_eq!((s, v["type"].as_str()), (409, Some("urn:renkei:problem:conflict")), "{v}");
+    // And a-edu asks a-mayor about A1 by the person's a-edu code: the hub finds a-mayor's row.
+    assert_eq!(c.copy("a-mayor", "A1", "TAX", "2026-04-01", json!({"income": 1})).await.0, 200);
+    let (s, _, q) = c.file("a-edu", "a-mayor", "D014", &["TAX"], "A1", "sibling").await;
+    assert_eq!(s, 201, "{q}");
+    let done = c.wait_final("a-edu", q["id"].as_str().expect("id")).await;
+    assert_eq!(done["outcome"], "found", "{done}");
+}
+
 /// Registers the person with Individual Number `number(seed)` at a-mayor as `addressee`, asks
 /// b-mayor for the person's TAX copies (D015) and returns the query in its final state.
 async fn ask_for_tax(c: &Cluster, addressee: &str, seed: u64, key: &str) -> serde_json::Value {
@@ -185,6 +216,7 @@ on_both_backends!(
     an_upload_cut_short_keeps_nothing,
     a_slow_upload_does_not_hold_up_its_tenants_reads_and_answers,
     a_persons_load_while_the_hub_is_down_keeps_nothing_and_says_why,
+    a_persons_load_registers_each_person_in_every_org_of_the_tenant,
 );
 
 /// Uploads a CSV file to `POST /api/v1/imports/{kind}` as `org`'s client system. A bulk upload

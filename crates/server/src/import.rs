@@ -10,13 +10,15 @@
 //! - **Threads.** One reads, decodes and checks lines; one per core hashes and encrypts copies;
 //!   the load's transaction writes them, in file order.
 //! - **Codes in batches.** Persons' codes are asked of the hub [`MAX_CODES_PER_REQUEST`] at a time,
-//!   the next batch's while the one before is written.
+//!   the next batch's while the one before is written; each request asks the codes of every org
+//!   of the tenant, and each person is registered in all of them or, if one refuses the line, in
+//!   none (団体内統合宛名番号).
 //! - **Reports name lines and columns, never values**, so they can be handed to anyone.
 
 use crate::Platform;
 use renkei_domain::Matrix;
 use renkei_domain::bulk::{self, Encoding, FileKind, Layout, LineError, MAX_LINE_BYTES};
-use renkei_domain::wire::MAX_CODES_PER_REQUEST;
+use renkei_domain::wire::{CodeResponse, MAX_CODES_PER_REQUEST};
 use renkei_domain::{AddresseeNo, IndividualNumber, OrgId};
 use renkei_store::tenant::{Bulk, CopyPreparer, Loaded, PreparedCopy, TenantStore, Written};
 use renkei_store::{Finish, StoreError};
@@ -159,7 +161,9 @@ where
     let ctx = p.org(org).await?.ok_or_else(|| ImportError::UnknownOrg(org.clone()))?;
     let store = p.tenant_store(&ctx.tenant).await?.ok_or_else(|| ImportError::UnknownOrg(org.clone()))?;
     let (kind, actor) = (opts.kind.name(), opts.actor.clone());
-    match load(&p, store, org, input, opts, observer).await {
+    // The tenant's other orgs: each person is registered in all of them (団体内統合宛名番号).
+    let siblings = p.platform.orgs(Some(&ctx.tenant)).await?.into_iter().map(|o| o.id).filter(|id| id != org).collect();
+    match load(&p, store, org, siblings, input, opts, observer).await {
         Ok((summary, observer)) => {
             let detail = format!(
                 "org={org} kind={} lines={} stored={} unchanged={} bad={} applied={}",
@@ -188,6 +192,7 @@ async fn load<R, O>(
     p: &Arc<Platform>,
     store: TenantStore,
     org: &OrgId,
+    siblings: Vec<OrgId>,
     input: R,
     opts: ImportOptions,
     observer: O,
@@ -205,6 +210,7 @@ where
             let mut load = Load {
                 p: &p2,
                 org: &org2,
+                siblings: &siblings,
                 rt,
                 bulk,
                 observer: &mut observer,
@@ -281,11 +287,13 @@ pub async fn spool_body(body: axum::body::Body, limit: usize) -> std::io::Result
 type PendingPerson = (u64, AddresseeNo, IndividualNumber);
 
 /// Persons whose codes have been asked of the hub, and the answer on its way.
-type AskedBatch = (Vec<PendingPerson>, tokio::task::JoinHandle<Result<Vec<renkei_domain::OrgCode>, String>>);
+type AskedBatch = (Vec<PendingPerson>, tokio::task::JoinHandle<Result<CodeResponse, String>>);
 
 struct Load<'a, 'b, O> {
     p: &'a Arc<Platform>,
     org: &'a OrgId,
+    /// The tenant's other orgs, whose codes each batch asks too.
+    siblings: &'a [OrgId],
     rt: tokio::runtime::Handle,
     bulk: &'a mut Bulk<'b>,
     observer: &'a mut O,
@@ -360,10 +368,10 @@ impl<O: Observer> Load<'_, '_, O> {
         }
         let batch = std::mem::take(&mut self.pending);
         let numbers = batch.iter().map(|(_, _, n)| n.expose()).collect();
-        let (p, org) = (self.p.clone(), self.org.clone());
+        let (p, org, siblings) = (self.p.clone(), self.org.clone(), self.siblings.to_vec());
         let asking = self.rt.spawn(async move {
             let ctx = p.org(&org).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("org {org} is not hosted on this platform"))?;
-            p.request_codes(&ctx, numbers).await
+            p.request_codes_with(&ctx, siblings, numbers).await
         });
         self.register_asked()?;
         self.asked = Some((batch, asking));
@@ -374,11 +382,19 @@ impl<O: Observer> Load<'_, '_, O> {
     fn register_asked(&mut self) -> Result<(), ImportError> {
         let Some((batch, asking)) = self.asked.take() else { return Ok(()) };
         let codes = self.rt.block_on(asking).map_err(|e| ImportError::Hub(e.to_string()))?.map_err(ImportError::Hub)?;
-        if codes.len() != batch.len() {
-            return Err(ImportError::Hub(format!("asked for {} codes, got {}", batch.len(), codes.len())));
+        // `request_codes_with` checked that each org has a code per number.
+        let mut each: Vec<_> = std::iter::once(codes.codes).chain(codes.siblings).map(Vec::into_iter).collect();
+        let orgs: Vec<&OrgId> = std::iter::once(self.org).chain(self.siblings).collect();
+        let mut lines = Vec::with_capacity(batch.len());
+        for (line, addressee, _) in batch {
+            let mut codes = Vec::with_capacity(orgs.len());
+            for (org, of_org) in orgs.iter().zip(each.iter_mut()) {
+                let code = of_org.next().ok_or_else(|| ImportError::Hub("the hub's answer lacks codes".into()))?;
+                codes.push(((*org).clone(), code));
+            }
+            lines.push((line, addressee, codes));
         }
-        let batch = batch.into_iter().zip(codes).map(|((line, addressee, _), code)| (line, addressee, code)).collect();
-        for (line, loaded) in self.bulk.persons(batch)? {
+        for (line, loaded) in self.bulk.persons(lines)? {
             self.loaded(line, loaded);
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! 符号取得 as the platform does it for one person: the addressee number names the person for
 //! the whole tenant (団体内統合宛名番号), so one hub request gives the codes of every org of the
 //! tenant for the Individual Number, each org's store row keeps only its own code, and the
-//! number is forgotten. Bulk loads do the same per org in batches (`import.rs`).
+//! number is forgotten. Bulk loads do the same in batches (`import.rs`).
 
 use crate::{OrgContext, Platform};
 use renkei_domain::{AddresseeNo, IndividualNumber, OrgCode, OrgId};

@@ -14,6 +14,7 @@ struct Fixture {
     platform: PlatformStore,
     store: TenantStore,
     location: Location,
+    master: MasterKey,
     _dir: tempfile::TempDir,
     pg: Option<TestDatabase>,
 }
@@ -28,7 +29,7 @@ impl Fixture {
         let org = Org { tenant: t.clone(), id: ids().0, org_type: OrgType::parse("MUNI").unwrap(), name: "org".into() };
         platform.create_org(&dk, &org, "test").await.unwrap();
         let store = platform.tenant_store(t, dk).await.unwrap();
-        Fixture { platform, store, location, _dir: dir, pg }
+        Fixture { platform, store, location, master, _dir: dir, pg }
     }
 }
 
@@ -44,6 +45,7 @@ renkei_store::on_both_backends!(
     a_bulk_load_replaces_versions_in_place_and_keeps_the_first_of_repeated_lines,
     many_queries_are_marked_in_flight_at_once_and_those_that_moved_on_are_left,
     a_query_needing_approval_is_sent_once_approved_and_ends_when_its_window_passes,
+    a_persons_load_registers_each_person_in_every_org_or_in_none,
 );
 
 fn ids() -> (OrgId, AddresseeNo, OrgCode) {
@@ -293,6 +295,40 @@ async fn a_bulk_load_replaces_versions_in_place_and_keeps_the_first_of_repeated_
     // And the one-at-a-time path still finds and replaces what the load wrote.
     s.upsert_copy(&org, &a, &tax, date("2026-04-01"), &fields(7)).await.unwrap();
     assert_eq!(valid_on("2026-05-01").await, Some(7));
+}
+
+async fn a_persons_load_registers_each_person_in_every_org_or_in_none(f: Fixture) {
+    let s = &f.store;
+    let (mayor, edu) = (ids().0, OrgId::parse("edu").unwrap());
+    let t = TenantId::parse("t").unwrap();
+    let dk = f.platform.data_key(&f.master, &t).await.unwrap();
+    let org = Org { tenant: t, id: edu.clone(), org_type: OrgType::parse("EDU").unwrap(), name: "edu".into() };
+    f.platform.create_org(&dk, &org, "test").await.unwrap();
+    let a = |n: &str| AddresseeNo::parse(n).unwrap();
+    let code = |c: &str| OrgCode::parse(c).unwrap();
+    // Known before the load: A2 in edu only, under a code of another person than the file's A2;
+    // A3 in both orgs.
+    s.register_person(&edu, &a("A2"), &code("e-other")).await.unwrap();
+    s.register_in_orgs(&a("A3"), &[(mayor.clone(), code("m-3")), (edu.clone(), code("e-3"))]).await.unwrap();
+    let line = |n: u64, addressee: &str, m: &str, e: &str| (n, a(addressee), vec![(mayor.clone(), code(m)), (edu.clone(), code(e))]);
+    let batch = vec![line(2, "A1", "m-1", "e-1"), line(3, "A2", "m-2", "e-2"), line(4, "A3", "m-3", "e-3"), line(5, "A1", "m-1", "e-1")];
+    let o = mayor.clone();
+    let mut out = s.bulk(&o, move |b| Ok((b.persons(batch)?, Finish::Commit))).await.unwrap();
+    out.sort_by_key(|(line, _)| *line);
+    let refused = |l: &Loaded| matches!(l, Loaded::Conflict(_));
+    assert_eq!(out[0], (2, Loaded::Stored), "{out:?}");
+    assert!(refused(&out[1].1), "A2 means another person in edu: {out:?}");
+    assert_eq!(out[2], (4, Loaded::AlreadyRegistered), "{out:?}");
+    assert_eq!(out[3], (5, Loaded::Duplicate), "{out:?}");
+    // A1 is known in both orgs, each by its own code; the refused A2 left no row in mayor.
+    assert_eq!(s.person_code(&mayor, &a("A1")).await.unwrap(), Some(code("m-1")));
+    assert_eq!(s.person_code(&edu, &a("A1")).await.unwrap(), Some(code("e-1")));
+    assert_eq!(s.person_code(&mayor, &a("A2")).await.unwrap(), None, "a refused line leaves no row in any org");
+    assert_eq!(s.person_code(&edu, &a("A2")).await.unwrap(), Some(code("e-other")));
+    // A batch must name the same orgs on every line.
+    let mixed = vec![line(2, "A4", "m-4", "e-4"), (3, a("A5"), vec![(mayor.clone(), code("m-5"))])];
+    let err = s.bulk(&o, move |b| Ok((b.persons(mixed)?, Finish::Commit))).await;
+    assert!(err.is_err(), "a batch naming different orgs is a bug, refused");
 }
 
 /// Accepts a found answer for request `rid` of `org`, asked of provider `p`.

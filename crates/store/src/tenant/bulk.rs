@@ -110,6 +110,10 @@ pub struct Bulk<'t> {
 /// A line's result: (line, what happened).
 pub type LineResult = (u64, Loaded);
 
+/// A person line of a load: (line, addressee, each org's code), the same orgs in the same order
+/// on every line of a batch.
+pub type PersonLine = (u64, AddresseeNo, Vec<(OrgId, OrgCode)>);
+
 /// What writing some provision copy lines did. Stored lines are only counted: a load of
 /// millions would otherwise hold a result per line.
 #[derive(Debug, Default)]
@@ -137,25 +141,82 @@ pub(super) const STAGE_COPIES: &str = "CREATE TEMP TABLE bulk_copies (line INTEG
     item TEXT NOT NULL, valid_from TEXT NOT NULL, fields_enc BLOB NOT NULL)";
 
 impl Bulk<'_> {
-    /// Registers persons (`addressee ↔ code`), like [`TenantStore::register_person`], in
+    /// Registers persons of the tenant (団体内統合宛名番号), each in every org its line names with
+    /// that org's code, like [`TenantStore::register_in_orgs`], in multi-row statements. A line
+    /// is one result: `Stored` if some org did not know the person, `AlreadyRegistered` if every
+    /// org did, and refused (`Conflict`, `Duplicate`) if any org refuses it, in which case none of
+    /// its rows is kept.
+    pub fn persons(&mut self, batch: Vec<PersonLine>) -> Result<Vec<LineResult>> {
+        let orgs: Vec<OrgId> = batch.first().map(|(_, _, codes)| codes.iter().map(|(o, _)| o.clone()).collect()).unwrap_or_default();
+        if batch.iter().any(|(_, _, codes)| codes.len() != orgs.len() || codes.iter().zip(&orgs).any(|((o, _), want)| o != want)) {
+            return Err(StoreError::Task("a batch of persons must name the same orgs on every line".into()));
+        }
+        let mut by_org: Vec<Vec<(u64, AddresseeNo, OrgCode)>> = vec![Vec::with_capacity(batch.len()); orgs.len()];
+        let mut addressees = HashMap::with_capacity(batch.len());
+        for (line, addressee, codes) in batch {
+            for (k, (_, code)) in codes.into_iter().enumerate() {
+                by_org[k].push((line, addressee.clone(), code));
+            }
+            addressees.insert(line, addressee);
+        }
+        let mut lines: Vec<u64> = Vec::new();
+        let mut each: HashMap<u64, Vec<Loaded>> = HashMap::with_capacity(addressees.len());
+        for (k, (org, rows)) in orgs.iter().zip(by_org).enumerate() {
+            for (line, loaded) in self.persons_of(org, rows)? {
+                if k == 0 {
+                    lines.push(line);
+                }
+                each.entry(line).or_default().push(loaded);
+            }
+        }
+        let mut out = Vec::with_capacity(lines.len());
+        for line in lines {
+            let results = each.remove(&line).unwrap_or_default();
+            let refused =
+                results.iter().find(|l| matches!(l, Loaded::Conflict(_))).or_else(|| results.iter().find(|l| **l == Loaded::Duplicate));
+            let loaded = match refused {
+                Some(refused) => {
+                    let refused = refused.clone();
+                    // The orgs that took the line give its rows back: a person is registered
+                    // in every org of the tenant or in none.
+                    for (org, _) in orgs.iter().zip(&results).filter(|(_, l)| **l == Loaded::Stored) {
+                        if let Some(addressee) = addressees.get(&line) {
+                            let id = self.dk.blind_index("person-id", &format!("{org}\0{addressee}"));
+                            self.tx.execute(
+                                "DELETE FROM persons WHERE tenant_id = ?1 AND org_id = ?2 AND id = ?3",
+                                args![self.tenant, org.as_str(), id],
+                            )?;
+                        }
+                    }
+                    refused
+                }
+                None if results.contains(&Loaded::Stored) => Loaded::Stored,
+                None => Loaded::AlreadyRegistered,
+            };
+            out.push((line, loaded));
+        }
+        Ok(out)
+    }
+
+    /// Registers persons (`addressee ↔ code`) in `org`, like [`TenantStore::register_person`], in
     /// multi-row statements; only lines that collide with a stored row are looked at one by one.
-    pub fn persons(&mut self, batch: Vec<(u64, AddresseeNo, OrgCode)>) -> Result<Vec<LineResult>> {
-        let org = self.org.to_string();
+    fn persons_of(&mut self, org: &OrgId, batch: Vec<(u64, AddresseeNo, OrgCode)>) -> Result<Vec<LineResult>> {
+        let org_name = org.to_string();
         let mut out = Vec::with_capacity(batch.len());
         let mut rows = Vec::with_capacity(batch.len());
         let mut ids = std::collections::HashSet::with_capacity(batch.len());
         for (line, addressee, code) in batch {
             // The row id is derived from the key, so the ciphertext's associated data is known
             // before the row is written.
-            let id = self.dk.blind_index("person-id", &format!("{org}\0{addressee}"));
+            let id = self.dk.blind_index("person-id", &format!("{org_name}\0{addressee}"));
             if !ids.insert(id.clone()) {
                 out.push((line, Loaded::Duplicate));
                 continue;
             }
-            let (a_idx, c_idx) = (addressee_idx(&self.dk, &self.org, &addressee), code_idx(&self.dk, &self.org, &code));
+            let (a_idx, c_idx) = (addressee_idx(&self.dk, org, &addressee), code_idx(&self.dk, org, &code));
             let a_enc = self.dk.encrypt("persons.addressee", &id, addressee.as_str().as_bytes())?;
             let c_enc = self.dk.encrypt("persons.code", &id, code.as_str().as_bytes())?;
-            let values = args![self.tenant, org, id, a_idx, a_enc, c_idx, c_enc, now_unix(), self.import_id].to_vec();
+            let values = args![self.tenant, org_name, id, a_idx, a_enc, c_idx, c_enc, now_unix(), self.import_id].to_vec();
             rows.push((line, id, a_idx, c_idx, values));
         }
         for chunk in rows.chunks(crate::db::rows_per_statement(self.tx)) {
@@ -168,7 +229,7 @@ impl Bulk<'_> {
             let inserted = inserted_ids(self.tx, &sql, &values, chunk.iter().map(|r| &r.1))?;
             let collided: Vec<(&str, &str)> =
                 chunk.iter().filter(|r| !inserted.contains(&r.1)).map(|r| (r.2.as_str(), r.3.as_str())).collect();
-            let mut why = self.collided_persons(&collided)?;
+            let mut why = self.collided_persons(org, &collided)?;
             for (line, id, a_idx, _, _) in chunk {
                 let loaded = if inserted.contains(id) { Loaded::Stored } else { why.remove(a_idx.as_str()).unwrap_or(Loaded::Duplicate) };
                 out.push((*line, loaded));
@@ -180,12 +241,12 @@ impl Bulk<'_> {
     /// Why person rows (addressee index, code index) were not inserted: registered before (with
     /// the same or another number), earlier in this load, or their number belongs to another
     /// addressee. Two statements for the whole batch.
-    pub(super) fn collided_persons(&mut self, rows: &[(&str, &str)]) -> Result<HashMap<String, Loaded>> {
+    pub(super) fn collided_persons(&mut self, org: &OrgId, rows: &[(&str, &str)]) -> Result<HashMap<String, Loaded>> {
         let mut out = HashMap::with_capacity(rows.len());
         if rows.is_empty() {
             return Ok(out);
         }
-        let org = self.org.to_string();
+        let org = org.to_string();
         let mut args = vec![self.tenant.to_value(), org.to_value()];
         args.extend(rows.iter().map(|(a, _)| a.to_value()));
         let sql = format!(

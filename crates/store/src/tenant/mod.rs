@@ -19,7 +19,7 @@ mod schema;
 
 pub use answers::AnswerBasis;
 pub use approvals::{ApprovalPolicy, Decided};
-pub use bulk::{Bulk, CopyPreparer, LineResult, Loaded, PreparedCopy, Written};
+pub use bulk::{Bulk, CopyPreparer, LineResult, Loaded, PersonLine, PreparedCopy, Written};
 pub use copies::CopyVersion;
 pub use in_house::InHouse;
 pub use marks::{HeldQuery, MarkView};
