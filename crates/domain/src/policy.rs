@@ -97,6 +97,9 @@ pub enum Action {
     ReviewManual,
     MarkItems,
     ReadLinkageRecords,
+    /// Makes one person registry of the tenant from registrations kept per org, and lists what
+    /// contradicts it (団体内統合宛名番号).
+    UnifyRegistry,
     // A tenant's administration.
     ManageStaff,
     AssignDuties,
@@ -117,7 +120,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 30] = [
         Action::ReadOwnAccount,
         Action::ChangeOwnPassword,
         Action::EnrollTotp,
@@ -132,6 +135,7 @@ impl Action {
         Action::ReviewManual,
         Action::MarkItems,
         Action::ReadLinkageRecords,
+        Action::UnifyRegistry,
         Action::ManageStaff,
         Action::AssignDuties,
         Action::ManageApiKeys,
@@ -165,6 +169,7 @@ impl Action {
                 | ReviewManual
                 | MarkItems
                 | ReadLinkageRecords
+                | UnifyRegistry
         )
     }
 
@@ -241,6 +246,7 @@ pub fn allows(who: Principal, action: Action) -> bool {
                 | ReadAuditLog
                 | WriteAuditCheckpoint
                 | MarkItems
+                | UnifyRegistry
                 | ReadTenantStatus
                 | ReadSla
                 | ReadCosts
@@ -282,6 +288,7 @@ mod tests {
                     ReadAuditLog,
                     WriteAuditCheckpoint,
                     MarkItems,
+                    UnifyRegistry,
                     ReadTenantStatus,
                     ReadSla,
                     ReadCosts,

@@ -39,6 +39,7 @@ pub const HUB_SIGNER: &str = "hub";
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     CodeRequest,
+    SiblingCodeRequest,
     Query,
     ForwardedQuery,
     Answer,
@@ -50,6 +51,7 @@ impl MessageKind {
     pub fn code(self) -> &'static str {
         match self {
             MessageKind::CodeRequest => "code_request",
+            MessageKind::SiblingCodeRequest => "sibling_code_request",
             MessageKind::Query => "query",
             MessageKind::ForwardedQuery => "forwarded_query",
             MessageKind::Answer => "answer",
@@ -95,6 +97,27 @@ pub struct CodeResponse {
     /// Each sibling's codes, in the order the siblings were asked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub siblings: Vec<Vec<OrgCode>>,
+}
+
+/// Org → hub: the codes of `siblings` (other orgs of the signer's municipality) for the persons
+/// the signer knows by `codes`. For orgs that registered persons one at a time before they
+/// shared one person registry, and no longer hold the Individual Numbers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiblingCodeRequest {
+    pub org: OrgId,
+    pub request_id: RequestId,
+    pub issued_at: i64,
+    pub codes: Vec<OrgCode>,
+    pub siblings: Vec<OrgId>,
+}
+
+/// Hub → org: per sibling (in the order asked), its code for each code asked, `None` where the
+/// signer has no such code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiblingCodeResponse {
+    pub siblings: Vec<Vec<Option<OrgCode>>>,
 }
 
 /// Requester → hub: a query about the person the requester knows under `requester_code`.

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use renkei_crypto::signing::{VerifyingKey, open_envelope, peek_payload};
 use renkei_domain::wire::{
     Accepted, CodeRequest, CodeResponse, ForwardedQuery, HUB_SIGNER, MAX_CODES_PER_REQUEST, MAX_ITEMS_PER_QUERY, MessageKind, QueryRequest,
-    SignedEnvelope,
+    SiblingCodeRequest, SiblingCodeResponse, SignedEnvelope,
 };
 use renkei_domain::{IndividualNumber, OrgId};
 use renkei_net::{ApiJson, Problem, ProblemKind};
@@ -22,6 +22,7 @@ use std::sync::Arc;
 pub fn network_router(hub: Arc<Hub>) -> Router {
     Router::new()
         .route("/hub/v1/codes", post(codes))
+        .route("/hub/v1/codes/siblings", post(sibling_codes))
         .route("/hub/v1/queries", post(queries))
         .route("/hub/v1/orgs/{id}", get(org_info))
         .route("/hub/v1/info", get(info))
@@ -84,18 +85,7 @@ async fn codes(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelope
             .map_err(|e| Problem::detailed(ProblemKind::InvalidIndividualNumber, format!("number #{}: {e}", i + 1)))?;
         keys.push(hub.secret.person_key(&n));
     }
-    // Siblings: other orgs of the signer's municipality, never another's.
-    if req.siblings.len() > MAX_SIBLINGS {
-        return Err(Problem::detailed(ProblemKind::InvalidMessage, format!("a code request names at most {MAX_SIBLINGS} siblings")));
-    }
-    for sibling in &req.siblings {
-        let same_group =
-            hub.org(sibling.as_str()).await?.is_some_and(|s| !entry.group.is_empty() && s.group == entry.group && s.id != entry.id);
-        if !same_group {
-            tracing::warn!(signer = %entry.id, %sibling, "refused codes for an org outside the signer's municipality");
-            return Err(Problem::detailed(ProblemKind::UnknownOrg, format!("{sibling} is not another org of the signer's municipality")));
-        }
-    }
+    check_siblings(&hub, &entry, &req.siblings).await?;
     let codes = hub.store.codes_for(&req.org, keys.clone()).await?;
     let mut siblings = Vec::with_capacity(req.siblings.len());
     for sibling in &req.siblings {
@@ -104,6 +94,45 @@ async fn codes(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelope
     // How many, never whose: the numbers and codes stay out of the log.
     tracing::info!(org = %req.org, count = codes.len(), siblings = siblings.len(), "codes given");
     Ok(Json(CodeResponse { codes, siblings }))
+}
+
+/// Siblings must be other orgs of the signer's municipality (its directory group), never
+/// another's, and at most [`MAX_SIBLINGS`].
+async fn check_siblings(hub: &Hub, signer: &DirectoryEntry, siblings: &[OrgId]) -> Result<(), Problem> {
+    if siblings.len() > MAX_SIBLINGS {
+        return Err(Problem::detailed(ProblemKind::InvalidMessage, format!("a code request names at most {MAX_SIBLINGS} siblings")));
+    }
+    for sibling in siblings {
+        let same_group =
+            hub.org(sibling.as_str()).await?.is_some_and(|s| !signer.group.is_empty() && s.group == signer.group && s.id != signer.id);
+        if !same_group {
+            tracing::warn!(signer = %signer.id, %sibling, "refused codes for an org outside the signer's municipality");
+            return Err(Problem::detailed(ProblemKind::UnknownOrg, format!("{sibling} is not another org of the signer's municipality")));
+        }
+    }
+    Ok(())
+}
+
+/// Siblings' codes for persons the signer knows by its codes: how a municipality's orgs that
+/// registered persons one at a time come to share one person registry.
+async fn sibling_codes(State(hub): State<Arc<Hub>>, ApiJson(env): ApiJson<SignedEnvelope>) -> Result<Json<SiblingCodeResponse>, Problem> {
+    let (req, entry) = verified::<SiblingCodeRequest>(&hub, &env, MessageKind::SiblingCodeRequest, |m| m.issued_at).await?;
+    if req.org != entry.id {
+        return Err(Problem::detailed(ProblemKind::SignerMismatch, "the message names another org than its signer"));
+    }
+    if req.codes.is_empty() || req.codes.len() > MAX_CODES_PER_REQUEST {
+        return Err(Problem::detailed(
+            ProblemKind::InvalidMessage,
+            format!("a sibling code request carries 1–{MAX_CODES_PER_REQUEST} codes"),
+        ));
+    }
+    if req.siblings.is_empty() {
+        return Err(Problem::detailed(ProblemKind::InvalidMessage, "a sibling code request names at least one sibling"));
+    }
+    check_siblings(&hub, &entry, &req.siblings).await?;
+    let siblings = hub.store.sibling_codes(&req.org, req.codes, req.siblings).await?;
+    tracing::info!(org = %req.org, siblings = siblings.len(), "sibling codes given");
+    Ok(Json(SiblingCodeResponse { siblings }))
 }
 
 /// The hub's idempotency basis for a query: everything but `issued_at`, which changes when the

@@ -23,7 +23,10 @@ pub const ENV: &str = "RENKEI_CONFIG";
 /// The sections of the file: its name, the commands that read it (in this order, later ones
 /// overriding), and what it is for.
 const SECTIONS: &[(&str, &str)] = &[
-    ("platform", "Read by every platform command (`serve`, `admin`, `import`, `audit`): where its stores, keys and hub are."),
+    (
+        "platform",
+        "Read by every platform command (`serve`, `admin`, `import`, `audit`, `unify-registry`): where its stores, keys and hub are.",
+    ),
     (
         "serve",
         "`renkei serve` only: its listeners and timings. It also takes every `[platform]` key, which overrides `[platform]` for `serve`.",
@@ -149,6 +152,7 @@ pub fn apply(cmd: Command, config: &Config) -> Command {
         .mut_subcommand("admin", |c| set(set(c, "platform"), "admin"))
         .mut_subcommand("import", |c| set(c, "platform"))
         .mut_subcommand("audit", |c| set(c, "platform"))
+        .mut_subcommand("unify-registry", |c| set(c, "platform"))
         .mut_subcommand("hub", |c| {
             let subs: Vec<String> = c.get_subcommands().map(|s| s.get_name().to_owned()).collect();
             subs.iter().fold(set(c, "hub"), |c, s| c.mut_subcommand(s, |sub| set(sub, "hub")))

@@ -14,6 +14,7 @@ mod bench;
 mod config;
 mod demo;
 mod import;
+mod registry;
 mod run;
 
 use anyhow::{Context, Result, bail};
@@ -51,6 +52,9 @@ enum Cmd {
     Admin(admin::AdminArgs),
     /// Load persons or provision copies (副本) from a CSV file (UTF-8 or CP932).
     Import(import::ImportArgs),
+    /// Make one person registry per tenant from registrations its orgs kept apart (after an
+    /// upgrade); prints counts, never addressee numbers.
+    UnifyRegistry(registry::UnifyArgs),
     /// Verify the audit log's hash chains and signed checkpoints, or write checkpoints now.
     Audit(audit::AuditArgs),
     /// Measure speed against baselines run alongside (see docs/benchmarks.md).
@@ -337,6 +341,10 @@ async fn dispatch(cmd: Cmd, config_file: Option<PathBuf>) -> Result<ExitCode> {
         Cmd::Import(a) => {
             init_logs("warn");
             import::run(a).await
+        }
+        Cmd::UnifyRegistry(a) => {
+            init_logs("warn");
+            registry::run(a).await.map(|_| ExitCode::SUCCESS)
         }
         Cmd::Bench(a) => {
             init_logs("error");

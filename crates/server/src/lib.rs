@@ -30,6 +30,8 @@ pub mod outbox;
 pub mod people_api;
 pub mod persons;
 pub mod provision;
+pub mod registry;
+pub mod registry_api;
 pub mod reviews;
 pub mod reviews_api;
 pub mod routes;
@@ -41,7 +43,7 @@ use active::Active;
 use renkei_crypto::datakey::MasterKey;
 use renkei_crypto::sealing::OpeningKey;
 use renkei_crypto::signing::{SigningKey, VerifyingKey};
-use renkei_domain::wire::{CodeRequest, CodeResponse, MessageKind};
+use renkei_domain::wire::{CodeRequest, CodeResponse, MessageKind, SiblingCodeRequest, SiblingCodeResponse};
 use renkei_domain::{Matrix, OrgCode, OrgId, OrgType, RequestId, TenantId};
 use renkei_net::breaker::Breakers;
 use renkei_net::cache::Recent;
@@ -249,28 +251,69 @@ impl Platform {
             numbers,
             siblings,
         };
-        let mut env = org.signing.sign(org.id.as_str(), MessageKind::CodeRequest, &req).map_err(|e| e.to_string())?;
-        drop(req);
+        let codes: CodeResponse = self.post_signed(org, MessageKind::CodeRequest, "codes", req).await?;
+        if codes.codes.len() != wanted || codes.siblings.len() != asked || codes.siblings.iter().any(|s| s.len() != wanted) {
+            return Err("the hub's answer does not hold a code for each number and org asked".into());
+        }
+        Ok(codes)
+    }
+
+    /// Each of `siblings`' codes (in order) for the persons `org` knows by `codes`, `None` where
+    /// the hub does not know the code: how orgs that registered persons one at a time come to
+    /// share one person registry (`registry.rs`).
+    pub async fn request_sibling_codes(
+        &self,
+        org: &OrgContext,
+        codes: Vec<OrgCode>,
+        siblings: Vec<OrgId>,
+    ) -> Result<Vec<Vec<Option<OrgCode>>>, String> {
+        let (asked, wanted) = (siblings.len(), codes.len());
+        let req = SiblingCodeRequest {
+            org: org.id.clone(),
+            request_id: RequestId::parse(&uuid::Uuid::now_v7().to_string()).map_err(|e| e.to_string())?,
+            issued_at: renkei_store::now_unix(),
+            codes,
+            siblings,
+        };
+        let got: SiblingCodeResponse = self.post_signed(org, MessageKind::SiblingCodeRequest, "codes/siblings", req).await?;
+        if got.siblings.len() != asked || got.siblings.iter().any(|s| s.len() != wanted) {
+            return Err("the hub's answer does not hold a code for each code and org asked".into());
+        }
+        Ok(got.siblings)
+    }
+
+    /// Signs `msg` as `org` and posts it to the hub's `/hub/v1/{path}`. The message and its
+    /// signed envelope are wiped once sent (they may carry Individual Numbers); what the HTTP and
+    /// TLS layers copied is theirs.
+    async fn post_signed<M: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        org: &OrgContext,
+        kind: MessageKind,
+        path: &str,
+        msg: M,
+    ) -> Result<R, String> {
+        let mut env = org.signing.sign(org.id.as_str(), kind, &msg).map_err(|e| e.to_string())?;
+        drop(msg);
         let body = Zeroizing::new(serde_json::to_vec(&env).map_err(|e| e.to_string())?);
         env.payload.zeroize();
         let sent = self
             .hub
             .client
-            .post(format!("{}/hub/v1/codes", self.hub.url))
+            .post(format!("{}/hub/v1/{path}", self.hub.url))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.to_vec())
             .send()
             .await;
         drop(body);
         let resp = sent.map_err(|e| format!("cannot reach the hub: {}", renkei_net::with_causes(&e)))?;
-        if !resp.status().is_success() {
-            return Err(format!("the hub answered {}", resp.status()));
+        let status = resp.status();
+        if !status.is_success() {
+            // The hub's problem type and detail (its details quote no values), so the reader
+            // knows what was refused.
+            let body = resp.text().await.unwrap_or_default();
+            return Err(format!("the hub answered {status}{}", renkei_net::problem::summary(&body)));
         }
-        let codes: CodeResponse = resp.json().await.map_err(|e| e.to_string())?;
-        if codes.codes.len() != wanted || codes.siblings.len() != asked || codes.siblings.iter().any(|s| s.len() != wanted) {
-            return Err("the hub's answer does not hold a code for each number and org asked".into());
-        }
-        Ok(codes)
+        resp.json().await.map_err(|e| format!("unreadable hub answer: {e}"))
     }
 
     /// The type of `org` per the hub's directory, read at most [`PROVIDER_TYPE_TTL`] ago: an

@@ -53,5 +53,6 @@ pub const ROUTES: &[RouteAct] = &[
     r("POST", "/api/v1/reviews/{request_id}", Action::ReviewManual),
     r("GET", "/api/v1/in-house-uses", Action::SetInHouseUses),
     r("PUT", "/api/v1/in-house-uses", Action::SetInHouseUses),
+    r("POST", "/api/v1/registry/unify", Action::UnifyRegistry),
     r("DELETE", "/api/v1/session", Action::SignOut),
 ];

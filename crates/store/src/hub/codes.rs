@@ -78,4 +78,35 @@ impl HubStore {
             .await?;
         codes.iter().map(|c| OrgCode::parse(c).map_err(corrupt)).collect()
     }
+
+    /// Each sibling's codes for the persons `org` knows by `codes` (in order), minting each
+    /// missing one, in one transaction: `None` where `org` has no such code. How a municipality's
+    /// orgs registered one at a time come to share one person registry (団体内統合宛名番号)
+    /// without the Individual Numbers, which they no longer hold.
+    pub async fn sibling_codes(&self, org: &OrgId, codes: Vec<OrgCode>, siblings: Vec<OrgId>) -> Result<Vec<Vec<Option<OrgCode>>>> {
+        let org = org.to_string();
+        let found: Vec<Vec<Option<String>>> = self
+            .tx(move |tx| {
+                crate::db::plan_for_growing_tables(tx)?;
+                let mut keys = std::collections::HashMap::with_capacity(codes.len());
+                for chunk in codes.chunks(crate::db::rows_per_statement(tx)) {
+                    let mut args = vec![org.to_value()];
+                    args.extend(chunk.iter().map(|c| c.as_str().to_value()));
+                    let sql =
+                        format!("SELECT code, person_key FROM codes WHERE org_id = ?1 AND code IN ({})", placeholders(2, chunk.len()));
+                    for r in tx.query(&sql, &args)? {
+                        keys.insert(r.get::<String>(0)?, r.get::<String>(1)?);
+                    }
+                }
+                let person_keys: Vec<String> = codes.iter().filter_map(|c| keys.get(c.as_str()).cloned()).collect();
+                let mut out = Vec::with_capacity(siblings.len());
+                for sibling in &siblings {
+                    let theirs = codes_in(tx, sibling.as_str(), &person_keys)?;
+                    out.push(codes.iter().map(|c| keys.get(c.as_str()).and_then(|k| theirs.get(k).cloned())).collect());
+                }
+                Ok(out)
+            })
+            .await?;
+        found.into_iter().map(|of| of.into_iter().map(|c| c.map(|c| OrgCode::parse(&c).map_err(corrupt)).transpose()).collect()).collect()
+    }
 }

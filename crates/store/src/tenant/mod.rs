@@ -4,7 +4,7 @@
 //! look-ups go through keyed blind indexes, never plaintext.
 //!
 //! One room per job: [`schema`] (migrations), [`persons`], [`copies`], [`queries`] (and the
-//! outbox), [`in_house`] (庁内連携: answered inside one transaction), [`marks`] (manual and withheld items, queries held for review), [`approvals`] (電子決裁 policies and decisions), [`answers`] (given as a provider), [`records`] (linkage records), [`bulk`] (loads).
+//! outbox), [`in_house`] (庁内連携: answered inside one transaction), [`marks`] (manual and withheld items, queries held for review), [`approvals`] (電子決裁 policies and decisions), [`answers`] (given as a provider), [`records`] (linkage records), [`bulk`] (loads), [`registry`] (one person registry made from per-org registrations).
 
 mod answers;
 mod approvals;
@@ -15,6 +15,7 @@ mod marks;
 mod persons;
 mod queries;
 mod records;
+mod registry;
 mod schema;
 
 pub use answers::AnswerBasis;
@@ -26,13 +27,14 @@ pub use marks::{HeldQuery, MarkView};
 pub use persons::Registration;
 pub use queries::{Acceptance, Filing, NewQuery, OUTBOX_LEASE_MS, OutboxItem, OutboxSchedule, QueryFilter, QueryView};
 pub use records::LinkageRecord;
+pub use registry::{Adoption, RegisteredPerson};
 pub(crate) use schema::SQLITE_MIGRATIONS;
 
 // What the rooms share, for each to `use super::*`.
 use approvals::approval_window_minutes;
 use copies::{copy_id, copy_rows};
 use marks::{marks_of, review_pending};
-use persons::{CODE_BY_ADDRESSEE, read_person_column};
+use persons::{ADDRESSEE_BY_CODE, CODE_BY_ADDRESSEE, read_person_column};
 use records::{NewRecord, insert_record};
 
 use crate::db::{Backend, Finish, Row, Scope, ToValue, Tx};
