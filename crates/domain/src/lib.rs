@@ -17,6 +17,7 @@ pub mod page;
 pub mod policy;
 pub mod query;
 pub mod record;
+pub mod wareki;
 pub mod wire;
 
 pub use date::{Date, DateError};
