@@ -8,7 +8,8 @@
 //!   answers forwarded queries from provision copies and marks ([`provision`]), holds those for
 //!   a manual item for the staff's review, and receives answers.
 //!
-//! The [`outbox`] worker delivers filed queries to the hub.
+//! The [`outbox`] worker delivers filed queries to the hub; [`web`] serves the pages people use in
+//! a browser on the internal listener.
 
 pub mod accounts;
 pub mod active;
@@ -38,6 +39,7 @@ pub mod routes;
 pub mod sessions;
 #[cfg(test)]
 mod test_support;
+pub mod web;
 
 use active::Active;
 use renkei_crypto::datakey::MasterKey;

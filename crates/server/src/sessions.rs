@@ -93,14 +93,22 @@ impl SignedInPerson {
     /// Whether this person may take `action`: their role's (`domain::policy`), and, while they
     /// have no second factor, only enrolling one or signing out.
     pub fn permit(&self, action: Action) -> Result<(), Problem> {
-        if self.session.enrol_only && !matches!(action, Action::EnrollTotp | Action::SignOut | Action::ReadOwnAccount) {
-            return Err(Problem::detailed(ProblemKind::RoleDenied, "enrol a second factor first"));
-        }
-        if policy::allows(Principal::Person(self.role()), action) {
-            Ok(())
-        } else {
-            Err(Problem::detailed(ProblemKind::RoleDenied, format!("a {} may not do this", self.role().code())))
-        }
+        permit(&self.session, action)
+    }
+}
+
+/// Whether the person of `session` may take `action`: their role's (`domain::policy`), and,
+/// while they have no second factor, only enrolling one, reading their account or signing out.
+/// The one check of a person's act, for the JSON API and the pages alike.
+pub fn permit(session: &Session, action: Action) -> Result<(), Problem> {
+    if session.enrol_only && !matches!(action, Action::EnrollTotp | Action::SignOut | Action::ReadOwnAccount) {
+        return Err(Problem::detailed(ProblemKind::RoleDenied, "enrol a second factor first"));
+    }
+    let role = session.account.role;
+    if policy::allows(Principal::Person(role), action) {
+        Ok(())
+    } else {
+        Err(Problem::detailed(ProblemKind::RoleDenied, format!("a {} may not do this", role.code())))
     }
 }
 

@@ -318,20 +318,35 @@ impl Cluster {
         }
     }
 
-    /// A TLS connection to the listener at `base` (`https://host:port`) that trusts the
-    /// cluster's CA and presents no certificate, to write requests byte by byte.
-    pub async fn raw_tls(&self, base: &str) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    /// TLS as a browser or an anonymous client has it: trusts the cluster's CA, no certificate.
+    pub fn anonymous_tls(&self) -> rustls::ClientConfig {
         use rustls_pki_types::pem::PemObject;
         let mut roots = rustls::RootCertStore::empty();
         let ca = std::fs::read(self.path("pki/ca.pem")).expect("CA");
         for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&ca) {
             roots.add(cert.expect("CA certificate")).expect("trusted CA");
         }
-        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
             .expect("TLS versions")
             .with_root_certificates(roots)
-            .with_no_client_auth();
+            .with_no_client_auth()
+    }
+
+    /// An HTTPS client as a browser is one ([`Cluster::anonymous_tls`]) that follows no redirect,
+    /// so a test reads each `Location` and `Set-Cookie` itself.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .use_preconfigured_tls(self.anonymous_tls())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// A TLS connection to the listener at `base` (`https://host:port`) that trusts the
+    /// cluster's CA and presents no certificate, to write requests byte by byte.
+    pub async fn raw_tls(&self, base: &str) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+        let config = self.anonymous_tls();
         let addr = base.trim_start_matches("https://").trim_end_matches('/');
         let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h).to_owned();
         let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");

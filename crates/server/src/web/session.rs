@@ -1,0 +1,132 @@
+//! A person's session as the pages carry it: the same server-side session as the JSON API's
+//! bearer token (`accounts`), in a `__Host-` cookie the page's scripts cannot read
+//! (`HttpOnly`), sent only over HTTPS to this host (`Secure`, `__Host-`, `Path=/`) and never on a
+//! request another site starts (`SameSite=Strict`). Each sign-in gets a new token, so a session
+//! id planted before it is worth nothing.
+//!
+//! Forms carry a CSRF token ([`renkei_crypto::session::csrf_token`]) of the session token, or,
+//! before sign-in, of a random value in a cookie of its own ([`FORM_COOKIE`]).
+
+use crate::Platform;
+use crate::accounts::AccountError;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use cookie::{Cookie, SameSite};
+use renkei_domain::account::SessionEnd;
+use renkei_store::accounts::Session;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// The session token's cookie.
+pub const SESSION_COOKIE: &str = "__Host-renkei-session";
+
+/// The random value the sign-in form's CSRF token is made from, before there is a session.
+pub const FORM_COOKIE: &str = "__Host-renkei-form";
+
+/// The value of the cookie `name` the request carries, if any.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<Zeroizing<String>> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| Zeroizing::new(c.value().to_owned()))
+}
+
+/// `Set-Cookie` for `name = value` with every protection a `__Host-` cookie has; `None` clears it.
+pub fn set_cookie(name: &'static str, value: Option<&str>) -> HeaderValue {
+    let mut c =
+        Cookie::build((name, value.unwrap_or_default().to_owned())).path("/").secure(true).http_only(true).same_site(SameSite::Strict);
+    if value.is_none() {
+        c = c.max_age(cookie::time::Duration::ZERO);
+    }
+    // Tokens are URL-safe base64 and names fixed: always a valid header value.
+    HeaderValue::from_str(&c.build().to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// A signed-in person on a page. A request without a live session is sent to the sign-in page
+/// (saying why, when the session ended by itself); one whose account has no second factor yet
+/// may only enrol one.
+pub struct PageSession {
+    pub session: Session,
+    pub token: Zeroizing<String>,
+}
+
+impl PageSession {
+    /// The CSRF token this session's forms carry.
+    pub fn csrf(&self) -> String {
+        renkei_crypto::session::csrf_token(&self.token)
+    }
+
+    /// Whether this person may take `action` (`sessions::permit`, as the JSON API asks it); a
+    /// refusal is a page, and a person without a second factor is sent to enrol one.
+    pub fn permit(&self, action: renkei_domain::policy::Action) -> Result<(), Refused> {
+        crate::sessions::permit(&self.session, action).map_err(|p| {
+            Refused::from(if self.session.enrol_only { Redirect::to("/totp").into_response() } else { crate::web::layout::failure(p) })
+        })
+    }
+
+    /// Whether a form's CSRF token is this session's.
+    pub fn check_csrf(&self, presented: &str) -> Result<(), Refused> {
+        if renkei_crypto::session::csrf_matches(&self.token, presented) { Ok(()) } else { Err(forged().into()) }
+    }
+}
+
+/// A page's answer when it does not do what was asked (a forged form, a role that may not, a
+/// session to enrol first): a response of its own, which a handler returns with `?`.
+pub struct Refused(Box<Response>);
+
+impl From<Response> for Refused {
+    fn from(r: Response) -> Self {
+        Self(Box::new(r))
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+/// A form that did not come from this site's page (no or a wrong CSRF token): refused, nothing done.
+pub fn forged() -> Response {
+    (StatusCode::FORBIDDEN, crate::web::layout::bare("送信できませんでした", "画面を開き直してから、もう一度操作してください。"))
+        .into_response()
+}
+
+impl FromRequestParts<Arc<Platform>> for PageSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, p: &Arc<Platform>) -> Result<Self, Response> {
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(to_sign_in(None)) };
+        match p.session(&token).await {
+            Ok(session) => {
+                let enrolling = parts.uri.path().starts_with("/totp") || parts.uri.path() == "/sign-out";
+                if session.enrol_only && !enrolling {
+                    return Err(Redirect::to("/totp").into_response());
+                }
+                Ok(Self { session, token })
+            }
+            Err(AccountError::Ended(end)) => Err(to_sign_in(Some(end))),
+            Err(e) => Err(crate::web::layout::failure(e.into())),
+        }
+    }
+}
+
+/// The sign-in page, the session cookie cleared, saying why the session ended if it did by itself.
+fn to_sign_in(end: Option<SessionEnd>) -> Response {
+    let to = match end {
+        Some(SessionEnd::Idle) => "/sign-in?ended=idle",
+        Some(SessionEnd::Expired) => "/sign-in?ended=expired",
+        Some(SessionEnd::Revoked) | None => "/sign-in",
+    };
+    let mut resp = Redirect::to(to).into_response();
+    if end.is_some() {
+        resp.headers_mut().append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, None));
+    }
+    resp
+}
