@@ -1,0 +1,180 @@
+//! The pages in a real browser: headless Chromium driven over WebDriver (chromedriver, as
+//! `.ci/run` installs them), axe-core run on every page (no serious or critical violation), and a
+//! screenshot of each step under `target/screens/` (the committed ones, shown in
+//! `docs/guide-ja.md`, are copied from there).
+
+mod common;
+
+use common::Cluster;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// chromedriver on a port of its own, and a headless Chromium session on it; both end with it.
+struct Browser {
+    client: Client,
+    driver: Child,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn tool(env: &str, default: &str, install: &str) -> String {
+    let path = std::env::var(env).unwrap_or_else(|_| default.to_owned());
+    assert!(std::path::Path::new(&path).exists(), "{path} is not installed: {install} (as .ci/run does), or set {env}");
+    path
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let chromium = tool("RENKEI_CHROMIUM", "/usr/bin/chromium", "apt-get install chromium chromium-driver");
+        let chromedriver = tool("RENKEI_CHROMEDRIVER", "/usr/bin/chromedriver", "apt-get install chromium chromium-driver");
+        let port = common::free_port();
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let caps = serde_json::json!({
+            // The test cluster's CA is not the browser's: its certificates are accepted as they are.
+            "acceptInsecureCerts": true,
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,800", "--lang=ja"]
+            }
+        });
+        let caps = match caps {
+            serde_json::Value::Object(m) => m,
+            _ => unreachable!("an object"),
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = None;
+        for _ in 0..100 {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => return Browser { client, driver },
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no WebDriver session: {last:?}");
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("navigate");
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        field.clear().await.expect("clear");
+        field.send_keys(text).await.expect("type");
+    }
+
+    async fn click(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.expect("click");
+    }
+
+    async fn text(&self) -> String {
+        self.client.find(Locator::Css("body")).await.expect("body").text().await.expect("text")
+    }
+
+    async fn path(&self) -> String {
+        self.client.current_url().await.expect("url").path().to_owned()
+    }
+
+    /// Waits until the page at `path` has loaded (a click that submits a form may return before
+    /// the browser has left the page it was on).
+    async fn arrive(&self, path: &str) {
+        for _ in 0..100 {
+            let loaded = self.client.execute("return document.readyState", vec![]).await.ok() == Some(serde_json::json!("complete"));
+            if loaded && self.path().await == path {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("still at {} rather than {path}", self.path().await);
+    }
+
+    /// Runs axe-core on the page and fails on any serious or critical violation (WCAG 2.1 A and
+    /// AA rules: JIS X 8341-3 level AA), then saves a screenshot as `target/screens/NAME.png`.
+    async fn check(&self, name: &str) {
+        let axe = std::fs::read_to_string(axe_path()).expect("axe-core");
+        self.client.execute(&format!("{axe}\nreturn true;"), vec![]).await.expect("load axe-core");
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+                   .then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                     .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+                   .catch(e => done(['axe failed: ' + e]));",
+                vec![],
+            )
+            .await
+            .expect("axe.run");
+        assert_eq!(found, serde_json::json!([]), "{name}: accessibility violations");
+        let png = self.client.screenshot().await.expect("screenshot");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screens");
+        std::fs::create_dir_all(&dir).expect("screens dir");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("save screenshot");
+    }
+}
+
+fn axe_path() -> std::path::PathBuf {
+    let default = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/axe/node_modules/axe-core/axe.min.js");
+    let path = std::env::var("RENKEI_AXE").map(Into::into).unwrap_or(default);
+    assert!(
+        path.exists(),
+        "axe-core is not installed: npm install --prefix target/axe axe-core@4.10.3 (as .ci/run does), or set RENKEI_AXE"
+    );
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_member_signs_in_enrols_the_second_factor_and_signs_out() {
+    let c = Cluster::start().await;
+    c.admin_with(
+        &["account-create", "--tenant", "tenant-a", "--name", "sato", "--role", "staff", "--org", "a-mayor"],
+        "a long passphrase\n",
+    );
+    let b = Browser::start().await;
+    let url = |path: &str| format!("{}{path}", c.internal());
+
+    b.goto(&url("/")).await;
+    assert_eq!(b.path().await, "/sign-in", "a page without a session leads to sign-in");
+    b.check("01-sign-in").await;
+    b.fill("#name", "sato").await;
+    b.fill("#password", "wrong passphrase").await;
+    b.click("button[type=submit]").await;
+    b.client.wait().for_element(Locator::Css(".notice.error")).await.expect("the refusal");
+    assert!(b.text().await.contains("サインインできませんでした"));
+    b.check("02-sign-in-refused").await;
+
+    b.fill("#name", "sato").await;
+    b.fill("#password", "a long passphrase").await;
+    b.click("main button[type=submit]").await;
+    b.arrive("/totp").await;
+    b.check("03-enrol-second-factor").await;
+    let uri = b.client.find(Locator::Css(".secret")).await.expect("secret").prop("textContent").await.expect("text").unwrap_or_default();
+    let totp = renkei_crypto::totp::Totp::from_uri(uri.trim()).expect("otpauth URI");
+    b.fill("#code", &totp.code(common::unix_now())).await;
+    b.click("main button[type=submit]").await;
+    b.arrive("/").await;
+    assert!(b.text().await.contains("sato さん（職員）"));
+    b.check("04-home").await;
+
+    b.click("header button[type=submit]").await;
+    b.arrive("/sign-in").await;
+    assert!(b.text().await.contains("サインアウトしました"));
+    b.goto(&url("/")).await;
+    assert_eq!(b.path().await, "/sign-in", "signed out: home is closed");
+    b.client.clone().close().await.expect("close the session");
+}
