@@ -128,11 +128,66 @@ impl Matrix {
     pub fn knows_item(&self, item: &ItemCode) -> bool {
         self.items.contains_key(item)
     }
+
+    /// The choices of a query form, one step at a time (事務 → provider's type → items): what
+    /// `pick` narrows the rows to, each once, in the table's order, with its name.
+    fn choices<K: Clone + PartialEq>(&self, keep: impl Fn(&MatrixRow) -> bool, pick: impl Fn(&MatrixRow) -> (K, &str)) -> Vec<(K, String)> {
+        let mut out: Vec<(K, String)> = Vec::new();
+        for (k, name) in self.rows.iter().filter(|r| keep(r)).map(pick) {
+            if !out.iter().any(|(seen, _)| *seen == k) {
+                out.push((k, name.to_owned()));
+            }
+        }
+        out
+    }
+
+    /// The duties an org of type `requester` may file queries for.
+    pub fn duties_for(&self, requester: &OrgType) -> Vec<(DutyCode, String)> {
+        self.choices(|r| &r.requester_type == requester, |r| (r.duty.clone(), r.duty_name.as_str()))
+    }
+
+    /// The types of org that `requester` may ask under `duty`.
+    pub fn provider_types_for(&self, requester: &OrgType, duty: &DutyCode) -> Vec<(OrgType, String)> {
+        self.choices(|r| &r.requester_type == requester && &r.duty == duty, |r| (r.provider_type.clone(), r.provider_name.as_str()))
+    }
+
+    /// The items `requester` may ask an org of type `provider` for under `duty`.
+    pub fn items_for(&self, requester: &OrgType, duty: &DutyCode, provider: &OrgType) -> Vec<(ItemCode, String)> {
+        self.choices(
+            |r| &r.requester_type == requester && &r.duty == duty && &r.provider_type == provider,
+            |r| (r.item.clone(), r.item_name.as_str()),
+        )
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_query_forms_choices_narrow_step_by_step_to_what_the_table_allows() {
+        let m = Matrix::from_csv(
+            "t",
+            "row,requester_type,requester_name,duty_code,duty_name,provider_type,provider_name,item_code,item_name
+1,MUNI,市町村長,D1,事務1,MUNI,市町村長,TAX,地方税
+2,MUNI,市町村長,D1,事務1,MUNI,市町村長,RES,住民票
+3,MUNI,市町村長,D1,事務1,HI,健保組合,HEALTH,医療保険
+4,MUNI,市町村長,D2,事務2,MUNI,市町村長,TAX,地方税
+5,EDU,教育委員会,D3,事務3,MUNI,市町村長,TAX,地方税
+",
+        )
+        .unwrap();
+        let t = |s: &str| OrgType::parse(s).unwrap();
+        let d = |s: &str| DutyCode::parse(s).unwrap();
+        let codes = |v: Vec<(String, String)>| v.into_iter().map(|(c, _)| c).collect::<Vec<_>>();
+        let duties = m.duties_for(&t("MUNI")).into_iter().map(|(c, n)| (c.to_string(), n)).collect::<Vec<_>>();
+        assert_eq!(duties, [("D1".to_owned(), "事務1".to_owned()), ("D2".to_owned(), "事務2".to_owned())]);
+        let providers = m.provider_types_for(&t("MUNI"), &d("D1")).into_iter().map(|(c, n)| (c.to_string(), n)).collect();
+        assert_eq!(codes(providers), ["MUNI", "HI"]);
+        let items = m.items_for(&t("MUNI"), &d("D1"), &t("MUNI")).into_iter().map(|(c, n)| (c.to_string(), n)).collect();
+        assert_eq!(codes(items), ["TAX", "RES"]);
+        assert!(m.items_for(&t("EDU"), &d("D1"), &t("MUNI")).is_empty(), "another requester's duty offers nothing");
+    }
 
     const SAMPLE: &str = "row,requester_type,requester_name,duty_code,duty_name,provider_type,provider_name,item_code,item_name\n\
         15,MUNI,市町村長,D015,地方税の賦課徴収に関する事務,MUNI,市町村長,TAX,地方税関係情報\n\

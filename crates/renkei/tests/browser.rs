@@ -82,6 +82,28 @@ impl Browser {
         self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.expect("click");
     }
 
+    /// Signs `name` in for the first time and enrols the second factor from the page's
+    /// `otpauth` URI, which it returns; the browser is then at home.
+    async fn sign_in_first_time(&self, base: &str, name: &str, password: &str) -> renkei_crypto::totp::Totp {
+        self.goto(&format!("{base}/sign-in")).await;
+        self.fill("#name", name).await;
+        self.fill("#password", password).await;
+        self.click("main button[type=submit]").await;
+        self.arrive("/totp").await;
+        let uri =
+            self.client.find(Locator::Css(".secret")).await.expect("secret").prop("textContent").await.expect("text").unwrap_or_default();
+        let totp = renkei_crypto::totp::Totp::from_uri(uri.trim()).expect("otpauth URI");
+        self.fill("#code", &totp.code(common::unix_now())).await;
+        self.click("main button[type=submit]").await;
+        self.arrive("/").await;
+        totp
+    }
+
+    async fn select(&self, css: &str, value: &str) {
+        let select = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        select.select_by_value(value).await.expect("select");
+    }
+
     async fn text(&self) -> String {
         self.client.find(Locator::Css("body")).await.expect("body").text().await.expect("text")
     }
@@ -176,5 +198,77 @@ async fn a_staff_member_signs_in_enrols_the_second_factor_and_signs_out() {
     assert!(b.text().await.contains("サインアウトしました"));
     b.goto(&url("/")).await;
     assert_eq!(b.path().await, "/sign-in", "signed out: home is closed");
+    b.client.clone().close().await.expect("close the session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_member_registers_a_person_files_a_query_and_reads_the_answer() {
+    let c = Cluster::start().await;
+    c.admin_with(
+        &["account-create", "--tenant", "tenant-a", "--name", "sato", "--role", "staff", "--org", "a-mayor"],
+        "a long passphrase\n",
+    );
+    let admin = c.person("tenant-a", "admin-a", "tenant_admin", None).await;
+    let duties = serde_json::json!({"duties": ["D015"]});
+    let (s, _, v) = c.as_person(&admin, reqwest::Method::PUT, "/api/v1/accounts/sato/duties", Some(duties)).await;
+    assert_eq!(s, 200, "{v}");
+    // The provider knows the person and holds a copy.
+    assert_eq!(c.register("b-mayor", "B1", &common::number(77)).await.0, 201);
+    assert_eq!(c.copy("b-mayor", "B1", "TAX", "2026-04-01", serde_json::json!({"課税額": 123456})).await.0, 200);
+
+    let b = Browser::start().await;
+    let base = c.internal();
+    b.sign_in_first_time(&base, "sato", "a long passphrase").await;
+    assert!(b.text().await.contains("照会はまだありません"));
+
+    b.click("a[href='/persons/new']").await;
+    b.arrive("/persons/new").await;
+    b.check("10-register-person").await;
+    b.fill("#addressee", "A1").await;
+    b.fill("#number", "123").await;
+    b.click("main button[type=submit]").await;
+    b.client.wait().for_element(Locator::Css(".notice.error")).await.expect("the refusal");
+    assert!(!b.client.source().await.expect("source").contains("value=\"123\""), "the number is not shown again");
+    b.fill("#addressee", "A1").await;
+    b.fill("#number", &common::number(77)).await;
+    b.click("main button[type=submit]").await;
+    b.client.wait().for_element(Locator::Css(".notice.success")).await.expect("registered");
+    assert!(b.text().await.contains("宛名番号 A1 の方を登録しました。"));
+    b.check("11-person-registered").await;
+
+    b.click("main a.button").await;
+    b.arrive("/queries/new").await;
+    b.select("#duty", "D015").await;
+    b.click("main button.secondary").await;
+    b.client.wait().for_element(Locator::Css("#provider")).await.expect("step 2");
+    b.fill("#provider", "b-mayor").await;
+    b.click("main button.secondary").await;
+    b.client.wait().for_element(Locator::Css("#item-TAX")).await.expect("step 3");
+    b.check("12-file-query").await;
+    b.click("#item-TAX").await;
+    b.fill("#addressee", "A1").await;
+    b.click("main form[method=post] button[type=submit]").await;
+    if b.client.wait().for_element(Locator::Css("#state")).await.is_err() {
+        panic!("not the query's page: {}", b.text().await);
+    }
+    let query_path = b.path().await;
+    assert!(query_path.starts_with("/queries/"), "{query_path}");
+    let mut state = String::new();
+    for _ in 0..100 {
+        state = b.client.find(Locator::Css("#state")).await.expect("state").text().await.expect("text");
+        if state == "回答済" || state == "エラー" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        b.goto(&format!("{base}{query_path}")).await;
+    }
+    assert_eq!(state, "回答済");
+    let text = b.text().await;
+    assert!(text.contains("照会先が情報を提供しました") && text.contains("課税額") && text.contains("123456"), "{text}");
+    b.check("13-query-answered").await;
+
+    b.goto(&format!("{base}/")).await;
+    assert!(b.text().await.contains("回答済：1件"));
+    b.check("14-home-with-queries").await;
     b.client.clone().close().await.expect("close the session");
 }

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use renkei_domain::policy::{self, Action, DutyScope, Principal};
 use renkei_domain::{OrgId, TenantId};
 use renkei_net::{Problem, ProblemKind};
-use renkei_store::tenant::TenantStore;
+use renkei_store::tenant::{QueryFilter, QueryView, TenantStore};
 use std::sync::Arc;
 
 /// A client system or a person, authenticated; what they may do is not yet asked.
@@ -48,16 +48,7 @@ impl FromRequestParts<Arc<Platform>> for Caller {
     async fn from_request_parts(parts: &mut Parts, p: &Arc<Platform>) -> Result<Self, Problem> {
         let token = crate::bearer(parts).ok_or_else(Problem::unauthorized)?;
         if token.starts_with(renkei_crypto::session::PREFIX) {
-            let person = SignedInPerson::from_request_parts(parts, p).await?;
-            let a = &person.session.account;
-            return Ok(Caller {
-                who: Principal::Person(a.role),
-                tenant: a.tenant.clone(),
-                org: a.org.clone(),
-                duties: a.duties.clone(),
-                actor: a.name.to_string(),
-                person: Some(person),
-            });
+            return Ok(Caller::person(SignedInPerson::from_request_parts(parts, p).await?));
         }
         let hash = renkei_crypto::apikey::hash(token);
         let scope = p.key_scope(&hash).await?.ok_or_else(Problem::unauthorized)?;
@@ -73,6 +64,19 @@ impl FromRequestParts<Arc<Platform>> for Caller {
 }
 
 impl Caller {
+    /// A signed-in person as a caller (the pages' session, found by its cookie).
+    pub fn person(person: SignedInPerson) -> Self {
+        let a = &person.session.account;
+        Caller {
+            who: Principal::Person(a.role),
+            tenant: a.tenant.clone(),
+            org: a.org.clone(),
+            duties: a.duties.clone(),
+            actor: a.name.to_string(),
+            person: Some(person),
+        }
+    }
+
     /// The caller, allowed `action` by `domain::policy` (and, for a person, by their session),
     /// or the refusal.
     pub fn act(&self, action: Action) -> Result<Act<'_>, Problem> {
@@ -108,6 +112,24 @@ impl Act<'_> {
 
     pub async fn org_context(&self, p: &Platform) -> Result<Arc<crate::OrgContext>, Problem> {
         p.org(self.org()?).await?.ok_or_else(|| gone("org"))
+    }
+
+    /// The queries this caller may read: their org's, of the duties they are assigned.
+    pub fn query_filter(&self) -> QueryFilter {
+        QueryFilter {
+            only_duties: match self.duties {
+                DutyScope::All => None,
+                DutyScope::Only(duties) => Some(duties.iter().cloned().collect()),
+            },
+            ..QueryFilter::default()
+        }
+    }
+
+    /// Query `id` of the caller's org, if it is one of their duties; another org's or duty's
+    /// answers as none (404), so its existence does not leak.
+    pub async fn query(&self, p: &Platform, id: &str) -> Result<QueryView, Problem> {
+        let view = self.store(p).await?.query(self.org()?, id).await?.ok_or_else(Problem::not_found)?;
+        if self.duties.allows(&view.duty) { Ok(view) } else { Err(Problem::not_found()) }
     }
 }
 

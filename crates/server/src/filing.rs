@@ -2,11 +2,12 @@
 //! requester and the provider's type, then the durable outbox, told at once. The internal API's
 //! handler only extracts the request and maps what this returns.
 
+use crate::caller::Act;
 use crate::{OrgContext, Platform};
 use renkei_domain::{AddresseeNo, Date, DutyCode, FilingRule, ItemCode, OrgId, QueryState, RequestId};
 use renkei_net::{Problem, ProblemKind};
 use renkei_store::StoreError;
-use renkei_store::tenant::{Filing, InHouse, NewQuery, TenantStore};
+use renkei_store::tenant::{Filing, InHouse, NewQuery, QueryView, TenantStore};
 use std::sync::Arc;
 
 /// A query as a requester files it.
@@ -53,6 +54,23 @@ impl From<FilingError> for Problem {
             FilingError::InHouseManual => ProblemKind::Conflict,
         };
         Problem::detailed(kind, detail)
+    }
+}
+
+/// Files `f` as the caller `act` (of `Action::FileQuery`) for their org, auditing a person's new
+/// query: the query, and whether it is new (`false`: the same idempotency key filed it before).
+pub async fn file_as(p: &Arc<Platform>, act: &Act<'_>, f: QueryFiling) -> Result<(QueryView, bool), Problem> {
+    let org = act.org_context(p).await?;
+    let store = act.store(p).await?;
+    match p.file_query(&org, store, f, act.duties).await? {
+        Filing::Created(view) => {
+            act.audit(p, "query.file", &format!("query:{}", view.id), &format!("duty {} provider {}", view.duty, view.provider)).await?;
+            Ok((view, true))
+        }
+        Filing::Existing(view) => Ok((view, false)),
+        Filing::PersonNotRegistered => {
+            Err(Problem::detailed(ProblemKind::PersonNotRegistered, "register the person (POST /api/v1/persons) before querying"))
+        }
     }
 }
 

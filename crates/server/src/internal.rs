@@ -13,10 +13,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use renkei_domain::Date;
 use renkei_domain::bulk::{Encoding, FileKind};
-use renkei_domain::policy::{Action, DutyScope};
-use renkei_domain::{AddresseeNo, DutyCode, IndividualNumber, ItemCode, OrgId, QueryState, RecordOutcome, RequestId, SecretText, Side};
+use renkei_domain::policy::Action;
+use renkei_domain::{AddresseeNo, DutyCode, ItemCode, OrgId, QueryState, RecordOutcome, RequestId, SecretText, Side};
 use renkei_net::{ApiJson, Problem, ProblemKind};
-use renkei_store::tenant::{Filing, QueryFilter, QueryView, Registration};
+use renkei_store::tenant::{QueryFilter, QueryView, Registration};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -83,18 +83,10 @@ pub async fn register_person(
     ApiJson(body): ApiJson<RegisterPerson>,
 ) -> Result<(StatusCode, Json<PersonRegistered>), Problem> {
     let act = caller.act(Action::RegisterPerson)?;
-    let number = IndividualNumber::parse(body.individual_number.as_str())
-        .map_err(|e| Problem::detailed(ProblemKind::InvalidIndividualNumber, e.to_string()))?;
-    let org = act.org_context(&p).await?;
-    let store = act.store(&p).await?;
-    let status = p.register_person(&org, &store, &body.addressee_no, number).await?;
-    let (http, status) = match status {
+    let (http, status) = match crate::persons::register_as(&p, &act, &body.addressee_no, body.individual_number.as_str()).await? {
         Registration::Created => (StatusCode::CREATED, "created"),
         Registration::AlreadyRegistered => (StatusCode::OK, "already_registered"),
     };
-    if http == StatusCode::CREATED {
-        act.audit(&p, "person.register", &format!("org:{}", org.id), "").await?;
-    }
     Ok((http, Json(PersonRegistered { addressee_no: body.addressee_no, status: status.into() })))
 }
 
@@ -237,33 +229,18 @@ pub async fn file_query(
     ApiJson(body): ApiJson<FileQuery>,
 ) -> Result<(StatusCode, Json<QueryResource>), Problem> {
     let act = caller.act(Action::FileQuery)?;
-    let org = act.org_context(&p).await?;
-    let store = act.store(&p).await?;
-    let filing = p
-        .file_query(
-            &org,
-            store,
-            QueryFiling {
-                duty: body.duty,
-                provider: body.provider_org,
-                items: body.items,
-                addressee: body.addressee_no,
-                reference_date: body.reference_date,
-                idempotency_key: body.idempotency_key,
-                filed_by: act.actor.to_owned(),
-            },
-            act.duties,
-        )
-        .await?;
-    match filing {
-        Filing::Created(view) => {
-            act.audit(&p, "query.file", &format!("query:{}", view.id), &format!("duty {} provider {}", view.duty, view.provider)).await?;
-            Ok((StatusCode::CREATED, Json(view.into())))
-        }
-        Filing::Existing(view) => Ok((StatusCode::OK, Json(view.into()))),
-        Filing::PersonNotRegistered => {
-            Err(Problem::detailed(ProblemKind::PersonNotRegistered, "register the person (POST /api/v1/persons) before querying"))
-        }
+    let filing = QueryFiling {
+        duty: body.duty,
+        provider: body.provider_org,
+        items: body.items,
+        addressee: body.addressee_no,
+        reference_date: body.reference_date,
+        idempotency_key: body.idempotency_key,
+        filed_by: act.actor.to_owned(),
+    };
+    match crate::filing::file_as(&p, &act, filing).await? {
+        (view, true) => Ok((StatusCode::CREATED, Json(view.into()))),
+        (view, false) => Ok((StatusCode::OK, Json(view.into()))),
     }
 }
 
@@ -274,11 +251,7 @@ pub async fn file_query(
     security(("api_key" = []), ("session" = [])))]
 pub async fn get_query(State(p): State<Arc<Platform>>, caller: Caller, Path(id): Path<String>) -> Result<Json<QueryResource>, Problem> {
     let act = caller.act(Action::ReadQueries)?;
-    let view = act.store(&p).await?.query(act.org()?, &id).await?.ok_or_else(Problem::not_found)?;
-    if !act.duties.allows(&view.duty) {
-        return Err(Problem::not_found());
-    }
-    Ok(Json(view.into()))
+    Ok(Json(act.query(&p, &id).await?.into()))
 }
 
 /// Largest CSV body of a bulk load over the API. Go-live loads of millions of lines go through
@@ -461,15 +434,8 @@ pub async fn list_queries(
 ) -> Result<Json<QueryList>, Problem> {
     let act = caller.act(Action::ReadQueries)?;
     let q = params(query)?;
-    let filter = QueryFilter {
-        state: q.state,
-        filed_since_ms: q.filed_since.map(|t| t.timestamp_millis()),
-        duty: q.duty,
-        only_duties: match act.duties {
-            DutyScope::All => None,
-            DutyScope::Only(duties) => Some(duties.iter().cloned().collect()),
-        },
-    };
+    let filter =
+        QueryFilter { state: q.state, filed_since_ms: q.filed_since.map(|t| t.timestamp_millis()), duty: q.duty, ..act.query_filter() };
     Ok(Json(query_page(&p, &act, &filter, PageParams { limit: q.limit, after: q.after }).await?))
 }
 

@@ -3,9 +3,10 @@
 //! tenant for the Individual Number, each org's store row keeps only its own code, and the
 //! number is forgotten. Bulk loads do the same in batches (`import.rs`).
 
+use crate::caller::Act;
 use crate::{OrgContext, Platform};
 use renkei_domain::{AddresseeNo, IndividualNumber, OrgCode, OrgId};
-use renkei_net::Problem;
+use renkei_net::{Problem, ProblemKind};
 use renkei_store::StoreError;
 use renkei_store::tenant::{Registration, TenantStore};
 
@@ -26,6 +27,19 @@ impl From<RegisterError> for Problem {
             RegisterError::Store(e) => e.into(),
         }
     }
+}
+
+/// Registers `addressee` with the Individual Number `number` (as typed: checked here) as the
+/// caller `act` (of `Action::RegisterPerson`), auditing a person's new registration.
+pub async fn register_as(p: &Platform, act: &Act<'_>, addressee: &AddresseeNo, number: &str) -> Result<Registration, Problem> {
+    let number = IndividualNumber::parse(number).map_err(|e| Problem::detailed(ProblemKind::InvalidIndividualNumber, e.to_string()))?;
+    let org = act.org_context(p).await?;
+    let store = act.store(p).await?;
+    let status = p.register_person(&org, &store, addressee, number).await?;
+    if status == Registration::Created {
+        act.audit(p, "person.register", &format!("org:{}", org.id), "").await?;
+    }
+    Ok(status)
 }
 
 impl Platform {

@@ -79,6 +79,11 @@ impl FromRequestParts<Arc<Platform>> for SignedInPerson {
 }
 
 impl SignedInPerson {
+    /// The person of a session found by its token another way (the pages' cookie).
+    pub(crate) fn new(session: Session, token: Zeroizing<String>) -> Self {
+        Self { session, token }
+    }
+
     pub fn role(&self) -> Role {
         self.session.account.role
     }

@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use chrono::Offset;
 use maud::{DOCTYPE, Markup, html};
 use renkei_net::Problem;
 use renkei_store::accounts::Session;
@@ -67,6 +68,47 @@ pub fn failure(p: Problem) -> Response {
     };
     let detail = p.detail.unwrap_or(p.title);
     (status, page(heading, None, html! { p { (detail) } })).into_response()
+}
+
+/// A problem as a notice on the page that caused it, in Japanese where its kind is a person's
+/// to put right; the detail never quotes a personal value (`renkei_net::problem`).
+pub fn problem_notice(p: &Problem) -> Markup {
+    let slug = p.type_uri.rsplit(':').next().unwrap_or_default();
+    let text = match slug {
+        "invalid-individual-number" => "個人番号が正しくありません。12桁の数字を確かめてください。",
+        "invalid-body" | "invalid-query" => "入力内容を確かめてください。",
+        "conflict" => "この宛名番号またはこの方は、別の内容で登録されています。",
+        "person-not-registered" => "この宛名番号の方はまだ登録されていません。先に照会対象者を登録してください。",
+        "unknown-provider" => "照会先の機関が見つかりません。機関コードを確かめてください。",
+        "matrix-denied" => "別表第二で認められていない照会です。",
+        "duty-not-assigned" => "この事務は、あなたに割り当てられていません。",
+        "unknown-item" => "特定個人情報の項目が正しくありません。",
+        "hub-unavailable" => "情報提供ネットワークシステムにつながりません。しばらくしてからお試しください。",
+        _ => "操作できませんでした。",
+    };
+    html! {
+        div.notice.error role="alert" {
+            p { (text) }
+            @if let Some(detail) = &p.detail { p.hint { (detail) } }
+        }
+    }
+}
+
+/// A moment (milliseconds since the epoch) as the pages show it: its date in both calendars and
+/// its time, in Japan's time.
+pub fn moment(ms: i64) -> String {
+    match chrono::DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&jst())) {
+        Some(t) => match renkei_domain::Date::new(t.date_naive()) {
+            Ok(d) => format!("{} {}", renkei_domain::wareki::both(d), t.format("%H:%M")),
+            Err(_) => t.to_rfc3339(),
+        },
+        None => String::new(),
+    }
+}
+
+/// Japan's time (UTC+9, no daylight saving), in which the pages show moments and take today.
+pub fn jst() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| chrono::Utc.fix())
 }
 
 /// The role as the pages name it.

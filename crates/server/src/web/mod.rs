@@ -11,6 +11,8 @@
 
 pub mod assets;
 pub mod layout;
+pub mod persons;
+pub mod queries;
 pub mod session;
 pub mod sign_in;
 
@@ -22,7 +24,12 @@ use std::sync::Arc;
 
 /// The pages' routes, with their security headers.
 pub fn routes() -> Router<Arc<Platform>> {
-    Router::new().merge(sign_in::routes()).merge(assets::routes()).layer(axum::middleware::map_response(headers))
+    Router::new()
+        .merge(sign_in::routes())
+        .merge(queries::routes())
+        .merge(persons::routes())
+        .merge(assets::routes())
+        .layer(axum::middleware::map_response(headers))
 }
 
 /// What every page and asset is sent with.

@@ -57,6 +57,12 @@ pub struct PageSession {
 }
 
 impl PageSession {
+    /// The person as a caller of the service layer, whose `act` asks `domain::policy` as the
+    /// JSON API's routes do.
+    pub fn caller(&self) -> crate::caller::Caller {
+        crate::caller::Caller::person(crate::sessions::SignedInPerson::new(self.session.clone(), self.token.clone()))
+    }
+
     /// The CSRF token this session's forms carry.
     pub fn csrf(&self) -> String {
         renkei_crypto::session::csrf_token(&self.token)

@@ -137,11 +137,21 @@ async fn sign_out(State(p): State<Arc<Platform>>, s: PageSession, Form(form): Fo
 }
 
 /// The home page: who is signed in and what their role reaches.
-async fn home(s: PageSession) -> Response {
+async fn home(State(p): State<Arc<Platform>>, s: PageSession) -> Response {
     let csrf = s.csrf();
     let a = &s.session.account;
+    // What each role works on first; the rest of a role's pages are linked from there.
+    let work = if crate::sessions::permit(&s.session, Action::FileQuery).is_ok() {
+        match super::queries::home_queries(&p, &s).await {
+            Ok(m) => Some(m),
+            Err(problem) => return layout::failure(problem),
+        }
+    } else {
+        None
+    };
     let body = html! {
         p { (a.name.as_str()) " さん（" (layout::role_name(a.role)) "）としてサインインしています。" }
+        @if let Some(work) = work { (work) }
     };
     page("ホーム", Some((&s.session, &csrf)), body).into_response()
 }
