@@ -272,3 +272,106 @@ async fn a_staff_member_registers_a_person_files_a_query_and_reads_the_answer() 
     b.check("14-home-with-queries").await;
     b.client.clone().close().await.expect("close the session");
 }
+
+/// Files a-mayor's query to b-mayor about A1 (TAX, D015) through the API, as
+/// the staff member holding `session`; returns its id.
+async fn file_by_api(c: &Cluster, session: &str, key: &str) -> String {
+    let body = serde_json::json!({"duty": "D015", "provider_org": "b-mayor", "items": ["TAX"], "addressee_no": "A1",
+        "reference_date": "2026-07-01", "idempotency_key": key});
+    let (s, _, q) = c.as_person(session, reqwest::Method::POST, "/api/v1/queries", Some(body)).await;
+    assert_eq!(s, 201, "{q}");
+    q["id"].as_str().expect("id").to_owned()
+}
+
+/// a-mayor's staff member `sato` (D015), A1 registered at a-mayor and B1 (the same person) at
+/// b-mayor with a TAX copy: the cluster and sato's session.
+async fn linked_person() -> (Cluster, String) {
+    let c = Cluster::start().await;
+    let admin = c.person("tenant-a", "admin-a", "tenant_admin", None).await;
+    let sato = c.person("tenant-a", "sato", "staff", Some("a-mayor")).await;
+    let duties = serde_json::json!({"duties": ["D015"]});
+    let (s, _, v) = c.as_person(&admin, reqwest::Method::PUT, "/api/v1/accounts/sato/duties", Some(duties)).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _, v) = c
+        .as_person(&admin, reqwest::Method::PUT, "/api/v1/approval-policies/a-mayor/D015", Some(serde_json::json!({"window_minutes": 60})))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(c.register("a-mayor", "A1", &common::number(78)).await.0, 201);
+    assert_eq!(c.register("b-mayor", "B1", &common::number(78)).await.0, 201);
+    assert_eq!(c.copy("b-mayor", "B1", "TAX", "2026-04-01", serde_json::json!({"課税額": 5000})).await.0, 200);
+    (c, sato)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approver_approves_one_query_and_rejects_another_with_a_reason() {
+    let (c, sato) = linked_person().await;
+    let first = file_by_api(&c, &sato, "approve-me").await;
+    let second = file_by_api(&c, &sato, "reject-me").await;
+    c.admin_with(
+        &["account-create", "--tenant", "tenant-a", "--name", "kato", "--role", "approver", "--org", "a-mayor"],
+        "a long passphrase\n",
+    );
+
+    let b = Browser::start().await;
+    let base = c.internal();
+    b.sign_in_first_time(&base, "kato", "a long passphrase").await;
+    b.click("a[href='/approvals']").await;
+    b.arrive("/approvals").await;
+    assert_eq!(b.client.find_all(Locator::Css("section.card")).await.expect("cards").len(), 2);
+    b.check("20-approvals").await;
+    b.click(&format!("form[action='/approvals/{first}'] button")).await;
+    b.arrive("/approvals").await;
+    b.client.wait().for_element(Locator::Css(&format!("#reason-{second}"))).await.expect("the second is still there");
+    b.fill(&format!("#reason-{second}"), "基準日を確かめてください").await;
+    b.click(&format!("form.stack[action='/approvals/{second}'] button")).await;
+    b.arrive("/approvals").await;
+    b.client.wait().for_element(Locator::XPath("//p[contains(., '承認を待っている照会はありません')]")).await.expect("inbox empty");
+    b.check("21-approvals-done").await;
+
+    let answered = c.wait_final("a-mayor", &first).await;
+    assert_eq!((answered["state"].as_str(), answered["decided_by"].as_str()), (Some("answered"), Some("kato")), "{answered}");
+    let (_, _, rejected) = c.as_person(&sato, reqwest::Method::GET, &format!("/api/v1/queries/{second}"), None).await;
+    assert_eq!(rejected["state"], "failed", "{rejected}");
+    assert!(rejected["error"].as_str().unwrap_or_default().contains("基準日を確かめてください"), "{rejected}");
+    b.client.clone().close().await.expect("close the session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_providers_staff_member_reviews_a_held_query_and_provides() {
+    let (c, sato) = linked_person().await;
+    // No approval needed for this one: the policy goes; b-mayor marks B1's TAX manual.
+    let admin = c.person("tenant-a", "admin-a2", "tenant_admin", None).await;
+    let (s, _, _) = c.as_person(&admin, reqwest::Method::DELETE, "/api/v1/approval-policies/a-mayor/D015", None).await;
+    assert_eq!(s, 204);
+    let mark = serde_json::json!({"addressee_no": "B1", "item": "TAX", "mark": "manual"});
+    assert_eq!(c.api("b-mayor", reqwest::Method::PUT, "/api/v1/marks", Some(mark)).await.0, 200);
+    let id = file_by_api(&c, &sato, "held").await;
+    c.admin_with(
+        &["account-create", "--tenant", "tenant-b", "--name", "suzuki", "--role", "staff", "--org", "b-mayor"],
+        "a long passphrase\n",
+    );
+
+    let b = Browser::start().await;
+    let base = c.internal();
+    b.sign_in_first_time(&base, "suzuki", "a long passphrase").await;
+    let mut cards = 0;
+    for _ in 0..100 {
+        b.goto(&format!("{base}/reviews")).await;
+        cards = b.client.find_all(Locator::Css("section.card")).await.expect("cards").len();
+        if cards > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(cards, 1, "the forward is held for review");
+    assert!(b.text().await.contains("B1"), "the provider's own addressee number");
+    b.check("30-reviews").await;
+    b.click("main form:not(.stack) button[type=submit]").await;
+    b.arrive("/reviews").await;
+    b.client.wait().for_element(Locator::XPath("//p[contains(., '確認を待っている照会はありません')]")).await.expect("inbox empty");
+
+    let answered = c.wait_final("a-mayor", &id).await;
+    assert_eq!(answered["outcome"], "found", "{answered}");
+    assert_eq!(answered["answer"]["items"][0]["fields"]["課税額"], 5000, "{answered}");
+    b.client.clone().close().await.expect("close the session");
+}

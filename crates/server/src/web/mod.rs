@@ -10,6 +10,7 @@
 //! SameSite=Strict, [`session`]); every form carries a CSRF token ([`session::Csrf`]).
 
 pub mod assets;
+pub mod inboxes;
 pub mod layout;
 pub mod persons;
 pub mod queries;
@@ -28,6 +29,7 @@ pub fn routes() -> Router<Arc<Platform>> {
         .merge(sign_in::routes())
         .merge(queries::routes())
         .merge(persons::routes())
+        .merge(inboxes::routes())
         .merge(assets::routes())
         .layer(axum::middleware::map_response(headers))
 }
