@@ -33,6 +33,10 @@ pub struct DemoArgs {
     /// schema renkei_demo) instead of SQLite files. A new data directory starts them afresh.
     #[command(flatten)]
     db: run::DbArgs,
+    /// Print the current second-factor code of the demo person NAME (of --data-dir's people
+    /// file) and exit: for signing in on the pages without an authenticator app.
+    #[arg(long, value_name = "NAME", requires = "data_dir")]
+    code: Option<String>,
 }
 
 pub(crate) struct DemoTenant {
@@ -270,6 +274,10 @@ struct Scenario {
 }
 
 pub async fn run(a: DemoArgs) -> Result<ExitCode> {
+    if let (Some(name), Some(dir)) = (&a.code, &a.data_dir) {
+        println!("{}", people::current_code(dir, name)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let dir = match a.data_dir {
         Some(d) => d,
         None => tempfile::Builder::new().prefix("renkei-demo-").tempdir()?.keep(),
@@ -564,6 +572,12 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
         println!("    {:<19} {:<13} {}", p.name, p.role.code(), p.org.as_deref().unwrap_or(&p.tenant));
     }
     println!("  OpenAPI             https://{}/api/openapi.json   CA: {}", servers[0].1, pki_dir.join("ca.pem").display());
+    println!(
+        "  web pages (日本語)   https://{}/sign-in   sign in as a person above: their password is in the people file, and the code \
+         comes from their otpauth URI in any authenticator app, or from `renkei demo --data-dir {} --code NAME`",
+        servers[0].1,
+        dir.display()
+    );
 
     if a.once {
         let _ = tx.send(true);

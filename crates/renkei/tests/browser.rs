@@ -6,6 +6,7 @@
 mod common;
 
 use common::Cluster;
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -97,6 +98,26 @@ impl Browser {
         self.click("main button[type=submit]").await;
         self.arrive("/").await;
         totp
+    }
+
+    /// Types `keys` into whatever has the focus, as a keyboard does.
+    async fn keys(&self, keys: &str) {
+        self.client.active_element().await.expect("focused element").send_keys(keys).await.expect("keys");
+    }
+
+    /// Presses Tab until the focused element's text, value or id says `label` (at most 30
+    /// times), as someone without a mouse moves through a page.
+    async fn tab_to(&self, label: &str) {
+        for _ in 0..30 {
+            self.keys(&Key::Tab.to_string()).await;
+            let el = self.client.active_element().await.expect("focused element");
+            let text = el.text().await.unwrap_or_default();
+            let id = el.attr("id").await.ok().flatten().unwrap_or_default();
+            if text.trim() == label || id == label {
+                return;
+            }
+        }
+        panic!("Tab never reached {label}");
     }
 
     async fn select(&self, css: &str, value: &str) {
@@ -373,5 +394,88 @@ async fn a_providers_staff_member_reviews_a_held_query_and_provides() {
     let answered = c.wait_final("a-mayor", &id).await;
     assert_eq!(answered["outcome"], "found", "{answered}");
     assert_eq!(answered["answer"]["items"][0]["fields"]["課税額"], 5000, "{answered}");
+    b.client.clone().close().await.expect("close the session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_session_ends_and_the_sign_in_page_says_why() {
+    let c = Cluster::start().await;
+    c.admin_with(
+        &["account-create", "--tenant", "tenant-a", "--name", "sato", "--role", "staff", "--org", "a-mayor"],
+        "a long passphrase\n",
+    );
+    let b = Browser::start().await;
+    let base = c.internal();
+    b.sign_in_first_time(&base, "sato", "a long passphrase").await;
+    // Half an hour without use, as the store will have seen it.
+    let db = rusqlite::Connection::open(renkei_store::layout::platform_db(&c.path("platform"))).expect("platform database");
+    let aged = db.execute("UPDATE sessions SET last_seen_at = last_seen_at - ?1", [renkei_domain::account::IDLE_SECS]).expect("age");
+    assert_eq!(aged, 1);
+    b.goto(&format!("{base}/queries/new")).await;
+    b.arrive("/sign-in").await;
+    assert!(b.text().await.contains("操作のない時間が続いたため、サインアウトしました"));
+    b.check("05-signed-out-idle").await;
+    b.client.clone().close().await.expect("close the session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_query_is_filed_and_read_by_keyboard_alone() {
+    let (c, _) = linked_person().await;
+    let admin = c.person("tenant-a", "admin-k", "tenant_admin", None).await;
+    let (s, _, _) = c.as_person(&admin, reqwest::Method::DELETE, "/api/v1/approval-policies/a-mayor/D015", None).await;
+    assert_eq!(s, 204);
+    c.admin_with(
+        &["account-create", "--tenant", "tenant-a", "--name", "ito", "--role", "staff", "--org", "a-mayor"],
+        "a long passphrase\n",
+    );
+    let (s, _, v) =
+        c.as_person(&admin, reqwest::Method::PUT, "/api/v1/accounts/ito/duties", Some(serde_json::json!({"duties": ["D015"]}))).await;
+    assert_eq!(s, 200, "{v}");
+    let b = Browser::start().await;
+    let base = c.internal();
+    let (enter, down, space) = (Key::Enter.to_string(), Key::Down.to_string(), " ");
+
+    // Sign in and enrol: each form opens with the focus where typing starts.
+    b.goto(&format!("{base}/sign-in")).await;
+    b.keys("ito").await;
+    b.keys(&Key::Tab.to_string()).await;
+    b.keys(&format!("a long passphrase{enter}")).await;
+    b.arrive("/totp").await;
+    let uri = b.client.find(Locator::Css(".secret")).await.expect("secret").prop("textContent").await.expect("text").unwrap_or_default();
+    let totp = renkei_crypto::totp::Totp::from_uri(uri.trim()).expect("otpauth URI");
+    b.keys(&format!("{}{enter}", totp.code(common::unix_now()))).await;
+    b.arrive("/").await;
+
+    // Home → the form, a step at a time.
+    b.tab_to("照会を作成する").await;
+    b.keys(&enter).await;
+    b.arrive("/queries/new").await;
+    b.tab_to("duty").await;
+    b.keys(&down).await;
+    b.tab_to("次へ").await;
+    b.keys(&enter).await;
+    b.client.wait().for_element(Locator::Css("#provider")).await.expect("step 2");
+    b.tab_to("provider").await;
+    b.keys(&format!("b-mayor{enter}")).await;
+    b.client.wait().for_element(Locator::Css("#item-TAX")).await.expect("step 3");
+    b.tab_to("item-TAX").await;
+    b.keys(space).await;
+    b.tab_to("addressee").await;
+    b.keys("A1").await;
+    b.tab_to("照会する").await;
+    b.keys(&enter).await;
+    b.client.wait().for_element(Locator::Css("#state")).await.expect("the query's page");
+    let query_path = b.path().await;
+    let mut state = String::new();
+    for _ in 0..100 {
+        state = b.client.find(Locator::Css("#state")).await.expect("state").text().await.expect("text");
+        if state == "回答済" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        b.goto(&format!("{base}{query_path}")).await;
+    }
+    assert_eq!(state, "回答済");
+    assert!(b.text().await.contains("5000"));
     b.client.clone().close().await.expect("close the session");
 }

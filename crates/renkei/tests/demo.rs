@@ -41,6 +41,12 @@ fn demo_once_shows_every_outcome_and_leaves_no_individual_number_in_the_clear() 
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&people).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(std::fs::read_to_string(&people).unwrap().contains("otpauth://totp/"));
+    // The pages' address, and a current code for whoever has no authenticator app.
+    assert!(stdout.contains("/sign-in"), "{stdout}");
+    let code = Command::new(common::bin()).args(["demo", "--code", "kou-city-staff", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let code = String::from_utf8_lossy(&code.stdout);
+    let digits: String = code.chars().take_while(char::is_ascii_digit).collect();
+    assert!(digits.len() == 6 && code.contains("valid for"), "{code}");
 
     let seed: u64 = std::fs::read_to_string(dir.path().join("demo.seed")).unwrap().trim().parse().unwrap();
     let numbers = demo_numbers(seed, 45);

@@ -92,6 +92,16 @@ fn read(path: &Path) -> Result<Vec<DemoPerson>> {
         .collect()
 }
 
+/// The current second-factor code of the person `name` of the demo in `dir`, with the seconds
+/// it stays valid.
+pub(crate) fn current_code(dir: &Path, name: &str) -> Result<String> {
+    let people = read(&file(dir))?;
+    let p = people.iter().find(|p| p.name == name).with_context(|| format!("no demo person {name} in {}", file(dir).display()))?;
+    let totp = renkei_crypto::totp::Totp::from_uri(&p.totp_uri).context("the person's otpauth URI")?;
+    let now = renkei_store::now_unix().max(0) as u64;
+    Ok(format!("{} (valid for {} more seconds)", totp.code(now), 30 - now % 30))
+}
+
 /// Signs `p` in over the internal API at `base` and returns the session token. A code whose
 /// step was used already (a run moments before) is refused: then the next step's code is used.
 pub(crate) async fn sign_in(http: &reqwest::Client, base: &str, p: &DemoPerson) -> Result<String> {
