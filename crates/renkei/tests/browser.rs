@@ -100,6 +100,21 @@ impl Browser {
         totp
     }
 
+    /// The state a query's page at `url` shows once it is final (回答済 or エラー), reloading it
+    /// as a person would (at most 20 s).
+    async fn final_state(&self, url: &str) -> String {
+        let mut state = String::new();
+        for _ in 0..100 {
+            state = self.client.find(Locator::Css("#state")).await.expect("state").text().await.expect("text");
+            if state == "回答済" || state == "エラー" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            self.goto(url).await;
+        }
+        state
+    }
+
     /// Types `keys` into whatever has the focus, as a keyboard does.
     async fn keys(&self, keys: &str) {
         self.client.active_element().await.expect("focused element").send_keys(keys).await.expect("keys");
@@ -274,16 +289,7 @@ async fn a_staff_member_registers_a_person_files_a_query_and_reads_the_answer() 
     }
     let query_path = b.path().await;
     assert!(query_path.starts_with("/queries/"), "{query_path}");
-    let mut state = String::new();
-    for _ in 0..100 {
-        state = b.client.find(Locator::Css("#state")).await.expect("state").text().await.expect("text");
-        if state == "回答済" || state == "エラー" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        b.goto(&format!("{base}{query_path}")).await;
-    }
-    assert_eq!(state, "回答済");
+    assert_eq!(b.final_state(&format!("{base}{query_path}")).await, "回答済");
     let text = b.text().await;
     assert!(text.contains("照会先が情報を提供しました") && text.contains("課税額") && text.contains("123456"), "{text}");
     b.check("13-query-answered").await;
@@ -466,16 +472,7 @@ async fn a_whole_query_is_filed_and_read_by_keyboard_alone() {
     b.keys(&enter).await;
     b.client.wait().for_element(Locator::Css("#state")).await.expect("the query's page");
     let query_path = b.path().await;
-    let mut state = String::new();
-    for _ in 0..100 {
-        state = b.client.find(Locator::Css("#state")).await.expect("state").text().await.expect("text");
-        if state == "回答済" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        b.goto(&format!("{base}{query_path}")).await;
-    }
-    assert_eq!(state, "回答済");
+    assert_eq!(b.final_state(&format!("{base}{query_path}")).await, "回答済");
     assert!(b.text().await.contains("5000"));
     b.client.clone().close().await.expect("close the session");
 }
