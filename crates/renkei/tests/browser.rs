@@ -329,6 +329,9 @@ async fn linked_person() -> (Cluster, String) {
     (c, sato)
 }
 
+/// A reason with markup in it, which a page must show as text.
+const REASON: &str = "基準日を確かめてください <script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\">";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approver_approves_one_query_and_rejects_another_with_a_reason() {
     let (c, sato) = linked_person().await;
@@ -349,7 +352,7 @@ async fn an_approver_approves_one_query_and_rejects_another_with_a_reason() {
     b.click(&format!("form[action='/approvals/{first}'] button")).await;
     b.arrive("/approvals").await;
     b.client.wait().for_element(Locator::Css(&format!("#reason-{second}"))).await.expect("the second is still there");
-    b.fill(&format!("#reason-{second}"), "基準日を確かめてください").await;
+    b.fill(&format!("#reason-{second}"), REASON).await;
     b.click(&format!("form.stack[action='/approvals/{second}'] button")).await;
     b.arrive("/approvals").await;
     b.client.wait().for_element(Locator::XPath("//p[contains(., '承認を待っている照会はありません')]")).await.expect("inbox empty");
@@ -360,6 +363,20 @@ async fn an_approver_approves_one_query_and_rejects_another_with_a_reason() {
     let (_, _, rejected) = c.as_person(&sato, reqwest::Method::GET, &format!("/api/v1/queries/{second}"), None).await;
     assert_eq!(rejected["state"], "failed", "{rejected}");
     assert!(rejected["error"].as_str().unwrap_or_default().contains("基準日を確かめてください"), "{rejected}");
+
+    // The reason, markup and all, is text on the query's page (kato may read D015's queries).
+    let admin = c.person("tenant-a", "admin-x", "tenant_admin", None).await;
+    let (s, _, _) = c.as_person(&admin, reqwest::Method::PUT, "/api/v1/accounts/kato/duties", Some(serde_json::json!({"duties": ["D015"]}))).await;
+    assert_eq!(s, 200);
+    b.goto(&format!("{base}/queries/{second}")).await;
+    assert!(b.text().await.contains(REASON), "shown as typed");
+    let inert = b
+        .client
+        .execute("return window.pwned === undefined && document.querySelectorAll('script:not([src]), img, [onerror]').length === 0", vec![])
+        .await
+        .expect("inspect the page");
+    assert_eq!(inert, serde_json::json!(true), "the reason's markup is text, not elements");
+    b.check("22-rejected-query").await;
     b.client.clone().close().await.expect("close the session");
 }
 
