@@ -366,7 +366,8 @@ async fn an_approver_approves_one_query_and_rejects_another_with_a_reason() {
 
     // The reason, markup and all, is text on the query's page (kato may read D015's queries).
     let admin = c.person("tenant-a", "admin-x", "tenant_admin", None).await;
-    let (s, _, _) = c.as_person(&admin, reqwest::Method::PUT, "/api/v1/accounts/kato/duties", Some(serde_json::json!({"duties": ["D015"]}))).await;
+    let (s, _, _) =
+        c.as_person(&admin, reqwest::Method::PUT, "/api/v1/accounts/kato/duties", Some(serde_json::json!({"duties": ["D015"]}))).await;
     assert_eq!(s, 200);
     b.goto(&format!("{base}/queries/{second}")).await;
     assert!(b.text().await.contains(REASON), "shown as typed");

@@ -42,6 +42,7 @@ pub fn router(p: Arc<Platform>) -> Router {
         .merge(crate::reviews_api::routes())
         .merge(crate::in_house::routes())
         .merge(crate::registry_api::routes())
+        .merge(crate::api_keys_api::routes())
         .merge(crate::web::routes())
         .fallback(Problem::fallback_not_found)
         .method_not_allowed_fallback(Problem::fallback_method)

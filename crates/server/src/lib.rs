@@ -13,6 +13,8 @@
 
 pub mod accounts;
 pub mod active;
+pub mod api_keys;
+pub mod api_keys_api;
 pub mod approvals;
 pub mod approvals_api;
 pub mod audit;

@@ -54,5 +54,8 @@ pub const ROUTES: &[RouteAct] = &[
     r("GET", "/api/v1/in-house-uses", Action::SetInHouseUses),
     r("PUT", "/api/v1/in-house-uses", Action::SetInHouseUses),
     r("POST", "/api/v1/registry/unify", Action::UnifyRegistry),
+    r("GET", "/api/v1/api-keys", Action::ManageApiKeys),
+    r("POST", "/api/v1/api-keys", Action::ManageApiKeys),
+    r("DELETE", "/api/v1/api-keys/{id}", Action::ManageApiKeys),
     r("DELETE", "/api/v1/session", Action::SignOut),
 ];
