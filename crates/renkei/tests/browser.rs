@@ -494,3 +494,54 @@ async fn a_whole_query_is_filed_and_read_by_keyboard_alone() {
     assert!(b.text().await.contains("5000"));
     b.client.clone().close().await.expect("close the session");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_admin_assigns_a_duty_and_issues_and_revokes_a_key() {
+    let c = Cluster::start().await;
+    c.admin_with(
+        &["account-create", "--tenant", "tenant-a", "--name", "sato", "--role", "staff", "--org", "a-mayor"],
+        "a long passphrase\n",
+    );
+    c.admin_with(&["account-create", "--tenant", "tenant-a", "--name", "yamada", "--role", "tenant_admin"], "a long passphrase\n");
+    let b = Browser::start().await;
+    let base = c.internal();
+    b.sign_in_first_time(&base, "yamada", "a long passphrase").await;
+    b.click("a[href='/admin']").await;
+    b.arrive("/admin").await;
+    b.check("40-admin").await;
+
+    // sato may file for D015 from now on.
+    b.click("#duty-sato-D015").await;
+    b.click("form[action='/admin/accounts/sato/duties'] button").await;
+    b.arrive("/admin").await;
+    let checked = b.client.find(Locator::Css("#duty-sato-D015")).await.expect("box").prop("checked").await.expect("checked");
+    assert_eq!(checked.as_deref(), Some("true"));
+    let admin = c.person("tenant-a", "admin-check", "tenant_admin", None).await;
+    let (_, _, accounts) = c.as_person(&admin, reqwest::Method::GET, "/api/v1/accounts", None).await;
+    let sato = accounts["accounts"].as_array().unwrap().iter().find(|a| a["name"] == "sato").cloned().expect("sato");
+    assert_eq!(sato["duties"], serde_json::json!(["D015"]), "{sato}");
+
+    // A key for a-mayor, shown once, works; revoked, it is refused.
+    b.fill("#key-label", "住民記録システム").await;
+    b.click("form[action='/admin/api-keys'] button").await;
+    b.client.wait().for_element(Locator::Css("#new-key")).await.expect("the new key");
+    let key = b.client.find(Locator::Css("#new-key")).await.expect("key").text().await.expect("text");
+    b.check("41-admin-key-issued").await;
+    let (s, _, _) = common::respond(c.http.get(format!("{}/api/v1/records", c.internal())).bearer_auth(&key).send().await.unwrap()).await;
+    assert_eq!(s, 200, "the new key works");
+    let id = renkei_store::platform::key_id(&renkei_crypto::apikey::hash(&key));
+    b.click(&format!("form[action='/admin/api-keys/{id}/revoke'] button")).await;
+    b.arrive("/admin").await;
+    assert!(b.client.find_all(Locator::Css(&format!("form[action='/admin/api-keys/{id}/revoke']"))).await.expect("forms").is_empty());
+    assert!(b.text().await.contains("失効（"), "the list says revoked");
+    let mut status = 0;
+    for _ in 0..100 {
+        status = common::respond(c.http.get(format!("{}/api/v1/records", c.internal())).bearer_auth(&key).send().await.unwrap()).await.0;
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(renkei_server::KEY_CACHE_TTL / 20).await;
+    }
+    assert_eq!(status, 401, "the revoked key is refused");
+    b.client.clone().close().await.expect("close the session");
+}

@@ -9,6 +9,7 @@
 //! referrer, no MIME sniffing. The session travels in a `__Host-` cookie (Secure, HttpOnly,
 //! SameSite=Strict, [`session`]); every form carries a CSRF token ([`session::Csrf`]).
 
+pub mod admin;
 pub mod assets;
 pub mod inboxes;
 pub mod layout;
@@ -30,6 +31,7 @@ pub fn routes() -> Router<Arc<Platform>> {
         .merge(queries::routes())
         .merge(persons::routes())
         .merge(inboxes::routes())
+        .merge(admin::routes())
         .merge(assets::routes())
         .layer(axum::middleware::map_response(headers))
 }

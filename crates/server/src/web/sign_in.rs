@@ -149,8 +149,10 @@ async fn home(State(p): State<Arc<Platform>>, s: PageSession) -> Response {
     } else {
         None
     };
+    let admin = crate::sessions::permit(&s.session, Action::ManageStaff).is_ok();
     let body = html! {
         p { (a.name.as_str()) " さん（" (layout::role_name(a.role)) "）としてサインインしています。" }
+        @if admin { ul.actions { li { a.button href="/admin" { "団体の管理（職員・事務・APIキー）" } } } }
         @if let Some(work) = work { (work) }
     };
     page("ホーム", Some((&s.session, &csrf)), body).into_response()

@@ -1,0 +1,200 @@
+//! The tenant admin's page (団体管理者): the tenant's people with the duties each staff member
+//! and approver may file for (checkboxes of what 別表第二 gives their org), and the client
+//! systems' API keys (create, shown once; revoke). The acts are the service layer's
+//! (`accounts::assign_duties`, `api_keys`), as the JSON API takes them.
+
+use super::layout::{self, moment, page, problem_notice};
+use super::session::{PageSession, Refused};
+use crate::Platform;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use maud::{Markup, html};
+use renkei_domain::policy::{Action, DutyScope};
+use renkei_domain::{AccountName, DutyCode, OrgId};
+use renkei_net::Problem;
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<Platform>> {
+    Router::new()
+        .route("/admin", get(admin))
+        .route("/admin/accounts/{name}/duties", post(set_duties))
+        .route("/admin/api-keys", post(create_key))
+        .route("/admin/api-keys/{id}/revoke", post(revoke_key))
+}
+
+fn fail(p: Problem) -> Refused {
+    layout::failure(p).into()
+}
+
+async fn admin(State(p): State<Arc<Platform>>, s: PageSession) -> Result<Response, Refused> {
+    admin_page(&p, &s, StatusCode::OK, None, None).await
+}
+
+/// The page, with a problem to show, or a key just created to show once.
+async fn admin_page(
+    p: &Platform,
+    s: &PageSession,
+    status: StatusCode,
+    problem: Option<&Problem>,
+    created: Option<&str>,
+) -> Result<Response, Refused> {
+    s.permit(Action::ManageStaff)?;
+    let caller = s.caller();
+    let act = caller.act(Action::ManageStaff).map_err(fail)?;
+    let accounts = p.platform.accounts_of(act.tenant).await.map_err(|e| fail(e.into()))?;
+    let keys_act = caller.act(Action::ManageApiKeys).map_err(fail)?;
+    let keys = p.list_api_keys(&keys_act).await.map_err(fail)?;
+    let orgs = p.platform.orgs(Some(act.tenant)).await.map_err(|e| fail(e.into()))?;
+    let csrf = s.csrf();
+    let body: Markup = html! {
+        @if let Some(problem) = problem { (problem_notice(problem)) }
+        @if let Some(key) = created {
+            div.notice.success role="status" {
+                p { "APIキーを発行しました。この画面を離れると二度と表示されません。既存システムに設定してください。" }
+                p.secret #new-key { (key) }
+            }
+        }
+        h2 { "職員と事務の割り当て" }
+        div.table-scroll { table {
+            thead { tr { th scope="col" { "アカウント" } th scope="col" { "役割" } th scope="col" { "機関" } th scope="col" { "照会できる事務" } } }
+            tbody { @for a in &accounts {
+                tr {
+                    td { (a.name.as_str()) @if a.totp_sealed.is_none() { span.hint { "認証アプリ未登録" } } }
+                    td { (layout::role_name(a.role)) }
+                    td { (a.org.as_ref().map(OrgId::as_str).unwrap_or("—")) }
+                    td {
+                        @if let Some(org) = a.org.as_ref().and_then(|o| orgs.iter().find(|x| &x.id == o)) {
+                            form method="post" action={ "/admin/accounts/" (a.name.as_str()) "/duties" } {
+                                input type="hidden" name="csrf" value=(csrf);
+                                fieldset {
+                                    legend { (a.name.as_str()) " の事務" }
+                                    @for (duty, name) in p.matrix.duties_for(&org.org_type) {
+                                        @let id = format!("duty-{}-{}", a.name.as_str(), duty.as_str());
+                                        div.check {
+                                            input type="checkbox" id=(id) name="duty" value=(duty.as_str()) checked[matches!(&a.duties, DutyScope::All) || matches!(&a.duties, DutyScope::Only(set) if set.contains(&duty))];
+                                            label for=(id) { (name) "（" (duty.as_str()) "）" }
+                                        }
+                                    }
+                                }
+                                button.secondary type="submit" { "割り当てを保存" }
+                            }
+                        } @else { "—" }
+                    }
+                }
+            } }
+        } }
+        h2 { "既存システムのAPIキー" }
+        div.table-scroll { table {
+            thead { tr { th scope="col" { "ID" } th scope="col" { "機関" } th scope="col" { "用途" } th scope="col" { "発行" } th scope="col" { "状態" } } }
+            tbody { @for k in &keys {
+                tr {
+                    td { code { (k.id) } }
+                    td { (k.org.as_str()) }
+                    td { (k.label) }
+                    td { (moment(k.created_at * 1000)) }
+                    td {
+                        @match k.revoked_at {
+                            Some(at) => { "失効（" (moment(at * 1000)) "）" }
+                            None => form method="post" action={ "/admin/api-keys/" (k.id) "/revoke" } {
+                                input type="hidden" name="csrf" value=(csrf);
+                                button.secondary type="submit" aria-label={ "APIキー " (k.id) " を失効させる" } { "失効させる" }
+                            },
+                        }
+                    }
+                }
+            } }
+        } }
+        h3 { "APIキーを発行する" }
+        form.stack method="post" action="/admin/api-keys" {
+            input type="hidden" name="csrf" value=(csrf);
+            div {
+                label for="key-org" { "機関" }
+                select #key-org name="org" required { @for o in &orgs { option value=(o.id.as_str()) { (o.name) "（" (o.id.as_str()) "）" } } }
+            }
+            div {
+                label for="key-label" { "用途" span.hint { "例：住民記録システム（100文字まで）" } }
+                input #key-label type="text" name="label" maxlength="100" required;
+            }
+            div { button type="submit" { "発行する" } }
+        }
+    };
+    Ok((status, page("団体の管理", Some((&s.session, &csrf)), body)).into_response())
+}
+
+async fn set_duties(
+    State(p): State<Arc<Platform>>,
+    s: PageSession,
+    Path(name): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, Refused> {
+    let field = |n: &str| fields.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str()).unwrap_or_default();
+    s.check_csrf(field("csrf"))?;
+    s.permit(Action::AssignDuties)?;
+    let caller = s.caller();
+    let act = caller.act(Action::AssignDuties).map_err(fail)?;
+    let name = AccountName::parse(&name).map_err(|_| fail(Problem::not_found()))?;
+    let duties: Result<Vec<DutyCode>, _> = fields.iter().filter(|(k, _)| k == "duty").map(|(_, v)| DutyCode::parse(v)).collect();
+    let a = &s.session.account;
+    let outcome = match duties {
+        Ok(duties) => p.assign_duties(act.tenant, &name, &duties, (a.name.as_str(), a.role.code())).await.map_err(Problem::from),
+        Err(_) => Err(Problem::detailed(renkei_net::ProblemKind::InvalidBody, "a duty is not a duty code")),
+    };
+    match outcome {
+        Ok(Some(())) => Ok(Redirect::to("/admin").into_response()),
+        Ok(None) => Err(fail(Problem::not_found())),
+        Err(problem) => {
+            admin_page(&p, &s, StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST), Some(&problem), None).await
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct NewKey {
+    csrf: String,
+    org: String,
+    label: String,
+}
+
+async fn create_key(State(p): State<Arc<Platform>>, s: PageSession, Form(f): Form<NewKey>) -> Result<Response, Refused> {
+    s.check_csrf(&f.csrf)?;
+    s.permit(Action::ManageApiKeys)?;
+    let caller = s.caller();
+    let act = caller.act(Action::ManageApiKeys).map_err(fail)?;
+    let outcome = match OrgId::parse(&f.org) {
+        Ok(org) => p.create_api_key(&act, &org, &f.label, &[]).await,
+        Err(_) => Err(Problem::not_found()),
+    };
+    match outcome {
+        // Shown in the answer to this POST only: a reload does not show it again.
+        Ok((key, _)) => admin_page(&p, &s, StatusCode::CREATED, None, Some(&key)).await,
+        Err(problem) => {
+            admin_page(&p, &s, StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST), Some(&problem), None).await
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct CsrfOnly {
+    csrf: String,
+}
+
+async fn revoke_key(
+    State(p): State<Arc<Platform>>,
+    s: PageSession,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, Refused> {
+    s.check_csrf(&f.csrf)?;
+    s.permit(Action::ManageApiKeys)?;
+    let caller = s.caller();
+    let act = caller.act(Action::ManageApiKeys).map_err(fail)?;
+    match p.revoke_tenant_api_key(&act, &id).await {
+        Ok(_) => Ok(Redirect::to("/admin").into_response()),
+        Err(problem) => {
+            admin_page(&p, &s, StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST), Some(&problem), None).await
+        }
+    }
+}
