@@ -545,3 +545,45 @@ async fn a_tenant_admin_assigns_a_duty_and_issues_and_revokes_a_key() {
     assert_eq!(status, 401, "the revoked key is refused");
     b.client.clone().close().await.expect("close the session");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_finds_no_personal_data_on_any_page() {
+    let c = Cluster::start().await;
+    // A resident, their copy, and an answered query: personal data the platform holds.
+    let number = common::number(4711);
+    assert_eq!(c.register("a-mayor", "JUMIN-7731", &number).await.0, 201);
+    assert_eq!(c.register("b-mayor", "JUMIN-8842", &number).await.0, 201);
+    let fields = serde_json::json!({"課税額": 987654, "氏名": "山田花子"});
+    assert_eq!(c.copy("b-mayor", "JUMIN-8842", "TAX", "2026-04-01", fields).await.0, 200);
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "JUMIN-7731", "op-check").await;
+    assert_eq!(s, 201, "{q}");
+    let id = q["id"].as_str().expect("id").to_owned();
+    assert_eq!(c.wait_final("a-mayor", &id).await["outcome"], "found");
+
+    let out = c.admin_with(&["operator-create", "--name", "root"], "operator passphrase\n");
+    let uri = out.lines().find(|l| l.starts_with("otpauth://")).expect("the command prints the otpauth URI");
+    let totp = renkei_crypto::totp::Totp::from_uri(uri).expect("otpauth URI");
+    let b = Browser::start().await;
+    let base = c.internal();
+    b.goto(&format!("{base}/sign-in")).await;
+    b.fill("#name", "root").await;
+    b.fill("#password", "operator passphrase").await;
+    b.fill("#code", &totp.code(common::unix_now())).await;
+    b.click("main button[type=submit]").await;
+    b.arrive("/").await;
+    b.click("a[href='/tenants']").await;
+    b.arrive("/tenants").await;
+    assert!(b.text().await.contains("tenant-a") && b.text().await.contains("a-edu"), "every tenant and org");
+    b.check("50-operator-tenants").await;
+
+    // Every page there is, as the operator: their own, or a refusal; never a resident's data.
+    let pages = ["/", "/tenants", "/admin", "/queries/new", "/persons/new", "/approvals", "/reviews", &format!("/queries/{id}")];
+    for path in pages {
+        b.goto(&format!("{base}{path}")).await;
+        let source = b.client.source().await.expect("source");
+        for personal in ["JUMIN-7731", "JUMIN-8842", "987654", "山田花子", "課税額", number.as_str()] {
+            assert!(!source.contains(personal), "{path} shows {personal}");
+        }
+    }
+    b.client.clone().close().await.expect("close the session");
+}

@@ -12,6 +12,13 @@ use renkei_net::{Problem, ProblemKind};
 use renkei_store::now_unix;
 use renkei_store::session_limits::LimitStatus;
 
+/// A tenant as its status pages show it.
+pub struct TenantStatus {
+    pub tenant: renkei_store::platform::Tenant,
+    pub orgs: Vec<renkei_store::platform::Org>,
+    pub sessions: LimitStatus,
+}
+
 fn rule_problem(e: LimitRule) -> Problem {
     Problem::detailed(ProblemKind::InvalidBody, e.to_string())
 }
@@ -33,6 +40,27 @@ impl Platform {
         let tenant = self.tenant_for_act(person, Action::ReadTenantStatus, tenant).await?;
         let status = self.platform.session_limit(&tenant, now_unix()).await?;
         Ok((tenant, status))
+    }
+
+    /// Every tenant `person` may read the status of (the operator: all; a tenant's people: their
+    /// own), with its orgs and its sessions against its limit. Nothing of any resident.
+    pub async fn tenant_statuses(&self, person: &SignedInPerson) -> Result<Vec<TenantStatus>, Problem> {
+        person.permit(Action::ReadTenantStatus)?;
+        let tenants = self.platform.tenants().await?;
+        let mut out = Vec::new();
+        for t in tenants {
+            let reachable = match person.role() {
+                Role::Operator => true,
+                _ => person.session.account.tenant.as_ref() == Some(&t.id),
+            };
+            if !reachable {
+                continue;
+            }
+            let orgs = self.platform.orgs(Some(&t.id)).await?;
+            let sessions = self.platform.session_limit(&t.id, now_unix()).await?;
+            out.push(TenantStatus { tenant: t, orgs, sessions });
+        }
+        Ok(out)
     }
 
     pub async fn set_session_limit(&self, person: &SignedInPerson, tenant: &str, normal: u32) -> Result<(), Problem> {

@@ -17,6 +17,7 @@ pub mod persons;
 pub mod queries;
 pub mod session;
 pub mod sign_in;
+pub mod tenants;
 
 use crate::Platform;
 use axum::Router;
@@ -32,6 +33,7 @@ pub fn routes() -> Router<Arc<Platform>> {
         .merge(persons::routes())
         .merge(inboxes::routes())
         .merge(admin::routes())
+        .merge(tenants::routes())
         .merge(assets::routes())
         .layer(axum::middleware::map_response(headers))
 }

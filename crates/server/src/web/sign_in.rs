@@ -150,9 +150,11 @@ async fn home(State(p): State<Arc<Platform>>, s: PageSession) -> Response {
         None
     };
     let admin = crate::sessions::permit(&s.session, Action::ManageStaff).is_ok();
+    let status = crate::sessions::permit(&s.session, Action::ReadTenantStatus).is_ok();
     let body = html! {
         p { (a.name.as_str()) " さん（" (layout::role_name(a.role)) "）としてサインインしています。" }
         @if admin { ul.actions { li { a.button href="/admin" { "団体の管理（職員・事務・APIキー）" } } } }
+        @if status { ul.actions { li { a href="/tenants" { "団体の状況" } } } }
         @if let Some(work) = work { (work) }
     };
     page("ホーム", Some((&s.session, &csrf)), body).into_response()
