@@ -1,7 +1,7 @@
 #!/bin/sh
-# Writes crates/server/assets/tokens.css: the デジタル庁デザインシステム's design tokens (npm
+# Writes crates/net/assets/tokens.css: the デジタル庁デザインシステム's design tokens (npm
 # @digital-go-jp/design-tokens, MIT) as CSS variables, which the stylesheet the pages load puts
-# before renkei's components (crates/server/assets/components.css; server::web::assets). The
+# before renkei's components (crates/net/assets/components.css; net::page). The
 # result is checked in, so neither building nor testing needs npm: run this to take a new
 # version of the tokens.
 set -eu
@@ -15,4 +15,4 @@ trap 'rm -rf "$work"' EXIT
   echo "   (Copyright (c) 2023 デジタル庁, MIT License). */"
   sed '1,/\*\//d' "$work/package/dist/tokens.css"
   echo
-} > "$root/crates/server/assets/tokens.css"
+} > "$root/crates/net/assets/tokens.css"

@@ -45,6 +45,24 @@ pub fn both(d: Date) -> String {
     }
 }
 
+/// Japan's time (UTC+9, no daylight saving), in which the pages show moments and take today.
+pub fn jst() -> chrono::FixedOffset {
+    use chrono::Offset;
+    chrono::FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| chrono::Utc.fix())
+}
+
+/// A moment (milliseconds since the epoch) as the pages show it: its date in both calendars and
+/// its time, in Japan's time (`令和8年12月3日 (2026-12-03) 13:05`).
+pub fn moment(ms: i64) -> String {
+    match chrono::DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&jst())) {
+        Some(t) => match Date::new(t.date_naive()) {
+            Ok(d) => format!("{} {}", both(d), t.format("%H:%M")),
+            Err(_) => t.to_rfc3339(),
+        },
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +97,11 @@ mod tests {
         assert_eq!(era_date(on(1872, 12, 31)), None);
         assert_eq!(both(on(1872, 12, 31)), "1872-12-31");
         assert_eq!(both(on(1, 1, 1)), "0001-01-01");
+    }
+
+    #[test]
+    fn a_moment_is_shown_in_japans_time() {
+        // 2026-12-02T15:30:00Z is the next day, 00:30, in Japan.
+        assert_eq!(moment(1_796_225_400_000), "令和8年12月3日 (2026-12-03) 00:30");
     }
 }

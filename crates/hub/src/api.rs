@@ -34,9 +34,13 @@ pub fn network_router(hub: Arc<Hub>) -> Router {
 
 /// The resident router (TLS, no client certificate): disclosure of linkage records.
 pub fn resident_router(hub: Arc<Hub>) -> Router {
+    let pages = crate::disclosure_page::routes()
+        .merge(renkei_net::page::asset_routes())
+        .layer(axum::middleware::map_response(renkei_net::page::headers));
     Router::new()
         .route("/hub/v1/disclosure", get(disclosure))
         .route("/hub/v1/info", get(info))
+        .merge(pages)
         .fallback(Problem::fallback_not_found)
         .method_not_allowed_fallback(Problem::fallback_method)
         .layer(DefaultBodyLimit::max(16 << 10))

@@ -6,6 +6,7 @@
 //! answers back, retrying with backoff; every step is durable in the hub store first.
 
 pub mod api;
+pub mod disclosure_page;
 pub mod worker;
 
 use renkei_crypto::hubkey::HubSecret;

@@ -8,6 +8,7 @@
 pub mod breaker;
 pub mod cache;
 pub mod listener;
+pub mod page;
 pub mod problem;
 pub mod tls;
 pub mod worker;

@@ -587,3 +587,33 @@ async fn an_operator_finds_no_personal_data_on_any_page() {
     }
     b.client.clone().close().await.expect("close the session");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_reads_the_records_about_them_on_the_hubs_page() {
+    let (c, _) = linked_person().await;
+    let admin = c.person("tenant-a", "admin-r", "tenant_admin", None).await;
+    let (s, _, _) = c.as_person(&admin, reqwest::Method::DELETE, "/api/v1/approval-policies/a-mayor/D015", None).await;
+    assert_eq!(s, 204);
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A1", "for-disclosure").await;
+    assert_eq!(s, 201, "{q}");
+    assert_eq!(c.wait_final("a-mayor", q["id"].as_str().unwrap()).await["outcome"], "found");
+    let token = c.hub_cmd("resident-token", &[], Some(&format!("{}\n", common::number(78))));
+
+    let b = Browser::start().await;
+    let hub = format!("https://127.0.0.1:{}", c.resident_port);
+    b.goto(&format!("{hub}/disclosure")).await;
+    b.check("60-disclosure").await;
+    b.fill("#token", "rk_not-the-token").await;
+    b.click("main button[type=submit]").await;
+    b.client.wait().for_element(Locator::Css(".notice.error")).await.expect("refused");
+    assert!(b.text().await.contains("確認コードが違う"));
+    b.fill("#token", token.trim()).await;
+    b.click("main button[type=submit]").await;
+    b.client.wait().for_element(Locator::Css("table")).await.expect("the records");
+    let text = b.text().await;
+    assert!(text.contains("記録は1件です") && text.contains("a-mayor") && text.contains("b-mayor"), "{text}");
+    assert!(text.contains("地方税関係情報") && text.contains("提供されました"), "{text}");
+    assert!(!b.client.current_url().await.expect("url").as_str().contains(token.trim()), "the token is not in the URL");
+    b.check("61-disclosure-records").await;
+    b.client.clone().close().await.expect("close the session");
+}

@@ -3,8 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::Offset;
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 use renkei_net::Problem;
 use renkei_store::accounts::Session;
 
@@ -12,39 +11,20 @@ use renkei_store::accounts::Session;
 pub const SERVICE: &str = "renkei 中間サーバ";
 
 /// A whole page: `title`, the person signed in (with the CSRF token their sign-out form carries)
-/// or nobody, and `main`.
+/// or nobody, and `main`, in the frame every page shares (`renkei_net::page::frame`).
 pub fn page(title: &str, signed_in: Option<(&Session, &str)>, main: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="ja" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " | " (SERVICE) }
-                link rel="stylesheet" href=(crate::web::assets::STYLESHEET);
-                script src=(crate::web::assets::SCRIPT) defer {}
-            }
-            body {
-                a.skip href="#main" { "本文へ移動" }
-                header.site {
-                    span.service { (SERVICE) }
-                    @if let Some((s, csrf)) = signed_in {
-                        nav aria-label="アカウント" {
-                            span.who { (s.account.name.as_str()) "（" (role_name(s.account.role)) "）" }
-                            form method="post" action="/sign-out" {
-                                input type="hidden" name="csrf" value=(csrf);
-                                button.secondary type="submit" { "サインアウト" }
-                            }
-                        }
-                    }
-                }
-                main id="main" tabindex="-1" {
-                    h1 { (title) }
-                    (main)
+    let nav = signed_in.map(|(s, csrf)| {
+        html! {
+            nav aria-label="アカウント" {
+                span.who { (s.account.name.as_str()) "（" (role_name(s.account.role)) "）" }
+                form method="post" action="/sign-out" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button.secondary type="submit" { "サインアウト" }
                 }
             }
         }
-    }
+    });
+    renkei_net::page::frame(SERVICE, title, nav, main)
 }
 
 /// A page with a heading and one message, for whoever asked (signed in or not).
@@ -94,22 +74,7 @@ pub fn problem_notice(p: &Problem) -> Markup {
     }
 }
 
-/// A moment (milliseconds since the epoch) as the pages show it: its date in both calendars and
-/// its time, in Japan's time.
-pub fn moment(ms: i64) -> String {
-    match chrono::DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&jst())) {
-        Some(t) => match renkei_domain::Date::new(t.date_naive()) {
-            Ok(d) => format!("{} {}", renkei_domain::wareki::both(d), t.format("%H:%M")),
-            Err(_) => t.to_rfc3339(),
-        },
-        None => String::new(),
-    }
-}
-
-/// Japan's time (UTC+9, no daylight saving), in which the pages show moments and take today.
-pub fn jst() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| chrono::Utc.fix())
-}
+pub use renkei_domain::wareki::{jst, moment};
 
 /// The role as the pages name it.
 pub fn role_name(r: renkei_domain::Role) -> &'static str {

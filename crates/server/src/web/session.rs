@@ -11,42 +11,17 @@ use crate::Platform;
 use crate::accounts::AccountError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use cookie::{Cookie, SameSite};
 use renkei_domain::account::SessionEnd;
 use renkei_store::accounts::Session;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
+pub use renkei_net::page::{FORM_COOKIE, cookie, set_cookie};
+
 /// The session token's cookie.
 pub const SESSION_COOKIE: &str = "__Host-renkei-session";
-
-/// The random value the sign-in form's CSRF token is made from, before there is a session.
-pub const FORM_COOKIE: &str = "__Host-renkei-form";
-
-/// The value of the cookie `name` the request carries, if any.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<Zeroizing<String>> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .map(|c| Zeroizing::new(c.value().to_owned()))
-}
-
-/// `Set-Cookie` for `name = value` with every protection a `__Host-` cookie has; `None` clears it.
-pub fn set_cookie(name: &'static str, value: Option<&str>) -> HeaderValue {
-    let mut c =
-        Cookie::build((name, value.unwrap_or_default().to_owned())).path("/").secure(true).http_only(true).same_site(SameSite::Strict);
-    if value.is_none() {
-        c = c.max_age(cookie::time::Duration::ZERO);
-    }
-    // Tokens are URL-safe base64 and names fixed: always a valid header value.
-    HeaderValue::from_str(&c.build().to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
 
 /// A signed-in person on a page. A request without a live session is sent to the sign-in page
 /// (saying why, when the session ended by itself); one whose account has no second factor yet
