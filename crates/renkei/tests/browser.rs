@@ -297,6 +297,20 @@ async fn a_staff_member_registers_a_person_files_a_query_and_reads_the_answer() 
     b.goto(&format!("{base}/")).await;
     assert!(b.text().await.contains("回答済：1件"));
     b.check("14-home-with-queries").await;
+
+    // The org's records, searched by duty.
+    b.click("a[href='/records']").await;
+    b.arrive("/records").await;
+    assert_eq!(b.client.find_all(Locator::Css("tbody tr")).await.expect("rows").len(), 1);
+    assert!(b.text().await.contains("提供あり"));
+    b.fill("#duty", "D014").await;
+    b.click("form.search button").await;
+    b.client.wait().for_element(Locator::XPath("//p[contains(., '該当する記録はありません')]")).await.expect("none for D014");
+    b.fill("#duty", "D015").await;
+    b.fill("#counterpart", "b-mayor").await;
+    b.click("form.search button").await;
+    b.client.wait().for_element(Locator::Css("tbody tr")).await.expect("the record");
+    b.check("15-records").await;
     b.client.clone().close().await.expect("close the session");
 }
 

@@ -89,6 +89,16 @@ async fn a_query_is_answered_automatically_from_the_copy_valid_on_the_reference_
         assert_eq!(recs.len(), 1, "{org}: {r}");
         assert_eq!(recs[0]["outcome"], "found");
     }
+    // Records are searched by duty and by the other org.
+    let count = |path: &'static str| {
+        let c = &c;
+        async move { c.api("a-mayor", Method::GET, path, None).await.2["records"].as_array().map_or(0, Vec::len) }
+    };
+    assert_eq!(count("/api/v1/records?duty=D015&counterpart_org=b-mayor").await, 1);
+    assert_eq!(count("/api/v1/records?duty=D014").await, 0);
+    assert_eq!(count("/api/v1/records?counterpart_org=a-edu").await, 0);
+    let (s, _, v) = c.api("a-mayor", Method::GET, "/api/v1/records?duty=not%20a%20code", None).await;
+    assert_eq!((s, v["type"].as_str()), (400, Some("urn:renkei:problem:invalid-query")), "{v}");
     // The resident sees the hub's record through disclosure.
     let token = c.hub_cmd("resident-token", &[], Some(&format!("{n}\n")));
     let resp =

@@ -16,7 +16,7 @@ use renkei_domain::bulk::{Encoding, FileKind};
 use renkei_domain::policy::Action;
 use renkei_domain::{AddresseeNo, DutyCode, ItemCode, OrgId, QueryState, RecordOutcome, RequestId, SecretText, Side};
 use renkei_net::{ApiJson, Problem, ProblemKind};
-use renkei_store::tenant::{QueryFilter, QueryView, Registration};
+use renkei_store::tenant::{QueryFilter, QueryView, RecordFilter, Registration};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -378,6 +378,39 @@ pub struct PageParams {
     pub after: Option<String>,
 }
 
+/// Which linkage records to list, a page at a time.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RecordListParams {
+    /// Items on the page: 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+    /// The `next` cursor of the previous page.
+    pub after: Option<String>,
+    /// Only records of this duty (事務).
+    #[param(value_type = Option<String>)]
+    pub duty: Option<DutyCode>,
+    /// Only records with this other org.
+    #[param(value_type = Option<String>)]
+    pub counterpart_org: Option<OrgId>,
+}
+
+/// The page `page` asks of the linkage records of `act`'s org (an auditor's: every org's) that
+/// `filter` lets through, and the cursor of the next.
+pub(crate) async fn record_page(
+    p: &Platform,
+    act: &Act<'_>,
+    filter: &RecordFilter,
+    page: PageParams,
+) -> Result<(Vec<renkei_store::tenant::LinkageRecord>, Option<String>), Problem> {
+    let limit = renkei_domain::page::limit(page.limit).map_err(|e| query_problem(e.to_string()))?;
+    let after = renkei_domain::page::seq_cursor(page.after.as_deref()).map_err(|e| query_problem(e.to_string()))?;
+    let records = act.store(p).await?.records(act.org_or_all(), filter, after, limit).await?;
+    let next = renkei_domain::page::next(records.len(), limit, records.last().map(|r| r.seq.to_string()));
+    Ok((records, next))
+}
+
 /// A page of 情報提供等記録 of the caller's org, oldest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RecordList {
@@ -472,22 +505,20 @@ pub struct RecordResource {
     pub in_house: bool,
 }
 
-#[utoipa::path(get, path = "/api/v1/records", tag = "records", params(PageParams),
-    responses((status = 200, body = RecordList), (status = 400, description = "a bad limit or cursor", content_type = "application/problem+json"),
+#[utoipa::path(get, path = "/api/v1/records", tag = "records", params(RecordListParams),
+    responses((status = 200, body = RecordList), (status = 400, description = "a bad limit, cursor, duty or org code", content_type = "application/problem+json"),
         (status = 401, description = "missing or unknown API key or session", content_type = "application/problem+json"),
         (status = 403, description = "the caller's role may not do this (`role-denied`)", content_type = "application/problem+json")),
     security(("api_key" = []), ("session" = [])))]
 pub async fn list_records(
     State(p): State<Arc<Platform>>,
     caller: Caller,
-    page: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+    page: Result<Query<RecordListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<RecordList>, Problem> {
     let act = caller.act(Action::ReadLinkageRecords)?;
-    let page = params(page)?;
-    let limit = renkei_domain::page::limit(page.limit).map_err(|e| query_problem(e.to_string()))?;
-    let after = renkei_domain::page::seq_cursor(page.after.as_deref()).map_err(|e| query_problem(e.to_string()))?;
-    let records = act.store(&p).await?.records(act.org_or_all(), after, limit).await?;
-    let next = renkei_domain::page::next(records.len(), limit, records.last().map(|r| r.seq.to_string()));
+    let q = params(page)?;
+    let filter = RecordFilter { duty: q.duty, counterpart: q.counterpart_org };
+    let (records, next) = record_page(&p, &act, &filter, PageParams { limit: q.limit, after: q.after }).await?;
     let records = records
         .into_iter()
         .map(|r| RecordResource {

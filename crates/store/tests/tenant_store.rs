@@ -134,7 +134,7 @@ async fn query_states_only_move_forward_and_records_are_written_once(f: Fixture)
     assert_eq!(accept(&org, &provider, "r1").await, Acceptance::Stored);
     assert_eq!(accept(&org, &provider, "r1").await, Acceptance::AlreadyAnswered, "a retried relay is a no-op");
     assert!(matches!(s.fail(&q.id, "late").await, Err(StoreError::Conflict(_))), "answered is final");
-    let records = s.records(Some(&org), None, renkei_domain::page::MAX_LIMIT).await.unwrap();
+    let records = s.records(Some(&org), &Default::default(), None, renkei_domain::page::MAX_LIMIT).await.unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(
         (records[0].seq, records[0].side, records[0].outcome),
@@ -214,7 +214,7 @@ async fn a_provided_answer_is_kept_once_per_request_id(f: Fixture) {
     }
     assert!(kept.iter().all(|k| k == &kept[0]), "every caller gets the one answer kept: {kept:?}");
     assert_eq!(f.store.provided_answer(&rid).await.unwrap().as_ref(), Some(&kept[0]));
-    assert_eq!(f.store.records(Some(&org), None, renkei_domain::page::MAX_LIMIT).await.unwrap().len(), 1);
+    assert_eq!(f.store.records(Some(&org), &Default::default(), None, renkei_domain::page::MAX_LIMIT).await.unwrap().len(), 1);
 }
 
 async fn the_answer_basis_is_the_prior_answer_or_the_persons_copies(f: Fixture) {
@@ -350,7 +350,7 @@ async fn many_queries_are_marked_in_flight_at_once_and_those_that_moved_on_are_l
     }
     assert_eq!(s.mark_many_in_flight(vec![queued]).await.unwrap(), 0, "a repeated effect is a no-op");
     assert_eq!(
-        s.records(Some(&org), None, renkei_domain::page::MAX_LIMIT).await.unwrap().len(),
+        s.records(Some(&org), &Default::default(), None, renkei_domain::page::MAX_LIMIT).await.unwrap().len(),
         1,
         "only the answered query has its record"
     );
@@ -395,7 +395,7 @@ async fn a_query_needing_approval_is_sent_once_approved_and_ends_when_its_window
     assert_eq!(s.decide(&org, &late.id, "kacho", &Decision::Approve, 5_000).await.unwrap(), Decided::NotPending, "too late");
     let reject = Decision::Reject { reason: "no".into() };
     assert_eq!(s.decide(&org, &late.id, "kacho", &reject, 5_000).await.unwrap(), Decided::NotPending);
-    assert_eq!(s.records(Some(&org), None, 10).await.unwrap().len(), 1, "the ended query is recorded");
+    assert_eq!(s.records(Some(&org), &Default::default(), None, 10).await.unwrap().len(), 1, "the ended query is recorded");
     assert!(s.remove_approval_policy(&org, &DutyCode::parse("D1").unwrap()).await.unwrap());
     assert!(s.approval_policies().await.unwrap().is_empty());
 }

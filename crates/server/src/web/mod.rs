@@ -14,6 +14,7 @@ pub mod inboxes;
 pub mod layout;
 pub mod persons;
 pub mod queries;
+pub mod records;
 pub mod session;
 pub mod sign_in;
 pub mod tenants;
@@ -31,6 +32,7 @@ pub fn routes() -> Router<Arc<Platform>> {
         .merge(inboxes::routes())
         .merge(admin::routes())
         .merge(tenants::routes())
+        .merge(records::routes())
         .merge(renkei_net::page::asset_routes())
         .layer(axum::middleware::map_response(renkei_net::page::headers))
 }

@@ -41,6 +41,7 @@ pub async fn home_queries(p: &Platform, s: &PageSession) -> Result<Markup, Probl
             li { a href="/persons/new" { "照会対象者を登録する" } }
             @if crate::sessions::permit(&s.session, Action::DecideApproval).is_ok() { li { a href="/approvals" { "承認待ちの照会" } } }
             li { a href="/reviews" { "確認を待つ照会（自動応答不可）" } }
+            li { a href="/records" { "情報提供等記録" } }
         }
         h2 { "わたしの機関の照会（新しい順に" (HOME_QUERIES) "件まで）" }
         p { @for state in states { span.count { (state.label_ja()) "：" (count(state)) "件" } " " } }

@@ -2,6 +2,14 @@
 
 use super::*;
 
+/// Which records a list shows; `None` lets all through.
+#[derive(Debug, Clone, Default)]
+pub struct RecordFilter {
+    pub duty: Option<DutyCode>,
+    /// The other org of the linkage.
+    pub counterpart: Option<OrgId>,
+}
+
 /// 情報提供等記録 — who asked whom for what, when, why, with what outcome. Never the content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkageRecord {
@@ -62,13 +70,22 @@ pub(super) fn insert_record(tx: &mut dyn Tx, r: NewRecord<'_>) -> Result<()> {
 impl TenantStore {
     /// `org`'s linkage records (every org's if `None`) in the order they were written, `limit`
     /// after the record numbered `after` (a page; see `renkei_domain::page`).
-    pub async fn records(&self, org: Option<&OrgId>, after: Option<i64>, limit: usize) -> Result<Vec<LinkageRecord>> {
+    pub async fn records(
+        &self,
+        org: Option<&OrgId>,
+        filter: &RecordFilter,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<LinkageRecord>> {
         let (tenant, org) = (self.tenant.to_string(), org.map(OrgId::to_string));
+        let (duty, counterpart) = (filter.duty.as_ref().map(DutyCode::to_string), filter.counterpart.as_ref().map(OrgId::to_string));
         self.read(move |tx| {
             tx.query(
                 "SELECT seq, org_id, role, request_id, counterpart_org, duty, items, outcome, at, in_house FROM linkage_records
-                 WHERE tenant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR org_id = ?2) AND seq > ?3 ORDER BY seq LIMIT ?4",
-                args![tenant, org, after.unwrap_or(0), limit as i64],
+                 WHERE tenant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR org_id = ?2) AND seq > ?3
+                   AND (CAST(?5 AS TEXT) IS NULL OR duty = ?5) AND (CAST(?6 AS TEXT) IS NULL OR counterpart_org = ?6)
+                 ORDER BY seq LIMIT ?4",
+                args![tenant, org, after.unwrap_or(0), limit as i64, duty, counterpart],
             )?
             .iter()
             .map(|r| {
