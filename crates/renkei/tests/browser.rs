@@ -631,3 +631,30 @@ async fn a_resident_reads_the_records_about_them_on_the_hubs_page() {
     b.check("61-disclosure-records").await;
     b.client.clone().close().await.expect("close the session");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_admin_verifies_the_audit_log_and_sees_an_edit_caught() {
+    let c = Cluster::start().await;
+    c.admin_with(&["account-create", "--tenant", "tenant-a", "--name", "yamada", "--role", "tenant_admin"], "a long passphrase\n");
+    let b = Browser::start().await;
+    let base = c.internal();
+    b.sign_in_first_time(&base, "yamada", "a long passphrase").await;
+    b.click("a[href='/audit']").await;
+    b.arrive("/audit").await;
+    assert!(b.text().await.contains("account.create"), "the log's entries");
+    b.click("form[action='/audit/verify'] button").await;
+    b.client.wait().for_element(Locator::Css("#verdict")).await.expect("a verdict");
+    assert!(b.text().await.contains("改ざんは見つかりませんでした"));
+    b.check("42-audit-verified").await;
+
+    // An entry edited in the database is caught.
+    let db = rusqlite::Connection::open(renkei_store::layout::platform_db(&c.path("platform"))).expect("platform database");
+    let edited = db.execute("UPDATE audit_log SET detail = 'edited' WHERE tenant_id = 'tenant-a' AND chain_seq = 1", []).expect("edit");
+    assert_eq!(edited, 1);
+    b.goto(&format!("{base}/audit")).await;
+    b.click("form[action='/audit/verify'] button").await;
+    b.client.wait().for_element(Locator::Css("#verdict.error")).await.expect("the edit caught");
+    assert!(b.text().await.contains("改ざんが見つかりました"));
+    b.check("43-audit-tampered").await;
+    b.client.clone().close().await.expect("close the session");
+}

@@ -5,8 +5,24 @@
 
 use crate::Platform;
 use renkei_crypto::auditlog::CheckpointSigner;
+use renkei_domain::policy::Action;
+use renkei_net::Problem;
+use renkei_store::audit::{AuditChain, ChainCheck};
 use std::sync::Arc;
 use std::time::Duration;
+
+impl Platform {
+    /// Verifies the audit chain of `person`'s tenant (those who may read it) against its signed
+    /// checkpoints, as `renkei audit verify` does: sound, or the first bad entry.
+    pub async fn verify_tenant_audit(&self, person: &crate::sessions::SignedInPerson) -> Result<ChainCheck, Problem> {
+        let chain = AuditChain::Tenant(person.tenant_for(Action::ReadAuditLog)?);
+        let signer = CheckpointSigner::from_master(&self.master).map_err(|e| {
+            tracing::error!(error = %e, "cannot derive the audit checkpoint key");
+            Problem::internal()
+        })?;
+        Ok(self.platform.verify_audit(signer.verifier(), &chain, &[]).await?)
+    }
+}
 
 /// How often a serving process checkpoints every chain that grew, unless told otherwise.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(600);

@@ -10,6 +10,7 @@
 //! SameSite=Strict, [`session`]); every form carries a CSRF token ([`session::Csrf`]).
 
 pub mod admin;
+pub mod audit;
 pub mod inboxes;
 pub mod layout;
 pub mod persons;
@@ -33,6 +34,7 @@ pub fn routes() -> Router<Arc<Platform>> {
         .merge(admin::routes())
         .merge(tenants::routes())
         .merge(records::routes())
+        .merge(audit::routes())
         .merge(renkei_net::page::asset_routes())
         .layer(axum::middleware::map_response(renkei_net::page::headers))
 }

@@ -151,10 +151,12 @@ async fn home(State(p): State<Arc<Platform>>, s: PageSession) -> Response {
     };
     let admin = crate::sessions::permit(&s.session, Action::ManageStaff).is_ok();
     let status = crate::sessions::permit(&s.session, Action::ReadTenantStatus).is_ok();
+    let audit = crate::sessions::permit(&s.session, Action::ReadAuditLog).is_ok();
     let body = html! {
         p { (a.name.as_str()) " さん（" (layout::role_name(a.role)) "）としてサインインしています。" }
         @if admin { ul.actions { li { a.button href="/admin" { "団体の管理（職員・事務・APIキー）" } } } }
         @if status { ul.actions { li { a href="/tenants" { "団体の状況" } } } }
+        @if audit { ul.actions { li { a href="/audit" { "監査ログ" } } } }
         @if let Some(work) = work { (work) }
     };
     page("ホーム", Some((&s.session, &csrf)), body).into_response()
