@@ -535,6 +535,25 @@ async fn a_tenant_admin_assigns_a_duty_and_issues_and_revokes_a_key() {
     let sato = accounts["accounts"].as_array().unwrap().iter().find(|a| a["name"] == "sato").cloned().expect("sato");
     assert_eq!(sato["duties"], serde_json::json!(["D015"]), "{sato}");
 
+    // a-mayor's D015 queries wait for approval, then no longer; a duty 別表第二 does not give
+    // the org is refused.
+    b.select("#policy-org", "a-mayor").await;
+    b.fill("#policy-duty", "D015").await;
+    b.fill("#policy-window", "60").await;
+    b.click("form[action='/admin/approval-policies'] button").await;
+    b.arrive("/admin").await;
+    assert!(b.text().await.contains("60分"), "the policy is listed");
+    let (_, _, policies) = c.as_person(&admin, reqwest::Method::GET, "/api/v1/approval-policies", None).await;
+    assert_eq!(policies["policies"], serde_json::json!([{"org": "a-mayor", "duty": "D015", "window_minutes": 60}]));
+    b.select("#policy-org", "a-edu").await;
+    b.fill("#policy-duty", "D015").await;
+    b.click("form[action='/admin/approval-policies'] button").await;
+    b.client.wait().for_element(Locator::Css(".notice.error")).await.expect("refused");
+    b.check("44-admin-approval-policy").await;
+    b.click("form[action='/admin/approval-policies/remove'] button").await;
+    b.arrive("/admin").await;
+    assert!(b.text().await.contains("承認が必要な事務はありません"));
+
     // A key for a-mayor, shown once, works; revoked, it is refused.
     b.fill("#key-label", "住民記録システム").await;
     b.click("form[action='/admin/api-keys'] button").await;

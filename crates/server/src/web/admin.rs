@@ -1,6 +1,6 @@
 //! The tenant admin's page (団体管理者): the tenant's people with the duties each staff member
-//! and approver may file for (checkboxes of what 別表第二 gives their org), and the client
-//! systems' API keys (create, shown once; revoke). The acts are the service layer's
+//! and approver may file for (checkboxes of what 別表第二 gives their org), which duties wait for
+//! approval (電子決裁), and the client systems' API keys (create, shown once; revoke). The acts are the service layer's
 //! (`accounts::assign_duties`, `api_keys`), as the JSON API takes them.
 
 use super::layout::{self, moment, page, problem_notice};
@@ -23,6 +23,8 @@ pub fn routes() -> Router<Arc<Platform>> {
         .route("/admin/accounts/{name}/duties", post(set_duties))
         .route("/admin/api-keys", post(create_key))
         .route("/admin/api-keys/{id}/revoke", post(revoke_key))
+        .route("/admin/approval-policies", post(set_policy))
+        .route("/admin/approval-policies/remove", post(remove_policy))
 }
 
 fn fail(p: Problem) -> Refused {
@@ -48,6 +50,7 @@ async fn admin_page(
     let keys_act = caller.act(Action::ManageApiKeys).map_err(fail)?;
     let keys = p.list_api_keys(&keys_act).await.map_err(fail)?;
     let orgs = p.platform.orgs(Some(act.tenant)).await.map_err(|e| fail(e.into()))?;
+    let policies = act.store(p).await.map_err(fail)?.approval_policies().await.map_err(|e| fail(e.into()))?;
     let csrf = s.csrf();
     let body: Markup = html! {
         @if let Some(problem) = problem { (problem_notice(problem)) }
@@ -86,6 +89,40 @@ async fn admin_page(
                 }
             } }
         } }
+        h2 { "電子決裁（承認が必要な事務）" }
+        @if policies.is_empty() { p { "承認が必要な事務はありません。" } } @else {
+            div.table-scroll { table {
+                thead { tr { th scope="col" { "機関" } th scope="col" { "事務" } th scope="col" { "承認の期限" } th scope="col" { "操作" } } }
+                tbody { @for pol in &policies { tr {
+                    td { (pol.org.as_str()) }
+                    td { (p.matrix.duty_name(&pol.duty).unwrap_or(pol.duty.as_str())) "（" (pol.duty.as_str()) "）" }
+                    td { (pol.window_minutes) "分" }
+                    td { form method="post" action="/admin/approval-policies/remove" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="hidden" name="org" value=(pol.org.as_str());
+                        input type="hidden" name="duty" value=(pol.duty.as_str());
+                        button.secondary type="submit" aria-label={ (pol.org.as_str()) " の " (pol.duty.as_str()) " の承認をやめる" } { "承認をやめる" }
+                    } }
+                } } }
+            } }
+        }
+        h3 { "承認が必要な事務を追加する" }
+        form.stack method="post" action="/admin/approval-policies" {
+            input type="hidden" name="csrf" value=(csrf);
+            div {
+                label for="policy-org" { "機関" }
+                select #policy-org name="org" required { @for o in &orgs { option value=(o.id.as_str()) { (o.name) "（" (o.id.as_str()) "）" } } }
+            }
+            div {
+                label for="policy-duty" { "事務コード" span.hint { "例：D015（その機関が別表第二で照会できる事務）" } }
+                input #policy-duty type="text" name="duty" required;
+            }
+            div {
+                label for="policy-window" { "承認の期限（分）" span.hint { "10分から43200分（30日）まで。期限までに決裁されない照会はエラーで終わります" } }
+                input #policy-window type="number" name="window_minutes" min="10" max="43200" value="1440" required;
+            }
+            div { button type="submit" { "追加する" } }
+        }
         h2 { "既存システムのAPIキー" }
         div.table-scroll { table {
             thead { tr { th scope="col" { "ID" } th scope="col" { "機関" } th scope="col" { "用途" } th scope="col" { "発行" } th scope="col" { "状態" } } }
@@ -193,6 +230,55 @@ async fn revoke_key(
     let act = caller.act(Action::ManageApiKeys).map_err(fail)?;
     match p.revoke_tenant_api_key(&act, &id).await {
         Ok(_) => Ok(Redirect::to("/admin").into_response()),
+        Err(problem) => {
+            admin_page(&p, &s, StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST), Some(&problem), None).await
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct PolicyForm {
+    csrf: String,
+    org: String,
+    duty: String,
+    #[serde(default)]
+    window_minutes: String,
+}
+
+fn org_duty(f: &PolicyForm) -> Result<(OrgId, DutyCode), Problem> {
+    let bad = |what: &str| Problem::detailed(renkei_net::ProblemKind::InvalidBody, format!("{what} is not valid"));
+    Ok((OrgId::parse(f.org.trim()).map_err(|_| bad("the org"))?, DutyCode::parse(f.duty.trim()).map_err(|_| bad("the duty code"))?))
+}
+
+async fn set_policy(State(p): State<Arc<Platform>>, s: PageSession, Form(f): Form<PolicyForm>) -> Result<Response, Refused> {
+    s.check_csrf(&f.csrf)?;
+    s.permit(Action::SetApprovalPolicy)?;
+    let caller = s.caller();
+    let act = caller.act(Action::SetApprovalPolicy).map_err(fail)?;
+    let outcome = match (org_duty(&f), f.window_minutes.trim().parse::<u32>()) {
+        (Ok((org, duty)), Ok(window)) => p.set_approval_policy(&act, org, duty, window).await,
+        (Err(e), _) => Err(e),
+        (_, Err(_)) => Err(Problem::detailed(renkei_net::ProblemKind::InvalidBody, "the window is a number of minutes")),
+    };
+    match outcome {
+        Ok(()) => Ok(Redirect::to("/admin").into_response()),
+        Err(problem) => {
+            admin_page(&p, &s, StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST), Some(&problem), None).await
+        }
+    }
+}
+
+async fn remove_policy(State(p): State<Arc<Platform>>, s: PageSession, Form(f): Form<PolicyForm>) -> Result<Response, Refused> {
+    s.check_csrf(&f.csrf)?;
+    s.permit(Action::SetApprovalPolicy)?;
+    let caller = s.caller();
+    let act = caller.act(Action::SetApprovalPolicy).map_err(fail)?;
+    let outcome = match org_duty(&f) {
+        Ok((org, duty)) => p.remove_approval_policy(&act, &org, &duty).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(()) => Ok(Redirect::to("/admin").into_response()),
         Err(problem) => {
             admin_page(&p, &s, StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST), Some(&problem), None).await
         }
