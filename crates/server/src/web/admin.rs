@@ -27,10 +27,6 @@ pub fn routes() -> Router<Arc<Platform>> {
         .route("/admin/approval-policies/remove", post(remove_policy))
 }
 
-fn fail(p: Problem) -> Refused {
-    layout::failure(p).into()
-}
-
 async fn admin(State(p): State<Arc<Platform>>, s: PageSession) -> Result<Response, Refused> {
     admin_page(&p, &s, StatusCode::OK, None, None).await
 }
@@ -45,12 +41,12 @@ async fn admin_page(
 ) -> Result<Response, Refused> {
     s.permit(Action::ManageStaff)?;
     let caller = s.caller();
-    let act = caller.act(Action::ManageStaff).map_err(fail)?;
-    let accounts = p.platform.accounts_of(act.tenant).await.map_err(|e| fail(e.into()))?;
-    let keys_act = caller.act(Action::ManageApiKeys).map_err(fail)?;
-    let keys = p.list_api_keys(&keys_act).await.map_err(fail)?;
-    let orgs = p.platform.orgs(Some(act.tenant)).await.map_err(|e| fail(e.into()))?;
-    let policies = act.store(p).await.map_err(fail)?.approval_policies().await.map_err(|e| fail(e.into()))?;
+    let act = caller.act(Action::ManageStaff)?;
+    let accounts = p.platform.accounts_of(act.tenant).await.map_err(Problem::from)?;
+    let keys_act = caller.act(Action::ManageApiKeys)?;
+    let keys = p.list_api_keys(&keys_act).await?;
+    let orgs = p.platform.orgs(Some(act.tenant)).await.map_err(Problem::from)?;
+    let policies = act.store(p).await?.approval_policies().await.map_err(Problem::from)?;
     let csrf = s.csrf();
     let body: Markup = html! {
         @if let Some(problem) = problem { (problem_notice(problem)) }
@@ -171,8 +167,8 @@ async fn set_duties(
     s.check_csrf(field("csrf"))?;
     s.permit(Action::AssignDuties)?;
     let caller = s.caller();
-    let act = caller.act(Action::AssignDuties).map_err(fail)?;
-    let name = AccountName::parse(&name).map_err(|_| fail(Problem::not_found()))?;
+    let act = caller.act(Action::AssignDuties)?;
+    let name = AccountName::parse(&name).map_err(|_| Problem::not_found())?;
     let duties: Result<Vec<DutyCode>, _> = fields.iter().filter(|(k, _)| k == "duty").map(|(_, v)| DutyCode::parse(v)).collect();
     let a = &s.session.account;
     let outcome = match duties {
@@ -181,10 +177,8 @@ async fn set_duties(
     };
     match outcome {
         Ok(Some(())) => Ok(Redirect::to("/admin").into_response()),
-        Ok(None) => Err(fail(Problem::not_found())),
-        Err(problem) => {
-            admin_page(&p, &s, StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST), Some(&problem), None).await
-        }
+        Ok(None) => Err(Problem::not_found().into()),
+        Err(problem) => admin_page(&p, &s, layout::status_of(&problem), Some(&problem), None).await,
     }
 }
 
@@ -199,7 +193,7 @@ async fn create_key(State(p): State<Arc<Platform>>, s: PageSession, Form(f): For
     s.check_csrf(&f.csrf)?;
     s.permit(Action::ManageApiKeys)?;
     let caller = s.caller();
-    let act = caller.act(Action::ManageApiKeys).map_err(fail)?;
+    let act = caller.act(Action::ManageApiKeys)?;
     let outcome = match OrgId::parse(&f.org) {
         Ok(org) => p.create_api_key(&act, &org, &f.label, &[]).await,
         Err(_) => Err(Problem::not_found()),
@@ -207,32 +201,23 @@ async fn create_key(State(p): State<Arc<Platform>>, s: PageSession, Form(f): For
     match outcome {
         // Shown in the answer to this POST only: a reload does not show it again.
         Ok((key, _)) => admin_page(&p, &s, StatusCode::CREATED, None, Some(&key)).await,
-        Err(problem) => {
-            admin_page(&p, &s, StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST), Some(&problem), None).await
-        }
+        Err(problem) => admin_page(&p, &s, layout::status_of(&problem), Some(&problem), None).await,
     }
-}
-
-#[derive(serde::Deserialize)]
-pub struct CsrfOnly {
-    csrf: String,
 }
 
 async fn revoke_key(
     State(p): State<Arc<Platform>>,
     s: PageSession,
     Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    Form(f): Form<super::session::CsrfForm>,
 ) -> Result<Response, Refused> {
     s.check_csrf(&f.csrf)?;
     s.permit(Action::ManageApiKeys)?;
     let caller = s.caller();
-    let act = caller.act(Action::ManageApiKeys).map_err(fail)?;
+    let act = caller.act(Action::ManageApiKeys)?;
     match p.revoke_tenant_api_key(&act, &id).await {
         Ok(_) => Ok(Redirect::to("/admin").into_response()),
-        Err(problem) => {
-            admin_page(&p, &s, StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST), Some(&problem), None).await
-        }
+        Err(problem) => admin_page(&p, &s, layout::status_of(&problem), Some(&problem), None).await,
     }
 }
 
@@ -254,7 +239,7 @@ async fn set_policy(State(p): State<Arc<Platform>>, s: PageSession, Form(f): For
     s.check_csrf(&f.csrf)?;
     s.permit(Action::SetApprovalPolicy)?;
     let caller = s.caller();
-    let act = caller.act(Action::SetApprovalPolicy).map_err(fail)?;
+    let act = caller.act(Action::SetApprovalPolicy)?;
     let outcome = match (org_duty(&f), f.window_minutes.trim().parse::<u32>()) {
         (Ok((org, duty)), Ok(window)) => p.set_approval_policy(&act, org, duty, window).await,
         (Err(e), _) => Err(e),
@@ -262,9 +247,7 @@ async fn set_policy(State(p): State<Arc<Platform>>, s: PageSession, Form(f): For
     };
     match outcome {
         Ok(()) => Ok(Redirect::to("/admin").into_response()),
-        Err(problem) => {
-            admin_page(&p, &s, StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST), Some(&problem), None).await
-        }
+        Err(problem) => admin_page(&p, &s, layout::status_of(&problem), Some(&problem), None).await,
     }
 }
 
@@ -272,15 +255,13 @@ async fn remove_policy(State(p): State<Arc<Platform>>, s: PageSession, Form(f): 
     s.check_csrf(&f.csrf)?;
     s.permit(Action::SetApprovalPolicy)?;
     let caller = s.caller();
-    let act = caller.act(Action::SetApprovalPolicy).map_err(fail)?;
+    let act = caller.act(Action::SetApprovalPolicy)?;
     let outcome = match org_duty(&f) {
         Ok((org, duty)) => p.remove_approval_policy(&act, &org, &duty).await,
         Err(e) => Err(e),
     };
     match outcome {
         Ok(()) => Ok(Redirect::to("/admin").into_response()),
-        Err(problem) => {
-            admin_page(&p, &s, StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST), Some(&problem), None).await
-        }
+        Err(problem) => admin_page(&p, &s, layout::status_of(&problem), Some(&problem), None).await,
     }
 }

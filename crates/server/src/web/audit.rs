@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::{Markup, html};
 use renkei_domain::policy::Action;
+use renkei_net::Problem;
 use renkei_store::audit::{AuditChain, ChainCheck};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -33,16 +34,11 @@ async fn log(State(p): State<Arc<Platform>>, s: PageSession, Query(place): Query
     render(&p, &s, place.after, None).await
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    csrf: String,
-}
-
-async fn verify(State(p): State<Arc<Platform>>, s: PageSession, Form(f): Form<CsrfOnly>) -> Result<Response, Refused> {
+async fn verify(State(p): State<Arc<Platform>>, s: PageSession, Form(f): Form<super::session::CsrfForm>) -> Result<Response, Refused> {
     s.check_csrf(&f.csrf)?;
     s.permit(Action::ReadAuditLog)?;
     let person = SignedInPerson::new(s.session.clone(), s.token.clone());
-    let check = p.verify_tenant_audit(&person).await.map_err(|e| Refused::from(layout::failure(e)))?;
+    let check = p.verify_tenant_audit(&person).await?;
     render(&p, &s, 0, Some(check)).await
 }
 
@@ -50,11 +46,7 @@ async fn render(p: &Platform, s: &PageSession, after: u64, check: Option<ChainCh
     s.permit(Action::ReadAuditLog)?;
     let tenant = s.session.account.tenant.clone().ok_or_else(|| Refused::from(layout::failure(renkei_net::Problem::not_found())))?;
     let after = after.min(i64::MAX as u64);
-    let entries = p
-        .platform
-        .audit_entries(&AuditChain::Tenant(tenant), after, PER_PAGE)
-        .await
-        .map_err(|e| Refused::from(layout::failure(e.into())))?;
+    let entries = p.platform.audit_entries(&AuditChain::Tenant(tenant), after, PER_PAGE).await.map_err(Problem::from)?;
     let next = (entries.len() == PER_PAGE as usize).then(|| entries.last().map(|e| e.entry.seq)).flatten();
     let csrf = s.csrf();
     let result: Option<Markup> = check.map(|c| match c {

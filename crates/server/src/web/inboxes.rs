@@ -32,10 +32,6 @@ pub fn routes() -> Router<Arc<Platform>> {
 /// Items an inbox shows at once, oldest waiting first among the newest this many.
 const INBOX: usize = 100;
 
-fn fail(p: Problem) -> Refused {
-    layout::failure(p).into()
-}
-
 async fn approvals(State(p): State<Arc<Platform>>, s: PageSession) -> Result<Response, Refused> {
     approvals_page(&p, &s, StatusCode::OK, None).await
 }
@@ -43,10 +39,9 @@ async fn approvals(State(p): State<Arc<Platform>>, s: PageSession) -> Result<Res
 async fn approvals_page(p: &Platform, s: &PageSession, status: StatusCode, problem: Option<&Problem>) -> Result<Response, Refused> {
     s.permit(Action::DecideApproval)?;
     let caller = s.caller();
-    let act = caller.act(Action::DecideApproval).map_err(fail)?;
+    let act = caller.act(Action::DecideApproval)?;
     let filter = QueryFilter { state: Some(QueryState::PendingApproval), ..QueryFilter::default() };
-    let views =
-        act.store(p).await.map_err(fail)?.queries(act.org().map_err(fail)?, &filter, None, INBOX).await.map_err(|e| fail(e.into()))?;
+    let views = act.store(p).await?.queries(act.org()?, &filter, None, INBOX).await.map_err(Problem::from)?;
     let csrf = s.csrf();
     let body = html! {
         @if let Some(problem) = problem { (problem_notice(problem)) }
@@ -98,7 +93,7 @@ async fn decide(
     s.check_csrf(&f.csrf)?;
     s.permit(Action::DecideApproval)?;
     let caller = s.caller();
-    let act = caller.act(Action::DecideApproval).map_err(fail)?;
+    let act = caller.act(Action::DecideApproval)?;
     let reason = Some(f.reason).filter(|_| f.decision == "reject");
     let decided = match crate::approvals_api::yes_or_no(&f.decision, reason, ("approve", "reject")) {
         Ok(None) => p.decide_query(&act, &id, Decision::Approve).await,
@@ -108,7 +103,7 @@ async fn decide(
     match decided {
         Ok(_) => Ok(Redirect::to("/approvals").into_response()),
         Err(problem) => {
-            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let status = layout::status_of(&problem);
             approvals_page(&p, &s, status, Some(&problem)).await
         }
     }
@@ -121,8 +116,8 @@ async fn reviews(State(p): State<Arc<Platform>>, s: PageSession) -> Result<Respo
 async fn reviews_page(p: &Platform, s: &PageSession, status: StatusCode, problem: Option<&Problem>) -> Result<Response, Refused> {
     s.permit(Action::ReviewManual)?;
     let caller = s.caller();
-    let act = caller.act(Action::ReviewManual).map_err(fail)?;
-    let held = p.held_queries(&act).await.map_err(fail)?;
+    let act = caller.act(Action::ReviewManual)?;
+    let held = p.held_queries(&act).await?;
     let csrf = s.csrf();
     let body: Markup = html! {
         @if let Some(problem) = problem { (problem_notice(problem)) }
@@ -167,7 +162,7 @@ async fn review(
     s.check_csrf(&f.csrf)?;
     s.permit(Action::ReviewManual)?;
     let caller = s.caller();
-    let act = caller.act(Action::ReviewManual).map_err(fail)?;
+    let act = caller.act(Action::ReviewManual)?;
     let reason = Some(f.reason).filter(|_| f.decision == "decline");
     let reviewed = match crate::approvals_api::yes_or_no(&f.decision, reason, ("provide", "decline")) {
         Ok(None) => p.review(&act, &request_id, Review::Provide).await,
@@ -177,7 +172,7 @@ async fn review(
     match reviewed {
         Ok(()) => Ok(Redirect::to("/reviews").into_response()),
         Err(problem) => {
-            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let status = layout::status_of(&problem);
             reviews_page(&p, &s, status, Some(&problem)).await
         }
     }

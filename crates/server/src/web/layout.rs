@@ -76,6 +76,11 @@ pub fn problem_notice(p: &Problem) -> Markup {
 
 pub use renkei_domain::wareki::{jst, moment};
 
+/// The status a page that shows `p` answers with (a form refused is a client's error).
+pub fn status_of(p: &Problem) -> StatusCode {
+    StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST)
+}
+
 /// The role as the pages name it.
 pub fn role_name(r: renkei_domain::Role) -> &'static str {
     use renkei_domain::Role;

@@ -6,7 +6,6 @@ use super::layout::{self, page, problem_notice};
 use super::session::{PageSession, Refused};
 use crate::Platform;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -58,7 +57,7 @@ async fn register(State(p): State<Arc<Platform>>, s: PageSession, Form(f): Form<
     s.check_csrf(&f.csrf)?;
     s.permit(Action::RegisterPerson)?;
     let caller = s.caller();
-    let act = caller.act(Action::RegisterPerson).map_err(|p| Refused::from(layout::failure(p)))?;
+    let act = caller.act(Action::RegisterPerson)?;
     let outcome = match AddresseeNo::parse(f.addressee_no.trim()) {
         Ok(addressee) => crate::persons::register_as(&p, &act, &addressee, &f.individual_number).await.map(|r| (addressee, r)),
         Err(_) => Err(Problem::detailed(ProblemKind::InvalidBody, "the addressee number is not valid")),
@@ -77,7 +76,7 @@ async fn register(State(p): State<Arc<Platform>>, s: PageSession, Form(f): Form<
             page("照会対象者の登録", Some((&s.session, &csrf)), body).into_response()
         }
         Err(problem) => {
-            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let status = layout::status_of(&problem);
             (status, page("照会対象者の登録", Some((&s.session, &csrf)), form(&csrf, Some(&problem)))).into_response()
         }
     })

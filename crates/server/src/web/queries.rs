@@ -9,7 +9,6 @@ use crate::Platform;
 use crate::caller::Act;
 use crate::filing::QueryFiling;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -83,8 +82,8 @@ pub struct Step {
 async fn new_query(State(p): State<Arc<Platform>>, s: PageSession, Query(step): Query<Step>) -> Result<Response, Refused> {
     s.permit(Action::FileQuery)?;
     let caller = s.caller();
-    let act = caller.act(Action::FileQuery).map_err(fail)?;
-    let body = query_form(&p, &act, &s.csrf(), step, None).await.map_err(fail)?;
+    let act = caller.act(Action::FileQuery)?;
+    let body = query_form(&p, &act, &s.csrf(), step, None).await?;
     Ok(page("照会の作成", Some((&s.session, &s.csrf())), body).into_response())
 }
 
@@ -172,7 +171,7 @@ async fn file(State(p): State<Arc<Platform>>, s: PageSession, Form(fields): Form
     s.check_csrf(field("csrf"))?;
     s.permit(Action::FileQuery)?;
     let caller = s.caller();
-    let act = caller.act(Action::FileQuery).map_err(fail)?;
+    let act = caller.act(Action::FileQuery)?;
     let step = || Step { duty: Some(field("duty").to_owned()), provider: Some(field("provider").to_owned()) };
     let filing = (|| -> Result<QueryFiling, Problem> {
         let bad = |what: &str| Problem::detailed(renkei_net::ProblemKind::InvalidBody, format!("{what} is not valid"));
@@ -198,8 +197,8 @@ async fn file(State(p): State<Arc<Platform>>, s: PageSession, Form(fields): Form
     match outcome {
         Ok((view, _)) => Ok(Redirect::to(&format!("/queries/{}", view.id)).into_response()),
         Err(problem) => {
-            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
-            let body = query_form(&p, &act, &s.csrf(), step(), Some(&problem)).await.map_err(fail)?;
+            let status = layout::status_of(&problem);
+            let body = query_form(&p, &act, &s.csrf(), step(), Some(&problem)).await?;
             Ok((status, page("照会の作成", Some((&s.session, &s.csrf())), body)).into_response())
         }
     }
@@ -209,8 +208,8 @@ async fn file(State(p): State<Arc<Platform>>, s: PageSession, Form(fields): Form
 async fn show(State(p): State<Arc<Platform>>, s: PageSession, Path(id): Path<String>) -> Result<Response, Refused> {
     s.permit(Action::ReadQueries)?;
     let caller = s.caller();
-    let act = caller.act(Action::ReadQueries).map_err(fail)?;
-    let v = act.query(&p, &id).await.map_err(fail)?;
+    let act = caller.act(Action::ReadQueries)?;
+    let v = act.query(&p, &id).await?;
     let final_state = matches!(v.state, QueryState::Answered | QueryState::Failed);
     let body = html! {
         dl.facts {
@@ -259,8 +258,4 @@ fn answer_table(p: &Platform, outcome: renkei_domain::Outcome, answer: Option<&s
             }
         }
     }
-}
-
-fn fail(p: Problem) -> Refused {
-    layout::failure(p).into()
 }

@@ -36,7 +36,7 @@ pub struct Search {
 async fn records(State(p): State<Arc<Platform>>, s: PageSession, Query(q): Query<Search>) -> Result<Response, Refused> {
     s.permit(Action::ReadLinkageRecords)?;
     let caller = s.caller();
-    let act = caller.act(Action::ReadLinkageRecords).map_err(|e| Refused::from(layout::failure(e)))?;
+    let act = caller.act(Action::ReadLinkageRecords)?;
     let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
     let (duty, counterpart) = (given(&q.duty), given(&q.counterpart));
     let filter = (|| -> Result<RecordFilter, Problem> {
@@ -52,7 +52,7 @@ async fn records(State(p): State<Arc<Platform>>, s: PageSession, Query(q): Query
     };
     let (status, rows, next, problem) = match found {
         Ok((rows, next)) => (StatusCode::OK, rows, next, None),
-        Err(e) => (StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), Vec::new(), None, Some(e)),
+        Err(e) => (layout::status_of(&e), Vec::new(), None, Some(e)),
     };
     // Parsed codes only: their characters need no escaping in a URL.
     let next_url = match (&filter, next) {

@@ -67,6 +67,19 @@ impl From<Response> for Refused {
     }
 }
 
+/// A problem the service layer reported, as its page (`layout::failure`).
+impl From<renkei_net::Problem> for Refused {
+    fn from(p: renkei_net::Problem) -> Self {
+        crate::web::layout::failure(p).into()
+    }
+}
+
+/// A form that carries nothing but its CSRF token (sign-out, revoke, verify).
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
         *self.0

@@ -122,12 +122,7 @@ async fn sign_in(State(p): State<Arc<Platform>>, headers: HeaderMap, Form(form):
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    csrf: String,
-}
-
-async fn sign_out(State(p): State<Arc<Platform>>, s: PageSession, Form(form): Form<CsrfOnly>) -> Result<Response, Refused> {
+async fn sign_out(State(p): State<Arc<Platform>>, s: PageSession, Form(form): Form<super::session::CsrfForm>) -> Result<Response, Refused> {
     s.check_csrf(&form.csrf)?;
     // Ended already is as good as ended now.
     let _ = p.sign_out(&s.token).await;

@@ -2,7 +2,7 @@
 //! own — its orgs and the people signed in against its limit (同時接続利用者数). Nothing of any
 //! resident is on this page (the browser tests check the operator's every page for it).
 
-use super::layout::{self, page};
+use super::layout::page;
 use super::session::{PageSession, Refused};
 use crate::Platform;
 use crate::sessions::SignedInPerson;
@@ -21,7 +21,7 @@ pub fn routes() -> Router<Arc<Platform>> {
 async fn tenants(State(p): State<Arc<Platform>>, s: PageSession) -> Result<Response, Refused> {
     s.permit(Action::ReadTenantStatus)?;
     let person = SignedInPerson::new(s.session.clone(), s.token.clone());
-    let statuses = p.tenant_statuses(&person).await.map_err(|e| Refused::from(layout::failure(e)))?;
+    let statuses = p.tenant_statuses(&person).await?;
     let now = renkei_store::now_unix();
     let body = html! {
         @if statuses.is_empty() { p { "表示できる団体はありません。" } }
