@@ -62,3 +62,9 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     rand::rngs::OsRng.fill_bytes(&mut b);
     b
 }
+
+/// An opaque id no one can guess (128 random bits, hex): for what a URL names but must not
+/// reveal or let be enumerated.
+pub fn random_id() -> String {
+    random_bytes::<16>().iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -78,7 +78,8 @@ impl Encoding {
     }
 }
 
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+/// The byte-order mark that tells Excel a CSV file is UTF-8.
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Tells the encoding from the start of a file. `whole` says `prefix` is the entire file (so a
 /// multi-byte character cut at its end is an error, not the edge of the sample).

@@ -26,7 +26,7 @@ pub enum Role {
     Operator,
     /// 複数団体の管理者: status, SLA and cost of the tenants of one consortium; no personal data.
     ConsortiumAdmin,
-    /// 団体管理者: a tenant's staff, roles, duties, API keys, policies and audit log.
+    /// 団体管理者: a tenant's staff, roles, duties, API keys, policies, bulk loads and audit log.
     TenantAdmin,
     /// 決裁者: decides the queries of their org that need e-approval (電子決裁); works as staff too.
     Approver,
@@ -240,6 +240,7 @@ pub fn allows(who: Principal, action: Action) -> bool {
             action,
             ManageStaff
                 | AssignDuties
+                | BulkLoad
                 | ManageApiKeys
                 | SetApprovalPolicy
                 | SetInHouseUses
@@ -282,6 +283,7 @@ mod tests {
                 &[
                     ManageStaff,
                     AssignDuties,
+                    BulkLoad,
                     ManageApiKeys,
                     SetApprovalPolicy,
                     SetInHouseUses,

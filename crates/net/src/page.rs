@@ -24,8 +24,8 @@ const CSS: &str = concat!(include_str!("../assets/tokens.css"), include_str!("..
 const JS: &str = include_str!("../assets/renkei.js");
 
 /// What every page and asset is sent with.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
-                       base-uri 'none'; frame-ancestors 'none'";
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+                       form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// The stylesheet and script, for any router's state.
 pub fn asset_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {

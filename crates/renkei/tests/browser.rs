@@ -229,6 +229,29 @@ async fn a_staff_member_signs_in_enrols_the_second_factor_and_signs_out() {
     assert!(b.text().await.contains("sato さん（職員）"));
     b.check("04-home").await;
 
+    // A new password: the confirmation must match; then every session ends, this one too.
+    b.click("a[href='/password']").await;
+    b.arrive("/password").await;
+    b.fill("#current", "a long passphrase").await;
+    b.fill("#new", "another long passphrase").await;
+    b.fill("#again", "another long passphrasf").await;
+    b.click("main button[type=submit]").await;
+    b.client.wait().for_element(Locator::Css(".notice.error")).await.expect("the mismatch");
+    assert!(b.text().await.contains("一致しません"));
+    b.check("05-password-change").await;
+    b.fill("#current", "a long passphrase").await;
+    b.fill("#new", "another long passphrase").await;
+    b.fill("#again", "another long passphrase").await;
+    b.click("main button[type=submit]").await;
+    b.arrive("/sign-in").await;
+    assert!(b.text().await.contains("パスワードを変更しました"));
+    b.fill("#name", "sato").await;
+    b.fill("#password", "another long passphrase").await;
+    // The enrolment's code is spent: the authenticator's next one.
+    b.fill("#code", &totp.code(common::unix_now() + 30)).await;
+    b.click("main button[type=submit]").await;
+    b.arrive("/").await;
+
     b.click("header button[type=submit]").await;
     b.arrive("/sign-in").await;
     assert!(b.text().await.contains("サインアウトしました"));
@@ -675,5 +698,93 @@ async fn a_tenant_admin_verifies_the_audit_log_and_sees_an_edit_caught() {
     b.client.wait().for_element(Locator::Css("#verdict.error")).await.expect("the edit caught");
     assert!(b.text().await.contains("改ざんが見つかりました"));
     b.check("43-audit-tampered").await;
+    b.client.clone().close().await.expect("close the session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_with_a_bad_line_shows_its_report_and_a_fixed_one_registers_everyone() {
+    let c = Cluster::start().await;
+    c.admin_with(&["account-create", "--tenant", "tenant-a", "--name", "yamada", "--role", "tenant_admin"], "a long passphrase\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad_number = "12345678901"; // 11 digits
+    let bad = dir.path().join("persons-bad.csv");
+    // CP932 (Shift_JIS), as a municipal system writes it: the load detects it.
+    let csv = format!(
+        "addressee_no,individual_number\r\nLOAD-1,{}\r\nLOAD-2,{bad_number}\r\nLOAD-3,{}\r\n",
+        common::number(61),
+        common::number(63)
+    );
+    std::fs::write(&bad, encoding_rs::SHIFT_JIS.encode(&csv).0).expect("write");
+    let b = Browser::start().await;
+    let base = c.internal();
+    b.sign_in_first_time(&base, "yamada", "a long passphrase").await;
+    b.click("a[href='/loads']").await;
+    b.arrive("/loads").await;
+    b.check("45-load-form").await;
+    b.select("#load-org", "a-mayor").await;
+    b.click("#kind-persons").await;
+    let file = b.client.find(Locator::Css("#load-file")).await.expect("file input");
+    file.send_keys(bad.to_str().expect("path")).await.expect("choose the file");
+    b.click("form[action='/loads'] button[type=submit]").await;
+    // The load's page follows it and shows the outcome.
+    b.client.wait().for_element(Locator::Css("#bad-lines")).await.expect("the report");
+    assert!(b.path().await.starts_with("/loads/"), "the load's own page");
+    let text = b.text().await;
+    assert!(text.contains("何も登録していません"), "{text}");
+    assert!(text.contains("3") && text.contains("individual_number"), "the line and the column: {text}");
+    assert!(!b.client.source().await.expect("source").contains(bad_number), "the bad value is not repeated");
+    b.check("46-load-report").await;
+
+    // The report downloads as Excel opens it: UTF-8 with a BOM, or CP932.
+    let bytes_of = |enc: &'static str| {
+        let b = &b;
+        async move {
+            let href = b
+                .client
+                .find(Locator::Css(&format!("a[href$='encoding={enc}']")))
+                .await
+                .expect("link")
+                .attr("href")
+                .await
+                .expect("href")
+                .expect("an href");
+            let got = b
+                .client
+                .execute_async(
+                    "const done = arguments[arguments.length - 1];
+                     fetch(arguments[0]).then(r => r.arrayBuffer()).then(a => done(Array.from(new Uint8Array(a)))).catch(e => done(String(e)));",
+                    vec![serde_json::json!(href)],
+                )
+                .await
+                .expect("fetch");
+            got.as_array().expect("bytes").iter().map(|v| v.as_u64().expect("byte") as u8).collect::<Vec<u8>>()
+        }
+    };
+    let utf8 = bytes_of("utf-8").await;
+    assert!(utf8.starts_with(&[0xEF, 0xBB, 0xBF]), "a BOM");
+    let utf8 = String::from_utf8(utf8[3..].to_vec()).expect("UTF-8");
+    assert!(utf8.starts_with("行番号,列番号,列名,理由\r\n3,2,individual_number,"), "{utf8}");
+    let cp932 = bytes_of("cp932").await;
+    let (decoded, _, errors) = encoding_rs::SHIFT_JIS.decode(&cp932);
+    assert!(!errors && decoded.starts_with("行番号,") && decoded.contains("\r\n3,2,"), "{decoded}");
+    assert!(!utf8.contains(bad_number) && !decoded.contains(bad_number), "the report names lines, never values");
+
+    // Nothing was applied: a fixed file then registers everyone.
+    let admin = c.person("tenant-a", "admin-check", "tenant_admin", None).await;
+    let fixed = dir.path().join("persons-fixed.csv");
+    std::fs::write(&fixed, csv.replace(bad_number, &common::number(62))).expect("write");
+    b.goto(&format!("{base}/loads")).await;
+    b.select("#load-org", "a-mayor").await;
+    let file = b.client.find(Locator::Css("#load-file")).await.expect("file input");
+    file.send_keys(fixed.to_str().expect("path")).await.expect("choose the file");
+    b.click("form[action='/loads'] button[type=submit]").await;
+    b.client.wait().for_element(Locator::Css(".notice.success")).await.expect("registered");
+    assert!(b.text().await.contains("3件を登録"), "{}", b.text().await);
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "LOAD-2", "after-load").await;
+    assert_eq!(s, 201, "LOAD-2 is registered: {q}");
+    // The load is the admin's: another account of the tenant does not find it.
+    let load = b.path().await;
+    let r = c.browser().get(format!("{base}{load}")).header("cookie", format!("__Host-renkei-session={admin}")).send().await.expect("GET");
+    assert_eq!(r.status(), 404, "another account's load page");
     b.client.clone().close().await.expect("close the session");
 }

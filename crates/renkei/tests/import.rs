@@ -217,7 +217,49 @@ on_both_backends!(
     a_slow_upload_does_not_hold_up_its_tenants_reads_and_answers,
     a_persons_load_while_the_hub_is_down_keeps_nothing_and_says_why,
     a_persons_load_registers_each_person_in_every_org_of_the_tenant,
+    a_tenant_admin_loads_for_an_org_of_their_tenant_named_in_the_request,
+    a_crlf_files_bad_lines_are_named_by_their_own_line,
 );
+
+async fn a_tenant_admin_loads_for_an_org_of_their_tenant_named_in_the_request(b: Backend) {
+    let c = Cluster::start_on(b).await;
+    let admin = c.person("tenant-a", "yamada", "tenant_admin", None).await;
+    let load = |org: &'static str| {
+        let (c, admin) = (&c, &admin);
+        async move {
+            let body = format!("addressee_no,individual_number\nT1,{}\n", number(71));
+            let query = if org.is_empty() { String::new() } else { format!("?org={org}") };
+            let resp = c
+                .http
+                .post(format!("{}/api/v1/imports/persons{query}", c.internal()))
+                .bearer_auth(admin)
+                .header("content-type", "text/csv")
+                .body(body)
+                .send()
+                .await
+                .expect("upload");
+            common::respond(resp).await
+        }
+    };
+    let (s, _, v) = load("a-edu").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["stored"], 1, "{v}");
+    let (s, _, v) = load("").await;
+    assert_eq!(s, 400, "no org named: {v}");
+    let (s, _, v) = load("b-mayor").await;
+    assert_eq!(s, 404, "another tenant's org: {v}");
+    let staff = c.person("tenant-a", "sato", "staff", Some("a-mayor")).await;
+    let (s, _, v) = c.as_person(&staff, reqwest::Method::POST, "/api/v1/imports/persons", None).await;
+    assert_eq!(s, 403, "staff do not load: {v}");
+}
+
+async fn a_crlf_files_bad_lines_are_named_by_their_own_line(b: Backend) {
+    let c = Cluster::start_on(b).await;
+    let bad = format!("addressee_no,individual_number\r\nC1,{}\r\n\r\nC2,12345\r\nC3,{}\r\n", number(81), number(83));
+    let (s, _, v) = upload(&c, "b-mayor", "persons", "", bad.into_bytes()).await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["bad_lines"][0]["line"], 4, "the blank line 3 counts too: {v}");
+}
 
 /// Uploads a CSV file to `POST /api/v1/imports/{kind}` as `org`'s client system. A bulk upload
 /// may take longer than the cluster client's 20 s: the 64 MiB one below takes 10–15 s alone in a

@@ -106,6 +106,22 @@ impl Act<'_> {
         self.org
     }
 
+    /// The org an act names (`named`) or, if it names none, the caller's own: a person of an
+    /// org acts in theirs only (another is not found); one without an org (a tenant admin) must
+    /// name one of the tenant's.
+    pub async fn org_in_tenant(&self, p: &Platform, named: Option<OrgId>) -> Result<OrgId, Problem> {
+        match (self.org, named) {
+            (Some(own), None) => Ok(own.clone()),
+            (Some(own), Some(named)) if &named == own => Ok(named),
+            (Some(_), Some(_)) => Err(Problem::not_found()),
+            (None, Some(named)) => {
+                p.org(&named).await?.filter(|o| &o.tenant == self.tenant).ok_or_else(Problem::not_found)?;
+                Ok(named)
+            }
+            (None, None) => Err(Problem::detailed(ProblemKind::InvalidBody, "org: name one of the tenant's orgs")),
+        }
+    }
+
     pub async fn store(&self, p: &Platform) -> Result<TenantStore, Problem> {
         p.tenant_store(self.tenant).await?.ok_or_else(|| gone("tenant"))
     }

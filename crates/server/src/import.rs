@@ -264,23 +264,58 @@ pub async fn receive(
 /// tenant waiting behind it.
 pub async fn spool_body(body: axum::body::Body, limit: usize) -> std::io::Result<impl Read + Send + 'static> {
     use http_body_util::BodyExt;
-    let mut spool = renkei_crypto::spool::SpoolWriter::new(tempfile::tempfile()?);
+    let mut upload = Upload::new(limit)?;
     let mut body = http_body_util::Limited::new(body, limit);
     while let Some(frame) = body.frame().await {
         match frame {
             // Writes of at most a few tens of KiB to the page cache: not worth a thread hop.
             Ok(f) => {
                 if let Ok(data) = f.into_data() {
-                    spool.write(&data)?;
+                    upload.write(&data)?;
                 }
             }
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                return Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, format!("the body exceeds {limit} bytes")));
-            }
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large(limit)),
             Err(e) => return Err(std::io::Error::other(e.to_string())),
         }
     }
-    spool.finish()
+    upload.finish()
+}
+
+fn too_large(limit: usize) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::FileTooLarge, format!("the body exceeds {limit} bytes"))
+}
+
+/// A file on its way in, spooled as [`spool_body`] says, refusing more than its limit
+/// (`FileTooLarge`): for an upload that arrives in pieces of a form (`multipart/form-data`).
+pub struct Upload {
+    spool: renkei_crypto::spool::SpoolWriter<std::fs::File>,
+    limit: usize,
+}
+
+impl Upload {
+    pub fn new(limit: usize) -> std::io::Result<Self> {
+        Ok(Self { spool: renkei_crypto::spool::SpoolWriter::new(tempfile::tempfile()?), limit })
+    }
+
+    pub fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        if self.spool.len().saturating_add(data.len() as u64) > self.limit as u64 {
+            return Err(too_large(self.limit));
+        }
+        self.spool.write(data)
+    }
+
+    /// Bytes received so far.
+    pub fn len(&self) -> u64 {
+        self.spool.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spool.is_empty()
+    }
+
+    pub fn finish(self) -> std::io::Result<impl Read + Send + 'static> {
+        self.spool.finish()
+    }
 }
 
 /// A person waiting for its code: (line, addressee, number).
@@ -574,7 +609,7 @@ fn read_file<R: Read>(
         }
     };
     while reader.read_byte_record(&mut record).map_err(csv_error)? {
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| state.borrow_mut().line_at(p.byte()));
         overlong_before(line, &mut lines)?;
         lines += 1;
         let truncated = state.borrow().unterminated.is_some_and(|l| l >= line);
@@ -652,6 +687,32 @@ struct LineState {
     overlong: VecDeque<u64>,
     /// The last line, if the input ended without a line break.
     unterminated: Option<u64>,
+    /// Bytes passed on to the CSV reader (an overlong line passes on as one byte).
+    passed: u64,
+    /// The lines passed on but not yet found by [`LineState::line_at`]: the offset (in passed
+    /// bytes) of each one's final line break, its number, and whether it is blank.
+    ends: VecDeque<(u64, u64, bool)>,
+}
+
+impl LineState {
+    /// The line a record the CSV reader found at `offset` (in passed bytes) starts on. Why not
+    /// the reader's own count: after a CRLF line break it stops on the CR and counts the line
+    /// only when the next record starts, so every line of a CRLF file would be named one too
+    /// early (BurntSushi/rust-csv#395); its offset then points at that LF, and blank lines it
+    /// skips may follow.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        while self.ends.front().is_some_and(|&(end, _, _)| end < offset) {
+            self.ends.pop_front();
+        }
+        // The LF of a CRLF the reader left behind: the record starts after it.
+        if self.ends.front().is_some_and(|&(end, _, _)| end == offset) {
+            self.ends.pop_front();
+        }
+        while self.ends.front().is_some_and(|&(_, _, blank)| blank) {
+            self.ends.pop_front();
+        }
+        self.ends.front().map_or(self.lines + 1, |&(_, line, _)| line)
+    }
 }
 
 /// Passes the input on one physical line at a time, so no line over [`MAX_LINE_BYTES`] is ever
@@ -684,6 +745,10 @@ impl<R: Read> LineLimit<R> {
         if overlong || unterminated {
             self.line.push(b'\n');
         }
+        s.passed += self.line.len() as u64;
+        let end = s.passed - 1;
+        let blank = matches!(self.line.as_slice(), b"\n" | b"\r\n");
+        s.ends.push_back((end, n, blank));
     }
 
     /// Loads the next physical line; `false` at the end of the input.
@@ -810,5 +875,30 @@ mod tests {
         let (records, state) = lines_of(b"a,\"x\ny\"\nc,d\n");
         assert_eq!(records, vec![b"ax\ny".to_vec(), b"cd".to_vec()]);
         assert_eq!(state.lines, 3);
+    }
+
+    /// The line each record starts on, as `read_file` names it in a report.
+    fn record_lines(input: &[u8]) -> Vec<u64> {
+        let state = Rc::new(RefCell::new(LineState::default()));
+        let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(LineLimit::new(input, state.clone()));
+        let mut rec = csv::ByteRecord::new();
+        let mut out = Vec::new();
+        while r.read_byte_record(&mut rec).unwrap() {
+            out.push(rec.position().map_or(0, |p| state.borrow_mut().line_at(p.byte())));
+        }
+        out
+    }
+
+    #[test]
+    fn records_are_named_by_the_line_they_start_on_with_lf_crlf_or_both() {
+        assert_eq!(record_lines(b"h,h\na,b\nc,d\n"), [1, 2, 3]);
+        assert_eq!(record_lines(b"h,h\r\na,b\r\nc,d\r\n"), [1, 2, 3]);
+        assert_eq!(record_lines(b"h,h\r\na,b\nc,d\r\ne,f"), [1, 2, 3, 4]);
+        // A blank line is skipped; a quoted line break keeps its record on its first line.
+        assert_eq!(record_lines(b"h,h\r\n\r\na,\"x\r\ny\"\r\nc,d\r\n"), [1, 3, 5]);
+        let mut overlong = b"h,h\r\n".to_vec();
+        overlong.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 10));
+        overlong.extend(b"\r\nc,d\r\n");
+        assert_eq!(record_lines(&overlong), [1, 3]);
     }
 }

@@ -269,6 +269,10 @@ pub struct ImportParams {
     /// Apply the good lines and report the bad ones (default: any bad line applies nothing).
     #[serde(default)]
     pub skip_bad: bool,
+    /// The org whose file it is: a tenant admin names one of the tenant's; a client system or
+    /// a staff member loads for their own org and may leave it out.
+    #[param(value_type = Option<String>)]
+    pub org: Option<OrgId>,
 }
 
 /// What a bulk load did, with its bad lines (at most [`MAX_REPORTED_LINES`]).
@@ -322,8 +326,8 @@ pub async fn import_file(
     body: axum::body::Body,
 ) -> Result<Json<ImportReport>, Problem> {
     let act = caller.act(Action::BulkLoad)?;
-    let org = act.org()?.clone();
     let params = self::params(params)?;
+    let org = act.org_in_tenant(&p, params.org.clone()).await?;
     let kind = match kind.map_err(|_| Problem::not_found())? {
         Path(ImportKind::Persons) => FileKind::Persons,
         Path(ImportKind::Copies) => FileKind::Copies,

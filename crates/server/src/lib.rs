@@ -27,6 +27,7 @@ pub mod in_house;
 pub mod internal;
 pub mod limits;
 pub mod limits_api;
+pub mod loads;
 pub mod network;
 pub mod openapi;
 pub mod outbox;
@@ -121,6 +122,8 @@ pub struct Platform {
     /// Each tenant's table of in-house uses (庁内連携) read recently, parsed, or that it has
     /// none; see `filing::file_in_house`.
     pub(crate) in_house_uses: Recent<Arc<Option<Matrix>>>,
+    /// Bulk loads started from pages, followed while they run.
+    pub loads: loads::Loads,
 }
 
 /// A call to the hub made for a request failed: the request's answer is a 502 that says why
@@ -186,6 +189,7 @@ impl Platform {
             provider_types: Recent::new(PROVIDER_TYPE_TTL, PROVIDER_TYPE_CACHE_SIZE),
             key_scopes: Recent::new(KEY_CACHE_TTL, KEY_CACHE_SIZE),
             in_house_uses: Recent::new(IN_HOUSE_TTL, KEY_CACHE_SIZE),
+            loads: loads::Loads::default(),
         }))
     }
 

@@ -24,21 +24,6 @@ pub struct HeldView {
 }
 
 impl Platform {
-    /// The org `act` marks in: a client system's or a staff member's own; a tenant admin names
-    /// one of the tenant's orgs (another tenant's is not found).
-    async fn marking_org(&self, act: &Act<'_>, named: Option<OrgId>) -> Result<OrgId, Problem> {
-        match (act.org_or_all(), named) {
-            (Some(own), None) => Ok(own.clone()),
-            (Some(own), Some(named)) if &named == own => Ok(named),
-            (Some(_), Some(_)) => Err(Problem::not_found()),
-            (None, Some(named)) => {
-                self.org(&named).await?.filter(|o| &o.tenant == act.tenant).ok_or_else(Problem::not_found)?;
-                Ok(named)
-            }
-            (None, None) => Err(Problem::detailed(ProblemKind::InvalidBody, "org: name the org whose person is marked")),
-        }
-    }
-
     /// Marks `item` of the person `addressee` of an org (a new version); returns the org and
     /// the version.
     pub async fn set_mark(
@@ -52,7 +37,7 @@ impl Platform {
         if !self.matrix.knows_item(item) {
             return Err(Problem::detailed(ProblemKind::UnknownItem, format!("item {item} is not in 別表第二")));
         }
-        let org = self.marking_org(act, org).await?;
+        let org = act.org_in_tenant(self, org).await?;
         let version = act.store(self).await?.set_mark(&org, addressee, item, mark, act.actor).await?;
         act.audit_always(self, "mark.set", &format!("org:{org}"), &format!("item {item} {} version {version}", mark.code())).await?;
         Ok((org, version))
@@ -67,7 +52,7 @@ impl Platform {
             Err(MarksFileError::Unreadable(why)) => return Err(Problem::detailed(ProblemKind::UnreadableFile, why)),
             Err(MarksFileError::BadLines(bad)) => return Err(bad_lines(bad.into_iter().map(|(l, e)| BadLine::new(l, e)).collect())),
         };
-        let org = self.marking_org(act, org).await?;
+        let org = act.org_in_tenant(self, org).await?;
         let versions = match act.store(self).await?.set_marks(&org, &lines, act.actor).await? {
             Ok(versions) => versions,
             Err(missing) => {
@@ -83,7 +68,7 @@ impl Platform {
 
     /// The org `act` lists marks of.
     pub async fn marks(&self, act: &Act<'_>, org: Option<OrgId>) -> Result<(OrgId, Vec<renkei_store::tenant::MarkView>), Problem> {
-        let org = self.marking_org(act, org).await?;
+        let org = act.org_in_tenant(self, org).await?;
         let marks = act.store(self).await?.marks(&org).await?;
         Ok((org, marks))
     }

@@ -13,6 +13,8 @@ pub mod admin;
 pub mod audit;
 pub mod inboxes;
 pub mod layout;
+pub mod loads;
+pub mod password;
 pub mod persons;
 pub mod queries;
 pub mod records;
@@ -30,11 +32,13 @@ pub fn routes() -> Router<Arc<Platform>> {
         .merge(sign_in::routes())
         .merge(queries::routes())
         .merge(persons::routes())
+        .merge(password::routes())
         .merge(inboxes::routes())
         .merge(admin::routes())
         .merge(tenants::routes())
         .merge(records::routes())
         .merge(audit::routes())
+        .merge(loads::routes())
         .merge(renkei_net::page::asset_routes())
         .layer(axum::middleware::map_response(renkei_net::page::headers))
 }

@@ -30,6 +30,7 @@ pub fn routes() -> Router<Arc<Platform>> {
 pub struct SignInNotice {
     ended: Option<String>,
     signed_out: Option<String>,
+    changed: Option<String>,
 }
 
 /// The sign-in form. Its CSRF token is made from a random value in a cookie of its own, set here
@@ -39,6 +40,7 @@ async fn sign_in_page(headers: HeaderMap, Query(notice): Query<SignInNotice>) ->
         (Some("idle"), _) => Some("操作のない時間が続いたため、サインアウトしました。もう一度サインインしてください。"),
         (Some("expired"), _) => Some("サインインしてから長い時間がたったため、サインアウトしました。もう一度サインインしてください。"),
         (_, true) => Some("サインアウトしました。"),
+        _ if notice.changed.is_some() => Some("パスワードを変更しました。新しいパスワードでサインインしてください。"),
         _ => None,
     };
     sign_in_form(&headers, StatusCode::OK, notice.map(|n| (n, false)))
@@ -144,14 +146,22 @@ async fn home(State(p): State<Arc<Platform>>, s: PageSession) -> Response {
     } else {
         None
     };
-    let admin = crate::sessions::permit(&s.session, Action::ManageStaff).is_ok();
-    let status = crate::sessions::permit(&s.session, Action::ReadTenantStatus).is_ok();
-    let audit = crate::sessions::permit(&s.session, Action::ReadAuditLog).is_ok();
+    // Each of a role's other pages, if the role may take its act.
+    let pages = [
+        (Action::ManageStaff, "/admin", "団体の管理（職員・事務・APIキー）"),
+        (Action::BulkLoad, "/loads", "一括登録（照会対象者・副本）"),
+        (Action::MarkItems, "/marks", "提供の確認が必要な項目・提供しない項目"),
+        (Action::ReadTenantStatus, "/tenants", "団体の状況"),
+        (Action::ReadAuditLog, "/audit", "監査ログ"),
+    ];
     let body = html! {
         p { (a.name.as_str()) " さん（" (layout::role_name(a.role)) "）としてサインインしています。" }
-        @if admin { ul.actions { li { a.button href="/admin" { "団体の管理（職員・事務・APIキー）" } } } }
-        @if status { ul.actions { li { a href="/tenants" { "団体の状況" } } } }
-        @if audit { ul.actions { li { a href="/audit" { "監査ログ" } } } }
+        ul.actions {
+            @for (action, href, name) in pages {
+                @if crate::sessions::permit(&s.session, action).is_ok() { li { a href=(href) { (name) } } }
+            }
+            li { a href="/password" { "パスワードの変更" } }
+        }
         @if let Some(work) = work { (work) }
     };
     page("ホーム", Some((&s.session, &csrf)), body).into_response()
