@@ -632,8 +632,38 @@ async fn an_operator_finds_no_personal_data_on_any_page() {
     assert!(b.text().await.contains("tenant-a") && b.text().await.contains("a-edu"), "every tenant and org");
     b.check("50-operator-tenants").await;
 
+    // The contracted limit of people signed in at once, then a raise for a while.
+    b.fill("#normal-tenant-a", "5").await;
+    b.click("form[action='/tenants/tenant-a/session-limit'] button").await;
+    b.arrive("/tenants").await;
+    b.client.wait().for_element(Locator::Css("#raise-tenant-a")).await.expect("the raise form");
+    b.fill("#raise-tenant-a", "3").await;
+    b.click("form[action='/tenants/tenant-a/session-limit/raise'] button").await;
+    b.client.wait().for_element(Locator::Css(".notice.error")).await.expect("a raise below the normal limit is refused");
+    b.fill("#raise-tenant-a", "8").await;
+    b.fill("#hours-tenant-a", "2").await;
+    b.click("form[action='/tenants/tenant-a/session-limit/raise'] button").await;
+    b.arrive("/tenants").await;
+    let text = b.text().await;
+    assert!(text.contains("8人") && text.contains("通常 5人") && text.contains("引き上げ中"), "{text}");
+    b.check("51-operator-session-limit").await;
+
     // Every page there is, as the operator: their own, or a refusal; never a resident's data.
-    let pages = ["/", "/tenants", "/admin", "/queries/new", "/persons/new", "/approvals", "/reviews", &format!("/queries/{id}")];
+    let pages = [
+        "/",
+        "/tenants",
+        "/admin",
+        "/queries/new",
+        "/persons/new",
+        "/approvals",
+        "/reviews",
+        "/records",
+        "/loads",
+        "/marks",
+        "/audit",
+        "/password",
+        &format!("/queries/{id}"),
+    ];
     for path in pages {
         b.goto(&format!("{base}{path}")).await;
         let source = b.client.source().await.expect("source");
@@ -786,5 +816,77 @@ async fn a_load_with_a_bad_line_shows_its_report_and_a_fixed_one_registers_every
     let load = b.path().await;
     let r = c.browser().get(format!("{base}{load}")).header("cookie", format!("__Host-renkei-session={admin}")).send().await.expect("GET");
     assert_eq!(r.status(), 404, "another account's load page");
+    b.client.clone().close().await.expect("close the session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_admin_adds_staff_ends_a_persons_sessions_and_marks_items() {
+    let c = Cluster::start().await;
+    c.admin_with(&["account-create", "--tenant", "tenant-a", "--name", "yamada", "--role", "tenant_admin"], "a long passphrase\n");
+    assert_eq!(c.register("a-mayor", "MARK-1", &common::number(91)).await.0, 201);
+    let b = Browser::start().await;
+    let base = c.internal();
+    b.sign_in_first_time(&base, "yamada", "a long passphrase").await;
+
+    // A new approver of a-mayor, who can then sign in with the first password.
+    b.goto(&format!("{base}/admin")).await;
+    b.fill("#new-name", "kato").await;
+    b.select("#new-role", "approver").await;
+    b.select("#new-org", "a-mayor").await;
+    b.fill("#new-password", "kato first passphrase").await;
+    b.click("form[action='/admin/accounts'] button").await;
+    b.client.wait().for_element(Locator::Css(".notice.success")).await.expect("added");
+    assert!(b.text().await.contains("kato を追加しました"));
+    b.check("42-admin-staff-added").await;
+    let kato = c.enrolled_session("kato", "kato first passphrase").await;
+    let (s, _, me) = c.as_person(&kato, reqwest::Method::GET, "/api/v1/session", None).await;
+    assert_eq!((s, me["role"].as_str()), (200, Some("approver")), "{me}");
+    // A role above tenants is refused, and nothing is created.
+    b.fill("#new-name", "evil").await;
+    b.client
+        .execute("document.querySelector('#new-role option').value = 'operator'; return true;", vec![])
+        .await
+        .expect("tamper with the form");
+    b.select("#new-role", "operator").await;
+    b.fill("#new-password", "evil long passphrase").await;
+    b.click("form[action='/admin/accounts'] button").await;
+    b.client.wait().for_element(Locator::Css(".notice.error")).await.expect("refused");
+
+    // kato's sessions end at the admin's word.
+    b.click("form[action='/admin/accounts/kato/revoke-sessions'] button").await;
+    b.client.wait().for_element(Locator::Css(".notice.success")).await.expect("ended");
+    assert!(b.text().await.contains("kato のサインイン 1件を終わらせました"), "{}", b.text().await);
+    let (s, _, _) = c.as_person(&kato, reqwest::Method::GET, "/api/v1/session", None).await;
+    assert_eq!(s, 401, "kato's session has ended");
+
+    // Marks: one by hand, then a file with a bad line (nothing set), then a good one.
+    b.goto(&format!("{base}/")).await;
+    b.click("a[href='/marks']").await;
+    b.arrive("/marks").await;
+    b.select("#mark-org", "a-mayor").await;
+    b.fill("#mark-addressee", "MARK-1").await;
+    b.fill("#mark-item", "TAX").await;
+    b.select("#mark-mark", "withheld").await;
+    b.click("form[action='/marks'][method='post'] button").await;
+    b.client.wait().for_element(Locator::Css("#marks")).await.expect("the marks");
+    assert!(b.text().await.contains("不開示"), "{}", b.text().await);
+    b.check("47-marks").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("marks-bad.csv");
+    std::fs::write(&bad, "addressee_no,item,mark\nMARK-1,TAX,manual\nMARK-1,TAX,sometimes\n").expect("write");
+    b.select("#csv-org", "a-mayor").await;
+    b.client.find(Locator::Css("#marks-file")).await.expect("file").send_keys(bad.to_str().expect("path")).await.expect("choose");
+    b.click("form[action='/marks/csv'] button").await;
+    b.client.wait().for_element(Locator::Css("#bad-lines")).await.expect("the bad lines");
+    assert!(b.text().await.contains("3行目"), "{}", b.text().await);
+    assert!(b.text().await.contains("不開示"), "the hand-set mark stands");
+    let good = dir.path().join("marks.csv");
+    std::fs::write(&good, "addressee_no,item,mark\nMARK-1,TAX,manual\n").expect("write");
+    b.select("#csv-org", "a-mayor").await;
+    b.client.find(Locator::Css("#marks-file")).await.expect("file").send_keys(good.to_str().expect("path")).await.expect("choose");
+    b.click("form[action='/marks/csv'] button").await;
+    b.client.wait().for_element(Locator::Css(".notice.success")).await.expect("set");
+    let text = b.text().await;
+    assert!(text.contains("1件の印を設定しました") && text.contains("自動応答不可"), "{text}");
     b.client.clone().close().await.expect("close the session");
 }

@@ -147,6 +147,18 @@ impl Platform {
         create_account(&self.platform, who, password, actor, actor_role).await
     }
 
+    /// Ends every session of the account `name` of `tenant` (its admin's act, audited as
+    /// `actor`): how many were open, or `None` if the tenant has no such account.
+    pub async fn revoke_account_sessions(
+        &self,
+        tenant: &TenantId,
+        name: &AccountName,
+        actor: (&str, &str),
+    ) -> Result<Option<u64>, AccountError> {
+        let Some(target) = self.platform.account_of(tenant, name).await? else { return Ok(None) };
+        Ok(Some(self.platform.revoke_sessions(&target, None, actor.0, actor.1, now_unix()).await?))
+    }
+
     /// Sets the duties the account `name` of `tenant` may file queries for: only staff and
     /// approvers file, and only for duties 別表第二 gives their org's type. `None` if the
     /// tenant has no such account.

@@ -134,9 +134,9 @@ pub async fn revoke_sessions(
 ) -> Result<Json<SessionsRevoked>, Problem> {
     let tenant = person.tenant_for(Action::ManageStaff)?;
     let name = AccountName::parse(&name).map_err(|_| Problem::not_found())?;
-    let target = p.platform.account_of(&tenant, &name).await?.ok_or_else(Problem::not_found)?;
     let admin = &person.session.account;
-    let ended = p.platform.revoke_sessions(&target, None, admin.name.as_str(), admin.role.code(), renkei_store::now_unix()).await?;
+    let ended =
+        p.revoke_account_sessions(&tenant, &name, (admin.name.as_str(), admin.role.code())).await?.ok_or_else(Problem::not_found)?;
     Ok(Json(SessionsRevoked { ended }))
 }
 

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::{Markup, html};
-use renkei_domain::policy::{Action, DutyScope};
+use renkei_domain::policy::{Action, DutyScope, Role};
 use renkei_domain::{AccountName, DutyCode, OrgId};
 use renkei_net::Problem;
 use std::sync::Arc;
@@ -20,7 +20,9 @@ use std::sync::Arc;
 pub fn routes() -> Router<Arc<Platform>> {
     Router::new()
         .route("/admin", get(admin))
+        .route("/admin/accounts", post(create_account))
         .route("/admin/accounts/{name}/duties", post(set_duties))
+        .route("/admin/accounts/{name}/revoke-sessions", post(revoke_sessions))
         .route("/admin/api-keys", post(create_key))
         .route("/admin/api-keys/{id}/revoke", post(revoke_key))
         .route("/admin/approval-policies", post(set_policy))
@@ -39,6 +41,18 @@ async fn admin_page(
     problem: Option<&Problem>,
     created: Option<&str>,
 ) -> Result<Response, Refused> {
+    admin_page_with(p, s, status, problem, created, None).await
+}
+
+/// The page, with also a notice of what was just done.
+async fn admin_page_with(
+    p: &Platform,
+    s: &PageSession,
+    status: StatusCode,
+    problem: Option<&Problem>,
+    created: Option<&str>,
+    done: Option<&str>,
+) -> Result<Response, Refused> {
     s.permit(Action::ManageStaff)?;
     let caller = s.caller();
     let act = caller.act(Action::ManageStaff)?;
@@ -48,8 +62,17 @@ async fn admin_page(
     let orgs = p.platform.orgs(Some(act.tenant)).await.map_err(Problem::from)?;
     let policies = act.store(p).await?.approval_policies().await.map_err(Problem::from)?;
     let csrf = s.csrf();
+    let org_select = |id: &str, optional: bool| {
+        html! {
+            select id=(id) name="org" required[!optional] {
+                @if optional { option value="" { "なし（団体管理者・監査者）" } }
+                @for o in &orgs { option value=(o.id.as_str()) { (o.name) "（" (o.id.as_str()) "）" } }
+            }
+        }
+    };
     let body: Markup = html! {
         @if let Some(problem) = problem { (problem_notice(problem)) }
+        @if let Some(done) = done { div.notice.success role="status" { p { (done) } } }
         @if let Some(key) = created {
             div.notice.success role="status" {
                 p { "APIキーを発行しました。この画面を離れると二度と表示されません。既存システムに設定してください。" }
@@ -61,7 +84,15 @@ async fn admin_page(
             thead { tr { th scope="col" { "アカウント" } th scope="col" { "役割" } th scope="col" { "機関" } th scope="col" { "照会できる事務" } } }
             tbody { @for a in &accounts {
                 tr {
-                    td { (a.name.as_str()) @if a.totp_sealed.is_none() { span.hint { "認証アプリ未登録" } } }
+                    td {
+                        (a.name.as_str())
+                        @if a.totp_sealed.is_none() { span.hint { "認証アプリ未登録" } }
+                        @if a.disabled { span.hint { "無効" } }
+                        form method="post" action={ "/admin/accounts/" (a.name.as_str()) "/revoke-sessions" } {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button.secondary type="submit" aria-label={ (a.name.as_str()) " のサインインをすべて終わらせる" } { "サインインを終わらせる" }
+                        }
+                    }
                     td { (layout::role_name(a.role)) }
                     td { (a.org.as_ref().map(OrgId::as_str).unwrap_or("—")) }
                     td {
@@ -85,6 +116,26 @@ async fn admin_page(
                 }
             } }
         } }
+        h3 { "職員を追加する" }
+        form.stack method="post" action="/admin/accounts" {
+            input type="hidden" name="csrf" value=(csrf);
+            div {
+                label for="new-name" { "アカウント名" span.hint { "半角英数字と - _ .（例：tanaka-0001）" } }
+                input #new-name type="text" name="name" autocomplete="off" required;
+            }
+            div {
+                label for="new-role" { "役割" }
+                select #new-role name="role" required {
+                    @for r in [Role::Staff, Role::Approver, Role::TenantAdmin, Role::Auditor] { option value=(r.code()) { (layout::role_name(r)) } }
+                }
+            }
+            div { label for="new-org" { "機関" span.hint { "職員と決裁者は所属の機関を選びます" } } (org_select("new-org", true)) }
+            div {
+                label for="new-password" { "最初のパスワード" span.hint { "12文字以上。本人に伝え、最初のサインインで認証アプリを登録してもらいます" } }
+                input #new-password type="password" name="password" autocomplete="new-password" minlength="12" required;
+            }
+            div { button type="submit" { "追加する" } }
+        }
         h2 { "電子決裁（承認が必要な事務）" }
         @if policies.is_empty() { p { "承認が必要な事務はありません。" } } @else {
             div.table-scroll { table {
@@ -107,7 +158,7 @@ async fn admin_page(
             input type="hidden" name="csrf" value=(csrf);
             div {
                 label for="policy-org" { "機関" }
-                select #policy-org name="org" required { @for o in &orgs { option value=(o.id.as_str()) { (o.name) "（" (o.id.as_str()) "）" } } }
+                (org_select("policy-org", false))
             }
             div {
                 label for="policy-duty" { "事務コード" span.hint { "例：D015（その機関が別表第二で照会できる事務）" } }
@@ -145,7 +196,7 @@ async fn admin_page(
             input type="hidden" name="csrf" value=(csrf);
             div {
                 label for="key-org" { "機関" }
-                select #key-org name="org" required { @for o in &orgs { option value=(o.id.as_str()) { (o.name) "（" (o.id.as_str()) "）" } } }
+                (org_select("key-org", false))
             }
             div {
                 label for="key-label" { "用途" span.hint { "例：住民記録システム（100文字まで）" } }
@@ -180,6 +231,70 @@ async fn set_duties(
         Ok(None) => Err(Problem::not_found().into()),
         Err(problem) => admin_page(&p, &s, layout::status_of(&problem), Some(&problem), None).await,
     }
+}
+
+#[derive(serde::Deserialize)]
+pub struct NewAccount {
+    csrf: String,
+    name: String,
+    role: String,
+    #[serde(default)]
+    org: String,
+    password: zeroize::Zeroizing<String>,
+}
+
+async fn create_account(State(p): State<Arc<Platform>>, s: PageSession, Form(f): Form<NewAccount>) -> Result<Response, Refused> {
+    s.check_csrf(&f.csrf)?;
+    s.permit(Action::ManageStaff)?;
+    let caller = s.caller();
+    let act = caller.act(Action::ManageStaff)?;
+    let bad = |what: &str| Problem::detailed(renkei_net::ProblemKind::InvalidBody, format!("{what} is not valid"));
+    let parsed = (|| {
+        let name = AccountName::parse(f.name.trim()).map_err(|_| bad("the account name"))?;
+        let role = Role::ALL.into_iter().find(|r| r.code() == f.role && r.is_tenant_role()).ok_or_else(|| bad("the role"))?;
+        let org = match f.org.trim() {
+            "" => None,
+            o => Some(OrgId::parse(o).map_err(|_| bad("the org"))?),
+        };
+        Ok::<_, Problem>((name, role, org))
+    })();
+    let outcome = match parsed {
+        Ok((name, role, org)) => {
+            let who = crate::accounts::Person { name: &name, tenant: Some(act.tenant), org: org.as_ref(), role };
+            let a = &s.session.account;
+            p.create_account(who, &f.password, a.name.as_str(), a.role.code()).await.map(|_| name).map_err(Problem::from)
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(name) => {
+            let done = format!("{} を追加しました。最初のパスワードを本人に伝えてください。", name.as_str());
+            admin_page_with(&p, &s, StatusCode::CREATED, None, None, Some(&done)).await
+        }
+        Err(problem) => admin_page(&p, &s, layout::status_of(&problem), Some(&problem), None).await,
+    }
+}
+
+async fn revoke_sessions(
+    State(p): State<Arc<Platform>>,
+    s: PageSession,
+    Path(name): Path<String>,
+    Form(f): Form<super::session::CsrfForm>,
+) -> Result<Response, Refused> {
+    s.check_csrf(&f.csrf)?;
+    s.permit(Action::ManageStaff)?;
+    let caller = s.caller();
+    let act = caller.act(Action::ManageStaff)?;
+    let name = AccountName::parse(&name).map_err(|_| Problem::not_found())?;
+    let a = &s.session.account;
+    let ended = p.revoke_account_sessions(act.tenant, &name, (a.name.as_str(), a.role.code())).await.map_err(Problem::from)?;
+    let Some(ended) = ended else { return Err(Problem::not_found().into()) };
+    // Revoking one's own sessions ends this one too.
+    if name == a.name {
+        return Ok(Redirect::to("/sign-in").into_response());
+    }
+    let done = format!("{} のサインイン {}件を終わらせました。", name.as_str(), ended);
+    admin_page_with(&p, &s, StatusCode::OK, None, None, Some(&done)).await
 }
 
 #[derive(serde::Deserialize)]

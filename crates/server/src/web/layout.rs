@@ -64,12 +64,21 @@ pub fn problem_notice(p: &Problem) -> Markup {
         "duty-not-assigned" => "この事務は、あなたに割り当てられていません。",
         "unknown-item" => "特定個人情報の項目が正しくありません。",
         "hub-unavailable" => "情報提供ネットワークシステムにつながりません。しばらくしてからお試しください。",
+        "import-rejected" => "ファイルに不正な行があるため、何も設定していません。",
+        "unreadable-file" => "ファイルを読めませんでした。形式と文字コードを確かめてください。",
+        "not-found" => "見つかりません。指定を確かめてください。",
         _ => "操作できませんでした。",
     };
     html! {
         div.notice.error role="alert" {
             p { (text) }
             @if let Some(detail) = &p.detail { p.hint { (detail) } }
+            // A refused file's lines: line, column and reason, never a value.
+            @if let Some(lines) = p.extensions.get("bad_lines").and_then(|l| l.as_array()) {
+                ul #bad-lines { @for l in lines.iter().take(100) {
+                    li { (l["line"]) "行目" @if let Some(c) = l["column_name"].as_str() { "（" (c) "）" } "：" (l["reason"].as_str().unwrap_or_default()) }
+                } }
+            }
         }
     }
 }

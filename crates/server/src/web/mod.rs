@@ -14,6 +14,7 @@ pub mod audit;
 pub mod inboxes;
 pub mod layout;
 pub mod loads;
+pub mod marks;
 pub mod password;
 pub mod persons;
 pub mod queries;
@@ -39,6 +40,7 @@ pub fn routes() -> Router<Arc<Platform>> {
         .merge(records::routes())
         .merge(audit::routes())
         .merge(loads::routes())
+        .merge(marks::routes())
         .merge(renkei_net::page::asset_routes())
         .layer(axum::middleware::map_response(renkei_net::page::headers))
 }
