@@ -315,6 +315,9 @@ async fn a_staff_member_registers_a_person_files_a_query_and_reads_the_answer() 
     assert_eq!(b.final_state(&format!("{base}{query_path}")).await, "回答済");
     let text = b.text().await;
     assert!(text.contains("照会先が情報を提供しました") && text.contains("課税額") && text.contains("123456"), "{text}");
+    let history = b.client.find(Locator::Css("#history")).await.expect("the history").text().await.expect("text");
+    let states: Vec<&str> = history.lines().filter_map(|l| l.rsplit(' ').next()).collect();
+    assert_eq!(states, ["送信待ち", "照会中", "回答済"], "{history}");
     b.check("13-query-answered").await;
 
     b.goto(&format!("{base}/")).await;
@@ -408,6 +411,9 @@ async fn an_approver_approves_one_query_and_rejects_another_with_a_reason() {
     assert_eq!(s, 200);
     b.goto(&format!("{base}/queries/{second}")).await;
     assert!(b.text().await.contains(REASON), "shown as typed");
+    let history = b.client.find(Locator::Css("#history")).await.expect("the history").text().await.expect("text");
+    let states: Vec<&str> = history.lines().filter_map(|l| l.rsplit(' ').next()).collect();
+    assert_eq!(states, ["承認待ち", "エラー"], "{history}");
     let inert = b
         .client
         .execute("return window.pwned === undefined && document.querySelectorAll('script:not([src]), img, [onerror]').length === 0", vec![])

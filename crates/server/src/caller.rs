@@ -147,6 +147,13 @@ impl Act<'_> {
         let view = self.store(p).await?.query(self.org()?, id).await?.ok_or_else(Problem::not_found)?;
         if self.duties.allows(&view.duty) { Ok(view) } else { Err(Problem::not_found()) }
     }
+
+    /// Query `id` as [`Act::query`] reads it, with the states it has been in, oldest first.
+    pub async fn query_with_history(&self, p: &Platform, id: &str) -> Result<(QueryView, Vec<renkei_store::tenant::StateChange>), Problem> {
+        let view = self.query(p, id).await?;
+        let history = self.store(p).await?.query_history(self.org()?, id).await?;
+        Ok((view, history))
+    }
 }
 
 /// A live key or account whose tenant or org is not in the platform database: the database

@@ -35,6 +35,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 8, sql: include_str!("../migrations/postgres/platform/008_session_limits.sql") },
     Migration { version: 9, sql: include_str!("../migrations/postgres/platform/009_marks.sql") },
     Migration { version: 10, sql: include_str!("../migrations/postgres/platform/010_in_house.sql") },
+    Migration { version: 11, sql: include_str!("../migrations/postgres/platform/011_query_states.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
@@ -59,6 +60,7 @@ const ROW_SECURITY: &[RowSecurity] = &[
     RowSecurity { version: 9, table: "item_marks", rows: Rows::Tenant },
     RowSecurity { version: 9, table: "manual_reviews", rows: Rows::Tenant },
     RowSecurity { version: 10, table: "in_house_uses", rows: Rows::Tenant },
+    RowSecurity { version: 11, table: "query_states", rows: Rows::Tenant },
 ];
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {

@@ -134,6 +134,10 @@ async fn query_states_only_move_forward_and_records_are_written_once(f: Fixture)
     assert_eq!(accept(&org, &provider, "r1").await, Acceptance::Stored);
     assert_eq!(accept(&org, &provider, "r1").await, Acceptance::AlreadyAnswered, "a retried relay is a no-op");
     assert!(matches!(s.fail(&q.id, "late").await, Err(StoreError::Conflict(_))), "answered is final");
+    // Each state it entered, once, in order; none for another org.
+    let history: Vec<QueryState> = s.query_history(&org, &q.id).await.unwrap().into_iter().map(|h| h.state).collect();
+    assert_eq!(history, [QueryState::Queued, QueryState::InFlight, QueryState::Answered]);
+    assert!(s.query_history(&other, &q.id).await.unwrap().is_empty(), "another org's query has no history for it");
     let records = s.records(Some(&org), &Default::default(), None, renkei_domain::page::MAX_LIMIT).await.unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(

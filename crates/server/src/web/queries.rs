@@ -209,7 +209,7 @@ async fn show(State(p): State<Arc<Platform>>, s: PageSession, Path(id): Path<Str
     s.permit(Action::ReadQueries)?;
     let caller = s.caller();
     let act = caller.act(Action::ReadQueries)?;
-    let v = act.query(&p, &id).await?;
+    let (v, history) = act.query_with_history(&p, &id).await?;
     let final_state = matches!(v.state, QueryState::Answered | QueryState::Failed);
     let body = html! {
         dl.facts {
@@ -223,6 +223,10 @@ async fn show(State(p): State<Arc<Platform>>, s: PageSession, Path(id): Path<Str
             @if let Some(by) = &v.decided_by { dt { "決裁" } dd { (by) } }
             dt { "最終更新" } dd { (moment(v.updated_at)) }
             @if let Some(e) = &v.error { dt { "エラーの理由" } dd { (e) } }
+        }
+        @if !history.is_empty() {
+            h2 { "状態の履歴" }
+            ol #history { @for h in &history { li { (moment(h.at)) " " (h.state.label_ja()) } } }
         }
         @if !final_state {
             p { "回答を待っています。" a href={ "/queries/" (v.id) } { "最新の状態を表示する" } }

@@ -119,6 +119,7 @@ impl TenantStore {
                         answer_enc
                     ],
                 )?;
+                super::queries::note_state(tx, &tenant, &id, state, now)?;
                 let (rid, duty) = (q2.request_id.to_string(), q2.duty.to_string());
                 for (side, me, them) in [(Side::Requester, &org, &provider), (Side::Provider, &provider, &org)] {
                     let r = NewRecord {

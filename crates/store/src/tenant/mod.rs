@@ -25,7 +25,7 @@ pub use copies::CopyVersion;
 pub use in_house::InHouse;
 pub use marks::{HeldQuery, MarkView};
 pub use persons::Registration;
-pub use queries::{Acceptance, Filing, NewQuery, OUTBOX_LEASE_MS, OutboxItem, OutboxSchedule, QueryFilter, QueryView};
+pub use queries::{Acceptance, Filing, NewQuery, OUTBOX_LEASE_MS, OutboxItem, OutboxSchedule, QueryFilter, QueryView, StateChange};
 pub use records::{LinkageRecord, RecordFilter};
 pub use registry::{Adoption, RegisteredPerson};
 pub(crate) use schema::SQLITE_MIGRATIONS;

@@ -152,6 +152,25 @@ pub enum Acceptance {
     Mismatch,
 }
 
+/// Notes in `tx` that query `id` entered `state` at `at` (milliseconds), after the states noted
+/// before it.
+pub(super) fn note_state(tx: &mut dyn Tx, tenant: &str, id: &str, state: QueryState, at: i64) -> Result<()> {
+    tx.execute(
+        "INSERT INTO query_states (tenant_id, query_id, seq, state, at)
+         SELECT ?1, ?2, COALESCE(MAX(seq), 0) + 1, ?3, ?4 FROM query_states WHERE tenant_id = ?1 AND query_id = ?2",
+        args![tenant, id, state.code(), at],
+    )?;
+    Ok(())
+}
+
+/// A state a query entered, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateChange {
+    pub state: QueryState,
+    /// Milliseconds since the epoch.
+    pub at: i64,
+}
+
 /// Moves query `id` to `to` inside `tx` if the state machine allows it; false if it was there
 /// already. A final state writes the requester's linkage record in the same transaction.
 pub(super) fn transition(
@@ -188,6 +207,7 @@ pub(super) fn transition(
             answer_enc = COALESCE(?6, answer_enc), updated_at = ?7 WHERE tenant_id = ?1 AND id = ?2",
         args![tenant, id, to.code(), error, outcome, answer, now_millis()],
     )?;
+    note_state(tx, tenant, id, to, now_millis())?;
     if to.is_final() {
         let (org, request_id, provider, duty, items): (String, String, String, String, String) =
             (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?);
@@ -316,6 +336,7 @@ impl TenantStore {
                         filed_by
                     ],
                 )?;
+                note_state(tx, &tenant, &id, state, now)?;
                 Ok(Filed::Created { id, now, state, deadline_at })
             })
             .await?;
@@ -364,6 +385,27 @@ impl TenantStore {
             })
             .await?;
         row.map(|row| self.query_view(org, &row)).transpose()
+    }
+
+    /// The states query `id` of `org` has been in, oldest first (none for a query filed before
+    /// they were kept, or not `org`'s).
+    pub async fn query_history(&self, org: &OrgId, id: &str) -> Result<Vec<StateChange>> {
+        let (tenant, org_s, id) = (self.tenant.to_string(), org.to_string(), id.to_owned());
+        let rows = self
+            .read(move |tx| {
+                tx.query(
+                    "SELECT s.state, s.at FROM query_states s JOIN queries q ON q.tenant_id = s.tenant_id AND q.id = s.query_id
+                     WHERE s.tenant_id = ?1 AND q.org_id = ?2 AND s.query_id = ?3 ORDER BY s.seq",
+                    args![tenant, org_s, id],
+                )
+            })
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let state = QueryState::from_code(&r.get::<String>(0)?).ok_or_else(|| corrupt("unknown state"))?;
+                Ok(StateChange { state, at: r.get(1)? })
+            })
+            .collect()
     }
 
     /// `org`'s queries that `filter` lets through, newest first, `limit` after the query `after`

@@ -22,4 +22,5 @@ pub(super) const SQLITE: &[Migration] = &[
     Migration { version: 4, sql: include_str!("../../migrations/sqlite/tenant/004_approval.sql") },
     Migration { version: 5, sql: include_str!("../../migrations/sqlite/tenant/005_marks.sql") },
     Migration { version: 6, sql: include_str!("../../migrations/sqlite/tenant/006_in_house.sql") },
+    Migration { version: 7, sql: include_str!("../../migrations/sqlite/tenant/007_query_states.sql") },
 ];
