@@ -1,4 +1,4 @@
-//! `renkei bench e2e|import|codes|tenants`: speed figures, each with a baseline measured in the same run
+//! `renkei bench e2e|import|codes|tenants|pages`: speed figures, each with a baseline measured in the same run
 //! on the same machine, so the ratio means something on any machine. Results and the commands
 //! that produced them are recorded in docs/benchmarks.md.
 //!
@@ -6,6 +6,7 @@
 //! provider tenant, on loopback with real TLS, on SQLite under a temporary directory or on
 //! PostgreSQL (`--database`, schemas `bench`, `bench_hub`, `bench_raw`, reset first).
 
+mod pages;
 mod tenants;
 
 use crate::demo::{DemoTenant, pki, provision};
@@ -77,6 +78,19 @@ enum BenchCmd {
         #[arg(long, default_value_t = 100.0)]
         rate: f64,
     },
+    /// The staff home, the query form and a query's page over HTTPS with N staff signed in,
+    /// each asking for a page every think time: p50/p99 and bytes per page. Baseline: the
+    /// JSON API's GET /api/v1/session at the same load.
+    Pages {
+        #[arg(long, default_value_t = 100)]
+        staff: usize,
+        /// How long the load runs, in seconds (and the baseline as long again).
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Each person's pause between pages, in ms.
+        #[arg(long, default_value_t = 1000)]
+        think_ms: u64,
+    },
 }
 
 const TENANTS: &[DemoTenant] = &[
@@ -91,6 +105,9 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         BenchCmd::Codes { residents } => codes(a.database.as_deref(), residents).await?,
         BenchCmd::Tenants { tenants, residents, queries, rate } => {
             tenants::tenants(a.database.as_deref(), tenants::Sizes { tenants, residents: residents.max(1), queries, rate }).await?
+        }
+        BenchCmd::Pages { staff, seconds, think_ms } => {
+            pages::pages(a.database.as_deref(), pages::Sizes { staff: staff.max(1), seconds: seconds.max(1), think_ms }).await?
         }
     };
     if a.json {
