@@ -65,6 +65,11 @@ id_type!(
     TenantId, "tenant id", "1–40 characters of a-z, 0-9 and -", 40, slug
 );
 id_type!(
+    /// 複数団体 — a consortium of tenants one administrator oversees (status, SLA, cost), e.g.
+    /// `kou-kumiai`.
+    ConsortiumId, "consortium id", "1–40 characters of a-z, 0-9 and -", 40, slug
+);
+id_type!(
     /// 情報保有機関 — an organization id, unique in the hub's directory, e.g. `kou-mayor`.
     OrgId, "org id", "1–40 characters of a-z, 0-9 and -", 40, slug
 );

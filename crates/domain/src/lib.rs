@@ -21,7 +21,7 @@ pub mod wareki;
 pub mod wire;
 
 pub use date::{Date, DateError};
-pub use ids::{AccountName, AddresseeNo, DutyCode, IdError, ItemCode, OrgCode, OrgId, OrgType, RequestId, TenantId};
+pub use ids::{AccountName, AddresseeNo, ConsortiumId, DutyCode, IdError, ItemCode, OrgCode, OrgId, OrgType, RequestId, TenantId};
 pub use matrix::{Matrix, MatrixError, MatrixRow};
 pub use number::{IndividualNumber, NumberError, SecretText};
 pub use policy::{Action, Principal, Role};

@@ -88,16 +88,31 @@ enum AdminCmd {
     /// Create an account of a tenant (its first tenant admin, say): the password is read from
     /// standard input (one line); its owner enrols a second factor at the first sign-in.
     AccountCreate {
-        #[arg(long)]
-        tenant: String,
+        /// The tenant of a tenant_admin, approver, staff member or auditor.
+        #[arg(long, required_unless_present = "consortium")]
+        tenant: Option<String>,
         #[arg(long)]
         name: String,
-        /// tenant_admin, approver, staff or auditor.
+        /// tenant_admin, approver, staff, auditor, or consortium_admin (with --consortium).
         #[arg(long)]
         role: String,
         /// The org of a staff member or an approver.
         #[arg(long)]
         org: Option<String>,
+        /// The consortium a consortium_admin oversees.
+        #[arg(long, conflicts_with = "tenant")]
+        consortium: Option<String>,
+    },
+    /// Make a consortium (複数団体) of tenants, or set the tenants of one: its consortium admins
+    /// read their status, SLA and cost.
+    ConsortiumSet {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// A tenant of the consortium (repeat for each).
+        #[arg(long = "tenant")]
+        tenants: Vec<String>,
     },
     /// List tenants and orgs.
     List,
@@ -155,22 +170,45 @@ pub async fn run(a: AdminArgs) -> Result<()> {
                 None => anyhow::bail!("tenant {tenant} has no live API key with the id {}", id.chars().take(40).collect::<String>()),
             }
         }
-        AdminCmd::AccountCreate { tenant, name, role, org } => {
+        AdminCmd::AccountCreate { tenant, name, role, org, consortium } => {
             let name = renkei_domain::AccountName::parse(&name)?;
-            let tenant = TenantId::parse(&tenant)?;
+            let tenant = tenant.map(|t| TenantId::parse(&t)).transpose()?;
+            let consortium = consortium.map(|c| renkei_domain::ConsortiumId::parse(&c)).transpose()?;
             let org = org.map(|o| OrgId::parse(&o)).transpose()?;
             let role = renkei_domain::Role::from_code(&role)
-                .filter(|r| r.is_tenant_role())
-                .context("--role is one of tenant_admin, approver, staff, auditor")?;
+                .filter(|r| r.is_tenant_role() || *r == renkei_domain::Role::ConsortiumAdmin)
+                .context("--role is one of tenant_admin, approver, staff, auditor, consortium_admin")?;
             let password = password_from_stdin()?;
-            let who = renkei_server::accounts::Person { name: &name, tenant: Some(&tenant), org: org.as_ref(), role };
+            let who = renkei_server::accounts::Person {
+                name: &name,
+                tenant: tenant.as_ref(),
+                org: org.as_ref(),
+                role,
+                consortium: consortium.as_ref(),
+            };
             renkei_server::accounts::create_account(&store, who, &password, &a.actor, "operator").await?;
-            println!("{} {name} of {tenant} created; the first sign-in enrols its second factor", role.code());
+            let of = tenant.map(|t| t.to_string()).or(consortium.map(|c| c.to_string())).unwrap_or_default();
+            println!("{} {name} of {of} created; the first sign-in enrols its second factor", role.code());
+        }
+        AdminCmd::ConsortiumSet { id, name, tenants } => {
+            let id = renkei_domain::ConsortiumId::parse(&id)?;
+            let tenants = tenants.iter().map(|t| TenantId::parse(t)).collect::<Result<Vec<_>, _>>()?;
+            store.set_consortium(&id, &name, &tenants, &a.actor).await.map_err(|e| match e {
+                renkei_store::StoreError::NotFound(_) => anyhow::anyhow!("a tenant named is not hosted on this platform"),
+                e => e.into(),
+            })?;
+            println!("consortium {id} holds {} tenants", tenants.len());
         }
         AdminCmd::OperatorCreate { name, qr_svg } => {
             let name = renkei_domain::AccountName::parse(&name)?;
             let password = password_from_stdin()?;
-            let who = renkei_server::accounts::Person { name: &name, tenant: None, org: None, role: renkei_domain::Role::Operator };
+            let who = renkei_server::accounts::Person {
+                name: &name,
+                tenant: None,
+                org: None,
+                role: renkei_domain::Role::Operator,
+                consortium: None,
+            };
             let id = renkei_server::accounts::create_account(&store, who, &password, &a.actor, "operator").await?;
             let account = store.account_by_name(&name).await?.context("the account just created is not there")?;
             let totp = renkei_crypto::totp::Totp::generate(name.as_str())?;

@@ -161,6 +161,33 @@ impl Browser {
         panic!("still at {} rather than {path}", self.path().await);
     }
 
+    /// Visits every page there is (and query `id`'s) and finds none of `personal` in any.
+    async fn no_personal_data_on_any_page(&self, base: &str, id: &str, personal: &[&str]) {
+        let query = format!("/queries/{id}");
+        let pages = [
+            "/",
+            "/tenants",
+            "/admin",
+            "/queries/new",
+            "/persons/new",
+            "/approvals",
+            "/reviews",
+            "/records",
+            "/loads",
+            "/marks",
+            "/audit",
+            "/password",
+            &query,
+        ];
+        for path in pages {
+            self.goto(&format!("{base}{path}")).await;
+            let source = self.client.source().await.expect("source");
+            for value in personal {
+                assert!(!source.contains(value), "{path} shows {value}");
+            }
+        }
+    }
+
     /// Runs axe-core on the page and fails on any serious or critical violation (WCAG 2.1 A and
     /// AA rules: JIS X 8341-3 level AA), then saves a screenshot as `target/screens/NAME.png`.
     async fn check(&self, name: &str) {
@@ -655,28 +682,8 @@ async fn an_operator_finds_no_personal_data_on_any_page() {
     b.check("51-operator-session-limit").await;
 
     // Every page there is, as the operator: their own, or a refusal; never a resident's data.
-    let pages = [
-        "/",
-        "/tenants",
-        "/admin",
-        "/queries/new",
-        "/persons/new",
-        "/approvals",
-        "/reviews",
-        "/records",
-        "/loads",
-        "/marks",
-        "/audit",
-        "/password",
-        &format!("/queries/{id}"),
-    ];
-    for path in pages {
-        b.goto(&format!("{base}{path}")).await;
-        let source = b.client.source().await.expect("source");
-        for personal in ["JUMIN-7731", "JUMIN-8842", "987654", "山田花子", "課税額", number.as_str()] {
-            assert!(!source.contains(personal), "{path} shows {personal}");
-        }
-    }
+    let personal = ["JUMIN-7731", "JUMIN-8842", "987654", "山田花子", "課税額", number.as_str()];
+    b.no_personal_data_on_any_page(&base, &id, &personal).await;
     b.client.clone().close().await.expect("close the session");
 }
 
@@ -894,5 +901,51 @@ async fn a_tenant_admin_adds_staff_ends_a_persons_sessions_and_marks_items() {
     b.client.wait().for_element(Locator::Css(".notice.success")).await.expect("set");
     let text = b.text().await;
     assert!(text.contains("1件の印を設定しました") && text.contains("自動応答不可"), "{text}");
+    b.client.clone().close().await.expect("close the session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consortium_admin_sees_only_its_tenants_and_no_personal_data() {
+    let c = Cluster::start().await;
+    let number = common::number(4712);
+    assert_eq!(c.register("a-mayor", "KUMI-1", &number).await.0, 201);
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "KUMI-1", "kumi-check").await;
+    assert_eq!(s, 201, "{q}");
+    let id = q["id"].as_str().expect("id").to_owned();
+    // A consortium admin needs a consortium that exists, and a consortium hosted tenants.
+    let (code, _, err) =
+        c.admin_try(&["account-create", "--consortium", "kumiai", "--name", "kumi", "--role", "consortium_admin"], "a long passphrase\n");
+    assert_ne!(code, 0);
+    assert!(err.contains("there is no consortium kumiai"), "{err}");
+    let (code, _, err) = c.admin_try(&["consortium-set", "--id", "kumiai", "--name", "甲広域連合", "--tenant", "nowhere"], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("not hosted"), "{err}");
+    c.admin_with(&["consortium-set", "--id", "kumiai", "--name", "甲広域連合", "--tenant", "tenant-a"], "");
+    c.admin_with(&["account-create", "--consortium", "kumiai", "--name", "kumi", "--role", "consortium_admin"], "a long passphrase\n");
+
+    let b = Browser::start().await;
+    let base = c.internal();
+    let totp = b.sign_in_first_time(&base, "kumi", "a long passphrase").await;
+    b.click("a[href='/tenants']").await;
+    b.arrive("/tenants").await;
+    let text = b.text().await;
+    assert!(text.contains("甲広域連合") && text.contains("tenant-a") && text.contains("a-edu"), "{text}");
+    assert!(!text.contains("tenant-b") && !text.contains("b-mayor"), "another consortium's tenant: {text}");
+    assert!(
+        b.client.find_all(Locator::Css("form[action*='session-limit']")).await.expect("forms").is_empty(),
+        "only the operator sets limits"
+    );
+    b.check("52-consortium-tenants").await;
+    b.no_personal_data_on_any_page(&base, &id, &["KUMI-1", number.as_str()]).await;
+
+    // The JSON API agrees: its tenants' status, not another's.
+    let body = serde_json::json!({"name": "kumi", "password": "a long passphrase", "code": totp.code(common::unix_now() + 30)});
+    let (s, _, v) = common::respond(c.http.post(format!("{base}/api/v1/session")).json(&body).send().await.expect("sign in")).await;
+    assert_eq!(s, 201, "{v}");
+    let kumi = v["token"].as_str().expect("token").to_owned();
+    let (s, _, v) = c.as_person(&kumi, reqwest::Method::GET, "/api/v1/tenants/tenant-a/session-limit", None).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _, v) = c.as_person(&kumi, reqwest::Method::GET, "/api/v1/tenants/tenant-b/session-limit", None).await;
+    assert_eq!(s, 404, "{v}");
     b.client.clone().close().await.expect("close the session");
 }

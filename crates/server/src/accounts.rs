@@ -12,7 +12,7 @@ use crate::Platform;
 use renkei_crypto::password;
 use renkei_crypto::totp::Totp;
 use renkei_domain::account::{self, PasswordError, SessionEnd};
-use renkei_domain::{AccountName, OrgId, Role, TenantId};
+use renkei_domain::{AccountName, ConsortiumId, OrgId, Role, TenantId};
 use renkei_store::StoreError;
 use renkei_store::accounts::{Accepted, Account, NewAccount, Session};
 use renkei_store::platform::PlatformStore;
@@ -58,6 +58,8 @@ pub struct Person<'a> {
     /// The org of staff and approvers.
     pub org: Option<&'a OrgId>,
     pub role: Role,
+    /// The consortium a consortium admin oversees (no other role has one).
+    pub consortium: Option<&'a ConsortiumId>,
 }
 
 /// A sign-in that succeeded: the token to hand out once, and whether it may only enrol.
@@ -115,7 +117,15 @@ pub async fn create_account(
     actor: &str,
     actor_role: &str,
 ) -> Result<String, AccountError> {
-    let Person { name, tenant, org, role } = who;
+    let Person { name, tenant, org, role, consortium } = who;
+    match (role == Role::ConsortiumAdmin, consortium) {
+        (true, None) => return Err(AccountError::Placement("a consortium admin oversees a consortium: name it".into())),
+        (false, Some(_)) => return Err(AccountError::Placement(format!("role {} oversees no consortium", role.code()))),
+        (true, Some(c)) if store.consortium(c).await?.is_none() => {
+            return Err(AccountError::Placement(format!("there is no consortium {c}")));
+        }
+        _ => {}
+    }
     match (role.is_tenant_role(), tenant) {
         (true, None) => return Err(AccountError::Placement(format!("role {} belongs to a tenant: name it", role.code()))),
         (false, Some(_)) => return Err(AccountError::Placement(format!("role {} belongs to no tenant", role.code()))),
@@ -137,7 +147,14 @@ pub async fn create_account(
     account::check_new_password(name, password)?;
     let pw = Zeroizing::new(password.to_owned());
     let hash = hash_password(pw).await?;
-    let new = NewAccount { name: name.clone(), tenant: tenant.cloned(), org: org.cloned(), role, password_hash: hash };
+    let new = NewAccount {
+        name: name.clone(),
+        tenant: tenant.cloned(),
+        org: org.cloned(),
+        role,
+        password_hash: hash,
+        consortium: consortium.cloned(),
+    };
     Ok(store.create_account(&new, actor, actor_role).await?)
 }
 
@@ -301,7 +318,7 @@ mod tests {
     async fn enrolled() -> (tempfile::TempDir, Arc<Platform>, Totp) {
         let (dir, p, _store, org) = crate::test_support::platform().await;
         let name = AccountName::parse("admin-t").unwrap();
-        let who = Person { name: &name, tenant: Some(&org.tenant), org: None, role: Role::TenantAdmin };
+        let who = Person { name: &name, tenant: Some(&org.tenant), org: None, role: Role::TenantAdmin, consortium: None };
         p.create_account(who, PW, "operator", "operator").await.unwrap();
         let first = p.sign_in("admin-t", PW, None).await.unwrap();
         assert!(first.enrol_only, "no second factor yet: an enrolment session");
@@ -347,11 +364,11 @@ mod tests {
             (Some(&nowhere), None, Role::TenantAdmin, "there is no tenant nowhere"),
         ];
         for (tenant, o, role, why) in cases {
-            let who = Person { name: &n, tenant, org: o, role };
+            let who = Person { name: &n, tenant, org: o, role, consortium: None };
             let e = p.create_account(who, PW, "operator", "operator").await.unwrap_err();
             assert_eq!(e.to_string(), why);
         }
-        let who = Person { name: &n, tenant: Some(&org.tenant), org: Some(&org.id), role: Role::Staff };
+        let who = Person { name: &n, tenant: Some(&org.tenant), org: Some(&org.id), role: Role::Staff, consortium: None };
         p.create_account(who, PW, "operator", "operator").await.unwrap();
     }
 

@@ -31,9 +31,28 @@ impl Platform {
         let tenant = TenantId::parse(tenant).map_err(|_| Problem::not_found())?;
         let reachable = match person.role() {
             Role::Operator => self.tenant_store(&tenant).await?.is_some(),
+            Role::ConsortiumAdmin => self.consortium_tenants(person).await?.contains(&tenant),
             _ => person.session.account.tenant.as_ref() == Some(&tenant),
         };
         if reachable { Ok(tenant) } else { Err(Problem::not_found()) }
+    }
+
+    /// The consortia `person` may see: every one for the operator, their own for a consortium
+    /// admin, none for anyone else.
+    pub async fn consortia_for(&self, person: &SignedInPerson) -> Result<Vec<renkei_store::consortia::Consortium>, Problem> {
+        person.permit(Action::ReadTenantStatus)?;
+        let all = self.platform.consortia().await?;
+        Ok(match person.role() {
+            Role::Operator => all,
+            Role::ConsortiumAdmin => all.into_iter().filter(|c| Some(&c.id) == person.session.account.consortium.as_ref()).collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    /// The tenants a consortium admin oversees (none for anyone else).
+    async fn consortium_tenants(&self, person: &SignedInPerson) -> Result<Vec<TenantId>, Problem> {
+        let Some(id) = &person.session.account.consortium else { return Ok(Vec::new()) };
+        Ok(self.platform.consortium(id).await?.map(|c| c.tenants).unwrap_or_default())
     }
 
     pub async fn session_limit(&self, person: &SignedInPerson, tenant: &str) -> Result<(TenantId, LimitStatus), Problem> {
@@ -42,15 +61,17 @@ impl Platform {
         Ok((tenant, status))
     }
 
-    /// Every tenant `person` may read the status of (the operator: all; a tenant's people: their
-    /// own), with its orgs and its sessions against its limit. Nothing of any resident.
+    /// Every tenant `person` may read the status of (the operator: all; a consortium admin: the
+    /// consortium's; a tenant's people: their own), with its orgs and its sessions against its limit. Nothing of any resident.
     pub async fn tenant_statuses(&self, person: &SignedInPerson) -> Result<Vec<TenantStatus>, Problem> {
         person.permit(Action::ReadTenantStatus)?;
         let tenants = self.platform.tenants().await?;
+        let overseen = self.consortium_tenants(person).await?;
         let mut out = Vec::new();
         for t in tenants {
             let reachable = match person.role() {
                 Role::Operator => true,
+                Role::ConsortiumAdmin => overseen.contains(&t.id),
                 _ => person.session.account.tenant.as_ref() == Some(&t.id),
             };
             if !reachable {

@@ -91,7 +91,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<AccountView>), Problem> {
     let tenant = person.tenant_for(Action::ManageStaff)?;
     let password = Zeroizing::new(body.password);
-    let who = Person { name: &body.name, tenant: Some(&tenant), org: body.org.as_ref(), role: body.role };
+    let who = Person { name: &body.name, tenant: Some(&tenant), org: body.org.as_ref(), role: body.role, consortium: None };
     let admin = &person.session.account;
     p.create_account(who, &password, admin.name.as_str(), admin.role.code()).await?;
     let created = p.platform.account_of(&tenant, &body.name).await?.ok_or_else(Problem::internal)?;

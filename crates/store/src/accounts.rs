@@ -7,7 +7,7 @@ use crate::db::{Row, Scope};
 use crate::platform::PlatformStore;
 use crate::{Result, StoreError, args};
 use renkei_domain::policy::DutyScope;
-use renkei_domain::{AccountName, OrgId, Role, TenantId};
+use renkei_domain::{AccountName, ConsortiumId, OrgId, Role, TenantId};
 
 /// An account as stored. The password hash and the sealed TOTP secret never leave the service.
 #[derive(Debug, Clone)]
@@ -28,6 +28,8 @@ pub struct Account {
     /// Unix seconds before which no sign-in is tried (the back-off).
     pub wait_until: i64,
     pub disabled: bool,
+    /// The consortium a consortium admin oversees.
+    pub consortium: Option<ConsortiumId>,
 }
 
 /// A new account.
@@ -38,6 +40,8 @@ pub struct NewAccount {
     pub org: Option<OrgId>,
     pub role: Role,
     pub password_hash: String,
+    /// A consortium admin's consortium.
+    pub consortium: Option<ConsortiumId>,
 }
 
 /// A session as stored, with its account.
@@ -62,7 +66,10 @@ pub enum Accepted {
     OverLimit(u32),
 }
 
-const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.tenant_id, a.org_id, a.role, a.password_hash, a.totp_enc, a.totp_last_step, a.failures, a.wait_until, a.disabled_at, a.duties";
+const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.tenant_id, a.org_id, a.role, a.password_hash, a.totp_enc, a.totp_last_step, a.failures, a.wait_until, a.disabled_at, a.duties, a.consortium_id";
+
+/// How many columns [`ACCOUNT_COLUMNS`] names: a query's own columns come after them.
+const ACCOUNT_WIDTH: usize = 13;
 
 fn corrupt(what: &str) -> impl Fn(renkei_domain::IdError) -> StoreError + '_ {
     move |e| StoreError::Corrupt(format!("{what}: {e}"))
@@ -84,6 +91,11 @@ fn account_row(r: &Row) -> Result<Account> {
         wait_until: r.get(9)?,
         disabled: r.get::<Option<i64>>(10)?.is_some(),
         duties: DutyScope::parse(&r.get::<String>(11)?).map_err(corrupt("an account's duties"))?,
+        consortium: r
+            .get::<Option<String>>(12)?
+            .map(|c| ConsortiumId::parse(&c))
+            .transpose()
+            .map_err(corrupt("an account's consortium"))?,
     })
 }
 
@@ -111,7 +123,8 @@ impl PlatformStore {
                 // row-level security a tenant's transaction cannot look for another's, so the
                 // unique index says it.
                 tx.execute(
-                    "INSERT INTO accounts (id, name, tenant_id, org_id, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO accounts (id, name, tenant_id, org_id, role, password_hash, created_at, consortium_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     args![
                         id2,
                         n.name.as_str(),
@@ -119,7 +132,8 @@ impl PlatformStore {
                         n.org.as_ref().map(|o| o.to_string()),
                         n.role.code(),
                         n.password_hash,
-                        crate::now_unix()
+                        crate::now_unix(),
+                        n.consortium.as_ref().map(|c| c.to_string())
                     ],
                 )
                 .map_err(|e| match e {
@@ -281,10 +295,10 @@ impl PlatformStore {
                     .map(|r| {
                         Ok(Session {
                             account: account_row(&r)?,
-                            created_at: r.get(12)?,
-                            last_seen_at: r.get(13)?,
-                            revoked: r.get::<Option<i64>>(14)?.is_some(),
-                            enrol_only: r.get::<String>(15)? != "full",
+                            created_at: r.get(ACCOUNT_WIDTH)?,
+                            last_seen_at: r.get(ACCOUNT_WIDTH + 1)?,
+                            revoked: r.get::<Option<i64>>(ACCOUNT_WIDTH + 2)?.is_some(),
+                            enrol_only: r.get::<String>(ACCOUNT_WIDTH + 3)? != "full",
                         })
                     })
                     .transpose()
@@ -357,5 +371,13 @@ impl PlatformStore {
                 Ok(ended)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_account_width_is_the_number_of_account_columns() {
+        assert_eq!(super::ACCOUNT_COLUMNS.split(',').count(), super::ACCOUNT_WIDTH);
     }
 }

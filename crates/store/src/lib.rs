@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod consortia;
 pub mod db;
 pub mod hub;
 pub mod migrate;

@@ -20,6 +20,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 3, sql: include_str!("../migrations/sqlite/platform/003_accounts.sql") },
     Migration { version: 4, sql: include_str!("../migrations/sqlite/platform/004_key_duties.sql") },
     Migration { version: 5, sql: include_str!("../migrations/sqlite/platform/005_session_limits.sql") },
+    Migration { version: 6, sql: include_str!("../migrations/sqlite/platform/006_consortia.sql") },
 ];
 
 /// On PostgreSQL one schema holds the platform tables and every tenant's tables; each has
@@ -36,6 +37,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 9, sql: include_str!("../migrations/postgres/platform/009_marks.sql") },
     Migration { version: 10, sql: include_str!("../migrations/postgres/platform/010_in_house.sql") },
     Migration { version: 11, sql: include_str!("../migrations/postgres/platform/011_query_states.sql") },
+    Migration { version: 12, sql: include_str!("../migrations/postgres/platform/012_consortia.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
@@ -61,6 +63,8 @@ const ROW_SECURITY: &[RowSecurity] = &[
     RowSecurity { version: 9, table: "manual_reviews", rows: Rows::Tenant },
     RowSecurity { version: 10, table: "in_house_uses", rows: Rows::Tenant },
     RowSecurity { version: 11, table: "query_states", rows: Rows::Tenant },
+    RowSecurity { version: 12, table: "consortia", rows: Rows::Written },
+    RowSecurity { version: 12, table: "consortium_tenants", rows: Rows::Written },
 ];
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {

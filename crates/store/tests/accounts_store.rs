@@ -36,6 +36,7 @@ impl Fixture {
                 org: None,
                 role,
                 password_hash: format!("hash of {n}"),
+                consortium: None,
             };
             platform.create_account(&new, "operator", "operator").await.unwrap();
         }
@@ -50,13 +51,55 @@ renkei_store::on_both_backends!(
     sign_out_and_revocation_end_sessions_and_are_audited,
     an_account_without_a_second_factor_gets_a_session_that_may_only_enrol_one,
     a_tenants_limit_counts_people_signed_in_and_a_raise_ends_by_itself,
+    a_consortium_holds_hosted_tenants_and_its_admin_names_it,
 );
+
+async fn a_consortium_holds_hosted_tenants_and_its_admin_names_it(f: Fixture) {
+    let kumiai = renkei_domain::ConsortiumId::parse("kumiai").unwrap();
+    let (a, b) = (TenantId::parse("a").unwrap(), TenantId::parse("b").unwrap());
+    let nowhere = TenantId::parse("nowhere").unwrap();
+    assert!(f.platform.set_consortium(&kumiai, "甲広域連合", &[a.clone(), nowhere], "root").await.is_err(), "a tenant not hosted");
+    assert!(f.platform.consortia().await.unwrap().is_empty(), "nothing made");
+    f.platform.set_consortium(&kumiai, "甲広域連合", &[b.clone(), a.clone()], "root").await.unwrap();
+    f.platform.set_consortium(&kumiai, "甲広域連合", std::slice::from_ref(&a), "root").await.unwrap();
+    let c = f.platform.consortium(&kumiai).await.unwrap().expect("the consortium");
+    assert_eq!((c.name.as_str(), c.tenants), ("甲広域連合", vec![a]), "setting again replaces its tenants");
+    let new = NewAccount {
+        name: name("kumi"),
+        tenant: None,
+        org: None,
+        role: Role::ConsortiumAdmin,
+        password_hash: "h".into(),
+        consortium: Some(kumiai.clone()),
+    };
+    f.platform.create_account(&new, "root", "operator").await.unwrap();
+    let kumi = f.platform.account_by_name(&name("kumi")).await.unwrap().unwrap();
+    assert_eq!((kumi.role, kumi.tenant, kumi.consortium), (Role::ConsortiumAdmin, None, Some(kumiai)));
+    let actions: Vec<String> = f.platform.audit_log(None).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(actions.iter().filter(|a| *a == "consortium.set").count(), 2, "{actions:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_only_the_operator_sees_consortia() {
+    let f = Fixture::new(true).await;
+    let kumiai = renkei_domain::ConsortiumId::parse("kumiai").unwrap();
+    f.platform.set_consortium(&kumiai, "甲広域連合", &[TenantId::parse("a").unwrap()], "root").await.unwrap();
+    let count = |scope: Scope, sql: &'static str| {
+        let p = f.platform.clone();
+        async move { p.raw(scope, move |tx| tx.value::<i64>(sql, &[])).await.unwrap() }
+    };
+    assert_eq!(count(Scope::Operator, "SELECT COUNT(*) FROM consortium_tenants").await, 1);
+    assert_eq!(count(Scope::Tenant("a".into()), "SELECT COUNT(*) FROM consortia").await, 0, "not even its own tenant");
+    assert_eq!(count(Scope::Tenant("a".into()), "SELECT COUNT(*) FROM consortium_tenants").await, 0);
+    assert_eq!(count(Scope::Global, "SELECT COUNT(*) FROM consortia").await, 0);
+}
 
 async fn an_account_is_created_once_and_audited_in_its_tenants_chain(f: Fixture) {
     let a = f.platform.account_by_name(&name("admin-a")).await.unwrap().unwrap();
     assert_eq!((a.role, a.tenant.as_ref().map(|t| t.as_str()), a.failures, a.disabled), (Role::TenantAdmin, Some("a"), 0, false));
     assert!(f.platform.account_by_name(&name("nobody")).await.unwrap().is_none());
-    let again = NewAccount { name: name("admin-a"), tenant: None, org: None, role: Role::Operator, password_hash: "h".into() };
+    let again =
+        NewAccount { name: name("admin-a"), tenant: None, org: None, role: Role::Operator, password_hash: "h".into(), consortium: None };
     assert!(f.platform.create_account(&again, "operator", "operator").await.is_err(), "names are unique across tenants");
     let log = f.platform.audit_log(Some(&TenantId::parse("a").unwrap())).await.unwrap();
     assert!(log.iter().any(|e| e.action == "account.create"), "{log:?}");
@@ -167,7 +210,14 @@ async fn postgres_a_scope_sees_only_the_accounts_and_sessions_it_may() {
 async fn a_tenants_limit_counts_people_signed_in_and_a_raise_ends_by_itself(f: Fixture) {
     let t = TenantId::parse("a").unwrap();
     for n in ["staff-1", "staff-2"] {
-        let new = NewAccount { name: name(n), tenant: Some(t.clone()), org: None, role: Role::Auditor, password_hash: "h".into() };
+        let new = NewAccount {
+            name: name(n),
+            tenant: Some(t.clone()),
+            org: None,
+            role: Role::Auditor,
+            password_hash: "h".into(),
+            consortium: None,
+        };
         f.platform.create_account(&new, "admin-a", "tenant_admin").await.unwrap();
     }
     let (admin, one, two) = (account(&f, "admin-a").await, account(&f, "staff-1").await, account(&f, "staff-2").await);

@@ -54,7 +54,8 @@ pub async fn pages(db: Option<&str>, sizes: Sizes) -> Result<Report> {
     let mut tokens = Vec::with_capacity(sizes.staff);
     for i in 0..sizes.staff {
         let name = AccountName::parse(&format!("staff-{i:04}"))?;
-        let who = renkei_server::accounts::Person { name: &name, tenant: Some(&tenant), org: Some(&org), role: Role::Staff };
+        let who =
+            renkei_server::accounts::Person { name: &name, tenant: Some(&tenant), org: Some(&org), role: Role::Staff, consortium: None };
         rig.platform.create_account(who, PASSWORD, "bench", "operator").await?;
         rig.platform.assign_duties(&tenant, &name, &[DutyCode::parse("D015")?], ("bench", "operator")).await?;
         tokens.push(signed_in(&http, &rig.internal, name.as_str()).await?);

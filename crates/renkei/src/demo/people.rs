@@ -47,7 +47,7 @@ pub(crate) async fn provision(
             let name = AccountName::parse(&format!("{}-{suffix}", t.id))?;
             let (tenant, org_id) = (TenantId::parse(t.id)?, org.map(OrgId::parse).transpose()?);
             let password: String = rand::thread_rng().sample_iter(rand::distributions::Alphanumeric).take(20).map(char::from).collect();
-            let who = renkei_server::accounts::Person { name: &name, tenant: Some(&tenant), org: org_id.as_ref(), role };
+            let who = renkei_server::accounts::Person { name: &name, tenant: Some(&tenant), org: org_id.as_ref(), role, consortium: None };
             let id = renkei_server::accounts::create_account(store, who, &password, "demo", "operator").await?;
             let account = store.account_by_name(&name).await?.context("the account just created is not there")?;
             let totp = renkei_crypto::totp::Totp::generate(name.as_str())?;

@@ -454,6 +454,24 @@ impl Cluster {
     }
 
     /// `renkei admin ARGS…` on the platform, `stdin` given (a password, one line).
+    /// Runs `renkei admin ARGS…` as [`Cluster::admin_with`] does, for a test that expects it may
+    /// fail: (exit code, stdout, stderr).
+    pub fn admin_try(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+        use std::io::Write;
+        let plat = self.path("platform").display().to_string();
+        let mut cmd = Command::new(bin());
+        cmd.args(["admin", "--data-dir", &plat, "--database-schema", "renkei"]).args(self.db_args()).args(args);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn renkei");
+        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+        let out = child.wait_with_output().expect("wait");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     pub fn admin_with(&self, args: &[&str], stdin: &str) -> String {
         let plat = self.path("platform").display().to_string();
         let mut all = vec!["admin".to_owned(), "--data-dir".into(), plat, "--database-schema".into(), "renkei".into()];

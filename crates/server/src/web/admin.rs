@@ -260,7 +260,7 @@ async fn create_account(State(p): State<Arc<Platform>>, s: PageSession, Form(f):
     })();
     let outcome = match parsed {
         Ok((name, role, org)) => {
-            let who = crate::accounts::Person { name: &name, tenant: Some(act.tenant), org: org.as_ref(), role };
+            let who = crate::accounts::Person { name: &name, tenant: Some(act.tenant), org: org.as_ref(), role, consortium: None };
             let a = &s.session.account;
             p.create_account(who, &f.password, a.name.as_str(), a.role.code()).await.map(|_| name).map_err(Problem::from)
         }

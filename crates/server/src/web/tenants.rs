@@ -1,5 +1,5 @@
-//! The status of tenants (団体の状況): for the operator every tenant, for a tenant's admin their
-//! own — its orgs and the people signed in against its limit (同時接続利用者数). The operator
+//! The status of tenants (団体の状況): for the operator every tenant and consortium, for a
+//! consortium admin the consortium's tenants, for a tenant's admin their own — its orgs and the people signed in against its limit (同時接続利用者数). The operator
 //! sets the contracted limit and raises it for a while (`limits`, as the JSON API does). Nothing
 //! of any resident is on this page (the browser tests check the operator's every page for it).
 
@@ -32,12 +32,20 @@ async fn render(p: &Platform, s: &PageSession, status: StatusCode, problem: Opti
     s.permit(Action::ReadTenantStatus)?;
     let person = SignedInPerson::new(s.session.clone(), s.token.clone());
     let statuses = p.tenant_statuses(&person).await?;
+    let consortia = p.consortia_for(&person).await?;
     let sets = crate::sessions::permit(&s.session, Action::SetSessionLimit).is_ok();
     let raises = crate::sessions::permit(&s.session, Action::RaiseSessionLimit).is_ok();
     let now = renkei_store::now_unix();
     let csrf = s.csrf();
     let body = html! {
         @if let Some(problem) = problem { (problem_notice(problem)) }
+        @if !consortia.is_empty() {
+            h2 { "複数団体" }
+            ul #consortia { @for c in &consortia {
+                li { (c.name) "（" (c.id.as_str()) "）：" @for (i, t) in c.tenants.iter().enumerate() { @if i > 0 { "、" } (t.as_str()) } @if c.tenants.is_empty() { "団体なし" } }
+            } }
+            h2 { "団体" }
+        }
         @if statuses.is_empty() { p { "表示できる団体はありません。" } }
         div.table-scroll { table {
             thead { tr { th scope="col" { "団体" } th scope="col" { "機関" } th scope="col" { "サインイン中の人数" } th scope="col" { "同時接続の上限" } } }
