@@ -351,6 +351,27 @@ async fn a_staff_member_registers_a_person_files_a_query_and_reads_the_answer() 
     assert!(b.text().await.contains("回答済：1件"));
     b.check("14-home-with-queries").await;
 
+    // On a narrow window (a phone's width) every page fits: nothing but a wide table scrolls
+    // sideways, inside its own box.
+    b.client.set_window_size(390, 844).await.expect("narrow the window");
+    for (path, name) in [
+        ("/", "15-narrow-home"),
+        ("/queries/new", "16-narrow-query-form"),
+        (query_path.as_str(), "17-narrow-query"),
+        ("/records", "18-narrow-records"),
+    ] {
+        b.goto(&format!("{base}{path}")).await;
+        let overflow = b
+            .client
+            .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth", vec![])
+            .await
+            .expect("measure");
+        assert_eq!(overflow, serde_json::json!(0), "{path} is wider than the window");
+        b.check(name).await;
+    }
+    b.client.set_window_size(1280, 800).await.expect("widen the window");
+    b.goto(&format!("{base}/")).await;
+
     // The org's records, searched by duty.
     b.click("a[href='/records']").await;
     b.arrive("/records").await;

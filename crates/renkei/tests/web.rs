@@ -8,7 +8,179 @@ mod common;
 use common::{Backend, Cluster};
 use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
 
-on_both_backends!(a_person_signs_in_enrols_and_signs_out_on_the_pages_and_every_form_needs_its_token);
+on_both_backends!(
+    a_person_signs_in_enrols_and_signs_out_on_the_pages_and_every_form_needs_its_token,
+    every_page_refuses_exactly_the_roles_the_policy_refuses,
+    markup_in_every_field_of_every_form_comes_back_as_text,
+);
+
+/// A request of a signed-in person's browser: the session cookie, and on a form its token.
+fn as_browser(web: &reqwest::Client, token: &str, method: &str, url: String, fields: &[(&str, String)]) -> reqwest::RequestBuilder {
+    let req = if method == "GET" {
+        web.get(url)
+    } else {
+        let mut form = vec![("csrf".to_owned(), renkei_crypto::session::csrf_token(token))];
+        form.extend(fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        web.post(url).form(&form)
+    };
+    req.header(COOKIE, format!("__Host-renkei-session={token}"))
+}
+
+/// A signed-in person of each role: (role, session token).
+async fn one_of_each_role(c: &Cluster) -> Vec<(renkei_domain::Role, String)> {
+    use renkei_domain::Role;
+    c.admin_with(&["consortium-set", "--id", "kumiai", "--name", "甲広域連合", "--tenant", "tenant-a"], "");
+    c.admin_with(&["account-create", "--consortium", "kumiai", "--name", "kumi", "--role", "consortium_admin"], "a long passphrase\n");
+    vec![
+        (Role::Staff, c.person("tenant-a", "sato", "staff", Some("a-mayor")).await),
+        (Role::Approver, c.person("tenant-a", "kato", "approver", Some("a-mayor")).await),
+        (Role::TenantAdmin, c.person("tenant-a", "yamada", "tenant_admin", None).await),
+        (Role::Auditor, c.person("tenant-a", "ito", "auditor", None).await),
+        (Role::ConsortiumAdmin, c.enrolled_session("kumi", "a long passphrase").await),
+        (Role::Operator, c.operator_session().await),
+    ]
+}
+
+async fn every_page_refuses_exactly_the_roles_the_policy_refuses(b: Backend) {
+    use renkei_domain::policy::{Principal, allows};
+    let c = Cluster::start_on(b).await;
+    let people = one_of_each_role(&c).await;
+    let web = c.browser();
+    // Enough of every form's fields that a refusal can only be the role's.
+    let fields: Vec<(&str, String)> = ["org", "duty", "label", "name", "role", "password", "current", "new", "again", "decision", "reason"]
+        .into_iter()
+        .chain(["addressee_no", "individual_number", "item", "mark", "normal", "limit", "hours", "window_minutes", "provider"])
+        .map(|k| (k, "x".to_owned()))
+        .collect();
+    for (role, token) in &people {
+        for page in renkei_server::web::PAGES {
+            let path = page
+                .path
+                .replace("{id}", "0190aaaa-0000-7000-8000-000000000000")
+                .replace("{request_id}", "no-such-request")
+                .replace("{name}", "nobody")
+                .replace("{tenant}", "tenant-a");
+            let r = as_browser(&web, token, page.method, format!("{}{path}", c.internal()), &fields).send().await.expect("request");
+            let status = r.status().as_u16();
+            let what = format!("{role:?} {} {}", page.method, page.path);
+            assert!(status < 500, "{what}: {status}");
+            if allows(Principal::Person(*role), page.action) {
+                assert_ne!(status, 403, "{what}: refused, though the policy allows it");
+            } else {
+                assert_eq!(status, 403, "{what}: the policy refuses it");
+            }
+        }
+    }
+}
+
+/// Markup a page must show as text, never as elements.
+const MARKUP: &str = "\"'><script>window.pwned=1</script><img src=x onerror=alert(1)>";
+
+fn inert(html: &str) -> bool {
+    !html.contains("<script>window.pwned") && !html.contains("<img src=x")
+}
+
+async fn markup_in_every_field_of_every_form_comes_back_as_text(b: Backend) {
+    use renkei_domain::Role;
+    let c = Cluster::start_on(b).await;
+    let people = one_of_each_role(&c).await;
+    let token = |role: Role| people.iter().find(|(r, _)| *r == role).map(|(_, t)| t.clone()).expect("a person of the role");
+    assert_eq!(c.register("a-mayor", "MK-1", &common::number(77)).await.0, 201);
+    // A query waiting for approval, for the approver's form.
+    let (s, _, _) = c
+        .as_person(
+            &token(Role::TenantAdmin),
+            reqwest::Method::PUT,
+            "/api/v1/approval-policies/a-mayor/D015",
+            Some(serde_json::json!({"window_minutes": 60})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "MK-1", "markup").await;
+    assert_eq!(s, 201, "{q}");
+    let waiting = q["id"].as_str().expect("id").to_owned();
+    let web = c.browser();
+    let valid = |field: &str| -> String {
+        match field {
+            "addressee_no" => "MK-1".into(),
+            "individual_number" => common::number(78),
+            "duty" => "D015".into(),
+            "provider" => "b-mayor".into(),
+            "item" => "TAX".into(),
+            "reference_date" => "2026-07-01".into(),
+            "name" => "newcomer".into(),
+            "role" => "staff".into(),
+            "org" => "a-mayor".into(),
+            "password" | "current" | "new" | "again" => "a long passphrase".into(),
+            "label" => "住民記録".into(),
+            "window_minutes" => "60".into(),
+            "mark" => "manual".into(),
+            "normal" => "5".into(),
+            "limit" => "8".into(),
+            "hours" => "2".into(),
+            "decision" => "reject".into(),
+            _ => "理由".into(),
+        }
+    };
+    let approve = format!("/approvals/{waiting}");
+    let forms: Vec<(Role, &str, &[&str])> = vec![
+        (Role::Staff, "/persons/new", &["addressee_no", "individual_number"]),
+        (Role::Staff, "/queries", &["duty", "provider", "item", "addressee_no", "reference_date", "idempotency_key"]),
+        (Role::Staff, "/password", &["current", "new", "again"]),
+        (Role::Staff, "/reviews/no-such-request", &["decision", "reason"]),
+        (Role::TenantAdmin, "/admin/accounts", &["name", "role", "org", "password"]),
+        (Role::TenantAdmin, "/admin/accounts/sato/duties", &["duty"]),
+        (Role::TenantAdmin, "/admin/api-keys", &["org", "label"]),
+        (Role::TenantAdmin, "/admin/approval-policies", &["org", "duty", "window_minutes"]),
+        (Role::TenantAdmin, "/admin/approval-policies/remove", &["org", "duty"]),
+        (Role::TenantAdmin, "/marks", &["org", "addressee_no", "item", "mark"]),
+        (Role::Operator, "/tenants/tenant-a/session-limit", &["normal"]),
+        (Role::Operator, "/tenants/tenant-a/session-limit/raise", &["limit", "hours"]),
+        // The reason last: the one that is kept (the query ends with it).
+        (Role::Approver, approve.as_str(), &["decision", "reason"]),
+    ];
+    for (role, path, names) in &forms {
+        for marked in names.iter() {
+            let fields: Vec<(&str, String)> = names.iter().map(|n| (*n, if n == marked { MARKUP.to_owned() } else { valid(n) })).collect();
+            let r = as_browser(&web, &token(*role), "POST", format!("{}{path}", c.internal()), &fields).send().await.expect("post");
+            let status = r.status().as_u16();
+            let body = r.text().await.expect("body");
+            assert!(status < 500, "{path} {marked}: {status}");
+            assert!(inert(&body), "{path} {marked}: markup came back as markup");
+        }
+    }
+    // In a URL's query too.
+    for (role, path) in [
+        (Role::Staff, format!("/records?duty={m}&counterpart_org={m}", m = urlencode(MARKUP))),
+        (Role::Staff, format!("/queries/new?duty={m}&provider={m}", m = urlencode(MARKUP))),
+        (Role::TenantAdmin, format!("/marks?org={m}", m = urlencode(MARKUP))),
+        (Role::Staff, format!("/queries/{m}", m = urlencode(MARKUP))),
+    ] {
+        let r = as_browser(&web, &token(role), "GET", format!("{}{path}", c.internal()), &[]).send().await.expect("get");
+        assert!(r.status().as_u16() < 500, "{path}");
+        assert!(inert(&r.text().await.expect("body")), "{path}: markup came back as markup");
+    }
+    // What was kept (a key's label, a rejection's reason) shows as text where it is listed.
+    for (role, path) in
+        [(Role::TenantAdmin, "/admin".to_owned()), (Role::Staff, format!("/queries/{waiting}")), (Role::Staff, "/".to_owned())]
+    {
+        let body = as_browser(&web, &token(role), "GET", format!("{}{path}", c.internal()), &[])
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("body");
+        assert!(inert(&body), "{path}: kept markup shows as markup");
+        if path == "/admin" {
+            assert!(body.contains("&lt;script&gt;window.pwned=1&lt;/script&gt;"), "the label is listed, escaped");
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
 
 /// The cookies a response sets, as (name, whole Set-Cookie line).
 fn set_cookies(r: &reqwest::Response) -> Vec<(String, String)> {

@@ -24,8 +24,55 @@ pub mod sign_in;
 pub mod tenants;
 
 use crate::Platform;
+use crate::routes::RouteAct;
 use axum::Router;
+use renkei_domain::policy::Action;
 use std::sync::Arc;
+
+const fn r(method: &'static str, path: &'static str, action: Action) -> RouteAct {
+    RouteAct { method, path, action }
+}
+
+/// Every page and form a signed-in person reaches, and the act it is: the pages' twin of
+/// `routes::ROUTES`. `crates/renkei/tests/web.rs` calls each with every role and checks the
+/// answer against `domain::policy` (refused exactly where the policy says no). Pages every
+/// signed-in person has (home, password, enrolment, sign-out) are their own account's acts.
+pub const PAGES: &[RouteAct] = &[
+    r("GET", "/", Action::ReadOwnAccount),
+    r("GET", "/password", Action::ChangeOwnPassword),
+    r("POST", "/password", Action::ChangeOwnPassword),
+    r("GET", "/queries/new", Action::FileQuery),
+    r("POST", "/queries", Action::FileQuery),
+    r("GET", "/queries/{id}", Action::ReadQueries),
+    r("GET", "/persons/new", Action::RegisterPerson),
+    r("POST", "/persons/new", Action::RegisterPerson),
+    r("GET", "/records", Action::ReadLinkageRecords),
+    r("GET", "/approvals", Action::DecideApproval),
+    r("POST", "/approvals/{id}", Action::DecideApproval),
+    r("GET", "/reviews", Action::ReviewManual),
+    r("POST", "/reviews/{request_id}", Action::ReviewManual),
+    r("GET", "/admin", Action::ManageStaff),
+    r("POST", "/admin/accounts", Action::ManageStaff),
+    r("POST", "/admin/accounts/{name}/duties", Action::AssignDuties),
+    r("POST", "/admin/accounts/{name}/revoke-sessions", Action::ManageStaff),
+    r("POST", "/admin/api-keys", Action::ManageApiKeys),
+    r("POST", "/admin/api-keys/{id}/revoke", Action::ManageApiKeys),
+    r("POST", "/admin/approval-policies", Action::SetApprovalPolicy),
+    r("POST", "/admin/approval-policies/remove", Action::SetApprovalPolicy),
+    r("GET", "/marks", Action::MarkItems),
+    r("POST", "/marks", Action::MarkItems),
+    r("POST", "/marks/csv", Action::MarkItems),
+    r("GET", "/loads", Action::BulkLoad),
+    r("POST", "/loads", Action::BulkLoad),
+    r("GET", "/loads/{id}", Action::BulkLoad),
+    r("GET", "/loads/{id}/progress", Action::BulkLoad),
+    r("GET", "/loads/{id}/report", Action::BulkLoad),
+    r("GET", "/audit", Action::ReadAuditLog),
+    r("POST", "/audit/verify", Action::ReadAuditLog),
+    r("GET", "/tenants", Action::ReadTenantStatus),
+    r("POST", "/tenants/{tenant}/session-limit", Action::SetSessionLimit),
+    r("POST", "/tenants/{tenant}/session-limit/raise", Action::RaiseSessionLimit),
+];
 
 /// The pages' routes, with their security headers.
 pub fn routes() -> Router<Arc<Platform>> {
