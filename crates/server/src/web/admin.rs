@@ -53,7 +53,6 @@ async fn admin_page_with(
     created: Option<&str>,
     done: Option<&str>,
 ) -> Result<Response, Refused> {
-    s.permit(Action::ManageStaff)?;
     let caller = s.caller();
     let act = caller.act(Action::ManageStaff)?;
     let accounts = p.platform.accounts_of(act.tenant).await.map_err(Problem::from)?;
@@ -216,7 +215,6 @@ async fn set_duties(
 ) -> Result<Response, Refused> {
     let field = |n: &str| fields.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str()).unwrap_or_default();
     s.check_csrf(field("csrf"))?;
-    s.permit(Action::AssignDuties)?;
     let caller = s.caller();
     let act = caller.act(Action::AssignDuties)?;
     let name = AccountName::parse(&name).map_err(|_| Problem::not_found())?;
@@ -245,7 +243,6 @@ pub struct NewAccount {
 
 async fn create_account(State(p): State<Arc<Platform>>, s: PageSession, Form(f): Form<NewAccount>) -> Result<Response, Refused> {
     s.check_csrf(&f.csrf)?;
-    s.permit(Action::ManageStaff)?;
     let caller = s.caller();
     let act = caller.act(Action::ManageStaff)?;
     let bad = |what: &str| Problem::detailed(renkei_net::ProblemKind::InvalidBody, format!("{what} is not valid"));
@@ -282,7 +279,6 @@ async fn revoke_sessions(
     Form(f): Form<super::session::CsrfForm>,
 ) -> Result<Response, Refused> {
     s.check_csrf(&f.csrf)?;
-    s.permit(Action::ManageStaff)?;
     let caller = s.caller();
     let act = caller.act(Action::ManageStaff)?;
     let name = AccountName::parse(&name).map_err(|_| Problem::not_found())?;
@@ -306,7 +302,6 @@ pub struct NewKey {
 
 async fn create_key(State(p): State<Arc<Platform>>, s: PageSession, Form(f): Form<NewKey>) -> Result<Response, Refused> {
     s.check_csrf(&f.csrf)?;
-    s.permit(Action::ManageApiKeys)?;
     let caller = s.caller();
     let act = caller.act(Action::ManageApiKeys)?;
     let outcome = match OrgId::parse(&f.org) {
@@ -327,7 +322,6 @@ async fn revoke_key(
     Form(f): Form<super::session::CsrfForm>,
 ) -> Result<Response, Refused> {
     s.check_csrf(&f.csrf)?;
-    s.permit(Action::ManageApiKeys)?;
     let caller = s.caller();
     let act = caller.act(Action::ManageApiKeys)?;
     match p.revoke_tenant_api_key(&act, &id).await {
@@ -352,7 +346,6 @@ fn org_duty(f: &PolicyForm) -> Result<(OrgId, DutyCode), Problem> {
 
 async fn set_policy(State(p): State<Arc<Platform>>, s: PageSession, Form(f): Form<PolicyForm>) -> Result<Response, Refused> {
     s.check_csrf(&f.csrf)?;
-    s.permit(Action::SetApprovalPolicy)?;
     let caller = s.caller();
     let act = caller.act(Action::SetApprovalPolicy)?;
     let outcome = match (org_duty(&f), f.window_minutes.trim().parse::<u32>()) {
@@ -368,7 +361,6 @@ async fn set_policy(State(p): State<Arc<Platform>>, s: PageSession, Form(f): For
 
 async fn remove_policy(State(p): State<Arc<Platform>>, s: PageSession, Form(f): Form<PolicyForm>) -> Result<Response, Refused> {
     s.check_csrf(&f.csrf)?;
-    s.permit(Action::SetApprovalPolicy)?;
     let caller = s.caller();
     let act = caller.act(Action::SetApprovalPolicy)?;
     let outcome = match org_duty(&f) {

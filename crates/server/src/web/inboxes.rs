@@ -37,7 +37,6 @@ async fn approvals(State(p): State<Arc<Platform>>, s: PageSession) -> Result<Res
 }
 
 async fn approvals_page(p: &Platform, s: &PageSession, status: StatusCode, problem: Option<&Problem>) -> Result<Response, Refused> {
-    s.permit(Action::DecideApproval)?;
     let caller = s.caller();
     let act = caller.act(Action::DecideApproval)?;
     let filter = QueryFilter { state: Some(QueryState::PendingApproval), ..QueryFilter::default() };
@@ -91,7 +90,6 @@ async fn decide(
     Form(f): Form<DecisionForm>,
 ) -> Result<Response, Refused> {
     s.check_csrf(&f.csrf)?;
-    s.permit(Action::DecideApproval)?;
     let caller = s.caller();
     let act = caller.act(Action::DecideApproval)?;
     let reason = Some(f.reason).filter(|_| f.decision == "reject");
@@ -114,7 +112,6 @@ async fn reviews(State(p): State<Arc<Platform>>, s: PageSession) -> Result<Respo
 }
 
 async fn reviews_page(p: &Platform, s: &PageSession, status: StatusCode, problem: Option<&Problem>) -> Result<Response, Refused> {
-    s.permit(Action::ReviewManual)?;
     let caller = s.caller();
     let act = caller.act(Action::ReviewManual)?;
     let held = p.held_queries(&act).await?;
@@ -160,7 +157,6 @@ async fn review(
     Form(f): Form<DecisionForm>,
 ) -> Result<Response, Refused> {
     s.check_csrf(&f.csrf)?;
-    s.permit(Action::ReviewManual)?;
     let caller = s.caller();
     let act = caller.act(Action::ReviewManual)?;
     let reason = Some(f.reason).filter(|_| f.decision == "decline");

@@ -41,7 +41,6 @@ async fn form_page(State(p): State<Arc<Platform>>, s: PageSession) -> Result<Res
 }
 
 async fn form(p: &Platform, s: &PageSession, status: StatusCode, problem: Option<&Problem>) -> Result<Response, Refused> {
-    s.permit(Action::BulkLoad)?;
     let caller = s.caller();
     let act = caller.act(Action::BulkLoad)?;
     let orgs = match act.org_or_all() {
@@ -217,7 +216,6 @@ async fn too_large(p: &Platform, s: &PageSession) -> Result<Response, Refused> {
 
 /// The load `id`, if this person started it (another's, or one forgotten, is not found).
 fn job_of(p: &Platform, s: &PageSession, id: &str) -> Result<Arc<LoadJob>, Refused> {
-    s.permit(Action::BulkLoad)?;
     let caller = s.caller();
     let act = caller.act(Action::BulkLoad)?;
     p.loads.get(id, act.tenant, act.actor).ok_or_else(|| Problem::not_found().into())

@@ -55,7 +55,6 @@ pub struct RegisterForm {
 
 async fn register(State(p): State<Arc<Platform>>, s: PageSession, Form(f): Form<RegisterForm>) -> Result<Response, Refused> {
     s.check_csrf(&f.csrf)?;
-    s.permit(Action::RegisterPerson)?;
     let caller = s.caller();
     let act = caller.act(Action::RegisterPerson)?;
     let outcome = match AddresseeNo::parse(f.addressee_no.trim()) {

@@ -34,7 +34,6 @@ pub struct Search {
 }
 
 async fn records(State(p): State<Arc<Platform>>, s: PageSession, Query(q): Query<Search>) -> Result<Response, Refused> {
-    s.permit(Action::ReadLinkageRecords)?;
     let caller = s.caller();
     let act = caller.act(Action::ReadLinkageRecords)?;
     let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
