@@ -265,7 +265,7 @@ async fn a_staff_member_signs_in_enrols_the_second_factor_and_signs_out() {
     b.click("main button[type=submit]").await;
     b.client.wait().for_element(Locator::Css(".notice.error")).await.expect("the mismatch");
     assert!(b.text().await.contains("一致しません"));
-    b.check("05-password-change").await;
+    b.check("06-password-change").await;
     b.fill("#current", "a long passphrase").await;
     b.fill("#new", "another long passphrase").await;
     b.fill("#again", "another long passphrase").await;
@@ -355,10 +355,10 @@ async fn a_staff_member_registers_a_person_files_a_query_and_reads_the_answer() 
     // sideways, inside its own box.
     b.client.set_window_size(390, 844).await.expect("narrow the window");
     for (path, name) in [
-        ("/", "15-narrow-home"),
-        ("/queries/new", "16-narrow-query-form"),
-        (query_path.as_str(), "17-narrow-query"),
-        ("/records", "18-narrow-records"),
+        ("/", "70-narrow-home"),
+        ("/queries/new", "71-narrow-query-form"),
+        (query_path.as_str(), "72-narrow-query"),
+        ("/records", "73-narrow-records"),
     ] {
         b.goto(&format!("{base}{path}")).await;
         let overflow = b
@@ -871,7 +871,7 @@ async fn a_tenant_admin_adds_staff_ends_a_persons_sessions_and_marks_items() {
     b.click("form[action='/admin/accounts'] button").await;
     b.client.wait().for_element(Locator::Css(".notice.success")).await.expect("added");
     assert!(b.text().await.contains("kato を追加しました"));
-    b.check("42-admin-staff-added").await;
+    b.check("48-admin-staff-added").await;
     let kato = c.enrolled_session("kato", "kato first passphrase").await;
     let (s, _, me) = c.as_person(&kato, reqwest::Method::GET, "/api/v1/session", None).await;
     assert_eq!((s, me["role"].as_str()), (200, Some("approver")), "{me}");
