@@ -310,17 +310,27 @@ async fn a_staff_member_registers_a_person_files_a_query_and_reads_the_answer() 
     b.click("a[href='/persons/new']").await;
     b.arrive("/persons/new").await;
     b.check("10-register-person").await;
+    // Looked up by 宛名番号 first: not registered yet.
+    b.fill("#lookup", "A1").await;
+    b.click("form[action='/persons/lookup'] button").await;
+    b.client.wait().for_element(Locator::Css("#lookup-result")).await.expect("the look-up");
+    assert!(b.text().await.contains("まだ登録されていません"));
     b.fill("#addressee", "A1").await;
     b.fill("#number", "123").await;
-    b.click("main button[type=submit]").await;
+    b.click("form[action='/persons/new'] button[type=submit]").await;
     b.client.wait().for_element(Locator::Css(".notice.error")).await.expect("the refusal");
     assert!(!b.client.source().await.expect("source").contains("value=\"123\""), "the number is not shown again");
     b.fill("#addressee", "A1").await;
     b.fill("#number", &common::number(77)).await;
-    b.click("main button[type=submit]").await;
+    b.click("form[action='/persons/new'] button[type=submit]").await;
     b.client.wait().for_element(Locator::Css(".notice.success")).await.expect("registered");
     assert!(b.text().await.contains("宛名番号 A1 の方を登録しました。"));
     b.check("11-person-registered").await;
+    b.goto(&format!("{base}/persons/new")).await;
+    b.fill("#lookup", "A1").await;
+    b.click("form[action='/persons/lookup'] button").await;
+    b.client.wait().for_element(Locator::Css("#lookup-result")).await.expect("the look-up");
+    assert!(b.text().await.contains("宛名番号 A1 の方は登録済みです"));
 
     b.click("main a.button").await;
     b.arrive("/queries/new").await;

@@ -125,6 +125,7 @@ async fn markup_in_every_field_of_every_form_comes_back_as_text(b: Backend) {
     let approve = format!("/approvals/{waiting}");
     let forms: Vec<(Role, &str, &[&str])> = vec![
         (Role::Staff, "/persons/new", &["addressee_no", "individual_number"]),
+        (Role::Staff, "/persons/lookup", &["addressee_no"]),
         (Role::Staff, "/queries", &["duty", "provider", "item", "addressee_no", "reference_date", "idempotency_key"]),
         (Role::Staff, "/password", &["current", "new", "again"]),
         (Role::Staff, "/reviews/no-such-request", &["decision", "reason"]),

@@ -42,6 +42,12 @@ pub async fn register_as(p: &Platform, act: &Act<'_>, addressee: &AddresseeNo, n
     Ok(status)
 }
 
+/// Whether `addressee` is registered in the caller's org (`Action::ReadPerson`): a look-up by
+/// 宛名番号 that reveals nothing but that, never the person's code.
+pub async fn is_registered(p: &Platform, act: &Act<'_>, addressee: &AddresseeNo) -> Result<bool, Problem> {
+    Ok(act.store(p).await?.person_code(act.org()?, addressee).await?.is_some())
+}
+
 impl Platform {
     /// Registers `addressee` of `org`'s tenant in every org of it, each with the code the hub
     /// gives that org for `number`, in one hub request and one transaction; the number is wiped

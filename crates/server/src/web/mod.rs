@@ -46,6 +46,7 @@ pub const PAGES: &[RouteAct] = &[
     r("GET", "/queries/{id}", Action::ReadQueries),
     r("GET", "/persons/new", Action::RegisterPerson),
     r("POST", "/persons/new", Action::RegisterPerson),
+    r("POST", "/persons/lookup", Action::ReadPerson),
     r("GET", "/records", Action::ReadLinkageRecords),
     r("GET", "/approvals", Action::DecideApproval),
     r("POST", "/approvals/{id}", Action::DecideApproval),

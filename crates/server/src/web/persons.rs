@@ -6,6 +6,7 @@ use super::layout::{self, page, problem_notice};
 use super::session::{PageSession, Refused};
 use crate::Platform;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -19,12 +20,19 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 pub fn routes() -> Router<Arc<Platform>> {
-    Router::new().route("/persons/new", get(form_page).post(register))
+    Router::new().route("/persons/new", get(form_page).post(register)).route("/persons/lookup", axum::routing::post(look_up))
 }
 
 fn form(csrf: &str, problem: Option<&Problem>) -> Markup {
     html! {
         @if let Some(problem) = problem { (problem_notice(problem)) }
+        h2 { "宛名番号で探す" }
+        form.inline method="post" action="/persons/lookup" {
+            input type="hidden" name="csrf" value=(csrf);
+            div { label for="lookup" { "宛名番号" } input #lookup type="text" name="addressee_no" autocomplete="off" required; }
+            div { button.secondary type="submit" { "探す" } }
+        }
+        h2 { "登録する" }
         p { "照会の対象となる方を、宛名番号と個人番号で登録します。個人番号は符号の取得にだけ使い、保存しません。" }
         form.stack method="post" action="/persons/new" {
             input type="hidden" name="csrf" value=(csrf);
@@ -44,6 +52,37 @@ fn form(csrf: &str, problem: Option<&Problem>) -> Markup {
 async fn form_page(s: PageSession) -> Result<Response, Refused> {
     s.permit(Action::RegisterPerson)?;
     Ok(page("照会対象者の登録", Some((&s.session, &s.csrf())), form(&s.csrf(), None)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LookUpForm {
+    csrf: String,
+    addressee_no: String,
+}
+
+/// Whether a person is registered in the staff member's org, by 宛名番号 in the form's body.
+async fn look_up(State(p): State<Arc<Platform>>, s: PageSession, Form(f): Form<LookUpForm>) -> Result<Response, Refused> {
+    s.check_csrf(&f.csrf)?;
+    let caller = s.caller();
+    let act = caller.act(Action::ReadPerson)?;
+    let csrf = s.csrf();
+    let Ok(addressee) = AddresseeNo::parse(f.addressee_no.trim()) else {
+        let problem = Problem::detailed(ProblemKind::InvalidBody, "the addressee number is not valid");
+        return Ok(
+            (StatusCode::BAD_REQUEST, page("照会対象者の登録", Some((&s.session, &csrf)), form(&csrf, Some(&problem)))).into_response()
+        );
+    };
+    let found = crate::persons::is_registered(&p, &act, &addressee).await?;
+    let body = html! {
+        @if found {
+            div.notice.success role="status" { p #lookup-result { "宛名番号 " (addressee.as_str()) " の方は登録済みです。" } }
+            p { a.button href="/queries/new" { "照会を作成する" } }
+        } @else {
+            div.notice role="status" { p #lookup-result { "宛名番号 " (addressee.as_str()) " の方はまだ登録されていません。下の欄で登録してください。" } }
+        }
+        (form(&csrf, None))
+    };
+    Ok(page("照会対象者の登録", Some((&s.session, &csrf)), body).into_response())
 }
 
 #[derive(Deserialize)]
