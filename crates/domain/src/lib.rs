@@ -10,6 +10,7 @@ pub mod bulk;
 pub mod copy;
 pub mod date;
 pub mod ids;
+pub mod location;
 pub mod marks;
 pub mod matrix;
 pub mod number;

@@ -121,6 +121,9 @@ enum AdminCmd {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Where each storage place of the platform is declared to be (データ保管場所), and the
+    /// countries allowed, for the compliance sheet: one line per place, tab-separated.
+    Locations,
 }
 
 pub async fn run(a: AdminArgs) -> Result<()> {
@@ -217,6 +220,17 @@ pub async fn run(a: AdminArgs) -> Result<()> {
                 run::write_private(&path, &totp.qr_svg()?)?;
             }
             println!("operator {name} created; enrol its second factor by scanning:\n{}", &*totp.uri()?);
+        }
+        AdminCmd::Locations => {
+            let db = &a.platform.db;
+            let place = db.place("the platform's store")?;
+            let store_of = match db.location(&a.platform.data_dir, run::PLATFORM_SCHEMA)? {
+                renkei_store::Location::Dir(d) => format!("SQLite files in {}", d.display()),
+                renkei_store::Location::Postgres { schema, .. } => format!("PostgreSQL schema {schema}"),
+            };
+            println!("platform store\t{store_of}\t{place}");
+            let allowed = renkei_domain::location::parse_allowed(&db.allowed_countries)?;
+            println!("allowed countries\t{}", allowed.join(","));
         }
         AdminCmd::List => {
             for t in store.tenants().await? {

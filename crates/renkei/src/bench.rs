@@ -174,7 +174,7 @@ struct Stage {
 impl Stage {
     async fn new(db: Option<&str>, prefix: &str, schema: &str) -> Result<Stage> {
         let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
-        let db_args = run::DbArgs { database: db.map(str::to_owned), database_file: None, database_schema: None };
+        let db_args = run::DbArgs::in_japan(db.map(str::to_owned));
         let hub_location = db_args.location(&dir.path().join("hub"), &format!("{schema}_hub"))?;
         let location = db_args.location(&dir.path().join("platform"), schema)?;
         for l in [&hub_location, &location] {

@@ -390,6 +390,8 @@ async fn stop(signal: tokio::sync::watch::Sender<bool>, shutdown: &run::Shutdown
 
 async fn serve(a: ServeArgs) -> Result<()> {
     renkei_store::sqlite::set_max_open_files(a.sqlite_open_files);
+    // Where the data would go, before anything else is read or made.
+    a.platform.db.place("the platform's store")?;
     let tls = a.platform.tls.load()?;
     let mut setup = a.platform.setup(Duration::from_secs(a.query_deadline_secs))?;
     setup.claim_lease = Duration::from_secs(a.claim_lease_secs.max(1));
@@ -441,12 +443,13 @@ async fn hub(a: HubArgs) -> Result<()> {
         None => {
             init_logs("info");
             let data_dir = a.data_dir.context("--data-dir is required")?;
+            // Where the data would go, before anything else is read or made.
+            let location = a.db.location(&data_dir, run::HUB_SCHEMA)?;
             let tls = a.tls.load()?;
             let matrix = run::load_matrix(a.matrix.as_deref())?;
             let (network, na) = run::bind(&a.listen).await?;
             let (resident, ra) = run::bind(&a.resident_listen).await?;
             let (tx, shutdown) = run::Shutdown::new();
-            let location = a.db.location(&data_dir, run::HUB_SCHEMA)?;
             let lease = Duration::from_secs(a.claim_lease_secs.max(1));
             let timing =
                 run::Timing { claim_lease: lease, freshness: Duration::from_secs(a.freshness_secs.max(1)), limits: a.limits.limits() };

@@ -60,10 +60,40 @@ pub struct DbArgs {
     /// PostgreSQL schema [default: renkei for a platform, renkei_hub for the hub].
     #[arg(long, env = "RENKEI_DATABASE_SCHEMA")]
     pub database_schema: Option<String>,
+    /// Where this store is (データ保管場所), as the operator declares it: COUNTRY or
+    /// COUNTRY/REGION, COUNTRY two letters of ISO 3166-1, e.g. JP/東京都.
+    #[arg(long, env = "RENKEI_DATA_LOCATION", default_value = renkei_domain::location::DEFAULT_PLACE)]
+    pub data_location: String,
+    /// The countries data may be kept in (ISO 3166-1, comma-separated): a store declared
+    /// elsewhere is refused at start-up.
+    #[arg(long, env = "RENKEI_ALLOWED_COUNTRIES", default_value = renkei_domain::location::DEFAULT_ALLOWED)]
+    pub allowed_countries: String,
 }
 
 impl DbArgs {
+    /// The store's settings with the declared place in Japan (benches and tests).
+    pub fn in_japan(database: Option<String>) -> Self {
+        DbArgs {
+            database,
+            database_file: None,
+            database_schema: None,
+            data_location: renkei_domain::location::DEFAULT_PLACE.into(),
+            allowed_countries: renkei_domain::location::DEFAULT_ALLOWED.into(),
+        }
+    }
+
+    /// The declared place of the store, refused if it is outside the allowed countries.
+    pub fn place(&self, what: &str) -> Result<renkei_domain::location::Place> {
+        use renkei_domain::location::{Place, check, parse_allowed};
+        let place = Place::parse(&self.data_location).context("--data-location")?;
+        check(what, &place, &parse_allowed(&self.allowed_countries).context("--allowed-countries")?)?;
+        Ok(place)
+    }
+
+    /// Where the store is, once its declared place is allowed.
     pub fn location(&self, data_dir: &Path, default_schema: &str) -> Result<Location> {
+        let what = if default_schema == HUB_SCHEMA { "the hub's store" } else { "the platform's store" };
+        self.place(what)?;
         let from_file = match (&self.database, &self.database_file) {
             (None, Some(file)) => {
                 let url = std::fs::read_to_string(file).with_context(|| format!("cannot read the database URL file {}", file.display()))?;
