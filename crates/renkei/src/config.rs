@@ -25,7 +25,7 @@ pub const ENV: &str = "RENKEI_CONFIG";
 const SECTIONS: &[(&str, &str)] = &[
     (
         "platform",
-        "Read by every platform command (`serve`, `admin`, `import`, `audit`, `unify-registry`): where its stores, keys and hub are.",
+        "Read by every platform command (`serve`, `admin`, `import`, `audit`, `unify-registry`, `retention run`): where its stores, keys and hub are.",
     ),
     (
         "serve",
@@ -153,6 +153,8 @@ pub fn apply(cmd: Command, config: &Config) -> Command {
         .mut_subcommand("import", |c| set(c, "platform"))
         .mut_subcommand("audit", |c| set(c, "platform"))
         .mut_subcommand("unify-registry", |c| set(c, "platform"))
+        // The retention is serve's setting; `retention run` reads it from there.
+        .mut_subcommand("retention", |c| c.mut_subcommand("run", |r| set(set(r, "platform"), "serve")))
         .mut_subcommand("hub", |c| {
             let subs: Vec<String> = c.get_subcommands().map(|s| s.get_name().to_owned()).collect();
             subs.iter().fold(set(c, "hub"), |c, s| c.mut_subcommand(s, |sub| set(sub, "hub")))

@@ -15,6 +15,7 @@ mod config;
 mod demo;
 mod import;
 mod registry;
+mod retention;
 mod run;
 
 use anyhow::{Context, Result, bail};
@@ -57,6 +58,11 @@ enum Cmd {
     UnifyRegistry(registry::UnifyArgs),
     /// Verify the audit log's hash chains and signed checkpoints, or write checkpoints now.
     Audit(audit::AuditArgs),
+    /// Purge linkage records older than each tenant's retention (保存期間); `serve` does it daily.
+    Retention {
+        #[command(subcommand)]
+        cmd: RetentionCmd,
+    },
     /// Measure speed against baselines run alongside (see docs/benchmarks.md).
     Bench(bench::BenchArgs),
     /// Print the internal API's OpenAPI 3.1 document (as committed in docs/openapi.json).
@@ -173,6 +179,8 @@ impl LimitArgs {
 struct ServeArgs {
     #[command(flatten)]
     platform: PlatformArgs,
+    #[command(flatten)]
+    retention: retention::RetentionArgs,
     /// Listener for client systems (TLS).
     #[arg(long, env = "RENKEI_INTERNAL_LISTEN", default_value = "127.0.0.1:8443")]
     internal_listen: String,
@@ -199,6 +207,12 @@ struct ServeArgs {
     audit_checkpoint_secs: u64,
     #[command(flatten)]
     limits: LimitArgs,
+}
+
+#[derive(Subcommand)]
+enum RetentionCmd {
+    /// Purge now (or as of --as-of) and print what each tenant lost.
+    Run(retention::RetentionRunArgs),
 }
 
 #[derive(Args)]
@@ -342,6 +356,10 @@ async fn dispatch(cmd: Cmd, config_file: Option<PathBuf>) -> Result<ExitCode> {
             init_logs("warn");
             import::run(a).await
         }
+        Cmd::Retention { cmd: RetentionCmd::Run(a) } => {
+            init_logs("warn");
+            retention::run(a).await.map(|_| ExitCode::SUCCESS)
+        }
         Cmd::UnifyRegistry(a) => {
             init_logs("warn");
             registry::run(a).await.map(|_| ExitCode::SUCCESS)
@@ -392,6 +410,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
     renkei_store::sqlite::set_max_open_files(a.sqlite_open_files);
     // Where the data would go, before anything else is read or made.
     a.platform.db.place("the platform's store")?;
+    let retention = a.retention.retention()?;
     let tls = a.platform.tls.load()?;
     let mut setup = a.platform.setup(Duration::from_secs(a.query_deadline_secs))?;
     setup.claim_lease = Duration::from_secs(a.claim_lease_secs.max(1));
@@ -401,7 +420,8 @@ async fn serve(a: ServeArgs) -> Result<()> {
     let (internal, ia) = run::bind(&a.internal_listen).await?;
     let (network, na) = run::bind(&a.network_listen).await?;
     let (tx, shutdown) = run::Shutdown::new();
-    run::start_platform(&setup, &tls, run::PlatformListeners { internal, network }, shutdown.clone()).await?;
+    let p = run::start_platform(&setup, &tls, run::PlatformListeners { internal, network }, shutdown.clone()).await?;
+    shutdown.spawn(renkei_server::retention::run(p, retention, shutdown.clone().wait()));
     tracing::info!(internal = %ia, network = %na, "platform serving");
     println!("renkei serve: internal https://{ia}  network https://{na}");
     until_signal().await;

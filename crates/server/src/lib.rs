@@ -36,6 +36,7 @@ pub mod persons;
 pub mod provision;
 pub mod registry;
 pub mod registry_api;
+pub mod retention;
 pub mod reviews;
 pub mod reviews_api;
 pub mod routes;

@@ -400,6 +400,20 @@ impl Cluster {
         Self::output(self.import_command(kind, file, org, args))
     }
 
+    /// `renkei SUB… ARGS…` with the platform's data, keys, hub and store, as an operator on the
+    /// platform's machine runs a platform command: (exit code, stdout, stderr).
+    pub fn platform_command(&self, sub: &[&str], args: &[&str]) -> (i32, String, String) {
+        let d = |s: &str| self.dir.path().join(s).display().to_string();
+        let mut cmd = Command::new(bin());
+        cmd.args(sub)
+            .args(["--data-dir", &d("platform"), "--pki", &d("pki"), "--cert-name", "platform"])
+            .args(["--hub-url", &self.hub(), "--hub-key", &self.hub_key])
+            .args(self.db_args())
+            .args(args)
+            .env_remove("RENKEI_CONFIG");
+        Self::output(cmd)
+    }
+
     /// The command [`Cluster::import`] runs, for a test that runs it otherwise.
     pub fn import_command(&self, kind: &str, file: &Path, org: &str, args: &[&str]) -> Command {
         let d = |s: &str| self.dir.path().join(s).display().to_string();

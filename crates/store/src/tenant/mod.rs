@@ -26,6 +26,7 @@ pub use in_house::InHouse;
 pub use marks::{HeldQuery, MarkView};
 pub use persons::Registration;
 pub use queries::{Acceptance, Filing, NewQuery, OUTBOX_LEASE_MS, OutboxItem, OutboxSchedule, QueryFilter, QueryView, StateChange};
+pub use records::Purged;
 pub use records::{LinkageRecord, RecordFilter};
 pub use registry::{Adoption, RegisteredPerson};
 pub(crate) use schema::SQLITE_MIGRATIONS;

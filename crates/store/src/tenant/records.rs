@@ -45,7 +45,13 @@ pub(super) fn insert_record(tx: &mut dyn Tx, r: NewRecord<'_>) -> Result<()> {
         // Several processes write records of one tenant: take turns so seq stays gapless.
         tx.execute("SELECT pg_advisory_xact_lock(hashtext('renkei-records:' || ?1))", args![r.tenant])?;
     }
-    let seq: i64 = tx.value("SELECT COALESCE(MAX(seq), 0) + 1 FROM linkage_records WHERE tenant_id = ?1", args![r.tenant])?;
+    // After a purge, numbers go on from the last one purged, even if it took every record.
+    let seq: i64 = tx.value(
+        "SELECT MAX(n) + 1 FROM (SELECT MAX(seq) AS n FROM linkage_records WHERE tenant_id = ?1
+                                UNION ALL SELECT MAX(through_seq) FROM record_purges WHERE tenant_id = ?1
+                                UNION ALL SELECT 0) AS t",
+        args![r.tenant],
+    )?;
     // A second attempt to record the same (org, role, request) is a retry: nothing happens.
     tx.execute(
         "INSERT INTO linkage_records (tenant_id, org_id, seq, role, request_id, counterpart_org, duty, items, outcome, at, in_house)
@@ -67,7 +73,46 @@ pub(super) fn insert_record(tx: &mut dyn Tx, r: NewRecord<'_>) -> Result<()> {
     Ok(())
 }
 
+/// What a purge of expired linkage records took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purged {
+    pub count: i64,
+    /// The last record number purged.
+    pub through_seq: i64,
+    /// Unix seconds of the oldest and newest record purged.
+    pub first_at: i64,
+    pub last_at: i64,
+}
+
 impl TenantStore {
+    /// Deletes the tenant's linkage records written before `before` (Unix seconds), on both
+    /// sides, and notes the purge (`record_purges`) in the same transaction; `None` if none were
+    /// that old.
+    pub async fn purge_records_before(&self, before: i64) -> Result<Option<Purged>> {
+        let tenant = self.tenant.to_string();
+        self.tx(move |tx| {
+            let row = tx
+                .query_opt(
+                    "SELECT COUNT(*), MAX(seq), MIN(at), MAX(at) FROM linkage_records WHERE tenant_id = ?1 AND at < ?2",
+                    args![tenant, before],
+                )?
+                .ok_or(crate::StoreError::NotFound("records"))?;
+            let count: i64 = row.get(0)?;
+            if count == 0 {
+                return Ok(None);
+            }
+            let p = Purged { count, through_seq: row.get(1)?, first_at: row.get(2)?, last_at: row.get(3)? };
+            tx.execute("DELETE FROM linkage_records WHERE tenant_id = ?1 AND at < ?2", args![tenant, before])?;
+            tx.execute(
+                "INSERT INTO record_purges (tenant_id, purged_at, through_seq, count, first_at, last_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (tenant_id, through_seq) DO NOTHING",
+                args![tenant, now_unix(), p.through_seq, p.count, p.first_at, p.last_at],
+            )?;
+            Ok(Some(p))
+        })
+        .await
+    }
+
     /// `org`'s linkage records (every org's if `None`) in the order they were written, `limit`
     /// after the record numbered `after` (a page; see `renkei_domain::page`).
     pub async fn records(

@@ -23,4 +23,5 @@ pub(super) const SQLITE: &[Migration] = &[
     Migration { version: 5, sql: include_str!("../../migrations/sqlite/tenant/005_marks.sql") },
     Migration { version: 6, sql: include_str!("../../migrations/sqlite/tenant/006_in_house.sql") },
     Migration { version: 7, sql: include_str!("../../migrations/sqlite/tenant/007_query_states.sql") },
+    Migration { version: 8, sql: include_str!("../../migrations/sqlite/tenant/008_record_purges.sql") },
 ];
