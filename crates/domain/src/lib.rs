@@ -18,6 +18,7 @@ pub mod page;
 pub mod policy;
 pub mod query;
 pub mod record;
+pub mod retention;
 pub mod wareki;
 pub mod wire;
 

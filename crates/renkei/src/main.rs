@@ -243,6 +243,10 @@ struct HubArgs {
     /// as replays.
     #[arg(long, env = "RENKEI_FRESHNESS_SECS", default_value_t = renkei_domain::wire::FRESHNESS_SECONDS as u64)]
     freshness_secs: u64,
+    /// Years the hub's linkage records (what residents are shown) are kept before they are
+    /// purged, daily.
+    #[arg(long, env = "RENKEI_RETENTION_YEARS", default_value_t = renkei_domain::retention::DEFAULT_YEARS)]
+    retention_years: u32,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(flatten)]
@@ -279,6 +283,20 @@ enum HubCmd {
         keys: run::HubKeyFiles,
         #[arg(long, default_value_t = 60)]
         ttl_minutes: i64,
+    },
+    /// Purge the hub's linkage records (what residents are shown) past the retention, now or
+    /// as of a date; the hub does it daily.
+    PurgeRecords {
+        #[arg(long, env = "RENKEI_DATA_DIR")]
+        data_dir: PathBuf,
+        #[command(flatten)]
+        db: run::DbArgs,
+        /// Years the hub's linkage records are kept.
+        #[arg(long, env = "RENKEI_RETENTION_YEARS", default_value_t = renkei_domain::retention::DEFAULT_YEARS)]
+        retention_years: u32,
+        /// Purge as if today were this date (YYYY-MM-DD, UTC midnight) [default: now].
+        #[arg(long)]
+        as_of: Option<String>,
     },
 }
 
@@ -449,6 +467,16 @@ async fn hub(a: HubArgs) -> Result<()> {
             println!("{}", run::hub_keys(&data_dir, &keys)?.signing.verifying_key().to_base64());
             Ok(())
         }
+        Some(HubCmd::PurgeRecords { data_dir, db, retention_years, as_of }) => {
+            let now = retention::as_of(as_of.as_deref())?;
+            let years = retention::check_years(retention_years)?;
+            let store = renkei_store::hub::HubStore::open(&db.location(&data_dir, run::HUB_SCHEMA)?).await?;
+            match store.purge_records_before(renkei_domain::retention::cutoff(now, years)).await? {
+                Some(p) => println!("hub: {} linkage records purged (kept {years} years; through record {})", p.count, p.through_seq),
+                None => println!("hub: nothing older than {years} years"),
+            }
+            Ok(())
+        }
         Some(HubCmd::ResidentToken { data_dir, db, keys, ttl_minutes }) => {
             let mut line = String::new();
             std::io::stdin().read_line(&mut line).context("cannot read the Individual Number from standard input")?;
@@ -465,6 +493,7 @@ async fn hub(a: HubArgs) -> Result<()> {
             let data_dir = a.data_dir.context("--data-dir is required")?;
             // Where the data would go, before anything else is read or made.
             let location = a.db.location(&data_dir, run::HUB_SCHEMA)?;
+            let retention_years = retention::check_years(a.retention_years)?;
             let tls = a.tls.load()?;
             let matrix = run::load_matrix(a.matrix.as_deref())?;
             let (network, na) = run::bind(&a.listen).await?;
@@ -474,7 +503,9 @@ async fn hub(a: HubArgs) -> Result<()> {
             let timing =
                 run::Timing { claim_lease: lease, freshness: Duration::from_secs(a.freshness_secs.max(1)), limits: a.limits.limits() };
             let keys = run::hub_keys(&data_dir, &a.keys)?;
-            run::start_hub(keys, &location, &tls, matrix, run::HubListeners { network, resident }, timing, shutdown.clone()).await?;
+            let hub =
+                run::start_hub(keys, &location, &tls, matrix, run::HubListeners { network, resident }, timing, shutdown.clone()).await?;
+            shutdown.spawn(retention::hub_daily(hub, retention_years, shutdown.clone().wait()));
             tracing::info!(network = %na, resident = %ra, "hub serving");
             println!("renkei hub: network https://{na}  resident https://{ra}");
             until_signal().await;

@@ -29,8 +29,9 @@ impl RetentionArgs {
             let years = y.trim().parse::<u32>().with_context(|| format!("--tenant-retention {t}: years are a whole number"))?;
             r.per_tenant.insert(tenant, years);
         }
-        if r.years == 0 || r.per_tenant.values().any(|y| *y == 0) {
-            anyhow::bail!("a retention is at least 1 year");
+        check_years(r.years)?;
+        for y in r.per_tenant.values() {
+            check_years(*y)?;
         }
         Ok(r)
     }
@@ -49,13 +50,7 @@ pub struct RetentionRunArgs {
 
 pub async fn run(a: RetentionRunArgs) -> Result<()> {
     let retention = a.retention.retention()?;
-    let now = match a.as_of.as_deref() {
-        None => renkei_store::now_unix(),
-        Some(d) => {
-            let date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").context("--as-of is YYYY-MM-DD")?;
-            date.and_hms_opt(0, 0, 0).context("--as-of")?.and_utc().timestamp()
-        }
-    };
+    let now = as_of(a.as_of.as_deref())?;
     let tls = a.platform.tls.load()?;
     let setup = a.platform.setup(Duration::from_secs(86_400))?;
     let p = crate::run::load_platform(&setup, &tls).await?;
@@ -69,4 +64,41 @@ pub async fn run(a: RetentionRunArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A retention of at least a year.
+pub fn check_years(years: u32) -> Result<u32> {
+    if years == 0 {
+        anyhow::bail!("a retention is at least 1 year");
+    }
+    Ok(years)
+}
+
+/// Now, or UTC midnight of `--as-of YYYY-MM-DD`, in Unix seconds.
+pub fn as_of(date: Option<&str>) -> Result<i64> {
+    match date {
+        None => Ok(renkei_store::now_unix()),
+        Some(d) => {
+            let date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").context("--as-of is YYYY-MM-DD")?;
+            Ok(date.and_hms_opt(0, 0, 0).context("--as-of")?.and_utc().timestamp())
+        }
+    }
+}
+
+/// The hub's daily purge of its linkage records, until `stop` resolves; a failure is logged and
+/// tried again the next day.
+pub async fn hub_daily(hub: std::sync::Arc<renkei_hub::Hub>, years: u32, stop: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stop);
+    loop {
+        let cutoff = renkei_domain::retention::cutoff(renkei_store::now_unix(), years);
+        match hub.store.purge_records_before(cutoff).await {
+            Ok(Some(p)) => tracing::info!(count = p.count, through = p.through_seq, "expired hub linkage records purged"),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "purging the hub's expired linkage records failed; trying again later"),
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(renkei_server::retention::EVERY) => {}
+        }
+    }
 }

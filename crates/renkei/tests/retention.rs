@@ -1,5 +1,6 @@
-//! 保存期間: linkage records older than their tenant's retention are purged on both sides, each
-//! purge audited and noted; record numbers go on; the audit chain stays sound. The clock is the
+//! 保存期間: linkage records older than their tenant's retention are purged on all three sides
+//! (requester, provider, the hub's disclosure records), each purge noted and, on the platform,
+//! audited; record numbers go on; the audit chain stays sound. The clock is the
 //! test's (`renkei retention run --as-of`).
 
 mod common;
@@ -41,6 +42,22 @@ async fn expired_records_are_purged_audited_and_numbering_goes_on(b: Backend) {
     assert!(out.contains("tenant-b: nothing older than 10 years"), "{out}");
     assert!(records("a-mayor").await.is_empty(), "purged");
     assert_eq!(records("b-mayor").await.len(), 1, "the provider's tenant keeps longer");
+    // The third side: the hub's records, which residents read.
+    let disclosed = || {
+        let c = &c;
+        let number = number.clone();
+        async move {
+            let token = c.hub_cmd("resident-token", &[], Some(&format!("{number}\n")));
+            let url = format!("https://127.0.0.1:{}/hub/v1/disclosure", c.resident_port);
+            let (_, _, d) = common::respond(c.http.get(url).bearer_auth(token.trim()).send().await.expect("disclosure")).await;
+            d["records"].as_array().map_or(0, Vec::len)
+        }
+    };
+    assert_eq!(disclosed().await, 1);
+    let out = c.hub_cmd("purge-records", &["--as-of", &date_in(8)], None);
+    assert_eq!(out.trim(), "hub: 1 linkage records purged (kept 7 years; through record 1)");
+    assert_eq!(disclosed().await, 0, "purged at the hub too");
+    assert_eq!(c.hub_cmd("purge-records", &[], None).trim(), "hub: nothing older than 7 years");
     let log = c.admin_with(&["audit", "--tenant", "tenant-a"], "");
     let purge = log.lines().find(|l| l.contains("records.purge")).unwrap_or_else(|| panic!("no purge entry in {log}"));
     assert!(purge.contains("count=1") && purge.contains("through_seq=1") && purge.contains("retention_years=7"), "{purge}");

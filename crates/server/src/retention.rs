@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 /// The retention when a tenant has none of its own.
-pub const DEFAULT_YEARS: u32 = 7;
+pub const DEFAULT_YEARS: u32 = renkei_domain::retention::DEFAULT_YEARS;
 /// How often a serving process looks for expired records.
 pub const EVERY: Duration = Duration::from_secs(24 * 3600);
 
@@ -34,15 +34,9 @@ impl Retention {
         self.per_tenant.get(tenant).copied().unwrap_or(self.years)
     }
 
-    /// The time before which `tenant`'s records are expired at `now` (Unix seconds): the same
-    /// calendar day `years` earlier (29 February falls back to the 28th).
+    /// The time before which `tenant`'s records are expired at `now` (Unix seconds).
     pub fn cutoff(&self, tenant: &TenantId, now: i64) -> i64 {
-        use chrono::{Datelike, TimeZone};
-        let years = self.years_of(tenant) as i32;
-        let Some(t) = chrono::Utc.timestamp_opt(now, 0).single() else { return i64::MIN };
-        let year = t.year() - years;
-        let back = t.with_year(year).or_else(|| t.with_day(28).and_then(|d| d.with_year(year)));
-        back.map_or(i64::MIN, |b| b.timestamp())
+        renkei_domain::retention::cutoff(now, self.years_of(tenant))
     }
 }
 
@@ -102,14 +96,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_cutoff_is_the_same_day_years_before_and_a_tenant_may_keep_longer() {
-        let kou = TenantId::parse("kou").unwrap();
+    fn a_tenant_may_keep_its_records_longer_than_the_rest() {
+        let (kou, otsu) = (TenantId::parse("kou").unwrap(), TenantId::parse("otsu").unwrap());
         let mut r = Retention::default();
-        // 2026-12-03T00:00:00Z → 2019-12-03T00:00:00Z
-        assert_eq!(r.cutoff(&kou, 1_796_256_000), 1_575_331_200);
         r.per_tenant.insert(kou.clone(), 10);
-        assert_eq!(r.cutoff(&kou, 1_796_256_000), 1_480_723_200);
-        // 2028-02-29 → 2021-02-28
-        assert_eq!(Retention::default().cutoff(&kou, 1_835_395_200), 1_614_470_400);
+        assert_eq!((r.years_of(&kou), r.years_of(&otsu)), (10, 7));
+        assert!(r.cutoff(&kou, 1_796_256_000) < r.cutoff(&otsu, 1_796_256_000));
     }
 }

@@ -17,6 +17,29 @@ pub struct HubRecord {
 }
 
 impl HubStore {
+    /// Deletes the hub's linkage records written before `before` (Unix seconds) and notes the
+    /// purge in the same transaction; `None` if none were that old.
+    pub async fn purge_records_before(&self, before: i64) -> Result<Option<crate::tenant::Purged>> {
+        self.tx(move |tx| {
+            let row = tx
+                .query_opt("SELECT COUNT(*), MAX(seq), MIN(at), MAX(at) FROM records WHERE at < ?1", args![before])?
+                .ok_or(StoreError::NotFound("records"))?;
+            let count: i64 = row.get(0)?;
+            if count == 0 {
+                return Ok(None);
+            }
+            let p = crate::tenant::Purged { count, through_seq: row.get(1)?, first_at: row.get(2)?, last_at: row.get(3)? };
+            tx.execute("DELETE FROM records WHERE at < ?1", args![before])?;
+            tx.execute(
+                "INSERT INTO record_purges (purged_at, through_seq, count, first_at, last_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (through_seq) DO NOTHING",
+                args![crate::now_unix(), p.through_seq, p.count, p.first_at, p.last_at],
+            )?;
+            Ok(Some(p))
+        })
+        .await
+    }
+
     /// Every hub record about one person, oldest first.
     pub async fn records_of_person(&self, person_key: &str) -> Result<Vec<HubRecord>> {
         let pk = person_key.to_owned();
