@@ -25,7 +25,7 @@ pub const ENV: &str = "RENKEI_CONFIG";
 const SECTIONS: &[(&str, &str)] = &[
     (
         "platform",
-        "Read by every platform command (`serve`, `admin`, `import`, `audit`, `unify-registry`, `retention run`): where its stores, keys and hub are.",
+        "Read by every platform command (`serve`, `admin`, `import`, `audit`, `unify-registry`, `retention run`, `gaiji`): where its stores, keys and hub are.",
     ),
     (
         "serve",
@@ -155,6 +155,7 @@ pub fn apply(cmd: Command, config: &Config) -> Command {
         .mut_subcommand("unify-registry", |c| set(c, "platform"))
         // The retention is serve's setting; `retention run` reads it from there.
         .mut_subcommand("retention", |c| c.mut_subcommand("run", |r| set(set(r, "platform"), "serve")))
+        .mut_subcommand("gaiji", |c| c.mut_subcommand("load", |r| set(r, "platform")).mut_subcommand("report", |r| set(r, "platform")))
         .mut_subcommand("hub", |c| {
             let subs: Vec<String> = c.get_subcommands().map(|s| s.get_name().to_owned()).collect();
             subs.iter().fold(set(c, "hub"), |c, s| c.mut_subcommand(s, |sub| set(sub, "hub")))

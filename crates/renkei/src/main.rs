@@ -13,6 +13,7 @@ mod audit;
 mod bench;
 mod config;
 mod demo;
+mod gaiji;
 mod import;
 mod registry;
 mod retention;
@@ -58,6 +59,8 @@ enum Cmd {
     UnifyRegistry(registry::UnifyArgs),
     /// Verify the audit log's hash chains and signed checkpoints, or write checkpoints now.
     Audit(audit::AuditArgs),
+    /// A tenant's 外字: load its mapping table, or report the 外字 its copies hold.
+    Gaiji(gaiji::GaijiArgs),
     /// Purge linkage records older than each tenant's retention (保存期間); `serve` does it daily.
     Retention {
         #[command(subcommand)]
@@ -373,6 +376,10 @@ async fn dispatch(cmd: Cmd, config_file: Option<PathBuf>) -> Result<ExitCode> {
         Cmd::Import(a) => {
             init_logs("warn");
             import::run(a).await
+        }
+        Cmd::Gaiji(a) => {
+            init_logs("warn");
+            gaiji::run(a).await.map(|_| ExitCode::SUCCESS)
         }
         Cmd::Retention { cmd: RetentionCmd::Run(a) } => {
             init_logs("warn");

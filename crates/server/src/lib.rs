@@ -22,6 +22,7 @@ pub mod audit_api;
 pub mod caller;
 pub mod copies;
 pub mod filing;
+pub mod gaiji;
 pub mod import;
 pub mod in_house;
 pub mod internal;

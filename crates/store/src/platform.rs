@@ -39,6 +39,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 11, sql: include_str!("../migrations/postgres/platform/011_query_states.sql") },
     Migration { version: 12, sql: include_str!("../migrations/postgres/platform/012_consortia.sql") },
     Migration { version: 13, sql: include_str!("../migrations/postgres/platform/013_record_purges.sql") },
+    Migration { version: 14, sql: include_str!("../migrations/postgres/platform/014_gaiji.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
@@ -67,6 +68,7 @@ const ROW_SECURITY: &[RowSecurity] = &[
     RowSecurity { version: 12, table: "consortia", rows: Rows::Written },
     RowSecurity { version: 12, table: "consortium_tenants", rows: Rows::Written },
     RowSecurity { version: 13, table: "record_purges", rows: Rows::Tenant },
+    RowSecurity { version: 14, table: "gaiji", rows: Rows::Tenant },
 ];
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {

@@ -46,7 +46,27 @@ renkei_store::on_both_backends!(
     many_queries_are_marked_in_flight_at_once_and_those_that_moved_on_are_left,
     a_query_needing_approval_is_sent_once_approved_and_ends_when_its_window_passes,
     a_persons_load_registers_each_person_in_every_org_or_in_none,
+    a_scan_opens_every_copy_once_across_pages,
 );
+
+async fn a_scan_opens_every_copy_once_across_pages(f: Fixture) {
+    let s = &f.store;
+    let (org, _, _) = ids();
+    let tax = ItemCode::parse("TAX").unwrap();
+    // More than a page (1,000), some persons with two versions.
+    for i in 0..1_003 {
+        let a = AddresseeNo::parse(&format!("S{i}")).unwrap();
+        s.upsert_copy(&org, &a, &tax, "2026-01-01".parse().unwrap(), json!({"i": i}).as_object().unwrap()).await.unwrap();
+        if i % 500 == 0 {
+            s.upsert_copy(&org, &a, &tax, "2026-06-01".parse().unwrap(), json!({"i": i}).as_object().unwrap()).await.unwrap();
+        }
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    let n = s.scan_copies(|fields| *seen.entry(fields["i"].as_i64().unwrap()).or_insert(0) += 1).await.unwrap();
+    assert_eq!(n, 1_006);
+    assert_eq!(seen.len(), 1_003);
+    assert_eq!(seen.values().filter(|v| **v == 2).count(), 3, "two versions of S0, S500, S1000");
+}
 
 fn ids() -> (OrgId, AddresseeNo, OrgCode) {
     (OrgId::parse("org").unwrap(), AddresseeNo::parse("A1").unwrap(), OrgCode::parse("code-1").unwrap())

@@ -10,6 +10,7 @@ mod answers;
 mod approvals;
 mod bulk;
 mod copies;
+mod gaiji;
 mod in_house;
 mod marks;
 mod persons;
