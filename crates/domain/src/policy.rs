@@ -106,6 +106,8 @@ pub enum Action {
     ManageApiKeys,
     SetApprovalPolicy,
     SetInHouseUses,
+    /// Sets the tenant's 外字 mapping table and reads which 外字 its copies hold.
+    ManageGaiji,
     SetSessionLimit,
     ReadAuditLog,
     WriteAuditCheckpoint,
@@ -120,7 +122,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 31] = [
         Action::ReadOwnAccount,
         Action::ChangeOwnPassword,
         Action::EnrollTotp,
@@ -141,6 +143,7 @@ impl Action {
         Action::ManageApiKeys,
         Action::SetApprovalPolicy,
         Action::SetInHouseUses,
+        Action::ManageGaiji,
         Action::SetSessionLimit,
         Action::ReadAuditLog,
         Action::WriteAuditCheckpoint,
@@ -244,6 +247,7 @@ pub fn allows(who: Principal, action: Action) -> bool {
                 | ManageApiKeys
                 | SetApprovalPolicy
                 | SetInHouseUses
+                | ManageGaiji
                 | ReadAuditLog
                 | WriteAuditCheckpoint
                 | MarkItems
@@ -287,6 +291,7 @@ mod tests {
                     ManageApiKeys,
                     SetApprovalPolicy,
                     SetInHouseUses,
+                    ManageGaiji,
                     ReadAuditLog,
                     WriteAuditCheckpoint,
                     MarkItems,

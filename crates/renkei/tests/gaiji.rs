@@ -44,6 +44,47 @@ async fn the_report_counts_each_gaiji_in_the_copies_and_a_bad_table_changes_noth
     assert!(out.contains("U+E002\tunmapped\t2"), "{out}");
     let (code, _, err) = c.platform_command(&["gaiji", "report"], &["--tenant", "nowhere"]);
     assert_eq!((code, err.trim_end()), (1, "error: tenant nowhere is not hosted on this platform"));
+    // The tenant admin's API and page; other roles are refused.
+    let admin = c.person("tenant-b", "admin-b", "tenant_admin", None).await;
+    let put = |body: &'static str| {
+        let (c, admin) = (&c, &admin);
+        async move {
+            let r = c
+                .http
+                .put(format!("{}/api/v1/gaiji", c.internal()))
+                .bearer_auth(admin)
+                .header("content-type", "text/csv")
+                .body(body)
+                .send();
+            common::respond(r.await.expect("put")).await
+        }
+    };
+    let (s, _, v) = put("code_point,mj_name,fallback\nU+E002,MJ023456,崎\n").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((v["mapped"].as_u64(), v["copies"].as_u64()), (Some(1), Some(2)), "{v}");
+    assert_eq!(
+        v["found"][0],
+        serde_json::json!({"code_point": "U+E001", "count": 1, "mj_name": null, "fallback": null}),
+        "unmapped first: {v}"
+    );
+    assert_eq!(v["found"][1]["mj_name"], "MJ023456");
+    let (s, ct, v) = put("code_point,mj_name,fallback\nU+0041,MJ000001,A\n").await;
+    assert_eq!((s, ct.as_str()), (400, "application/problem+json"), "{v}");
+    let (s, _, v) = c.as_person(&admin, reqwest::Method::GET, "/api/v1/gaiji", None).await;
+    assert_eq!((s, v["mapped"].as_u64()), (200, Some(1)), "the bad table changed nothing: {v}");
+    let staff = c.person("tenant-b", "sato-b", "staff", Some("b-mayor")).await;
+    assert_eq!(c.as_person(&staff, reqwest::Method::GET, "/api/v1/gaiji", None).await.0, 403);
+    let page = c
+        .browser()
+        .get(format!("{}/gaiji", c.internal()))
+        .header("cookie", format!("__Host-renkei-session={admin}"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("U+E001") && page.contains("未対応") && page.contains("MJ023456"), "{page}");
     let log = c.admin_with(&["audit", "--tenant", "tenant-b"], "");
-    assert_eq!(log.lines().filter(|l| l.contains("gaiji.load")).count(), 2, "{log}");
+    assert_eq!(log.lines().filter(|l| l.contains("gaiji.load")).count(), 3, "{log}");
 }

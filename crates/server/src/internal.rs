@@ -41,6 +41,7 @@ pub fn router(p: Arc<Platform>) -> Router {
         .merge(crate::limits_api::routes())
         .merge(crate::reviews_api::routes())
         .merge(crate::in_house::routes())
+        .merge(crate::gaiji_api::routes())
         .merge(crate::registry_api::routes())
         .merge(crate::api_keys_api::routes())
         .merge(crate::web::routes())

@@ -23,6 +23,7 @@ pub mod caller;
 pub mod copies;
 pub mod filing;
 pub mod gaiji;
+pub mod gaiji_api;
 pub mod import;
 pub mod in_house;
 pub mod internal;

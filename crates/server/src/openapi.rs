@@ -19,14 +19,14 @@ use utoipa::{Modify, OpenApi};
         crate::approvals_api::list_policies, crate::approvals_api::set_policy, crate::approvals_api::remove_policy, crate::approvals_api::pending, crate::approvals_api::decide,
         crate::limits_api::read, crate::limits_api::set, crate::limits_api::raise,
         crate::reviews_api::set_mark, crate::reviews_api::list_marks, crate::reviews_api::load_marks, crate::reviews_api::list_reviews, crate::reviews_api::review,
-        crate::in_house::read, crate::in_house::set, crate::registry_api::unify, crate::api_keys_api::list, crate::api_keys_api::create, crate::api_keys_api::revoke),
+        crate::in_house::read, crate::in_house::set, crate::registry_api::unify, crate::api_keys_api::list, crate::api_keys_api::create, crate::api_keys_api::revoke, crate::gaiji_api::report, crate::gaiji_api::load),
     components(schemas(internal::RegisterPerson, internal::PersonRegistered, internal::UpsertCopy, internal::CopyStored, internal::FileQuery, internal::QueryResource, internal::QueryList, internal::RecordList, internal::RecordResource, internal::ImportReport, internal::ImportKind, crate::import::ImportSummary, crate::import::BadLine,
         crate::sessions::SignIn, crate::sessions::SessionOpened, crate::sessions::WhoAmI, crate::sessions::EnrolmentBegun, crate::sessions::ConfirmEnrolment, crate::sessions::ChangePassword,
         crate::audit_api::AuditEntry, crate::audit_api::AuditPage, crate::audit_api::AuditCheckpoints,
         crate::people_api::NewAccount, crate::people_api::AccountView, crate::people_api::AccountList, crate::people_api::SessionsRevoked, crate::people_api::Duties,
         crate::approvals_api::PolicyView, crate::approvals_api::PolicyList, crate::approvals_api::SetPolicy, crate::approvals_api::DecisionBody,
         crate::limits_api::SessionLimitView, crate::limits_api::SetLimit, crate::limits_api::RaiseLimit,
-        crate::reviews_api::SetMark, crate::reviews_api::MarkView, crate::reviews_api::MarkList, crate::reviews_api::MarksLoaded, crate::reviews_api::HeldQueryView, crate::reviews_api::HeldQueryList, crate::reviews_api::ReviewBody, crate::in_house::InHouseUses, crate::registry::UnifyReport, crate::registry::RegistryConflict, crate::registry::ConflictKind, crate::api_keys_api::ApiKeyView, crate::api_keys_api::ApiKeyList, crate::api_keys_api::NewApiKey, crate::api_keys_api::ApiKeyCreated)),
+        crate::reviews_api::SetMark, crate::reviews_api::MarkView, crate::reviews_api::MarkList, crate::reviews_api::MarksLoaded, crate::reviews_api::HeldQueryView, crate::reviews_api::HeldQueryList, crate::reviews_api::ReviewBody, crate::in_house::InHouseUses, crate::registry::UnifyReport, crate::registry::RegistryConflict, crate::registry::ConflictKind, crate::api_keys_api::ApiKeyView, crate::api_keys_api::ApiKeyList, crate::api_keys_api::NewApiKey, crate::api_keys_api::ApiKeyCreated, crate::gaiji_api::GaijiCount, crate::gaiji_api::GaijiReportView)),
     modifiers(&ApiKeyAuth)
 )]
 pub struct ApiDoc;

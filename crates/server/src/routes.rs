@@ -53,6 +53,8 @@ pub const ROUTES: &[RouteAct] = &[
     r("POST", "/api/v1/reviews/{request_id}", Action::ReviewManual),
     r("GET", "/api/v1/in-house-uses", Action::SetInHouseUses),
     r("PUT", "/api/v1/in-house-uses", Action::SetInHouseUses),
+    r("GET", "/api/v1/gaiji", Action::ManageGaiji),
+    r("PUT", "/api/v1/gaiji", Action::ManageGaiji),
     r("POST", "/api/v1/registry/unify", Action::UnifyRegistry),
     r("GET", "/api/v1/api-keys", Action::ManageApiKeys),
     r("POST", "/api/v1/api-keys", Action::ManageApiKeys),

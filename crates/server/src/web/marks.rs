@@ -156,26 +156,10 @@ async fn load_csv(
     s: PageSession,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, Refused> {
+    // The role first: another role learns nothing of what it sent.
     s.permit(Action::MarkItems)?;
-    let bad = |why: &str| Problem::detailed(ProblemKind::InvalidBody, why.to_owned());
-    let mut multipart = multipart.map_err(|_| bad("the form is not multipart/form-data"))?;
-    let (mut csrf_checked, mut org, mut file) = (false, None, None);
-    while let Some(field) = multipart.next_field().await.map_err(|_| bad("the form could not be read, or the file is over 256 KiB"))? {
-        match field.name().unwrap_or_default() {
-            "csrf" => {
-                s.check_csrf(&field.text().await.map_err(|_| bad("the form could not be read"))?)?;
-                csrf_checked = true;
-            }
-            "org" => org = Some(field.text().await.map_err(|_| bad("the form could not be read"))?),
-            // Only after the token: a forged upload is not read.
-            "file" if csrf_checked => file = Some(field.bytes().await.map_err(|_| bad("the file is over 256 KiB"))?),
-            "file" => return Err(super::session::forged().into()),
-            _ => {}
-        }
-    }
-    if !csrf_checked {
-        return Err(super::session::forged().into());
-    }
+    let (fields, file) = super::session::small_upload(&s, multipart).await?;
+    let org = fields.get("org").cloned();
     let caller = s.caller();
     let act = caller.act(Action::MarkItems)?;
     let org = OrgId::parse(org.as_deref().unwrap_or_default().trim()).map_err(|_| Problem::not_found())?;

@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod gaiji;
 pub mod inboxes;
 pub mod layout;
 pub mod loads;
@@ -63,6 +64,8 @@ pub const PAGES: &[RouteAct] = &[
     r("GET", "/marks", Action::MarkItems),
     r("POST", "/marks", Action::MarkItems),
     r("POST", "/marks/csv", Action::MarkItems),
+    r("GET", "/gaiji", Action::ManageGaiji),
+    r("POST", "/gaiji", Action::ManageGaiji),
     r("GET", "/loads", Action::BulkLoad),
     r("POST", "/loads", Action::BulkLoad),
     r("GET", "/loads/{id}", Action::BulkLoad),
@@ -89,6 +92,7 @@ pub fn routes() -> Router<Arc<Platform>> {
         .merge(audit::routes())
         .merge(loads::routes())
         .merge(marks::routes())
+        .merge(gaiji::routes())
         .merge(renkei_net::page::asset_routes())
         .layer(axum::middleware::map_response(renkei_net::page::headers))
 }

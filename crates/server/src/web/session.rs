@@ -124,3 +124,32 @@ fn to_sign_in(end: Option<SessionEnd>) -> Response {
     }
     resp
 }
+
+/// A small form with one file (`file`), read whole once its CSRF token, which must come first,
+/// is this session's: its other fields by name, and the file. A forged form's file is not read.
+pub async fn small_upload(
+    s: &PageSession,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(std::collections::HashMap<String, String>, Option<axum::body::Bytes>), Refused> {
+    let bad = |why: &str| Refused::from(renkei_net::Problem::detailed(renkei_net::ProblemKind::InvalidBody, why.to_owned()));
+    let mut multipart = multipart.map_err(|_| bad("the form is not multipart/form-data"))?;
+    let (mut csrf_checked, mut fields, mut file) = (false, std::collections::HashMap::new(), None);
+    while let Some(field) = multipart.next_field().await.map_err(|_| bad("the form could not be read, or the file is too large"))? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "csrf" => {
+                s.check_csrf(&field.text().await.map_err(|_| bad("the form could not be read"))?)?;
+                csrf_checked = true;
+            }
+            "file" if csrf_checked => file = Some(field.bytes().await.map_err(|_| bad("the file is too large"))?),
+            "file" => return Err(forged().into()),
+            _ => {
+                fields.insert(name, field.text().await.map_err(|_| bad("the form could not be read"))?);
+            }
+        }
+    }
+    if !csrf_checked {
+        return Err(forged().into());
+    }
+    Ok((fields, file))
+}

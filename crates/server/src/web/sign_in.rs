@@ -151,6 +151,7 @@ async fn home(State(p): State<Arc<Platform>>, s: PageSession) -> Response {
         (Action::ManageStaff, "/admin", "団体の管理（職員・事務・APIキー）"),
         (Action::BulkLoad, "/loads", "一括登録（照会対象者・副本）"),
         (Action::MarkItems, "/marks", "提供の確認が必要な項目・提供しない項目"),
+        (Action::ManageGaiji, "/gaiji", "外字の対応表"),
         (Action::ReadTenantStatus, "/tenants", "団体の状況"),
         (Action::ReadAuditLog, "/audit", "監査ログ"),
     ];
