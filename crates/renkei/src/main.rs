@@ -268,6 +268,14 @@ enum HubCmd {
         #[arg(long, default_value = "-")]
         file: PathBuf,
     },
+    /// Where the hub's store is declared to be (データ保管場所) and the countries allowed, for the
+    /// compliance sheet.
+    Locations {
+        #[arg(long, env = "RENKEI_DATA_DIR")]
+        data_dir: PathBuf,
+        #[command(flatten)]
+        db: run::DbArgs,
+    },
     /// Print the hub's verifying key (servers need it as --hub-key).
     VerifyKey {
         #[arg(long, env = "RENKEI_DATA_DIR")]
@@ -468,6 +476,16 @@ async fn hub(a: HubArgs) -> Result<()> {
             let store = renkei_store::hub::HubStore::open(&db.location(&data_dir, run::HUB_SCHEMA)?).await?;
             store.register_org(&entry).await?;
             println!("registered {}", entry.id);
+            Ok(())
+        }
+        Some(HubCmd::Locations { data_dir, db }) => {
+            let place = db.place("the hub's store")?;
+            let store_of = match db.location(&data_dir, run::HUB_SCHEMA)? {
+                renkei_store::Location::Dir(d) => format!("SQLite files in {}", d.display()),
+                renkei_store::Location::Postgres { schema, .. } => format!("PostgreSQL schema {schema}"),
+            };
+            println!("hub store\t{store_of}\t{place}");
+            println!("allowed countries\t{}", renkei_domain::location::parse_allowed(&db.allowed_countries)?.join(","));
             Ok(())
         }
         Some(HubCmd::VerifyKey { data_dir, keys }) => {

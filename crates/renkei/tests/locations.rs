@@ -69,4 +69,10 @@ fn the_declared_places_are_printed_and_a_country_may_be_allowed() {
     let out = run(&["admin", "--data-dir", &d, "--data-location", "US/virginia", "--allowed-countries", "JP,US", "locations"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("\tUS/virginia\nallowed countries\tJP,US\n"), "{}", text(&out.stdout));
+    let hub = dir.path().join("hub").display().to_string();
+    let out = run(&["hub", "locations", "--data-dir", &hub, "--data-location", "JP/大阪府"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("hub store\tSQLite files in {hub}\tJP/大阪府\nallowed countries\tJP\n"));
+    let out = run(&["hub", "locations", "--data-dir", &hub, "--data-location", "CN"]);
+    assert_eq!(out.status.code(), Some(1), "a place not allowed is not printed as if it were");
 }
