@@ -49,14 +49,13 @@ pub async fn run(a: GaijiArgs) -> Result<()> {
             println!("{tenant}: {n} 外字 mapped");
         }
         GaijiCmd::Report { .. } => {
-            let table = p.gaiji_table(&tenant).await?;
             let r = p.gaiji_report(&tenant).await?;
             println!("{tenant}: {} copies read; {} 外字 unmapped, {} mapped", r.copies, r.unmapped.len(), r.mapped.len());
             for (c, n) in &r.unmapped {
                 println!("U+{:04X}\tunmapped\t{n}", *c as u32);
             }
             for (c, n) in &r.mapped {
-                let m = &table[c];
+                let m = &r.table[c];
                 println!("U+{:04X}\t{}\t{n}\t{}", *c as u32, m.mj_name, m.fallback);
             }
         }

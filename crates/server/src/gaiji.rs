@@ -19,9 +19,10 @@ pub enum GaijiError {
     Store(#[from] StoreError),
 }
 
-/// Every 外字 the copies hold.
+/// Every 外字 the copies hold, and the table they were checked against.
 #[derive(Debug, Clone, Default)]
 pub struct GaijiReport {
+    pub table: GaijiTable,
     pub copies: u64,
     /// Code point → occurrences, for those the table maps.
     pub mapped: BTreeMap<char, u64>,
@@ -52,11 +53,6 @@ impl Platform {
         Ok(table.len())
     }
 
-    /// `tenant`'s mapping table.
-    pub async fn gaiji_table(&self, tenant: &TenantId) -> Result<GaijiTable, GaijiError> {
-        Ok(self.store_of(tenant).await?.gaiji().await?)
-    }
-
     /// Every 外字 in `tenant`'s provision copies, mapped or not, with its count.
     pub async fn gaiji_report(&self, tenant: &TenantId) -> Result<GaijiReport, GaijiError> {
         let store = self.store_of(tenant).await?;
@@ -64,6 +60,6 @@ impl Platform {
         let mut counts = BTreeMap::new();
         let copies = store.scan_copies(|fields| fields.values().for_each(|v| count_value(v, &mut counts))).await?;
         let (mapped, unmapped) = counts.into_iter().partition(|(c, _)| table.contains_key(c));
-        Ok(GaijiReport { copies, mapped, unmapped })
+        Ok(GaijiReport { table, copies, mapped, unmapped })
     }
 }

@@ -51,8 +51,8 @@ pub struct GaijiReportView {
 
 /// The report as the API and the page show it.
 pub async fn report_of(p: &Platform, tenant: &renkei_domain::TenantId) -> Result<GaijiReportView, Problem> {
-    let table = p.gaiji_table(tenant).await?;
     let r = p.gaiji_report(tenant).await?;
+    let table = &r.table;
     let code = |c: &char| format!("U+{:04X}", *c as u32);
     let mut found: Vec<GaijiCount> =
         r.unmapped.iter().map(|(c, n)| GaijiCount { code_point: code(c), count: *n, mj_name: None, fallback: None }).collect();
