@@ -221,17 +221,7 @@ pub async fn run(a: AdminArgs) -> Result<()> {
             }
             println!("operator {name} created; enrol its second factor by scanning:\n{}", &*totp.uri()?);
         }
-        AdminCmd::Locations => {
-            let db = &a.platform.db;
-            let place = db.place("the platform's store")?;
-            let store_of = match db.location(&a.platform.data_dir, run::PLATFORM_SCHEMA)? {
-                renkei_store::Location::Dir(d) => format!("SQLite files in {}", d.display()),
-                renkei_store::Location::Postgres { schema, .. } => format!("PostgreSQL schema {schema}"),
-            };
-            println!("platform store\t{store_of}\t{place}");
-            let allowed = renkei_domain::location::parse_allowed(&db.allowed_countries)?;
-            println!("allowed countries\t{}", allowed.join(","));
-        }
+        AdminCmd::Locations => println!("{}", a.platform.db.locations("platform store", &a.platform.data_dir, run::PLATFORM_SCHEMA)?),
         AdminCmd::List => {
             for t in store.tenants().await? {
                 println!("{}\t{}", t.id, t.name);

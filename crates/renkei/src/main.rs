@@ -479,13 +479,7 @@ async fn hub(a: HubArgs) -> Result<()> {
             Ok(())
         }
         Some(HubCmd::Locations { data_dir, db }) => {
-            let place = db.place("the hub's store")?;
-            let store_of = match db.location(&data_dir, run::HUB_SCHEMA)? {
-                renkei_store::Location::Dir(d) => format!("SQLite files in {}", d.display()),
-                renkei_store::Location::Postgres { schema, .. } => format!("PostgreSQL schema {schema}"),
-            };
-            println!("hub store\t{store_of}\t{place}");
-            println!("allowed countries\t{}", renkei_domain::location::parse_allowed(&db.allowed_countries)?.join(","));
+            println!("{}", db.locations("hub store", &data_dir, run::HUB_SCHEMA)?);
             Ok(())
         }
         Some(HubCmd::VerifyKey { data_dir, keys }) => {

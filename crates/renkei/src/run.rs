@@ -70,6 +70,11 @@ pub struct DbArgs {
     pub allowed_countries: String,
 }
 
+/// The store a schema's default names, as refusals name it.
+fn store_name(default_schema: &str) -> &'static str {
+    if default_schema == HUB_SCHEMA { "the hub's store" } else { "the platform's store" }
+}
+
 impl DbArgs {
     /// The store's settings with the declared place in Japan (benches and tests).
     pub fn in_japan(database: Option<String>) -> Self {
@@ -90,10 +95,21 @@ impl DbArgs {
         Ok(place)
     }
 
+    /// One line of a `locations` listing: `LABEL<TAB>where the store is<TAB>its declared place`,
+    /// then the allowed countries; refused as start-up refuses a place not allowed.
+    pub fn locations(&self, label: &str, data_dir: &Path, default_schema: &str) -> Result<String> {
+        let place = self.place(store_name(default_schema))?;
+        let store = match self.location(data_dir, default_schema)? {
+            Location::Dir(d) => format!("SQLite files in {}", d.display()),
+            Location::Postgres { schema, .. } => format!("PostgreSQL schema {schema}"),
+        };
+        let allowed = renkei_domain::location::parse_allowed(&self.allowed_countries)?;
+        Ok(format!("{label}\t{store}\t{place}\nallowed countries\t{}", allowed.join(",")))
+    }
+
     /// Where the store is, once its declared place is allowed.
     pub fn location(&self, data_dir: &Path, default_schema: &str) -> Result<Location> {
-        let what = if default_schema == HUB_SCHEMA { "the hub's store" } else { "the platform's store" };
-        self.place(what)?;
+        self.place(store_name(default_schema))?;
         let from_file = match (&self.database, &self.database_file) {
             (None, Some(file)) => {
                 let url = std::fs::read_to_string(file).with_context(|| format!("cannot read the database URL file {}", file.display()))?;
