@@ -262,20 +262,14 @@ pub async fn receive(
 /// Individual Numbers). Why: a load holds its tenant's writer for as long as it reads, and a
 /// client trickling its file in would hold it for as long as it takes, every answer of that
 /// tenant waiting behind it.
-pub async fn spool_body(body: axum::body::Body, limit: usize) -> std::io::Result<impl Read + Send + 'static> {
+pub async fn spool_body(mut body: axum::body::Body, limit: usize) -> std::io::Result<impl Read + Send + 'static> {
     use http_body_util::BodyExt;
     let mut upload = Upload::new(limit)?;
-    let mut body = http_body_util::Limited::new(body, limit);
     while let Some(frame) = body.frame().await {
-        match frame {
-            // Writes of at most a few tens of KiB to the page cache: not worth a thread hop.
-            Ok(f) => {
-                if let Ok(data) = f.into_data() {
-                    upload.write(&data)?;
-                }
-            }
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large(limit)),
-            Err(e) => return Err(std::io::Error::other(e.to_string())),
+        // Writes of at most a few tens of KiB to the page cache: not worth a thread hop. The
+        // upload refuses what goes past the limit.
+        if let Ok(data) = frame.map_err(|e| std::io::Error::other(e.to_string()))?.into_data() {
+            upload.write(&data)?;
         }
     }
     upload.finish()
