@@ -229,16 +229,7 @@ async fn a_tenant_admin_loads_for_an_org_of_their_tenant_named_in_the_request(b:
         async move {
             let body = format!("addressee_no,individual_number\nT1,{}\n", number(71));
             let query = if org.is_empty() { String::new() } else { format!("?org={org}") };
-            let resp = c
-                .http
-                .post(format!("{}/api/v1/imports/persons{query}", c.internal()))
-                .bearer_auth(admin)
-                .header("content-type", "text/csv")
-                .body(body)
-                .send()
-                .await
-                .expect("upload");
-            common::respond(resp).await
+            upload_as(c, &c.internal(), admin, "persons", &query, body.into_bytes()).await
         }
     };
     let (s, _, v) = load("a-edu").await;
@@ -265,11 +256,16 @@ async fn a_crlf_files_bad_lines_are_named_by_their_own_line(b: Backend) {
 /// may take longer than the cluster client's 20 s: the 64 MiB one below takes 10–15 s alone in a
 /// debug build, and more beside the rest of the suite on two cores.
 async fn upload(c: &Cluster, org: &str, kind: &str, query: &str, body: Vec<u8>) -> (u16, String, serde_json::Value) {
+    upload_as(c, &c.internal_for(org), &c.keys[org], kind, query, body).await
+}
+
+/// [`upload`] to the internal listener at `base` with any bearer token (a key or a session).
+async fn upload_as(c: &Cluster, base: &str, token: &str, kind: &str, query: &str, body: Vec<u8>) -> (u16, String, serde_json::Value) {
     let resp = c
         .http
-        .post(format!("{}/api/v1/imports/{kind}{query}", c.internal_for(org)))
+        .post(format!("{base}/api/v1/imports/{kind}{query}"))
         .timeout(std::time::Duration::from_secs(120))
-        .bearer_auth(&c.keys[org])
+        .bearer_auth(token)
         .header("content-type", "text/csv")
         .body(body)
         .send()
