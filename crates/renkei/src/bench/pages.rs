@@ -26,7 +26,7 @@ pub struct Sizes {
 
 /// Latencies of one page under the load, in ms.
 struct PageRun {
-    path: &'static str,
+    path: String,
     latencies_ms: Vec<f64>,
     bytes: usize,
 }
@@ -68,8 +68,7 @@ pub async fn pages(db: Option<&str>, sizes: Sizes) -> Result<Report> {
     }
     client.settle(&ids).await?;
     let query = format!("/queries/{}", ids[0]);
-    let query_path: &'static str = Box::leak(query.into_boxed_str());
-    let paths: [&'static str; 3] = ["/", "/queries/new", query_path];
+    let paths = ["/".to_owned(), "/queries/new".to_owned(), query];
 
     // What each page sends: its HTML, and the stylesheet and script it loads.
     let get = |path: &str, token: &str| {
@@ -84,7 +83,7 @@ pub async fn pages(db: Option<&str>, sizes: Sizes) -> Result<Report> {
         assets += r.bytes().await?.len();
     }
     let mut bytes = Vec::new();
-    for path in paths {
+    for path in &paths {
         let r = get(path, &tokens[0]).await?;
         if r.status().as_u16() != 200 {
             bail!("{path}: {} (the bench's staff must see it)", r.status());
@@ -94,14 +93,14 @@ pub async fn pages(db: Option<&str>, sizes: Sizes) -> Result<Report> {
 
     let load = Load { http: http.clone(), base: rig.internal.clone(), tokens: Arc::new(tokens), sizes: &sizes };
     let (page_latencies, page_cpu, page_requests) = load.run(&paths).await?;
-    let (base_latencies, base_cpu, base_requests) = load.run(&["/api/v1/session"]).await?;
+    let (base_latencies, base_cpu, base_requests) = load.run(&["/api/v1/session".to_owned()]).await?;
     let runs: Vec<PageRun> = paths
         .iter()
         .zip(page_latencies)
         .zip(&bytes)
-        .map(|((path, latencies_ms), b)| PageRun { path, latencies_ms, bytes: b + assets })
+        .map(|((path, latencies_ms), b)| PageRun { path: path.clone(), latencies_ms, bytes: b + assets })
         .collect();
-    let base = PageRun { path: "/api/v1/session", latencies_ms: base_latencies.into_iter().next().unwrap_or_default(), bytes: 0 };
+    let base = PageRun { path: "/api/v1/session".into(), latencies_ms: base_latencies.into_iter().next().unwrap_or_default(), bytes: 0 };
     let names = ["staff home", "query form", "query page"];
     let mut human = format!(
         "bench pages ({}): {} staff signed in, each asking for a page every {} ms (think time) for {} s, over HTTPS",
@@ -167,7 +166,7 @@ struct Load<'a> {
 impl Load<'_> {
     /// Every person asks for `paths` in turn, a think time apart, for the run's length: the
     /// latencies of each path (sorted), and the process's CPU seconds and requests meanwhile.
-    async fn run(&self, paths: &[&'static str]) -> Result<(Vec<Vec<f64>>, f64, usize)> {
+    async fn run(&self, paths: &[String]) -> Result<(Vec<Vec<f64>>, f64, usize)> {
         let end = Instant::now() + Duration::from_secs(self.sizes.seconds);
         let think = Duration::from_millis(self.sizes.think_ms);
         let cpu = cpu_seconds();
