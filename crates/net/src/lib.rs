@@ -7,6 +7,7 @@
 
 pub mod breaker;
 pub mod cache;
+pub mod drain;
 pub mod listener;
 pub mod page;
 pub mod problem;

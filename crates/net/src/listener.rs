@@ -5,6 +5,8 @@
 //!   timeout): a client sending one byte a second is cut off.
 //! - A request body that sends nothing for [`Limits::body_idle`] fails (tower-http's body
 //!   timeout, reset by each frame): a slow but steady upload goes on.
+//! - What a handler leaves unread of a body is read after it answers, within bounds, so that
+//!   the client gets the answer and may keep the connection (`crate::drain`).
 //! - At most [`Limits::max_connections`] connections are served at once; past it the listener
 //!   stops accepting until one closes, and the kernel's backlog holds the rest.
 //! - On shutdown the listener stops accepting, tells each connection to finish the request in
@@ -55,6 +57,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let acceptor = TlsAcceptor::from(tls);
+    let router = router.layer(axum::middleware::from_fn(crate::drain::drain_unread_body));
     let service = tower::ServiceBuilder::new().layer(RequestBodyTimeoutLayer::new(limits.body_idle)).service(router);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let (stop, stopping) = watch::channel(false);

@@ -139,3 +139,48 @@ async fn an_upload_that_stalls_fails_after_the_body_idle_timeout_and_keeps_nothi
     };
     assert_eq!(audit.lines().filter(|l| l.contains("applied=true")).count(), 1, "only the steady upload applied: {audit}");
 }
+
+/// A request refused before its body is read (a client system on a person's route) is answered,
+/// and the connection goes on: the rest of the body is read and dropped, so the client finishes
+/// sending, reads the refusal and sends its next request on the same connection. A body too
+/// large to be worth reading gets its answer with `Connection: close`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_refused_before_its_body_is_read_is_answered_and_the_connection_goes_on() {
+    let c = Cluster::start().await;
+    let base = c.internal();
+    let addr = base.trim_start_matches("https://").to_owned();
+    let key = &c.keys["a-mayor"];
+    let refused_head = |len: usize| {
+        format!(
+            "POST /api/v1/session/totp/confirm HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+        )
+    };
+    let body = format!("{{\"sealed\":\"{}\",\"code\":\"000000\"}}", "A".repeat(300_000));
+
+    let mut tls = c.raw_tls(&base).await;
+    tls.write_all(refused_head(body.len()).as_bytes()).await.unwrap();
+    tls.write_all(&body.as_bytes()[..1000]).await.unwrap();
+    tls.flush().await.unwrap();
+    // The refusal is ready long before the rest arrives.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tls.write_all(&body.as_bytes()[1000..]).await.expect("the rest of the body is taken, not cut off");
+    let next = format!("GET /api/v1/records HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n");
+    tls.write_all(next.as_bytes()).await.expect("the connection is still open for the next request");
+    tls.flush().await.unwrap();
+    let mut answers = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), tls.read_to_end(&mut answers)).await;
+    let answers = String::from_utf8_lossy(&answers);
+    assert!(answers.starts_with("HTTP/1.1 403") && answers.contains("role-denied"), "{answers}");
+    assert_eq!(answers.matches("HTTP/1.1 ").count(), 2, "both requests answered on one connection: {answers}");
+    assert!(answers.contains("HTTP/1.1 200"), "{answers}");
+
+    // Announced larger than is worth reading: answered, and told the connection ends.
+    let mut tls = c.raw_tls(&base).await;
+    tls.write_all(refused_head(50 * 1024 * 1024).as_bytes()).await.unwrap();
+    tls.write_all(&body.as_bytes()[..1000]).await.unwrap();
+    tls.flush().await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), tls.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 403") && answer.contains("connection: close"), "{answer}");
+}
