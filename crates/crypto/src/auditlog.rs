@@ -115,7 +115,13 @@ impl CheckpointSigner {
 
     /// The signed note of `checkpoint`.
     pub fn sign(&self, checkpoint: &Checkpoint) -> Result<String, CryptoError> {
-        let mut note = Note::new(checkpoint.text().as_bytes(), &[]).map_err(|_| CryptoError::BadKey("checkpoint text"))?;
+        self.sign_text(&checkpoint.text())
+    }
+
+    /// A signed note of `text` (lines, each ending in a newline), for what else the platform
+    /// states under its audit key: an export's manifest.
+    pub fn sign_text(&self, text: &str) -> Result<String, CryptoError> {
+        let mut note = Note::new(text.as_bytes(), &[]).map_err(|_| CryptoError::BadKey("signed text"))?;
         note.add_sigs(&[&self.signer]).map_err(|_| CryptoError::BadSignature)?;
         String::from_utf8(note.to_bytes()).map_err(|_| CryptoError::BadSignature)
     }
@@ -140,11 +146,16 @@ impl CheckpointVerifier {
 
     /// The checkpoint a signed note states, if this key signed it.
     pub fn open(&self, note: &str) -> Option<Checkpoint> {
+        Checkpoint::parse(&self.open_text(note)?)
+    }
+
+    /// The text a signed note states, if this key signed it.
+    pub fn open_text(&self, note: &str) -> Option<String> {
         let verifier = StandardVerifier::new(&self.vkey).ok()?;
         let list = VerifierList::new(vec![Box::new(verifier)]);
         let note = Note::from_bytes(note.as_bytes()).ok()?;
         note.verify(&list).ok()?;
-        Checkpoint::parse(std::str::from_utf8(note.text()).ok()?)
+        String::from_utf8(note.text().to_vec()).ok()
     }
 }
 

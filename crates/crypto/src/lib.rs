@@ -68,3 +68,9 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
 pub fn random_id() -> String {
     random_bytes::<16>().iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The SHA-256 of `bytes` in lower-case hex (a file's checksum in an export's manifest).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

@@ -13,6 +13,7 @@ mod audit;
 mod bench;
 mod config;
 mod demo;
+mod export;
 mod gaiji;
 mod import;
 mod registry;
@@ -61,6 +62,8 @@ enum Cmd {
     Audit(audit::AuditArgs),
     /// A tenant's 外字: load its mapping table, or report the 外字 its copies hold.
     Gaiji(gaiji::GaijiArgs),
+    /// Write a whole tenant's data as CSV files with a signed manifest, or check such an export.
+    Export(export::ExportArgs),
     /// Purge linkage records older than each tenant's retention (保存期間); `serve` does it daily.
     Retention {
         #[command(subcommand)]
@@ -388,6 +391,10 @@ async fn dispatch(cmd: Cmd, config_file: Option<PathBuf>) -> Result<ExitCode> {
         Cmd::Gaiji(a) => {
             init_logs("warn");
             gaiji::run(a).await.map(|_| ExitCode::SUCCESS)
+        }
+        Cmd::Export(a) => {
+            init_logs("warn");
+            export::run(a).await.map(|_| ExitCode::SUCCESS)
         }
         Cmd::Retention { cmd: RetentionCmd::Run(a) } => {
             init_logs("warn");

@@ -21,6 +21,7 @@ pub mod audit;
 pub mod audit_api;
 pub mod caller;
 pub mod copies;
+pub mod export;
 pub mod filing;
 pub mod gaiji;
 pub mod gaiji_api;

@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod audit;
 pub mod consortia;
 pub mod db;
+pub mod export;
 pub mod hub;
 pub mod migrate;
 mod pg;

@@ -6,6 +6,17 @@ use renkei_domain::gaiji::{GaijiTable, Mapping};
 /// Copies opened per read of [`TenantStore::scan_copies`].
 const SCAN_PAGE: i64 = 1000;
 
+/// The mapping table of rows `(code_point, mj_name, fallback)`.
+pub(super) fn gaiji_table(rows: &[Row]) -> Result<GaijiTable> {
+    rows.iter()
+        .map(|r| {
+            let c = u32::try_from(r.get::<i64>(0)?).ok().and_then(char::from_u32).ok_or_else(|| corrupt("a 外字 code point"))?;
+            let fallback = r.get::<String>(2)?.chars().next().ok_or_else(|| corrupt("a 外字 fallback"))?;
+            Ok((c, Mapping { mj_name: r.get(1)?, fallback }))
+        })
+        .collect()
+}
+
 impl TenantStore {
     /// Replaces the tenant's mapping table with `table`, in one transaction.
     pub async fn set_gaiji(&self, table: &GaijiTable) -> Result<()> {
@@ -29,13 +40,7 @@ impl TenantStore {
         let tenant = self.tenant.to_string();
         let rows =
             self.read(move |tx| tx.query("SELECT code_point, mj_name, fallback FROM gaiji WHERE tenant_id = ?1", args![tenant])).await?;
-        rows.iter()
-            .map(|r| {
-                let c = u32::try_from(r.get::<i64>(0)?).ok().and_then(char::from_u32).ok_or_else(|| corrupt("a 外字 code point"))?;
-                let fallback = r.get::<String>(2)?.chars().next().ok_or_else(|| corrupt("a 外字 fallback"))?;
-                Ok((c, Mapping { mj_name: r.get(1)?, fallback }))
-            })
-            .collect()
+        gaiji_table(&rows)
     }
 
     /// Opens every provision copy of the tenant, a page at a time, and hands each one's fields

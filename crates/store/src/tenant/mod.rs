@@ -4,12 +4,13 @@
 //! look-ups go through keyed blind indexes, never plaintext.
 //!
 //! One room per job: [`schema`] (migrations), [`persons`], [`copies`], [`queries`] (and the
-//! outbox), [`in_house`] (庁内連携: answered inside one transaction), [`marks`] (manual and withheld items, queries held for review), [`approvals`] (電子決裁 policies and decisions), [`answers`] (given as a provider), [`records`] (linkage records), [`bulk`] (loads), [`registry`] (one person registry made from per-org registrations).
+//! outbox), [`in_house`] (庁内連携: answered inside one transaction), [`marks`] (manual and withheld items, queries held for review), [`approvals`] (電子決裁 policies and decisions), [`answers`] (given as a provider), [`records`] (linkage records), [`bulk`] (loads), [`registry`] (one person registry made from per-org registrations), [`export`] (every table opened, for the tenant's export).
 
 mod answers;
 mod approvals;
 mod bulk;
 mod copies;
+mod export;
 mod gaiji;
 mod in_house;
 mod marks;
@@ -23,6 +24,7 @@ pub use answers::AnswerBasis;
 pub use approvals::{ApprovalPolicy, Decided};
 pub use bulk::{Bulk, CopyPreparer, LineResult, Loaded, PersonLine, PreparedCopy, Written};
 pub use copies::CopyVersion;
+pub use export::{ExportedRows, TenantExport};
 pub use in_house::InHouse;
 pub use marks::{HeldQuery, MarkView};
 pub use persons::Registration;

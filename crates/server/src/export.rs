@@ -1,0 +1,168 @@
+//! A whole tenant's export, so that a municipality can take its data elsewhere (no lock-in):
+//! every table as a CSV file of docs/export-layout.md and `manifest.json` with each file's
+//! SHA-256 and row count, signed with the platform's audit key. The files are written into a
+//! scratch directory beside the destination and renamed into place once all are there, so a
+//! failed export leaves nothing that looks whole.
+
+use crate::Platform;
+use renkei_crypto::auditlog::{CheckpointSigner, CheckpointVerifier};
+use renkei_domain::TenantId;
+use renkei_domain::export::{self, Encoding, FileEntry, Manifest};
+use renkei_store::StoreError;
+use renkei_store::tenant::ExportedRows;
+use std::path::{Path, PathBuf};
+
+/// Why an export was not written, or does not check.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("tenant {0} is not hosted on this platform")]
+    UnknownTenant(TenantId),
+    #[error("{0} exists already; an export goes into a new directory")]
+    Exists(PathBuf),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Layout(#[from] export::ExportError),
+    #[error("manifest.json: {0}")]
+    Manifest(String),
+    #[error("{file}: {why}")]
+    Changed { file: String, why: &'static str },
+    #[error("the manifest's signature does not verify with {0}")]
+    Signature(String),
+    #[error("cannot sign the manifest: {0}")]
+    Sign(#[from] renkei_crypto::CryptoError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
+    move |source| ExportError::Io { path: path.to_path_buf(), source }
+}
+
+impl Platform {
+    /// Writes every table of `tenant` into the new directory `out`, in `encoding`; audited as
+    /// `actor` on the tenant's chain once the files are in place.
+    pub async fn export_tenant(&self, tenant: &TenantId, out: &Path, encoding: Encoding, actor: &str) -> Result<Manifest, ExportError> {
+        if out.exists() {
+            return Err(ExportError::Exists(out.to_path_buf()));
+        }
+        let store = self.tenant_store(tenant).await?.ok_or_else(|| ExportError::UnknownTenant(tenant.clone()))?;
+        let mut tables = self.platform.export_tenant(tenant).await?;
+        let from_tenant = store.export().await?;
+        tables.extend(from_tenant.tables);
+
+        let scratch = scratch_beside(out);
+        std::fs::create_dir_all(&scratch).map_err(io(&scratch))?;
+        let written = write_files(&scratch, &tables, encoding);
+        let (files, replaced) = match written {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&scratch);
+                return Err(e);
+            }
+        };
+        let signer = CheckpointSigner::from_master(&self.master)?;
+        let mut manifest = Manifest {
+            format: export::FORMAT.into(),
+            version: export::VERSION,
+            tenant: tenant.to_string(),
+            exported_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            encoding,
+            files,
+            replaced_characters: replaced,
+            unregistered_copies: from_tenant.unregistered_copies,
+            verifier_key: signer.verifier().as_str().to_owned(),
+            signature: String::new(),
+        };
+        manifest.signature = signer.sign_text(&manifest.signed_text())?;
+        let finish = || -> Result<(), ExportError> {
+            let json = serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Manifest(e.to_string()))?;
+            let path = scratch.join(export::MANIFEST);
+            std::fs::write(&path, json).map_err(io(&path))?;
+            std::fs::rename(&scratch, out).map_err(io(out))
+        };
+        if let Err(e) = finish() {
+            let _ = std::fs::remove_dir_all(&scratch);
+            return Err(e);
+        }
+        let rows: u64 = manifest.files.iter().map(|f| f.rows).sum();
+        let detail = format!("files={} rows={rows} encoding={}", manifest.files.len(), encoding_name(encoding));
+        self.platform.audit(tenant, actor, "tenant.export", &detail).await?;
+        Ok(manifest)
+    }
+}
+
+fn encoding_name(e: Encoding) -> &'static str {
+    match e {
+        Encoding::Utf8 => "utf-8",
+        Encoding::Cp932 => "cp932",
+    }
+}
+
+/// `DIR.partial-<pid>` beside `out`.
+fn scratch_beside(out: &Path) -> PathBuf {
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "export".into());
+    out.with_file_name(format!(".{name}.partial-{}", std::process::id()))
+}
+
+/// Writes each table of the layout into `dir`; the manifest's entries and how many characters
+/// CP932 could not hold.
+fn write_files(dir: &Path, tables: &[ExportedRows], encoding: Encoding) -> Result<(Vec<FileEntry>, u64), ExportError> {
+    let mut files = Vec::with_capacity(export::TABLES.len());
+    let mut replaced = 0;
+    for layout in export::TABLES {
+        let rows = tables.iter().find(|t| t.table == layout).map_or(&[][..], |t| &t.rows[..]);
+        let (bytes, r) = export::encode(layout, rows, encoding)?;
+        replaced += r;
+        let path = dir.join(layout.file);
+        std::fs::write(&path, &bytes).map_err(io(&path))?;
+        files.push(FileEntry {
+            name: layout.file.into(),
+            sha256: renkei_crypto::sha256_hex(&bytes),
+            rows: rows.len() as u64,
+            bytes: bytes.len() as u64,
+        });
+    }
+    Ok((files, replaced))
+}
+
+/// Checks the export in `dir`: its manifest's signature (by `pinned`, or else by the key the
+/// manifest names), then every file of the layout against its checksum and size. The manifest.
+pub fn verify_export(dir: &Path, pinned: Option<&CheckpointVerifier>) -> Result<Manifest, ExportError> {
+    let path = dir.join(export::MANIFEST);
+    let bytes = std::fs::read(&path).map_err(io(&path))?;
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| ExportError::Manifest(e.to_string()))?;
+    if manifest.format != export::FORMAT || manifest.version != export::VERSION {
+        return Err(ExportError::Manifest(format!("not a {} of version {}", export::FORMAT, export::VERSION)));
+    }
+    let named;
+    let verifier = match pinned {
+        Some(v) => v,
+        None => {
+            named = CheckpointVerifier::parse(&manifest.verifier_key).map_err(|e| ExportError::Manifest(e.to_string()))?;
+            &named
+        }
+    };
+    if verifier.open_text(&manifest.signature).as_deref() != Some(manifest.signed_text().as_str()) {
+        return Err(ExportError::Signature(verifier.as_str().to_owned()));
+    }
+    let named: Vec<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
+    let layout: Vec<&str> = export::TABLES.iter().map(|t| t.file).collect();
+    if named != layout {
+        return Err(ExportError::Manifest("its files are not the layout's".into()));
+    }
+    for f in &manifest.files {
+        let path = dir.join(&f.name);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ExportError::Changed { file: f.name.clone(), why: "missing" });
+            }
+            Err(e) => return Err(ExportError::Io { path, source: e }),
+        };
+        if bytes.len() as u64 != f.bytes || renkei_crypto::sha256_hex(&bytes) != f.sha256 {
+            return Err(ExportError::Changed { file: f.name.clone(), why: "its SHA-256 is not the manifest's: the file was changed" });
+        }
+    }
+    Ok(manifest)
+}
