@@ -194,6 +194,18 @@ pub fn verify(
     checkpoints: &[String],
     verifier: &CheckpointVerifier,
 ) -> Result<Verified, Tamper> {
+    let notes: Vec<(&str, &CheckpointVerifier)> = checkpoints.iter().map(|n| (n.as_str(), verifier)).collect();
+    verify_with(chain, entries, head, &notes)
+}
+
+/// As [`verify`], each checkpoint with the key that must have signed it (a chain imported from
+/// another platform brings checkpoints signed by that platform's key).
+pub fn verify_with(
+    chain: &str,
+    entries: &[StoredEntry],
+    head: Option<(u64, &str)>,
+    checkpoints: &[(&str, &CheckpointVerifier)],
+) -> Result<Verified, Tamper> {
     let key = chain;
     let chain = if key.is_empty() { PLATFORM_CHAIN_NAME } else { key };
     let mut hashes = Vec::with_capacity(entries.len());
@@ -212,7 +224,7 @@ pub fn verify(
     }
     let size = entries.len() as u64;
     let at = |n: u64| if n == 0 { GENESIS } else { hashes[n as usize - 1] };
-    for note in checkpoints {
+    for (note, verifier) in checkpoints {
         let cp = verifier.open(note).filter(|cp| cp.chain == key).ok_or_else(|| Tamper::BadCheckpoint { chain: chain.to_owned() })?;
         if cp.size > size {
             return Err(Tamper::Truncated { chain: chain.to_owned(), entries: size, size: cp.size });

@@ -75,7 +75,7 @@ pub const IN_HOUSE_USES: Table = Table { file: "in_house_uses.csv", columns: &["
 pub const GAIJI: Table = Table { file: "gaiji.csv", columns: &["code_point", "mj_name", "fallback"] };
 pub const AUDIT_LOG: Table =
     Table { file: "audit_log.csv", columns: &["chain_seq", "actor", "role", "action", "target", "detail", "at", "hash"] };
-pub const AUDIT_CHECKPOINTS: Table = Table { file: "audit_checkpoints.csv", columns: &["size", "note", "at"] };
+pub const AUDIT_CHECKPOINTS: Table = Table { file: "audit_checkpoints.csv", columns: &["size", "note", "at", "verifier_key"] };
 
 /// Every file of an export, in the manifest's order.
 pub const TABLES: [&Table; 18] = [

@@ -1,6 +1,7 @@
 //! `renkei import persons|copies FILE`: bulk loading from CSV on the server itself (go-live and
 //! nightly loads). The work is `renkei_server::import`; this module shows progress (a bar on a
-//! terminal, plain lines otherwise) and writes the error report.
+//! terminal, plain lines otherwise) and writes the error report. `renkei import tenant DIR`
+//! takes a whole tenant exported by another platform (`renkei_server::export`).
 
 use crate::PlatformArgs;
 use anyhow::{Context, Result, bail};
@@ -20,13 +21,18 @@ pub const EXIT_SKIPPED: u8 = 2;
 
 #[derive(Args)]
 pub struct ImportArgs {
-    /// What the file holds.
+    /// What the file holds: persons or copies of one org, or a whole tenant's export.
     kind: Kind,
-    /// The CSV file (layouts: docs/csv-layouts.md); `-` reads standard input.
+    /// The CSV file (layouts: docs/csv-layouts.md; `-` reads standard input), or for `tenant`
+    /// the export's directory (docs/export-layout.md).
     file: PathBuf,
     /// The org whose persons or provision copies these are.
-    #[arg(long)]
-    org: String,
+    #[arg(long, required_unless_present = "verifier_key")]
+    org: Option<String>,
+    /// For `tenant`: the exporting platform's audit key (renkei-audit+…), which must have signed
+    /// the export's manifest.
+    #[arg(long, conflicts_with = "org")]
+    verifier_key: Option<String>,
     /// `auto` (a UTF-8 BOM or valid UTF-8 means UTF-8, else CP932), `utf-8` or `cp932`.
     #[arg(long, default_value = "auto")]
     encoding: String,
@@ -44,17 +50,21 @@ pub struct ImportArgs {
 enum Kind {
     Persons,
     Copies,
+    Tenant,
 }
 
 pub async fn run(a: ImportArgs) -> Result<ExitCode> {
-    let org = OrgId::parse(&a.org).context("--org")?;
+    let (kind, org) = match (a.kind, &a.org, &a.verifier_key) {
+        (Kind::Tenant, None, Some(key)) => return tenant(&a, key).await,
+        (Kind::Tenant, _, _) => bail!("import tenant takes --verifier-key (the exporting platform's `renkei audit key`), not --org"),
+        (Kind::Persons, Some(org), None) => (FileKind::Persons, org),
+        (Kind::Copies, Some(org), None) => (FileKind::Copies, org),
+        _ => bail!("import persons|copies takes --org, not --verifier-key"),
+    };
+    let org = OrgId::parse(org).context("--org")?;
     let encoding = match a.encoding.as_str() {
         "auto" => None,
         e => Some(Encoding::parse(e).with_context(|| format!("--encoding {e}: use auto, utf-8 or cp932"))?),
-    };
-    let kind = match a.kind {
-        Kind::Persons => FileKind::Persons,
-        Kind::Copies => FileKind::Copies,
     };
     let stdin = a.file == Path::new("-");
     let report_path = match (&a.report, stdin) {
@@ -101,6 +111,20 @@ pub async fn run(a: ImportArgs) -> Result<ExitCode> {
         }
         (bad, false) => bail!("{bad} bad lines; nothing was applied (report: {})", report_path.display()),
     }
+}
+
+/// `renkei import tenant DIR --verifier-key K`.
+async fn tenant(a: &ImportArgs, key: &str) -> Result<ExitCode> {
+    let pinned = renkei_crypto::auditlog::CheckpointVerifier::parse(key).context("--verifier-key")?;
+    let tls = a.platform.tls.load()?;
+    let p = crate::run::load_platform(&a.platform.setup(Duration::from_secs(86_400))?, &tls).await?;
+    let actor = std::env::var("RENKEI_ACTOR").unwrap_or_else(|_| "operator".into());
+    let s = p.import_tenant(&a.file, &pinned, &actor).await?;
+    println!(
+        "import tenant {}: {} files, {} rows; its orgs have new keys: publish their entries to the hub (renkei admin org-entry)",
+        s.tenant, s.files, s.rows
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Shows progress and writes bad lines to the report as they are found.

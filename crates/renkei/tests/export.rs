@@ -8,7 +8,10 @@ use common::{Backend, Cluster, number};
 use serde_json::{Value, json};
 use std::path::Path;
 
-on_both_backends!(a_tenants_export_holds_its_tables_opened_signed_and_a_changed_file_is_found);
+on_both_backends!(
+    a_tenants_export_holds_its_tables_opened_signed_and_a_changed_file_is_found,
+    a_tenant_moved_to_another_platform_and_back_exports_the_same_bytes
+);
 
 fn read(dir: &Path, file: &str) -> String {
     let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -146,8 +149,154 @@ async fn a_tenants_export_holds_its_tables_opened_signed_and_a_changed_file_is_f
     let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
     assert!(!bad && text.contains("山〓太郎"), "{text}");
     assert!(manifest(&cp_dir)["replaced_characters"].as_u64() >= Some(1));
+    let fresh = platform_args(&c, &out.path().join("fresh"), None);
+    let (code, _, err) = renkei(&["import", "tenant", cp_dir.to_str().expect("path"), "--verifier-key", key.trim()], &fresh);
+    assert_eq!((code, err.trim_end()), (1, "error: a CP932 export is for reading: import the UTF-8 one; nothing was imported"));
+    let (code, _, err) = renkei(&["import", "tenant", changed.to_str().expect("path"), "--verifier-key", key.trim()], &fresh);
+    assert_eq!(code, 1);
+    assert!(err.contains("provision_copies.csv") && err.contains("changed"), "{err}");
 
     // Each export is audited on the tenant's chain.
     let audit = std::fs::read_to_string(cp_dir.join("audit_log.csv")).expect("ASCII, so UTF-8 too");
     assert_eq!(audit.matches("tenant.export").count(), 1, "the first export, recorded before the second read: {audit}");
+}
+
+/// `--data-dir DIR [--database URL --database-schema S]` and the cluster's PKI and hub: a
+/// platform of its own (its own master key) beside the cluster's.
+fn platform_args(c: &Cluster, dir: &Path, pg: Option<(&str, &str)>) -> Vec<String> {
+    let mut a: Vec<String> = vec!["--data-dir".into(), dir.display().to_string(), "--pki".into(), c.path("pki").display().to_string()];
+    a.extend(["--cert-name".into(), "platform".into(), "--hub-url".into(), c.hub(), "--hub-key".into(), c.hub_key.clone()]);
+    if let Some((url, schema)) = pg {
+        a.extend(["--database".into(), url.into(), "--database-schema".into(), schema.into()]);
+    }
+    a
+}
+
+fn renkei(args: &[&str], platform: &[String]) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_renkei"));
+    cmd.args(args).args(platform).env_remove("RENKEI_CONFIG");
+    Cluster::output(cmd)
+}
+
+/// `renkei audit --data-dir … [--database …] SUB` on `platform`.
+fn audit(platform: &[String], sub: &str) -> (i32, String, String) {
+    let mut args: Vec<String> = platform[..2].to_vec();
+    if let Some(i) = platform.iter().position(|a| a == "--database") {
+        args.extend(platform[i..].iter().cloned());
+    }
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_renkei"));
+    cmd.arg("audit").args(&args).arg(sub).env_remove("RENKEI_CONFIG");
+    Cluster::output(cmd)
+}
+
+/// The platform's audit key, as `renkei audit key` prints it.
+fn audit_key(platform: &[String]) -> String {
+    let (code, key, err) = audit(platform, "key");
+    assert_eq!(code, 0, "{err}");
+    key.trim().to_owned()
+}
+
+/// Every CSV file of an export, by name.
+fn csv_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .expect("read_dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".csv"))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).expect("read")))
+        .collect()
+}
+
+/// Export → import on a platform of the other backend → export gives the same bytes, and again
+/// back onto this backend; the imported audit chain verifies there with the checkpoints the
+/// first platform signed. A second import of the tenant, or one under another key, is refused
+/// and changes nothing.
+async fn a_tenant_moved_to_another_platform_and_back_exports_the_same_bytes(b: Backend) {
+    let c = Cluster::start_on(b).await;
+    assert_eq!(c.register("a-mayor", "A-77", &number(601)).await.0, 201);
+    assert_eq!(c.register("b-mayor", "B-88", &number(601)).await.0, 201);
+    for (from, income) in [("2025-04-01", 900), ("2026-04-01", 1234)] {
+        let fields = json!({"氏名": "山\u{E001}太郎", "住所": "𠮷野町", "income": income});
+        assert_eq!(c.copy("b-mayor", "B-88", "TAX", from, fields).await.0, 200);
+    }
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/gaiji-sample.csv");
+    assert_eq!(c.platform_command(&["gaiji", "load"], &["--tenant", "tenant-b", sample.to_str().expect("path")]).0, 0);
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A-77", "move-1").await;
+    assert_eq!(s, 201, "{q}");
+    assert_eq!(c.wait_final("a-mayor", q["id"].as_str().expect("id")).await["state"], "answered");
+    let mark = json!({"addressee_no": "B-88", "item": "TAX", "mark": "withheld"});
+    assert_eq!(c.api("b-mayor", reqwest::Method::PUT, "/api/v1/marks", Some(mark)).await.0, 200);
+    let admin = c.person("tenant-a", "admin-a", "tenant_admin", None).await;
+    let policy = json!({"window_minutes": 1440});
+    assert_eq!(c.as_person(&admin, reqwest::Method::PUT, "/api/v1/approval-policies/a-mayor/D015", Some(policy)).await.0, 200);
+    let home: Vec<String> = platform_args(&c, &c.path("platform"), c.db.as_ref().map(|d| (d.url.as_str(), "renkei")));
+    let (code, _, err) = audit(&home, "checkpoint");
+    assert_eq!(code, 0, "a checkpoint, signed by this platform, goes along: {err}");
+
+    // The other backend: PostgreSQL beside a SQLite cluster, SQLite beside a PostgreSQL one.
+    let elsewhere_db = match b {
+        Backend::Sqlite => Some(renkei_store::testing::TestDatabase::create().expect("PostgreSQL for tests")),
+        Backend::Postgres => None,
+    };
+    let elsewhere = platform_args(&c, &c.path("elsewhere"), elsewhere_db.as_ref().map(|d| (d.url.as_str(), "renkei")));
+    let back = platform_args(&c, &c.path("back"), c.db.as_ref().map(|d| (d.url.as_str(), "back")));
+    let out = tempfile::tempdir().expect("tempdir");
+    for tenant in ["tenant-a", "tenant-b"] {
+        let first = out.path().join(format!("{tenant}-1"));
+        let (code, _, err) = renkei(&["export", "tenant", tenant, "--out", first.to_str().expect("path")], &home);
+        assert_eq!(code, 0, "{err}");
+        let files = csv_files(&first);
+        assert_eq!(files.len(), 18);
+        let m = manifest(&first);
+        let held: &[(&str, u64)] = match tenant {
+            "tenant-a" => &[("queries.csv", 1), ("approval_policies.csv", 1), ("staff.csv", 1), ("linkage_records.csv", 1)],
+            _ => &[("provision_copies.csv", 2), ("item_marks.csv", 1), ("gaiji.csv", 5), ("provided_answers.csv", 1)],
+        };
+        for (file, rows) in held {
+            assert_eq!(rows_of(&m, file), *rows, "{tenant} {file}");
+        }
+        assert!(rows_of(&m, "audit_checkpoints.csv") >= 1 && rows_of(&m, "persons.csv") >= 1, "{m}");
+
+        let (code, said, err) =
+            renkei(&["import", "tenant", first.to_str().expect("path"), "--verifier-key", &audit_key(&home)], &elsewhere);
+        assert_eq!(code, 0, "{err}");
+        assert!(said.starts_with(&format!("import tenant {tenant}: 18 files")), "{said}");
+        let second = out.path().join(format!("{tenant}-2"));
+        let (code, _, err) = renkei(&["export", "tenant", tenant, "--out", second.to_str().expect("path")], &elsewhere);
+        assert_eq!(code, 0, "{err}");
+        for (name, bytes) in csv_files(&second) {
+            assert!(
+                files[&name] == bytes,
+                "{tenant} {name} differs after the move:\n{}\n---\n{}",
+                String::from_utf8_lossy(&files[&name]),
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+
+        let (code, _, err) = renkei(&["import", "tenant", second.to_str().expect("path"), "--verifier-key", &audit_key(&elsewhere)], &back);
+        assert_eq!(code, 0, "{err}");
+        let third = out.path().join(format!("{tenant}-3"));
+        assert_eq!(renkei(&["export", "tenant", tenant, "--out", third.to_str().expect("path")], &back).0, 0);
+        assert!(csv_files(&third) == files, "{tenant}: the same bytes after coming back");
+
+        // Refused, and nothing changes: the tenant is there already; another platform's key.
+        let (code, _, err) = renkei(&["import", "tenant", first.to_str().expect("path"), "--verifier-key", &audit_key(&home)], &elsewhere);
+        assert_eq!(
+            (code, err.trim_end()),
+            (1, format!("error: tenant {tenant} is hosted on this platform already; nothing was imported").as_str())
+        );
+        let fresh = platform_args(&c, &c.path("fresh"), None);
+        let (code, _, err) = renkei(&["import", "tenant", first.to_str().expect("path"), "--verifier-key", &audit_key(&elsewhere)], &fresh);
+        assert_eq!(code, 1);
+        assert!(err.contains("signature does not verify"), "{err}");
+    }
+    // The moved chains verify where they are now, the first platform's checkpoints included.
+    for platform in [&elsewhere, &back] {
+        let (code, said, err) = audit(platform, "verify");
+        assert_eq!(code, 0, "{said}{err}");
+        assert!(said.contains("tenant-a") && said.contains("tenant-b"), "{said}");
+        for tenant in ["tenant-a", "tenant-b"] {
+            let line = said.lines().find(|l| l.starts_with(tenant)).unwrap_or_default();
+            assert!(line.ends_with("1 checkpoints, sound"), "the moved checkpoint was checked: {said}");
+        }
+    }
 }

@@ -3,9 +3,15 @@
 //! SHA-256 and row count, signed with the platform's audit key. The files are written into a
 //! scratch directory beside the destination and renamed into place once all are there, so a
 //! failed export leaves nothing that looks whole.
+//!
+//! An export is imported on another platform only once its manifest verifies with the key the
+//! receiving operator pins; the tenant's store is written first under a new data key, then one
+//! transaction of the platform database makes the tenant exist, so a failed import leaves no
+//! tenant (and its leftover rows are replaced by the next try).
 
 use crate::Platform;
 use renkei_crypto::auditlog::{CheckpointSigner, CheckpointVerifier};
+use renkei_crypto::datakey::DataKey;
 use renkei_domain::TenantId;
 use renkei_domain::export::{self, Encoding, FileEntry, Manifest};
 use renkei_store::StoreError;
@@ -29,6 +35,10 @@ pub enum ExportError {
     Changed { file: String, why: &'static str },
     #[error("the manifest's signature does not verify with {0}")]
     Signature(String),
+    #[error("tenant {0} is hosted on this platform already; nothing was imported")]
+    Hosted(TenantId),
+    #[error("{0}; nothing was imported")]
+    NotImportable(String),
     #[error("cannot sign the manifest: {0}")]
     Sign(#[from] renkei_crypto::CryptoError),
     #[error(transparent)]
@@ -47,7 +57,8 @@ impl Platform {
             return Err(ExportError::Exists(out.to_path_buf()));
         }
         let store = self.tenant_store(tenant).await?.ok_or_else(|| ExportError::UnknownTenant(tenant.clone()))?;
-        let mut tables = self.platform.export_tenant(tenant).await?;
+        let signer = CheckpointSigner::from_master(&self.master)?;
+        let mut tables = self.platform.export_tenant(tenant, signer.verifier().as_str()).await?;
         let from_tenant = store.export().await?;
         tables.extend(from_tenant.tables);
 
@@ -61,7 +72,6 @@ impl Platform {
                 return Err(e);
             }
         };
-        let signer = CheckpointSigner::from_master(&self.master)?;
         let mut manifest = Manifest {
             format: export::FORMAT.into(),
             version: export::VERSION,
@@ -89,6 +99,49 @@ impl Platform {
         let detail = format!("files={} rows={rows} encoding={}", manifest.files.len(), encoding_name(encoding));
         self.platform.audit(tenant, actor, "tenant.export", &detail).await?;
         Ok(manifest)
+    }
+}
+
+/// What an import wrote.
+#[derive(Debug, Clone)]
+pub struct ImportSummary {
+    pub tenant: TenantId,
+    pub files: usize,
+    pub rows: u64,
+}
+
+impl Platform {
+    /// Imports the export in `dir` as a new tenant of this platform, once its manifest verifies
+    /// with `pinned` (the exporting platform's audit key); audited as `actor` on the platform's
+    /// chain. The tenant's orgs get new keys (publish their directory entries to the hub again)
+    /// and its staff no usable password until the operator gives them one.
+    pub async fn import_tenant(&self, dir: &Path, pinned: &CheckpointVerifier, actor: &str) -> Result<ImportSummary, ExportError> {
+        let manifest = verify_export(dir, Some(pinned))?;
+        if manifest.encoding != Encoding::Utf8 {
+            return Err(ExportError::NotImportable("a CP932 export is for reading: import the UTF-8 one".into()));
+        }
+        if manifest.unregistered_copies > 0 {
+            return Err(ExportError::NotImportable(format!(
+                "{} provision copies have no addressee_no (their person was never registered)",
+                manifest.unregistered_copies
+            )));
+        }
+        let tenant = TenantId::parse(&manifest.tenant).map_err(|e| ExportError::Manifest(format!("tenant: {e}")))?;
+        if self.platform.has_tenant(&tenant).await? {
+            return Err(ExportError::Hosted(tenant));
+        }
+        let mut tables = Vec::with_capacity(manifest.files.len());
+        for (layout, entry) in export::TABLES.iter().zip(&manifest.files) {
+            let path = dir.join(layout.file);
+            let rows = export::decode(layout, &std::fs::read(&path).map_err(io(&path))?)?;
+            if rows.len() as u64 != entry.rows {
+                return Err(ExportError::Changed { file: entry.name.clone(), why: "its row count is not the manifest's" });
+            }
+            tables.push(ExportedRows { table: layout, rows });
+        }
+        let store = self.platform.tenant_store(tenant.clone(), DataKey::generate(tenant.as_str())).await?;
+        self.platform.import_tenant(&store, &self.master, &tables, actor).await?;
+        Ok(ImportSummary { tenant, files: tables.len(), rows: tables.iter().map(|t| t.rows.len() as u64).sum() })
     }
 }
 

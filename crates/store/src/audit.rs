@@ -259,10 +259,10 @@ impl PlatformStore {
                         .query_opt("SELECT size, head FROM audit_heads WHERE chain = ?1", args![chain])?
                         .map(|r| Ok::<_, StoreError>((r.get::<i64>(0)?.max(0) as u64, r.get::<String>(1)?)))
                         .transpose()?;
-                    let checkpoints: Vec<String> = tx
-                        .query("SELECT note FROM audit_checkpoints WHERE chain = ?1 ORDER BY size", args![chain])?
+                    let checkpoints: Vec<(String, Option<String>)> = tx
+                        .query("SELECT note, verifier_key FROM audit_checkpoints WHERE chain = ?1 ORDER BY size", args![chain])?
                         .iter()
-                        .map(|r| r.get(0))
+                        .map(|r| Ok((r.get(0)?, r.get(1)?)))
                         .collect::<Result<_>>()?;
                     let unchained: i64 =
                         tx.value("SELECT COUNT(*) FROM audit_log WHERE tenant_id = ?1 AND chain_seq IS NULL", args![chain])?;
@@ -279,9 +279,22 @@ impl PlatformStore {
         if outside {
             return Ok(ChainCheck::OutsideTheChain { chain: of.to_string() });
         }
-        checkpoints.extend_from_slice(extra);
+        checkpoints.extend(extra.iter().map(|note| (note.clone(), None)));
+        // An imported chain's checkpoints are verified with the key of the platform that signed
+        // them, noted at import once its manifest's signature was checked.
+        let foreign = checkpoints
+            .iter()
+            .filter_map(|(_, key)| key.as_deref())
+            .map(|key| {
+                Ok((key, CheckpointVerifier::parse(key).map_err(|e| StoreError::Corrupt(format!("an imported checkpoint's key: {e}")))?))
+            })
+            .collect::<Result<std::collections::HashMap<_, _>>>()?;
+        let notes: Vec<(&str, &CheckpointVerifier)> = checkpoints
+            .iter()
+            .map(|(note, key)| (note.as_str(), key.as_deref().and_then(|k| foreign.get(k)).unwrap_or(verifier)))
+            .collect();
         let head = head.as_ref().map(|(size, hash)| (*size, hash.as_str()));
-        Ok(match auditlog::verify(&chain, &entries, head, &checkpoints, verifier) {
+        Ok(match auditlog::verify_with(&chain, &entries, head, &notes) {
             Ok(verified) => ChainCheck::Sound { verified, unchained: unchained.max(0) as u64 },
             Err(t) => ChainCheck::Tampered(t),
         })

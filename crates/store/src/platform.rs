@@ -21,6 +21,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 4, sql: include_str!("../migrations/sqlite/platform/004_key_duties.sql") },
     Migration { version: 5, sql: include_str!("../migrations/sqlite/platform/005_session_limits.sql") },
     Migration { version: 6, sql: include_str!("../migrations/sqlite/platform/006_consortia.sql") },
+    Migration { version: 7, sql: include_str!("../migrations/sqlite/platform/007_imported_checkpoints.sql") },
 ];
 
 /// On PostgreSQL one schema holds the platform tables and every tenant's tables; each has
@@ -40,6 +41,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 12, sql: include_str!("../migrations/postgres/platform/012_consortia.sql") },
     Migration { version: 13, sql: include_str!("../migrations/postgres/platform/013_record_purges.sql") },
     Migration { version: 14, sql: include_str!("../migrations/postgres/platform/014_gaiji.sql") },
+    Migration { version: 15, sql: include_str!("../migrations/postgres/platform/015_imported_checkpoints.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.

@@ -24,14 +24,18 @@ pub struct TenantExport {
 }
 
 /// A value as a cell: decimal, text as it is, nothing for NULL.
-fn text(row: &Row, i: usize) -> Result<String> {
-    match row.0.get(i) {
-        Some(Cell::Null) => Ok(String::new()),
-        Some(Cell::Int(n)) => Ok(n.to_string()),
-        Some(Cell::Text(s)) => Ok(s.clone()),
-        Some(Cell::Blob(_)) => Err(corrupt(format!("column {i} holds bytes where text was expected"))),
-        None => Err(corrupt(format!("no column {i}"))),
+pub(crate) fn cell(v: &Cell) -> Result<String> {
+    match v {
+        Cell::Null => Ok(String::new()),
+        Cell::Int(n) => Ok(n.to_string()),
+        Cell::Text(s) => Ok(s.clone()),
+        Cell::Blob(_) => Err(corrupt("bytes where text was expected")),
     }
+}
+
+/// Column `i` of `row` as a cell.
+fn text(row: &Row, i: usize) -> Result<String> {
+    cell(row.0.get(i).ok_or_else(|| corrupt(format!("no column {i}")))?)
 }
 
 /// The first `n` columns as cells.

@@ -4,14 +4,15 @@
 //! look-ups go through keyed blind indexes, never plaintext.
 //!
 //! One room per job: [`schema`] (migrations), [`persons`], [`copies`], [`queries`] (and the
-//! outbox), [`in_house`] (庁内連携: answered inside one transaction), [`marks`] (manual and withheld items, queries held for review), [`approvals`] (電子決裁 policies and decisions), [`answers`] (given as a provider), [`records`] (linkage records), [`bulk`] (loads), [`registry`] (one person registry made from per-org registrations), [`export`] (every table opened, for the tenant's export).
+//! outbox), [`in_house`] (庁内連携: answered inside one transaction), [`marks`] (manual and withheld items, queries held for review), [`approvals`] (電子決裁 policies and decisions), [`answers`] (given as a provider), [`records`] (linkage records), [`bulk`] (loads), [`registry`] (one person registry made from per-org registrations), [`export`] (every table opened, for the tenant's export) and [`import`] (such an export written back under this store's key).
 
 mod answers;
 mod approvals;
 mod bulk;
 mod copies;
-mod export;
+pub(crate) mod export;
 mod gaiji;
+pub(crate) mod import;
 mod in_house;
 mod marks;
 mod persons;
