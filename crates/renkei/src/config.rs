@@ -25,7 +25,7 @@ pub const ENV: &str = "RENKEI_CONFIG";
 const SECTIONS: &[(&str, &str)] = &[
     (
         "platform",
-        "Read by every platform command (`serve`, `admin`, `import`, `audit`, `unify-registry`, `retention run`, `gaiji`): where its stores, keys and hub are.",
+        "Read by every platform command (`serve`, `admin`, `import`, `audit`, `unify-registry`, `retention run`, `gaiji`, `export`): where its stores, keys and hub are.",
     ),
     (
         "serve",

@@ -56,10 +56,15 @@ async fn a_tenants_export_holds_its_tables_opened_signed_and_a_changed_file_is_f
     let m = manifest(&b_dir);
     assert_eq!((m["tenant"].as_str(), m["encoding"].as_str()), (Some("tenant-b"), Some("utf-8")), "{m}");
     assert_eq!(m["files"].as_array().map(Vec::len), Some(18), "{m}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode(&b_dir), 0o700, "personal data: the operator's alone");
     for f in m["files"].as_array().into_iter().flatten() {
-        let bytes = std::fs::read(b_dir.join(f["name"].as_str().expect("name"))).expect("every file is there");
+        let path = b_dir.join(f["name"].as_str().expect("name"));
+        let bytes = std::fs::read(&path).expect("every file is there");
         assert_eq!(f["bytes"].as_u64(), Some(bytes.len() as u64));
         assert!(bytes.ends_with(b"\r\n"), "CRLF lines");
+        assert_eq!(mode(&path), 0o600, "{path:?}");
     }
     let persons = read(&b_dir, "persons.csv");
     assert!(persons.starts_with("org,addressee_no,code,created_at\r\nb-mayor,B-88,"), "{persons}");

@@ -16,6 +16,7 @@ use renkei_domain::TenantId;
 use renkei_domain::export::{self, Encoding, FileEntry, Manifest};
 use renkei_store::StoreError;
 use renkei_store::tenant::ExportedRows;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Why an export was not written, or does not check.
@@ -63,7 +64,8 @@ impl Platform {
         tables.extend(from_tenant.tables);
 
         let scratch = scratch_beside(out);
-        std::fs::create_dir_all(&scratch).map_err(io(&scratch))?;
+        // Personal data in the clear: the operator's alone to read.
+        std::fs::DirBuilder::new().mode(0o700).create(&scratch).map_err(io(&scratch))?;
         let written = write_files(&scratch, &tables, encoding);
         let (files, replaced) = match written {
             Ok(w) => w,
@@ -87,8 +89,7 @@ impl Platform {
         manifest.signature = signer.sign_text(&manifest.signed_text())?;
         let finish = || -> Result<(), ExportError> {
             let json = serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Manifest(e.to_string()))?;
-            let path = scratch.join(export::MANIFEST);
-            std::fs::write(&path, json).map_err(io(&path))?;
+            write_private(&scratch.join(export::MANIFEST), &json)?;
             std::fs::rename(&scratch, out).map_err(io(out))
         };
         if let Err(e) = finish() {
@@ -133,7 +134,15 @@ impl Platform {
         let mut tables = Vec::with_capacity(manifest.files.len());
         for (layout, entry) in export::TABLES.iter().zip(&manifest.files) {
             let path = dir.join(layout.file);
-            let rows = export::decode(layout, &std::fs::read(&path).map_err(io(&path))?)?;
+            // Read once: what is decoded is what is checked, whatever changes the file meanwhile.
+            let bytes = std::fs::read(&path).map_err(io(&path))?;
+            if renkei_crypto::sha256_hex(&bytes) != entry.sha256 {
+                return Err(ExportError::Changed {
+                    file: entry.name.clone(),
+                    why: "its SHA-256 is not the manifest's: the file was changed",
+                });
+            }
+            let rows = export::decode(layout, &bytes)?;
             if rows.len() as u64 != entry.rows {
                 return Err(ExportError::Changed { file: entry.name.clone(), why: "its row count is not the manifest's" });
             }
@@ -152,6 +161,13 @@ fn encoding_name(e: Encoding) -> &'static str {
     }
 }
 
+/// Writes a new file only its owner may read.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io(path))?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io(path))
+}
+
 /// `DIR.partial-<pid>` beside `out`.
 fn scratch_beside(out: &Path) -> PathBuf {
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "export".into());
@@ -167,8 +183,7 @@ fn write_files(dir: &Path, tables: &[ExportedRows], encoding: Encoding) -> Resul
         let rows = tables.iter().find(|t| t.table == layout).map_or(&[][..], |t| &t.rows[..]);
         let (bytes, r) = export::encode(layout, rows, encoding)?;
         replaced += r;
-        let path = dir.join(layout.file);
-        std::fs::write(&path, &bytes).map_err(io(&path))?;
+        write_private(&dir.join(layout.file), &bytes)?;
         files.push(FileEntry {
             name: layout.file.into(),
             sha256: renkei_crypto::sha256_hex(&bytes),

@@ -40,6 +40,16 @@ pub(crate) fn taken(tenant: &str) -> impl Fn(StoreError) -> StoreError + '_ {
     }
 }
 
+/// A cell that must be a JSON document, as the bytes to encrypt.
+fn json_bytes<'a>(t: &Table, line: usize, c: &'a str) -> Result<&'a [u8]> {
+    serde_json::from_str::<Value>(c).map(|_| c.as_bytes()).map_err(|_| bad(t, line, "a JSON value was expected"))
+}
+
+/// A cell that must be a date (`YYYY-MM-DD`), as text.
+fn date(t: &Table, line: usize, c: &str) -> Result<Cell> {
+    Date::parse(c).map(|_| text(c)).map_err(|_| bad(t, line, "a date YYYY-MM-DD was expected"))
+}
+
 /// A cell as text; empty stays empty.
 fn text(c: &str) -> Cell {
     Cell::Text(c.to_owned())
@@ -105,8 +115,8 @@ impl TenantStore {
                     text(&id),
                     text(&self.addressee_idx(&o, &a)),
                     text(&r[2]),
-                    text(&r[3]),
-                    Cell::Blob(self.dk.encrypt("provision_copies.fields", &id, r[4].as_bytes())?),
+                    date(t, i, &r[3])?,
+                    Cell::Blob(self.dk.encrypt("provision_copies.fields", &id, json_bytes(t, i, &r[4])?)?),
                     int(t, i, &r[6], false)?,
                 ],
             ));
@@ -116,7 +126,8 @@ impl TenantStore {
         for (i, r) in rows_of(t).iter().enumerate() {
             let (o, a) = (org(t, i, &r[0])?, addressee(t, i, &r[8])?);
             let id = &r[1];
-            let answer = if r[17].is_empty() { Cell::Null } else { Cell::Blob(self.dk.encrypt("queries.answer", id, r[17].as_bytes())?) };
+            let answer =
+                if r[17].is_empty() { Cell::Null } else { Cell::Blob(self.dk.encrypt("queries.answer", id, json_bytes(t, i, &r[17])?)?) };
             statements.push((
                 "INSERT INTO queries (tenant_id, org_id, id, request_id, idempotency_key, fingerprint, duty, provider_org, items,
                     addressee_idx, request_enc, reference_date, state, attempts, next_attempt_at, deadline_at, error, outcome,
@@ -133,8 +144,8 @@ impl TenantStore {
                     text(&r[6]),
                     text(&r[7]),
                     text(&self.addressee_idx(&o, &a)),
-                    Cell::Blob(self.dk.encrypt("queries.request", id, r[9].as_bytes())?),
-                    text(&r[10]),
+                    Cell::Blob(self.dk.encrypt("queries.request", id, json_bytes(t, i, &r[9])?)?),
+                    date(t, i, &r[10])?,
                     text(&r[11]),
                     int(t, i, &r[12], false)?,
                     int(t, i, &r[13], false)?,
