@@ -107,6 +107,14 @@ impl DataKey {
         &self.tenant
     }
 
+    /// The key's fingerprint (32 hex digits): what a disposal certificate names. A keyed hash of
+    /// a constant, so it tells nothing of the key and another key has another one.
+    pub fn fingerprint(&self) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(b"renkei/v1/key-fingerprint");
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
     /// Encrypts one column value of `table`'s row `row`.
     pub fn encrypt(&self, table: &str, row: &str, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         seal(&self.key, &self.aad(table, row), plaintext)

@@ -9,6 +9,7 @@ pub mod approval;
 pub mod bulk;
 pub mod copy;
 pub mod date;
+pub mod disposal;
 pub mod export;
 pub mod gaiji;
 pub mod ids;

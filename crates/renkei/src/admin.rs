@@ -114,6 +114,18 @@ enum AdminCmd {
         #[arg(long = "tenant")]
         tenants: Vec<String>,
     },
+    /// Delete a tenant for good (crypto-shredding): its data key is destroyed in the key store,
+    /// then its rows; writes the disposal certificate (廃棄証明) to a new file. Audited.
+    TenantDelete {
+        #[arg(long)]
+        tenant: String,
+        /// The tenant's id again: deletion cannot be undone.
+        #[arg(long)]
+        confirm: String,
+        /// Where to write the disposal certificate (JSON, signed); the file must not exist.
+        #[arg(long)]
+        certificate: std::path::PathBuf,
+    },
     /// List tenants and orgs.
     List,
     /// Print the audit log.
@@ -134,6 +146,9 @@ pub async fn run(a: AdminArgs) -> Result<()> {
             let id = TenantId::parse(&id)?;
             store.create_tenant(&master()?, &id, &name, &a.actor).await?;
             println!("tenant {id} created");
+        }
+        AdminCmd::TenantDelete { tenant, confirm, certificate } => {
+            crate::disposal::delete_tenant(&store, &master()?, &tenant, &confirm, &certificate, &a.actor).await?;
         }
         AdminCmd::OrgCreate { tenant, id, org_type, name, endpoint } => {
             let tenant = TenantId::parse(&tenant)?;

@@ -13,6 +13,7 @@ mod audit;
 mod bench;
 mod config;
 mod demo;
+mod disposal;
 mod export;
 mod gaiji;
 mod import;

@@ -164,6 +164,19 @@ async fn a_tenants_export_holds_its_tables_opened_signed_and_a_changed_file_is_f
     // Each export is audited on the tenant's chain.
     let audit = std::fs::read_to_string(cp_dir.join("audit_log.csv")).expect("ASCII, so UTF-8 too");
     assert_eq!(audit.matches("tenant.export").count(), 1, "the first export, recorded before the second read: {audit}");
+
+    // A copy of a person never registered: the platform keeps its 宛名番号 only as a keyed
+    // index, so the export says so, leaves the number out, and such an export is not imported.
+    assert_eq!(c.copy("b-mayor", "Z-1", "TAX", "2026-04-01", json!({"income": 1})).await.0, 200);
+    let orphan_dir = out.path().join("orphan");
+    let (code, said, err) = export("tenant-b", &orphan_dir, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(said.contains("1 provision copies belong to no registered person"), "{said}");
+    assert_eq!(manifest(&orphan_dir)["unregistered_copies"], 1);
+    assert!(read(&orphan_dir, "provision_copies.csv").contains("\r\nb-mayor,,TAX,2026-04-01,"));
+    let (code, _, err) = renkei(&["import", "tenant", orphan_dir.to_str().expect("path"), "--verifier-key", key.trim()], &fresh);
+    assert_eq!(code, 1);
+    assert!(err.contains("1 provision copies have no addressee_no") && err.contains("nothing was imported"), "{err}");
 }
 
 /// `--data-dir DIR [--database URL --database-schema S]` and the cluster's PKI and hub: a

@@ -67,23 +67,26 @@ impl PlatformStore {
 
 impl PlatformStore {
     /// Makes a tenant exist on this platform from its export (`tables`): its store's rows under
-    /// `store`'s new data key, and the platform's: the tenant with that key wrapped by
-    /// `master`, its orgs with new keys, its staff with no usable password, its session limit,
+    /// `store`'s new data key, which goes (wrapped by `master`) into the key store first, and
+    /// the platform's rows: the tenant, its orgs with new keys, its staff with no usable password, its session limit,
     /// its audit chain as it was and the chain's checkpoints with the key each is verified
     /// with. On PostgreSQL all in one transaction; on SQLite the tenant's file first, then the
     /// platform's, whose transaction makes the tenant exist. Audited on the platform's own
     /// chain, so the tenant's chain stays as exported. Refused if the tenant, an org or an
     /// account name is here already.
     pub async fn import_tenant(&self, store: &TenantStore, master: &MasterKey, tables: &[ExportedRows], actor: &str) -> Result<()> {
-        let platform_rows = self.import_statements(master, store.data_key(), tables)?;
+        let platform_rows = self.import_statements(store.data_key(), tables)?;
         let tenant_rows = store.import_statements(tables)?;
         let tenant = store.tenant().to_string();
+        if self.has_tenant(store.tenant()).await? {
+            return Err(StoreError::Conflict(format!("tenant {tenant} is hosted on this platform already")));
+        }
+        // The key store first: the tenant never exists without its key.
+        let dk = store.data_key();
+        self.keys.put(store.tenant(), &master.wrap(dk)?, &dk.fingerprint()).await?;
         match self.location() {
             Location::Postgres { .. } => store.write_import(platform_rows, tenant_rows).await?,
             Location::Dir(_) => {
-                if self.has_tenant(store.tenant()).await? {
-                    return Err(StoreError::Conflict(format!("tenant {tenant} is hosted on this platform already")));
-                }
                 store.write_import(Vec::new(), tenant_rows).await?;
                 let t = tenant.clone();
                 self.db
@@ -119,7 +122,7 @@ impl PlatformStore {
     }
 
     /// The statements that write the platform's part of an export.
-    fn import_statements(&self, master: &MasterKey, dk: &DataKey, tables: &[ExportedRows]) -> Result<Vec<Statement>> {
+    fn import_statements(&self, dk: &DataKey, tables: &[ExportedRows]) -> Result<Vec<Statement>> {
         let rows_of = |t: &'static Table| tables.iter().find(|e| e.table == t).map_or(&[][..], |e| &e.rows[..]);
         let text = |c: &str| Value::Text(c.to_owned());
         let tenant = dk.tenant().to_owned();
@@ -132,7 +135,7 @@ impl PlatformStore {
         }
         statements.push((
             "INSERT INTO tenants (id, name, wrapped_key, created_at) VALUES (?1, ?2, ?3, ?4)",
-            vec![text(&tenant), text(&row[1]), Value::Blob(master.wrap(dk)?), int(t, 0, &row[2], false)?],
+            vec![text(&tenant), text(&row[1]), Value::Blob(Vec::new()), int(t, 0, &row[2], false)?],
         ));
         let t = &export::ORGS;
         for (i, r) in rows_of(t).iter().enumerate() {

@@ -14,8 +14,10 @@ pub mod accounts;
 pub mod audit;
 pub mod consortia;
 pub mod db;
+pub mod deletion;
 pub mod export;
 pub mod hub;
+pub mod keys;
 pub mod migrate;
 mod pg;
 mod pg_tls;
@@ -50,6 +52,10 @@ pub enum StoreError {
     Full(String),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The tenant's data key was destroyed (its data deleted): whatever is left of its data, in
+    /// a restored backup say, cannot be read.
+    #[error("the data key of tenant {tenant} was destroyed (fingerprint {fingerprint}, at {at}): its data cannot be read")]
+    KeyDestroyed { tenant: String, fingerprint: String, at: String },
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("background task failed: {0}")]
@@ -115,5 +121,9 @@ pub mod layout {
     }
     pub fn hub_db(dir: &Path) -> PathBuf {
         dir.join("hub.sqlite")
+    }
+    /// The key store, apart from the data: backed up apart, destroyed for good.
+    pub fn keys_db(dir: &Path) -> PathBuf {
+        dir.join("keys.sqlite")
     }
 }

@@ -3,6 +3,7 @@
 //! privileged actions. No personal data lives here.
 
 use crate::db::{Location, Scope, Tx};
+use crate::keys::KeyEntry;
 use crate::migrate::{Migration, Migrations, RowSecurity, Rows};
 use crate::tenant::TenantStore;
 use crate::{Db, Result, StoreError, args, layout, now_unix};
@@ -138,6 +139,7 @@ pub struct AuditEntry {
 #[derive(Clone)]
 pub struct PlatformStore {
     pub(crate) db: Db,
+    pub(crate) keys: crate::keys::KeyStore,
     location: Location,
 }
 
@@ -174,7 +176,36 @@ impl PlatformStore {
             Location::Dir(d) => layout::platform_db(d),
             Location::Postgres { .. } => Default::default(),
         };
-        Ok(Self { db: Db::open(location, &file, APP_ROLE, &MIGRATIONS).await?, location: location.clone() })
+        let store = Self {
+            db: Db::open(location, &file, APP_ROLE, &MIGRATIONS).await?,
+            keys: crate::keys::KeyStore::open(location).await?,
+            location: location.clone(),
+        };
+        store.move_keys_to_the_key_store().await?;
+        Ok(store)
+    }
+
+    /// Tenants made before the key store kept their wrapped key in `tenants`: each is copied
+    /// into the key store, then cleared here (in that order, so a key is never only nowhere).
+    async fn move_keys_to_the_key_store(&self) -> Result<()> {
+        let kept: Vec<(String, Vec<u8>)> = self
+            .db
+            .read(Scope::Operator, |tx| {
+                tx.query("SELECT id, wrapped_key FROM tenants WHERE length(wrapped_key) > 0", &[])?
+                    .iter()
+                    .map(|r| Ok((r.get(0)?, r.get(1)?)))
+                    .collect()
+            })
+            .await?;
+        for (id, wrapped) in kept {
+            let tenant = parse(TenantId::parse(&id))?;
+            // The fingerprint needs the key itself: a destruction computes it (`destroy_key`).
+            self.keys.put(&tenant, &wrapped, "").await?;
+            self.db
+                .tx(Scope::Operator, move |tx| tx.execute("UPDATE tenants SET wrapped_key = ?2 WHERE id = ?1", args![id, Vec::<u8>::new()]))
+                .await?;
+        }
+        Ok(())
     }
 
     pub fn location(&self) -> &Location {
@@ -192,8 +223,13 @@ impl PlatformStore {
 
     /// Creates a tenant with a fresh data key wrapped by `master`.
     pub async fn create_tenant(&self, master: &MasterKey, id: &TenantId, name: &str, actor: &str) -> Result<()> {
+        if self.has_tenant(id).await? {
+            return Err(StoreError::Conflict(format!("tenant {id} already exists")));
+        }
         let dk = DataKey::generate(id.as_str());
-        let wrapped = master.wrap(&dk)?;
+        // The key store first: a tenant never exists without its key.
+        self.keys.put(id, &master.wrap(&dk)?, &dk.fingerprint()).await?;
+        let wrapped = Vec::<u8>::new();
         let (id, name, actor) = (id.to_string(), name.to_owned(), actor.to_owned());
         self.db
             .tx(Scope::Operator, move |tx| {
@@ -226,16 +262,28 @@ impl PlatformStore {
         self.db.read(Scope::Tenant(id.clone()), move |tx| tx.value("SELECT EXISTS(SELECT 1 FROM tenants WHERE id = ?1)", args![id])).await
     }
 
-    /// The tenant's data key, unwrapped with `master`.
+    /// Destroys `tenant`'s data key in the key store (crypto-shredding) and records it; the
+    /// destroyed key's fingerprint, or `None` if it was destroyed already.
+    pub async fn destroy_key(&self, master: &MasterKey, tenant: &TenantId, actor: &str) -> Result<Option<String>> {
+        let KeyEntry::Held(wrapped) = self.keys.get(tenant).await? else { return Ok(None) };
+        let fingerprint = master.unwrap(tenant.as_str(), &wrapped)?.fingerprint();
+        Ok(self.keys.destroy(tenant, &fingerprint, actor).await?.then_some(fingerprint))
+    }
+
+    /// The tenant's data key from the key store, unwrapped with `master`.
     pub async fn data_key(&self, master: &MasterKey, tenant: &TenantId) -> Result<DataKey> {
-        let id = tenant.to_string();
-        let wrapped: Vec<u8> = self
-            .db
-            .read(Scope::Tenant(id.clone()), move |tx| {
-                tx.query_opt("SELECT wrapped_key FROM tenants WHERE id = ?1", args![id])?.ok_or(StoreError::NotFound("tenant"))?.get(0)
-            })
-            .await?;
-        Ok(master.unwrap(tenant.as_str(), &wrapped)?)
+        if !self.has_tenant(tenant).await? {
+            return Err(StoreError::NotFound("tenant"));
+        }
+        match self.keys.get(tenant).await? {
+            KeyEntry::Held(wrapped) => Ok(master.unwrap(tenant.as_str(), &wrapped)?),
+            KeyEntry::Destroyed { fingerprint, at } => Err(StoreError::KeyDestroyed {
+                tenant: tenant.to_string(),
+                fingerprint,
+                at: chrono::DateTime::from_timestamp(at, 0).map(|t| t.to_rfc3339()).unwrap_or_else(|| at.to_string()),
+            }),
+            KeyEntry::Absent => Err(StoreError::Corrupt(format!("the key store holds no key of tenant {tenant}"))),
+        }
     }
 
     /// Creates an org with fresh signing and sealing keys, stored encrypted with the tenant's key.

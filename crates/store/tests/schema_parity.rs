@@ -127,10 +127,15 @@ async fn both_backends_have_the_same_tables_and_columns_but_for_the_written_diff
     }
     let files: Vec<std::path::PathBuf> = walk(dir.path());
     let named = |part: &str| files.iter().filter(|f| f.display().to_string().contains(part)).map(|f| f.as_path()).collect::<Vec<_>>();
-    let (hub_files, platform_files): (Vec<&Path>, Vec<&Path>) = files.iter().map(|f| f.as_path()).partition(|f| named("hub").contains(f));
-    assert!(!hub_files.is_empty() && platform_files.len() >= 2, "the hub's, the platform's and a tenant's file: {files:?}");
+    let (hub_files, rest): (Vec<&Path>, Vec<&Path>) = files.iter().map(|f| f.as_path()).partition(|f| named("hub").contains(f));
+    let (key_files, platform_files): (Vec<&Path>, Vec<&Path>) = rest.into_iter().partition(|f| named("keys").contains(f));
+    assert!(
+        !hub_files.is_empty() && !key_files.is_empty() && platform_files.len() >= 2,
+        "the hub's, the key store's, the platform's and a tenant's file: {files:?}"
+    );
 
     let mut found = differences("platform", &sqlite_columns(&platform_files), &postgres_columns(&db, "renkei"));
+    found.extend(differences("keys", &sqlite_columns(&key_files), &postgres_columns(&db, "renkei_keys")));
     found.extend(differences("hub", &sqlite_columns(&hub_files), &postgres_columns(&db, "renkei_hub")));
     let intended: BTreeSet<(String, String, String, String)> = INTENDED
         .iter()

@@ -9,7 +9,7 @@ use crate::db::Value as Cell;
 use renkei_domain::export::{self, Table};
 
 /// Every table of the tenant store, cleared before an import.
-const TABLES: [&str; 12] = [
+pub(crate) const TABLES: [&str; 12] = [
     "persons",
     "provision_copies",
     "queries",

@@ -1,0 +1,58 @@
+//! `renkei admin tenant-delete`: a tenant deleted for good (`store::deletion`) and its disposal
+//! certificate (廃棄証明, `domain::disposal`), signed with the platform's audit key and written to
+//! a file made before anything is deleted, so that a deletion never goes without its
+//! certificate.
+
+use anyhow::{Context, Result, bail};
+use renkei_crypto::auditlog::CheckpointSigner;
+use renkei_crypto::datakey::{DataKey, MasterKey};
+use renkei_domain::TenantId;
+use renkei_domain::disposal::{self, Certificate};
+use renkei_store::platform::PlatformStore;
+use std::io::Write;
+use std::path::Path;
+
+pub async fn delete_tenant(store: &PlatformStore, master: &MasterKey, tenant: &str, confirm: &str, path: &Path, actor: &str) -> Result<()> {
+    if confirm != tenant {
+        bail!("--confirm must repeat the tenant's id: a deletion cannot be undone");
+    }
+    let tenant = TenantId::parse(tenant).context("--tenant")?;
+    let Some(hosted) = store.tenants().await?.into_iter().find(|t| t.id == tenant) else {
+        bail!("tenant {tenant} is not hosted on this platform");
+    };
+    let signer = CheckpointSigner::from_master(master)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("cannot make the certificate file {}; nothing was deleted", path.display()))?;
+    // Deleting needs no key: a throw-away one stands in for the tenant's own.
+    let tenant_store = store.tenant_store(tenant.clone(), DataKey::generate(tenant.as_str())).await?;
+    let deleted = store.delete_tenant(master, &tenant_store, actor).await?;
+    let mut certificate = Certificate {
+        format: disposal::FORMAT.into(),
+        tenant: tenant.to_string(),
+        tenant_name: hosted.name,
+        deleted_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        deleted_by: actor.to_owned(),
+        method: disposal::METHOD.into(),
+        key_fingerprint: deleted.fingerprint.clone().unwrap_or_default(),
+        rows_deleted: deleted.rows.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect(),
+        // No backup of this platform exists yet (issue 16 §1): no generation holds its data.
+        backups_holding_ciphertext: Vec::new(),
+        verifier_key: signer.verifier().as_str().to_owned(),
+        signature: String::new(),
+    };
+    certificate.signature = signer.sign_text(&certificate.signed_text())?;
+    let json = serde_json::to_vec_pretty(&certificate)?;
+    file.write_all(&json)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("the tenant was deleted, but writing {} failed", path.display()))?;
+    println!(
+        "tenant {tenant} deleted: data key {} destroyed, {} rows deleted; disposal certificate {}",
+        if certificate.key_fingerprint.is_empty() { "(destroyed before)" } else { &certificate.key_fingerprint },
+        deleted.rows.iter().map(|(_, n)| n).sum::<u64>(),
+        path.display()
+    );
+    Ok(())
+}
