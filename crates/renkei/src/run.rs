@@ -95,16 +95,24 @@ impl DbArgs {
         Ok(place)
     }
 
-    /// One line of a `locations` listing: `LABEL<TAB>where the store is<TAB>its declared place`,
-    /// then the allowed countries; refused as start-up refuses a place not allowed.
+    /// A `locations` listing: `LABEL<TAB>where the store is<TAB>its declared place`, for the
+    /// platform also its key store (kept beside it, apart from its files or schema), then the
+    /// allowed countries; refused as start-up refuses a place not allowed.
     pub fn locations(&self, label: &str, data_dir: &Path, default_schema: &str) -> Result<String> {
         let place = self.place(store_name(default_schema))?;
-        let store = match self.location(data_dir, default_schema)? {
-            Location::Dir(d) => format!("SQLite files in {}", d.display()),
-            Location::Postgres { schema, .. } => format!("PostgreSQL schema {schema}"),
+        let (store, keys) = match self.location(data_dir, default_schema)? {
+            Location::Dir(d) => {
+                (format!("SQLite files in {}", d.display()), format!("SQLite file {}", renkei_store::layout::keys_db(&d).display()))
+            }
+            Location::Postgres { schema, .. } => (format!("PostgreSQL schema {schema}"), format!("PostgreSQL schema {schema}_keys")),
         };
         let allowed = renkei_domain::location::parse_allowed(&self.allowed_countries)?;
-        Ok(format!("{label}\t{store}\t{place}\nallowed countries\t{}", allowed.join(",")))
+        let mut out = format!("{label}\t{store}\t{place}\n");
+        if default_schema == PLATFORM_SCHEMA {
+            out.push_str(&format!("key store\t{keys}\t{place}\n"));
+        }
+        out.push_str(&format!("allowed countries\t{}", allowed.join(",")));
+        Ok(out)
     }
 
     /// Where the store is, once its declared place is allowed.

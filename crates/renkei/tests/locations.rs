@@ -65,7 +65,12 @@ fn the_declared_places_are_printed_and_a_country_may_be_allowed() {
     let d = dir.path().join("plat").display().to_string();
     let out = run(&["admin", "--data-dir", &d, "--data-location", "JP/東京都", "locations"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), format!("platform store\tSQLite files in {d}\tJP/東京都\nallowed countries\tJP\n"));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "platform store\tSQLite files in {d}\tJP/東京都\nkey store\tSQLite file {d}/keys.sqlite\tJP/東京都\nallowed countries\tJP\n"
+        )
+    );
     let out = run(&["admin", "--data-dir", &d, "--data-location", "US/virginia", "--allowed-countries", "JP,US", "locations"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("\tUS/virginia\nallowed countries\tJP,US\n"), "{}", text(&out.stdout));
