@@ -15,7 +15,7 @@ use renkei_crypto::datakey::DataKey;
 use renkei_domain::TenantId;
 use renkei_domain::export::{self, Encoding, FileEntry, Manifest};
 use renkei_store::StoreError;
-use renkei_store::tenant::ExportedRows;
+use renkei_store::tenant::{ExportedRows, rows_of};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -117,7 +117,7 @@ impl Platform {
     /// chain. The tenant's orgs get new keys (publish their directory entries to the hub again)
     /// and its staff no usable password until the operator gives them one.
     pub async fn import_tenant(&self, dir: &Path, pinned: &CheckpointVerifier, actor: &str) -> Result<ImportSummary, ExportError> {
-        let manifest = verify_export(dir, Some(pinned))?;
+        let manifest = verified_manifest(dir, Some(pinned))?;
         if manifest.encoding != Encoding::Utf8 {
             return Err(ExportError::NotImportable("a CP932 export is for reading: import the UTF-8 one".into()));
         }
@@ -133,16 +133,8 @@ impl Platform {
         }
         let mut tables = Vec::with_capacity(manifest.files.len());
         for (layout, entry) in export::TABLES.iter().zip(&manifest.files) {
-            let path = dir.join(layout.file);
-            // Read once: what is decoded is what is checked, whatever changes the file meanwhile.
-            let bytes = std::fs::read(&path).map_err(io(&path))?;
-            if renkei_crypto::sha256_hex(&bytes) != entry.sha256 {
-                return Err(ExportError::Changed {
-                    file: entry.name.clone(),
-                    why: "its SHA-256 is not the manifest's: the file was changed",
-                });
-            }
-            let rows = export::decode(layout, &bytes)?;
+            // Read once: what is decoded is what was checked, whatever changes the file meanwhile.
+            let rows = export::decode(layout, &read_checked(dir, entry)?)?;
             if rows.len() as u64 != entry.rows {
                 return Err(ExportError::Changed { file: entry.name.clone(), why: "its row count is not the manifest's" });
             }
@@ -180,7 +172,7 @@ fn write_files(dir: &Path, tables: &[ExportedRows], encoding: Encoding) -> Resul
     let mut files = Vec::with_capacity(export::TABLES.len());
     let mut replaced = 0;
     for layout in export::TABLES {
-        let rows = tables.iter().find(|t| t.table == layout).map_or(&[][..], |t| &t.rows[..]);
+        let rows = rows_of(tables, layout);
         let (bytes, r) = export::encode(layout, rows, encoding)?;
         replaced += r;
         write_private(&dir.join(layout.file), &bytes)?;
@@ -197,6 +189,16 @@ fn write_files(dir: &Path, tables: &[ExportedRows], encoding: Encoding) -> Resul
 /// Checks the export in `dir`: its manifest's signature (by `pinned`, or else by the key the
 /// manifest names), then every file of the layout against its checksum and size. The manifest.
 pub fn verify_export(dir: &Path, pinned: Option<&CheckpointVerifier>) -> Result<Manifest, ExportError> {
+    let manifest = verified_manifest(dir, pinned)?;
+    for f in &manifest.files {
+        read_checked(dir, f)?;
+    }
+    Ok(manifest)
+}
+
+/// The manifest in `dir`, once its signature verifies (by `pinned`, or else by the key it
+/// names) and its files are the layout's.
+fn verified_manifest(dir: &Path, pinned: Option<&CheckpointVerifier>) -> Result<Manifest, ExportError> {
     let path = dir.join(export::MANIFEST);
     let bytes = std::fs::read(&path).map_err(io(&path))?;
     let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| ExportError::Manifest(e.to_string()))?;
@@ -219,18 +221,21 @@ pub fn verify_export(dir: &Path, pinned: Option<&CheckpointVerifier>) -> Result<
     if named != layout {
         return Err(ExportError::Manifest("its files are not the layout's".into()));
     }
-    for f in &manifest.files {
-        let path = dir.join(&f.name);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(ExportError::Changed { file: f.name.clone(), why: "missing" });
-            }
-            Err(e) => return Err(ExportError::Io { path, source: e }),
-        };
-        if bytes.len() as u64 != f.bytes || renkei_crypto::sha256_hex(&bytes) != f.sha256 {
-            return Err(ExportError::Changed { file: f.name.clone(), why: "its SHA-256 is not the manifest's: the file was changed" });
-        }
-    }
     Ok(manifest)
+}
+
+/// The bytes of the file `f` names, once their size and SHA-256 are the manifest's.
+fn read_checked(dir: &Path, f: &FileEntry) -> Result<Vec<u8>, ExportError> {
+    let path = dir.join(&f.name);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ExportError::Changed { file: f.name.clone(), why: "missing" });
+        }
+        Err(e) => return Err(ExportError::Io { path, source: e }),
+    };
+    if bytes.len() as u64 != f.bytes || renkei_crypto::sha256_hex(&bytes) != f.sha256 {
+        return Err(ExportError::Changed { file: f.name.clone(), why: "its SHA-256 is not the manifest's: the file was changed" });
+    }
+    Ok(bytes)
 }
