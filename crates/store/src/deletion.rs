@@ -19,9 +19,9 @@ pub struct Deleted {
     pub rows: Vec<(&'static str, u64)>,
 }
 
-/// The platform's tables holding a tenant's rows, in the order they can be deleted.
-const PLATFORM_TABLES: [(&str, &str); 7] = [
-    ("sessions", "tenant_id"),
+/// The platform's tables holding a tenant's rows, in the order they can be deleted, after its
+/// sessions.
+const PLATFORM_TABLES: [(&str, &str); 6] = [
     ("accounts", "tenant_id"),
     ("api_keys", "tenant_id"),
     ("session_limits", "tenant_id"),
@@ -56,17 +56,13 @@ impl PlatformStore {
         let platform_rows = self
             .db
             .tx(Scope::Operator, move |tx| {
-                let mut counts = Vec::new();
+                // A session names its account; the tenant's are those of its accounts too.
+                let sessions = tx.execute(
+                    "DELETE FROM sessions WHERE tenant_id = ?1 OR account_id IN (SELECT id FROM accounts WHERE tenant_id = ?1)",
+                    args![t],
+                )?;
+                let mut counts = vec![("sessions", sessions)];
                 for (table, column) in PLATFORM_TABLES {
-                    if table == "sessions" {
-                        // A session names its account; the tenant's are those of its accounts too.
-                        let n = tx.execute(
-                            "DELETE FROM sessions WHERE tenant_id = ?1 OR account_id IN (SELECT id FROM accounts WHERE tenant_id = ?1)",
-                            args![t],
-                        )?;
-                        counts.push((table, n));
-                        continue;
-                    }
                     counts.push((table, tx.execute(&format!("DELETE FROM {table} WHERE {column} = ?1"), args![t])?));
                 }
                 let detail = format!("tenant={t} key_fingerprint={fp}");

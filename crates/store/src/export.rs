@@ -6,7 +6,7 @@
 
 use crate::db::{Location, Row, Scope, Value};
 use crate::platform::PlatformStore;
-use crate::tenant::export::cell;
+use crate::tenant::export::{cell, rows_of};
 use crate::tenant::import::{Statement, bad, int, opt_text, taken};
 use crate::tenant::{ExportedRows, TenantStore};
 use crate::{Result, StoreError, args};
@@ -102,7 +102,7 @@ impl PlatformStore {
                     .await?;
             }
         }
-        let count = |t: &'static Table| tables.iter().find(|e| e.table == t).map_or(0, |e| e.rows.len());
+        let count = |t: &'static Table| rows_of(tables, t).len();
         let detail = format!(
             "tenant={tenant} orgs={} staff={} audit_entries={}",
             count(&export::ORGS),
@@ -123,7 +123,7 @@ impl PlatformStore {
 
     /// The statements that write the platform's part of an export.
     fn import_statements(&self, dk: &DataKey, tables: &[ExportedRows]) -> Result<Vec<Statement>> {
-        let rows_of = |t: &'static Table| tables.iter().find(|e| e.table == t).map_or(&[][..], |e| &e.rows[..]);
+        let rows_of = |t: &'static Table| rows_of(tables, t);
         let text = |c: &str| Value::Text(c.to_owned());
         let tenant = dk.tenant().to_owned();
         let mut statements: Vec<Statement> = Vec::new();

@@ -17,6 +17,11 @@ pub struct ExportedRows {
     pub rows: Vec<Vec<String>>,
 }
 
+/// The rows of `table` among `tables` (none if it is not there).
+pub fn rows_of<'a>(tables: &'a [ExportedRows], table: &Table) -> &'a [Vec<String>] {
+    tables.iter().find(|e| e.table == table).map_or(&[][..], |e| &e.rows[..])
+}
+
 /// What a tenant store exports, and the copies whose 宛名番号 it could not name.
 pub struct TenantExport {
     pub tables: Vec<ExportedRows>,

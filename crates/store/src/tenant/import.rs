@@ -72,7 +72,7 @@ impl TenantStore {
     /// The statements that write the tenant store's part of an export (`tables`) into this
     /// store.
     pub(crate) fn import_statements(&self, tables: &[ExportedRows]) -> Result<Vec<Statement>> {
-        let rows_of = |t: &'static Table| tables.iter().find(|e| e.table == t).map_or(&[][..], |e| &e.rows[..]);
+        let rows_of = |t: &'static Table| super::export::rows_of(tables, t);
         let mut statements: Vec<Statement> = Vec::new();
         let tenant = text(self.tenant.as_str());
         let org = |t: &Table, line: usize, c: &str| OrgId::parse(c).map_err(|e| bad(t, line, e));

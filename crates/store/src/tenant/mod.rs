@@ -25,7 +25,7 @@ pub use answers::AnswerBasis;
 pub use approvals::{ApprovalPolicy, Decided};
 pub use bulk::{Bulk, CopyPreparer, LineResult, Loaded, PersonLine, PreparedCopy, Written};
 pub use copies::CopyVersion;
-pub use export::{ExportedRows, TenantExport};
+pub use export::{ExportedRows, TenantExport, rows_of};
 pub use in_house::InHouse;
 pub use marks::{HeldQuery, MarkView};
 pub use persons::Registration;
