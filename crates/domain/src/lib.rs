@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod approval;
+pub mod backup;
 pub mod bulk;
 pub mod copy;
 pub mod date;

@@ -32,6 +32,10 @@ const SECTIONS: &[(&str, &str)] = &[
         "`renkei serve` only: its listeners and timings. It also takes every `[platform]` key, which overrides `[platform]` for `serve`.",
     ),
     ("admin", "`renkei admin` only. It also takes every `[platform]` key, which overrides `[platform]` for `admin`."),
+    (
+        "backup",
+        "`renkei backup` and `renkei serve` (which backs up on a schedule once `backup_repository` is set): the repositories, their passwords' files and the generations kept. `renkei backup` also takes every `[platform]` key.",
+    ),
     ("hub", "`renkei hub` and its subcommands (`register-org`, `verify-key`, `resident-token`, each taking the keys it has)."),
 ];
 
@@ -148,9 +152,10 @@ pub fn apply(cmd: Command, config: &Config) -> Command {
         }
         sub
     };
-    cmd.mut_subcommand("serve", |c| set(set(c, "platform"), "serve"))
+    cmd.mut_subcommand("serve", |c| set(set(set(c, "platform"), "serve"), "backup"))
         .mut_subcommand("admin", |c| set(set(c, "platform"), "admin"))
         .mut_subcommand("import", |c| set(c, "platform"))
+        .mut_subcommand("backup", |c| set(set(c, "platform"), "backup"))
         .mut_subcommand("audit", |c| set(c, "platform"))
         .mut_subcommand("unify-registry", |c| set(c, "platform"))
         // The retention is serve's setting; `retention run` reads it from there.
@@ -313,6 +318,7 @@ pub fn reference(cmd: &Command) -> String {
          ```\n",
     );
     let platform: Vec<String> = keys(cmd, "platform").into_iter().filter_map(key_of).collect();
+    let backup: Vec<String> = keys(cmd, "backup").into_iter().filter_map(key_of).collect();
     for (section, about) in SECTIONS {
         out.push_str(&format!(
             "\n## [{section}]\n\n{about}\n\n| key | type | default | environment | what it is |\n|---|---|---|---|---|\n"
@@ -320,7 +326,11 @@ pub fn reference(cmd: &Command) -> String {
         for arg in keys(cmd, section) {
             let Some(key) = key_of(arg) else { continue };
             // The platform's keys are listed once, under [platform].
-            if matches!(*section, "serve" | "admin") && platform.contains(&key) {
+            if matches!(*section, "serve" | "admin" | "backup") && platform.contains(&key) {
+                continue;
+            }
+            // And the backups' keys under [backup].
+            if *section == "serve" && backup.contains(&key) {
                 continue;
             }
             let default = arg.get_default_values().iter().map(|v| v.to_string_lossy().into_owned()).collect::<Vec<_>>().join(", ");

@@ -10,6 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
 mod audit;
+mod backup;
 mod bench;
 mod config;
 mod demo;
@@ -65,6 +66,8 @@ enum Cmd {
     Gaiji(gaiji::GaijiArgs),
     /// Write a whole tenant's data as CSV files with a signed manifest, or check such an export.
     Export(export::ExportArgs),
+    /// Back up the platform into restic-format repositories, list, forget, drill and restore.
+    Backup(backup::BackupArgs),
     /// Purge linkage records older than each tenant's retention (保存期間); `serve` does it daily.
     Retention {
         #[command(subcommand)]
@@ -188,6 +191,15 @@ struct ServeArgs {
     platform: PlatformArgs,
     #[command(flatten)]
     retention: retention::RetentionArgs,
+    #[command(flatten)]
+    backup: backup::BackupSettings,
+    /// Seconds between scheduled backups, once --backup-repository is set; each is followed by
+    /// forgetting the generations the policy no longer keeps.
+    #[arg(long, env = "RENKEI_BACKUP_EVERY_SECS", default_value_t = 86_400)]
+    backup_every_secs: u64,
+    /// Seconds between scheduled restore drills of the newest generation (0: none).
+    #[arg(long, env = "RENKEI_DRILL_EVERY_SECS", default_value_t = 7 * 86_400)]
+    drill_every_secs: u64,
     /// Listener for client systems (TLS).
     #[arg(long, env = "RENKEI_INTERNAL_LISTEN", default_value = "127.0.0.1:8443")]
     internal_listen: String,
@@ -358,7 +370,10 @@ fn main() -> ExitCode {
 }
 
 fn init_logs(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RENKEI_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // rustic's own log lines (backups) run over many lines with advice for rustic's users; the
+    // errors renkei reports from it say what failed in one line.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RENKEI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},rustic_core=off,rustic_backend=off")));
     // Colours only on a terminal: a log file or a log collector gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -396,6 +411,10 @@ async fn dispatch(cmd: Cmd, config_file: Option<PathBuf>) -> Result<ExitCode> {
         Cmd::Export(a) => {
             init_logs("warn");
             export::run(a).await.map(|_| ExitCode::SUCCESS)
+        }
+        Cmd::Backup(a) => {
+            init_logs("warn");
+            backup::run(a).await.map(|_| ExitCode::SUCCESS)
         }
         Cmd::Retention { cmd: RetentionCmd::Run(a) } => {
             init_logs("warn");
@@ -452,6 +471,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
     // Where the data would go, before anything else is read or made.
     a.platform.db.place("the platform's store")?;
     let retention = a.retention.retention()?;
+    let backups = a.backup.configured().then(|| a.backup.config(&a.platform.db.allowed_countries)).transpose()?;
     let tls = a.platform.tls.load()?;
     let mut setup = a.platform.setup(Duration::from_secs(a.query_deadline_secs))?;
     setup.claim_lease = Duration::from_secs(a.claim_lease_secs.max(1));
@@ -462,6 +482,14 @@ async fn serve(a: ServeArgs) -> Result<()> {
     let (network, na) = run::bind(&a.network_listen).await?;
     let (tx, shutdown) = run::Shutdown::new();
     let p = run::start_platform(&setup, &tls, run::PlatformListeners { internal, network }, shutdown.clone()).await?;
+    if let Some(config) = backups {
+        let schedule = renkei_ops::backup::Schedule {
+            backup_every: Duration::from_secs(a.backup_every_secs.max(60)),
+            drill_every: (a.drill_every_secs > 0).then(|| Duration::from_secs(a.drill_every_secs.max(60))),
+        };
+        let job = renkei_ops::backup::run_scheduled(p.platform.clone(), setup.master.clone(), config, schedule, shutdown.clone().wait());
+        shutdown.spawn(job);
+    }
     shutdown.spawn(renkei_server::retention::run(p, retention, shutdown.clone().wait()));
     tracing::info!(internal = %ia, network = %na, "platform serving");
     println!("renkei serve: internal https://{ia}  network https://{na}");

@@ -12,7 +12,9 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod backups;
 pub mod consortia;
+pub mod content;
 pub mod db;
 pub mod deletion;
 pub mod export;
@@ -23,6 +25,7 @@ mod pg;
 mod pg_tls;
 pub mod platform;
 pub mod session_limits;
+pub mod snapshot;
 pub mod sqlite;
 pub mod tenant;
 pub mod testing;

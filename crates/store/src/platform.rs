@@ -23,6 +23,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 5, sql: include_str!("../migrations/sqlite/platform/005_session_limits.sql") },
     Migration { version: 6, sql: include_str!("../migrations/sqlite/platform/006_consortia.sql") },
     Migration { version: 7, sql: include_str!("../migrations/sqlite/platform/007_imported_checkpoints.sql") },
+    Migration { version: 8, sql: include_str!("../migrations/sqlite/platform/008_backups.sql") },
 ];
 
 /// On PostgreSQL one schema holds the platform tables and every tenant's tables; each has
@@ -43,6 +44,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 13, sql: include_str!("../migrations/postgres/platform/013_record_purges.sql") },
     Migration { version: 14, sql: include_str!("../migrations/postgres/platform/014_gaiji.sql") },
     Migration { version: 15, sql: include_str!("../migrations/postgres/platform/015_imported_checkpoints.sql") },
+    Migration { version: 16, sql: include_str!("../migrations/postgres/platform/016_backups.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
@@ -72,6 +74,8 @@ const ROW_SECURITY: &[RowSecurity] = &[
     RowSecurity { version: 12, table: "consortium_tenants", rows: Rows::Written },
     RowSecurity { version: 13, table: "record_purges", rows: Rows::Tenant },
     RowSecurity { version: 14, table: "gaiji", rows: Rows::Tenant },
+    RowSecurity { version: 16, table: "backup_runs", rows: Rows::Written },
+    RowSecurity { version: 16, table: "restore_drills", rows: Rows::Written },
 ];
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {
@@ -467,6 +471,13 @@ impl PlatformStore {
     pub async fn audit(&self, tenant: &TenantId, actor: &str, action: &str, detail: &str) -> Result<()> {
         let (tenant, actor, action, detail) = (tenant.to_string(), actor.to_owned(), action.to_owned(), detail.to_owned());
         self.db.tx(Scope::Tenant(tenant.clone()), move |tx| audit(tx, &tenant, &actor, &action, &detail)).await
+    }
+
+    /// Writes one audit entry on the platform's own chain: an operator's act on the platform
+    /// as a whole (a backup, a drill). `detail` must name no personal data.
+    pub async fn audit_platform(&self, actor: &str, action: &str, detail: &str) -> Result<()> {
+        let (actor, action, detail) = (actor.to_owned(), action.to_owned(), detail.to_owned());
+        self.db.tx(Scope::Operator, move |tx| audit(tx, "", &actor, &action, &detail)).await
     }
 
     /// Writes `event` to `tenant`'s audit chain in a transaction of its own: a person's act on

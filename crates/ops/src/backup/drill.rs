@@ -1,0 +1,236 @@
+//! リストア訓練 (restore drills) and restores: a generation restored from the repositories into a
+//! scratch place (a drill) or a new data directory (a restore), its stores opened with the key
+//! store of the same run, and every tenant's content hash recomputed and compared with the
+//! one its backup recorded. A tenant whose key was destroyed since (deleted) cannot be read:
+//! the drill says so, and counts it as it should be.
+
+use super::{BackupConfig, BackupError, DATA_PATH, KEYS_PATH, blocking, copy_tree, io, list};
+use renkei_crypto::datakey::MasterKey;
+use renkei_domain::TenantId;
+use renkei_domain::backup::{self, Manifest, TenantFinding};
+use renkei_store::backups::Drill;
+use renkei_store::platform::PlatformStore;
+use renkei_store::{Location, StoreError};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// One tenant's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantResult {
+    pub tenant: String,
+    pub finding: TenantFinding,
+}
+
+/// What a drill found.
+#[derive(Debug, Clone)]
+pub struct DrillReport {
+    pub id: String,
+    /// The data and key snapshots restored.
+    pub data_snapshot: String,
+    pub key_snapshot: String,
+    /// When the generation was taken (its manifest's `taken_at`).
+    pub taken_at: String,
+    pub tenants: Vec<TenantResult>,
+    /// Files of the manifest missing or of another size after the restore.
+    pub files_wrong: Vec<String>,
+    pub seconds: f64,
+}
+
+impl DrillReport {
+    pub fn ok(&self) -> bool {
+        self.files_wrong.is_empty() && self.tenants.iter().all(|t| t.finding.passes())
+    }
+}
+
+/// Restores generation `snapshot` (a data snapshot's id or its prefix; the newest if `None`)
+/// with its run's key snapshot into `dest`: the data directory's files and `keys.sqlite`. The
+/// manifest it carried, and the snapshots' ids.
+async fn restore_generation(config: &BackupConfig, snapshot: Option<&str>, dest: &Path) -> Result<(Manifest, String, String), BackupError> {
+    let generations = list(config).await?;
+    let generation = match snapshot {
+        None => generations.last(),
+        Some(prefix) => {
+            let mut found = generations.iter().filter(|g| g.data.id.starts_with(prefix));
+            match (found.next(), found.next()) {
+                (Some(g), None) => Some(g),
+                (Some(_), Some(_)) => {
+                    return Err(BackupError::Snapshot {
+                        snapshot: prefix.into(),
+                        why: "names more than one snapshot; give more of its id".into(),
+                    });
+                }
+                (None, _) => None,
+            }
+        }
+    };
+    let Some(generation) = generation.cloned() else {
+        let why = if snapshot.is_some() { "no such snapshot in the data repository" } else { "the data repository holds no snapshot" };
+        return Err(BackupError::Snapshot { snapshot: snapshot.unwrap_or("latest").into(), why: why.into() });
+    };
+    let Some(keys) = generation.keys.clone() else {
+        return Err(BackupError::Snapshot {
+            snapshot: generation.data.id.clone(),
+            why: "the key repository holds no snapshot of its run, so its data cannot be opened".into(),
+        });
+    };
+    let staging = dest.with_extension("restoring");
+    let (c, (data_id, keys_id), s) = (config.clone(), (generation.data.id.clone(), keys.id.clone()), staging.clone());
+    blocking(move || {
+        c.data.verify(&data_id)?;
+        c.keys.verify(&keys_id)?;
+        c.data.restore(&data_id, &s.join("d"))?;
+        c.keys.restore(&keys_id, &s.join("k"))
+    })
+    .await?;
+    let restored = |p: &str| staging.join(p.trim_start_matches('/'));
+    let manifest_path = restored(&format!("d{DATA_PATH}")).join(backup::MANIFEST);
+    let manifest: Manifest = std::fs::read(&manifest_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or_else(|| {
+        BackupError::Snapshot { snapshot: generation.data.id.clone(), why: format!("holds no readable {}", backup::MANIFEST) }
+    })?;
+    copy_tree(&restored(&format!("d{DATA_PATH}")), dest)?;
+    copy_tree(&restored(&format!("k{KEYS_PATH}")), dest)?;
+    std::fs::remove_file(dest.join(backup::MANIFEST)).map_err(io(dest))?;
+    std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    Ok((manifest, generation.data.id, keys.id))
+}
+
+/// Restores a generation into a scratch place, opens it with `master` and its key store, and
+/// compares every tenant's content hash; recorded and audited as `actor`. A drill that finds a
+/// difference returns its report (not an error): `ok()` says whether it passed.
+pub async fn drill(
+    platform: &PlatformStore,
+    master: &MasterKey,
+    config: &BackupConfig,
+    snapshot: Option<&str>,
+    actor: &str,
+) -> Result<DrillReport, BackupError> {
+    let started = (Instant::now(), renkei_store::now_unix());
+    let scratch = super::scratch(platform, "drill")?;
+    let dir = scratch.path().join("platform");
+    let (manifest, data_snapshot, key_snapshot) = match restore_generation(config, snapshot, &dir).await {
+        Ok(r) => r,
+        Err(e) => {
+            // A generation that cannot be restored is the finding a drill exists for.
+            let record = Drill {
+                id: uuid::Uuid::now_v7().to_string(),
+                started_at: started.1,
+                finished_at: renkei_store::now_unix(),
+                ok: false,
+                data_snapshot: snapshot.unwrap_or("latest").to_owned(),
+                tenants: 0,
+                passed: 0,
+                detail: e.to_string(),
+            };
+            platform.record_drill(&record, actor).await?;
+            return Err(e);
+        }
+    };
+    let files_wrong = manifest
+        .files
+        .iter()
+        .filter(|f| std::fs::metadata(dir.join(&f.path)).map(|m| m.len()).ok() != Some(f.bytes))
+        .map(|f| f.path.clone())
+        .collect();
+    let restored = PlatformStore::open(&Location::Dir(dir.clone())).await?;
+    let mut tenants = Vec::new();
+    for entry in &manifest.tenants {
+        tenants.push(TenantResult {
+            tenant: entry.tenant.clone(),
+            finding: check_tenant(&restored, master, &entry.tenant, &entry.content_hash).await,
+        });
+    }
+    drop(restored);
+    let report = DrillReport {
+        id: uuid::Uuid::now_v7().to_string(),
+        data_snapshot,
+        key_snapshot,
+        taken_at: manifest.taken_at,
+        tenants,
+        files_wrong,
+        seconds: started.0.elapsed().as_secs_f64(),
+    };
+    let failing: Vec<String> = report
+        .tenants
+        .iter()
+        .filter(|t| !t.finding.passes())
+        .map(|t| format!("{}: {}", t.tenant, t.finding.describe()))
+        .chain(report.files_wrong.iter().map(|f| format!("{f}: missing or of another size")))
+        .collect();
+    let record = Drill {
+        id: report.id.clone(),
+        started_at: started.1,
+        finished_at: renkei_store::now_unix(),
+        ok: report.ok(),
+        data_snapshot: report.data_snapshot.clone(),
+        tenants: report.tenants.len() as i64,
+        passed: report.tenants.iter().filter(|t| t.finding.passes()).count() as i64,
+        detail: failing.join("; "),
+    };
+    platform.record_drill(&record, actor).await?;
+    Ok(report)
+}
+
+async fn check_tenant(store: &PlatformStore, master: &MasterKey, tenant: &str, recorded: &str) -> TenantFinding {
+    let Ok(id) = TenantId::parse(tenant) else { return TenantFinding::Unreadable("not a tenant id".into()) };
+    match store.content_hash(master, &id).await {
+        Ok(h) => TenantFinding::compare(recorded, &h),
+        Err(StoreError::KeyDestroyed { .. }) => TenantFinding::Shredded,
+        Err(StoreError::NotFound(what)) => TenantFinding::Unreadable(format!("{what} not found")),
+        Err(e) => TenantFinding::Unreadable(e.to_string()),
+    }
+}
+
+/// What a restore put in place.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    pub data_snapshot: String,
+    pub key_snapshot: String,
+    pub taken_at: String,
+    pub dir: PathBuf,
+    /// Tenants whose key was destroyed: restored, but unreadable for good.
+    pub shredded: Vec<String>,
+    pub tenants: usize,
+}
+
+/// Restores generation `snapshot` (the newest if `None`) as a whole platform into `dest`, a new
+/// data directory, to be served with the platform's master key; checked as a drill checks.
+/// `dest` must not exist; nothing is left there if the restore fails.
+pub async fn restore(master: &MasterKey, config: &BackupConfig, snapshot: Option<&str>, dest: &Path) -> Result<Restored, BackupError> {
+    if dest.exists() {
+        return Err(BackupError::Io {
+            path: dest.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "a restore goes into a new directory"),
+        });
+    }
+    let result = async {
+        let (manifest, data_snapshot, key_snapshot) = restore_generation(config, snapshot, dest).await?;
+        let store = PlatformStore::open(&Location::Dir(dest.to_path_buf())).await?;
+        let mut shredded = Vec::new();
+        for entry in &manifest.tenants {
+            match check_tenant(&store, master, &entry.tenant, &entry.content_hash).await {
+                TenantFinding::Same => {}
+                TenantFinding::Shredded => shredded.push(entry.tenant.clone()),
+                other => {
+                    return Err(BackupError::Snapshot {
+                        snapshot: data_snapshot.clone(),
+                        why: format!("tenant {}: {}", entry.tenant, other.describe()),
+                    });
+                }
+            }
+        }
+        Ok(Restored {
+            data_snapshot,
+            key_snapshot,
+            taken_at: manifest.taken_at,
+            dir: dest.to_path_buf(),
+            shredded,
+            tenants: manifest.tenants.len(),
+        })
+    }
+    .await;
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(dest);
+        let _ = std::fs::remove_dir_all(dest.with_extension("restoring"));
+    }
+    result
+}

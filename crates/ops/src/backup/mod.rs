@@ -1,0 +1,259 @@
+//! バックアップ: a platform's stores backed up into restic-format repositories, kept by a
+//! generations policy, and proved by restore drills (`drill`).
+//!
+//! A run copies every store consistently while the service goes on (`store::snapshot`), hashes
+//! each tenant's data on the copy (`store::content`), and writes two snapshots: the data
+//! (platform and tenants' files, with the manifest of `domain::backup`) into the data
+//! repository, and the key store into a repository of its own, with its own password. Keys and
+//! data never share a repository, so a tenant's key destroyed in the key repository (see
+//! `shred`) leaves its data in every data snapshot unreadable.
+
+mod drill;
+mod repo;
+mod schedule;
+
+pub use drill::{DrillReport, Restored, TenantResult, drill, restore};
+pub use repo::{Repo, Snapshot};
+pub use schedule::{Schedule, run_scheduled};
+
+use chrono::{DateTime, Utc};
+use renkei_crypto::datakey::MasterKey;
+use renkei_domain::backup::{self, FileEntry, KeepPolicy, Manifest, TenantEntry};
+use renkei_store::backups::BackupRun;
+use renkei_store::platform::PlatformStore;
+use renkei_store::{Location, StoreError};
+use std::path::{Path, PathBuf};
+
+/// Why a backup, a listing, a drill or a restore failed. Never a personal value: repositories,
+/// snapshots, files and tenants are named, nothing else.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("backup repository {0}: the password does not open it")]
+    Password(String),
+    #[error("backup repository {repository}: cannot {what} it: {why}")]
+    Repository { repository: String, what: &'static str, why: String },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("snapshot {snapshot}: {why}")]
+    Snapshot { snapshot: String, why: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the backup stopped: {0}")]
+    Stopped(String),
+}
+
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
+    move |source| BackupError::Io { path: path.to_path_buf(), source }
+}
+
+/// Where backups go and how long they stay.
+#[derive(Clone)]
+pub struct BackupConfig {
+    /// The data repository.
+    pub data: Repo,
+    /// The key store's repository.
+    pub keys: Repo,
+    pub keep: KeepPolicy,
+}
+
+/// The snapshot paths renkei writes: restic restores a snapshot under them.
+pub const DATA_PATH: &str = "/renkei/data";
+pub const KEYS_PATH: &str = "/renkei/keys";
+
+/// What a run wrote.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub run: String,
+    pub data: Snapshot,
+    pub keys: Snapshot,
+    pub manifest: Manifest,
+    /// Repositories made by this run (the first into each).
+    pub made: Vec<String>,
+}
+
+/// Runs a blocking repository call off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, BackupError> + Send + 'static) -> Result<T, BackupError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| BackupError::Stopped(e.to_string()))?
+}
+
+/// A scratch directory, readable by the operator alone, beside the data (on its disk, which
+/// the operator sized for it); removed when dropped.
+pub(crate) fn scratch(platform: &PlatformStore, what: &str) -> Result<tempfile::TempDir, BackupError> {
+    let dir = match platform.location() {
+        Location::Dir(d) => d.clone(),
+        Location::Postgres { .. } => std::env::temp_dir(),
+    };
+    tempfile::Builder::new().prefix(&format!(".renkei-{what}-")).tempdir_in(&dir).map_err(io(&dir))
+}
+
+/// Backs up the platform of `platform` as of `at` (now, but for tests); recorded and audited
+/// as `actor` whether it succeeds or not. A run that fails leaves the repositories' earlier
+/// snapshots as they were: a snapshot exists only once all it needs was written.
+pub async fn run(
+    platform: &PlatformStore,
+    master: &MasterKey,
+    config: &BackupConfig,
+    at: DateTime<Utc>,
+    actor: &str,
+) -> Result<RunReport, BackupError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let started = renkei_store::now_unix();
+    let result = run_inner(platform, master, config, &id, at).await;
+    let record = match &result {
+        Ok(r) => BackupRun {
+            id: id.clone(),
+            started_at: started,
+            finished_at: renkei_store::now_unix(),
+            ok: true,
+            data_snapshot: r.data.id.clone(),
+            key_snapshot: r.keys.id.clone(),
+            tenants: r.manifest.tenants.len() as i64,
+            bytes: (r.data.bytes + r.keys.bytes) as i64,
+            added_bytes: (r.data.added_bytes + r.keys.added_bytes) as i64,
+            detail: String::new(),
+        },
+        Err(e) => BackupRun {
+            id: id.clone(),
+            started_at: started,
+            finished_at: renkei_store::now_unix(),
+            ok: false,
+            data_snapshot: String::new(),
+            key_snapshot: String::new(),
+            tenants: 0,
+            bytes: 0,
+            added_bytes: 0,
+            detail: e.to_string(),
+        },
+    };
+    platform.record_backup(&record, actor).await?;
+    result
+}
+
+async fn run_inner(
+    platform: &PlatformStore,
+    master: &MasterKey,
+    config: &BackupConfig,
+    id: &str,
+    at: DateTime<Utc>,
+) -> Result<RunReport, BackupError> {
+    let scratch = scratch(platform, "backup")?;
+    let data_dir = scratch.path().join("data");
+    let keys_dir = scratch.path().join("keys");
+    let copied = platform.copy_data(&data_dir).await?;
+    platform.copy_keys(&keys_dir).await?;
+    let tenants = hash_tenants(&data_dir, &keys_dir, &scratch.path().join("open"), master).await?;
+    let manifest = Manifest {
+        format: backup::FORMAT.into(),
+        version: backup::VERSION,
+        run: id.to_owned(),
+        taken_at: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        backend: "sqlite".into(),
+        files: copied.into_iter().map(|f| FileEntry { path: f.path, bytes: f.bytes }).collect(),
+        tenants,
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| BackupError::Stopped(e.to_string()))?;
+    let manifest_path = data_dir.join(backup::MANIFEST);
+    std::fs::write(&manifest_path, json).map_err(io(&manifest_path))?;
+
+    let (config, id_tag) = (config.clone(), format!("run={id}"));
+    let (data, keys, made) = blocking(move || {
+        // Both repositories open (or are made) before either is written: a wrong password or a
+        // missing repository leaves no data snapshot without its keys.
+        let mut made = Vec::new();
+        for repo in [&config.data, &config.keys] {
+            if repo.init_if_new()? {
+                made.push(repo.name.clone());
+            }
+            repo.open()?;
+        }
+        let data = config.data.backup(&data_dir, DATA_PATH, &["renkei".into(), "data".into(), id_tag.clone()], at)?;
+        let keys = config.keys.backup(&keys_dir, KEYS_PATH, &["renkei".into(), "keys".into(), id_tag], at)?;
+        Ok((data, keys, made))
+    })
+    .await?;
+    drop(scratch);
+    Ok(RunReport { run: id.to_owned(), data, keys, manifest, made })
+}
+
+/// Each tenant's content hash on a copy of the copies (opening a store writes to it, and the
+/// copies must be backed up as they were taken): empty for a tenant whose key is destroyed.
+pub(crate) async fn hash_tenants(data: &Path, keys: &Path, open: &Path, master: &MasterKey) -> Result<Vec<TenantEntry>, BackupError> {
+    copy_tree(data, open)?;
+    copy_tree(keys, open)?;
+    let store = PlatformStore::open(&Location::Dir(open.to_path_buf())).await?;
+    let mut out = Vec::new();
+    for t in store.tenants().await? {
+        let content_hash = match store.content_hash(master, &t.id).await {
+            Ok(h) => h,
+            Err(StoreError::KeyDestroyed { .. }) => String::new(),
+            Err(e) => return Err(e.into()),
+        };
+        out.push(TenantEntry { tenant: t.id.to_string(), content_hash });
+    }
+    Ok(out)
+}
+
+/// Copies the files under `from` into `to`, keeping their paths.
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), BackupError> {
+    std::fs::create_dir_all(to).map_err(io(to))?;
+    for entry in std::fs::read_dir(from).map_err(io(from))? {
+        let entry = entry.map_err(io(from))?;
+        let (src, dest) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type().map_err(io(&src))?.is_dir() {
+            copy_tree(&src, &dest)?;
+        } else {
+            std::fs::copy(&src, &dest).map_err(io(&dest))?;
+        }
+    }
+    Ok(())
+}
+
+/// A data snapshot and the key snapshot of the same run, as `list` pairs them.
+#[derive(Debug, Clone)]
+pub struct Generation {
+    pub data: Snapshot,
+    /// `None`: the key repository holds no snapshot of this run.
+    pub keys: Option<Snapshot>,
+}
+
+/// Every generation, oldest first.
+pub async fn list(config: &BackupConfig) -> Result<Vec<Generation>, BackupError> {
+    let config = config.clone();
+    blocking(move || {
+        let data = config.data.snapshots()?;
+        let keys = config.keys.snapshots()?;
+        Ok(data
+            .into_iter()
+            .map(|d| {
+                let run = d.tag("run").map(str::to_owned);
+                let keys = keys.iter().find(|k| run.is_some() && k.tag("run") == run.as_deref()).cloned();
+                Generation { data: d, keys }
+            })
+            .collect())
+    })
+    .await
+}
+
+/// What `forget` removed.
+#[derive(Debug, Clone, Default)]
+pub struct Forgotten {
+    pub data: Vec<String>,
+    pub keys: Vec<String>,
+}
+
+/// Forgets, in both repositories, the snapshots the generations policy no longer keeps as of
+/// `now`, and prunes their data; audited as `actor`.
+pub async fn forget(platform: &PlatformStore, config: &BackupConfig, now: DateTime<Utc>, actor: &str) -> Result<Forgotten, BackupError> {
+    let c = config.clone();
+    let forgotten = blocking(move || Ok(Forgotten { data: c.data.forget(&c.keep, now)?, keys: c.keys.forget(&c.keep, now)? })).await?;
+    let detail = format!(
+        "data={} keys={} policy=daily:{},weekly:{},monthly:{}",
+        forgotten.data.len(),
+        forgotten.keys.len(),
+        config.keep.daily,
+        config.keep.weekly,
+        config.keep.monthly
+    );
+    platform.audit_platform(actor, "backup.forget", &detail).await?;
+    Ok(forgotten)
+}

@@ -1,0 +1,80 @@
+//! Backups and drills on a schedule, inside `serve`: each is due once the last one recorded in
+//! the platform's database (successful or not) is older than its interval, so a restart neither
+//! skips one nor runs one twice. A failure is recorded, audited and logged, and tried again at
+//! the next interval; it never stops the service.
+
+use super::{BackupConfig, drill, forget, run};
+use renkei_crypto::datakey::MasterKey;
+use renkei_store::platform::PlatformStore;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the schedule looks whether something is due.
+const LOOK_EVERY: Duration = Duration::from_secs(60);
+
+/// The intervals of the schedule.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub backup_every: Duration,
+    /// `None`: no scheduled drills.
+    pub drill_every: Option<Duration>,
+}
+
+fn due(last: Option<i64>, every: Duration, now: i64) -> bool {
+    last.is_none_or(|at| now - at >= i64::try_from(every.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Runs the schedule until `stop` resolves.
+pub async fn run_scheduled(
+    platform: PlatformStore,
+    master: Arc<MasterKey>,
+    config: BackupConfig,
+    schedule: Schedule,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    loop {
+        if let Err(e) = once(&platform, &master, &config, schedule).await {
+            tracing::error!(error = %e, "a scheduled backup or drill failed; it is recorded and tried again at its next interval");
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(LOOK_EVERY) => {}
+        }
+    }
+}
+
+async fn once(platform: &PlatformStore, master: &MasterKey, config: &BackupConfig, schedule: Schedule) -> Result<(), super::BackupError> {
+    let now = renkei_store::now_unix();
+    let last_backup = platform.backup_runs(1).await?.first().map(|r| r.started_at);
+    if due(last_backup, schedule.backup_every, now) {
+        let r = run(platform, master, config, chrono::Utc::now(), "backup-schedule").await?;
+        tracing::info!(run = %r.run, data = %r.data.id, keys = %r.keys.id, "backup done");
+        forget(platform, config, chrono::Utc::now(), "backup-schedule").await?;
+    }
+    if let Some(every) = schedule.drill_every {
+        let last_drill = platform.drills(1).await?.first().map(|d| d.started_at);
+        if due(last_drill, every, now) && !platform.backup_runs(1).await?.is_empty() {
+            let r = drill(platform, master, config, None, "backup-schedule").await?;
+            if r.ok() {
+                tracing::info!(snapshot = %r.data_snapshot, tenants = r.tenants.len(), "restore drill passed");
+            } else {
+                tracing::error!(snapshot = %r.data_snapshot, "restore drill FAILED; see `renkei backup drill`");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backup_is_due_when_none_was_made_or_the_last_is_an_interval_old() {
+        let day = Duration::from_secs(86_400);
+        assert!(due(None, day, 1_000_000));
+        assert!(!due(Some(1_000_000 - 3_600), day, 1_000_000));
+        assert!(due(Some(1_000_000 - 86_400), day, 1_000_000));
+    }
+}

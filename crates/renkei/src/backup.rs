@@ -1,0 +1,211 @@
+//! `renkei backup run|list|forget|drill|restore`: the platform's backups (`ops::backup`) from the
+//! command line, with the settings `serve` takes to run them on a schedule.
+
+use crate::run::PlatformAccess;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use renkei_domain::backup::KeepPolicy;
+use renkei_ops::backup::{self, BackupConfig, Repo};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// Where backups go, with what password, and how many generations stay.
+#[derive(Args, Clone, Default)]
+pub struct BackupSettings {
+    /// The data repository (restic format), a directory; made on the first backup.
+    #[arg(long, env = "RENKEI_BACKUP_REPOSITORY")]
+    pub backup_repository: Option<PathBuf>,
+    /// The file holding the data repository's password.
+    #[arg(long, env = "RENKEI_BACKUP_PASSWORD_FILE")]
+    pub backup_password_file: Option<PathBuf>,
+    /// The key store's repository (restic format), apart from the data's.
+    #[arg(long, env = "RENKEI_KEY_BACKUP_REPOSITORY")]
+    pub key_backup_repository: Option<PathBuf>,
+    /// The file holding the key repository's password, another than the data's.
+    #[arg(long, env = "RENKEI_KEY_BACKUP_PASSWORD_FILE")]
+    pub key_backup_password_file: Option<PathBuf>,
+    /// Where the repositories are (データ保管場所): COUNTRY or COUNTRY/REGION, as --data-location.
+    #[arg(long, env = "RENKEI_BACKUP_LOCATION", default_value = renkei_domain::location::DEFAULT_PLACE)]
+    pub backup_location: String,
+    /// Daily generations kept (世代管理).
+    #[arg(long, env = "RENKEI_BACKUP_KEEP_DAILY", default_value_t = KeepPolicy::default().daily)]
+    pub keep_daily: u32,
+    /// Weekly generations kept.
+    #[arg(long, env = "RENKEI_BACKUP_KEEP_WEEKLY", default_value_t = KeepPolicy::default().weekly)]
+    pub keep_weekly: u32,
+    /// Monthly generations kept.
+    #[arg(long, env = "RENKEI_BACKUP_KEEP_MONTHLY", default_value_t = KeepPolicy::default().monthly)]
+    pub keep_monthly: u32,
+}
+
+fn password(file: Option<&Path>, flag: &str) -> Result<Zeroizing<String>> {
+    let Some(file) = file else { bail!("{flag} is required: the file holding the repository's password") };
+    let text = Zeroizing::new(std::fs::read_to_string(file).with_context(|| format!("cannot read {flag} {}", file.display()))?);
+    let trimmed = Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned());
+    if trimmed.is_empty() {
+        bail!("{flag} {} is empty", file.display());
+    }
+    Ok(trimmed)
+}
+
+impl BackupSettings {
+    /// Whether backups are set up at all.
+    pub fn configured(&self) -> bool {
+        self.backup_repository.is_some()
+    }
+
+    /// The repositories and policy, once every setting is there and their place is allowed.
+    pub fn config(&self, allowed_countries: &str) -> Result<BackupConfig> {
+        use renkei_domain::location::{Place, check, parse_allowed};
+        let place = Place::parse(&self.backup_location).context("--backup-location")?;
+        check("the backup repositories", &place, &parse_allowed(allowed_countries).context("--allowed-countries")?)?;
+        let Some(data) = &self.backup_repository else { bail!("--backup-repository is required: the directory of the data repository") };
+        let Some(keys) = &self.key_backup_repository else {
+            bail!("--key-backup-repository is required: the key store is backed up into a repository of its own")
+        };
+        if data == keys {
+            bail!("--key-backup-repository must be another repository than --backup-repository: keys and data are kept apart");
+        }
+        let data_password = password(self.backup_password_file.as_deref(), "--backup-password-file")?;
+        let key_password = password(self.key_backup_password_file.as_deref(), "--key-backup-password-file")?;
+        if data_password == key_password {
+            bail!("the key repository's password must be another than the data repository's");
+        }
+        Ok(BackupConfig {
+            data: Repo::new(data, data_password),
+            keys: Repo::new(keys, key_password),
+            keep: KeepPolicy { daily: self.keep_daily, weekly: self.keep_weekly, monthly: self.keep_monthly },
+        })
+    }
+}
+
+#[derive(Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    platform: PlatformAccess,
+    #[command(flatten)]
+    settings: BackupSettings,
+    /// Who is acting, for the audit log.
+    #[arg(long, env = "RENKEI_ACTOR", default_value = "operator")]
+    actor: String,
+    #[command(subcommand)]
+    cmd: BackupCmd,
+}
+
+#[derive(Subcommand)]
+enum BackupCmd {
+    /// Back up every store now (the service may go on meanwhile).
+    Run {
+        /// The time the snapshot carries, RFC 3339 [default: now]; for tests of the policy.
+        #[arg(long, hide = true)]
+        at: Option<String>,
+    },
+    /// List the generations: each data snapshot with its run's key snapshot.
+    List,
+    /// Forget the generations the policy no longer keeps, and prune their data.
+    Forget {
+        /// Apply the policy as of this time, RFC 3339 [default: now]; for tests.
+        #[arg(long, hide = true)]
+        as_of: Option<String>,
+    },
+    /// Restore a generation into a scratch place and check every tenant's data against its
+    /// recorded content hash; exit 1 if any differs.
+    Drill {
+        /// The data snapshot (its id or a prefix) [default: the newest].
+        #[arg(long)]
+        snapshot: Option<String>,
+    },
+    /// Restore a generation as a whole platform into a new data directory.
+    Restore {
+        /// The data snapshot (its id or a prefix) [default: the newest].
+        #[arg(long)]
+        snapshot: Option<String>,
+        /// The new data directory; serve it with this platform's master key.
+        #[arg(long)]
+        to: PathBuf,
+    },
+}
+
+fn time(flag: &str, value: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>> {
+    match value {
+        None => Ok(chrono::Utc::now()),
+        Some(v) => Ok(chrono::DateTime::parse_from_rfc3339(v).with_context(|| format!("{flag} must be an RFC 3339 time"))?.to_utc()),
+    }
+}
+
+fn local(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub async fn run(a: BackupArgs) -> Result<()> {
+    let config = a.settings.config(&a.platform.db.allowed_countries)?;
+    let store = a.platform.store().await?;
+    if matches!(store.location(), renkei_store::Location::Postgres { .. }) {
+        bail!("the platform's store is on PostgreSQL: its backups are pgBackRest's (docs/operations.md)");
+    }
+    let master = a.platform.master_key()?;
+    match a.cmd {
+        BackupCmd::Run { at } => {
+            let r = backup::run(&store, &master, &config, time("--at", at.as_deref())?, &a.actor).await?;
+            for made in &r.made {
+                println!("made the repository {made}");
+            }
+            println!(
+                "backup {}: data snapshot {} ({} files, {} bytes, {} added), key snapshot {}; {} tenants hashed",
+                r.run,
+                short(&r.data.id),
+                r.manifest.files.len(),
+                r.data.bytes,
+                r.data.added_bytes,
+                short(&r.keys.id),
+                r.manifest.tenants.len()
+            );
+        }
+        BackupCmd::List => {
+            let generations = backup::list(&config).await?;
+            println!("data snapshot\tkey snapshot\ttaken at\tbytes");
+            for g in generations {
+                let keys = g.keys.as_ref().map_or("(none: cannot be opened)".to_owned(), |k| short(&k.id));
+                println!("{}\t{keys}\t{}\t{}", short(&g.data.id), local(g.data.time), g.data.bytes);
+            }
+        }
+        BackupCmd::Forget { as_of } => {
+            let f = backup::forget(&store, &config, time("--as-of", as_of.as_deref())?, &a.actor).await?;
+            println!("forgot {} data and {} key snapshots", f.data.len(), f.keys.len());
+        }
+        BackupCmd::Drill { snapshot } => {
+            let r = backup::drill(&store, &master, &config, snapshot.as_deref(), &a.actor).await?;
+            for t in &r.tenants {
+                println!("{}\t{}\t{}", t.tenant, if t.finding.passes() { "pass" } else { "FAIL" }, t.finding.describe());
+            }
+            for f in &r.files_wrong {
+                println!("{f}\tFAIL\tmissing or of another size than recorded");
+            }
+            let summary =
+                format!("snapshot {} taken {}, {} tenants, {:.1} s", short(&r.data_snapshot), r.taken_at, r.tenants.len(), r.seconds);
+            if !r.ok() {
+                bail!("the drill failed: {summary}");
+            }
+            println!("drill passed: {summary}");
+        }
+        BackupCmd::Restore { snapshot, to } => {
+            let r = backup::restore(&master, &config, snapshot.as_deref(), &to).await?;
+            println!(
+                "restored snapshot {} taken {} into {}: {} tenants, content hashes as recorded",
+                short(&r.data_snapshot),
+                r.taken_at,
+                r.dir.display(),
+                r.tenants
+            );
+            if !r.shredded.is_empty() {
+                println!("unreadable for good (data key destroyed): {}", r.shredded.join(", "));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A snapshot id as restic shows it: its first 8 hex digits.
+fn short(id: &str) -> String {
+    id.chars().take(8).collect()
+}

@@ -1,0 +1,224 @@
+//! Backups (`renkei backup run|list|forget|drill|restore`): restic-format repositories that
+//! restic itself checks and restores, data and keys in repositories of their own, taken while
+//! the platform serves; drills that recompute every tenant's content hash; a restored platform
+//! that serves queries; generations kept by the policy; a corrupted repository, a wrong password
+//! and a half-done run each a one-line error that leaves the earlier generations whole.
+
+mod common;
+
+use common::{Backend, Cluster, number};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repositories and their password files, under `dir`.
+struct Repos {
+    dir: PathBuf,
+}
+
+impl Repos {
+    fn new(dir: &Path) -> Repos {
+        std::fs::write(dir.join("data.pass"), "data-secret\n").expect("password file");
+        std::fs::write(dir.join("keys.pass"), "keys-secret\n").expect("password file");
+        Repos { dir: dir.to_path_buf() }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.join("data-repo")
+    }
+
+    fn keys(&self) -> PathBuf {
+        self.dir.join("keys-repo")
+    }
+
+    fn args(&self) -> Vec<String> {
+        let p = |s: &str| self.dir.join(s).display().to_string();
+        [
+            "--backup-repository",
+            &p("data-repo"),
+            "--backup-password-file",
+            &p("data.pass"),
+            "--key-backup-repository",
+            &p("keys-repo"),
+            "--key-backup-password-file",
+            &p("keys.pass"),
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+}
+
+/// `renkei backup --data-dir DATA REPOS… SUB…`: (exit code, stdout, stderr).
+fn backup(data_dir: &Path, repos: &Repos, sub: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_renkei"));
+    cmd.arg("backup").arg("--data-dir").arg(data_dir).args(repos.args()).args(sub).env_remove("RENKEI_CONFIG");
+    Cluster::output(cmd)
+}
+
+/// Debian's restic on `repo` with `password`: (exit code, stdout, stderr).
+fn restic(repo: &Path, password: &str, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new("restic");
+    cmd.arg("-r").arg(repo).args(args).env("RESTIC_PASSWORD", password).env("RESTIC_CACHE_DIR", repo.with_extension("cache"));
+    Cluster::output(cmd)
+}
+
+fn number_in(text: &str, before: &str) -> u64 {
+    let at = text.find(before).unwrap_or_else(|| panic!("{before:?} in {text}"));
+    text[..at].split(|c: char| !c.is_ascii_digit()).rfind(|s| !s.is_empty()).and_then(|n| n.parse().ok()).expect("a number")
+}
+
+#[tokio::test]
+async fn backups_of_a_serving_platform_are_restic_repositories_that_drill_and_restore_to_a_serving_platform() {
+    let mut c = Cluster::start_on(Backend::Sqlite).await;
+    assert_eq!(c.register("a-mayor", "A-77", &number(801)).await.0, 201);
+    assert_eq!(c.register("b-mayor", "B-88", &number(801)).await.0, 201);
+    assert_eq!(c.copy("b-mayor", "B-88", "TAX", "2026-04-01", json!({"income": 4321})).await.0, 200);
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A-77", "backup-1").await;
+    assert_eq!(s, 201, "{q}");
+    assert_eq!(c.wait_final("a-mayor", q["id"].as_str().expect("id")).await["state"], "answered");
+
+    let repos = Repos::new(c.dir.path());
+    let platform = c.path("platform");
+    // Taken while the platform serves: a copy lands during the backup.
+    let copying = c.copy("b-mayor", "B-88", "TAX", "2026-05-01", json!({"income": 1}));
+    let (code, said, err) = backup(&platform, &repos, &["run"]);
+    assert_eq!(copying.await.0, 200);
+    assert_eq!(code, 0, "{err}");
+    assert!(said.contains("made the repository") && said.contains("2 tenants hashed"), "{said}");
+
+    // restic itself checks both repositories, reading every pack.
+    for (repo, pass) in [(repos.data(), "data-secret"), (repos.keys(), "keys-secret")] {
+        let (code, out, err) = restic(&repo, pass, &["check", "--read-data"]);
+        assert_eq!(code, 0, "restic check {repo:?}: {out}{err}");
+        assert!(out.contains("no errors were found"), "{out}");
+    }
+    // Data and keys apart: restic restores each; no key in the data, no data in the keys.
+    let out = c.path("restic-restore");
+    let (code, _, err) = restic(&repos.data(), "data-secret", &["restore", "latest", "--target", out.to_str().expect("path")]);
+    assert_eq!(code, 0, "{err}");
+    let restored = out.join("renkei/data");
+    assert!(restored.join("platform.sqlite").is_file() && restored.join("tenants/tenant-b.sqlite").is_file());
+    assert!(!restored.join("keys.sqlite").exists() && !restored.join("master.key").exists(), "no key in the data repository");
+    let manifest: Value = serde_json::from_slice(&std::fs::read(restored.join("renkei-backup.json")).expect("manifest")).expect("JSON");
+    let hashes: Vec<&str> = manifest["tenants"].as_array().expect("tenants").iter().filter_map(|t| t["content_hash"].as_str()).collect();
+    assert_eq!(hashes.len(), 2, "{manifest}");
+    assert!(hashes.iter().all(|h| h.len() == 64), "{manifest}");
+    let keys_out = c.path("restic-keys");
+    let (code, _, err) = restic(&repos.keys(), "keys-secret", &["restore", "latest", "--target", keys_out.to_str().expect("path")]);
+    assert_eq!(code, 0, "{err}");
+    let key_files: Vec<_> = std::fs::read_dir(keys_out.join("renkei/keys")).expect("keys").flatten().map(|e| e.file_name()).collect();
+    assert_eq!(key_files, vec![std::ffi::OsString::from("keys.sqlite")]);
+    let (code, _, err) = restic(&repos.data(), "keys-secret", &["snapshots"]);
+    assert_ne!(code, 0, "each repository has its own password: {err}");
+
+    // A second backup is incremental: tenant-a's file, unchanged, adds nothing (restic's chunks
+    // average 1 MiB, so in files this small a change re-adds the whole file).
+    assert_eq!(c.copy("b-mayor", "B-88", "TAX", "2026-06-01", json!({"income": 2})).await.0, 200);
+    let (code, said, err) = backup(&platform, &repos, &["run"]);
+    assert_eq!(code, 0, "{err}");
+    let (read, added) = (number_in(&said, " bytes,"), number_in(&said, " added)"));
+    assert!(added * 4 < read * 3, "{said}");
+    let (code, list, err) = backup(&platform, &repos, &["list"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(list.lines().count(), 3, "a header and two generations: {list}");
+    assert!(!list.contains("none"), "each with its key snapshot: {list}");
+
+    // The drill restores the newest, opens it with its keys and finds every hash as recorded.
+    let (code, said, err) = backup(&platform, &repos, &["drill"]);
+    assert_eq!(code, 0, "{said}{err}");
+    assert!(said.contains("tenant-a\tpass") && said.contains("tenant-b\tpass") && said.contains("drill passed"), "{said}");
+    let first = list.lines().nth(1).and_then(|l| l.split('\t').next()).expect("the first generation").to_owned();
+    let (code, said, err) = backup(&platform, &repos, &["drill", "--snapshot", &first]);
+    assert_eq!(code, 0, "{said}{err}");
+    assert!(said.contains(&format!("snapshot {first}")), "{said}");
+    let mut audit = Command::new(env!("CARGO_BIN_EXE_renkei"));
+    audit.args(["admin", "--data-dir"]).arg(&platform).arg("audit");
+    let (_, audit, _) = Cluster::output(audit);
+    assert!(audit.contains("backup.run") && audit.contains("backup.drill"), "{audit}");
+
+    // Restored as a whole platform, it serves: the persons and copies of the backup are there.
+    let restored_dir = c.path("restored");
+    let (code, said, err) = backup(&platform, &repos, &["restore", "--to", restored_dir.to_str().expect("path")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(said.contains("2 tenants, content hashes as recorded"), "{said}");
+    let (code, _, err) = backup(&platform, &repos, &["restore", "--to", restored_dir.to_str().expect("path")]);
+    assert_eq!((code, err.lines().count()), (1, 1), "{err}");
+    c.kill_process(1);
+    // The master key is kept apart from every backup: the operator brings it.
+    std::fs::copy(platform.join("master.key"), restored_dir.join("master.key")).expect("master key");
+    std::fs::rename(&platform, c.path("platform.before")).expect("move aside");
+    std::fs::rename(&restored_dir, &platform).expect("restored in place");
+    c.start_process(1).await;
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A-77", "after-restore").await;
+    assert_eq!(s, 201, "{q}");
+    let done = c.wait_final("a-mayor", q["id"].as_str().expect("id")).await;
+    assert_eq!(done["state"], "answered", "{done}");
+    assert_eq!(done["answer"]["items"][0]["fields"]["income"], 2, "the copy of the newest generation answers: {done}");
+    let platform = c.path("platform.before");
+
+    // A wrong password: one line, nothing written.
+    std::fs::write(repos.dir.join("keys.pass"), "not-it\n").expect("password");
+    let (code, _, err) = backup(&platform, &repos, &["run"]);
+    assert_eq!((code, err.lines().count()), (1, 1), "{err}");
+    assert!(err.contains("keys-repo: the password does not open it"), "{err}");
+    std::fs::write(repos.dir.join("keys.pass"), "keys-secret\n").expect("password");
+    let (_, list_after, _) = backup(&platform, &repos, &["list"]);
+    assert_eq!(list_after, list, "the failed run left the generations as they were");
+
+    // A corrupted pack: the drill fails in one line, as restic's own check does.
+    let pack = std::fs::read_dir(repos.data().join("data"))
+        .expect("data dir")
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
+        .map(|e| e.path())
+        .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .expect("a pack file");
+    let mut bytes = std::fs::read(&pack).expect("pack");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&pack, bytes).expect("corrupt");
+    let (code, said, err) = backup(&platform, &repos, &["drill"]);
+    assert_eq!(code, 1, "{said}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let (code, out, err) = restic(&repos.data(), "data-secret", &["check", "--read-data"]);
+    assert_ne!(code, 0, "restic agrees: {out}{err}");
+    let (_, audit_after, _) = {
+        let mut a = Command::new(env!("CARGO_BIN_EXE_renkei"));
+        a.args(["admin", "--data-dir"]).arg(&platform).arg("audit");
+        Cluster::output(a)
+    };
+    assert!(audit_after.contains("backup.failed") && audit_after.contains("ok=false"), "failures are audited: {audit_after}");
+}
+
+#[tokio::test]
+async fn generations_are_kept_by_the_policy_and_forgotten_in_both_repositories() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("platform");
+    let mut create = Command::new(env!("CARGO_BIN_EXE_renkei"));
+    create.args(["admin", "--data-dir"]).arg(&data_dir).args(["tenant-create", "--id", "kou", "--name", "甲市"]);
+    assert_eq!(Cluster::output(create).0, 0);
+    let repos = Repos::new(dir.path());
+    // 2026-11-01 is a Sunday: one backup a day for eight days.
+    for day in 1..=8 {
+        let at = format!("2026-11-{day:02}T03:00:00Z");
+        let (code, _, err) = backup(&data_dir, &repos, &["run", "--at", &at]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_renkei"));
+    cmd.arg("backup").arg("--data-dir").arg(&data_dir).args(repos.args());
+    cmd.args(["--keep-daily", "3", "--keep-weekly", "2", "--keep-monthly", "0", "forget", "--as-of", "2026-11-08T12:00:00Z"]);
+    let (code, said, err) = Cluster::output(cmd);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(said.trim(), "forgot 4 data and 4 key snapshots", "{said}");
+    // Kept: the last three days, and the last of the week before (Sunday 1 November).
+    let (_, list, _) = backup(&data_dir, &repos, &["list"]);
+    let days: Vec<&str> = list.lines().skip(1).filter_map(|l| l.split('\t').nth(2)).map(|t| &t[..10]).collect();
+    assert_eq!(days, ["2026-11-01", "2026-11-06", "2026-11-07", "2026-11-08"], "{list}");
+    for (repo, pass) in [(repos.data(), "data-secret"), (repos.keys(), "keys-secret")] {
+        let (code, out, err) = restic(&repo, pass, &["check"]);
+        assert_eq!(code, 0, "{out}{err}");
+        let (_, json, _) = restic(&repo, pass, &["snapshots", "--json"]);
+        let snaps: Value = serde_json::from_str(&json).expect("restic's JSON");
+        assert_eq!(snaps.as_array().map(Vec::len), Some(4), "{json}");
+    }
+}
