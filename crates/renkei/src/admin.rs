@@ -125,6 +125,10 @@ enum AdminCmd {
         /// Where to write the disposal certificate (JSON, signed); the file must not exist.
         #[arg(long)]
         certificate: std::path::PathBuf,
+        /// The backups, once set up: the tenant's key is destroyed in every key backup too, and
+        /// the certificate lists the data generations still holding its ciphertext.
+        #[command(flatten)]
+        backups: crate::backup::BackupSettings,
     },
     /// List tenants and orgs.
     List,
@@ -147,8 +151,9 @@ pub async fn run(a: AdminArgs) -> Result<()> {
             store.create_tenant(&master()?, &id, &name, &a.actor).await?;
             println!("tenant {id} created");
         }
-        AdminCmd::TenantDelete { tenant, confirm, certificate } => {
-            crate::disposal::delete_tenant(&store, &master()?, &tenant, &confirm, &certificate, &a.actor).await?;
+        AdminCmd::TenantDelete { tenant, confirm, certificate, backups } => {
+            let backups = backups.configured().then(|| backups.config(&a.platform.db.allowed_countries)).transpose()?;
+            crate::disposal::delete_tenant(&store, &master()?, &tenant, &confirm, &certificate, &a.actor, backups.as_ref()).await?;
         }
         AdminCmd::OrgCreate { tenant, id, org_type, name, endpoint } => {
             let tenant = TenantId::parse(&tenant)?;

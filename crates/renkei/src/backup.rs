@@ -115,6 +115,12 @@ enum BackupCmd {
         #[arg(long)]
         snapshot: Option<String>,
     },
+    /// Destroy a deleted tenant's key in every key backup (what `admin tenant-delete` does; to
+    /// finish one that could not).
+    Shred {
+        #[arg(long)]
+        tenant: String,
+    },
     /// Restore a generation as a whole platform into a new data directory.
     Restore {
         /// The data snapshot (its id or a prefix) [default: the newest].
@@ -187,6 +193,15 @@ pub async fn run(a: BackupArgs) -> Result<()> {
                 bail!("the drill failed: {summary}");
             }
             println!("drill passed: {summary}");
+        }
+        BackupCmd::Shred { tenant } => {
+            let tenant = renkei_domain::TenantId::parse(&tenant).context("--tenant")?;
+            let fingerprint = match store.key_entry(&tenant).await? {
+                renkei_store::keys::KeyEntry::Destroyed { fingerprint, .. } => fingerprint,
+                _ => bail!("tenant {tenant}'s key is not destroyed: delete the tenant with `renkei admin tenant-delete`"),
+            };
+            let n = backup::shred_key_backups(&store, &config, &tenant, &fingerprint, &a.actor).await?;
+            println!("key of tenant {tenant} destroyed in {n} key backups");
         }
         BackupCmd::Restore { snapshot, to } => {
             let r = backup::restore(&master, &config, snapshot.as_deref(), &to).await?;

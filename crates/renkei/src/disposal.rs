@@ -8,11 +8,20 @@ use renkei_crypto::auditlog::CheckpointSigner;
 use renkei_crypto::datakey::{DataKey, MasterKey};
 use renkei_domain::TenantId;
 use renkei_domain::disposal::{self, Certificate};
+use renkei_ops::backup::{self, BackupConfig};
 use renkei_store::platform::PlatformStore;
 use std::io::Write;
 use std::path::Path;
 
-pub async fn delete_tenant(store: &PlatformStore, master: &MasterKey, tenant: &str, confirm: &str, path: &Path, actor: &str) -> Result<()> {
+pub async fn delete_tenant(
+    store: &PlatformStore,
+    master: &MasterKey,
+    tenant: &str,
+    confirm: &str,
+    path: &Path,
+    actor: &str,
+    backups: Option<&BackupConfig>,
+) -> Result<()> {
     if confirm != tenant {
         bail!("--confirm must repeat the tenant's id: a deletion cannot be undone");
     }
@@ -20,6 +29,10 @@ pub async fn delete_tenant(store: &PlatformStore, master: &MasterKey, tenant: &s
     let Some(hosted) = store.tenants().await?.into_iter().find(|t| t.id == tenant) else {
         bail!("tenant {tenant} is not hosted on this platform");
     };
+    // The repositories must open before anything is deleted.
+    if let Some(config) = backups {
+        backup::list(config).await.context("the backups cannot be read; nothing was deleted")?;
+    }
     let signer = CheckpointSigner::from_master(master)?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -29,6 +42,16 @@ pub async fn delete_tenant(store: &PlatformStore, master: &MasterKey, tenant: &s
     // Deleting needs no key: a throw-away one stands in for the tenant's own.
     let tenant_store = store.tenant_store(tenant.clone(), DataKey::generate(tenant.as_str())).await?;
     let deleted = store.delete_tenant(master, &tenant_store, actor).await?;
+    let fingerprint = deleted.fingerprint.clone().unwrap_or_default();
+    // What the backups hold, then the key destroyed in them; a failure of either is reported
+    // once the certificate of what was done is written.
+    let (holding, shredded) = match backups {
+        None => (Ok(Vec::new()), Ok(0)),
+        Some(config) => (
+            backup::generations_holding(config, &tenant).await,
+            backup::shred_key_backups(store, config, &tenant, &fingerprint, actor).await,
+        ),
+    };
     let mut certificate = Certificate {
         format: disposal::FORMAT.into(),
         tenant: tenant.to_string(),
@@ -36,10 +59,9 @@ pub async fn delete_tenant(store: &PlatformStore, master: &MasterKey, tenant: &s
         deleted_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         deleted_by: actor.to_owned(),
         method: disposal::METHOD.into(),
-        key_fingerprint: deleted.fingerprint.clone().unwrap_or_default(),
+        key_fingerprint: fingerprint,
         rows_deleted: deleted.rows.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect(),
-        // No backup of this platform exists yet (issue 16 §1): no generation holds its data.
-        backups_holding_ciphertext: Vec::new(),
+        backups_holding_ciphertext: holding.as_ref().cloned().unwrap_or_default(),
         verifier_key: signer.verifier().as_str().to_owned(),
         signature: String::new(),
     };
@@ -54,5 +76,15 @@ pub async fn delete_tenant(store: &PlatformStore, master: &MasterKey, tenant: &s
         deleted.rows.iter().map(|(_, n)| n).sum::<u64>(),
         path.display()
     );
+    let rewritten = shredded.with_context(|| {
+        format!("the tenant was deleted, but its key may still be in key backups: run `renkei backup shred --tenant {tenant}`")
+    })?;
+    let holding = holding.context("the tenant was deleted, but the backup generations holding its data could not be listed")?;
+    if backups.is_some() {
+        println!(
+            "key destroyed in {rewritten} key backups; {} data generations still hold its data, unreadable without the key, until the policy forgets them",
+            holding.len()
+        );
+    }
     Ok(())
 }

@@ -222,3 +222,85 @@ async fn generations_are_kept_by_the_policy_and_forgotten_in_both_repositories()
         assert_eq!(snaps.as_array().map(Vec::len), Some(4), "{json}");
     }
 }
+
+fn files_under(dir: &Path) -> std::collections::BTreeSet<PathBuf> {
+    let mut out = std::collections::BTreeSet::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().is_dir() {
+            out.extend(files_under(&e.path()));
+        } else {
+            out.insert(e.path());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_deleted_tenants_key_is_destroyed_in_every_key_backup_so_no_data_backup_of_it_can_be_read() {
+    let c = Cluster::start_on(Backend::Sqlite).await;
+    assert_eq!(c.register("a-mayor", "A-5", &number(805)).await.0, 201);
+    assert_eq!(c.register("b-mayor", "B-5", &number(805)).await.0, 201);
+    assert_eq!(c.copy("b-mayor", "B-5", "TAX", "2026-04-01", json!({"income": 55})).await.0, 200);
+    let repos = Repos::new(c.dir.path());
+    let platform = c.path("platform");
+    for _ in 0..2 {
+        let (code, _, err) = backup(&platform, &repos, &["run"]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let (_, list, _) = backup(&platform, &repos, &["list"]);
+    let first = list.lines().nth(1).and_then(|l| l.split('\t').next()).expect("a generation").to_owned();
+    let wrapped: Vec<u8> = rusqlite::Connection::open(platform.join("keys.sqlite"))
+        .expect("open")
+        .query_row("SELECT wrapped_key FROM tenant_keys WHERE tenant_id = 'tenant-b'", [], |r| r.get(0))
+        .expect("the key is kept");
+    let key_packs_before = files_under(&repos.keys().join("data"));
+
+    let certificate = c.path("tenant-b.disposal.json");
+    let mut delete = Command::new(env!("CARGO_BIN_EXE_renkei"));
+    delete.args(["admin", "--data-dir"]).arg(&platform).env_remove("RENKEI_CONFIG");
+    delete.args(["tenant-delete", "--tenant", "tenant-b", "--confirm", "tenant-b", "--certificate"]).arg(&certificate).args(repos.args());
+    let (code, said, err) = Cluster::output(delete);
+    assert_eq!(code, 0, "{err}");
+    assert!(said.contains("key destroyed in 2 key backups; 2 data generations still hold its data"), "{said}");
+    let cert: Value = serde_json::from_slice(&std::fs::read(&certificate).expect("certificate")).expect("JSON");
+    let held = cert["backups_holding_ciphertext"].as_array().expect("generations");
+    assert_eq!(held.len(), 2, "{cert}");
+    let taken = held[0]["taken_at"].as_str().expect("taken_at");
+    let expires = held[0]["expires_at"].as_str().expect("expires_at");
+    assert!(expires > taken && held[0]["repository"].as_str() == repos.data().to_str(), "{cert}");
+
+    // Every key backup was rewritten without the key, its old packs gone; restic agrees.
+    let key_packs_after = files_under(&repos.keys().join("data"));
+    assert!(key_packs_before.is_disjoint(&key_packs_after), "no pack of the old key snapshots is left");
+    let (code, out, err) = restic(&repos.keys(), "keys-secret", &["check", "--read-data"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, json, _) = restic(&repos.keys(), "keys-secret", &["snapshots", "--json"]);
+    let snaps: Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(snaps.as_array().map(Vec::len), Some(2), "{json}");
+    for s in snaps.as_array().into_iter().flatten() {
+        let id = s["short_id"].as_str().expect("id");
+        let (code, bytes, err) = {
+            let mut cmd = Command::new("restic");
+            cmd.arg("-r").arg(repos.keys()).args(["dump", id, "/renkei/keys/keys.sqlite"]).env("RESTIC_PASSWORD", "keys-secret");
+            let out = cmd.output().expect("restic dump");
+            (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+        };
+        assert_eq!(code, 0, "{err}");
+        assert!(!bytes.windows(wrapped.len()).any(|w| w == wrapped.as_slice()), "snapshot {id} holds the key's bytes");
+        assert!(s["tags"].as_array().is_some_and(|t| t.iter().any(|t| t.as_str().is_some_and(|t| t.starts_with("run=")))), "{s}");
+    }
+
+    // The old generation restored: tenant-a as it was, tenant-b unreadable, and said so.
+    let (code, said, err) = backup(&platform, &repos, &["drill", "--snapshot", &first]);
+    assert_eq!(code, 0, "{said}{err}");
+    assert!(said.contains("tenant-a\tpass\tcontent hash as recorded"), "{said}");
+    assert!(said.contains("tenant-b\tpass\tdata key destroyed"), "{said}");
+    let to = c.path("restored-after-delete");
+    let (code, said, err) = backup(&platform, &repos, &["restore", "--snapshot", &first, "--to", to.to_str().expect("path")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(said.contains("unreadable for good (data key destroyed): tenant-b"), "{said}");
+    let mut audit = Command::new(env!("CARGO_BIN_EXE_renkei"));
+    audit.args(["admin", "--data-dir"]).arg(&platform).arg("audit");
+    let (_, audit, _) = Cluster::output(audit);
+    assert!(audit.contains("backup.shred") && audit.contains("key_snapshots=2"), "{audit}");
+}

@@ -274,6 +274,11 @@ impl PlatformStore {
         Ok(self.keys.destroy(tenant, &fingerprint, actor).await?.then_some(fingerprint))
     }
 
+    /// What the key store holds for `tenant`.
+    pub async fn key_entry(&self, tenant: &TenantId) -> Result<crate::keys::KeyEntry> {
+        self.keys.get(tenant).await
+    }
+
     /// The tenant's data key from the key store, unwrapped with `master`.
     pub async fn data_key(&self, master: &MasterKey, tenant: &TenantId) -> Result<DataKey> {
         if !self.has_tenant(tenant).await? {

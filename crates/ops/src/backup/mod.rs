@@ -11,10 +11,12 @@
 mod drill;
 mod repo;
 mod schedule;
+mod shred;
 
 pub use drill::{DrillReport, Restored, TenantResult, drill, restore};
 pub use repo::{Repo, Snapshot};
 pub use schedule::{Schedule, run_scheduled};
+pub use shred::{generations_holding, shred_key_backups};
 
 use chrono::{DateTime, Utc};
 use renkei_crypto::datakey::MasterKey;

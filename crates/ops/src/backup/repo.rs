@@ -49,7 +49,8 @@ impl Snapshot {
     fn from_file(s: &SnapshotFile) -> Snapshot {
         let time = DateTime::from_timestamp(s.time.timestamp().as_second(), 0).unwrap_or_default();
         let (bytes, added_bytes) = s.summary.as_ref().map_or((0, 0), |m| (m.total_bytes_processed, m.data_added));
-        Snapshot { id: s.id.to_string(), time, tags: s.tags.iter().map(ToString::to_string).collect(), bytes, added_bytes }
+        // `Display` shows the first 8 digits; the full id names the snapshot for good.
+        Snapshot { id: s.id.to_hex().as_str().to_owned(), time, tags: s.tags.iter().map(ToString::to_string).collect(), bytes, added_bytes }
     }
 }
 
@@ -188,6 +189,31 @@ impl Repo {
         repo.restore(plan, &opts, ls, &dest).map_err(self.failed("restore from"))
     }
 
+    /// The bytes of the file at `path` in snapshot `id`.
+    pub fn read_file(&self, id: &str, path: &str) -> Result<Vec<u8>, BackupError> {
+        let repo = self.open()?.to_indexed().map_err(self.failed("read the index of"))?;
+        let node = repo.node_from_snapshot_path(&format!("{id}:{path}"), |_| true).map_err(self.failed("find a file in"))?;
+        let mut out = Vec::new();
+        repo.dump(&node, &mut out).map_err(self.failed("read a file from"))?;
+        Ok(out)
+    }
+
+    /// Backs up `dir` in place of snapshot `old`: a new snapshot with its time and tags, then
+    /// the old one forgotten (its data stays until a prune).
+    pub fn replace(&self, old: &Snapshot, dir: &Path, as_path: &str) -> Result<Snapshot, BackupError> {
+        let new = self.backup(dir, as_path, &old.tags, old.time)?;
+        let id = old.id.parse().map_err(self.failed("forget in"))?;
+        self.open()?.delete_snapshots(&[id]).map_err(self.failed("forget in"))?;
+        Ok(new)
+    }
+
+    /// Rewrites every pack, keeping what snapshots use: nothing of a forgotten snapshot is left
+    /// in the repository's files.
+    pub fn prune_everything(&self) -> Result<(), BackupError> {
+        let repo = self.open()?;
+        self.prune(&repo, true)
+    }
+
     /// Forgets the snapshots `keep` no longer keeps as of `now`, then prunes what no snapshot
     /// uses; the ids forgotten.
     pub fn forget(&self, keep: &KeepPolicy, now: DateTime<Utc>) -> Result<Vec<String>, BackupError> {
@@ -206,7 +232,7 @@ impl Repo {
         }
         repo.delete_snapshots(&ids).map_err(self.failed("forget in"))?;
         self.prune(&repo, false)?;
-        Ok(ids.iter().map(ToString::to_string).collect())
+        Ok(ids.iter().map(|id| id.to_hex().as_str().to_owned()).collect())
     }
 
     /// Removes what no snapshot uses. `everything` repacks every pack, so that not a byte of a

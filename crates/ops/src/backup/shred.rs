@@ -1,0 +1,86 @@
+//! A deleted tenant's key destroyed in every key backup (crypto-shredding), and the data
+//! generations that still hold its ciphertext, for the disposal certificate (廃棄証明).
+//!
+//! restic's snapshots cannot be edited: each key snapshot holding the key is restored, the key
+//! destroyed in it as in the live key store (overwritten, deleted, recorded), copied afresh and
+//! backed up as a new snapshot with the old one's time and run; the old snapshot is forgotten
+//! and every pack of the key repository rewritten, so not a byte of the key is left in its
+//! files. Data snapshots are left as they are: without the key their copy of the tenant is
+//! ciphertext no one can read, gone when the generations policy forgets them.
+
+use super::{BackupConfig, BackupError, DATA_PATH, KEYS_PATH, blocking, io};
+use chrono::SecondsFormat;
+use renkei_domain::TenantId;
+use renkei_domain::backup::{MANIFEST, Manifest};
+use renkei_domain::disposal::BackupGeneration;
+use renkei_store::Location;
+use renkei_store::keys::KeyStore;
+use renkei_store::platform::PlatformStore;
+
+/// Destroys `tenant`'s key (fingerprint `fingerprint`) in every snapshot of the key repository
+/// that holds it; how many snapshots were rewritten. Audited on the platform's chain as `actor`.
+pub async fn shred_key_backups(
+    platform: &PlatformStore,
+    config: &BackupConfig,
+    tenant: &TenantId,
+    fingerprint: &str,
+    actor: &str,
+) -> Result<usize, BackupError> {
+    let keys = config.keys.clone();
+    let snapshots = blocking(move || keys.snapshots()).await?;
+    let scratch = super::scratch(platform, "shred")?;
+    let mut rewritten = 0;
+    for (i, snap) in snapshots.iter().enumerate() {
+        let restored = scratch.path().join(format!("{i}"));
+        let (keys, id, dest) = (config.keys.clone(), snap.id.clone(), restored.clone());
+        blocking(move || keys.restore(&id, &dest)).await?;
+        let dir = restored.join(KEYS_PATH.trim_start_matches('/'));
+        let store = KeyStore::open(&Location::Dir(dir.clone())).await?;
+        let held = store.destroy(tenant, fingerprint, actor).await?;
+        drop(store);
+        if !held {
+            continue;
+        }
+        let clean = scratch.path().join(format!("{i}-clean"));
+        let (src, dest) = (renkei_store::layout::keys_db(&dir), renkei_store::layout::keys_db(&clean));
+        tokio::task::spawn_blocking(move || renkei_store::snapshot::copy_file(&src, &dest))
+            .await
+            .map_err(|e| BackupError::Stopped(e.to_string()))??;
+        let (keys, old) = (config.keys.clone(), snap.clone());
+        blocking(move || keys.replace(&old, &clean, KEYS_PATH)).await?;
+        std::fs::remove_dir_all(&restored).map_err(io(&restored))?;
+        rewritten += 1;
+    }
+    if rewritten > 0 {
+        let keys = config.keys.clone();
+        blocking(move || keys.prune_everything()).await?;
+    }
+    platform
+        .audit_platform(actor, "backup.shred", &format!("tenant={tenant} key_fingerprint={fingerprint} key_snapshots={rewritten}"))
+        .await?;
+    Ok(rewritten)
+}
+
+/// The data generations whose manifest holds `tenant` with its data (a content hash), with the
+/// latest each can be kept under the generations policy.
+pub async fn generations_holding(config: &BackupConfig, tenant: &TenantId) -> Result<Vec<BackupGeneration>, BackupError> {
+    let (c, tenant) = (config.clone(), tenant.to_string());
+    blocking(move || {
+        let mut out = Vec::new();
+        for snap in c.data.snapshots()? {
+            let bytes = c.data.read_file(&snap.id, &format!("{DATA_PATH}/{MANIFEST}"))?;
+            let manifest: Manifest = serde_json::from_slice(&bytes)
+                .map_err(|e| BackupError::Snapshot { snapshot: snap.id.clone(), why: format!("{MANIFEST}: {e}") })?;
+            if manifest.tenants.iter().any(|t| t.tenant == tenant && !t.content_hash.is_empty()) {
+                out.push(BackupGeneration {
+                    repository: c.data.name.clone(),
+                    snapshot: snap.id.clone(),
+                    taken_at: snap.time.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    expires_at: c.keep.expires_at_latest(snap.time).to_rfc3339_opts(SecondsFormat::Secs, true),
+                });
+            }
+        }
+        Ok(out)
+    })
+    .await
+}
