@@ -128,7 +128,7 @@ enum AdminCmd {
         /// The backups, once set up: the tenant's key is destroyed in every key backup too, and
         /// the certificate lists the data generations still holding its ciphertext.
         #[command(flatten)]
-        backups: crate::backup::BackupSettings,
+        backups: Box<crate::backup::BackupSettings>,
     },
     /// List tenants and orgs.
     List,

@@ -5,7 +5,7 @@ use crate::run::PlatformAccess;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use renkei_domain::backup::KeepPolicy;
-use renkei_ops::backup::{self, BackupConfig, Repo};
+use renkei_ops::backup::{self, BackupConfig, Repo, Site};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -27,6 +27,21 @@ pub struct BackupSettings {
     /// Where the repositories are (データ保管場所): COUNTRY or COUNTRY/REGION, as --data-location.
     #[arg(long, env = "RENKEI_BACKUP_LOCATION", default_value = renkei_domain::location::DEFAULT_PLACE)]
     pub backup_location: String,
+    /// The second site's data repository (遠隔地保管), which every snapshot is copied to.
+    #[arg(long, env = "RENKEI_BACKUP_COPY_REPOSITORY")]
+    pub copy_repository: Option<PathBuf>,
+    /// The file holding the second site's data repository password.
+    #[arg(long, env = "RENKEI_BACKUP_COPY_PASSWORD_FILE")]
+    pub copy_password_file: Option<PathBuf>,
+    /// The second site's key repository.
+    #[arg(long, env = "RENKEI_KEY_BACKUP_COPY_REPOSITORY")]
+    pub key_copy_repository: Option<PathBuf>,
+    /// The file holding the second site's key repository password.
+    #[arg(long, env = "RENKEI_KEY_BACKUP_COPY_PASSWORD_FILE")]
+    pub key_copy_password_file: Option<PathBuf>,
+    /// Where the second site is (データ保管場所), COUNTRY or COUNTRY/REGION.
+    #[arg(long, env = "RENKEI_BACKUP_COPY_LOCATION", default_value = renkei_domain::location::DEFAULT_PLACE)]
+    pub copy_location: String,
     /// Daily generations kept (世代管理).
     #[arg(long, env = "RENKEI_BACKUP_KEEP_DAILY", default_value_t = KeepPolicy::default().daily)]
     pub keep_daily: u32,
@@ -71,9 +86,33 @@ impl BackupSettings {
         if data_password == key_password {
             bail!("the key repository's password must be another than the data repository's");
         }
+        let copy = match (&self.copy_repository, &self.key_copy_repository) {
+            (None, None) => None,
+            (Some(copy_data), Some(copy_keys)) => {
+                let place = Place::parse(&self.copy_location).context("--copy-location")?;
+                check("the second site's repositories", &place, &parse_allowed(allowed_countries).context("--allowed-countries")?)?;
+                let passwords = [
+                    password(self.copy_password_file.as_deref(), "--copy-password-file")?,
+                    password(self.key_copy_password_file.as_deref(), "--key-copy-password-file")?,
+                ];
+                let all = [&data_password, &key_password, &passwords[0], &passwords[1]];
+                if (0..4).any(|i| (i + 1..4).any(|j| all[i] == all[j])) {
+                    bail!(
+                        "each repository needs a password of its own: the second site's must differ from each other and from the first site's"
+                    );
+                }
+                if [copy_data, copy_keys].iter().any(|p| *p == data || *p == keys) || copy_data == copy_keys {
+                    bail!("the second site's repositories must be other repositories than the first site's, and apart from each other");
+                }
+                let [copy_data_password, copy_key_password] = passwords;
+                Some(Site { data: Repo::new(copy_data, copy_data_password), keys: Repo::new(copy_keys, copy_key_password) })
+            }
+            _ => bail!("--copy-repository and --key-copy-repository go together: the second site keeps both"),
+        };
         Ok(BackupConfig {
             data: Repo::new(data, data_password),
             keys: Repo::new(keys, key_password),
+            copy,
             keep: KeepPolicy { daily: self.keep_daily, weekly: self.keep_weekly, monthly: self.keep_monthly },
         })
     }
@@ -114,6 +153,9 @@ enum BackupCmd {
         /// The data snapshot (its id or a prefix) [default: the newest].
         #[arg(long)]
         snapshot: Option<String>,
+        /// Restore from the second site's copy (its own snapshot ids).
+        #[arg(long)]
+        from_copy: bool,
     },
     /// Destroy a deleted tenant's key in every key backup (what `admin tenant-delete` does; to
     /// finish one that could not).
@@ -129,6 +171,9 @@ enum BackupCmd {
         /// The new data directory; serve it with this platform's master key.
         #[arg(long)]
         to: PathBuf,
+        /// Restore from the second site's copy (its own snapshot ids).
+        #[arg(long)]
+        from_copy: bool,
     },
 }
 
@@ -166,21 +211,29 @@ pub async fn run(a: BackupArgs) -> Result<()> {
                 short(&r.keys.id),
                 r.manifest.tenants.len()
             );
+            if config.copy.is_some() {
+                println!("{} snapshots copied to the second site", r.copied);
+            }
         }
         BackupCmd::List => {
             let generations = backup::list(&config).await?;
-            println!("data snapshot\tkey snapshot\ttaken at\tbytes");
+            println!("data snapshot\tkey snapshot\ttaken at\tbytes\tsecond site");
             for g in generations {
                 let keys = g.keys.as_ref().map_or("(none: cannot be opened)".to_owned(), |k| short(&k.id));
-                println!("{}\t{keys}\t{}\t{}", short(&g.data.id), local(g.data.time), g.data.bytes);
+                let copied = match g.copied {
+                    None => "(none set up)",
+                    Some(true) => "copied",
+                    Some(false) => "MISSING",
+                };
+                println!("{}\t{keys}\t{}\t{}\t{copied}", short(&g.data.id), local(g.data.time), g.data.bytes);
             }
         }
         BackupCmd::Forget { as_of } => {
             let f = backup::forget(&store, &config, time("--as-of", as_of.as_deref())?, &a.actor).await?;
             println!("forgot {} data and {} key snapshots", f.data.len(), f.keys.len());
         }
-        BackupCmd::Drill { snapshot } => {
-            let r = backup::drill(&store, &master, &config, snapshot.as_deref(), &a.actor).await?;
+        BackupCmd::Drill { snapshot, from_copy } => {
+            let r = backup::drill(&store, &master, &site(&config, from_copy)?, snapshot.as_deref(), &a.actor).await?;
             for t in &r.tenants {
                 println!("{}\t{}\t{}", t.tenant, if t.finding.passes() { "pass" } else { "FAIL" }, t.finding.describe());
             }
@@ -203,8 +256,8 @@ pub async fn run(a: BackupArgs) -> Result<()> {
             let n = backup::shred_key_backups(&store, &config, &tenant, &fingerprint, &a.actor).await?;
             println!("key of tenant {tenant} destroyed in {n} key backups");
         }
-        BackupCmd::Restore { snapshot, to } => {
-            let r = backup::restore(&master, &config, snapshot.as_deref(), &to).await?;
+        BackupCmd::Restore { snapshot, to, from_copy } => {
+            let r = backup::restore(&master, &site(&config, from_copy)?, snapshot.as_deref(), &to).await?;
             println!(
                 "restored snapshot {} taken {} into {}: {} tenants, content hashes as recorded",
                 short(&r.data_snapshot),
@@ -218,6 +271,14 @@ pub async fn run(a: BackupArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The first site, or the second with `from_copy`.
+fn site(config: &BackupConfig, from_copy: bool) -> Result<BackupConfig> {
+    if !from_copy {
+        return Ok(config.clone());
+    }
+    config.second_site().context("--from-copy: no second site is set up (--copy-repository)")
 }
 
 /// A snapshot id as restic shows it: its first 8 hex digits.

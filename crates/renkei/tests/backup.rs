@@ -14,13 +14,21 @@ use std::process::Command;
 /// The repositories and their password files, under `dir`.
 struct Repos {
     dir: PathBuf,
+    /// Whether a second site is set up.
+    copy: bool,
 }
 
 impl Repos {
     fn new(dir: &Path) -> Repos {
         std::fs::write(dir.join("data.pass"), "data-secret\n").expect("password file");
         std::fs::write(dir.join("keys.pass"), "keys-secret\n").expect("password file");
-        Repos { dir: dir.to_path_buf() }
+        std::fs::write(dir.join("copy-data.pass"), "copy-data-secret\n").expect("password file");
+        std::fs::write(dir.join("copy-keys.pass"), "copy-keys-secret\n").expect("password file");
+        Repos { dir: dir.to_path_buf(), copy: false }
+    }
+
+    fn with_copy(dir: &Path) -> Repos {
+        Repos { copy: true, ..Repos::new(dir) }
     }
 
     fn data(&self) -> PathBuf {
@@ -33,7 +41,7 @@ impl Repos {
 
     fn args(&self) -> Vec<String> {
         let p = |s: &str| self.dir.join(s).display().to_string();
-        [
+        let mut args = [
             "--backup-repository",
             &p("data-repo"),
             "--backup-password-file",
@@ -44,7 +52,23 @@ impl Repos {
             &p("keys.pass"),
         ]
         .map(str::to_owned)
-        .to_vec()
+        .to_vec();
+        if self.copy {
+            args.extend(
+                [
+                    "--copy-repository",
+                    &p("second-site/data-repo"),
+                    "--copy-password-file",
+                    &p("copy-data.pass"),
+                    "--key-copy-repository",
+                    &p("second-site/keys-repo"),
+                    "--key-copy-password-file",
+                    &p("copy-keys.pass"),
+                ]
+                .map(str::to_owned),
+            );
+        }
+        args
     }
 }
 
@@ -77,7 +101,7 @@ async fn backups_of_a_serving_platform_are_restic_repositories_that_drill_and_re
     assert_eq!(s, 201, "{q}");
     assert_eq!(c.wait_final("a-mayor", q["id"].as_str().expect("id")).await["state"], "answered");
 
-    let repos = Repos::new(c.dir.path());
+    let repos = Repos::with_copy(c.dir.path());
     let platform = c.path("platform");
     // Taken while the platform serves: a copy lands during the backup.
     let copying = c.copy("b-mayor", "B-88", "TAX", "2026-05-01", json!({"income": 1}));
@@ -85,9 +109,16 @@ async fn backups_of_a_serving_platform_are_restic_repositories_that_drill_and_re
     assert_eq!(copying.await.0, 200);
     assert_eq!(code, 0, "{err}");
     assert!(said.contains("made the repository") && said.contains("2 tenants hashed"), "{said}");
+    assert!(said.contains("2 snapshots copied to the second site"), "{said}");
 
     // restic itself checks both repositories, reading every pack.
-    for (repo, pass) in [(repos.data(), "data-secret"), (repos.keys(), "keys-secret")] {
+    let second = |r: &str| repos.dir.join("second-site").join(r);
+    for (repo, pass) in [
+        (repos.data(), "data-secret"),
+        (repos.keys(), "keys-secret"),
+        (second("data-repo"), "copy-data-secret"),
+        (second("keys-repo"), "copy-keys-secret"),
+    ] {
         let (code, out, err) = restic(&repo, pass, &["check", "--read-data"]);
         assert_eq!(code, 0, "restic check {repo:?}: {out}{err}");
         assert!(out.contains("no errors were found"), "{out}");
@@ -121,7 +152,26 @@ async fn backups_of_a_serving_platform_are_restic_repositories_that_drill_and_re
     let (code, list, err) = backup(&platform, &repos, &["list"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(list.lines().count(), 3, "a header and two generations: {list}");
-    assert!(!list.contains("none"), "each with its key snapshot: {list}");
+    assert!(!list.contains("none") && list.lines().skip(1).all(|l| l.ends_with("\tcopied")), "each with its keys, copied: {list}");
+
+    // A copy that fails is reported and recorded, never silent; the next run catches up.
+    std::fs::write(repos.dir.join("copy-keys.pass"), "not-it\n").expect("password");
+    let (code, _, err) = backup(&platform, &repos, &["run"]);
+    assert_eq!((code, err.lines().count()), (1, 1), "{err}");
+    assert!(err.contains("were written, but copying them to the second site failed"), "{err}");
+    std::fs::write(repos.dir.join("copy-keys.pass"), "copy-keys-secret\n").expect("password");
+    let (_, list, _) = backup(&platform, &repos, &["list"]);
+    assert!(list.lines().last().is_some_and(|l| l.ends_with("\tMISSING")), "{list}");
+    let (code, said, err) = backup(&platform, &repos, &["run"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(said.contains("3 snapshots copied to the second site"), "the missed key snapshot and this run's two: {said}");
+    let (_, list, _) = backup(&platform, &repos, &["list"]);
+    assert_eq!(list.lines().count(), 5, "{list}");
+    assert!(list.lines().skip(1).all(|l| l.ends_with("\tcopied")), "{list}");
+    // The second site can be used: a drill restores from it alone.
+    let (code, said, err) = backup(&platform, &repos, &["drill", "--from-copy"]);
+    assert_eq!(code, 0, "{said}{err}");
+    assert!(said.contains("tenant-b\tpass\tcontent hash as recorded"), "{said}");
 
     // The drill restores the newest, opens it with its keys and finds every hash as recorded.
     let (code, said, err) = backup(&platform, &repos, &["drill"]);
@@ -241,7 +291,7 @@ async fn a_deleted_tenants_key_is_destroyed_in_every_key_backup_so_no_data_backu
     assert_eq!(c.register("a-mayor", "A-5", &number(805)).await.0, 201);
     assert_eq!(c.register("b-mayor", "B-5", &number(805)).await.0, 201);
     assert_eq!(c.copy("b-mayor", "B-5", "TAX", "2026-04-01", json!({"income": 55})).await.0, 200);
-    let repos = Repos::new(c.dir.path());
+    let repos = Repos::with_copy(c.dir.path());
     let platform = c.path("platform");
     for _ in 0..2 {
         let (code, _, err) = backup(&platform, &repos, &["run"]);
@@ -272,22 +322,26 @@ async fn a_deleted_tenants_key_is_destroyed_in_every_key_backup_so_no_data_backu
     // Every key backup was rewritten without the key, its old packs gone; restic agrees.
     let key_packs_after = files_under(&repos.keys().join("data"));
     assert!(key_packs_before.is_disjoint(&key_packs_after), "no pack of the old key snapshots is left");
-    let (code, out, err) = restic(&repos.keys(), "keys-secret", &["check", "--read-data"]);
-    assert_eq!(code, 0, "{out}{err}");
-    let (_, json, _) = restic(&repos.keys(), "keys-secret", &["snapshots", "--json"]);
-    let snaps: Value = serde_json::from_str(&json).expect("JSON");
-    assert_eq!(snaps.as_array().map(Vec::len), Some(2), "{json}");
-    for s in snaps.as_array().into_iter().flatten() {
-        let id = s["short_id"].as_str().expect("id");
-        let (code, bytes, err) = {
-            let mut cmd = Command::new("restic");
-            cmd.arg("-r").arg(repos.keys()).args(["dump", id, "/renkei/keys/keys.sqlite"]).env("RESTIC_PASSWORD", "keys-secret");
-            let out = cmd.output().expect("restic dump");
-            (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
-        };
-        assert_eq!(code, 0, "{err}");
-        assert!(!bytes.windows(wrapped.len()).any(|w| w == wrapped.as_slice()), "snapshot {id} holds the key's bytes");
-        assert!(s["tags"].as_array().is_some_and(|t| t.iter().any(|t| t.as_str().is_some_and(|t| t.starts_with("run=")))), "{s}");
+    // At both sites.
+    let second_keys = repos.dir.join("second-site/keys-repo");
+    for (repo, pass) in [(repos.keys(), "keys-secret"), (second_keys, "copy-keys-secret")] {
+        let (code, out, err) = restic(&repo, pass, &["check", "--read-data"]);
+        assert_eq!(code, 0, "{out}{err}");
+        let (_, json, _) = restic(&repo, pass, &["snapshots", "--json"]);
+        let snaps: Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(snaps.as_array().map(Vec::len), Some(2), "{json}");
+        for s in snaps.as_array().into_iter().flatten() {
+            let id = s["short_id"].as_str().expect("id");
+            let (code, bytes, err) = {
+                let mut cmd = Command::new("restic");
+                cmd.arg("-r").arg(&repo).args(["dump", id, "/renkei/keys/keys.sqlite"]).env("RESTIC_PASSWORD", pass);
+                let out = cmd.output().expect("restic dump");
+                (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+            };
+            assert_eq!(code, 0, "{err}");
+            assert!(!bytes.windows(wrapped.len()).any(|w| w == wrapped.as_slice()), "snapshot {id} holds the key's bytes");
+            assert!(s["tags"].as_array().is_some_and(|t| t.iter().any(|t| t.as_str().is_some_and(|t| t.starts_with("run=")))), "{s}");
+        }
     }
 
     // The old generation restored: tenant-a as it was, tenant-b unreadable, and said so.

@@ -42,6 +42,9 @@ pub enum BackupError {
     Store(#[from] StoreError),
     #[error("the backup stopped: {0}")]
     Stopped(String),
+    /// The snapshots were written, but their copy to the second site failed.
+    #[error("data snapshot {data} and key snapshot {keys} were written, but copying them to the second site failed: {why}")]
+    Copy { data: String, keys: String, why: String },
 }
 
 pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
@@ -55,7 +58,23 @@ pub struct BackupConfig {
     pub data: Repo,
     /// The key store's repository.
     pub keys: Repo,
+    /// The second site (遠隔地保管), which every snapshot is copied to.
+    pub copy: Option<Site>,
     pub keep: KeepPolicy,
+}
+
+/// A second site's repositories, each with its own password.
+#[derive(Clone)]
+pub struct Site {
+    pub data: Repo,
+    pub keys: Repo,
+}
+
+impl BackupConfig {
+    /// The second site as a configuration of its own, to drill or restore from it.
+    pub fn second_site(&self) -> Option<BackupConfig> {
+        self.copy.as_ref().map(|s| BackupConfig { data: s.data.clone(), keys: s.keys.clone(), copy: None, keep: self.keep })
+    }
 }
 
 /// The snapshot paths renkei writes: restic restores a snapshot under them.
@@ -71,6 +90,8 @@ pub struct RunReport {
     pub manifest: Manifest,
     /// Repositories made by this run (the first into each).
     pub made: Vec<String>,
+    /// Snapshots copied to the second site (this run's and any an earlier run missed).
+    pub copied: usize,
 }
 
 /// Runs a blocking repository call off the async threads.
@@ -119,8 +140,8 @@ pub async fn run(
             started_at: started,
             finished_at: renkei_store::now_unix(),
             ok: false,
-            data_snapshot: String::new(),
-            key_snapshot: String::new(),
+            data_snapshot: if let BackupError::Copy { data, .. } = e { data.clone() } else { String::new() },
+            key_snapshot: if let BackupError::Copy { keys, .. } = e { keys.clone() } else { String::new() },
             tenants: 0,
             bytes: 0,
             added_bytes: 0,
@@ -158,7 +179,7 @@ async fn run_inner(
     std::fs::write(&manifest_path, json).map_err(io(&manifest_path))?;
 
     let (config, id_tag) = (config.clone(), format!("run={id}"));
-    let (data, keys, made) = blocking(move || {
+    let written = blocking(move || {
         // Both repositories open (or are made) before either is written: a wrong password or a
         // missing repository leaves no data snapshot without its keys.
         let mut made = Vec::new();
@@ -170,11 +191,17 @@ async fn run_inner(
         }
         let data = config.data.backup(&data_dir, DATA_PATH, &["renkei".into(), "data".into(), id_tag.clone()], at)?;
         let keys = config.keys.backup(&keys_dir, KEYS_PATH, &["renkei".into(), "keys".into(), id_tag], at)?;
-        Ok((data, keys, made))
+        let copied = match &config.copy {
+            None => Ok(0),
+            Some(site) => config.data.copy_to(&site.data).and_then(|d| Ok(d + config.keys.copy_to(&site.keys)?)),
+        };
+        let copied = copied.map_err(|e| BackupError::Copy { data: data.id.clone(), keys: keys.id.clone(), why: e.to_string() })?;
+        Ok((data, keys, made, copied))
     })
     .await?;
     drop(scratch);
-    Ok(RunReport { run: id.to_owned(), data, keys, manifest, made })
+    let (data, keys, made, copied) = written;
+    Ok(RunReport { run: id.to_owned(), data, keys, manifest, made, copied })
 }
 
 /// Each tenant's content hash on a copy of the copies (opening a store writes to it, and the
@@ -216,6 +243,8 @@ pub struct Generation {
     pub data: Snapshot,
     /// `None`: the key repository holds no snapshot of this run.
     pub keys: Option<Snapshot>,
+    /// Whether the second site holds copies of both (`None`: no second site).
+    pub copied: Option<bool>,
 }
 
 /// Every generation, oldest first.
@@ -224,12 +253,25 @@ pub async fn list(config: &BackupConfig) -> Result<Vec<Generation>, BackupError>
     blocking(move || {
         let data = config.data.snapshots()?;
         let keys = config.keys.snapshots()?;
+        let copies = match &config.copy {
+            None => None,
+            Some(site) => {
+                let held = |r: &Repo| -> Result<Vec<String>, BackupError> {
+                    if !r.exists() {
+                        return Ok(Vec::new());
+                    }
+                    Ok(r.snapshots()?.into_iter().filter_map(|s| s.original).collect())
+                };
+                Some((held(&site.data)?, held(&site.keys)?))
+            }
+        };
         Ok(data
             .into_iter()
             .map(|d| {
                 let run = d.tag("run").map(str::to_owned);
                 let keys = keys.iter().find(|k| run.is_some() && k.tag("run") == run.as_deref()).cloned();
-                Generation { data: d, keys }
+                let copied = copies.as_ref().map(|(cd, ck)| cd.contains(&d.id) && keys.as_ref().is_some_and(|k| ck.contains(&k.id)));
+                Generation { data: d, keys, copied }
             })
             .collect())
     })
@@ -247,7 +289,15 @@ pub struct Forgotten {
 /// `now`, and prunes their data; audited as `actor`.
 pub async fn forget(platform: &PlatformStore, config: &BackupConfig, now: DateTime<Utc>, actor: &str) -> Result<Forgotten, BackupError> {
     let c = config.clone();
-    let forgotten = blocking(move || Ok(Forgotten { data: c.data.forget(&c.keep, now)?, keys: c.keys.forget(&c.keep, now)? })).await?;
+    let forgotten = blocking(move || {
+        let f = Forgotten { data: c.data.forget(&c.keep, now)?, keys: c.keys.forget(&c.keep, now)? };
+        if let Some(site) = &c.copy {
+            site.data.forget_copies_of(&f.data, false)?;
+            site.keys.forget_copies_of(&f.keys, false)?;
+        }
+        Ok(f)
+    })
+    .await?;
     let detail = format!(
         "data={} keys={} policy=daily:{},weekly:{},monthly:{}",
         forgotten.data.len(),

@@ -38,6 +38,8 @@ pub struct Snapshot {
     /// Bytes of the files it holds, and what the repository had to add for them.
     pub bytes: u64,
     pub added_bytes: u64,
+    /// In a copy: the id of the snapshot it was copied from.
+    pub original: Option<String>,
 }
 
 impl Snapshot {
@@ -50,7 +52,14 @@ impl Snapshot {
         let time = DateTime::from_timestamp(s.time.timestamp().as_second(), 0).unwrap_or_default();
         let (bytes, added_bytes) = s.summary.as_ref().map_or((0, 0), |m| (m.total_bytes_processed, m.data_added));
         // `Display` shows the first 8 digits; the full id names the snapshot for good.
-        Snapshot { id: s.id.to_hex().as_str().to_owned(), time, tags: s.tags.iter().map(ToString::to_string).collect(), bytes, added_bytes }
+        Snapshot {
+            id: s.id.to_hex().as_str().to_owned(),
+            time,
+            tags: s.tags.iter().map(ToString::to_string).collect(),
+            bytes,
+            added_bytes,
+            original: s.original.map(|o| o.to_hex().as_str().to_owned()),
+        }
     }
 }
 
@@ -212,6 +221,42 @@ impl Repo {
     pub fn prune_everything(&self) -> Result<(), BackupError> {
         let repo = self.open()?;
         self.prune(&repo, true)
+    }
+
+    /// Copies into `dest` (made if new) every snapshot of this repository it holds no copy of;
+    /// how many. Blobs `dest` has already are not sent again.
+    pub fn copy_to(&self, dest: &Repo) -> Result<usize, BackupError> {
+        let src = self.open()?.to_indexed().map_err(self.failed("read the index of"))?;
+        dest.init_if_new()?;
+        let dst = dest.open()?.to_indexed_ids().map_err(dest.failed("read the index of"))?;
+        let snaps = src.get_all_snapshots().map_err(self.failed("list the snapshots of"))?;
+        let relevant = dst.relevant_copy_snapshots(|_| true, &snaps).map_err(dest.failed("compare snapshots with"))?;
+        let todo: Vec<&SnapshotFile> = relevant.iter().filter(|c| c.relevant).map(|c| &c.sn).collect();
+        if !todo.is_empty() {
+            src.copy(&dst, todo.iter().copied()).map_err(dest.failed("copy snapshots to"))?;
+        }
+        Ok(todo.len())
+    }
+
+    /// Forgets the copies of the snapshots `originals` (ids of the repository they were copied
+    /// from) and prunes; `everything` repacks every pack. How many were forgotten.
+    pub fn forget_copies_of(&self, originals: &[String], everything: bool) -> Result<usize, BackupError> {
+        if !self.exists() {
+            return Ok(0);
+        }
+        let repo = self.open()?;
+        let ids: Vec<_> = repo
+            .get_all_snapshots()
+            .map_err(self.failed("list the snapshots of"))?
+            .into_iter()
+            .filter(|s| s.original.is_some_and(|o| originals.iter().any(|x| x.as_str() == o.to_hex().as_str())))
+            .map(|s| s.id)
+            .collect();
+        if !ids.is_empty() {
+            repo.delete_snapshots(&ids).map_err(self.failed("forget in"))?;
+            self.prune(&repo, everything)?;
+        }
+        Ok(ids.len())
     }
 
     /// Forgets the snapshots `keep` no longer keeps as of `now`, then prunes what no snapshot

@@ -29,7 +29,7 @@ pub async fn shred_key_backups(
     let keys = config.keys.clone();
     let snapshots = blocking(move || keys.snapshots()).await?;
     let scratch = super::scratch(platform, "shred")?;
-    let mut rewritten = 0;
+    let mut replaced = Vec::new();
     for (i, snap) in snapshots.iter().enumerate() {
         let restored = scratch.path().join(format!("{i}"));
         let (keys, id, dest) = (config.keys.clone(), snap.id.clone(), restored.clone());
@@ -49,11 +49,22 @@ pub async fn shred_key_backups(
         let (keys, old) = (config.keys.clone(), snap.clone());
         blocking(move || keys.replace(&old, &clean, KEYS_PATH)).await?;
         std::fs::remove_dir_all(&restored).map_err(io(&restored))?;
-        rewritten += 1;
+        replaced.push(snap.id.clone());
     }
+    let rewritten = replaced.len();
     if rewritten > 0 {
-        let keys = config.keys.clone();
-        blocking(move || keys.prune_everything()).await?;
+        let c = config.clone();
+        blocking(move || {
+            c.keys.prune_everything()?;
+            // The second site: the copies of the old snapshots go (every pack rewritten), the
+            // new ones are copied.
+            if let Some(site) = &c.copy {
+                site.keys.forget_copies_of(&replaced, true)?;
+                c.keys.copy_to(&site.keys)?;
+            }
+            Ok(())
+        })
+        .await?;
     }
     platform
         .audit_platform(actor, "backup.shred", &format!("tenant={tenant} key_fingerprint={fingerprint} key_snapshots={rewritten}"))
