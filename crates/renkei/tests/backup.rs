@@ -254,6 +254,16 @@ async fn generations_are_kept_by_the_policy_and_forgotten_in_both_repositories()
         let (code, _, err) = backup(&data_dir, &repos, &["run", "--at", &at]);
         assert_eq!(code, 0, "{err}");
     }
+    // One process at a time does a platform's backup work.
+    let held = std::fs::OpenOptions::new().write(true).open(data_dir.join("backup.lock")).expect("the lock file");
+    held.lock().expect("lock");
+    let (code, _, err) = backup(&data_dir, &repos, &["forget"]);
+    assert_eq!(
+        (code, err.trim_end()),
+        (1, "error: another backup, forget, drill or shred of this platform is running; try again when it ends")
+    );
+    held.unlock().expect("unlock");
+
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_renkei"));
     cmd.arg("backup").arg("--data-dir").arg(&data_dir).args(repos.args());
     cmd.args(["--keep-daily", "3", "--keep-weekly", "2", "--keep-monthly", "0", "forget", "--as-of", "2026-11-08T12:00:00Z"]);

@@ -104,6 +104,7 @@ pub async fn drill(
     snapshot: Option<&str>,
     actor: &str,
 ) -> Result<DrillReport, BackupError> {
+    let _lock = super::lock(platform)?;
     let started = (Instant::now(), renkei_store::now_unix());
     let scratch = super::scratch(platform, "drill")?;
     let dir = scratch.path().join("platform");

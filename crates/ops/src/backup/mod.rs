@@ -42,6 +42,8 @@ pub enum BackupError {
     Store(#[from] StoreError),
     #[error("the backup stopped: {0}")]
     Stopped(String),
+    #[error("another backup, forget, drill or shred of this platform is running; try again when it ends")]
+    Busy,
     /// The snapshots were written, but their copy to the second site failed.
     #[error("data snapshot {data} and key snapshot {keys} were written, but copying them to the second site failed: {why}")]
     Copy { data: String, keys: String, why: String },
@@ -109,6 +111,27 @@ pub(crate) fn scratch(platform: &PlatformStore, what: &str) -> Result<tempfile::
     tempfile::Builder::new().prefix(&format!(".renkei-{what}-")).tempdir_in(&dir).map_err(io(&dir))
 }
 
+/// A platform's backup work held by one process at a time: rustic takes no lock in a
+/// repository, and a prune beside a running backup could delete what the backup is writing.
+/// The lock is an advisory lock on a file beside the data, let go when this is dropped (or the
+/// process dies).
+pub struct BackupLock(#[allow(dead_code)] std::fs::File);
+
+/// Takes the platform's backup lock, or says who may hold it.
+pub fn lock(platform: &PlatformStore) -> Result<BackupLock, BackupError> {
+    let dir = match platform.location() {
+        Location::Dir(d) => d.clone(),
+        Location::Postgres { .. } => std::env::temp_dir(),
+    };
+    let path = dir.join("backup.lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(BackupLock(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(BackupError::Busy),
+        Err(std::fs::TryLockError::Error(e)) => Err(BackupError::Io { path, source: e }),
+    }
+}
+
 /// Backs up the platform of `platform` as of `at` (now, but for tests); recorded and audited
 /// as `actor` whether it succeeds or not. A run that fails leaves the repositories' earlier
 /// snapshots as they were: a snapshot exists only once all it needs was written.
@@ -119,6 +142,7 @@ pub async fn run(
     at: DateTime<Utc>,
     actor: &str,
 ) -> Result<RunReport, BackupError> {
+    let _lock = lock(platform)?;
     let id = uuid::Uuid::now_v7().to_string();
     let started = renkei_store::now_unix();
     let result = run_inner(platform, master, config, &id, at).await;
@@ -288,6 +312,7 @@ pub struct Forgotten {
 /// Forgets, in both repositories, the snapshots the generations policy no longer keeps as of
 /// `now`, and prunes their data; audited as `actor`.
 pub async fn forget(platform: &PlatformStore, config: &BackupConfig, now: DateTime<Utc>, actor: &str) -> Result<Forgotten, BackupError> {
+    let _lock = lock(platform)?;
     let c = config.clone();
     let forgotten = blocking(move || {
         let f = Forgotten { data: c.data.forget(&c.keep, now)?, keys: c.keys.forget(&c.keep, now)? };

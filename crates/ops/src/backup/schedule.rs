@@ -34,7 +34,9 @@ pub async fn run_scheduled(
 ) {
     tokio::pin!(stop);
     loop {
-        if let Err(e) = once(&platform, &master, &config, schedule).await {
+        if let Err(e) = once(&platform, &master, &config, schedule).await
+            && !matches!(e, super::BackupError::Busy)
+        {
             tracing::error!(error = %e, "a scheduled backup or drill failed; it is recorded and tried again at its next interval");
         }
         tokio::select! {
