@@ -20,9 +20,24 @@ pub fn bin() -> &'static str {
 pub fn free_port() -> u16 {
     use rand::Rng;
     let mut rng = rand::thread_rng();
+    // Tests run as processes of their own, each picking ports it binds only later: a port is
+    // claimed with a marker file made with create_new, so no two tests of the last half hour
+    // are given the same one.
+    let claims = std::env::temp_dir().join("renkei-test-ports");
+    let _ = std::fs::create_dir_all(&claims);
     for _ in 0..1000 {
         let port = rng.gen_range(10_000..32_000);
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        let marker = claims.join(port.to_string());
+        let stale = std::fs::metadata(&marker)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(1800));
+        if stale {
+            let _ = std::fs::remove_file(&marker);
+        }
+        if std::fs::OpenOptions::new().write(true).create_new(true).open(&marker).is_ok() {
             return port;
         }
     }
