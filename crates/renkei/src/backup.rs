@@ -5,7 +5,7 @@ use crate::run::PlatformAccess;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use renkei_domain::backup::KeepPolicy;
-use renkei_ops::backup::{self, BackupConfig, Repo, Site};
+use renkei_ops::backup::{self, BackupConfig, Repo, SftpTarget, Site};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -27,7 +27,8 @@ pub struct BackupSettings {
     /// Where the repositories are (データ保管場所): COUNTRY or COUNTRY/REGION, as --data-location.
     #[arg(long, env = "RENKEI_BACKUP_LOCATION", default_value = renkei_domain::location::DEFAULT_PLACE)]
     pub backup_location: String,
-    /// The second site's data repository (遠隔地保管), which every snapshot is copied to.
+    /// The second site's data repository (遠隔地保管), which every snapshot is copied to: a
+    /// directory, or sftp://USER@HOST[:PORT]/PATH on another machine.
     #[arg(long, env = "RENKEI_BACKUP_COPY_REPOSITORY")]
     pub copy_repository: Option<PathBuf>,
     /// The file holding the second site's data repository password.
@@ -39,6 +40,13 @@ pub struct BackupSettings {
     /// The file holding the second site's key repository password.
     #[arg(long, env = "RENKEI_KEY_BACKUP_COPY_PASSWORD_FILE")]
     pub key_copy_password_file: Option<PathBuf>,
+    /// For a second site over SFTP: the private key ssh signs in with.
+    #[arg(long, env = "RENKEI_BACKUP_COPY_SSH_KEY")]
+    pub copy_ssh_key: Option<PathBuf>,
+    /// For a second site over SFTP: the known-hosts file holding the server's host key (checked
+    /// strictly; an unknown or changed key is refused).
+    #[arg(long, env = "RENKEI_BACKUP_COPY_KNOWN_HOSTS")]
+    pub copy_known_hosts: Option<PathBuf>,
     /// Where the second site is (データ保管場所), COUNTRY or COUNTRY/REGION.
     #[arg(long, env = "RENKEI_BACKUP_COPY_LOCATION", default_value = renkei_domain::location::DEFAULT_PLACE)]
     pub copy_location: String,
@@ -105,7 +113,7 @@ impl BackupSettings {
                     bail!("the second site's repositories must be other repositories than the first site's, and apart from each other");
                 }
                 let [copy_data_password, copy_key_password] = passwords;
-                Some(Site { data: Repo::new(copy_data, copy_data_password), keys: Repo::new(copy_keys, copy_key_password) })
+                Some(Site { data: self.copy_repo(copy_data, copy_data_password)?, keys: self.copy_repo(copy_keys, copy_key_password)? })
             }
             _ => bail!("--copy-repository and --key-copy-repository go together: the second site keeps both"),
         };
@@ -115,6 +123,21 @@ impl BackupSettings {
             copy,
             keep: KeepPolicy { daily: self.keep_daily, weekly: self.keep_weekly, monthly: self.keep_monthly },
         })
+    }
+}
+
+impl BackupSettings {
+    /// A second site's repository: a directory, or an SFTP URL with its key and known hosts.
+    fn copy_repo(&self, place: &Path, password: Zeroizing<String>) -> Result<Repo> {
+        let text = place.to_string_lossy();
+        if !text.starts_with("sftp:") {
+            return Ok(Repo::new(place, password));
+        }
+        let (Some(key), Some(known)) = (&self.copy_ssh_key, &self.copy_known_hosts) else {
+            bail!("a second site over SFTP needs --copy-ssh-key and --copy-known-hosts");
+        };
+        let target = SftpTarget::parse(&text, key, known).map_err(|e| anyhow::anyhow!("{text}: {e}"))?;
+        Ok(Repo::sftp(target, password))
     }
 }
 

@@ -11,11 +11,13 @@
 mod drill;
 mod repo;
 mod schedule;
+mod sftp;
 mod shred;
 
 pub use drill::{DrillReport, Restored, TenantResult, drill, restore};
 pub use repo::{Repo, Snapshot};
 pub use schedule::{Schedule, run_scheduled};
+pub use sftp::SftpTarget;
 pub use shred::{generations_holding, shred_key_backups};
 
 use chrono::{DateTime, Utc};
@@ -281,12 +283,14 @@ pub async fn list(config: &BackupConfig) -> Result<Vec<Generation>, BackupError>
             None => None,
             Some(site) => {
                 let held = |r: &Repo| -> Result<Vec<String>, BackupError> {
-                    if !r.exists() {
+                    if !r.exists()? {
                         return Ok(Vec::new());
                     }
                     Ok(r.snapshots()?.into_iter().filter_map(|s| s.original).collect())
                 };
-                Some((held(&site.data)?, held(&site.keys)?))
+                // A second site that cannot be reached holds nothing as far as anyone can
+                // tell: its generations show as missing.
+                Some((held(&site.data).unwrap_or_default(), held(&site.keys).unwrap_or_default()))
             }
         };
         Ok(data

@@ -7,14 +7,15 @@
 //! cache of a repository's metadata would be one more place holding it.
 
 use crate::backup::BackupError;
+use crate::backup::sftp::{SftpBackend, SftpTarget};
 use chrono::{DateTime, Utc};
 use renkei_domain::backup::KeepPolicy;
 use rustic_backend::LocalBackend;
 use rustic_core::repofile::SnapshotFile;
 use rustic_core::{
-    BackupOptions, CheckOptions, ConfigOptions, Credentials, ForgetGroups, Grouped, KeepOptions, KeyOptions, LocalDestination, LsOptions,
-    OpenStatus, PathList, PruneOptions, Repository, RepositoryBackends, RepositoryOptions, RestoreOptions, RusticError,
-    SnapshotGroupCriterion,
+    BackupOptions, CheckOptions, ConfigOptions, Credentials, FileType, ForgetGroups, Grouped, KeepOptions, KeyOptions, LocalDestination,
+    LsOptions, OpenStatus, PathList, PruneOptions, Repository, RepositoryBackends, RepositoryOptions, RestoreOptions, RusticError,
+    SnapshotGroupCriterion, WriteBackend,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,8 +26,16 @@ use zeroize::Zeroizing;
 pub struct Repo {
     /// As the operator named it, for messages.
     pub name: String,
-    path: PathBuf,
+    place: Place,
     password: Arc<Zeroizing<String>>,
+}
+
+/// Where a repository is: a directory of this machine (a local disk, or a share mounted here),
+/// or a directory of another reached over SFTP.
+#[derive(Clone)]
+enum Place {
+    Local(PathBuf),
+    Sftp(SftpTarget),
 }
 
 /// A snapshot as listings show it.
@@ -73,7 +82,26 @@ fn one_line(e: &RusticError) -> String {
 
 impl Repo {
     pub fn new(path: &Path, password: Zeroizing<String>) -> Repo {
-        Repo { name: path.display().to_string(), path: path.to_path_buf(), password: Arc::new(password) }
+        Repo { name: path.display().to_string(), place: Place::Local(path.to_path_buf()), password: Arc::new(password) }
+    }
+
+    /// A repository on another machine, over SFTP.
+    pub fn sftp(target: SftpTarget, password: Zeroizing<String>) -> Repo {
+        Repo { name: target.name(), place: Place::Sftp(target), password: Arc::new(password) }
+    }
+
+    fn backend(&self) -> Result<Arc<dyn WriteBackend>, BackupError> {
+        Ok(match &self.place {
+            Place::Local(path) => {
+                let path = path.to_str().ok_or_else(|| BackupError::Repository {
+                    repository: self.name.clone(),
+                    what: "open",
+                    why: "the path is not UTF-8".into(),
+                })?;
+                Arc::new(LocalBackend::new(path, Vec::new()).map_err(self.failed("open"))?)
+            }
+            Place::Sftp(target) => Arc::new(SftpBackend::connect(target).map_err(self.failed("reach"))?),
+        })
     }
 
     fn failed(&self, what: &'static str) -> impl FnOnce(Box<RusticError>) -> BackupError + '_ {
@@ -87,13 +115,7 @@ impl Repo {
     }
 
     fn repository(&self) -> Result<Repository<()>, BackupError> {
-        let path = self.path.to_str().ok_or_else(|| BackupError::Repository {
-            repository: self.name.clone(),
-            what: "open",
-            why: "the path is not UTF-8".into(),
-        })?;
-        let be = LocalBackend::new(path, Vec::new()).map_err(self.failed("open"))?;
-        let backends = RepositoryBackends::new(Arc::new(be), None);
+        let backends = RepositoryBackends::new(self.backend()?, None);
         Repository::new(&RepositoryOptions::default().no_cache(true), &backends).map_err(self.failed("open"))
     }
 
@@ -109,17 +131,22 @@ impl Repo {
     }
 
     /// Whether a repository is there (its config file).
-    pub fn exists(&self) -> bool {
-        self.path.join("config").is_file()
+    pub fn exists(&self) -> Result<bool, BackupError> {
+        match &self.place {
+            Place::Local(path) => Ok(path.join("config").is_file()),
+            Place::Sftp(_) => Ok(!self.backend()?.list(FileType::Config).map_err(self.failed("reach"))?.is_empty()),
+        }
     }
 
     /// Makes the repository if there is none; whether it made one. A directory that holds
     /// anything but a repository is refused.
     pub fn init_if_new(&self) -> Result<bool, BackupError> {
-        if self.exists() {
+        if self.exists()? {
             return Ok(false);
         }
-        if std::fs::read_dir(&self.path).is_ok_and(|mut d| d.next().is_some()) {
+        if let Place::Local(path) = &self.place
+            && std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_some())
+        {
             return Err(BackupError::Repository {
                 repository: self.name.clone(),
                 what: "make",
@@ -131,7 +158,7 @@ impl Repo {
     }
 
     pub(crate) fn open(&self) -> Result<Repository<OpenStatus>, BackupError> {
-        if !self.exists() {
+        if !self.exists()? {
             return Err(BackupError::Repository { repository: self.name.clone(), what: "open", why: "no repository is there".into() });
         }
         self.repository()?.open(&self.credentials()).map_err(self.failed("open"))
@@ -241,7 +268,7 @@ impl Repo {
     /// Forgets the copies of the snapshots `originals` (ids of the repository they were copied
     /// from) and prunes; `everything` repacks every pack. How many were forgotten.
     pub fn forget_copies_of(&self, originals: &[String], everything: bool) -> Result<usize, BackupError> {
-        if !self.exists() {
+        if !self.exists()? {
             return Ok(0);
         }
         let repo = self.open()?;
