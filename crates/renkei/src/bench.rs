@@ -1,4 +1,4 @@
-//! `renkei bench e2e|import|codes|tenants|pages`: speed figures, each with a baseline measured in the same run
+//! `renkei bench e2e|import|codes|tenants|pages|backup`: speed figures, each with a baseline measured in the same run
 //! on the same machine, so the ratio means something on any machine. Results and the commands
 //! that produced them are recorded in docs/benchmarks.md.
 //!
@@ -6,6 +6,7 @@
 //! provider tenant, on loopback with real TLS, on SQLite under a temporary directory or on
 //! PostgreSQL (`--database`, schemas `bench`, `bench_hub`, `bench_raw`, reset first).
 
+mod backup;
 mod pages;
 mod tenants;
 
@@ -78,6 +79,12 @@ enum BenchCmd {
         #[arg(long, default_value_t = 100.0)]
         rate: f64,
     },
+    /// Backup, drill and restore of a platform whose tenant holds N residents, in MB/s.
+    /// Baseline: restic backing up and restoring the same files.
+    Backup {
+        #[arg(long, default_value_t = 100_000)]
+        residents: u64,
+    },
     /// The staff home, the query form and a query's page over HTTPS with N staff signed in,
     /// each asking for a page every think time: p50/p99 and bytes per page. Baseline: the
     /// JSON API's GET /api/v1/session at the same load.
@@ -106,6 +113,7 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         BenchCmd::Tenants { tenants, residents, queries, rate } => {
             tenants::tenants(a.database.as_deref(), tenants::Sizes { tenants, residents: residents.max(1), queries, rate }).await?
         }
+        BenchCmd::Backup { residents } => backup::backup(a.database.as_deref(), residents.max(1)).await?,
         BenchCmd::Pages { staff, seconds, think_ms } => {
             pages::pages(a.database.as_deref(), pages::Sizes { staff: staff.max(1), seconds: seconds.max(1), think_ms }).await?
         }
