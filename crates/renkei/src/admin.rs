@@ -137,9 +137,13 @@ enum AdminCmd {
         #[arg(long)]
         tenant: Option<String>,
     },
-    /// Where each storage place of the platform is declared to be (データ保管場所), and the
-    /// countries allowed, for the compliance sheet: one line per place, tab-separated.
-    Locations,
+    /// Where each storage place of the platform is declared to be (データ保管場所): its store,
+    /// its key store and, once set up, its backup repositories at both sites; then the
+    /// countries allowed. For the compliance sheet: one line per place, tab-separated.
+    Locations {
+        #[command(flatten)]
+        backups: Box<crate::backup::BackupSettings>,
+    },
 }
 
 pub async fn run(a: AdminArgs) -> Result<()> {
@@ -241,7 +245,16 @@ pub async fn run(a: AdminArgs) -> Result<()> {
             }
             println!("operator {name} created; enrol its second factor by scanning:\n{}", &*totp.uri()?);
         }
-        AdminCmd::Locations => println!("{}", a.platform.db.locations("platform store", &a.platform.data_dir, run::PLATFORM_SCHEMA)?),
+        AdminCmd::Locations { backups } => {
+            let stores = a.platform.db.locations("platform store", &a.platform.data_dir, run::PLATFORM_SCHEMA)?;
+            let repositories = backups.locations(&a.platform.db.allowed_countries)?;
+            // The repositories go before the last line, the countries allowed.
+            let (places, allowed) = stores.rsplit_once('\n').unwrap_or(("", &stores));
+            let mut lines: Vec<&str> = places.lines().collect();
+            lines.extend(repositories.iter().map(String::as_str));
+            lines.push(allowed);
+            println!("{}", lines.join("\n"));
+        }
         AdminCmd::List => {
             for t in store.tenants().await? {
                 println!("{}\t{}", t.id, t.name);

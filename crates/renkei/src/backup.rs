@@ -127,6 +127,28 @@ impl BackupSettings {
 }
 
 impl BackupSettings {
+    /// The repositories' lines of a `locations` listing (`LABEL<TAB>where<TAB>declared place`),
+    /// refused as `config` refuses a place not allowed; none if backups are not set up.
+    pub fn locations(&self, allowed_countries: &str) -> Result<Vec<String>> {
+        use renkei_domain::location::{Place, check, parse_allowed};
+        let Some(data) = &self.backup_repository else { return Ok(Vec::new()) };
+        let allowed = parse_allowed(allowed_countries).context("--allowed-countries")?;
+        let place = Place::parse(&self.backup_location).context("--backup-location")?;
+        check("the backup repositories", &place, &allowed)?;
+        let shown = |p: &Option<PathBuf>| p.as_ref().map_or("(not set)".to_owned(), |p| p.display().to_string());
+        let mut lines = vec![
+            format!("backup repository (data)\t{}\t{place}", data.display()),
+            format!("backup repository (keys)\t{}\t{place}", shown(&self.key_backup_repository)),
+        ];
+        if self.copy_repository.is_some() || self.key_copy_repository.is_some() {
+            let copy = Place::parse(&self.copy_location).context("--copy-location")?;
+            check("the second site's repositories", &copy, &allowed)?;
+            lines.push(format!("second site (data)\t{}\t{copy}", shown(&self.copy_repository)));
+            lines.push(format!("second site (keys)\t{}\t{copy}", shown(&self.key_copy_repository)));
+        }
+        Ok(lines)
+    }
+
     /// A second site's repository: a directory, or an SFTP URL with its key and known hosts.
     fn copy_repo(&self, place: &Path, password: Zeroizing<String>) -> Result<Repo> {
         let text = place.to_string_lossy();

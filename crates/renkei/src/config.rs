@@ -34,7 +34,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("admin", "`renkei admin` only. It also takes every `[platform]` key, which overrides `[platform]` for `admin`."),
     (
         "backup",
-        "`renkei backup`, `renkei serve` (which backs up on a schedule once `backup_repository` is set) and `renkei admin tenant-delete` (which destroys the tenant's key in every key backup): the repositories, their passwords' files and the generations kept. `renkei backup` also takes every `[platform]` key.",
+        "`renkei backup`, `renkei serve` (which backs up on a schedule once `backup_repository` is set), `renkei admin tenant-delete` (which destroys the tenant's key in every key backup) and `renkei admin locations`: the repositories, their passwords' files and the generations kept. `renkei backup` also takes every `[platform]` key.",
     ),
     ("hub", "`renkei hub` and its subcommands (`register-org`, `verify-key`, `resident-token`, each taking the keys it has)."),
 ];
@@ -153,7 +153,11 @@ pub fn apply(cmd: Command, config: &Config) -> Command {
         sub
     };
     cmd.mut_subcommand("serve", |c| set(set(set(c, "platform"), "serve"), "backup"))
-        .mut_subcommand("admin", |c| set(set(c, "platform"), "admin").mut_subcommand("tenant-delete", |t| set(t, "backup")))
+        .mut_subcommand("admin", |c| {
+            set(set(c, "platform"), "admin")
+                .mut_subcommand("tenant-delete", |t| set(t, "backup"))
+                .mut_subcommand("locations", |t| set(t, "backup"))
+        })
         .mut_subcommand("import", |c| set(c, "platform"))
         .mut_subcommand("backup", |c| set(set(c, "platform"), "backup"))
         .mut_subcommand("audit", |c| set(c, "platform"))

@@ -74,6 +74,29 @@ fn the_declared_places_are_printed_and_a_country_may_be_allowed() {
     let out = run(&["admin", "--data-dir", &d, "--data-location", "US/virginia", "--allowed-countries", "JP,US", "locations"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("\tUS/virginia\nallowed countries\tJP,US\n"), "{}", text(&out.stdout));
+    // Backup repositories at both sites, each with its declared place; one outside the allowed
+    // countries is refused.
+    let backups = ["--backup-repository", "/backup/data", "--key-backup-repository", "/backup/keys", "--backup-location", "JP/東京都"];
+    let copies =
+        ["--copy-repository", "sftp://renkei@osaka/data", "--key-copy-repository", "/mnt/osaka/keys", "--copy-location", "JP/大阪府"];
+    let mut args = vec!["admin", "--data-dir", &d, "locations"];
+    args.extend(backups);
+    args.extend(copies);
+    let out = run(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).ends_with(
+            "backup repository (data)\t/backup/data\tJP/東京都\nbackup repository (keys)\t/backup/keys\tJP/東京都\n\
+             second site (data)\tsftp://renkei@osaka/data\tJP/大阪府\nsecond site (keys)\t/mnt/osaka/keys\tJP/大阪府\nallowed countries\tJP\n"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
+    let abroad: Vec<&str> = args.iter().map(|a| if *a == "JP/大阪府" { "SG" } else { a }).collect();
+    let out = run(&abroad);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert_eq!(text(&out.stderr).lines().count(), 1, "{}", text(&out.stderr));
+
     let hub = dir.path().join("hub").display().to_string();
     let out = run(&["hub", "locations", "--data-dir", &hub, "--data-location", "JP/大阪府"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
