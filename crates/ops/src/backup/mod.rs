@@ -106,10 +106,7 @@ pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Ba
 /// A scratch directory, readable by the operator alone, beside the data (on its disk, which
 /// the operator sized for it); removed when dropped.
 pub(crate) fn scratch(platform: &PlatformStore, what: &str) -> Result<tempfile::TempDir, BackupError> {
-    let dir = match platform.location() {
-        Location::Dir(d) => d.clone(),
-        Location::Postgres { .. } => std::env::temp_dir(),
-    };
+    let dir = work_dir(platform);
     tempfile::Builder::new().prefix(&format!(".renkei-{what}-")).tempdir_in(&dir).map_err(io(&dir))
 }
 
@@ -117,18 +114,24 @@ pub(crate) fn scratch(platform: &PlatformStore, what: &str) -> Result<tempfile::
 /// repository, and a prune beside a running backup could delete what the backup is writing.
 /// The lock is an advisory lock on a file beside the data, let go when this is dropped (or the
 /// process dies).
-pub struct BackupLock(#[allow(dead_code)] std::fs::File);
+pub struct BackupLock {
+    _held: std::fs::File,
+}
 
-/// Takes the platform's backup lock, or says who may hold it.
-pub fn lock(platform: &PlatformStore) -> Result<BackupLock, BackupError> {
-    let dir = match platform.location() {
+/// Where a platform's backup work keeps its scratch directories and lock: its data directory.
+fn work_dir(platform: &PlatformStore) -> PathBuf {
+    match platform.location() {
         Location::Dir(d) => d.clone(),
         Location::Postgres { .. } => std::env::temp_dir(),
-    };
-    let path = dir.join("backup.lock");
+    }
+}
+
+/// Takes the platform's backup lock, or says another process holds it.
+pub fn lock(platform: &PlatformStore) -> Result<BackupLock, BackupError> {
+    let path = work_dir(platform).join("backup.lock");
     let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io(&path))?;
     match file.try_lock() {
-        Ok(()) => Ok(BackupLock(file)),
+        Ok(()) => Ok(BackupLock { _held: file }),
         Err(std::fs::TryLockError::WouldBlock) => Err(BackupError::Busy),
         Err(std::fs::TryLockError::Error(e)) => Err(BackupError::Io { path, source: e }),
     }
