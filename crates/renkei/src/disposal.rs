@@ -29,10 +29,15 @@ pub async fn delete_tenant(
     let Some(hosted) = store.tenants().await?.into_iter().find(|t| t.id == tenant) else {
         bail!("tenant {tenant} is not hosted on this platform");
     };
-    // The repositories must open before anything is deleted.
-    if let Some(config) = backups {
-        backup::list(config).await.context("the backups cannot be read; nothing was deleted")?;
-    }
+    // The repositories must open, and the data generations holding the tenant be known, before
+    // anything is deleted: the certificate names them.
+    let holding = match backups {
+        None => Vec::new(),
+        Some(config) => {
+            backup::list(config).await.context("the backups cannot be read; nothing was deleted")?;
+            backup::generations_holding(config, &tenant).await.context("the backups cannot be read; nothing was deleted")?
+        }
+    };
     let signer = CheckpointSigner::from_master(master)?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -43,14 +48,11 @@ pub async fn delete_tenant(
     let tenant_store = store.tenant_store(tenant.clone(), DataKey::generate(tenant.as_str())).await?;
     let deleted = store.delete_tenant(master, &tenant_store, actor).await?;
     let fingerprint = deleted.fingerprint.clone().unwrap_or_default();
-    // What the backups hold, then the key destroyed in them; a failure of either is reported
-    // once the certificate of what was done is written.
-    let (holding, shredded) = match backups {
-        None => (Ok(Vec::new()), Ok(0)),
-        Some(config) => (
-            backup::generations_holding(config, &tenant).await,
-            backup::shred_key_backups(store, config, &tenant, &fingerprint, actor).await,
-        ),
+    // The key destroyed in the key backups; a failure is reported once the certificate of what
+    // was done is written.
+    let shredded = match backups {
+        None => Ok(0),
+        Some(config) => backup::shred_key_backups(store, config, &tenant, &fingerprint, actor).await,
     };
     let mut certificate = Certificate {
         format: disposal::FORMAT.into(),
@@ -61,7 +63,7 @@ pub async fn delete_tenant(
         method: disposal::METHOD.into(),
         key_fingerprint: fingerprint,
         rows_deleted: deleted.rows.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect(),
-        backups_holding_ciphertext: holding.as_ref().cloned().unwrap_or_default(),
+        backups_holding_ciphertext: holding.clone(),
         verifier_key: signer.verifier().as_str().to_owned(),
         signature: String::new(),
     };
@@ -79,7 +81,6 @@ pub async fn delete_tenant(
     let rewritten = shredded.with_context(|| {
         format!("the tenant was deleted, but its key may still be in key backups: run `renkei backup shred --tenant {tenant}`")
     })?;
-    let holding = holding.context("the tenant was deleted, but the backup generations holding its data could not be listed")?;
     if backups.is_some() {
         println!(
             "key destroyed in {rewritten} key backups; {} data generations still hold its data, unreadable without the key, until the policy forgets them",
