@@ -5,6 +5,7 @@ use crate::run::PlatformAccess;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use renkei_domain::backup::KeepPolicy;
+use renkei_domain::location::{Place, check, parse_allowed};
 use renkei_ops::backup::{self, BackupConfig, Repo, SftpTarget, Site};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
@@ -71,6 +72,13 @@ fn password(file: Option<&Path>, flag: &str) -> Result<Zeroizing<String>> {
     Ok(trimmed)
 }
 
+/// A site's declared place (データ保管場所), refused outside the allowed countries.
+fn site_place(declared: &str, flag: &str, what: &str, allowed_countries: &str) -> Result<Place> {
+    let place = Place::parse(declared).with_context(|| flag.to_owned())?;
+    check(what, &place, &parse_allowed(allowed_countries).context("--allowed-countries")?)?;
+    Ok(place)
+}
+
 impl BackupSettings {
     /// Whether backups are set up at all.
     pub fn configured(&self) -> bool {
@@ -79,9 +87,7 @@ impl BackupSettings {
 
     /// The repositories and policy, once every setting is there and their place is allowed.
     pub fn config(&self, allowed_countries: &str) -> Result<BackupConfig> {
-        use renkei_domain::location::{Place, check, parse_allowed};
-        let place = Place::parse(&self.backup_location).context("--backup-location")?;
-        check("the backup repositories", &place, &parse_allowed(allowed_countries).context("--allowed-countries")?)?;
+        self.first_site_place(allowed_countries)?;
         let Some(data) = &self.backup_repository else { bail!("--backup-repository is required: the directory of the data repository") };
         let Some(keys) = &self.key_backup_repository else {
             bail!("--key-backup-repository is required: the key store is backed up into a repository of its own")
@@ -97,8 +103,7 @@ impl BackupSettings {
         let copy = match (&self.copy_repository, &self.key_copy_repository) {
             (None, None) => None,
             (Some(copy_data), Some(copy_keys)) => {
-                let place = Place::parse(&self.copy_location).context("--copy-location")?;
-                check("the second site's repositories", &place, &parse_allowed(allowed_countries).context("--allowed-countries")?)?;
+                self.second_site_place(allowed_countries)?;
                 let passwords = [
                     password(self.copy_password_file.as_deref(), "--copy-password-file")?,
                     password(self.key_copy_password_file.as_deref(), "--key-copy-password-file")?,
@@ -124,25 +129,27 @@ impl BackupSettings {
             keep: KeepPolicy { daily: self.keep_daily, weekly: self.keep_weekly, monthly: self.keep_monthly },
         })
     }
-}
 
-impl BackupSettings {
+    fn first_site_place(&self, allowed_countries: &str) -> Result<Place> {
+        site_place(&self.backup_location, "--backup-location", "the backup repositories", allowed_countries)
+    }
+
+    fn second_site_place(&self, allowed_countries: &str) -> Result<Place> {
+        site_place(&self.copy_location, "--copy-location", "the second site's repositories", allowed_countries)
+    }
+
     /// The repositories' lines of a `locations` listing (`LABEL<TAB>where<TAB>declared place`),
     /// refused as `config` refuses a place not allowed; none if backups are not set up.
     pub fn locations(&self, allowed_countries: &str) -> Result<Vec<String>> {
-        use renkei_domain::location::{Place, check, parse_allowed};
         let Some(data) = &self.backup_repository else { return Ok(Vec::new()) };
-        let allowed = parse_allowed(allowed_countries).context("--allowed-countries")?;
-        let place = Place::parse(&self.backup_location).context("--backup-location")?;
-        check("the backup repositories", &place, &allowed)?;
+        let place = self.first_site_place(allowed_countries)?;
         let shown = |p: &Option<PathBuf>| p.as_ref().map_or("(not set)".to_owned(), |p| p.display().to_string());
         let mut lines = vec![
             format!("backup repository (data)\t{}\t{place}", data.display()),
             format!("backup repository (keys)\t{}\t{place}", shown(&self.key_backup_repository)),
         ];
         if self.copy_repository.is_some() || self.key_copy_repository.is_some() {
-            let copy = Place::parse(&self.copy_location).context("--copy-location")?;
-            check("the second site's repositories", &copy, &allowed)?;
+            let copy = self.second_site_place(allowed_countries)?;
             lines.push(format!("second site (data)\t{}\t{copy}", shown(&self.copy_repository)));
             lines.push(format!("second site (keys)\t{}\t{copy}", shown(&self.key_copy_repository)));
         }

@@ -8,7 +8,7 @@ use crate::platform::PlatformStore;
 use crate::{Result, StoreError, args};
 
 /// One backup run, successful or not.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BackupRun {
     pub id: String,
     pub started_at: i64,

@@ -151,31 +151,22 @@ pub async fn run(
     let id = uuid::Uuid::now_v7().to_string();
     let started = renkei_store::now_unix();
     let result = run_inner(platform, master, config, &id, at).await;
+    let failed = BackupRun { id: id.clone(), started_at: started, finished_at: renkei_store::now_unix(), ..BackupRun::default() };
     let record = match &result {
         Ok(r) => BackupRun {
-            id: id.clone(),
-            started_at: started,
-            finished_at: renkei_store::now_unix(),
             ok: true,
             data_snapshot: r.data.id.clone(),
             key_snapshot: r.keys.id.clone(),
             tenants: r.manifest.tenants.len() as i64,
             bytes: (r.data.bytes + r.keys.bytes) as i64,
             added_bytes: (r.data.added_bytes + r.keys.added_bytes) as i64,
-            detail: String::new(),
+            ..failed
         },
-        Err(e) => BackupRun {
-            id: id.clone(),
-            started_at: started,
-            finished_at: renkei_store::now_unix(),
-            ok: false,
-            data_snapshot: if let BackupError::Copy { data, .. } = e { data.clone() } else { String::new() },
-            key_snapshot: if let BackupError::Copy { keys, .. } = e { keys.clone() } else { String::new() },
-            tenants: 0,
-            bytes: 0,
-            added_bytes: 0,
-            detail: e.to_string(),
-        },
+        // The snapshots were written; only their copy failed.
+        Err(e @ BackupError::Copy { data, keys, .. }) => {
+            BackupRun { data_snapshot: data.clone(), key_snapshot: keys.clone(), detail: e.to_string(), ..failed }
+        }
+        Err(e) => BackupRun { detail: e.to_string(), ..failed },
     };
     platform.record_backup(&record, actor).await?;
     result
