@@ -86,6 +86,22 @@ fn restic(repo: &Path, password: &str, args: &[&str]) -> (i32, String, String) {
     Cluster::output(cmd)
 }
 
+/// `renkei admin audit` of the platform in `data_dir`.
+fn audit_log(data_dir: &Path) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_renkei"));
+    cmd.args(["admin", "--data-dir"]).arg(data_dir).arg("audit");
+    Cluster::output(cmd).1
+}
+
+/// A platform of one tenant, 甲市, in `dir/platform`.
+fn platform_of_one_tenant(dir: &Path) -> PathBuf {
+    let data_dir = dir.join("platform");
+    let mut create = Command::new(env!("CARGO_BIN_EXE_renkei"));
+    create.args(["admin", "--data-dir"]).arg(&data_dir).args(["tenant-create", "--id", "kou", "--name", "甲市"]);
+    assert_eq!(Cluster::output(create).0, 0);
+    data_dir
+}
+
 fn number_in(text: &str, before: &str) -> u64 {
     let at = text.find(before).unwrap_or_else(|| panic!("{before:?} in {text}"));
     text[..at].split(|c: char| !c.is_ascii_digit()).rfind(|s| !s.is_empty()).and_then(|n| n.parse().ok()).expect("a number")
@@ -181,9 +197,7 @@ async fn backups_of_a_serving_platform_are_restic_repositories_that_drill_and_re
     let (code, said, err) = backup(&platform, &repos, &["drill", "--snapshot", &first]);
     assert_eq!(code, 0, "{said}{err}");
     assert!(said.contains(&format!("snapshot {first}")), "{said}");
-    let mut audit = Command::new(env!("CARGO_BIN_EXE_renkei"));
-    audit.args(["admin", "--data-dir"]).arg(&platform).arg("audit");
-    let (_, audit, _) = Cluster::output(audit);
+    let audit = audit_log(&platform);
     assert!(audit.contains("backup.run") && audit.contains("backup.drill"), "{audit}");
 
     // Restored as a whole platform, it serves: the persons and copies of the backup are there.
@@ -232,21 +246,14 @@ async fn backups_of_a_serving_platform_are_restic_repositories_that_drill_and_re
     assert_eq!(err.lines().count(), 1, "{err}");
     let (code, out, err) = restic(&repos.data(), "data-secret", &["check", "--read-data"]);
     assert_ne!(code, 0, "restic agrees: {out}{err}");
-    let (_, audit_after, _) = {
-        let mut a = Command::new(env!("CARGO_BIN_EXE_renkei"));
-        a.args(["admin", "--data-dir"]).arg(&platform).arg("audit");
-        Cluster::output(a)
-    };
+    let audit_after = audit_log(&platform);
     assert!(audit_after.contains("backup.failed") && audit_after.contains("ok=false"), "failures are audited: {audit_after}");
 }
 
 #[tokio::test]
 async fn generations_are_kept_by_the_policy_and_forgotten_in_both_repositories() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let data_dir = dir.path().join("platform");
-    let mut create = Command::new(env!("CARGO_BIN_EXE_renkei"));
-    create.args(["admin", "--data-dir"]).arg(&data_dir).args(["tenant-create", "--id", "kou", "--name", "甲市"]);
-    assert_eq!(Cluster::output(create).0, 0);
+    let data_dir = platform_of_one_tenant(dir.path());
     let repos = Repos::new(dir.path());
     // 2026-11-01 is a Sunday: one backup a day for eight days.
     for day in 1..=8 {
@@ -363,9 +370,7 @@ async fn a_deleted_tenants_key_is_destroyed_in_every_key_backup_so_no_data_backu
     let (code, said, err) = backup(&platform, &repos, &["restore", "--snapshot", &first, "--to", to.to_str().expect("path")]);
     assert_eq!(code, 0, "{err}");
     assert!(said.contains("unreadable for good (data key destroyed): tenant-b"), "{said}");
-    let mut audit = Command::new(env!("CARGO_BIN_EXE_renkei"));
-    audit.args(["admin", "--data-dir"]).arg(&platform).arg("audit");
-    let (_, audit, _) = Cluster::output(audit);
+    let audit = audit_log(&platform);
     assert!(audit.contains("backup.shred") && audit.contains("key_snapshots=2"), "{audit}");
 }
 
@@ -401,7 +406,12 @@ impl Sshd {
         std::fs::write(dir.join("sshd_config"), config).expect("sshd_config");
         let host_key = std::fs::read_to_string(dir.join("host_key.pub")).expect("host key");
         std::fs::write(dir.join("known_hosts"), format!("[127.0.0.1]:{port} {host_key}")).expect("known_hosts");
-        let log = std::fs::File::create(dir.join("sshd.log")).expect("log");
+        Sshd { dir: dir.to_path_buf(), port, child: Self::spawn(dir, port) }
+    }
+
+    /// Starts sshd on `dir`'s configuration and waits until it listens on `port`.
+    fn spawn(dir: &Path, port: u16) -> std::process::Child {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("sshd.log")).expect("log");
         let child = Command::new("/usr/sbin/sshd").args(["-D", "-e", "-f"]).arg(dir.join("sshd_config")).stderr(log).spawn().expect("sshd");
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -409,7 +419,16 @@ impl Sshd {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        Sshd { dir: dir.to_path_buf(), port, child }
+        child
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn restart(&mut self) {
+        self.child = Self::spawn(&self.dir, self.port);
     }
 
     fn user() -> String {
@@ -439,18 +458,14 @@ impl Sshd {
 
 impl Drop for Sshd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
 #[tokio::test]
 async fn the_second_site_over_sftp_holds_every_snapshot_restic_reads_it_and_a_drill_restores_from_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let data_dir = dir.path().join("platform");
-    let mut create = Command::new(env!("CARGO_BIN_EXE_renkei"));
-    create.args(["admin", "--data-dir"]).arg(&data_dir).args(["tenant-create", "--id", "kou", "--name", "甲市"]);
-    assert_eq!(Cluster::output(create).0, 0);
+    let data_dir = platform_of_one_tenant(dir.path());
     let mut sshd = Sshd::start(&dir.path().join("osaka"));
     let remote = dir.path().join("osaka-disk");
     let repos = Repos::new(dir.path());
@@ -488,21 +503,14 @@ async fn the_second_site_over_sftp_holds_every_snapshot_restic_reads_it_and_a_dr
     assert!(said.contains("kou\tpass\tcontent hash as recorded"), "{said}");
 
     // The second site down: the run says so in one line, list shows it, the next run catches up.
-    let _ = sshd.child.kill();
-    let _ = sshd.child.wait();
+    sshd.stop();
     let (code, _, err) = run(&["run"]);
     assert_eq!((code, err.lines().count()), (1, 1), "{err}");
     assert!(err.contains("copying them to the second site failed"), "{err}");
     let (code, list, err) = run(&["list"]);
     assert_eq!(code, 0, "{err}");
     assert!(list.lines().last().is_some_and(|l| l.ends_with("\tMISSING")), "{list}");
-    sshd.child = Command::new("/usr/sbin/sshd").args(["-D", "-e", "-f"]).arg(sshd.dir.join("sshd_config")).spawn().expect("sshd again");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", sshd.port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    sshd.restart();
     let (code, said, err) = run(&["run"]);
     assert_eq!(code, 0, "{err}");
     assert!(said.contains("4 snapshots copied to the second site"), "{said}");
