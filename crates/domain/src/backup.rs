@@ -26,10 +26,31 @@ pub struct Manifest {
     pub run: String,
     /// RFC 3339, UTC: when the files were copied.
     pub taken_at: String,
-    /// The backend the files come from (`sqlite`).
+    /// The backend the data comes from: `sqlite` (its files are in the snapshot) or `postgres`
+    /// (the cluster is in pgBackRest's repository, recovered to [`ClusterPoint`]).
     pub backend: String,
     pub files: Vec<FileEntry>,
     pub tenants: Vec<TenantEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<ClusterPoint>,
+}
+
+/// Where a PostgreSQL platform's backup is: a pgBackRest backup and the restore point, after
+/// it, that the tenants' content hashes were taken at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterPoint {
+    /// pgBackRest's stanza.
+    pub stanza: String,
+    /// The backup's label in pgBackRest's repository (e.g. `20261203-160759F`).
+    pub backup: String,
+    /// Its label in the second site's repository, if one is set up and the backup there was
+    /// taken (taken before the restore point, as the first site's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_backup: Option<String>,
+    /// The restore point's name (`recovery_target_name`) and where it is in the log.
+    pub restore_point: String,
+    pub lsn: String,
 }
 
 /// One file of a data snapshot, by its path inside the snapshot.
@@ -67,6 +88,12 @@ impl Default for KeepPolicy {
 }
 
 impl KeepPolicy {
+    /// How many days back a point-in-time recovery must reach to keep what this policy keeps
+    /// (a month counted as 31 days): what pgBackRest is told to keep.
+    pub fn recoverable_days(&self) -> u32 {
+        self.daily.max(self.weekly.saturating_mul(7)).max(self.monthly.saturating_mul(31)).max(1)
+    }
+
     /// The latest a snapshot taken at `taken` can be kept, if one is taken every day: the
     /// monthly rule keeps the last of a month for `monthly` months after it, the weekly rule
     /// the last of a week for `weekly` weeks, the daily rule a day for `daily` days. (A policy
@@ -165,6 +192,7 @@ mod tests {
             backend: "sqlite".into(),
             files: vec![FileEntry { path: "platform.sqlite".into(), bytes: 4096 }],
             tenants: vec![TenantEntry { tenant: "t".into(), content_hash: "00".into() }],
+            postgres: None,
         };
         let json = serde_json::to_string(&m).expect("json");
         assert_eq!(serde_json::from_str::<Manifest>(&json).expect("reads"), m);

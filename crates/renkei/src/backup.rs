@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use renkei_domain::backup::KeepPolicy;
 use renkei_domain::location::{Place, check, parse_allowed};
-use renkei_ops::backup::{self, BackupConfig, Repo, SftpTarget, Site};
+use renkei_ops::backup::{self, BackupConfig, PgBackRest, PgRepo, Repo, SftpTarget, Site};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -60,6 +60,32 @@ pub struct BackupSettings {
     /// Monthly generations kept.
     #[arg(long, env = "RENKEI_BACKUP_KEEP_MONTHLY", default_value_t = KeepPolicy::default().monthly)]
     pub keep_monthly: u32,
+    /// For a platform on PostgreSQL: pgBackRest's repository (a directory at the first site),
+    /// which the cluster and its write-ahead log are backed up into; the data repository then
+    /// holds each run's manifest.
+    #[arg(long, env = "RENKEI_PGBACKREST_REPOSITORY")]
+    pub pgbackrest_repository: Option<PathBuf>,
+    /// The file holding the pgBackRest repository's password (its encryption key).
+    #[arg(long, env = "RENKEI_PGBACKREST_PASSWORD_FILE")]
+    pub pgbackrest_password_file: Option<PathBuf>,
+    /// The second site's pgBackRest repository, a directory (a mount of the second site's
+    /// storage): each run backs the cluster up into it too, and the log is archived into both.
+    #[arg(long, env = "RENKEI_PGBACKREST_COPY_REPOSITORY")]
+    pub pgbackrest_copy_repository: Option<PathBuf>,
+    /// The file holding the second site's pgBackRest password.
+    #[arg(long, env = "RENKEI_PGBACKREST_COPY_PASSWORD_FILE")]
+    pub pgbackrest_copy_password_file: Option<PathBuf>,
+    /// The pgBackRest configuration renkei writes from these settings (PostgreSQL's
+    /// archive_command names it).
+    #[arg(long, env = "RENKEI_PGBACKREST_CONFIG", default_value = "/etc/pgbackrest/renkei.conf")]
+    pub pgbackrest_config: PathBuf,
+    /// pgBackRest's stanza for the cluster.
+    #[arg(long, env = "RENKEI_PGBACKREST_STANZA", default_value = "renkei")]
+    pub pgbackrest_stanza: String,
+    /// The user PostgreSQL runs as: pgBackRest and pg_ctl run as it (renkei switches to it with
+    /// runuser when it runs as root).
+    #[arg(long, env = "RENKEI_PG_OS_USER")]
+    pub pg_os_user: Option<String>,
 }
 
 fn password(file: Option<&Path>, flag: &str) -> Result<Zeroizing<String>> {
@@ -122,12 +148,47 @@ impl BackupSettings {
             }
             _ => bail!("--copy-repository and --key-copy-repository go together: the second site keeps both"),
         };
-        Ok(BackupConfig {
-            data: Repo::new(data, data_password),
-            keys: Repo::new(keys, key_password),
-            copy,
-            keep: KeepPolicy { daily: self.keep_daily, weekly: self.keep_weekly, monthly: self.keep_monthly },
-        })
+        let keep = KeepPolicy { daily: self.keep_daily, weekly: self.keep_weekly, monthly: self.keep_monthly };
+        let postgres = self.pgbackrest(keep, copy.is_some(), [&data_password, &key_password])?;
+        Ok(BackupConfig { data: Repo::new(data, data_password), keys: Repo::new(keys, key_password), copy, keep, postgres })
+    }
+
+    /// pgBackRest's settings, if its repository is set; its second site goes with restic's.
+    fn pgbackrest(&self, keep: KeepPolicy, second_site: bool, others: [&Zeroizing<String>; 2]) -> Result<Option<PgBackRest>> {
+        let Some(first) = &self.pgbackrest_repository else {
+            if self.pgbackrest_copy_repository.is_some() {
+                bail!("--pgbackrest-copy-repository needs --pgbackrest-repository");
+            }
+            return Ok(None);
+        };
+        let mut repos = vec![PgRepo {
+            path: first.clone(),
+            password: password(self.pgbackrest_password_file.as_deref(), "--pgbackrest-password-file")?,
+        }];
+        match (&self.pgbackrest_copy_repository, second_site) {
+            (Some(copy), true) => repos.push(PgRepo {
+                path: copy.clone(),
+                password: password(self.pgbackrest_copy_password_file.as_deref(), "--pgbackrest-copy-password-file")?,
+            }),
+            (None, false) => {}
+            _ => bail!(
+                "--pgbackrest-copy-repository and --copy-repository go together: the second site keeps the cluster and its runs' manifests"
+            ),
+        }
+        if repos.iter().any(|r| others.contains(&&r.password)) || (repos.len() == 2 && repos[0].password == repos[1].password) {
+            bail!("each repository needs a password of its own: pgBackRest's must differ from the others'");
+        }
+        if repos.len() == 2 && repos[0].path == repos[1].path {
+            bail!("the second site's pgBackRest repository must be another than the first site's");
+        }
+        Ok(Some(PgBackRest {
+            config: self.pgbackrest_config.clone(),
+            stanza: self.pgbackrest_stanza.clone(),
+            os_user: self.pg_os_user.clone(),
+            repos,
+            retention_days: keep.recoverable_days(),
+            restore_from: 1,
+        }))
     }
 
     fn first_site_place(&self, allowed_countries: &str) -> Result<Place> {
@@ -243,9 +304,6 @@ fn local(t: chrono::DateTime<chrono::Utc>) -> String {
 pub async fn run(a: BackupArgs) -> Result<()> {
     let config = a.settings.config(&a.platform.db.allowed_countries)?;
     let store = a.platform.store().await?;
-    if matches!(store.location(), renkei_store::Location::Postgres { .. }) {
-        bail!("the platform's store is on PostgreSQL: its backups are pgBackRest's (docs/operations.md)");
-    }
     let master = a.platform.master_key()?;
     match a.cmd {
         BackupCmd::Run { at } => {

@@ -45,7 +45,7 @@ enum Cmd {
     /// Run the hub, a multi-tenant platform and a second org's server on loopback, with demo data.
     Demo(demo::DemoArgs),
     /// Run the platform server (internal and network listeners, outbox).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the reference hub, or manage its directory and resident tokens.
     Hub(HubArgs),
     /// Make a development CA and certificates.
@@ -67,7 +67,7 @@ enum Cmd {
     /// Write a whole tenant's data as CSV files with a signed manifest, or check such an export.
     Export(export::ExportArgs),
     /// Back up the platform into restic-format repositories, list, forget, drill and restore.
-    Backup(backup::BackupArgs),
+    Backup(Box<backup::BackupArgs>),
     /// Purge linkage records older than each tenant's retention (保存期間); `serve` does it daily.
     Retention {
         #[command(subcommand)]
@@ -394,7 +394,7 @@ async fn dispatch(cmd: Cmd, config_file: Option<PathBuf>) -> Result<ExitCode> {
         }
         Cmd::Serve(a) => {
             init_logs("info");
-            serve(a).await.map(|_| ExitCode::SUCCESS)
+            serve(*a).await.map(|_| ExitCode::SUCCESS)
         }
         Cmd::Hub(a) => hub(a).await.map(|_| ExitCode::SUCCESS),
         Cmd::Pki { cmd } => pki(cmd).map(|_| ExitCode::SUCCESS),
@@ -414,7 +414,7 @@ async fn dispatch(cmd: Cmd, config_file: Option<PathBuf>) -> Result<ExitCode> {
         }
         Cmd::Backup(a) => {
             init_logs("warn");
-            backup::run(a).await.map(|_| ExitCode::SUCCESS)
+            backup::run(*a).await.map(|_| ExitCode::SUCCESS)
         }
         Cmd::Retention { cmd: RetentionCmd::Run(a) } => {
             init_logs("warn");

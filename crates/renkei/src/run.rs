@@ -60,6 +60,11 @@ pub struct DbArgs {
     /// PostgreSQL schema [default: renkei for a platform, renkei_hub for the hub].
     #[arg(long, env = "RENKEI_DATABASE_SCHEMA")]
     pub database_schema: Option<String>,
+    /// For a platform on PostgreSQL, where its key store is when not beside the data: another
+    /// cluster's postgres:// URL, or a directory (keys.sqlite in it). A cluster backed up with
+    /// pgBackRest needs it, so that no data backup holds the keys.
+    #[arg(long, env = "RENKEI_KEY_STORE")]
+    pub key_store: Option<String>,
     /// Where this store is (データ保管場所), as the operator declares it: COUNTRY or
     /// COUNTRY/REGION, COUNTRY two letters of ISO 3166-1, e.g. JP/東京都.
     #[arg(long, env = "RENKEI_DATA_LOCATION", default_value = renkei_domain::location::DEFAULT_PLACE)]
@@ -82,6 +87,7 @@ impl DbArgs {
             database,
             database_file: None,
             database_schema: None,
+            key_store: None,
             data_location: renkei_domain::location::DEFAULT_PLACE.into(),
             allowed_countries: renkei_domain::location::DEFAULT_ALLOWED.into(),
         }
@@ -104,7 +110,16 @@ impl DbArgs {
             Location::Dir(d) => {
                 (format!("SQLite files in {}", d.display()), format!("SQLite file {}", renkei_store::layout::keys_db(&d).display()))
             }
-            Location::Postgres { schema, .. } => (format!("PostgreSQL schema {schema}"), format!("PostgreSQL schema {schema}_keys")),
+            Location::Postgres { schema, keys: None, .. } => {
+                (format!("PostgreSQL schema {schema}"), format!("PostgreSQL schema {schema}_keys"))
+            }
+            Location::Postgres { schema, keys: Some(elsewhere), .. } => (
+                format!("PostgreSQL schema {schema}"),
+                match *elsewhere {
+                    Location::Dir(d) => format!("SQLite file {}", renkei_store::layout::keys_db(&d).display()),
+                    Location::Postgres { url, .. } => format!("PostgreSQL schema {schema}_keys at {}", renkei_store::db::redact(&url)),
+                },
+            ),
         };
         let allowed = renkei_domain::location::parse_allowed(&self.allowed_countries)?;
         let mut out = format!("{label}\t{store}\t{place}\n");
@@ -126,7 +141,12 @@ impl DbArgs {
             _ => None,
         };
         let url = self.database.as_deref().or(from_file.as_deref());
-        Ok(Location::new(url, data_dir, self.database_schema.as_deref().unwrap_or(default_schema))?)
+        let location = Location::new(url, data_dir, self.database_schema.as_deref().unwrap_or(default_schema))?;
+        if default_schema == HUB_SCHEMA {
+            // The hub keeps no tenant keys: a host's RENKEI_KEY_STORE is the platform's.
+            return Ok(location);
+        }
+        Ok(location.with_key_store(self.key_store.as_deref())?)
     }
 }
 

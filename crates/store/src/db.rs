@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// Deletes everything a store keeps at `loc` when it is a PostgreSQL schema (`DROP SCHEMA …
 /// CASCADE`); SQLite files are left to their directory. For the demo and tests only.
 pub async fn reset(loc: &Location) -> Result<()> {
-    if let Location::Postgres { url, schema } = loc {
+    if let Location::Postgres { url, schema, .. } = loc {
         let pool = crate::pg::Pool::new(url, schema, "")?;
         let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
         tokio::task::spawn_blocking(move || pool.admin(&sql)).await.map_err(|e| StoreError::Task(e.to_string()))??;
@@ -34,8 +34,9 @@ pub async fn reset(loc: &Location) -> Result<()> {
 pub enum Location {
     /// SQLite files under this data directory.
     Dir(PathBuf),
-    /// A PostgreSQL database and the schema inside it.
-    Postgres { url: String, schema: String },
+    /// A PostgreSQL database and the schema inside it; `keys`, where the platform's key store
+    /// is when it is not the schema `<schema>_keys` beside it (see [`Location::with_key_store`]).
+    Postgres { url: String, schema: String, keys: Option<Box<Location>> },
 }
 
 impl Location {
@@ -51,13 +52,35 @@ impl Location {
                         reason: "a schema name is lower-case letters, digits and _".into(),
                     });
                 }
-                Ok(Location::Postgres { url: url.to_owned(), schema: schema.to_owned() })
+                Ok(Location::Postgres { url: url.to_owned(), schema: schema.to_owned(), keys: None })
             }
             Some(other) => Err(StoreError::Open {
                 path: redact(other),
                 reason: "the database must be a postgres:// URL (leave it out for the embedded SQLite store)".into(),
             }),
         }
+    }
+
+    /// A platform on PostgreSQL with its key store elsewhere: in another database (a
+    /// `postgres://` URL, the schema `<schema>_keys` there) or a directory (`keys.sqlite` in it).
+    /// A cluster backed up with pgBackRest needs this: a key store inside it would be in every
+    /// data backup, and destroying a key could not make those backups unreadable. `None` keeps
+    /// the key store beside the data. A platform on SQLite keeps its key store in its directory.
+    pub fn with_key_store(self, place: Option<&str>) -> Result<Self> {
+        let (Location::Postgres { url, schema, .. }, Some(place)) = (&self, place.filter(|p| !p.is_empty())) else {
+            return match place.filter(|p| !p.is_empty()) {
+                Some(_) => Err(StoreError::Open {
+                    path: "the key store".into(),
+                    reason: "a platform on SQLite keeps its key store in its data directory (keys.sqlite)".into(),
+                }),
+                None => Ok(self),
+            };
+        };
+        let keys = match place {
+            p if p.contains("://") => Location::new(Some(p), Path::new(""), schema)?,
+            dir => Location::Dir(PathBuf::from(dir)),
+        };
+        Ok(Location::Postgres { url: url.clone(), schema: schema.clone(), keys: Some(Box::new(keys)) })
     }
 }
 
@@ -329,7 +352,7 @@ impl Db {
     pub async fn open(loc: &Location, file: &Path, app_role: &str, migrations: &'static Migrations) -> Result<Self> {
         match loc {
             Location::Dir(_) => Self::open_sqlite(file, migrations),
-            Location::Postgres { url, schema } => Self::open_postgres(url, schema, app_role, migrations).await,
+            Location::Postgres { url, schema, .. } => Self::open_postgres(url, schema, app_role, migrations).await,
         }
     }
 

@@ -42,7 +42,7 @@ pub enum KeyEntry {
 /// The key store of a platform.
 #[derive(Clone)]
 pub struct KeyStore {
-    db: Db,
+    pub(crate) db: Db,
     file: Option<std::path::PathBuf>,
 }
 
@@ -50,7 +50,10 @@ pub struct KeyStore {
 fn keys_location(location: &Location) -> (Location, Option<std::path::PathBuf>) {
     match location {
         Location::Dir(d) => (location.clone(), Some(crate::layout::keys_db(d))),
-        Location::Postgres { url, schema } => (Location::Postgres { url: url.clone(), schema: format!("{schema}_keys") }, None),
+        Location::Postgres { keys: Some(elsewhere), .. } => keys_location(elsewhere),
+        Location::Postgres { url, schema, keys: None } => {
+            (Location::Postgres { url: url.clone(), schema: format!("{schema}_keys"), keys: None }, None)
+        }
     }
 }
 
@@ -137,5 +140,66 @@ impl KeyStore {
             .map_err(|e| StoreError::Task(e.to_string()))??;
         }
         Ok(destroyed)
+    }
+
+    /// Copies the key store into the new SQLite file `dest`, as one transaction sees it: a
+    /// key store on SQLite with `VACUUM INTO`, one on PostgreSQL row by row (its key backups are
+    /// renkei's, apart from the cluster's). Its size.
+    pub async fn copy_into(&self, dest: &std::path::Path) -> Result<u64> {
+        if let Some(src) = self.file.clone() {
+            let dest = dest.to_path_buf();
+            return tokio::task::spawn_blocking(move || crate::snapshot::copy_file(&src, &dest))
+                .await
+                .map_err(|e| StoreError::Task(format!("the copy stopped: {e}")))?;
+        }
+        type Held = (String, Vec<u8>, String, i64);
+        type Gone = (String, String, i64, String);
+        let (held, gone): (Vec<Held>, Vec<Gone>) = self
+            .db
+            .read(Scope::Operator, |tx| {
+                let held =
+                    tx.query("SELECT tenant_id, wrapped_key, fingerprint, created_at FROM tenant_keys ORDER BY tenant_id", args![])?;
+                let gone = tx.query(
+                    "SELECT tenant_id, fingerprint, destroyed_at, destroyed_by FROM destroyed_keys ORDER BY tenant_id, fingerprint",
+                    args![],
+                )?;
+                let held = held.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).collect::<Result<_>>()?;
+                let gone = gone.iter().map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).collect::<Result<_>>()?;
+                Ok((held, gone))
+            })
+            .await?;
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open { path: parent.display().to_string(), reason: e.to_string() })?;
+        }
+        // Written into a file of its own, then copied whole: what is left at `dest` is one file.
+        let building = dest.with_extension("building");
+        let copy = Db::open_sqlite(&building, &MIGRATIONS)?;
+        copy.tx(Scope::Operator, move |tx| {
+            for (t, w, f, at) in held {
+                tx.execute(
+                    "INSERT INTO tenant_keys (tenant_id, wrapped_key, fingerprint, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    args![t, w, f, at],
+                )?;
+            }
+            for (t, f, at, by) in gone {
+                tx.execute(
+                    "INSERT INTO destroyed_keys (tenant_id, fingerprint, destroyed_at, destroyed_by) VALUES (?1, ?2, ?3, ?4)",
+                    args![t, f, at, by],
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
+        drop(copy);
+        let dest = dest.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let bytes = crate::snapshot::copy_file(&building, &dest);
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", building.display()));
+            }
+            bytes
+        })
+        .await
+        .map_err(|e| StoreError::Task(format!("the copy stopped: {e}")))?
     }
 }

@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod backups;
+pub mod cluster;
 pub mod consortia;
 pub mod content;
 pub mod db;
@@ -24,6 +25,7 @@ pub mod migrate;
 mod pg;
 mod pg_tls;
 pub mod platform;
+pub mod restore_point;
 pub mod session_limits;
 pub mod snapshot;
 pub mod sqlite;

@@ -32,6 +32,8 @@ pub struct Pool {
     app_role: String,
     idle: Mutex<Vec<Conn>>,
     permits: tokio::sync::Semaphore,
+    /// An exported snapshot every transaction reads in, read-only (see `restore_point`).
+    snapshot: Option<String>,
 }
 
 impl From<postgres::Error> for StoreError {
@@ -92,7 +94,30 @@ impl Pool {
             app_role: app_role.to_owned(),
             idle: Mutex::new(Vec::new()),
             permits: tokio::sync::Semaphore::new(POOL_SIZE),
+            snapshot: None,
         })
+    }
+
+    /// A pool like this one whose transactions only read, each in the exported snapshot
+    /// `snapshot` (which its exporting transaction must hold open while they begin).
+    pub(crate) fn pinned(&self, snapshot: String) -> Pool {
+        Pool {
+            config: self.config.clone(),
+            tls: self.tls.clone(),
+            target: self.target.clone(),
+            schema: self.schema.clone(),
+            app_role: self.app_role.clone(),
+            idle: Mutex::new(Vec::new()),
+            permits: tokio::sync::Semaphore::new(POOL_SIZE),
+            snapshot: Some(snapshot),
+        }
+    }
+
+    /// A connection as the connecting role, in the schema, outside the pool.
+    pub(crate) fn owner_session(&self) -> Result<postgres::Client> {
+        let mut client = self.connect()?;
+        client.batch_execute(&format!("SET search_path TO {}", self.schema))?;
+        Ok(client)
     }
 
     fn connect(&self) -> Result<postgres::Client> {
@@ -162,10 +187,14 @@ impl Pool {
         };
         // BEGIN and the scope go in one round trip. The value is a tenant id, a key hash or
         // "on"; it is quoted as a literal all the same.
-        let begin = match setting {
-            Some((name, value)) => format!("BEGIN; SELECT set_config('{name}', '{}', true)", value.replace('\'', "''")),
+        let mut begin = match &self.snapshot {
+            // The snapshot id comes from PostgreSQL (hex digits and dashes).
+            Some(id) => format!("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'", id.replace('\'', "''")),
             None => "BEGIN".to_owned(),
         };
+        if let Some((name, value)) = setting {
+            begin.push_str(&format!("; SELECT set_config('{name}', '{}', true)", value.replace('\'', "''")));
+        }
         let mut conn = self.take()?;
         if conn.client.batch_execute(&begin).is_err() {
             // A pooled connection the server has since closed: nothing ran, so take a new one.

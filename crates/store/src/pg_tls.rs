@@ -17,6 +17,7 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::sync::Arc;
 
 /// How a pool connects.
+#[derive(Clone)]
 pub(crate) enum Tls {
     /// No TLS (`sslmode` absent or `disable`; `prefer` without a certificate to check is the same
     /// on a trusted network and is not offered).

@@ -144,7 +144,7 @@ pub struct AuditEntry {
 pub struct PlatformStore {
     pub(crate) db: Db,
     pub(crate) keys: crate::keys::KeyStore,
-    location: Location,
+    pub(crate) location: Location,
 }
 
 fn parse<T>(r: std::result::Result<T, renkei_domain::IdError>) -> Result<T> {

@@ -80,12 +80,9 @@ impl PlatformStore {
         .map_err(|e| StoreError::Database(format!("the copy stopped: {e}")))?
     }
 
-    /// Copies the key store into `out` (as `keys.sqlite`).
+    /// Copies the key store, wherever it is, into `out` as `keys.sqlite`.
     pub async fn copy_keys(&self, out: &Path) -> Result<CopiedFile> {
-        let src = layout::keys_db(data_dir(self)?);
         let dest: PathBuf = layout::keys_db(out);
-        tokio::task::spawn_blocking(move || Ok(CopiedFile { path: "keys.sqlite".into(), bytes: copy_file(&src, &dest)? }))
-            .await
-            .map_err(|e| StoreError::Database(format!("the copy stopped: {e}")))?
+        Ok(CopiedFile { path: "keys.sqlite".into(), bytes: self.keys.copy_into(&dest).await? })
     }
 }

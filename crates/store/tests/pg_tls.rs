@@ -17,7 +17,7 @@ async fn the_store_connects_with_verify_full_and_refuses_a_certificate_of_anothe
     );
     let db = TestDatabase::create().unwrap();
     let url = with_params(&db.url, &format!("sslmode=verify-full&sslrootcert={ca}"));
-    let store = PlatformStore::open(&Location::Postgres { url, schema: "renkei".into() }).await.unwrap();
+    let store = PlatformStore::open(&Location::Postgres { url, schema: "renkei".into(), keys: None }).await.unwrap();
     let one: i64 = store.raw(Scope::Operator, |tx| tx.value("SELECT 1::bigint", args![])).await.unwrap();
     assert_eq!(one, 1);
     // The store's sessions, as the server sees them (the owner sees every session's TLS state).
@@ -33,13 +33,13 @@ async fn the_store_connects_with_verify_full_and_refuses_a_certificate_of_anothe
 
     // `require` encrypts without checking whose certificate it is, as libpq does.
     let url = with_params(&db.url, "sslmode=require");
-    assert!(PlatformStore::open(&Location::Postgres { url, schema: "renkei".into() }).await.is_ok());
+    assert!(PlatformStore::open(&Location::Postgres { url, schema: "renkei".into(), keys: None }).await.is_ok());
 
     let other = tempfile::tempdir().unwrap();
     let other_ca = other.path().join("other-ca.pem");
     std::fs::write(&other_ca, renkei_crypto::pki::new_ca().unwrap().cert_pem).unwrap();
     let url = with_params(&db.url, &format!("sslmode=verify-full&sslrootcert={}", other_ca.display()));
-    let refused = PlatformStore::open(&Location::Postgres { url, schema: "renkei".into() }).await;
+    let refused = PlatformStore::open(&Location::Postgres { url, schema: "renkei".into(), keys: None }).await;
     let e = refused.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("certificate") || e.contains("Certificate"), "refused, saying why: {e}");
 }

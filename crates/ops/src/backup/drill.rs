@@ -112,17 +112,7 @@ pub async fn drill(
         Ok(r) => r,
         Err(e) => {
             // A generation that cannot be restored is the finding a drill exists for.
-            let record = Drill {
-                id: uuid::Uuid::now_v7().to_string(),
-                started_at: started.1,
-                finished_at: renkei_store::now_unix(),
-                ok: false,
-                data_snapshot: snapshot.unwrap_or("latest").to_owned(),
-                tenants: 0,
-                passed: 0,
-                detail: e.to_string(),
-            };
-            platform.record_drill(&record, actor).await?;
+            platform.record_drill(&failed_drill(started.1, snapshot.unwrap_or("latest"), &e), actor).await?;
             return Err(e);
         }
     };
@@ -132,7 +122,21 @@ pub async fn drill(
         .filter(|f| std::fs::metadata(dir.join(&f.path)).map(|m| m.len()).ok() != Some(f.bytes))
         .map(|f| f.path.clone())
         .collect();
-    let restored = PlatformStore::open(&Location::Dir(dir.clone())).await?;
+    let (restored, _cluster) = match &manifest.postgres {
+        None => (PlatformStore::open(&Location::Dir(dir.clone())).await?, None),
+        Some(point) => {
+            let pg = config.postgres.as_ref().ok_or_else(|| {
+                BackupError::Setup("this generation is of a platform on PostgreSQL: set pgbackrest_repository to drill it".into())
+            })?;
+            match super::pgbackrest::open_recovered(platform, pg, point, &scratch.path().join("cluster"), &dir).await {
+                Ok((store, cluster)) => (store, Some(cluster)),
+                Err(e) => {
+                    platform.record_drill(&failed_drill(started.1, &data_snapshot, &e), actor).await?;
+                    return Err(e);
+                }
+            }
+        }
+    };
     let mut tenants = Vec::new();
     for entry in &manifest.tenants {
         tenants.push(TenantResult {
@@ -171,6 +175,20 @@ pub async fn drill(
     Ok(report)
 }
 
+/// The record of a drill that could not restore what it was to check.
+fn failed_drill(started_at: i64, snapshot: &str, e: &BackupError) -> Drill {
+    Drill {
+        id: uuid::Uuid::now_v7().to_string(),
+        started_at,
+        finished_at: renkei_store::now_unix(),
+        ok: false,
+        data_snapshot: snapshot.to_owned(),
+        tenants: 0,
+        passed: 0,
+        detail: e.to_string(),
+    }
+}
+
 async fn check_tenant(store: &PlatformStore, master: &MasterKey, tenant: &str, recorded: &str) -> TenantFinding {
     let Ok(id) = TenantId::parse(tenant) else { return TenantFinding::Unreadable("not a tenant id".into()) };
     match store.content_hash(master, &id).await {
@@ -205,6 +223,16 @@ pub async fn restore(master: &MasterKey, config: &BackupConfig, snapshot: Option
     }
     let result = async {
         let (manifest, data_snapshot, key_snapshot) = restore_generation(config, snapshot, dest).await?;
+        if let Some(point) = &manifest.postgres {
+            return Err(BackupError::Setup(format!(
+                "generation {} is of a platform on PostgreSQL: recover its cluster with `pgbackrest --stanza={} restore --set={} --type=name --target={}` and its key store from key snapshot {} (docs/operations.md)",
+                &data_snapshot[..8.min(data_snapshot.len())],
+                point.stanza,
+                point.backup,
+                point.restore_point,
+                &key_snapshot[..8.min(key_snapshot.len())]
+            )));
+        }
         let store = PlatformStore::open(&Location::Dir(dest.to_path_buf())).await?;
         let mut shredded = Vec::new();
         for entry in &manifest.tenants {

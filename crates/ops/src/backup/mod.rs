@@ -9,12 +9,14 @@
 //! `shred`) leaves its data in every data snapshot unreadable.
 
 mod drill;
+mod pgbackrest;
 mod repo;
 mod schedule;
 mod sftp;
 mod shred;
 
 pub use drill::{DrillReport, Restored, TenantResult, drill, restore};
+pub use pgbackrest::{PgBackRest, PgRepo};
 pub use repo::{Repo, Snapshot};
 pub use schedule::{Schedule, run_scheduled};
 pub use sftp::SftpTarget;
@@ -44,6 +46,9 @@ pub enum BackupError {
     Store(#[from] StoreError),
     #[error("the backup stopped: {0}")]
     Stopped(String),
+    /// What the platform or its cluster lacks for a backup, and what to set.
+    #[error("{0}")]
+    Setup(String),
     #[error("another backup, forget, drill or shred of this platform is running; try again when it ends")]
     Busy,
     /// The snapshots were written, but their copy to the second site failed.
@@ -65,6 +70,9 @@ pub struct BackupConfig {
     /// The second site (遠隔地保管), which every snapshot is copied to.
     pub copy: Option<Site>,
     pub keep: KeepPolicy,
+    /// pgBackRest, for a platform on PostgreSQL: the data repository then holds each run's
+    /// manifest, and the cluster is in pgBackRest's repositories.
+    pub postgres: Option<PgBackRest>,
 }
 
 /// A second site's repositories, each with its own password.
@@ -77,7 +85,13 @@ pub struct Site {
 impl BackupConfig {
     /// The second site as a configuration of its own, to drill or restore from it.
     pub fn second_site(&self) -> Option<BackupConfig> {
-        self.copy.as_ref().map(|s| BackupConfig { data: s.data.clone(), keys: s.keys.clone(), copy: None, keep: self.keep })
+        self.copy.as_ref().map(|s| BackupConfig {
+            data: s.data.clone(),
+            keys: s.keys.clone(),
+            copy: None,
+            keep: self.keep,
+            postgres: self.postgres.as_ref().map(|pg| PgBackRest { restore_from: 2, ..pg.clone() }),
+        })
     }
 }
 
@@ -182,17 +196,38 @@ async fn run_inner(
     let scratch = scratch(platform, "backup")?;
     let data_dir = scratch.path().join("data");
     let keys_dir = scratch.path().join("keys");
-    let copied = platform.copy_data(&data_dir).await?;
-    platform.copy_keys(&keys_dir).await?;
-    let tenants = hash_tenants(&data_dir, &keys_dir, &scratch.path().join("open"), master).await?;
+    let mut cluster_copy_failed = None;
+    let (files, tenants, postgres) = match (platform.location(), &config.postgres) {
+        (Location::Dir(_), _) => {
+            let copied = platform.copy_data(&data_dir).await?;
+            platform.copy_keys(&keys_dir).await?;
+            let tenants = hash_tenants(&data_dir, &keys_dir, &scratch.path().join("open"), master).await?;
+            (copied.into_iter().map(|f| FileEntry { path: f.path, bytes: f.bytes }).collect(), tenants, None)
+        }
+        (Location::Postgres { .. }, Some(pg)) => {
+            let taken = pgbackrest::back_up(platform, master, pg, id).await?;
+            // The key store after the data, as on SQLite.
+            platform.copy_keys(&keys_dir).await?;
+            std::fs::create_dir_all(&data_dir).map_err(io(&data_dir))?;
+            cluster_copy_failed = taken.copy_failed;
+            (Vec::new(), taken.tenants, Some(taken.point))
+        }
+        (Location::Postgres { .. }, None) => {
+            return Err(BackupError::Setup(
+                "the platform is on PostgreSQL: its cluster is backed up with pgBackRest; set pgbackrest_repository (docs/operations.md)"
+                    .into(),
+            ));
+        }
+    };
     let manifest = Manifest {
         format: backup::FORMAT.into(),
         version: backup::VERSION,
         run: id.to_owned(),
         taken_at: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        backend: "sqlite".into(),
-        files: copied.into_iter().map(|f| FileEntry { path: f.path, bytes: f.bytes }).collect(),
+        backend: if postgres.is_some() { "postgres" } else { "sqlite" }.into(),
+        files,
         tenants,
+        postgres,
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| BackupError::Stopped(e.to_string()))?;
     let manifest_path = data_dir.join(backup::MANIFEST);
@@ -215,6 +250,11 @@ async fn run_inner(
             None => Ok(0),
             Some(site) => config.data.copy_to(&site.data).and_then(|d| Ok(d + config.keys.copy_to(&site.keys)?)),
         };
+        // The cluster's backup into the second site's pgBackRest repository, taken before.
+        let copied = match cluster_copy_failed {
+            Some(why) => Err(BackupError::Stopped(why)),
+            None => copied,
+        };
         let copied = copied.map_err(|e| BackupError::Copy { data: data.id.clone(), keys: keys.id.clone(), why: e.to_string() })?;
         Ok((data, keys, made, copied))
     })
@@ -225,11 +265,15 @@ async fn run_inner(
 }
 
 /// Each tenant's content hash on a copy of the copies (opening a store writes to it, and the
-/// copies must be backed up as they were taken): empty for a tenant whose key is destroyed.
+/// copies must be backed up as they were taken).
 pub(crate) async fn hash_tenants(data: &Path, keys: &Path, open: &Path, master: &MasterKey) -> Result<Vec<TenantEntry>, BackupError> {
     copy_tree(data, open)?;
     copy_tree(keys, open)?;
-    let store = PlatformStore::open(&Location::Dir(open.to_path_buf())).await?;
+    hash_store(&PlatformStore::open(&Location::Dir(open.to_path_buf())).await?, master).await
+}
+
+/// Each tenant's content hash in `store`: empty for a tenant whose key is destroyed.
+pub(crate) async fn hash_store(store: &PlatformStore, master: &MasterKey) -> Result<Vec<TenantEntry>, BackupError> {
     let mut out = Vec::new();
     for t in store.tenants().await? {
         let content_hash = match store.content_hash(master, &t.id).await {

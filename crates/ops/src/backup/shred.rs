@@ -83,13 +83,35 @@ pub async fn generations_holding(config: &BackupConfig, tenant: &TenantId) -> Re
             let bytes = c.data.read_file(&snap.id, &format!("{DATA_PATH}/{MANIFEST}"))?;
             let manifest: Manifest = serde_json::from_slice(&bytes)
                 .map_err(|e| BackupError::Snapshot { snapshot: snap.id.clone(), why: format!("{MANIFEST}: {e}") })?;
-            if manifest.tenants.iter().any(|t| t.tenant == tenant && !t.content_hash.is_empty()) {
-                out.push(BackupGeneration {
+            if !manifest.tenants.iter().any(|t| t.tenant == tenant && !t.content_hash.is_empty()) {
+                continue;
+            }
+            let taken_at = snap.time.to_rfc3339_opts(SecondsFormat::Secs, true);
+            let expires = c.keep.expires_at_latest(snap.time);
+            match (&manifest.postgres, &c.postgres) {
+                // On PostgreSQL the ciphertext is in pgBackRest's backups (and archived log),
+                // which it expires once a newer full backup (a week apart at most) is older than
+                // the recovery window.
+                (Some(point), Some(pg)) => {
+                    let window = chrono::Duration::days(7 + i64::from(pg.retention_days));
+                    let expires_at = expires.max(snap.time + window).to_rfc3339_opts(SecondsFormat::Secs, true);
+                    let labels = [Some(&point.backup), point.copy_backup.as_ref()];
+                    for (repo, label) in pg.repos.iter().zip(labels) {
+                        let Some(label) = label else { continue };
+                        out.push(BackupGeneration {
+                            repository: format!("{} (pgBackRest stanza {}, backup {label})", repo.path.display(), point.stanza),
+                            snapshot: snap.id.clone(),
+                            taken_at: taken_at.clone(),
+                            expires_at: expires_at.clone(),
+                        });
+                    }
+                }
+                _ => out.push(BackupGeneration {
                     repository: c.data.name.clone(),
                     snapshot: snap.id.clone(),
-                    taken_at: snap.time.to_rfc3339_opts(SecondsFormat::Secs, true),
-                    expires_at: c.keep.expires_at_latest(snap.time).to_rfc3339_opts(SecondsFormat::Secs, true),
-                });
+                    taken_at,
+                    expires_at: expires.to_rfc3339_opts(SecondsFormat::Secs, true),
+                }),
             }
         }
         Ok(out)

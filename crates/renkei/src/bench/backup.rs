@@ -55,6 +55,7 @@ pub(super) async fn backup(db: Option<&str>, residents: u64) -> Result<Report> {
         keys: Repo::new(&repos.join("keys"), Zeroizing::new("bench-keys".into())),
         copy: None,
         keep: KeepPolicy::default(),
+        postgres: None,
     };
 
     let t = Instant::now();

@@ -1,0 +1,129 @@
+//! What renkei asks of the PostgreSQL cluster a platform is in, to back it up with pgBackRest:
+//! where its files and socket are, whether it archives its write-ahead log and with what
+//! command, whether the key store is in another cluster, and, for a drill, when a recovered
+//! copy of it has finished recovering. Run as the connecting role, which must be allowed to
+//! read the server's settings and change `archive_command` (a superuser, or granted
+//! `pg_read_all_settings` and `ALTER SYSTEM` on it).
+
+use crate::db::Db;
+use crate::platform::PlatformStore;
+use crate::{Result, StoreError};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The running cluster, as it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterFacts {
+    pub data_directory: PathBuf,
+    /// The first of `unix_socket_directories`.
+    pub socket_directory: PathBuf,
+    pub port: u16,
+    /// The major version (15 for 15.x).
+    pub major_version: u32,
+    pub archive_mode: String,
+    pub archive_command: String,
+    pub system_identifier: i64,
+}
+
+fn pool(db: &Db) -> Result<std::sync::Arc<crate::pg::Pool>> {
+    match db {
+        Db::Postgres(pool) => Ok(pool.clone()),
+        Db::Sqlite(_) => Err(StoreError::Conflict("the store is on SQLite, not in a PostgreSQL cluster".into())),
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Task(e.to_string()))?
+}
+
+fn system_identifier(client: &mut postgres::Client) -> Result<i64> {
+    Ok(client.query_one("SELECT system_identifier FROM pg_control_system()", &[])?.get(0))
+}
+
+impl PlatformStore {
+    /// The cluster the platform's data is in.
+    pub async fn cluster_facts(&self) -> Result<ClusterFacts> {
+        let pool = pool(&self.db)?;
+        blocking(move || {
+            let mut c = pool.owner_session()?;
+            let setting = |c: &mut postgres::Client, name: &str| -> Result<String> {
+                Ok(c.query_one("SELECT setting FROM pg_settings WHERE name = $1", &[&name])?.get(0))
+            };
+            let sockets = setting(&mut c, "unix_socket_directories")?;
+            Ok(ClusterFacts {
+                data_directory: setting(&mut c, "data_directory")?.into(),
+                socket_directory: sockets.split(',').next().unwrap_or("").trim().into(),
+                port: setting(&mut c, "port")?.parse().map_err(|_| StoreError::Corrupt("the server's port is not a number".into()))?,
+                major_version: setting(&mut c, "server_version_num")?.parse::<u32>().map(|v| v / 10000).unwrap_or(0),
+                archive_mode: setting(&mut c, "archive_mode")?,
+                archive_command: setting(&mut c, "archive_command")?,
+                system_identifier: system_identifier(&mut c)?,
+            })
+        })
+        .await
+    }
+
+    /// Sets the cluster's `archive_command` and has the server read it again.
+    pub async fn set_archive_command(&self, command: &str) -> Result<()> {
+        let pool = pool(&self.db)?;
+        let sql = format!("ALTER SYSTEM SET archive_command = '{}'", command.replace('\'', "''"));
+        blocking(move || {
+            let mut c = pool.owner_session()?;
+            c.batch_execute(&sql)?;
+            c.batch_execute("SELECT pg_reload_conf()")?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Whether the key store is in the same PostgreSQL cluster as the data (a key store in a
+    /// directory never is).
+    pub async fn key_store_shares_the_cluster(&self) -> Result<bool> {
+        let Db::Postgres(keys) = &self.keys.db else { return Ok(false) };
+        let (data, keys) = (pool(&self.db)?, keys.clone());
+        blocking(move || Ok(system_identifier(&mut data.owner_session()?)? == system_identifier(&mut keys.owner_session()?)?)).await
+    }
+}
+
+/// The URL of the database `live` names, reached instead over the Unix socket in `socket` with
+/// `port`, as the same user: a recovered copy of the cluster, listening on no network.
+pub fn socket_url(live: &str, socket: &Path, port: u16) -> Result<String> {
+    let target = crate::db::redact(live);
+    let (url, _) = crate::pg_tls::from_url(live, &target)?;
+    let config: postgres::Config = url
+        .parse()
+        .map_err(|e: postgres::Error| StoreError::Open { path: target.clone(), reason: format!("not a valid PostgreSQL URL: {e}") })?;
+    let user = config.get_user().unwrap_or("postgres");
+    let db = config.get_dbname().unwrap_or(user);
+    let host: String = socket
+        .display()
+        .to_string()
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    Ok(format!("postgres://{user}@{host}:{port}/{db}"))
+}
+
+/// Waits until the server at `url` accepts connections and has finished recovering (promoted),
+/// at most `timeout`.
+pub async fn wait_until_recovered(url: &str, timeout: Duration) -> Result<()> {
+    let pool = crate::pg::Pool::new(url, "public", "")?;
+    blocking(move || {
+        let started = Instant::now();
+        loop {
+            let recovering = pool.owner_session().and_then(|mut c| Ok(c.query_one("SELECT pg_is_in_recovery()", &[])?.get::<_, bool>(0)));
+            match recovering {
+                Ok(false) => return Ok(()),
+                Ok(true) | Err(StoreError::Unavailable(_)) if started.elapsed() < timeout => std::thread::sleep(Duration::from_millis(200)),
+                Ok(true) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "the recovered cluster was still recovering after {} s",
+                        timeout.as_secs()
+                    )));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    })
+    .await
+}
