@@ -423,3 +423,29 @@ async fn a_query_needing_approval_is_sent_once_approved_and_ends_when_its_window
     assert!(s.remove_approval_policy(&org, &DutyCode::parse("D1").unwrap()).await.unwrap());
     assert!(s.approval_policies().await.unwrap().is_empty());
 }
+
+/// A backup on PostgreSQL hashes the data as of its restore point while the service writes on
+/// (`store::restore_point`); the pinned view only reads. SQLite has no restore point.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_point_pins_the_data_as_of_it_while_writes_go_on() {
+    let f = Fixture::new(true).await;
+    let (org, _, _) = ids();
+    let t = TenantId::parse("t").unwrap();
+    let tax = ItemCode::parse("TAX").unwrap();
+    let a = AddresseeNo::parse("P1").unwrap();
+    f.store.upsert_copy(&org, &a, &tax, "2026-01-01".parse().unwrap(), json!({"v": 1}).as_object().unwrap()).await.unwrap();
+    let before = f.platform.content_hash(&f.master, &t).await.unwrap();
+
+    let point = f.platform.pin_restore_point("renkei-test-point").await.unwrap();
+    assert!(point.lsn.contains('/'), "a log position: {}", point.lsn);
+    // The lock is gone: writes go on, and the live data moves past the point.
+    f.store.upsert_copy(&org, &a, &tax, "2026-02-01".parse().unwrap(), json!({"v": 2}).as_object().unwrap()).await.unwrap();
+    assert_ne!(f.platform.content_hash(&f.master, &t).await.unwrap(), before);
+    assert_eq!(point.store.content_hash(&f.master, &t).await.unwrap(), before, "the pinned view is the data as of the point");
+    let written = point.store.create_tenant(&f.master, &TenantId::parse("u").unwrap(), "U", "test").await;
+    assert!(written.is_err(), "the pinned view only reads");
+    drop(point);
+
+    let (_dir, _pg, _location, sqlite) = renkei_store::testing::platform_store(false).await;
+    assert!(matches!(sqlite.pin_restore_point("p").await, Err(StoreError::Conflict(_))));
+}
