@@ -276,14 +276,21 @@ enum BackupCmd {
         #[arg(long)]
         tenant: String,
     },
-    /// Restore a generation as a whole platform into a new data directory.
+    /// Restore a generation as a whole platform into a new data directory, or one tenant of it
+    /// (--tenant) as an export to import.
     Restore {
         /// The data snapshot (its id or a prefix) [default: the newest].
         #[arg(long)]
         snapshot: Option<String>,
-        /// The new data directory; serve it with this platform's master key.
+        /// The new data directory; serve it with this platform's master key. With --tenant, the
+        /// new directory the tenant's export is written into.
         #[arg(long)]
         to: PathBuf,
+        /// Restore this tenant alone: its data as the generation holds it (checked against the
+        /// recorded content hash), written as an export (docs/export-layout.md) signed by this
+        /// platform, for `renkei import tenant`.
+        #[arg(long)]
+        tenant: Option<String>,
         /// Restore from the second site's copy (its own snapshot ids).
         #[arg(long)]
         from_copy: bool,
@@ -366,7 +373,23 @@ pub async fn run(a: BackupArgs) -> Result<()> {
             let n = backup::shred_key_backups(&store, &config, &tenant, &fingerprint, &a.actor).await?;
             println!("key of tenant {tenant} destroyed in {n} key backups");
         }
-        BackupCmd::Restore { snapshot, to, from_copy } => {
+        BackupCmd::Restore { snapshot, to, from_copy, tenant: Some(tenant) } => {
+            let tenant = renkei_domain::TenantId::parse(&tenant).context("--tenant")?;
+            let r = backup::restore_tenant(&store, &master, &site(&config, from_copy)?, snapshot.as_deref(), &tenant).await?;
+            let g = &r.generation;
+            let m = renkei_server::export::write_export(&g.store, &master, &tenant, &to, renkei_domain::export::Encoding::Utf8).await?;
+            let (data_snapshot, taken_at) = (short(&g.data_snapshot), g.manifest.taken_at.clone());
+            drop(r);
+            let rows: u64 = m.files.iter().map(|f| f.rows).sum();
+            let detail = format!("tenant={tenant} snapshot={data_snapshot} files={} rows={rows}", m.files.len());
+            store.audit_platform(&a.actor, "backup.restore_tenant", &detail).await?;
+            println!(
+                "tenant {tenant} of snapshot {data_snapshot} taken {taken_at}, content hash as recorded: {} files, {rows} rows written to {} (import it with `renkei import tenant`)",
+                m.files.len(),
+                to.display()
+            );
+        }
+        BackupCmd::Restore { snapshot, to, from_copy, tenant: None } => {
             let r = backup::restore(&master, &site(&config, from_copy)?, snapshot.as_deref(), &to).await?;
             println!(
                 "restored snapshot {} taken {} into {}: {} tenants, content hashes as recorded",

@@ -526,3 +526,60 @@ async fn the_second_site_over_sftp_holds_every_snapshot_restic_reads_it_and_a_dr
     let (code, _, err) = run(&["run"]);
     assert_eq!((code, err.lines().count()), (1, 1), "{err}");
 }
+
+/// Every CSV file of an export, by name.
+fn csv_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .expect("read_dir")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "csv"))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).expect("read")))
+        .collect()
+}
+
+#[tokio::test]
+async fn one_tenant_is_restored_from_a_generation_as_an_export_that_another_platform_imports() {
+    let c = Cluster::start_on(Backend::Sqlite).await;
+    assert_eq!(c.register("b-mayor", "B-9", &number(809)).await.0, 201);
+    assert_eq!(c.copy("b-mayor", "B-9", "TAX", "2026-04-01", json!({"income": 909})).await.0, 200);
+    let repos = Repos::new(c.dir.path());
+    let platform = c.path("platform");
+    let (code, _, err) = backup(&platform, &repos, &["run"]);
+    assert_eq!(code, 0, "{err}");
+    // What the generation holds of tenant-b, exported from the live platform before it changes.
+    let live = c.path("live-export");
+    let (code, _, err) = c.platform_command(&["export", "tenant"], &["tenant-b", "--out", live.to_str().expect("path")]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(c.copy("b-mayor", "B-9", "TAX", "2026-06-01", json!({"income": 1})).await.0, 200);
+
+    let restored = c.path("restored-b");
+    let (code, said, err) = backup(&platform, &repos, &["restore", "--tenant", "tenant-b", "--to", restored.to_str().expect("path")]);
+    assert_eq!(code, 0, "{said}{err}");
+    assert!(said.contains("content hash as recorded") && said.contains("18 files"), "{said}");
+    let (want, got) = (csv_files(&live), csv_files(&restored));
+    assert_eq!(want.len(), 18);
+    for (name, bytes) in &want {
+        assert!(got.get(name) == Some(bytes), "{name}: the generation's data, byte for byte");
+    }
+    assert!(audit_log(&platform).contains("backup.restore_tenant"));
+
+    // A tenant the generation does not hold, and a directory that exists: one line each.
+    let (code, _, err) = backup(&platform, &repos, &["restore", "--tenant", "tenant-z", "--to", c.path("z").to_str().expect("path")]);
+    assert_eq!((code, err.lines().count()), (1, 1), "{err}");
+    assert!(err.contains("holds no tenant tenant-z"), "{err}");
+    let (code, _, err) = backup(&platform, &repos, &["restore", "--tenant", "tenant-b", "--to", restored.to_str().expect("path")]);
+    assert_eq!((code, err.lines().count()), (1, 1), "{err}");
+
+    // The platform that hosts it refuses the import; a new one takes it.
+    let mut key = Command::new(env!("CARGO_BIN_EXE_renkei"));
+    key.args(["audit", "--data-dir"]).arg(&platform).arg("key");
+    let (_, key, _) = Cluster::output(key);
+    let (code, _, err) = c.platform_command(&["import", "tenant"], &[restored.to_str().expect("path"), "--verifier-key", key.trim()]);
+    assert_eq!(code, 1, "{err}");
+    let mut import = Command::new(env!("CARGO_BIN_EXE_renkei"));
+    import.args(["import", "tenant"]).arg(&restored).args(["--verifier-key", key.trim(), "--data-dir"]).arg(c.path("elsewhere"));
+    import.arg("--pki").arg(c.path("pki")).args(["--cert-name", "platform", "--hub-url", &c.hub(), "--hub-key", &c.hub_key]);
+    let (code, said, err) = Cluster::output(import);
+    assert_eq!(code, 0, "{err}");
+    assert!(said.starts_with("import tenant tenant-b: 18 files"), "{said}");
+}

@@ -246,4 +246,14 @@ async fn a_platform_on_postgresql_is_backed_up_with_pgbackrest_and_drilled_to_it
     assert_eq!(code, 0, "{said}{err}");
     assert!(said.contains("tenant-a\tpass\tcontent hash as recorded"), "{said}");
     assert!(said.contains("tenant-b\tpass\tdata key destroyed"), "{said}");
+
+    // One tenant restored from the recovered cluster as an export; a deleted one cannot be.
+    let out = base.path().join("tenant-a-restored");
+    let (code, said, err) = backup(&c, &repos, &[], &["restore", "--tenant", "tenant-a", "--to", out.to_str().expect("path")]);
+    assert_eq!(code, 0, "{said}{err}");
+    assert!(said.contains("content hash as recorded") && out.join("manifest.json").is_file(), "{said}");
+    let out = base.path().join("tenant-b-restored");
+    let (code, _, err) = backup(&c, &repos, &[], &["restore", "--tenant", "tenant-b", "--to", out.to_str().expect("path")]);
+    assert_eq!((code, err.lines().count()), (1, 1), "{err}");
+    assert!(err.contains("data key was destroyed") && !out.exists(), "{err}");
 }

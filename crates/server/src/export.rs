@@ -11,10 +11,11 @@
 
 use crate::Platform;
 use renkei_crypto::auditlog::{CheckpointSigner, CheckpointVerifier};
-use renkei_crypto::datakey::DataKey;
+use renkei_crypto::datakey::{DataKey, MasterKey};
 use renkei_domain::TenantId;
 use renkei_domain::export::{self, Encoding, FileEntry, Manifest};
 use renkei_store::StoreError;
+use renkei_store::platform::PlatformStore;
 use renkei_store::tenant::{ExportedRows, rows_of};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -54,53 +55,70 @@ impl Platform {
     /// Writes every table of `tenant` into the new directory `out`, in `encoding`; audited as
     /// `actor` on the tenant's chain once the files are in place.
     pub async fn export_tenant(&self, tenant: &TenantId, out: &Path, encoding: Encoding, actor: &str) -> Result<Manifest, ExportError> {
-        if out.exists() {
-            return Err(ExportError::Exists(out.to_path_buf()));
-        }
-        let store = self.tenant_store(tenant).await?.ok_or_else(|| ExportError::UnknownTenant(tenant.clone()))?;
-        let signer = CheckpointSigner::from_master(&self.master)?;
-        let mut tables = self.platform.export_tenant(tenant, signer.verifier().as_str()).await?;
-        let from_tenant = store.export().await?;
-        tables.extend(from_tenant.tables);
-
-        let scratch = scratch_beside(out);
-        // Personal data in the clear: the operator's alone to read.
-        std::fs::DirBuilder::new().mode(0o700).create(&scratch).map_err(io(&scratch))?;
-        let written = write_files(&scratch, &tables, encoding);
-        let (files, replaced) = match written {
-            Ok(w) => w,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&scratch);
-                return Err(e);
-            }
-        };
-        let mut manifest = Manifest {
-            format: export::FORMAT.into(),
-            version: export::VERSION,
-            tenant: tenant.to_string(),
-            exported_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            encoding,
-            files,
-            replaced_characters: replaced,
-            unregistered_copies: from_tenant.unregistered_copies,
-            verifier_key: signer.verifier().as_str().to_owned(),
-            signature: String::new(),
-        };
-        manifest.signature = signer.sign_text(&manifest.signed_text())?;
-        let finish = || -> Result<(), ExportError> {
-            let json = serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Manifest(e.to_string()))?;
-            write_private(&scratch.join(export::MANIFEST), &json)?;
-            std::fs::rename(&scratch, out).map_err(io(out))
-        };
-        if let Err(e) = finish() {
-            let _ = std::fs::remove_dir_all(&scratch);
-            return Err(e);
-        }
+        let manifest = write_export(&self.platform, &self.master, tenant, out, encoding).await?;
         let rows: u64 = manifest.files.iter().map(|f| f.rows).sum();
         let detail = format!("files={} rows={rows} encoding={}", manifest.files.len(), encoding_name(encoding));
         self.platform.audit(tenant, actor, "tenant.export", &detail).await?;
         Ok(manifest)
     }
+}
+
+/// Writes every table of `tenant` of `platform` (opened with `master`, which also signs the
+/// manifest) into the new directory `out`, in `encoding`: an export, or a tenant restored from
+/// a backup generation (`renkei backup restore --tenant`). Not audited here.
+pub async fn write_export(
+    platform: &PlatformStore,
+    master: &MasterKey,
+    tenant: &TenantId,
+    out: &Path,
+    encoding: Encoding,
+) -> Result<Manifest, ExportError> {
+    if out.exists() {
+        return Err(ExportError::Exists(out.to_path_buf()));
+    }
+    if !platform.has_tenant(tenant).await? {
+        return Err(ExportError::UnknownTenant(tenant.clone()));
+    }
+    let store = platform.tenant_store(tenant.clone(), platform.data_key(master, tenant).await?).await?;
+    let signer = CheckpointSigner::from_master(master)?;
+    let mut tables = platform.export_tenant(tenant, signer.verifier().as_str()).await?;
+    let from_tenant = store.export().await?;
+    tables.extend(from_tenant.tables);
+
+    let scratch = scratch_beside(out);
+    // Personal data in the clear: the operator's alone to read.
+    std::fs::DirBuilder::new().mode(0o700).create(&scratch).map_err(io(&scratch))?;
+    let written = write_files(&scratch, &tables, encoding);
+    let (files, replaced) = match written {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&scratch);
+            return Err(e);
+        }
+    };
+    let mut manifest = Manifest {
+        format: export::FORMAT.into(),
+        version: export::VERSION,
+        tenant: tenant.to_string(),
+        exported_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        encoding,
+        files,
+        replaced_characters: replaced,
+        unregistered_copies: from_tenant.unregistered_copies,
+        verifier_key: signer.verifier().as_str().to_owned(),
+        signature: String::new(),
+    };
+    manifest.signature = signer.sign_text(&manifest.signed_text())?;
+    let finish = || -> Result<(), ExportError> {
+        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Manifest(e.to_string()))?;
+        write_private(&scratch.join(export::MANIFEST), &json)?;
+        std::fs::rename(&scratch, out).map_err(io(out))
+    };
+    if let Err(e) = finish() {
+        let _ = std::fs::remove_dir_all(&scratch);
+        return Err(e);
+    }
+    Ok(manifest)
 }
 
 /// What an import wrote.

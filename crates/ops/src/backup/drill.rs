@@ -94,6 +94,48 @@ async fn restore_generation(config: &BackupConfig, snapshot: Option<&str>, dest:
     Ok((manifest, generation.data.id, keys.id))
 }
 
+/// A generation restored into a scratch place and opened with its run's key store; a
+/// PostgreSQL generation's recovered cluster is stopped when this is dropped (after the store).
+pub struct OpenedGeneration {
+    pub store: PlatformStore,
+    pub manifest: Manifest,
+    pub data_snapshot: String,
+    pub key_snapshot: String,
+    /// Files of the manifest missing or of another size after the restore.
+    pub files_wrong: Vec<String>,
+    _cluster: Option<super::pgbackrest::ScratchCluster>,
+}
+
+/// Restores generation `snapshot` (the newest if `None`) into `scratch` and opens it: the
+/// files and key store of a SQLite platform, or the cluster of a PostgreSQL platform (`platform`
+/// being the running one) recovered to the generation's restore point.
+async fn open_generation(
+    platform: &PlatformStore,
+    config: &BackupConfig,
+    snapshot: Option<&str>,
+    scratch: &Path,
+) -> Result<OpenedGeneration, BackupError> {
+    let dir = scratch.join("platform");
+    let (manifest, data_snapshot, key_snapshot) = restore_generation(config, snapshot, &dir).await?;
+    let files_wrong = manifest
+        .files
+        .iter()
+        .filter(|f| std::fs::metadata(dir.join(&f.path)).map(|m| m.len()).ok() != Some(f.bytes))
+        .map(|f| f.path.clone())
+        .collect();
+    let (store, cluster) = match &manifest.postgres {
+        None => (PlatformStore::open(&Location::Dir(dir.clone())).await?, None),
+        Some(point) => {
+            let pg = config.postgres.as_ref().ok_or_else(|| {
+                BackupError::Setup("this generation is of a platform on PostgreSQL: set pgbackrest_repository to restore it".into())
+            })?;
+            let (store, cluster) = super::pgbackrest::open_recovered(platform, pg, point, &scratch.join("cluster"), &dir).await?;
+            (store, Some(cluster))
+        }
+    };
+    Ok(OpenedGeneration { store, manifest, data_snapshot, key_snapshot, files_wrong, _cluster: cluster })
+}
+
 /// Restores a generation into a scratch place, opens it with `master` and its key store, and
 /// compares every tenant's content hash; recorded and audited as `actor`. A drill that finds a
 /// difference returns its report (not an error): `ok()` says whether it passed.
@@ -107,36 +149,15 @@ pub async fn drill(
     let _lock = super::lock(platform)?;
     let started = (Instant::now(), renkei_store::now_unix());
     let scratch = super::scratch(platform, "drill")?;
-    let dir = scratch.path().join("platform");
-    let (manifest, data_snapshot, key_snapshot) = match restore_generation(config, snapshot, &dir).await {
-        Ok(r) => r,
+    let opened = match open_generation(platform, config, snapshot, scratch.path()).await {
+        Ok(o) => o,
         Err(e) => {
             // A generation that cannot be restored is the finding a drill exists for.
             platform.record_drill(&failed_drill(started.1, snapshot.unwrap_or("latest"), &e), actor).await?;
             return Err(e);
         }
     };
-    let files_wrong = manifest
-        .files
-        .iter()
-        .filter(|f| std::fs::metadata(dir.join(&f.path)).map(|m| m.len()).ok() != Some(f.bytes))
-        .map(|f| f.path.clone())
-        .collect();
-    let (restored, _cluster) = match &manifest.postgres {
-        None => (PlatformStore::open(&Location::Dir(dir.clone())).await?, None),
-        Some(point) => {
-            let pg = config.postgres.as_ref().ok_or_else(|| {
-                BackupError::Setup("this generation is of a platform on PostgreSQL: set pgbackrest_repository to drill it".into())
-            })?;
-            match super::pgbackrest::open_recovered(platform, pg, point, &scratch.path().join("cluster"), &dir).await {
-                Ok((store, cluster)) => (store, Some(cluster)),
-                Err(e) => {
-                    platform.record_drill(&failed_drill(started.1, &data_snapshot, &e), actor).await?;
-                    return Err(e);
-                }
-            }
-        }
-    };
+    let OpenedGeneration { store: restored, manifest, data_snapshot, key_snapshot, files_wrong, _cluster } = opened;
     let mut tenants = Vec::new();
     for entry in &manifest.tenants {
         tenants.push(TenantResult {
@@ -186,6 +207,40 @@ fn failed_drill(started_at: i64, snapshot: &str, e: &BackupError) -> Drill {
         tenants: 0,
         passed: 0,
         detail: e.to_string(),
+    }
+}
+
+/// One tenant of a generation, restored and checked against its recorded content hash, ready
+/// to be read (`renkei backup restore --tenant` writes it out as an export). Holds the backup
+/// lock and the scratch place until dropped.
+pub struct RestoredTenant {
+    pub generation: OpenedGeneration,
+    _scratch: tempfile::TempDir,
+    _lock: super::BackupLock,
+}
+
+/// Restores generation `snapshot` (the newest if `None`) and checks `tenant` in it: its data
+/// must read back with the content hash the run recorded.
+pub async fn restore_tenant(
+    platform: &PlatformStore,
+    master: &MasterKey,
+    config: &BackupConfig,
+    snapshot: Option<&str>,
+    tenant: &TenantId,
+) -> Result<RestoredTenant, BackupError> {
+    let lock = super::lock(platform)?;
+    let scratch = super::scratch(platform, "restore")?;
+    let generation = open_generation(platform, config, snapshot, scratch.path()).await?;
+    let snapshot = generation.data_snapshot.clone();
+    let Some(entry) = generation.manifest.tenants.iter().find(|t| t.tenant == tenant.as_str()) else {
+        return Err(BackupError::Snapshot { snapshot, why: format!("holds no tenant {tenant}") });
+    };
+    match check_tenant(&generation.store, master, &entry.tenant, &entry.content_hash).await {
+        TenantFinding::Same => Ok(RestoredTenant { generation, _scratch: scratch, _lock: lock }),
+        TenantFinding::Shredded => {
+            Err(BackupError::Snapshot { snapshot, why: format!("tenant {tenant}'s data key was destroyed: its data cannot be restored") })
+        }
+        other => Err(BackupError::Snapshot { snapshot, why: format!("tenant {tenant}: {}", other.describe()) }),
     }
 }
 

@@ -15,7 +15,7 @@ mod schedule;
 mod sftp;
 mod shred;
 
-pub use drill::{DrillReport, Restored, TenantResult, drill, restore};
+pub use drill::{DrillReport, OpenedGeneration, Restored, RestoredTenant, TenantResult, drill, restore, restore_tenant};
 pub use pgbackrest::{PgBackRest, PgRepo};
 pub use repo::{Repo, Snapshot};
 pub use schedule::{Schedule, run_scheduled};
