@@ -583,3 +583,46 @@ async fn one_tenant_is_restored_from_a_generation_as_an_export_that_another_plat
     assert_eq!(code, 0, "{err}");
     assert!(said.starts_with("import tenant tenant-b: 18 files"), "{said}");
 }
+
+/// The repositories on a small disk of their own (a tmpfs in a mount namespace made for the
+/// script, `unshare`): a first backup fits, the disk is then filled, and a second backup fails
+/// in one line, recorded; with room again restic finds the first generation whole.
+#[tokio::test]
+async fn a_backup_onto_a_full_disk_fails_in_one_line_and_leaves_the_earlier_generation_whole() {
+    let c = Cluster::start_on(Backend::Sqlite).await;
+    assert_eq!(c.register("b-mayor", "B-7", &number(807)).await.0, 201);
+    let disk = c.path("small-disk");
+    std::fs::create_dir_all(&disk).expect("dir");
+    let repos = Repos::new(&disk);
+    // The password files go where the tmpfs will not hide them.
+    let outside = c.path("passwords");
+    std::fs::create_dir_all(&outside).expect("dir");
+    let mut args = repos.args();
+    for a in args.iter_mut() {
+        if a.ends_with(".pass") {
+            let name = Path::new(a.as_str()).file_name().expect("name").to_owned();
+            std::fs::copy(&*a, outside.join(&name)).expect("copy");
+            *a = outside.join(name).display().to_string();
+        }
+    }
+    let renkei = format!("{} backup --data-dir {} {}", env!("CARGO_BIN_EXE_renkei"), c.path("platform").display(), args.join(" "));
+    let restic = format!("RESTIC_PASSWORD=data-secret RESTIC_CACHE_DIR={} restic -r {}", c.path("cache").display(), repos.data().display());
+    let script = format!(
+        "set -u\nmount -t tmpfs -o size=8m tmpfs {disk}\n{renkei} run >/dev/null 2>&1 && echo FIRST=ok\n\
+         head -c 64m /dev/zero > {disk}/filler 2>/dev/null\n{renkei} run 2>{err}; echo SECOND=$?\n\
+         rm {disk}/filler\n{restic} check --read-data >/dev/null 2>&1 && echo CHECK=ok\n{renkei} list | tail -n +2 | wc -l | sed 's/^/GENERATIONS=/'\n",
+        disk = disk.display(),
+        err = c.path("second.err").display(),
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--map-root-user", "--mount", "sh", "-c", &script]).env_remove("RENKEI_CONFIG");
+    let (_, said, err) = Cluster::output(cmd);
+    let second = std::fs::read_to_string(c.path("second.err")).unwrap_or_default();
+    assert!(said.contains("FIRST=ok"), "{said}{err}");
+    assert!(said.contains("SECOND=1"), "{said}{second}");
+    assert_eq!(second.lines().count(), 1, "one line: {second}");
+    assert!(second.contains("No space left on device"), "{second}");
+    assert!(said.contains("CHECK=ok") && said.contains("GENERATIONS=1"), "restic finds the first generation whole: {said}{err}");
+    let audit = audit_log(&c.path("platform"));
+    assert!(audit.contains("backup.failed"), "{audit}");
+}

@@ -82,7 +82,8 @@ pub(super) async fn backup(db: Option<&str>, residents: u64) -> Result<Report> {
     let t = Instant::now();
     let one = backup::restore_tenant(store, &master, &config, None, &tenant).await?;
     let export = rig.dir.path().join("tenant-export");
-    let m = renkei_server::export::write_export(&one.generation.store, &master, &tenant, &export, renkei_domain::export::Encoding::Utf8).await?;
+    let m = renkei_server::export::write_export(&one.generation.store, &master, &tenant, &export, renkei_domain::export::Encoding::Utf8)
+        .await?;
     drop(one);
     let tenant_secs = t.elapsed().as_secs_f64();
     let tenant_rows: u64 = m.files.iter().map(|f| f.rows).sum();
