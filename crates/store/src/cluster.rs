@@ -127,3 +127,42 @@ pub async fn wait_until_recovered(url: &str, timeout: Duration) -> Result<()> {
     })
     .await
 }
+
+/// A PostgreSQL session-level advisory lock, held by a connection of its own until dropped (or
+/// the process dies): one holder across every host serving the platform.
+pub struct SessionLock {
+    _release: std::sync::mpsc::Sender<()>,
+}
+
+impl PlatformStore {
+    /// Takes the advisory lock `name` of the platform's schema if no session holds it; `None`
+    /// if one does. PostgreSQL only.
+    pub async fn try_session_lock(&self, name: &str) -> Result<Option<SessionLock>> {
+        let pool = pool(&self.db)?;
+        let key = format!("{name}:{}", pool.schema());
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<bool>>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let taken = pool
+                .owner_session()
+                .and_then(|mut c| Ok((c.query_one("SELECT pg_try_advisory_lock(hashtext($1))", &[&key])?.get::<_, bool>(0), c)));
+            match taken {
+                Ok((true, client)) => {
+                    if ready_tx.send(Ok(true)).is_ok() {
+                        let _ = released.recv();
+                    }
+                    // Closing the session lets the lock go.
+                    drop(client);
+                }
+                Ok((false, _)) => {
+                    let _ = ready_tx.send(Ok(false));
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            }
+        });
+        let taken = ready_rx.await.map_err(|_| StoreError::Task("the lock's thread stopped".into()))??;
+        Ok(taken.then_some(SessionLock { _release: release }))
+    }
+}

@@ -113,6 +113,11 @@ impl Pool {
         }
     }
 
+    /// The schema the pool works in.
+    pub(crate) fn schema(&self) -> &str {
+        &self.schema
+    }
+
     /// A connection as the connecting role, in the schema, outside the pool.
     pub(crate) fn owner_session(&self) -> Result<postgres::Client> {
         let mut client = self.connect()?;

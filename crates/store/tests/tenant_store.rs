@@ -449,3 +449,26 @@ async fn a_restore_point_pins_the_data_as_of_it_while_writes_go_on() {
     let (_dir, _pg, _location, sqlite) = renkei_store::testing::platform_store(false).await;
     assert!(matches!(sqlite.pin_restore_point("p").await, Err(StoreError::Conflict(_))));
 }
+
+/// Backups of a platform on PostgreSQL take turns across hosts through an advisory lock held by
+/// a session of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_lock_has_one_holder_until_it_is_dropped() {
+    let f = Fixture::new(true).await;
+    let other = PlatformStore::open(&f.location).await.unwrap();
+    let held = f.platform.try_session_lock("renkei-backup").await.unwrap();
+    assert!(held.is_some());
+    assert!(other.try_session_lock("renkei-backup").await.unwrap().is_none(), "another process finds it held");
+    assert!(other.try_session_lock("another-lock").await.unwrap().is_some(), "a lock of another name is free");
+    drop(held);
+    // The holding session closes on its own thread.
+    let mut again = None;
+    for _ in 0..50 {
+        again = other.try_session_lock("renkei-backup").await.unwrap();
+        if again.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(again.is_some(), "let go once dropped");
+}

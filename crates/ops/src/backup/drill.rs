@@ -146,7 +146,7 @@ pub async fn drill(
     snapshot: Option<&str>,
     actor: &str,
 ) -> Result<DrillReport, BackupError> {
-    let _lock = super::lock(platform)?;
+    let _lock = super::lock(platform).await?;
     let started = (Instant::now(), renkei_store::now_unix());
     let scratch = super::scratch(platform, "drill")?;
     let opened = match open_generation(platform, config, snapshot, scratch.path()).await {
@@ -228,7 +228,7 @@ pub async fn restore_tenant(
     snapshot: Option<&str>,
     tenant: &TenantId,
 ) -> Result<RestoredTenant, BackupError> {
-    let lock = super::lock(platform)?;
+    let lock = super::lock(platform).await?;
     let scratch = super::scratch(platform, "restore")?;
     let generation = open_generation(platform, config, snapshot, scratch.path()).await?;
     let snapshot = generation.data_snapshot.clone();

@@ -125,14 +125,17 @@ pub(crate) fn scratch(platform: &PlatformStore, what: &str) -> Result<tempfile::
 }
 
 /// A platform's backup work held by one process at a time: rustic takes no lock in a
-/// repository, and a prune beside a running backup could delete what the backup is writing.
-/// The lock is an advisory lock on a file beside the data, let go when this is dropped (or the
-/// process dies).
+/// repository, and a prune beside a running backup could delete what the backup is writing. On
+/// SQLite an advisory lock on a file beside the data; on PostgreSQL an advisory lock in the
+/// platform's database, so that `serve` processes on several hosts take turns. Let go when
+/// this is dropped (or the process dies).
 pub struct BackupLock {
-    _held: std::fs::File,
+    _file: Option<std::fs::File>,
+    _session: Option<renkei_store::cluster::SessionLock>,
 }
 
-/// Where a platform's backup work keeps its scratch directories and lock: its data directory.
+/// Where a platform's backup work keeps its scratch directories (and, on SQLite, its lock):
+/// its data directory, or on PostgreSQL the system's temporary directory.
 fn work_dir(platform: &PlatformStore) -> PathBuf {
     match platform.location() {
         Location::Dir(d) => d.clone(),
@@ -141,11 +144,17 @@ fn work_dir(platform: &PlatformStore) -> PathBuf {
 }
 
 /// Takes the platform's backup lock, or says another process holds it.
-pub fn lock(platform: &PlatformStore) -> Result<BackupLock, BackupError> {
+pub async fn lock(platform: &PlatformStore) -> Result<BackupLock, BackupError> {
+    if let Location::Postgres { .. } = platform.location() {
+        return match platform.try_session_lock("renkei-backup").await? {
+            Some(held) => Ok(BackupLock { _file: None, _session: Some(held) }),
+            None => Err(BackupError::Busy),
+        };
+    }
     let path = work_dir(platform).join("backup.lock");
     let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io(&path))?;
     match file.try_lock() {
-        Ok(()) => Ok(BackupLock { _held: file }),
+        Ok(()) => Ok(BackupLock { _file: Some(file), _session: None }),
         Err(std::fs::TryLockError::WouldBlock) => Err(BackupError::Busy),
         Err(std::fs::TryLockError::Error(e)) => Err(BackupError::Io { path, source: e }),
     }
@@ -161,7 +170,7 @@ pub async fn run(
     at: DateTime<Utc>,
     actor: &str,
 ) -> Result<RunReport, BackupError> {
-    let _lock = lock(platform)?;
+    let _lock = lock(platform).await?;
     let id = uuid::Uuid::now_v7().to_string();
     let started = renkei_store::now_unix();
     let result = run_inner(platform, master, config, &id, at).await;
@@ -354,7 +363,7 @@ pub struct Forgotten {
 /// Forgets, in both repositories, the snapshots the generations policy no longer keeps as of
 /// `now`, and prunes their data; audited as `actor`.
 pub async fn forget(platform: &PlatformStore, config: &BackupConfig, now: DateTime<Utc>, actor: &str) -> Result<Forgotten, BackupError> {
-    let _lock = lock(platform)?;
+    let _lock = lock(platform).await?;
     let c = config.clone();
     let forgotten = blocking(move || {
         let f = Forgotten { data: c.data.forget(&c.keep, now)?, keys: c.keys.forget(&c.keep, now)? };

@@ -26,7 +26,7 @@ pub async fn shred_key_backups(
     fingerprint: &str,
     actor: &str,
 ) -> Result<usize, BackupError> {
-    let _lock = super::lock(platform)?;
+    let _lock = super::lock(platform).await?;
     let keys = config.keys.clone();
     let snapshots = blocking(move || keys.snapshots()).await?;
     let scratch = super::scratch(platform, "shred")?;
