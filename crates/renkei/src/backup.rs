@@ -209,10 +209,16 @@ impl BackupSettings {
             format!("backup repository (data)\t{}\t{place}", data.display()),
             format!("backup repository (keys)\t{}\t{place}", shown(&self.key_backup_repository)),
         ];
+        if self.pgbackrest_repository.is_some() {
+            lines.push(format!("backup repository (pgBackRest)\t{}\t{place}", shown(&self.pgbackrest_repository)));
+        }
         if self.copy_repository.is_some() || self.key_copy_repository.is_some() {
             let copy = self.second_site_place(allowed_countries)?;
             lines.push(format!("second site (data)\t{}\t{copy}", shown(&self.copy_repository)));
             lines.push(format!("second site (keys)\t{}\t{copy}", shown(&self.key_copy_repository)));
+            if self.pgbackrest_copy_repository.is_some() {
+                lines.push(format!("second site (pgBackRest)\t{}\t{copy}", shown(&self.pgbackrest_copy_repository)));
+            }
         }
         Ok(lines)
     }

@@ -76,7 +76,18 @@ fn the_declared_places_are_printed_and_a_country_may_be_allowed() {
     assert!(text(&out.stdout).contains("\tUS/virginia\nallowed countries\tJP,US\n"), "{}", text(&out.stdout));
     // Backup repositories at both sites, each with its declared place; one outside the allowed
     // countries is refused.
-    let backups = ["--backup-repository", "/backup/data", "--key-backup-repository", "/backup/keys", "--backup-location", "JP/東京都"];
+    let backups = [
+        "--backup-repository",
+        "/backup/data",
+        "--key-backup-repository",
+        "/backup/keys",
+        "--backup-location",
+        "JP/東京都",
+        "--pgbackrest-repository",
+        "/backup/pg",
+        "--pgbackrest-copy-repository",
+        "/mnt/osaka/pg",
+    ];
     let copies =
         ["--copy-repository", "sftp://renkei@osaka/data", "--key-copy-repository", "/mnt/osaka/keys", "--copy-location", "JP/大阪府"];
     let mut args = vec!["admin", "--data-dir", &d, "locations"];
@@ -87,7 +98,9 @@ fn the_declared_places_are_printed_and_a_country_may_be_allowed() {
     assert!(
         text(&out.stdout).ends_with(
             "backup repository (data)\t/backup/data\tJP/東京都\nbackup repository (keys)\t/backup/keys\tJP/東京都\n\
-             second site (data)\tsftp://renkei@osaka/data\tJP/大阪府\nsecond site (keys)\t/mnt/osaka/keys\tJP/大阪府\nallowed countries\tJP\n"
+             backup repository (pgBackRest)\t/backup/pg\tJP/東京都\n\
+             second site (data)\tsftp://renkei@osaka/data\tJP/大阪府\nsecond site (keys)\t/mnt/osaka/keys\tJP/大阪府\n\
+             second site (pgBackRest)\t/mnt/osaka/pg\tJP/大阪府\nallowed countries\tJP\n"
         ),
         "{}",
         text(&out.stdout)
