@@ -166,3 +166,16 @@ impl PlatformStore {
         Ok(taken.then_some(SessionLock { _release: release }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recovered_copy_is_reached_on_its_socket_as_the_same_user_without_the_password() {
+        let url = socket_url("postgres://app:s3cret@db.example:6543/renkei?sslmode=disable", Path::new("/tmp/drill x"), 5432).unwrap();
+        assert_eq!(url, "postgres://app@%2Ftmp%2Fdrill%20x:5432/renkei");
+        let parsed: postgres::Config = url.parse().unwrap();
+        assert_eq!(parsed.get_hosts(), [postgres::config::Host::Unix("/tmp/drill x".into())]);
+    }
+}
