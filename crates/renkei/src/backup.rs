@@ -396,7 +396,7 @@ pub async fn run(a: BackupArgs) -> Result<()> {
             );
         }
         BackupCmd::Restore { snapshot, to, from_copy, tenant: None } => {
-            let r = backup::restore(&master, &site(&config, from_copy)?, snapshot.as_deref(), &to).await?;
+            let r = backup::restore(&store, &master, &site(&config, from_copy)?, snapshot.as_deref(), &to).await?;
             println!(
                 "restored snapshot {} taken {} into {}: {} tenants, content hashes as recorded",
                 short(&r.data_snapshot),
@@ -404,6 +404,13 @@ pub async fn run(a: BackupArgs) -> Result<()> {
                 r.dir.display(),
                 r.tenants
             );
+            if let Some(data) = &r.cluster {
+                println!(
+                    "the cluster's data directory is {} (shut down cleanly; archiving is off until you turn it on), the key store {} (key_store)",
+                    data.display(),
+                    r.dir.display()
+                );
+            }
             if !r.shredded.is_empty() {
                 println!("unreadable for good (data key destroyed): {}", r.shredded.join(", "));
             }

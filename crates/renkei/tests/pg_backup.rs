@@ -212,6 +212,42 @@ async fn a_platform_on_postgresql_is_backed_up_with_pgbackrest_and_drilled_to_it
     assert_eq!(code, 0, "from the second site: {said}{err}");
     assert!(said.contains("drill passed"), "{said}");
 
+    // The whole platform restored: the cluster recovered to the run's point into a new
+    // directory, checked, shut down cleanly, with the key store beside it. Started there, it
+    // serves the platform's data as of the point.
+    let restored = base.path().join("restored");
+    let (code, said, err) = backup(&c, &repos, &[], &["restore", "--to", restored.to_str().expect("path")]);
+    assert_eq!(code, 0, "{said}{err}");
+    assert!(said.contains("content hashes as recorded") && said.contains("cluster/data"), "{said}");
+    assert!(restored.join("keys.sqlite").is_file(), "{said}");
+    let port = common::free_port();
+    let data = restored.join("cluster/data");
+    let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", restored.join("cluster").display());
+    let out = as_postgres(&pg_bin().join("pg_ctl"))
+        .arg("-D")
+        .arg(&data)
+        .arg("-l")
+        .arg(restored.join("cluster/again.log"))
+        .args(["-w", "-o", &options, "start"])
+        .output()
+        .expect("pg_ctl");
+    assert!(out.status.success(), "the restored cluster starts: {}", String::from_utf8_lossy(&out.stderr));
+    let again = PgCluster { data, port };
+    let db = c.db.as_ref().expect("database").url.rsplit('/').next().expect("name").to_owned();
+    let exported = base.path().join("from-restored");
+    let mut export = Command::new(env!("CARGO_BIN_EXE_renkei"));
+    export.args(["export", "tenant", "tenant-b", "--out"]).arg(&exported).args(["--data-dir"]).arg(c.path("platform"));
+    export.arg("--pki").arg(c.path("pki")).args(["--cert-name", "platform", "--hub-url", &c.hub(), "--hub-key", &c.hub_key]);
+    export
+        .args(["--database", &format!("postgres://postgres@127.0.0.1:{port}/{db}"), "--key-store"])
+        .arg(&restored)
+        .env_remove("RENKEI_CONFIG");
+    let (code, said, err) = Cluster::output(export);
+    assert_eq!(code, 0, "the restored platform opens with its key store: {said}{err}");
+    let copies = std::fs::read_to_string(exported.join("provision_copies.csv")).expect("copies");
+    assert!(copies.contains(":700}") && !copies.contains(":702}"), "as of the run's point, not after: {copies}");
+    drop(again);
+
     // A second run is incremental in pgBackRest's repository.
     let (code, _, err) = backup(&c, &repos, &[], &["run"]);
     assert_eq!(code, 0, "{err}");

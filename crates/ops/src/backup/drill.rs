@@ -261,15 +261,26 @@ pub struct Restored {
     pub key_snapshot: String,
     pub taken_at: String,
     pub dir: PathBuf,
+    /// For a platform on PostgreSQL: the recovered cluster's data directory (under `dir`, which
+    /// holds the key store's `keys.sqlite`), shut down cleanly.
+    pub cluster: Option<PathBuf>,
     /// Tenants whose key was destroyed: restored, but unreadable for good.
     pub shredded: Vec<String>,
     pub tenants: usize,
 }
 
 /// Restores generation `snapshot` (the newest if `None`) as a whole platform into `dest`, a new
-/// data directory, to be served with the platform's master key; checked as a drill checks.
+/// directory, checked as a drill checks: a data directory to serve with the platform's master
+/// key, or for a platform on PostgreSQL (`platform` being the running one) the cluster recovered
+/// to the generation's restore point (`dest/cluster/data`) with the key store beside it.
 /// `dest` must not exist; nothing is left there if the restore fails.
-pub async fn restore(master: &MasterKey, config: &BackupConfig, snapshot: Option<&str>, dest: &Path) -> Result<Restored, BackupError> {
+pub async fn restore(
+    platform: &PlatformStore,
+    master: &MasterKey,
+    config: &BackupConfig,
+    snapshot: Option<&str>,
+    dest: &Path,
+) -> Result<Restored, BackupError> {
     if dest.exists() {
         return Err(BackupError::Io {
             path: dest.to_path_buf(),
@@ -278,17 +289,16 @@ pub async fn restore(master: &MasterKey, config: &BackupConfig, snapshot: Option
     }
     let result = async {
         let (manifest, data_snapshot, key_snapshot) = restore_generation(config, snapshot, dest).await?;
-        if let Some(point) = &manifest.postgres {
-            return Err(BackupError::Setup(format!(
-                "generation {} is of a platform on PostgreSQL: recover its cluster with `pgbackrest --stanza={} restore --set={} --type=name --target={}` and its key store from key snapshot {} (docs/operations.md)",
-                &data_snapshot[..8.min(data_snapshot.len())],
-                point.stanza,
-                point.backup,
-                point.restore_point,
-                &key_snapshot[..8.min(key_snapshot.len())]
-            )));
-        }
-        let store = PlatformStore::open(&Location::Dir(dest.to_path_buf())).await?;
+        let (store, cluster) = match &manifest.postgres {
+            None => (PlatformStore::open(&Location::Dir(dest.to_path_buf())).await?, None),
+            Some(point) => {
+                let pg = config.postgres.as_ref().ok_or_else(|| {
+                    BackupError::Setup("this generation is of a platform on PostgreSQL: set pgbackrest_repository to restore it".into())
+                })?;
+                let (store, cluster) = super::pgbackrest::open_recovered(platform, pg, point, &dest.join("cluster"), dest).await?;
+                (store, Some(cluster))
+            }
+        };
         let mut shredded = Vec::new();
         for entry in &manifest.tenants {
             match check_tenant(&store, master, &entry.tenant, &entry.content_hash).await {
@@ -302,11 +312,21 @@ pub async fn restore(master: &MasterKey, config: &BackupConfig, snapshot: Option
                 }
             }
         }
+        drop(store);
+        let cluster = match cluster {
+            None => None,
+            Some(c) => {
+                let data = dest.join("cluster").join("data");
+                blocking(move || c.stop_cleanly()).await?;
+                Some(data)
+            }
+        };
         Ok(Restored {
             data_snapshot,
             key_snapshot,
             taken_at: manifest.taken_at,
             dir: dest.to_path_buf(),
+            cluster,
             shredded,
             tenants: manifest.tenants.len(),
         })

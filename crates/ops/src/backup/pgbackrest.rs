@@ -303,6 +303,7 @@ impl PgBackRest {
             pg_ctl: bin_dir(live.major_version).join("pg_ctl"),
             data: data.clone(),
             socket: dir.to_path_buf(),
+            stopped: false,
         };
         let started = self
             .command(&cluster.pg_ctl)
@@ -367,20 +368,37 @@ fn own_like(path: &Path, like: &Path) -> Result<(), BackupError> {
     std::os::unix::fs::chown(path, Some(m.uid()), Some(m.gid())).map_err(super::io(path))
 }
 
-/// A recovered cluster running in a scratch directory; stopped when dropped.
+/// A recovered cluster running in a directory of its own; stopped when dropped.
 pub(crate) struct ScratchCluster {
     runner: PgBackRest,
     pg_ctl: PathBuf,
     data: PathBuf,
     /// The directory of its socket.
     pub socket: PathBuf,
+    stopped: bool,
+}
+
+impl ScratchCluster {
+    fn stop(&mut self, mode: &str) -> Result<(), BackupError> {
+        let out = self.runner.command(&self.pg_ctl).arg("-D").arg(&self.data).args(["-m", mode, "-w", "stop"]).output();
+        self.stopped = true;
+        match out {
+            Ok(o) if o.status.success() => Ok(()),
+            _ => Err(BackupError::Stopped(format!("the recovered cluster in {} could not be stopped", self.data.display()))),
+        }
+    }
+
+    /// Shuts the server down cleanly (a checkpoint first), so that its data directory starts
+    /// as it is: what a restore leaves.
+    pub(crate) fn stop_cleanly(mut self) -> Result<(), BackupError> {
+        self.stop("fast")
+    }
 }
 
 impl Drop for ScratchCluster {
     fn drop(&mut self) {
-        let stopped = self.runner.command(&self.pg_ctl).arg("-D").arg(&self.data).args(["-m", "immediate", "-w", "stop"]).output();
-        if !stopped.is_ok_and(|o| o.status.success()) {
-            tracing::warn!(data = %self.data.display(), "the drill's recovered cluster could not be stopped");
+        if !self.stopped && self.stop("immediate").is_err() {
+            tracing::warn!(data = %self.data.display(), "the recovered cluster could not be stopped");
         }
     }
 }

@@ -75,7 +75,7 @@ pub(super) async fn backup(db: Option<&str>, residents: u64) -> Result<Report> {
     }
     let restored = rig.dir.path().join("restored");
     let t = Instant::now();
-    backup::restore(&master, &config, None, &restored).await?;
+    backup::restore(store, &master, &config, None, &restored).await?;
     let restore_secs = t.elapsed().as_secs_f64();
     // One tenant alone, as `backup restore --tenant` does it: restored, checked, written out.
     let tenant = renkei_domain::TenantId::parse("bench-prov")?;
