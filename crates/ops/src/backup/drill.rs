@@ -123,17 +123,26 @@ async fn open_generation(
         .filter(|f| std::fs::metadata(dir.join(&f.path)).map(|m| m.len()).ok() != Some(f.bytes))
         .map(|f| f.path.clone())
         .collect();
-    let (store, cluster) = match &manifest.postgres {
-        None => (PlatformStore::open(&Location::Dir(dir.clone())).await?, None),
-        Some(point) => {
-            let pg = config.postgres.as_ref().ok_or_else(|| {
-                BackupError::Setup("this generation is of a platform on PostgreSQL: set pgbackrest_repository to restore it".into())
-            })?;
-            let (store, cluster) = super::pgbackrest::open_recovered(platform, pg, point, &scratch.join("cluster"), &dir).await?;
-            (store, Some(cluster))
-        }
-    };
+    let (store, cluster) = open_restored(platform, config, &manifest, &dir, &scratch.join("cluster")).await?;
     Ok(OpenedGeneration { store, manifest, data_snapshot, key_snapshot, files_wrong, _cluster: cluster })
+}
+
+/// Opens what a generation restored into `dir`: its files, or for a platform on PostgreSQL
+/// (`platform` being the running one) its cluster recovered into `cluster_dir` with the key
+/// store in `dir`.
+async fn open_restored(
+    platform: &PlatformStore,
+    config: &BackupConfig,
+    manifest: &Manifest,
+    dir: &Path,
+    cluster_dir: &Path,
+) -> Result<(PlatformStore, Option<super::pgbackrest::ScratchCluster>), BackupError> {
+    let Some(point) = &manifest.postgres else { return Ok((PlatformStore::open(&Location::Dir(dir.to_path_buf())).await?, None)) };
+    let pg = config.postgres.as_ref().ok_or_else(|| {
+        BackupError::Setup("this generation is of a platform on PostgreSQL: set pgbackrest_repository to restore it".into())
+    })?;
+    let (store, cluster) = super::pgbackrest::open_recovered(platform, pg, point, cluster_dir, dir).await?;
+    Ok((store, Some(cluster)))
 }
 
 /// Restores a generation into a scratch place, opens it with `master` and its key store, and
@@ -289,16 +298,7 @@ pub async fn restore(
     }
     let result = async {
         let (manifest, data_snapshot, key_snapshot) = restore_generation(config, snapshot, dest).await?;
-        let (store, cluster) = match &manifest.postgres {
-            None => (PlatformStore::open(&Location::Dir(dest.to_path_buf())).await?, None),
-            Some(point) => {
-                let pg = config.postgres.as_ref().ok_or_else(|| {
-                    BackupError::Setup("this generation is of a platform on PostgreSQL: set pgbackrest_repository to restore it".into())
-                })?;
-                let (store, cluster) = super::pgbackrest::open_recovered(platform, pg, point, &dest.join("cluster"), dest).await?;
-                (store, Some(cluster))
-            }
-        };
+        let (store, cluster) = open_restored(platform, config, &manifest, dest, &dest.join("cluster")).await?;
         let mut shredded = Vec::new();
         for entry in &manifest.tenants {
             match check_tenant(&store, master, &entry.tenant, &entry.content_hash).await {
