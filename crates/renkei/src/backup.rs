@@ -181,6 +181,15 @@ impl BackupSettings {
         if repos.len() == 2 && repos[0].path == repos[1].path {
             bail!("the second site's pgBackRest repository must be another than the first site's");
         }
+        // Both go into the cluster's archive_command, which a shell runs.
+        let stanza = &self.pgbackrest_stanza;
+        if stanza.is_empty() || !stanza.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            bail!("--pgbackrest-stanza is letters, digits, - and _");
+        }
+        let config = self.pgbackrest_config.to_string_lossy();
+        if !config.starts_with('/') || config.chars().any(|c| c.is_whitespace() || "'\"%$`\\;&|<>".contains(c)) {
+            bail!("--pgbackrest-config must be an absolute path without spaces, quotes or shell characters");
+        }
         Ok(Some(PgBackRest {
             config: self.pgbackrest_config.clone(),
             stanza: self.pgbackrest_stanza.clone(),

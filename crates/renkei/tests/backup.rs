@@ -626,3 +626,26 @@ async fn a_backup_onto_a_full_disk_fails_in_one_line_and_leaves_the_earlier_gene
     let audit = audit_log(&c.path("platform"));
     assert!(audit.contains("backup.failed"), "{audit}");
 }
+
+/// The stanza and the configuration's path go into PostgreSQL's archive_command, which a shell
+/// runs: a value a shell would read otherwise is refused before anything is done.
+#[test]
+fn pgbackrest_settings_a_shell_would_misread_are_refused_in_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repos = Repos::new(dir.path());
+    std::fs::write(dir.path().join("pg.pass"), "pg-secret\n").expect("password file");
+    for (flag, value, said) in [
+        ("--pgbackrest-stanza", "renkei;touch /tmp/x", "letters, digits"),
+        ("--pgbackrest-config", "/etc/pgbackrest/my renkei.conf", "absolute path without spaces"),
+        ("--pgbackrest-config", "relative.conf", "absolute path"),
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_renkei"));
+        cmd.arg("backup").arg("--data-dir").arg(dir.path().join("platform")).args(repos.args());
+        cmd.arg("--pgbackrest-repository").arg(dir.path().join("pg")).arg("--pgbackrest-password-file").arg(dir.path().join("pg.pass"));
+        cmd.args([flag, value, "list"]).env_remove("RENKEI_CONFIG");
+        let (code, _, err) = Cluster::output(cmd);
+        assert_eq!((code, err.lines().count()), (1, 1), "{flag} {value}: {err}");
+        assert!(err.contains(said), "{err}");
+    }
+    assert!(!dir.path().join("platform").exists(), "nothing was made");
+}
