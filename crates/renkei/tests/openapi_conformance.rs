@@ -60,7 +60,10 @@ fn run(st: &std::path::Path, c: &Cluster, token: &str, extra: &[&str]) -> String
         // Every check but "data the schema allows is accepted": the document cannot say all a
         // value must be (an Individual Number's check digit), so a valid-looking one is refused.
         .args(["--checks", "all", "--exclude-checks", "positive_data_acceptance"])
-        .args(["--max-examples", EXAMPLES, "--phases", "examples,coverage,fuzzing,stateful", "--workers", "2"])
+        // One worker: with two threads, CPython 3.11's ast module can fail Hypothesis's own
+        // bookkeeping ("AST constructor recursion depth mismatch", python/cpython#106905), a
+        // runtime error of the tool that fails the run without any finding about the API.
+        .args(["--max-examples", EXAMPLES, "--phases", "examples,coverage,fuzzing,stateful", "--workers", "1"])
         .args(["--request-timeout", "30", "--no-color"])
         .current_dir(c.dir.path())
         .output()
