@@ -128,11 +128,39 @@ pub async fn wait_until_recovered(url: &str, timeout: Duration) -> Result<()> {
     .await
 }
 
-/// A PostgreSQL session-level advisory lock, held by a connection of its own until dropped (or
-/// the process dies): one holder across every host serving the platform.
-pub struct SessionLock {
+/// A PostgreSQL connection kept open on a thread of its own until this is dropped: what holds
+/// a session's snapshot (`restore_point`) or advisory lock while async code goes on.
+pub struct HeldSession {
     _release: std::sync::mpsc::Sender<()>,
 }
+
+/// Runs `open` on a thread of its own and keeps the client it returns open there, until the
+/// [`HeldSession`] is dropped; what `open` found besides.
+pub(crate) async fn hold_session<T: Send + 'static>(
+    open: impl FnOnce() -> Result<(postgres::Client, T)> + Send + 'static,
+) -> Result<(T, HeldSession)> {
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<T>>();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || match open() {
+        Ok((client, found)) => {
+            if ready_tx.send(Ok(found)).is_ok() {
+                // Returns once the sender is dropped.
+                let _ = released.recv();
+            }
+            // Closing the session ends its transaction and lets its locks go.
+            drop(client);
+        }
+        Err(e) => {
+            let _ = ready_tx.send(Err(e));
+        }
+    });
+    let found = ready_rx.await.map_err(|_| StoreError::Task("the held session's thread stopped".into()))??;
+    Ok((found, HeldSession { _release: release }))
+}
+
+/// A PostgreSQL session-level advisory lock, held until dropped (or the process dies): one
+/// holder across every host serving the platform.
+pub type SessionLock = HeldSession;
 
 impl PlatformStore {
     /// Takes the advisory lock `name` of the platform's schema if no session holds it; `None`
@@ -140,30 +168,14 @@ impl PlatformStore {
     pub async fn try_session_lock(&self, name: &str) -> Result<Option<SessionLock>> {
         let pool = pool(&self.db)?;
         let key = format!("{name}:{}", pool.schema());
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<bool>>();
-        let (release, released) = std::sync::mpsc::channel::<()>();
-        std::thread::spawn(move || {
-            let taken = pool
-                .owner_session()
-                .and_then(|mut c| Ok((c.query_one("SELECT pg_try_advisory_lock(hashtext($1))", &[&key])?.get::<_, bool>(0), c)));
-            match taken {
-                Ok((true, client)) => {
-                    if ready_tx.send(Ok(true)).is_ok() {
-                        let _ = released.recv();
-                    }
-                    // Closing the session lets the lock go.
-                    drop(client);
-                }
-                Ok((false, _)) => {
-                    let _ = ready_tx.send(Ok(false));
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                }
-            }
-        });
-        let taken = ready_rx.await.map_err(|_| StoreError::Task("the lock's thread stopped".into()))??;
-        Ok(taken.then_some(SessionLock { _release: release }))
+        let (taken, held) = hold_session(move || {
+            let mut c = pool.owner_session()?;
+            let taken: bool = c.query_one("SELECT pg_try_advisory_lock(hashtext($1))", &[&key])?.get(0);
+            Ok((c, taken))
+        })
+        .await?;
+        // Not taken: dropping `held` closes the session.
+        Ok(taken.then_some(held))
     }
 }
 

@@ -13,7 +13,6 @@
 use crate::db::{Db, Location};
 use crate::platform::PlatformStore;
 use crate::{Result, StoreError};
-use std::sync::mpsc;
 
 /// A restore point and the platform as of it.
 pub struct PinnedPoint {
@@ -24,7 +23,7 @@ pub struct PinnedPoint {
     /// The platform read as of the point (its transactions only read).
     pub store: PlatformStore,
     /// Dropped: the transaction holding the snapshot ends.
-    _release: mpsc::Sender<()>,
+    _held: crate::cluster::HeldSession,
 }
 
 /// How long the tables' lock is waited for before the backup gives up: a bulk load holding them
@@ -38,59 +37,42 @@ impl PlatformStore {
             return Err(StoreError::Conflict("a restore point is PostgreSQL's; a platform on SQLite is copied file by file".into()));
         };
         let (base, pool, schema, name) = (pool.clone(), pool.clone(), schema.clone(), name.to_owned());
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(String, String)>>();
-        let (release, released) = mpsc::channel::<()>();
         let point = name.clone();
-        // The holding transaction lives on a thread of its own until `release` is dropped.
-        std::thread::spawn(move || {
-            let pinned = (|| -> Result<(postgres::Client, String, String)> {
-                let mut locker = pool.owner_session()?;
-                let mut holder = pool.owner_session()?;
-                let mut lock = locker.transaction()?;
-                lock.batch_execute(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))?;
-                let tables: Option<String> = lock
-                    .query_one(
-                        "SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') FROM pg_tables WHERE schemaname = $1",
-                        &[&schema],
-                    )?
-                    .get(0);
-                let tables = tables.ok_or_else(|| StoreError::Conflict(format!("the schema {schema} has no tables")))?;
-                lock.batch_execute(&format!("LOCK TABLE {tables} IN SHARE MODE")).map_err(|e| match StoreError::from(e) {
-                    StoreError::Database(m) if m.contains("55P03") => StoreError::Unavailable(format!(
-                        "the platform's tables stayed locked by a writer for {LOCK_TIMEOUT}: a restore point needs a moment without one"
-                    )),
-                    other => other,
-                })?;
-                let snapshot: String = lock.query_one("SELECT pg_export_snapshot()", &[])?.get(0);
-                let lsn: String = lock.query_one("SELECT pg_create_restore_point($1)::text", &[&point])?.get(0);
-                holder.batch_execute(&format!(
-                    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
-                    snapshot.replace('\'', "''")
-                ))?;
-                let held: String = holder.query_one("SELECT pg_export_snapshot()", &[])?.get(0);
-                lock.commit()?;
-                drop(locker);
-                Ok((holder, held, lsn))
-            })();
-            match pinned {
-                Ok((holder, held, lsn)) => {
-                    if ready_tx.send(Ok((held, lsn))).is_ok() {
-                        // Returns once the sender is dropped.
-                        let _ = released.recv();
-                    }
-                    drop(holder);
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                }
-            }
-        });
-        let (snapshot, lsn) = ready_rx.await.map_err(|_| StoreError::Task("the restore point's thread stopped".into()))??;
+        let ((snapshot, lsn), held) = crate::cluster::hold_session(move || {
+            let mut locker = pool.owner_session()?;
+            let mut holder = pool.owner_session()?;
+            let mut lock = locker.transaction()?;
+            lock.batch_execute(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))?;
+            let tables: Option<String> = lock
+                .query_one(
+                    "SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') FROM pg_tables WHERE schemaname = $1",
+                    &[&schema],
+                )?
+                .get(0);
+            let tables = tables.ok_or_else(|| StoreError::Conflict(format!("the schema {schema} has no tables")))?;
+            lock.batch_execute(&format!("LOCK TABLE {tables} IN SHARE MODE")).map_err(|e| match StoreError::from(e) {
+                StoreError::Database(m) if m.contains("55P03") => StoreError::Unavailable(format!(
+                    "the platform's tables stayed locked by a writer for {LOCK_TIMEOUT}: a restore point needs a moment without one"
+                )),
+                other => other,
+            })?;
+            let snapshot: String = lock.query_one("SELECT pg_export_snapshot()", &[])?.get(0);
+            let lsn: String = lock.query_one("SELECT pg_create_restore_point($1)::text", &[&point])?.get(0);
+            holder.batch_execute(&format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
+                snapshot.replace('\'', "''")
+            ))?;
+            let held: String = holder.query_one("SELECT pg_export_snapshot()", &[])?.get(0);
+            lock.commit()?;
+            // The holder keeps the snapshot; the lock is let go with the locker's transaction.
+            Ok((holder, (held, lsn)))
+        })
+        .await?;
         let store = PlatformStore {
             db: Db::Postgres(std::sync::Arc::new(base.pinned(snapshot))),
             keys: self.keys.clone(),
             location: self.location().clone(),
         };
-        Ok(PinnedPoint { name, lsn, store, _release: release })
+        Ok(PinnedPoint { name, lsn, store, _held: held })
     }
 }
