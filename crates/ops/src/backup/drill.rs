@@ -316,7 +316,7 @@ pub async fn restore(
         let cluster = match cluster {
             None => None,
             Some(c) => {
-                let data = dest.join("cluster").join("data");
+                let data = c.data_dir().to_path_buf();
                 blocking(move || c.stop_cleanly()).await?;
                 Some(data)
             }

@@ -379,6 +379,11 @@ pub(crate) struct ScratchCluster {
 }
 
 impl ScratchCluster {
+    /// Its data directory.
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
     fn stop(&mut self, mode: &str) -> Result<(), BackupError> {
         let out = self.runner.command(&self.pg_ctl).arg("-D").arg(&self.data).args(["-m", mode, "-w", "stop"]).output();
         self.stopped = true;

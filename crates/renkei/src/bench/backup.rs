@@ -1,9 +1,8 @@
 //! `renkei bench backup`: a platform whose provider tenant holds N residents (a person and a
 //! TAX copy each) backed up, drilled, restored as a whole and that tenant alone (as an export),
-//! with throughput in MB/s of the
-//! files the backup holds. Baseline: Debian's restic backing up and restoring the same files,
-//! in the same run (skipped, and said so, where restic is not installed). SQLite only:
-//! PostgreSQL's backups are pgBackRest's.
+//! with throughput in MB/s of the files the backup holds. Baseline: Debian's restic backing up
+//! and restoring the same files, in the same run (skipped, and said so, where restic is not
+//! installed). SQLite only: PostgreSQL's backups are pgBackRest's.
 
 use super::{Report, Rig, write_copies, write_persons};
 use crate::run;
