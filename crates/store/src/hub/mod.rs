@@ -4,8 +4,10 @@
 //! is ever stored here.
 //!
 //! One room per job: [`schema`] (migrations), [`directory`], [`codes`], [`routing`] (admission
-//! and the forward/relay queue), [`records`], [`residents`] (disclosure tokens).
+//! and the forward/relay queue), [`records`], [`residents`] (disclosure tokens), [`backup`] (its
+//! copy, content hash and backup records).
 
+mod backup;
 mod codes;
 mod directory;
 mod records;
@@ -41,6 +43,8 @@ const HUB_CACHE_KIB: u32 = 65_536;
 #[derive(Clone)]
 pub struct HubStore {
     pub(crate) db: Db,
+    /// The data directory holding `hub.sqlite`; `None` on PostgreSQL.
+    dir: Option<std::path::PathBuf>,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -50,9 +54,9 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 impl HubStore {
     /// Opens the hub's database at `location` (`hub.sqlite` in a data directory, or a schema).
     pub async fn open(location: &Location) -> Result<Self> {
-        let file = match location {
-            Location::Dir(d) => layout::hub_db(d),
-            Location::Postgres { .. } => Default::default(),
+        let (file, dir) = match location {
+            Location::Dir(d) => (layout::hub_db(d), Some(d.clone())),
+            Location::Postgres { .. } => (Default::default(), None),
         };
         let db = Db::open(location, &file, APP_ROLE, &MIGRATIONS).await?;
         if matches!(location, Location::Dir(_)) {
@@ -65,7 +69,7 @@ impl HubStore {
             })
             .await?;
         }
-        Ok(Self { db })
+        Ok(Self { db, dir })
     }
 
     async fn tx<T, F>(&self, f: F) -> Result<T>
