@@ -32,6 +32,17 @@ impl HubSecret {
     }
 }
 
+/// A fingerprint (hex SHA-256) of the hub's two secrets, for a backup's manifest: a restore drill
+/// that finds it again has the run's keys back. One-way: the secrets are 32 random bytes each.
+pub fn keys_fingerprint(secret: &HubSecret, signing: &crate::signing::SigningKey) -> String {
+    use sha2::Digest;
+    let mut h = Sha256::new();
+    h.update(b"renkei/v1/hub-keys\0");
+    h.update(secret.0);
+    h.update(signing.to_secret_bytes());
+    hex::encode(h.finalize())
+}
+
 impl Drop for HubSecret {
     fn drop(&mut self) {
         self.0.zeroize();

@@ -23,6 +23,11 @@ impl SigningKey {
         let arr: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadKey("signing key must be 32 bytes"))?;
         Ok(Self(ed25519_dalek::SigningKey::from_bytes(&arr)))
     }
+    /// A key as the hub keeps it in a file: 64 hex digits.
+    pub fn from_hex(text: &str) -> Result<Self, CryptoError> {
+        let bytes = Zeroizing::new(hex::decode(text.trim()).map_err(|_| CryptoError::BadKey("signing key must be 64 hex digits"))?);
+        Self::from_bytes(&bytes)
+    }
     /// The secret bytes, for storing encrypted. Never log them.
     pub fn to_secret_bytes(&self) -> [u8; 32] {
         self.0.to_bytes()

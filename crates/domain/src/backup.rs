@@ -1,4 +1,4 @@
-//! バックアップ (backups): what a backup of a platform holds besides its files, how long its
+//! バックアップ (backups): what a backup of a platform (or of the hub) holds besides its files, how long its
 //! generations are kept, and what a restore drill (リストア訓練) concludes.
 //!
 //! A backup's data snapshot carries [`MANIFEST`]: each file with its size, and each tenant with
@@ -33,6 +33,9 @@ pub struct Manifest {
     pub tenants: Vec<TenantEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postgres: Option<ClusterPoint>,
+    /// For a backup of the hub's store (which has no tenants): its content hash and its keys'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub: Option<HubEntry>,
 }
 
 /// Where a PostgreSQL platform's backup is: a pgBackRest backup and the restore point, after
@@ -69,6 +72,17 @@ pub struct TenantEntry {
     /// The content hash (hex SHA-256) of the tenant's data as the snapshot holds it; empty if
     /// its key had been destroyed when the snapshot was taken.
     pub content_hash: String,
+}
+
+/// The hub's store in a data snapshot of the hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubEntry {
+    /// The content hash (hex SHA-256) of every row of the hub's store.
+    pub content_hash: String,
+    /// The SHA-256 (hex) of the hub's secret and signing key as backed up in the key snapshot:
+    /// a drill proves the run's keys came back, not merely some keys.
+    pub keys: String,
 }
 
 /// A generations policy (世代管理): how many daily, weekly and monthly snapshots are kept. A
@@ -193,9 +207,14 @@ mod tests {
             files: vec![FileEntry { path: "platform.sqlite".into(), bytes: 4096 }],
             tenants: vec![TenantEntry { tenant: "t".into(), content_hash: "00".into() }],
             postgres: None,
+            hub: None,
         };
         let json = serde_json::to_string(&m).expect("json");
         assert_eq!(serde_json::from_str::<Manifest>(&json).expect("reads"), m);
+        assert!(!json.contains("\"hub\""), "a platform's manifest is as it was before the hub's backups: {json}");
+        let hub = Manifest { hub: Some(HubEntry { content_hash: "11".into(), keys: "22".into() }), tenants: vec![], ..m };
+        let json = serde_json::to_string(&hub).expect("json");
+        assert_eq!(serde_json::from_str::<Manifest>(&json).expect("reads"), hub);
         assert!(serde_json::from_str::<Manifest>(&json.replace("\"run\"", "\"extra\":1,\"run\"")).is_err());
     }
 }

@@ -1,13 +1,18 @@
 //! `renkei backup run|list|forget|drill|restore`: the platform's backups (`ops::backup`) from the
-//! command line, with the settings `serve` takes to run them on a schedule.
+//! command line, with the settings `serve` takes to run them on a schedule; and `renkei hub
+//! backup`, the hub's, with the settings `hub` takes.
 
+use crate::run;
 use crate::run::PlatformAccess;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use renkei_domain::backup::KeepPolicy;
 use renkei_domain::location::{Place, check, parse_allowed};
-use renkei_ops::backup::{self, BackupConfig, PgBackRest, PgRepo, Repo, SftpTarget, Site};
+use renkei_ops::backup::{self, BackupConfig, BackupSubject, HubSubject, PgBackRest, PgRepo, PlatformSubject, Repo, SftpTarget, Site};
+use renkei_store::hub::HubStore;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// Where backups go, with what password, and how many generations stay.
@@ -259,9 +264,10 @@ pub struct BackupArgs {
     cmd: BackupCmd,
 }
 
+/// What `renkei backup` and `renkei hub backup` both do with generations.
 #[derive(Subcommand)]
-enum BackupCmd {
-    /// Back up every store now (the service may go on meanwhile).
+enum GenerationCmd {
+    /// Back up the store now (the service may go on meanwhile).
     Run {
         /// The time the snapshot carries, RFC 3339 [default: now]; for tests of the policy.
         #[arg(long, hide = true)]
@@ -275,8 +281,8 @@ enum BackupCmd {
         #[arg(long, hide = true)]
         as_of: Option<String>,
     },
-    /// Restore a generation into a scratch place and check every tenant's data against its
-    /// recorded content hash; exit 1 if any differs.
+    /// Restore a generation into a scratch place, open it with its keys and check its content
+    /// (every tenant's, or the hub's) against the recorded hash; exit 1 if any differs.
     Drill {
         /// The data snapshot (its id or a prefix) [default: the newest].
         #[arg(long)]
@@ -285,6 +291,12 @@ enum BackupCmd {
         #[arg(long)]
         from_copy: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum BackupCmd {
+    #[command(flatten)]
+    Generations(GenerationCmd),
     /// Destroy a deleted tenant's key in every key backup (what `admin tenant-delete` does; to
     /// finish one that could not).
     Shred {
@@ -312,6 +324,77 @@ enum BackupCmd {
     },
 }
 
+/// `renkei hub backup`: the hub's store and secrets.
+#[derive(Args)]
+pub struct HubBackupArgs {
+    /// The hub's data directory (its SQLite store, and its secrets unless named apart).
+    #[arg(long, env = "RENKEI_DATA_DIR")]
+    data_dir: PathBuf,
+    #[command(flatten)]
+    db: run::DbArgs,
+    #[command(flatten)]
+    keys: run::HubKeyFiles,
+    #[command(flatten)]
+    settings: BackupSettings,
+    /// Who is acting, for the hub's operator log.
+    #[arg(long, env = "RENKEI_ACTOR", default_value = "operator")]
+    actor: String,
+    #[command(subcommand)]
+    cmd: HubBackupCmd,
+}
+
+#[derive(Subcommand)]
+enum HubBackupCmd {
+    #[command(flatten)]
+    Generations(GenerationCmd),
+    /// Restore a generation as a hub data directory (its store and secrets), checked; serve it
+    /// with `renkei hub --data-dir DIR`.
+    Restore {
+        /// The data snapshot (its id or a prefix) [default: the newest].
+        #[arg(long)]
+        snapshot: Option<String>,
+        /// The new data directory.
+        #[arg(long)]
+        to: PathBuf,
+        /// Restore from the second site's copy (its own snapshot ids).
+        #[arg(long)]
+        from_copy: bool,
+    },
+}
+
+/// How often `serve` and `hub` back up and drill, once --backup-repository is set.
+#[derive(Args, Clone)]
+pub struct BackupSchedule {
+    /// Seconds between scheduled backups, once --backup-repository is set; each is followed by
+    /// forgetting the generations the policy no longer keeps.
+    #[arg(long, env = "RENKEI_BACKUP_EVERY_SECS", default_value_t = 86_400)]
+    backup_every_secs: u64,
+    /// Seconds between scheduled restore drills of the newest generation (0: none).
+    #[arg(long, env = "RENKEI_DRILL_EVERY_SECS", default_value_t = 7 * 86_400)]
+    drill_every_secs: u64,
+}
+
+impl BackupSchedule {
+    pub fn schedule(&self) -> backup::Schedule {
+        backup::Schedule {
+            backup_every: Duration::from_secs(self.backup_every_secs.max(60)),
+            drill_every: (self.drill_every_secs > 0).then(|| Duration::from_secs(self.drill_every_secs.max(60))),
+        }
+    }
+}
+
+/// The hub as its backups see it: its store (on SQLite) and its secrets.
+pub async fn hub_subject(data_dir: &Path, db: &run::DbArgs, keys: &run::HubKeyFiles) -> Result<HubSubject> {
+    let location = db.location(data_dir, run::HUB_SCHEMA)?;
+    if let renkei_store::Location::Postgres { .. } = location {
+        bail!(
+            "the hub's store is on PostgreSQL: back its cluster up with pgBackRest (docs/operations.md); hub backups are of a hub on SQLite"
+        );
+    }
+    let (secret, signing_key) = run::hub_key_texts(data_dir, keys)?;
+    Ok(HubSubject { store: HubStore::open(&location).await?, dir: data_dir.to_path_buf(), secret, signing_key })
+}
+
 fn time(flag: &str, value: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>> {
     match value {
         None => Ok(chrono::Utc::now()),
@@ -326,59 +409,10 @@ fn local(t: chrono::DateTime<chrono::Utc>) -> String {
 pub async fn run(a: BackupArgs) -> Result<()> {
     let config = a.settings.config(&a.platform.db.allowed_countries)?;
     let store = a.platform.store().await?;
-    let master = a.platform.master_key()?;
+    let subject = PlatformSubject { store: store.clone(), master: Arc::new(a.platform.master_key()?) };
+    let master = &*subject.master;
     match a.cmd {
-        BackupCmd::Run { at } => {
-            let r = backup::run(&store, &master, &config, time("--at", at.as_deref())?, &a.actor).await?;
-            for made in &r.made {
-                println!("made the repository {made}");
-            }
-            println!(
-                "backup {}: data snapshot {} ({} files, {} bytes, {} added), key snapshot {}; {} tenants hashed",
-                r.run,
-                short(&r.data.id),
-                r.manifest.files.len(),
-                r.data.bytes,
-                r.data.added_bytes,
-                short(&r.keys.id),
-                r.manifest.tenants.len()
-            );
-            if config.copy.is_some() {
-                println!("{} snapshots copied to the second site", r.copied);
-            }
-        }
-        BackupCmd::List => {
-            let generations = backup::list(&config).await?;
-            println!("data snapshot\tkey snapshot\ttaken at\tbytes\tsecond site");
-            for g in generations {
-                let keys = g.keys.as_ref().map_or("(none: cannot be opened)".to_owned(), |k| short(&k.id));
-                let copied = match g.copied {
-                    None => "(none set up)",
-                    Some(true) => "copied",
-                    Some(false) => "MISSING",
-                };
-                println!("{}\t{keys}\t{}\t{}\t{copied}", short(&g.data.id), local(g.data.time), g.data.bytes);
-            }
-        }
-        BackupCmd::Forget { as_of } => {
-            let f = backup::forget(&store, &config, time("--as-of", as_of.as_deref())?, &a.actor).await?;
-            println!("forgot {} data and {} key snapshots", f.data.len(), f.keys.len());
-        }
-        BackupCmd::Drill { snapshot, from_copy } => {
-            let r = backup::drill(&store, &master, &site(&config, from_copy)?, snapshot.as_deref(), &a.actor).await?;
-            for t in &r.tenants {
-                println!("{}\t{}\t{}", t.tenant, if t.finding.passes() { "pass" } else { "FAIL" }, t.finding.describe());
-            }
-            for f in &r.files_wrong {
-                println!("{f}\tFAIL\tmissing or of another size than recorded");
-            }
-            let summary =
-                format!("snapshot {} taken {}, {} tenants, {:.1} s", short(&r.data_snapshot), r.taken_at, r.tenants.len(), r.seconds);
-            if !r.ok() {
-                bail!("the drill failed: {summary}");
-            }
-            println!("drill passed: {summary}");
-        }
+        BackupCmd::Generations(cmd) => generations(&subject, &config, cmd, &a.actor).await?,
         BackupCmd::Shred { tenant } => {
             let tenant = renkei_domain::TenantId::parse(&tenant).context("--tenant")?;
             let fingerprint = match store.key_entry(&tenant).await? {
@@ -390,9 +424,9 @@ pub async fn run(a: BackupArgs) -> Result<()> {
         }
         BackupCmd::Restore { snapshot, to, from_copy, tenant: Some(tenant) } => {
             let tenant = renkei_domain::TenantId::parse(&tenant).context("--tenant")?;
-            let r = backup::restore_tenant(&store, &master, &site(&config, from_copy)?, snapshot.as_deref(), &tenant).await?;
+            let r = backup::restore_tenant(&store, master, &site(&config, from_copy)?, snapshot.as_deref(), &tenant).await?;
             let g = &r.generation;
-            let m = renkei_server::export::write_export(&g.store, &master, &tenant, &to, renkei_domain::export::Encoding::Utf8).await?;
+            let m = renkei_server::export::write_export(&g.store, master, &tenant, &to, renkei_domain::export::Encoding::Utf8).await?;
             let (data_snapshot, taken_at) = (short(&g.data_snapshot), g.manifest.taken_at.clone());
             drop(r);
             let rows: u64 = m.files.iter().map(|f| f.rows).sum();
@@ -405,7 +439,7 @@ pub async fn run(a: BackupArgs) -> Result<()> {
             );
         }
         BackupCmd::Restore { snapshot, to, from_copy, tenant: None } => {
-            let r = backup::restore(&store, &master, &site(&config, from_copy)?, snapshot.as_deref(), &to).await?;
+            let r = backup::restore(&store, master, &site(&config, from_copy)?, snapshot.as_deref(), &to).await?;
             println!(
                 "restored snapshot {} taken {} into {}: {} tenants, content hashes as recorded",
                 short(&r.data_snapshot),
@@ -426,6 +460,91 @@ pub async fn run(a: BackupArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `renkei backup run|list|forget|drill` and the same of `renkei hub backup`.
+async fn generations<S: BackupSubject>(subject: &S, config: &BackupConfig, cmd: GenerationCmd, actor: &str) -> Result<()> {
+    match cmd {
+        GenerationCmd::Run { at } => {
+            let r = backup::run(subject, config, time("--at", at.as_deref())?, actor).await?;
+            for made in &r.made {
+                println!("made the repository {made}");
+            }
+            let hashed = if r.manifest.hub.is_some() {
+                "the hub's store hashed".to_owned()
+            } else {
+                format!("{} tenants hashed", r.manifest.tenants.len())
+            };
+            println!(
+                "backup {}: data snapshot {} ({} files, {} bytes, {} added), key snapshot {}; {hashed}",
+                r.run,
+                short(&r.data.id),
+                r.manifest.files.len(),
+                r.data.bytes,
+                r.data.added_bytes,
+                short(&r.keys.id),
+            );
+            if config.copy.is_some() {
+                println!("{} snapshots copied to the second site", r.copied);
+            }
+        }
+        GenerationCmd::List => {
+            let generations = backup::list(config).await?;
+            println!("data snapshot\tkey snapshot\ttaken at\tbytes\tsecond site");
+            for g in generations {
+                let keys = g.keys.as_ref().map_or("(none: cannot be opened)".to_owned(), |k| short(&k.id));
+                let copied = match g.copied {
+                    None => "(none set up)",
+                    Some(true) => "copied",
+                    Some(false) => "MISSING",
+                };
+                println!("{}\t{keys}\t{}\t{}\t{copied}", short(&g.data.id), local(g.data.time), g.data.bytes);
+            }
+        }
+        GenerationCmd::Forget { as_of } => {
+            let f = backup::forget(subject, config, time("--as-of", as_of.as_deref())?, actor).await?;
+            println!("forgot {} data and {} key snapshots", f.data.len(), f.keys.len());
+        }
+        GenerationCmd::Drill { snapshot, from_copy } => {
+            let r = backup::drill(subject, &site(config, from_copy)?, snapshot.as_deref(), actor).await?;
+            for t in &r.tenants {
+                println!("{}\t{}\t{}", t.tenant, if t.finding.passes() { "pass" } else { "FAIL" }, t.finding.describe());
+            }
+            if let Some(h) = &r.hub {
+                println!("hub\t{}\t{}", if h.passes() { "pass" } else { "FAIL" }, h.describe());
+            }
+            for f in &r.files_wrong {
+                println!("{f}\tFAIL\tmissing or of another size than recorded");
+            }
+            let what = if r.hub.is_some() { "the hub's store".to_owned() } else { format!("{} tenants", r.tenants.len()) };
+            let summary = format!("snapshot {} taken {}, {what}, {:.1} s", short(&r.data_snapshot), r.taken_at, r.seconds);
+            if !r.ok() {
+                bail!("the drill failed: {summary}");
+            }
+            println!("drill passed: {summary}");
+        }
+    }
+    Ok(())
+}
+
+/// `renkei hub backup …`.
+pub async fn run_hub(a: HubBackupArgs) -> Result<()> {
+    let config = a.settings.config(&a.db.allowed_countries)?;
+    let subject = hub_subject(&a.data_dir, &a.db, &a.keys).await?;
+    match a.cmd {
+        HubBackupCmd::Generations(cmd) => generations(&subject, &config, cmd, &a.actor).await,
+        HubBackupCmd::Restore { snapshot, to, from_copy } => {
+            let r = backup::restore_hub(&site(&config, from_copy)?, snapshot.as_deref(), &to).await?;
+            println!(
+                "restored snapshot {} taken {} into {}: the hub's store and keys as recorded (serve it with `renkei hub --data-dir {}`)",
+                short(&r.data_snapshot),
+                r.taken_at,
+                r.dir.display(),
+                r.dir.display()
+            );
+            Ok(())
+        }
+    }
 }
 
 /// The first site, or the second with `from_copy`.

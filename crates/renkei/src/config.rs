@@ -36,7 +36,10 @@ const SECTIONS: &[(&str, &str)] = &[
         "backup",
         "`renkei backup`, `renkei serve` (which backs up on a schedule once `backup_repository` is set), `renkei admin tenant-delete` (which destroys the tenant's key in every key backup) and `renkei admin locations`: the repositories, their passwords' files and the generations kept. `renkei backup` also takes every `[platform]` key.",
     ),
-    ("hub", "`renkei hub` and its subcommands (`register-org`, `verify-key`, `resident-token`, each taking the keys it has)."),
+    (
+        "hub",
+        "`renkei hub` and its subcommands (`register-org`, `verify-key`, `resident-token`, `backup`, each taking the keys it has). The hub's backups are set here (`backup_repository` …, with repositories and passwords of their own), apart from the platform's `[backup]`.",
+    ),
 ];
 
 /// Flags that are not settings: the file's own path and clap's.

@@ -47,7 +47,7 @@ enum Cmd {
     /// Run the platform server (internal and network listeners, outbox).
     Serve(Box<ServeArgs>),
     /// Run the reference hub, or manage its directory and resident tokens.
-    Hub(HubArgs),
+    Hub(Box<HubArgs>),
     /// Make a development CA and certificates.
     Pki {
         #[command(subcommand)]
@@ -193,13 +193,8 @@ struct ServeArgs {
     retention: retention::RetentionArgs,
     #[command(flatten)]
     backup: backup::BackupSettings,
-    /// Seconds between scheduled backups, once --backup-repository is set; each is followed by
-    /// forgetting the generations the policy no longer keeps.
-    #[arg(long, env = "RENKEI_BACKUP_EVERY_SECS", default_value_t = 86_400)]
-    backup_every_secs: u64,
-    /// Seconds between scheduled restore drills of the newest generation (0: none).
-    #[arg(long, env = "RENKEI_DRILL_EVERY_SECS", default_value_t = 7 * 86_400)]
-    drill_every_secs: u64,
+    #[command(flatten)]
+    backup_schedule: backup::BackupSchedule,
     /// Listener for client systems (TLS).
     #[arg(long, env = "RENKEI_INTERNAL_LISTEN", default_value = "127.0.0.1:8443")]
     internal_listen: String,
@@ -270,6 +265,11 @@ struct HubArgs {
     limits: LimitArgs,
     #[command(flatten)]
     tls: TlsArgs,
+    /// The hub's backups, once --backup-repository is set: made and drilled on the schedule.
+    #[command(flatten)]
+    backup: backup::BackupSettings,
+    #[command(flatten)]
+    backup_schedule: backup::BackupSchedule,
 }
 
 #[derive(Subcommand)]
@@ -325,6 +325,9 @@ enum HubCmd {
         #[arg(long)]
         as_of: Option<String>,
     },
+    /// Back up the hub's store and secrets, list, forget, drill or restore its generations (as
+    /// `renkei backup` does the platform's; `renkei hub` backs up on a schedule).
+    Backup(Box<backup::HubBackupArgs>),
 }
 
 #[derive(Subcommand)]
@@ -396,7 +399,7 @@ async fn dispatch(cmd: Cmd, config_file: Option<PathBuf>) -> Result<ExitCode> {
             init_logs("info");
             serve(*a).await.map(|_| ExitCode::SUCCESS)
         }
-        Cmd::Hub(a) => hub(a).await.map(|_| ExitCode::SUCCESS),
+        Cmd::Hub(a) => hub(*a).await.map(|_| ExitCode::SUCCESS),
         Cmd::Pki { cmd } => pki(cmd).map(|_| ExitCode::SUCCESS),
         Cmd::Admin(a) => admin::run(a).await.map(|_| ExitCode::SUCCESS),
         Cmd::Audit(a) => audit::run(a).await,
@@ -483,11 +486,9 @@ async fn serve(a: ServeArgs) -> Result<()> {
     let (tx, shutdown) = run::Shutdown::new();
     let p = run::start_platform(&setup, &tls, run::PlatformListeners { internal, network }, shutdown.clone()).await?;
     if let Some(config) = backups {
-        let schedule = renkei_ops::backup::Schedule {
-            backup_every: Duration::from_secs(a.backup_every_secs.max(60)),
-            drill_every: (a.drill_every_secs > 0).then(|| Duration::from_secs(a.drill_every_secs.max(60))),
-        };
-        let job = renkei_ops::backup::run_scheduled(p.platform.clone(), setup.master.clone(), config, schedule, shutdown.clone().wait());
+        let schedule = a.backup_schedule.schedule();
+        let subject = renkei_ops::backup::PlatformSubject { store: p.platform.clone(), master: setup.master.clone() };
+        let job = renkei_ops::backup::run_scheduled(subject, config, schedule, shutdown.clone().wait());
         shutdown.spawn(job);
     }
     shutdown.spawn(renkei_server::retention::run(p, retention, shutdown.clone().wait()));
@@ -532,6 +533,7 @@ async fn hub(a: HubArgs) -> Result<()> {
             }
             Ok(())
         }
+        Some(HubCmd::Backup(b)) => backup::run_hub(*b).await,
         Some(HubCmd::ResidentToken { data_dir, db, keys, ttl_minutes }) => {
             let mut line = String::new();
             std::io::stdin().read_line(&mut line).context("cannot read the Individual Number from standard input")?;
@@ -549,6 +551,11 @@ async fn hub(a: HubArgs) -> Result<()> {
             // Where the data would go, before anything else is read or made.
             let location = a.db.location(&data_dir, run::HUB_SCHEMA)?;
             let retention_years = retention::check_years(a.retention_years)?;
+            let backups = a.backup.configured().then(|| a.backup.config(&a.db.allowed_countries)).transpose()?;
+            let backup_subject = match backups {
+                Some(_) => Some(backup::hub_subject(&data_dir, &a.db, &a.keys).await?),
+                None => None,
+            };
             let tls = a.tls.load()?;
             let matrix = run::load_matrix(a.matrix.as_deref())?;
             let (network, na) = run::bind(&a.listen).await?;
@@ -561,6 +568,9 @@ async fn hub(a: HubArgs) -> Result<()> {
             let hub =
                 run::start_hub(keys, &location, &tls, matrix, run::HubListeners { network, resident }, timing, shutdown.clone()).await?;
             shutdown.spawn(retention::hub_daily(hub, retention_years, shutdown.clone().wait()));
+            if let (Some(config), Some(subject)) = (backups, backup_subject) {
+                shutdown.spawn(renkei_ops::backup::run_scheduled(subject, config, a.backup_schedule.schedule(), shutdown.clone().wait()));
+            }
             tracing::info!(network = %na, resident = %ra, "hub serving");
             println!("renkei hub: network https://{na}  resident https://{ra}");
             until_signal().await;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use zeroize::Zeroizing;
 
 /// The Matrix shipped with renkei (a copy of the sample 別表第二); `--matrix` replaces it.
 pub const DEFAULT_MATRIX: &str = include_str!("../../../data/matrix.csv");
@@ -254,12 +255,18 @@ pub struct HubKeyFiles {
 }
 
 pub fn hub_keys(data_dir: &Path, files: &HubKeyFiles) -> Result<HubKeys> {
+    let (secret, signing) = hub_key_texts(data_dir, files)?;
+    Ok(HubKeys { secret: HubSecret::from_text(&secret)?, signing: SigningKey::from_hex(&signing).context("the hub signing key")? })
+}
+
+/// The hub's two secrets as their files (or environment variables) hold them, each made on
+/// first use: the secret, then the signing key.
+pub fn hub_key_texts(data_dir: &Path, files: &HubKeyFiles) -> Result<(Zeroizing<String>, Zeroizing<String>)> {
     let secret_file = files.secret_file.clone().unwrap_or_else(|| data_dir.join("hub.secret"));
     let signing_file = files.signing_key_file.clone().unwrap_or_else(|| data_dir.join("hub.signing.key"));
     let secret = secret_text("RENKEI_HUB_SECRET", &secret_file, || HubSecret::generate().to_text())?;
     let signing = secret_text("RENKEI_HUB_SIGNING_KEY", &signing_file, || hex::encode(SigningKey::generate().to_secret_bytes()))?;
-    let signing = hex::decode(signing.trim()).context("the hub signing key must be 64 hex digits")?;
-    Ok(HubKeys { secret: HubSecret::from_text(&secret)?, signing: SigningKey::from_bytes(&signing)? })
+    Ok((Zeroizing::new(secret), Zeroizing::new(signing)))
 }
 
 pub async fn bind(addr: &str) -> Result<(TcpListener, SocketAddr)> {

@@ -267,7 +267,7 @@ async fn generations_are_kept_by_the_policy_and_forgotten_in_both_repositories()
     let (code, _, err) = backup(&data_dir, &repos, &["forget"]);
     assert_eq!(
         (code, err.trim_end()),
-        (1, "error: another backup, forget, drill or shred of this platform is running; try again when it ends")
+        (1, "error: another backup, forget, drill or shred of this store is running; try again when it ends")
     );
     held.unlock().expect("unlock");
 
@@ -648,4 +648,124 @@ fn pgbackrest_settings_a_shell_would_misread_are_refused_in_one_line() {
         assert!(err.contains(said), "{err}");
     }
     assert!(!dir.path().join("platform").exists(), "nothing was made");
+}
+
+/// `renkei hub backup --data-dir HUB REPOS… SUB…`: (exit code, stdout, stderr).
+fn hub_backup(hub_dir: &Path, repos: &Repos, sub: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_renkei"));
+    cmd.args(["hub", "backup", "--data-dir"]).arg(hub_dir).args(repos.args()).args(sub).env_remove("RENKEI_CONFIG");
+    Cluster::output(cmd)
+}
+
+#[tokio::test]
+async fn the_hubs_store_and_secrets_are_backed_up_while_it_routes_drilled_and_restored_to_a_hub_that_routes() {
+    let mut c = Cluster::start_on(Backend::Sqlite).await;
+    assert_eq!(c.register("a-mayor", "A-77", &number(802)).await.0, 201);
+    assert_eq!(c.register("b-mayor", "B-88", &number(802)).await.0, 201);
+    assert_eq!(c.copy("b-mayor", "B-88", "TAX", "2026-04-01", json!({"income": 5432})).await.0, 200);
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A-77", "hub-backup-1").await;
+    assert_eq!(s, 201, "{q}");
+    assert_eq!(c.wait_final("a-mayor", q["id"].as_str().expect("id")).await["state"], "answered");
+
+    let repos = Repos::with_copy(&made(c.path("hub-repos")));
+    let hub = c.path("hub");
+    // Taken while the hub routes: a query goes through it during the backup.
+    let filing = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A-77", "hub-backup-2");
+    let (code, said, err) = hub_backup(&hub, &repos, &["run"]);
+    let (s, _, q2) = filing.await;
+    assert_eq!(s, 201, "{q2}");
+    assert_eq!(code, 0, "{err}");
+    assert!(said.contains("the hub's store hashed") && said.contains("2 snapshots copied to the second site"), "{said}");
+
+    // restic itself reads what renkei wrote: the store in the data repository, the secrets apart.
+    for (repo, pass) in [(repos.data(), "data-secret"), (repos.keys(), "keys-secret")] {
+        let (code, out, err) = restic(&repo, pass, &["check", "--read-data"]);
+        assert_eq!(code, 0, "restic check {repo:?}: {out}{err}");
+    }
+    let out = c.path("hub-restic");
+    let (code, _, err) = restic(&repos.data(), "data-secret", &["restore", "latest", "--target", out.to_str().expect("path")]);
+    assert_eq!(code, 0, "{err}");
+    let files: Vec<_> = std::fs::read_dir(out.join("renkei/data")).expect("data").flatten().map(|e| e.file_name()).collect();
+    assert_eq!(files.len(), 2, "hub.sqlite and the manifest, no secret: {files:?}");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.join("renkei/data/renkei-backup.json")).expect("manifest")).expect("JSON");
+    assert_eq!(manifest["hub"]["content_hash"].as_str().map(str::len), Some(64), "{manifest}");
+    let (code, _, err) =
+        restic(&repos.keys(), "keys-secret", &["restore", "latest", "--target", c.path("hub-restic-keys").to_str().expect("path")]);
+    assert_eq!(code, 0, "{err}");
+    let secret = std::fs::read(c.path("hub-restic-keys/renkei/keys/hub.secret")).expect("the secret is in the key repository");
+    assert_eq!(secret, std::fs::read(hub.join("hub.secret")).expect("secret"));
+
+    // The drill restores it, reads the secrets as the run's and finds the store's hash as recorded.
+    let (code, said, err) = hub_backup(&hub, &repos, &["drill"]);
+    assert_eq!(code, 0, "{said}{err}");
+    assert!(said.contains("hub\tpass\tcontent hash as recorded") && said.contains("drill passed"), "{said}");
+    let (code, said, err) = hub_backup(&hub, &repos, &["drill", "--from-copy"]);
+    assert_eq!(code, 0, "{said}{err}");
+
+    // A platform's generation is not taken for the hub's: one line, and the failed drill recorded.
+    let platform_repos = Repos::new(&made(c.path("platform-repos")));
+    let (code, _, err) = backup(&c.path("platform"), &platform_repos, &["run"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = hub_backup(&hub, &platform_repos, &["drill"]);
+    assert_eq!((code, err.lines().count()), (1, 1), "{err}");
+    assert!(err.contains("a backup of a platform, not of the hub"), "{err}");
+    let (code, _, err) = backup(&c.path("platform"), &repos, &["drill"]);
+    assert_eq!((code, err.lines().count()), (1, 1), "{err}");
+    assert!(err.contains("a backup of the hub, not of a platform"), "{err}");
+
+    // Restored in place of the hub, it routes: the orgs, their codes and the keys came back.
+    let restored = c.path("hub-restored");
+    let (code, said, err) = hub_backup(&hub, &repos, &["restore", "--to", restored.to_str().expect("path")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(said.contains("the hub's store and keys as recorded"), "{said}");
+    c.kill_process(0);
+    std::fs::rename(&hub, c.path("hub.before")).expect("move aside");
+    std::fs::rename(&restored, &hub).expect("restored in place");
+    c.start_process(0).await;
+    let (s, _, q) = c.file("a-mayor", "b-mayor", "D015", &["TAX"], "A-77", "after-hub-restore").await;
+    assert_eq!(s, 201, "{q}");
+    let done = c.wait_final("a-mayor", q["id"].as_str().expect("id")).await;
+    assert_eq!(done["state"], "answered", "{done}");
+    assert_eq!(done["answer"]["items"][0]["fields"]["income"], 5432, "{done}");
+
+    // `renkei hub` backs up and drills on its schedule, recorded in its own store; its
+    // repositories are set in renkei.toml's [hub].
+    let settings: Vec<String> =
+        repos.args().chunks(2).map(|kv| format!("{} = {:?}", kv[0].trim_start_matches("--").replace('-', "_"), kv[1])).collect();
+    let config = c.path("hub.toml");
+    std::fs::write(&config, format!("[hub]\n{}\n", settings.join("\n"))).expect("config");
+    c.hub_env = vec![("RENKEI_CONFIG".into(), config.display().to_string())];
+    c.kill_process(0);
+    c.start_process(0).await;
+    let mut generations = 0;
+    for _ in 0..120 {
+        let (_, list, _) = hub_backup(&hub, &repos, &["list"]);
+        generations = list.lines().count() - 1;
+        if generations == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(generations, 2, "the earlier run's and the schedule's");
+    let store = renkei_store::hub::HubStore::open(&renkei_store::Location::Dir(hub.clone())).await.expect("hub store");
+    let mut log = Vec::new();
+    for _ in 0..120 {
+        log = store.operator_log(10).await.expect("log");
+        if log.iter().any(|(_, actor, action, _)| actor == "backup-schedule" && action == "backup.drill") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(log.iter().any(|(_, actor, action, _)| actor == "backup-schedule" && action == "backup.run"), "{log:?}");
+    assert!(
+        log.iter().any(|(_, actor, action, d)| actor == "backup-schedule" && action == "backup.drill" && d.contains("ok=true")),
+        "{log:?}"
+    );
+}
+
+/// The directory `p`, made.
+fn made(p: PathBuf) -> PathBuf {
+    std::fs::create_dir_all(&p).expect("directory");
+    p
 }

@@ -4,13 +4,13 @@
 //! one its backup recorded. A tenant whose key was destroyed since (deleted) cannot be read:
 //! the drill says so, and counts it as it should be.
 
-use super::{BackupConfig, BackupError, DATA_PATH, KEYS_PATH, blocking, copy_tree, io, list};
+use super::platform::{check_tenant, open_restored, work_dir};
+use super::{BackupConfig, BackupError, BackupSubject, DATA_PATH, KEYS_PATH, blocking, copy_tree, io, list};
 use renkei_crypto::datakey::MasterKey;
 use renkei_domain::TenantId;
 use renkei_domain::backup::{self, Manifest, TenantFinding};
 use renkei_store::backups::Drill;
 use renkei_store::platform::PlatformStore;
-use renkei_store::{Location, StoreError};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -31,6 +31,8 @@ pub struct DrillReport {
     /// When the generation was taken (its manifest's `taken_at`).
     pub taken_at: String,
     pub tenants: Vec<TenantResult>,
+    /// For a backup of the hub: its store's and keys' finding.
+    pub hub: Option<TenantFinding>,
     /// Files of the manifest missing or of another size after the restore.
     pub files_wrong: Vec<String>,
     pub seconds: f64,
@@ -38,14 +40,18 @@ pub struct DrillReport {
 
 impl DrillReport {
     pub fn ok(&self) -> bool {
-        self.files_wrong.is_empty() && self.tenants.iter().all(|t| t.finding.passes())
+        self.files_wrong.is_empty() && self.tenants.iter().all(|t| t.finding.passes()) && self.hub.as_ref().is_none_or(|h| h.passes())
     }
 }
 
 /// Restores generation `snapshot` (a data snapshot's id or its prefix; the newest if `None`)
-/// with its run's key snapshot into `dest`: the data directory's files and `keys.sqlite`. The
+/// with its run's key snapshot into `dest`: the data directory's files and its keys. The
 /// manifest it carried, and the snapshots' ids.
-async fn restore_generation(config: &BackupConfig, snapshot: Option<&str>, dest: &Path) -> Result<(Manifest, String, String), BackupError> {
+pub(crate) async fn restore_generation(
+    config: &BackupConfig,
+    snapshot: Option<&str>,
+    dest: &Path,
+) -> Result<(Manifest, String, String), BackupError> {
     let generations = list(config).await?;
     let generation = match snapshot {
         None => generations.last(),
@@ -117,70 +123,56 @@ async fn open_generation(
 ) -> Result<OpenedGeneration, BackupError> {
     let dir = scratch.join("platform");
     let (manifest, data_snapshot, key_snapshot) = restore_generation(config, snapshot, &dir).await?;
-    let files_wrong = manifest
-        .files
-        .iter()
-        .filter(|f| std::fs::metadata(dir.join(&f.path)).map(|m| m.len()).ok() != Some(f.bytes))
-        .map(|f| f.path.clone())
-        .collect();
+    let files_wrong = files_wrong(&manifest, &dir);
     let (store, cluster) = open_restored(platform, config, &manifest, &dir, &scratch.join("cluster")).await?;
     Ok(OpenedGeneration { store, manifest, data_snapshot, key_snapshot, files_wrong, _cluster: cluster })
 }
 
-/// Opens what a generation restored into `dir`: its files, or for a platform on PostgreSQL
-/// (`platform` being the running one) its cluster recovered into `cluster_dir` with the key
-/// store in `dir`.
-async fn open_restored(
-    platform: &PlatformStore,
-    config: &BackupConfig,
-    manifest: &Manifest,
-    dir: &Path,
-    cluster_dir: &Path,
-) -> Result<(PlatformStore, Option<super::pgbackrest::ScratchCluster>), BackupError> {
-    let Some(point) = &manifest.postgres else { return Ok((PlatformStore::open(&Location::Dir(dir.to_path_buf())).await?, None)) };
-    let pg = config.postgres.as_ref().ok_or_else(|| {
-        BackupError::Setup("this generation is of a platform on PostgreSQL: set pgbackrest_repository to restore it".into())
-    })?;
-    let (store, cluster) = super::pgbackrest::open_recovered(platform, pg, point, cluster_dir, dir).await?;
-    Ok((store, Some(cluster)))
+/// The files of `manifest` missing from `dir`, or of another size.
+fn files_wrong(manifest: &Manifest, dir: &Path) -> Vec<String> {
+    manifest
+        .files
+        .iter()
+        .filter(|f| std::fs::metadata(dir.join(&f.path)).map(|m| m.len()).ok() != Some(f.bytes))
+        .map(|f| f.path.clone())
+        .collect()
 }
 
-/// Restores a generation into a scratch place, opens it with `master` and its key store, and
-/// compares every tenant's content hash; recorded and audited as `actor`. A drill that finds a
-/// difference returns its report (not an error): `ok()` says whether it passed.
-pub async fn drill(
-    platform: &PlatformStore,
-    master: &MasterKey,
+/// Restores a generation into a scratch place, opens it with its keys, and checks it as its
+/// subject does (every tenant's content hash, or the hub's); recorded and audited as `actor`.
+/// A drill that finds a difference returns its report (not an error): `ok()` says whether it
+/// passed.
+pub async fn drill<S: BackupSubject>(
+    subject: &S,
     config: &BackupConfig,
     snapshot: Option<&str>,
     actor: &str,
 ) -> Result<DrillReport, BackupError> {
-    let _lock = super::lock(platform).await?;
+    let _lock = subject.lock().await?;
     let started = (Instant::now(), renkei_store::now_unix());
-    let scratch = super::scratch(platform, "drill")?;
-    let opened = match open_generation(platform, config, snapshot, scratch.path()).await {
-        Ok(o) => o,
+    let scratch = super::scratch(&subject.work_dir(), "drill")?;
+    let dir = scratch.path().join("restored");
+    let checked = async {
+        let (manifest, data_snapshot, key_snapshot) = restore_generation(config, snapshot, &dir).await?;
+        let findings = subject.check(config, &manifest, &dir, &scratch.path().join("cluster")).await?;
+        Ok::<_, BackupError>((files_wrong(&manifest, &dir), manifest, data_snapshot, key_snapshot, findings))
+    }
+    .await;
+    let (files_wrong, manifest, data_snapshot, key_snapshot, findings) = match checked {
+        Ok(c) => c,
         Err(e) => {
             // A generation that cannot be restored is the finding a drill exists for.
-            platform.record_drill(&failed_drill(started.1, snapshot.unwrap_or("latest"), &e), actor).await?;
+            subject.record_drill(&failed_drill(started.1, snapshot.unwrap_or("latest"), &e), actor).await?;
             return Err(e);
         }
     };
-    let OpenedGeneration { store: restored, manifest, data_snapshot, key_snapshot, files_wrong, _cluster } = opened;
-    let mut tenants = Vec::new();
-    for entry in &manifest.tenants {
-        tenants.push(TenantResult {
-            tenant: entry.tenant.clone(),
-            finding: check_tenant(&restored, master, &entry.tenant, &entry.content_hash).await,
-        });
-    }
-    drop(restored);
     let report = DrillReport {
         id: uuid::Uuid::now_v7().to_string(),
         data_snapshot,
         key_snapshot,
         taken_at: manifest.taken_at,
-        tenants,
+        tenants: findings.tenants,
+        hub: findings.hub,
         files_wrong,
         seconds: started.0.elapsed().as_secs_f64(),
     };
@@ -189,6 +181,7 @@ pub async fn drill(
         .iter()
         .filter(|t| !t.finding.passes())
         .map(|t| format!("{}: {}", t.tenant, t.finding.describe()))
+        .chain(report.hub.iter().filter(|h| !h.passes()).map(|h| format!("hub: {}", h.describe())))
         .chain(report.files_wrong.iter().map(|f| format!("{f}: missing or of another size")))
         .collect();
     let record = Drill {
@@ -201,7 +194,7 @@ pub async fn drill(
         passed: report.tenants.iter().filter(|t| t.finding.passes()).count() as i64,
         detail: failing.join("; "),
     };
-    platform.record_drill(&record, actor).await?;
+    subject.record_drill(&record, actor).await?;
     Ok(report)
 }
 
@@ -238,7 +231,7 @@ pub async fn restore_tenant(
     tenant: &TenantId,
 ) -> Result<RestoredTenant, BackupError> {
     let lock = super::lock(platform).await?;
-    let scratch = super::scratch(platform, "restore")?;
+    let scratch = super::scratch(&work_dir(platform), "restore")?;
     let generation = open_generation(platform, config, snapshot, scratch.path()).await?;
     let snapshot = generation.data_snapshot.clone();
     let Some(entry) = generation.manifest.tenants.iter().find(|t| t.tenant == tenant.as_str()) else {
@@ -250,16 +243,6 @@ pub async fn restore_tenant(
             Err(BackupError::Snapshot { snapshot, why: format!("tenant {tenant}'s data key was destroyed: its data cannot be restored") })
         }
         other => Err(BackupError::Snapshot { snapshot, why: format!("tenant {tenant}: {}", other.describe()) }),
-    }
-}
-
-async fn check_tenant(store: &PlatformStore, master: &MasterKey, tenant: &str, recorded: &str) -> TenantFinding {
-    let Ok(id) = TenantId::parse(tenant) else { return TenantFinding::Unreadable("not a tenant id".into()) };
-    match store.content_hash(master, &id).await {
-        Ok(h) => TenantFinding::compare(recorded, &h),
-        Err(StoreError::KeyDestroyed { .. }) => TenantFinding::Shredded,
-        Err(StoreError::NotFound(what)) => TenantFinding::Unreadable(format!("{what} not found")),
-        Err(e) => TenantFinding::Unreadable(e.to_string()),
     }
 }
 
@@ -290,13 +273,7 @@ pub async fn restore(
     snapshot: Option<&str>,
     dest: &Path,
 ) -> Result<Restored, BackupError> {
-    if dest.exists() {
-        return Err(BackupError::Io {
-            path: dest.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "a restore goes into a new directory"),
-        });
-    }
-    let result = async {
+    into_new_dir(dest, async {
         let (manifest, data_snapshot, key_snapshot) = restore_generation(config, snapshot, dest).await?;
         let (store, cluster) = open_restored(platform, config, &manifest, dest, &dest.join("cluster")).await?;
         let mut shredded = Vec::new();
@@ -330,8 +307,20 @@ pub async fn restore(
             shredded,
             tenants: manifest.tenants.len(),
         })
+    })
+    .await
+}
+
+/// Runs a restore `into` the new directory `dest`: refused if `dest` exists, and nothing left
+/// there if it fails.
+pub(crate) async fn into_new_dir<T>(dest: &Path, restore: impl Future<Output = Result<T, BackupError>>) -> Result<T, BackupError> {
+    if dest.exists() {
+        return Err(BackupError::Io {
+            path: dest.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "a restore goes into a new directory"),
+        });
     }
-    .await;
+    let result = restore.await;
     if result.is_err() {
         let _ = std::fs::remove_dir_all(dest);
         let _ = std::fs::remove_dir_all(dest.with_extension("restoring"));

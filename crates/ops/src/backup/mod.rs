@@ -1,33 +1,40 @@
-//! バックアップ: a platform's stores backed up into restic-format repositories, kept by a
-//! generations policy, and proved by restore drills (`drill`).
+//! バックアップ: a platform's stores, or the hub's, backed up into restic-format repositories,
+//! kept by a generations policy, and proved by restore drills (`drill`).
 //!
-//! A run copies every store consistently while the service goes on (`store::snapshot`), hashes
-//! each tenant's data on the copy (`store::content`), and writes two snapshots: the data
-//! (platform and tenants' files, with the manifest of `domain::backup`) into the data
-//! repository, and the key store into a repository of its own, with its own password. Keys and
-//! data never share a repository, so a tenant's key destroyed in the key repository (see
-//! `shred`) leaves its data in every data snapshot unreadable.
+//! A run copies the store consistently while the service goes on, hashes its content on the
+//! copy, and writes two snapshots: the data (with the manifest of `domain::backup`) into the
+//! data repository, and the keys into a repository of their own, with their own password. What
+//! is copied and hashed, and how a restored generation is opened and checked, is the
+//! [`BackupSubject`]'s: the platform's (`platform`: each tenant hashed, its key store apart) or
+//! the hub's (`hub`: its store hashed whole, its secrets apart); runs, drills, listing,
+//! forgetting and the schedule are the same for both. Keys and data never share a repository,
+//! so a tenant's key destroyed in the key repository (see `shred`) leaves its data in every data
+//! snapshot unreadable.
 
 mod drill;
+mod hub;
 mod pgbackrest;
+mod platform;
 mod repo;
 mod schedule;
 mod sftp;
 mod shred;
+mod subject;
 
 pub use drill::{DrillReport, OpenedGeneration, Restored, RestoredTenant, TenantResult, drill, restore, restore_tenant};
+pub use hub::{HubSubject, restore_hub};
 pub use pgbackrest::{PgBackRest, PgRepo};
+pub use platform::{PlatformSubject, lock};
 pub use repo::{Repo, Snapshot};
 pub use schedule::{Schedule, run_scheduled};
 pub use sftp::SftpTarget;
 pub use shred::{generations_holding, shred_key_backups};
+pub use subject::{BackupSubject, Findings, Taken};
 
 use chrono::{DateTime, Utc};
-use renkei_crypto::datakey::MasterKey;
-use renkei_domain::backup::{self, FileEntry, KeepPolicy, Manifest, TenantEntry};
+use renkei_domain::backup::{self, KeepPolicy, Manifest};
+use renkei_store::StoreError;
 use renkei_store::backups::BackupRun;
-use renkei_store::platform::PlatformStore;
-use renkei_store::{Location, StoreError};
 use std::path::{Path, PathBuf};
 
 /// Why a backup, a listing, a drill or a restore failed. Never a personal value: repositories,
@@ -49,7 +56,7 @@ pub enum BackupError {
     /// What the platform or its cluster lacks for a backup, and what to set.
     #[error("{0}")]
     Setup(String),
-    #[error("another backup, forget, drill or shred of this platform is running; try again when it ends")]
+    #[error("another backup, forget, drill or shred of this store is running; try again when it ends")]
     Busy,
     /// The snapshots were written, but their copy to the second site failed.
     #[error("data snapshot {data} and key snapshot {keys} were written, but copying them to the second site failed: {why}")]
@@ -117,41 +124,25 @@ pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Ba
     tokio::task::spawn_blocking(f).await.map_err(|e| BackupError::Stopped(e.to_string()))?
 }
 
-/// A scratch directory, readable by the operator alone, beside the data (on its disk, which
-/// the operator sized for it); removed when dropped.
-pub(crate) fn scratch(platform: &PlatformStore, what: &str) -> Result<tempfile::TempDir, BackupError> {
-    let dir = work_dir(platform);
-    tempfile::Builder::new().prefix(&format!(".renkei-{what}-")).tempdir_in(&dir).map_err(io(&dir))
+/// A scratch directory in `dir`, readable by the operator alone, beside the data (on its disk,
+/// which the operator sized for it); removed when dropped.
+pub(crate) fn scratch(dir: &Path, what: &str) -> Result<tempfile::TempDir, BackupError> {
+    tempfile::Builder::new().prefix(&format!(".renkei-{what}-")).tempdir_in(dir).map_err(io(dir))
 }
 
-/// A platform's backup work held by one process at a time: rustic takes no lock in a
-/// repository, and a prune beside a running backup could delete what the backup is writing. On
-/// SQLite an advisory lock on a file beside the data; on PostgreSQL an advisory lock in the
-/// platform's database, so that `serve` processes on several hosts take turns. Let go when
+/// A store's backup work held by one process at a time: rustic takes no lock in a repository,
+/// and a prune beside a running backup could delete what the backup is writing. On SQLite an
+/// advisory lock on a file beside the data ([`lock_file`]); on PostgreSQL an advisory lock in
+/// the platform's database, so that `serve` processes on several hosts take turns. Let go when
 /// this is dropped (or the process dies).
 pub struct BackupLock {
     _file: Option<std::fs::File>,
     _session: Option<renkei_store::cluster::SessionLock>,
 }
 
-/// Where a platform's backup work keeps its scratch directories (and, on SQLite, its lock):
-/// its data directory, or on PostgreSQL the system's temporary directory.
-fn work_dir(platform: &PlatformStore) -> PathBuf {
-    match platform.location() {
-        Location::Dir(d) => d.clone(),
-        Location::Postgres { .. } => std::env::temp_dir(),
-    }
-}
-
-/// Takes the platform's backup lock, or says another process holds it.
-pub async fn lock(platform: &PlatformStore) -> Result<BackupLock, BackupError> {
-    if let Location::Postgres { .. } = platform.location() {
-        return match platform.try_session_lock("renkei-backup").await? {
-            Some(held) => Ok(BackupLock { _file: None, _session: Some(held) }),
-            None => Err(BackupError::Busy),
-        };
-    }
-    let path = work_dir(platform).join("backup.lock");
+/// Takes the backup lock on the file `backup.lock` in `dir`, or says another process holds it.
+pub(crate) fn lock_file(dir: &Path) -> Result<BackupLock, BackupError> {
+    let path = dir.join("backup.lock");
     let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io(&path))?;
     match file.try_lock() {
         Ok(()) => Ok(BackupLock { _file: Some(file), _session: None }),
@@ -160,20 +151,14 @@ pub async fn lock(platform: &PlatformStore) -> Result<BackupLock, BackupError> {
     }
 }
 
-/// Backs up the platform of `platform` as of `at` (now, but for tests); recorded and audited
-/// as `actor` whether it succeeds or not. A run that fails leaves the repositories' earlier
-/// snapshots as they were: a snapshot exists only once all it needs was written.
-pub async fn run(
-    platform: &PlatformStore,
-    master: &MasterKey,
-    config: &BackupConfig,
-    at: DateTime<Utc>,
-    actor: &str,
-) -> Result<RunReport, BackupError> {
-    let _lock = lock(platform).await?;
+/// Backs up `subject` as of `at` (now, but for tests); recorded and audited as `actor` whether
+/// it succeeds or not. A run that fails leaves the repositories' earlier snapshots as they
+/// were: a snapshot exists only once all it needs was written.
+pub async fn run<S: BackupSubject>(subject: &S, config: &BackupConfig, at: DateTime<Utc>, actor: &str) -> Result<RunReport, BackupError> {
+    let _lock = subject.lock().await?;
     let id = uuid::Uuid::now_v7().to_string();
     let started = renkei_store::now_unix();
-    let result = run_inner(platform, master, config, &id, at).await;
+    let result = run_inner(subject, config, &id, at).await;
     let failed = BackupRun { id: id.clone(), started_at: started, finished_at: renkei_store::now_unix(), ..BackupRun::default() };
     let record = match &result {
         Ok(r) => BackupRun {
@@ -191,52 +176,26 @@ pub async fn run(
         }
         Err(e) => BackupRun { detail: e.to_string(), ..failed },
     };
-    platform.record_backup(&record, actor).await?;
+    subject.record_run(&record, actor).await?;
     result
 }
 
-async fn run_inner(
-    platform: &PlatformStore,
-    master: &MasterKey,
-    config: &BackupConfig,
-    id: &str,
-    at: DateTime<Utc>,
-) -> Result<RunReport, BackupError> {
-    let scratch = scratch(platform, "backup")?;
-    let data_dir = scratch.path().join("data");
-    let keys_dir = scratch.path().join("keys");
-    let mut cluster_copy_failed = None;
-    let (files, tenants, postgres) = match (platform.location(), &config.postgres) {
-        (Location::Dir(_), _) => {
-            let copied = platform.copy_data(&data_dir).await?;
-            platform.copy_keys(&keys_dir).await?;
-            let tenants = hash_tenants(&data_dir, &keys_dir, &scratch.path().join("open"), master).await?;
-            (copied.into_iter().map(|f| FileEntry { path: f.path, bytes: f.bytes }).collect(), tenants, None)
-        }
-        (Location::Postgres { .. }, Some(pg)) => {
-            let taken = pgbackrest::back_up(platform, master, pg, id).await?;
-            // The key store after the data, as on SQLite.
-            platform.copy_keys(&keys_dir).await?;
-            std::fs::create_dir_all(&data_dir).map_err(io(&data_dir))?;
-            cluster_copy_failed = taken.copy_failed;
-            (Vec::new(), taken.tenants, Some(taken.point))
-        }
-        (Location::Postgres { .. }, None) => {
-            return Err(BackupError::Setup(
-                "the platform is on PostgreSQL: its cluster is backed up with pgBackRest; set pgbackrest_repository (docs/operations.md)"
-                    .into(),
-            ));
-        }
-    };
+async fn run_inner<S: BackupSubject>(subject: &S, config: &BackupConfig, id: &str, at: DateTime<Utc>) -> Result<RunReport, BackupError> {
+    let scratch = scratch(&subject.work_dir(), "backup")?;
+    let data_dir = scratch.path().join(subject::DATA);
+    let keys_dir = scratch.path().join(subject::KEYS);
+    let taken = subject.take(config, id, scratch.path()).await?;
+    let cluster_copy_failed = taken.copy_failed;
     let manifest = Manifest {
         format: backup::FORMAT.into(),
         version: backup::VERSION,
         run: id.to_owned(),
         taken_at: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        backend: if postgres.is_some() { "postgres" } else { "sqlite" }.into(),
-        files,
-        tenants,
-        postgres,
+        backend: if taken.postgres.is_some() { "postgres" } else { "sqlite" }.into(),
+        files: taken.files,
+        tenants: taken.tenants,
+        postgres: taken.postgres,
+        hub: taken.hub,
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| BackupError::Stopped(e.to_string()))?;
     let manifest_path = data_dir.join(backup::MANIFEST);
@@ -271,28 +230,6 @@ async fn run_inner(
     drop(scratch);
     let (data, keys, made, copied) = written;
     Ok(RunReport { run: id.to_owned(), data, keys, manifest, made, copied })
-}
-
-/// Each tenant's content hash on a copy of the copies (opening a store writes to it, and the
-/// copies must be backed up as they were taken).
-pub(crate) async fn hash_tenants(data: &Path, keys: &Path, open: &Path, master: &MasterKey) -> Result<Vec<TenantEntry>, BackupError> {
-    copy_tree(data, open)?;
-    copy_tree(keys, open)?;
-    hash_store(&PlatformStore::open(&Location::Dir(open.to_path_buf())).await?, master).await
-}
-
-/// Each tenant's content hash in `store`: empty for a tenant whose key is destroyed.
-pub(crate) async fn hash_store(store: &PlatformStore, master: &MasterKey) -> Result<Vec<TenantEntry>, BackupError> {
-    let mut out = Vec::new();
-    for t in store.tenants().await? {
-        let content_hash = match store.content_hash(master, &t.id).await {
-            Ok(h) => h,
-            Err(StoreError::KeyDestroyed { .. }) => String::new(),
-            Err(e) => return Err(e.into()),
-        };
-        out.push(TenantEntry { tenant: t.id.to_string(), content_hash });
-    }
-    Ok(out)
 }
 
 /// Copies the files under `from` into `to`, keeping their paths.
@@ -362,8 +299,13 @@ pub struct Forgotten {
 
 /// Forgets, in both repositories, the snapshots the generations policy no longer keeps as of
 /// `now`, and prunes their data; audited as `actor`.
-pub async fn forget(platform: &PlatformStore, config: &BackupConfig, now: DateTime<Utc>, actor: &str) -> Result<Forgotten, BackupError> {
-    let _lock = lock(platform).await?;
+pub async fn forget<S: BackupSubject>(
+    subject: &S,
+    config: &BackupConfig,
+    now: DateTime<Utc>,
+    actor: &str,
+) -> Result<Forgotten, BackupError> {
+    let _lock = subject.lock().await?;
     let c = config.clone();
     let forgotten = blocking(move || {
         let f = Forgotten { data: c.data.forget(&c.keep, now)?, keys: c.keys.forget(&c.keep, now)? };
@@ -382,6 +324,6 @@ pub async fn forget(platform: &PlatformStore, config: &BackupConfig, now: DateTi
         config.keep.weekly,
         config.keep.monthly
     );
-    platform.audit_platform(actor, "backup.forget", &detail).await?;
+    subject.audit(actor, "backup.forget", &detail).await?;
     Ok(forgotten)
 }

@@ -70,7 +70,7 @@ pub(crate) async fn back_up(platform: &PlatformStore, master: &MasterKey, pg: &P
         Some(Err(e)) => (None, Some(e.to_string())),
     };
     let pin = platform.pin_restore_point(&format!("renkei-{run}")).await?;
-    let tenants = super::hash_store(&pin.store, master).await?;
+    let tenants = super::platform::hash_store(&pin.store, master).await?;
     let point = ClusterPoint { stanza: pg.stanza.clone(), backup, copy_backup, restore_point: pin.name.clone(), lsn: pin.lsn.clone() };
     drop(pin);
     let me = pg.clone();

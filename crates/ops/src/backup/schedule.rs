@@ -1,12 +1,9 @@
-//! Backups and drills on a schedule, inside `serve`: each is due once the last one recorded in
-//! the platform's database (successful or not) is older than its interval, so a restart neither
+//! Backups and drills on a schedule, inside `serve` and `hub`: each is due once the last one
+//! recorded in the store's database (successful or not) is older than its interval, so a restart neither
 //! skips one nor runs one twice. A failure is recorded, audited and logged, and tried again at
 //! the next interval; it never stops the service.
 
-use super::{BackupConfig, drill, forget, run};
-use renkei_crypto::datakey::MasterKey;
-use renkei_store::platform::PlatformStore;
-use std::sync::Arc;
+use super::{BackupConfig, BackupSubject, drill, forget, run};
 use std::time::Duration;
 
 /// How often the schedule looks whether something is due.
@@ -25,16 +22,15 @@ fn due(last: Option<i64>, every: Duration, now: i64) -> bool {
 }
 
 /// Runs the schedule until `stop` resolves.
-pub async fn run_scheduled(
-    platform: PlatformStore,
-    master: Arc<MasterKey>,
+pub async fn run_scheduled<S: BackupSubject>(
+    subject: S,
     config: BackupConfig,
     schedule: Schedule,
     stop: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stop);
     loop {
-        if let Err(e) = once(&platform, &master, &config, schedule).await
+        if let Err(e) = once(&subject, &config, schedule).await
             && !matches!(e, super::BackupError::Busy)
         {
             tracing::error!(error = %e, "a scheduled backup or drill failed; it is recorded and tried again at its next interval");
@@ -46,23 +42,24 @@ pub async fn run_scheduled(
     }
 }
 
-async fn once(platform: &PlatformStore, master: &MasterKey, config: &BackupConfig, schedule: Schedule) -> Result<(), super::BackupError> {
+async fn once<S: BackupSubject>(subject: &S, config: &BackupConfig, schedule: Schedule) -> Result<(), super::BackupError> {
     let now = renkei_store::now_unix();
-    let last_backup = platform.backup_runs(1).await?.first().map(|r| r.started_at);
+    let (mut last_backup, last_drill) = subject.last_run_and_drill().await?;
     if due(last_backup, schedule.backup_every, now) {
-        let r = run(platform, master, config, chrono::Utc::now(), "backup-schedule").await?;
+        let r = run(subject, config, chrono::Utc::now(), "backup-schedule").await?;
         tracing::info!(run = %r.run, data = %r.data.id, keys = %r.keys.id, "backup done");
-        forget(platform, config, chrono::Utc::now(), "backup-schedule").await?;
+        last_backup = Some(now);
+        forget(subject, config, chrono::Utc::now(), "backup-schedule").await?;
     }
-    if let Some(every) = schedule.drill_every {
-        let last_drill = platform.drills(1).await?.first().map(|d| d.started_at);
-        if due(last_drill, every, now) && !platform.backup_runs(1).await?.is_empty() {
-            let r = drill(platform, master, config, None, "backup-schedule").await?;
-            if r.ok() {
-                tracing::info!(snapshot = %r.data_snapshot, tenants = r.tenants.len(), "restore drill passed");
-            } else {
-                tracing::error!(snapshot = %r.data_snapshot, "restore drill FAILED; see `renkei backup drill`");
-            }
+    if let Some(every) = schedule.drill_every
+        && due(last_drill, every, now)
+        && last_backup.is_some()
+    {
+        let r = drill(subject, config, None, "backup-schedule").await?;
+        if r.ok() {
+            tracing::info!(snapshot = %r.data_snapshot, tenants = r.tenants.len(), "restore drill passed");
+        } else {
+            tracing::error!(snapshot = %r.data_snapshot, "restore drill FAILED; see `renkei backup drill`");
         }
     }
     Ok(())

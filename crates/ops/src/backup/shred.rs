@@ -29,7 +29,7 @@ pub async fn shred_key_backups(
     let _lock = super::lock(platform).await?;
     let keys = config.keys.clone();
     let snapshots = blocking(move || keys.snapshots()).await?;
-    let scratch = super::scratch(platform, "shred")?;
+    let scratch = super::scratch(&super::platform::work_dir(platform), "shred")?;
     let mut replaced = Vec::new();
     for (i, snap) in snapshots.iter().enumerate() {
         let restored = scratch.path().join(format!("{i}"));

@@ -47,8 +47,12 @@ pub(super) async fn backup(db: Option<&str>, residents: u64) -> Result<Report> {
     write_copies(&copies, residents)?;
     rig.load("prov-mayor", FileKind::Persons, &persons).await?;
     rig.load("prov-mayor", FileKind::Copies, &copies).await?;
-    let master = run::master_key(&rig.dir.path().join("platform"), None)?;
     let store = &rig.platform.platform;
+    let subject = backup::PlatformSubject {
+        store: store.clone(),
+        master: std::sync::Arc::new(run::master_key(&rig.dir.path().join("platform"), None)?),
+    };
+    let master = &*subject.master;
     let repos = rig.dir.path().join("repos");
     let config = BackupConfig {
         data: Repo::new(&repos.join("data"), Zeroizing::new("bench-data".into())),
@@ -59,30 +63,30 @@ pub(super) async fn backup(db: Option<&str>, residents: u64) -> Result<Report> {
     };
 
     let t = Instant::now();
-    let run = backup::run(store, &master, &config, chrono::Utc::now(), "bench").await?;
+    let run = backup::run(&subject, &config, chrono::Utc::now(), "bench").await?;
     let backup_secs = t.elapsed().as_secs_f64();
     let bytes = run.data.bytes + run.keys.bytes;
     let stored: u64 = walk_bytes(&repos.join("data"))?;
     let t = Instant::now();
-    let again = backup::run(store, &master, &config, chrono::Utc::now(), "bench").await?;
+    let again = backup::run(&subject, &config, chrono::Utc::now(), "bench").await?;
     let again_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let drill = backup::drill(store, &master, &config, None, "bench").await?;
+    let drill = backup::drill(&subject, &config, None, "bench").await?;
     let drill_secs = t.elapsed().as_secs_f64();
     if !drill.ok() {
         bail!("the drill failed");
     }
     let restored = rig.dir.path().join("restored");
     let t = Instant::now();
-    backup::restore(store, &master, &config, None, &restored).await?;
+    backup::restore(store, master, &config, None, &restored).await?;
     let restore_secs = t.elapsed().as_secs_f64();
     // One tenant alone, as `backup restore --tenant` does it: restored, checked, written out.
     let tenant = renkei_domain::TenantId::parse("bench-prov")?;
     let t = Instant::now();
-    let one = backup::restore_tenant(store, &master, &config, None, &tenant).await?;
+    let one = backup::restore_tenant(store, master, &config, None, &tenant).await?;
     let export = rig.dir.path().join("tenant-export");
-    let m = renkei_server::export::write_export(&one.generation.store, &master, &tenant, &export, renkei_domain::export::Encoding::Utf8)
-        .await?;
+    let m =
+        renkei_server::export::write_export(&one.generation.store, master, &tenant, &export, renkei_domain::export::Encoding::Utf8).await?;
     drop(one);
     let tenant_secs = t.elapsed().as_secs_f64();
     let tenant_rows: u64 = m.files.iter().map(|f| f.rows).sum();
