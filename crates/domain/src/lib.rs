@@ -8,6 +8,7 @@ pub mod account;
 pub mod approval;
 pub mod backup;
 pub mod bulk;
+pub mod calendar;
 pub mod copy;
 pub mod date;
 pub mod disposal;
