@@ -15,6 +15,7 @@ pub mod disposal;
 pub mod export;
 pub mod gaiji;
 pub mod ids;
+pub mod incident;
 pub mod location;
 pub mod marks;
 pub mod matrix;
