@@ -5,6 +5,7 @@
 //! whom for what, and a [`QueryState`] only moves along the legal transitions.
 
 pub mod account;
+pub mod allocation;
 pub mod approval;
 pub mod backup;
 pub mod bulk;
