@@ -22,6 +22,7 @@ pub mod export;
 pub mod hub;
 pub mod keys;
 pub mod migrate;
+pub mod monitor;
 mod pg;
 mod pg_tls;
 pub mod platform;

@@ -24,6 +24,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 6, sql: include_str!("../migrations/sqlite/platform/006_consortia.sql") },
     Migration { version: 7, sql: include_str!("../migrations/sqlite/platform/007_imported_checkpoints.sql") },
     Migration { version: 8, sql: include_str!("../migrations/sqlite/platform/008_backups.sql") },
+    Migration { version: 9, sql: include_str!("../migrations/sqlite/platform/009_monitor.sql") },
 ];
 
 /// On PostgreSQL one schema holds the platform tables and every tenant's tables; each has
@@ -45,6 +46,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 14, sql: include_str!("../migrations/postgres/platform/014_gaiji.sql") },
     Migration { version: 15, sql: include_str!("../migrations/postgres/platform/015_imported_checkpoints.sql") },
     Migration { version: 16, sql: include_str!("../migrations/postgres/platform/016_backups.sql") },
+    Migration { version: 17, sql: include_str!("../migrations/postgres/platform/017_monitor.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
@@ -76,6 +78,10 @@ const ROW_SECURITY: &[RowSecurity] = &[
     RowSecurity { version: 14, table: "gaiji", rows: Rows::Tenant },
     RowSecurity { version: 16, table: "backup_runs", rows: Rows::Written },
     RowSecurity { version: 16, table: "restore_drills", rows: Rows::Written },
+    RowSecurity { version: 17, table: "probe_results", rows: Rows::TenantOrOperator("tenant_id") },
+    RowSecurity { version: 17, table: "incidents", rows: Rows::TenantOrOperator("tenant_id") },
+    RowSecurity { version: 17, table: "maintenance_windows", rows: Rows::Written },
+    RowSecurity { version: 17, table: "monitor_ticks", rows: Rows::Written },
 ];
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {
