@@ -248,6 +248,30 @@ impl Grade {
     }
 }
 
+/// A tenant's contract: when service is promised, the grade, and the monthly fee the reduction
+/// is a share of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contract {
+    pub hours: crate::calendar::ServiceHours,
+    pub grade: Grade,
+    /// 月額利用料 (yen).
+    pub monthly_fee_yen: u64,
+}
+
+impl Default for Contract {
+    /// Staff-facing (the intermediate server is used by municipal staff): office hours ± 1 h.
+    fn default() -> Self {
+        Contract { hours: crate::calendar::ServiceHours::office_default(), grade: Grade::default(), monthly_fee_yen: 0 }
+    }
+}
+
+impl Contract {
+    /// The reduction owed in yen for `verdict`, rounded down.
+    pub fn reduction_yen(&self, verdict: &Verdict) -> u64 {
+        (u128::from(self.monthly_fee_yen) * u128::from(verdict.reduction_percent) / 100) as u64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,5 +345,7 @@ mod tests {
         let v = g.judge(Some(90.0), Some(4.0 * 3600.0));
         assert_eq!((v.availability_met, v.mttr_met, v.reduction_percent), (false, false, 50));
         assert_eq!(g.judge(None, None).reduction_percent, 0);
+        let c = Contract { monthly_fee_yen: 123_457, ..Contract::default() };
+        assert_eq!(c.reduction_yen(&g.judge(Some(98.0), None)), 30_864, "25 % of 123 457, rounded down");
     }
 }

@@ -36,6 +36,7 @@ const SECTIONS: &[(&str, &str)] = &[
         "backup",
         "`renkei backup`, `renkei serve` (which backs up on a schedule once `backup_repository` is set), `renkei admin tenant-delete` (which destroys the tenant's key in every key backup) and `renkei admin locations`: the repositories, their passwords' files and the generations kept. `renkei backup` also takes every `[platform]` key.",
     ),
+    ("sla", "`renkei sla`: the tenants' SLA contracts (`contracts_file`). It also takes every `[platform]` key."),
     (
         "hub",
         "`renkei hub` and its subcommands (`register-org`, `verify-key`, `resident-token`, `backup`, each taking the keys it has). The hub's backups are set here (`backup_repository` …, with repositories and passwords of their own), apart from the platform's `[backup]`.",
@@ -163,6 +164,7 @@ pub fn apply(cmd: Command, config: &Config) -> Command {
         })
         .mut_subcommand("import", |c| set(c, "platform"))
         .mut_subcommand("backup", |c| set(set(c, "platform"), "backup"))
+        .mut_subcommand("sla", |c| set(set(c, "platform"), "sla"))
         .mut_subcommand("audit", |c| set(c, "platform"))
         .mut_subcommand("unify-registry", |c| set(c, "platform"))
         // The retention is serve's setting; `retention run` reads it from there.
@@ -333,7 +335,7 @@ pub fn reference(cmd: &Command) -> String {
         for arg in keys(cmd, section) {
             let Some(key) = key_of(arg) else { continue };
             // The platform's keys are listed once, under [platform].
-            if matches!(*section, "serve" | "admin" | "backup") && platform.contains(&key) {
+            if matches!(*section, "serve" | "admin" | "backup" | "sla") && platform.contains(&key) {
                 continue;
             }
             // And the backups' keys under [backup].

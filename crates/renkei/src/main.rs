@@ -21,6 +21,7 @@ mod import;
 mod registry;
 mod retention;
 mod run;
+mod sla;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, CommandFactory, Parser, Subcommand};
@@ -68,6 +69,8 @@ enum Cmd {
     Export(export::ExportArgs),
     /// Back up the platform into restic-format repositories, list, forget, drill and restore.
     Backup(Box<backup::BackupArgs>),
+    /// A tenant's month against its SLA contract, maintenance windows, incidents' causes.
+    Sla(Box<sla::SlaArgs>),
     /// Purge linkage records older than each tenant's retention (保存期間); `serve` does it daily.
     Retention {
         #[command(subcommand)]
@@ -414,6 +417,10 @@ async fn dispatch(cmd: Cmd, config_file: Option<PathBuf>) -> Result<ExitCode> {
         Cmd::Export(a) => {
             init_logs("warn");
             export::run(a).await.map(|_| ExitCode::SUCCESS)
+        }
+        Cmd::Sla(a) => {
+            init_logs("warn");
+            sla::run(*a).await.map(|_| ExitCode::SUCCESS)
         }
         Cmd::Backup(a) => {
             init_logs("warn");

@@ -80,6 +80,36 @@ impl PlatformStore {
     pub async fn drills(&self, limit: i64) -> Result<Vec<Drill>> {
         self.db.read(Scope::Operator, move |tx| select_drills(tx, limit)).await
     }
+
+    /// The backup runs and drills started within `span` (Unix seconds, `[start, end)`), counted
+    /// for a month's report.
+    pub async fn backup_summary(&self, span: (i64, i64)) -> Result<BackupSummary> {
+        self.db
+            .read(Scope::Operator, move |tx| {
+                let count = |tx: &mut dyn Tx, table: &str, ok: i64| -> Result<i64> {
+                    tx.value(
+                        &format!("SELECT COUNT(*) FROM {table} WHERE started_at >= ?1 AND started_at < ?2 AND ok = ?3"),
+                        args![span.0, span.1, ok],
+                    )
+                };
+                Ok(BackupSummary {
+                    runs_ok: count(tx, "backup_runs", 1)?,
+                    runs_failed: count(tx, "backup_runs", 0)?,
+                    drills_passed: count(tx, "restore_drills", 1)?,
+                    drills_failed: count(tx, "restore_drills", 0)?,
+                })
+            })
+            .await
+    }
+}
+
+/// Backups and drills of a span, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BackupSummary {
+    pub runs_ok: i64,
+    pub runs_failed: i64,
+    pub drills_passed: i64,
+    pub drills_failed: i64,
 }
 
 // The tables' rows, the same in the platform's and the hub's store.

@@ -1,0 +1,298 @@
+//! `renkei sla report|maintenance|cause`: a tenant's month against its contract
+//! (`ops::sla`), announced maintenance windows, and what an incident's cause was. The tenants'
+//! contracts are in the file `contracts_file` names (`docs/operations.md` §8):
+//!
+//! ```toml
+//! [default]                      # every tenant's, unless its own section says otherwise
+//! service_hours = "office"       # 開庁日 office hours ("office") or 24/365 ("always")
+//! office_hours = "07:30-18:15"   # JST
+//! availability_percent = 99.5
+//! mttr_hours = 3.0
+//! monthly_fee_yen = 300000
+//! reductions = [{ below_percent = 99.5, reduction_percent = 10 }]
+//!
+//! [tenant.kou-city]
+//! service_hours = "always"
+//! ```
+
+use crate::run::PlatformAccess;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use renkei_domain::calendar::ServiceHours;
+use renkei_domain::sla::{Contract, Grade, Month, Reduction};
+use renkei_store::monitor::Maintenance;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct SlaArgs {
+    #[command(flatten)]
+    platform: PlatformAccess,
+    /// The tenants' SLA contracts (TOML: [default] and [tenant.ID] sections) [default: every
+    /// tenant on 表2-13's grade, office hours, no fee].
+    #[arg(long, env = "RENKEI_SLA_CONTRACTS_FILE")]
+    contracts_file: Option<PathBuf>,
+    /// Who is acting, for the audit log.
+    #[arg(long, env = "RENKEI_ACTOR", default_value = "operator")]
+    actor: String,
+    #[command(subcommand)]
+    cmd: SlaCmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum SlaCmd {
+    /// A tenant's month: availability against its grade, MTTR, response times (検索系, 更新系),
+    /// incidents, backups and drills, and the fee reduction owed.
+    Report {
+        #[arg(long)]
+        tenant: String,
+        /// YYYY-MM (JST).
+        #[arg(long)]
+        month: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Announce a maintenance window: it is neither promised service time nor outage.
+    Maintenance {
+        /// The tenant it is for [default: every tenant].
+        #[arg(long)]
+        tenant: Option<String>,
+        /// RFC 3339, e.g. 2026-12-05T22:00:00+09:00.
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// What is done (shown on the status page).
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Write what an incident's cause was, for the reports.
+    Cause {
+        #[arg(long)]
+        incident: String,
+        #[arg(long)]
+        cause: String,
+    },
+}
+
+/// One section of the contracts file: what it sets.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Terms {
+    service_hours: Option<String>,
+    office_hours: Option<String>,
+    availability_percent: Option<f64>,
+    mttr_hours: Option<f64>,
+    monthly_fee_yen: Option<u64>,
+    reductions: Option<Vec<Reduction>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContractsFile {
+    #[serde(default)]
+    default: Terms,
+    #[serde(default)]
+    tenant: BTreeMap<String, Terms>,
+}
+
+/// The tenants' contracts as a file gives them.
+#[derive(Debug, Default)]
+pub struct Contracts {
+    file: ContractsFile,
+}
+
+impl Contracts {
+    /// Reads `path`, or the defaults without one; every tenant's contract is checked now.
+    pub fn load(path: Option<&Path>) -> Result<Contracts> {
+        let Some(path) = path else { return Ok(Contracts::default()) };
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the SLA contracts {}", path.display()))?;
+        let file: ContractsFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
+        let contracts = Contracts { file };
+        contracts.of("").with_context(|| format!("{}: [default]", path.display()))?;
+        for t in contracts.file.tenant.keys() {
+            contracts.of(t).with_context(|| format!("{}: [tenant.{t}]", path.display()))?;
+        }
+        Ok(contracts)
+    }
+
+    /// `tenant`'s contract: its section over [default] over 表2-13's grade.
+    pub fn of(&self, tenant: &str) -> Result<Contract> {
+        let own = self.file.tenant.get(tenant).cloned().unwrap_or_default();
+        let d = &self.file.default;
+        let base = Contract::default();
+        let hours = match own.service_hours.as_deref().or(d.service_hours.as_deref()) {
+            None | Some("office") => office_hours(own.office_hours.as_deref().or(d.office_hours.as_deref()))?,
+            Some("always") => ServiceHours::Always,
+            Some(other) => bail!("service_hours is \"office\" or \"always\", not {other:?}"),
+        };
+        let grade = Grade {
+            availability_percent: own.availability_percent.or(d.availability_percent).unwrap_or(base.grade.availability_percent),
+            mttr_hours: own.mttr_hours.or(d.mttr_hours).unwrap_or(base.grade.mttr_hours),
+            reductions: own.reductions.or_else(|| d.reductions.clone()).unwrap_or(base.grade.reductions),
+        };
+        if !(0.0..=100.0).contains(&grade.availability_percent) || grade.reductions.iter().any(|r| r.reduction_percent > 100) {
+            bail!("percentages are between 0 and 100");
+        }
+        if grade.mttr_hours.is_nan() || grade.mttr_hours <= 0.0 {
+            bail!("mttr_hours must be more than 0");
+        }
+        Ok(Contract { hours, grade, monthly_fee_yen: own.monthly_fee_yen.or(d.monthly_fee_yen).unwrap_or(0) })
+    }
+}
+
+fn office_hours(text: Option<&str>) -> Result<ServiceHours> {
+    let Some(text) = text else { return Ok(ServiceHours::office_default()) };
+    let parse = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M").ok();
+    match text.split_once('-').map(|(a, b)| (parse(a), parse(b))) {
+        Some((Some(open), Some(close))) if open < close => Ok(ServiceHours::OfficeDays { open, close }),
+        _ => bail!("office_hours is HH:MM-HH:MM, opening before closing, not {text:?}"),
+    }
+}
+
+fn time(flag: &str, text: &str) -> Result<i64> {
+    Ok(chrono::DateTime::parse_from_rfc3339(text).with_context(|| format!("{flag} must be an RFC 3339 time"))?.timestamp())
+}
+
+/// A moment in JST, as the reports print it.
+fn jst(at: i64) -> String {
+    let offset = chrono::FixedOffset::east_opt(renkei_domain::calendar::JST_OFFSET_SECONDS).expect("JST is a valid offset");
+    chrono::DateTime::from_timestamp(at, 0).map(|t| t.with_timezone(&offset).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+}
+
+fn hours(seconds: i64) -> String {
+    format!("{:.2} 時間", seconds as f64 / 3600.0)
+}
+
+pub async fn run(a: SlaArgs) -> Result<()> {
+    let contracts = Contracts::load(a.contracts_file.as_deref())?;
+    let store = a.platform.store().await?;
+    let now = renkei_store::now_unix();
+    match a.cmd {
+        SlaCmd::Report { tenant, month, format } => {
+            let tenant_id = renkei_domain::TenantId::parse(&tenant).context("--tenant")?;
+            if !store.tenants().await?.iter().any(|t| t.id == tenant_id) {
+                bail!("no tenant {tenant_id} on this platform");
+            }
+            let month = Month::parse(&month).context("--month is YYYY-MM")?;
+            let contract = contracts.of(tenant_id.as_str())?;
+            let r = renkei_ops::sla::month_report(&store, tenant_id.as_str(), month, &contract, now).await?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+                Format::Text => print_text(&r),
+            }
+        }
+        SlaCmd::Maintenance { tenant, from, to, note } => {
+            let tenant = match tenant {
+                Some(t) => renkei_domain::TenantId::parse(&t).context("--tenant")?.to_string(),
+                None => String::new(),
+            };
+            let m = Maintenance {
+                id: uuid::Uuid::now_v7().to_string(),
+                tenant,
+                starts_at: time("--from", &from)?,
+                ends_at: time("--to", &to)?,
+                note,
+                announced_at: now,
+            };
+            if m.ends_at <= m.starts_at {
+                bail!("--to must be after --from");
+            }
+            store.announce_maintenance(&m, &a.actor).await?;
+            println!("maintenance {} announced: {} – {} JST", m.id, jst(m.starts_at), jst(m.ends_at));
+        }
+        SlaCmd::Cause { incident, cause } => {
+            if cause.trim().is_empty() || cause.chars().count() > 2000 {
+                bail!("--cause is 1 to 2000 characters");
+            }
+            store.set_incident_cause(&incident, cause.trim(), &a.actor, now).await.map_err(|e| match e {
+                renkei_store::StoreError::NotFound(_) => anyhow::anyhow!("no incident {incident}"),
+                e => e.into(),
+            })?;
+            println!("cause of incident {incident} recorded");
+        }
+    }
+    Ok(())
+}
+
+fn print_text(r: &renkei_ops::sla::MonthReport) {
+    println!("運用サービス実績 {} {}", r.tenant, r.month);
+    if !r.has_data() {
+        println!("この月の計測データはありません (no probe ran in this month): 稼働率は算出できません");
+    }
+    let a = &r.availability;
+    println!("計画サービス時間 {} (うち計画保守 {} を除く)", hours(a.scheduled + a.maintenance), hours(a.maintenance));
+    println!("停止時間 {}", hours(a.outage));
+    match r.availability_percent {
+        Some(p) => println!("稼働率 {p:.3} % (目標 {} %): {}", r.grade_availability_percent, met(r.verdict.availability_met)),
+        None => println!("稼働率 — (目標 {} %)", r.grade_availability_percent),
+    }
+    match r.mttr_seconds {
+        Some(s) => println!("平均復旧時間 {} (目標 {} 時間): {}", hours(s as i64), r.grade_mttr_hours, met(r.verdict.mttr_met)),
+        None => println!("平均復旧時間 — (復旧した障害なし)"),
+    }
+    for l in &r.latencies {
+        match &l.latency {
+            Some(t) => println!("応答時間 {}: p50 {} ms, p95 {} ms, p99 {} ms ({} 回)", l.label, t.p50, t.p95, t.p99, t.count),
+            None => println!("応答時間 {}: —", l.label),
+        }
+    }
+    println!("障害 {} 件", r.incidents.len());
+    for i in &r.incidents {
+        let back = i.recovered_at.map(jst).unwrap_or_else(|| "継続中".into());
+        let cause = if i.cause.is_empty() { "(原因未記入)" } else { &i.cause };
+        println!("  {} {} {} – {} {}", i.scope, i.probe, jst(i.started_at), back, cause);
+    }
+    let b = &r.backups;
+    println!(
+        "バックアップ 成功 {} 回, 失敗 {} 回; リストア訓練 合格 {} 回, 不合格 {} 回",
+        b.runs_ok, b.runs_failed, b.drills_passed, b.drills_failed
+    );
+    println!("減額 {} % = {} 円 (月額 {} 円)", r.verdict.reduction_percent, r.reduction_yen, r.monthly_fee_yen);
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok { "達成" } else { "未達" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contracts(text: &str) -> Result<Contracts> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text)?;
+        Contracts::load(Some(&path))
+    }
+
+    #[test]
+    fn a_tenants_section_overrides_the_default_which_overrides_the_grade() {
+        let c = contracts("[default]\nmonthly_fee_yen = 100\navailability_percent = 99.0\n[tenant.kou]\nservice_hours = \"always\"\n")
+            .expect("file");
+        let kou = c.of("kou").expect("kou");
+        assert_eq!((kou.hours, kou.monthly_fee_yen, kou.grade.availability_percent), (ServiceHours::Always, 100, 99.0));
+        let other = c.of("otsu").expect("otsu");
+        assert_eq!((other.hours, other.grade.mttr_hours), (ServiceHours::office_default(), 3.0));
+    }
+
+    #[test]
+    fn a_bad_contract_is_refused_naming_its_section() {
+        for (text, says) in [
+            ("[tenant.kou]\nservice_hours = \"nights\"\n", "[tenant.kou]"),
+            ("[default]\noffice_hours = \"18:00-08:00\"\n", "[default]"),
+            ("[default]\navailability_percent = 101.0\n", "[default]"),
+            ("[default]\nfee = 1\n", "unknown field"),
+        ] {
+            let e = format!("{:#}", contracts(text).expect_err(text));
+            assert!(e.contains(says), "{e}");
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! `renkei sla report|maintenance|cause`: a tenant's month measured against its contract from
+//! what the monitor recorded (written here through the store, as the monitor writes it): the
+//! office-hours calendar, maintenance excluded, an outage on a holiday outside the promise, the
+//! grade and the fee reduction of the contracts file; a month without data says so; bad input
+//! is one line.
+
+mod common;
+
+use common::Cluster;
+use renkei_domain::incident::ProbeKind;
+use renkei_store::Location;
+use renkei_store::monitor::ProbeRecord;
+use renkei_store::platform::PlatformStore;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+fn sla(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_renkei"));
+    cmd.arg("sla").arg("--data-dir").arg(dir).args(args).env_remove("RENKEI_CONFIG");
+    Cluster::output(cmd)
+}
+
+/// Unix seconds of a JST moment in November 2026.
+fn nov(day: u32, hour: u32) -> i64 {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, day).and_then(|d| d.and_hms_opt(hour, 0, 0)).expect("time").and_utc().timestamp() - 9 * 3600
+}
+
+#[tokio::test]
+async fn a_tenants_month_is_measured_against_its_contract() {
+    let dir = tempfile::tempdir().expect("dir");
+    let platform = PlatformStore::open(&Location::Dir(dir.path().to_path_buf())).await.expect("store");
+    let kou = renkei_domain::TenantId::parse("kou").expect("id");
+    platform.create_tenant(&renkei_crypto::datakey::MasterKey::generate(), &kou, "甲市", "test").await.expect("tenant");
+    for (i, (kind, ms)) in [(ProbeKind::Search, 40), (ProbeKind::Search, 80), (ProbeKind::Update, 120)].into_iter().enumerate() {
+        let at_ms = (nov(2, 9) + i as i64 * 60) * 1000;
+        platform
+            .record_probe(&ProbeRecord { tenant: "kou".into(), kind, at_ms, ok: true, latency_ms: ms, detail: String::new() })
+            .await
+            .expect("probe");
+    }
+    // An hour down on an office day; two hours on a holiday (3 November), outside the promise.
+    let down = platform.open_incident("kou", ProbeKind::Search, nov(2, 10), nov(2, 10)).await.expect("open").expect("new");
+    platform.recover_incident(&down.id, nov(2, 11), nov(2, 11)).await.expect("recover");
+    let holiday = platform.open_incident("kou", ProbeKind::Update, nov(3, 10), nov(3, 10)).await.expect("open").expect("new");
+    platform.recover_incident(&holiday.id, nov(3, 12), nov(3, 12)).await.expect("recover");
+    drop(platform);
+
+    let d = dir.path();
+    let (code, said, err) =
+        sla(d, &["maintenance", "--from", "2026-11-04T09:00:00+09:00", "--to", "2026-11-04T10:00:00+09:00", "--note", "OS更新"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(said.contains("2026-11-04 09:00 – 2026-11-04 10:00 JST"), "{said}");
+    let (code, _, err) = sla(d, &["cause", "--incident", &down.id, "--cause", "ディスク障害"]);
+    assert_eq!(code, 0, "{err}");
+
+    let contracts = d.join("contracts.toml");
+    std::fs::write(&contracts, "[default]\nmonthly_fee_yen = 100000\n[tenant.kou]\navailability_percent = 99.9\nreductions = [{ below_percent = 99.9, reduction_percent = 5 }]\n")
+        .expect("contracts");
+    let c = contracts.to_str().expect("path");
+    let (code, json, err) = sla(d, &["--contracts-file", c, "report", "--tenant", "kou", "--month", "2026-11", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let r: Value = serde_json::from_str(&json).expect("JSON");
+    // 19 office days of 7:30–18:15, less the hour of maintenance.
+    let scheduled = 19 * (10 * 3600 + 45 * 60) - 3600;
+    assert_eq!(r["availability"]["scheduled"], scheduled, "{r}");
+    assert_eq!(r["availability"]["outage"], 3600, "the holiday's outage is outside the promise: {r}");
+    assert_eq!(r["availability"]["maintenance"], 3600);
+    let pct = r["availability_percent"].as_f64().expect("measured");
+    assert!((pct - 100.0 * f64::from(scheduled - 3600) / f64::from(scheduled)).abs() < 1e-9, "{pct}");
+    assert_eq!(r["mttr_seconds"], 5400.0, "both recovered in the month: (1 h + 2 h) / 2");
+    assert_eq!((r["verdict"]["availability_met"].as_bool(), r["verdict"]["mttr_met"].as_bool()), (Some(false), Some(true)));
+    assert_eq!((r["verdict"]["reduction_percent"].as_u64(), r["reduction_yen"].as_u64()), (Some(5), Some(5000)));
+    let search = r["latencies"].as_array().expect("latencies").iter().find(|l| l["probe"] == "search").expect("search");
+    assert_eq!((search["latency"]["p50"].as_u64(), search["latency"]["p99"].as_u64()), (Some(40), Some(80)));
+    assert_eq!(r["incidents"].as_array().map(Vec::len), Some(2));
+
+    let (code, text, err) = sla(d, &["--contracts-file", c, "report", "--tenant", "kou", "--month", "2026-11"]);
+    assert_eq!(code, 0, "{err}");
+    for line in
+        ["運用サービス実績 kou 2026-11", "稼働率 99.50", "未達", "ディスク障害", "(原因未記入)", "検索系: p50 40 ms", "減額 5 % = 5000 円"]
+    {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+
+    // A month nothing was measured in says so, rather than 100 %.
+    let (code, text, _) = sla(d, &["report", "--tenant", "kou", "--month", "2026-10"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("この月の計測データはありません") && text.contains("稼働率 —"), "{text}");
+
+    for (args, says) in [
+        (vec!["report", "--tenant", "kou", "--month", "2026-13"], "--month"),
+        (vec!["report", "--tenant", "otsu", "--month", "2026-11"], "no tenant otsu"),
+        (vec!["cause", "--incident", "nosuch", "--cause", "x"], "no incident nosuch"),
+        (vec!["maintenance", "--from", "2026-11-04T10:00:00+09:00", "--to", "2026-11-04T09:00:00+09:00"], "--to must be after --from"),
+        (
+            vec!["--contracts-file", d.join("none.toml").to_str().expect("path"), "report", "--tenant", "kou", "--month", "2026-11"],
+            "cannot read",
+        ),
+    ] {
+        let (code, _, err) = sla(d, &args);
+        assert_eq!((code, err.lines().count()), (1, 1), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
