@@ -1,5 +1,7 @@
 //! The operator's promises made measurable: backups kept by generations and proved by restore
-//! drills (`backup`), and a tenant's month measured against its SLA contract (`sla`).
+//! drills (`backup`), a tenant's month measured against its SLA contract (`sla`), and each
+//! tenant's use with the platform's cost shared by it (`metering`).
 
 pub mod backup;
+pub mod metering;
 pub mod sla;

@@ -1,6 +1,7 @@
-//! `renkei sla report|maintenance|cause`: a tenant's month against its contract
-//! (`ops::sla`), announced maintenance windows, and what an incident's cause was. The tenants'
-//! contracts are in the file `contracts_file` names (`docs/operations.md` §8):
+//! `renkei sla report|maintenance|cause|statement`: a tenant's month against its contract
+//! (`ops::sla`), announced maintenance windows, what an incident's cause was, and the month's
+//! cost statement (`ops::metering`). The tenants' contracts are in the file `contracts_file`
+//! names (`docs/operations.md` §8):
 //!
 //! ```toml
 //! [default]                      # every tenant's, unless its own section says otherwise
@@ -18,7 +19,9 @@
 use crate::run::PlatformAccess;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use renkei_domain::allocation::Weights;
 use renkei_domain::calendar::ServiceHours;
+use renkei_domain::export::Encoding;
 use renkei_domain::sla::{Contract, Grade, Month, Reduction};
 use renkei_store::monitor::Maintenance;
 use serde::Deserialize;
@@ -72,6 +75,26 @@ enum SlaCmd {
         /// What is done (shown on the status page).
         #[arg(long, default_value = "")]
         note: String,
+    },
+    /// The month's cost statement (費用按分): each tenant's use and its share of the platform's
+    /// cost, adding up to the cost to the yen.
+    Statement {
+        /// YYYY-MM (JST).
+        #[arg(long)]
+        month: String,
+        /// The platform's cost for the month, in yen.
+        #[arg(long)]
+        cost_yen: u64,
+        /// Weights of equal share, population (persons registered) and usage (queries sent and
+        /// answered), as E:P:U.
+        #[arg(long, default_value = "1:0:0")]
+        weights: String,
+        /// csv (UTF-8 with a BOM), csv-cp932, or json.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Write it here [default: standard output].
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Write what an incident's cause was, for the reports.
     Cause {
@@ -157,6 +180,17 @@ fn office_hours(text: Option<&str>) -> Result<ServiceHours> {
     }
 }
 
+/// `E:P:U` weights.
+fn parse_weights(text: &str) -> Result<Weights> {
+    let parts: Vec<Option<u32>> = text.split(':').map(|p| p.trim().parse().ok()).collect();
+    match parts[..] {
+        [Some(equal), Some(population), Some(usage)] if equal <= 1000 && population <= 1000 && usage <= 1000 => {
+            Ok(Weights { equal, population, usage })
+        }
+        _ => bail!("--weights is E:P:U, three whole numbers up to 1000 (e.g. 1:1:2), not {text:?}"),
+    }
+}
+
 fn time(flag: &str, text: &str) -> Result<i64> {
     Ok(chrono::DateTime::parse_from_rfc3339(text).with_context(|| format!("{flag} must be an RFC 3339 time"))?.timestamp())
 }
@@ -207,6 +241,25 @@ pub async fn run(a: SlaArgs) -> Result<()> {
             }
             store.announce_maintenance(&m, &a.actor).await?;
             println!("maintenance {} announced: {} – {} JST", m.id, jst(m.starts_at), jst(m.ends_at));
+        }
+        SlaCmd::Statement { month, cost_yen, weights, format, out } => {
+            let month = Month::parse(&month).context("--month is YYYY-MM")?;
+            let weights = parse_weights(&weights)?;
+            let meters = renkei_ops::metering::meter(&store, &a.platform.master_key()?, month).await?;
+            let statement = renkei_ops::metering::statement(month, cost_yen, weights, meters)?;
+            let bytes = match format.as_str() {
+                "csv" => renkei_ops::metering::statement_csv(&statement, Encoding::Utf8)?,
+                "csv-cp932" => renkei_ops::metering::statement_csv(&statement, Encoding::Cp932)?,
+                "json" => serde_json::to_vec_pretty(&statement)?,
+                other => bail!("--format is csv, csv-cp932 or json, not {other:?}"),
+            };
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+                    println!("statement of {month} written to {} ({} tenants, {cost_yen} yen)", path.display(), statement.lines.len());
+                }
+                None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
+            }
         }
         SlaCmd::Cause { incident, cause } => {
             if cause.trim().is_empty() || cause.chars().count() > 2000 {

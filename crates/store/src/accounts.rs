@@ -111,6 +111,16 @@ fn chain_of(tenant: Option<&TenantId>) -> String {
 }
 
 impl PlatformStore {
+    /// The accounts of `tenant` not disabled (staff, approvers, its admins), for metering.
+    pub async fn account_count(&self, tenant: &renkei_domain::TenantId) -> Result<i64> {
+        let tenant = tenant.to_string();
+        self.db
+            .read(Scope::Operator, move |tx| {
+                tx.value("SELECT COUNT(*) FROM accounts WHERE tenant_id = ?1 AND disabled_at IS NULL", args![tenant])
+            })
+            .await
+    }
+
     /// Creates an account; `event` (naming who created it) is audited in the same transaction,
     /// in the new account's tenant's chain (or the platform's).
     pub async fn create_account(&self, new: &NewAccount, actor: &str, actor_role: &str) -> Result<String> {

@@ -4,7 +4,7 @@
 //! look-ups go through keyed blind indexes, never plaintext.
 //!
 //! One room per job: [`schema`] (migrations), [`persons`], [`copies`], [`queries`] (and the
-//! outbox), [`in_house`] (庁内連携: answered inside one transaction), [`marks`] (manual and withheld items, queries held for review), [`approvals`] (電子決裁 policies and decisions), [`answers`] (given as a provider), [`records`] (linkage records), [`bulk`] (loads), [`registry`] (one person registry made from per-org registrations), [`export`] (every table opened, for the tenant's export) and [`import`] (such an export written back under this store's key).
+//! outbox), [`in_house`] (庁内連携: answered inside one transaction), [`marks`] (manual and withheld items, queries held for review), [`approvals`] (電子決裁 policies and decisions), [`answers`] (given as a provider), [`records`] (linkage records), [`bulk`] (loads), [`registry`] (one person registry made from per-org registrations), [`export`] (every table opened, for the tenant's export), [`usage`] (計量, for the cost statement) and [`import`] (such an export written back under this store's key).
 
 mod answers;
 mod approvals;
@@ -20,6 +20,7 @@ mod queries;
 mod records;
 mod registry;
 mod schema;
+mod usage;
 
 pub use answers::AnswerBasis;
 pub use approvals::{ApprovalPolicy, Decided};
@@ -34,6 +35,7 @@ pub use records::Purged;
 pub use records::{LinkageRecord, RecordFilter};
 pub use registry::{Adoption, RegisteredPerson};
 pub(crate) use schema::SQLITE_MIGRATIONS;
+pub use usage::Usage;
 
 // What the rooms share, for each to `use super::*`.
 use approvals::approval_window_minutes;
