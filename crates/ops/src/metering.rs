@@ -119,3 +119,70 @@ pub fn statement_csv(s: &Statement, encoding: Encoding) -> Result<Vec<u8>, Expor
     rows.push(last);
     Ok(encode(&STATEMENT_CSV, &rows, encoding)?.0)
 }
+
+/// The statement as a page (HTML, Japanese) to print or mail.
+pub fn statement_html(s: &Statement) -> String {
+    use maud::{DOCTYPE, html};
+    let total: u64 = s.lines.iter().map(|l| l.yen).sum();
+    let w = s.weights;
+    html! {
+        (DOCTYPE)
+        html lang="ja" {
+            head { meta charset="utf-8"; title { "費用按分明細 " (s.month) } }
+            body {
+                h1 { "費用按分明細 " (s.month) }
+                p { "按分対象額 " (s.cost_yen) " 円 / 按分比率 均等割 " (w.equal) " : 人口割 " (w.population) " : 利用量割 " (w.usage) }
+                table {
+                    thead { tr { @for c in STATEMENT_CSV.columns { th { (c) } } } }
+                    tbody {
+                        @for l in &s.lines {
+                            @let m = &l.meter;
+                            tr {
+                                td { (m.tenant) } td { (m.name) } td { (m.queries_sent) } td { (m.queries_answered) }
+                                td { (m.persons) } td { (m.copies) } td { (m.bytes) } td { (m.accounts) } td { (l.yen) }
+                            }
+                        }
+                    }
+                    tfoot { tr { th { "合計" } td colspan="7" {} td { (total) } } }
+                }
+                p { "端数処理: " (s.rounding) }
+                p { "人口割は登録住民数、利用量割は当月の照会送信件数と照会回答件数の合計による。" }
+            }
+        }
+    }
+    .into_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meter(tenant: &str, name: &str, persons: i64) -> TenantMeter {
+        TenantMeter {
+            tenant: tenant.into(),
+            name: name.into(),
+            queries_sent: 1,
+            queries_answered: 2,
+            persons,
+            copies: 0,
+            bytes: 0,
+            accounts: 1,
+        }
+    }
+
+    #[test]
+    fn the_page_shows_every_share_and_the_total_and_escapes_names() {
+        let month = Month::parse("2026-11").expect("month");
+        let s = statement(
+            month,
+            1000,
+            Weights { equal: 0, population: 1, usage: 0 },
+            vec![meter("a", "<b>甲&市</b>", 3), meter("b", "乙町", 1)],
+        )
+        .expect("statement");
+        let page = statement_html(&s);
+        assert!(page.contains("&lt;b&gt;甲&amp;市&lt;/b&gt;") && !page.contains("<b>甲"), "{page}");
+        assert!(page.contains("<td>750</td>") && page.contains("<td>250</td>") && page.contains("<td>1000</td>"), "{page}");
+        assert!(page.contains(allocation::ROUNDING_RULE));
+    }
+}

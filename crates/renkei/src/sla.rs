@@ -89,7 +89,7 @@ enum SlaCmd {
         /// answered), as E:P:U.
         #[arg(long, default_value = "1:0:0")]
         weights: String,
-        /// csv (UTF-8 with a BOM), csv-cp932, or json.
+        /// csv (UTF-8 with a BOM), csv-cp932, html, or json.
         #[arg(long, default_value = "csv")]
         format: String,
         /// Write it here [default: standard output].
@@ -250,8 +250,9 @@ pub async fn run(a: SlaArgs) -> Result<()> {
             let bytes = match format.as_str() {
                 "csv" => renkei_ops::metering::statement_csv(&statement, Encoding::Utf8)?,
                 "csv-cp932" => renkei_ops::metering::statement_csv(&statement, Encoding::Cp932)?,
+                "html" => renkei_ops::metering::statement_html(&statement).into_bytes(),
                 "json" => serde_json::to_vec_pretty(&statement)?,
-                other => bail!("--format is csv, csv-cp932 or json, not {other:?}"),
+                other => bail!("--format is csv, csv-cp932, html or json, not {other:?}"),
             };
             match out {
                 Some(path) => {

@@ -67,6 +67,11 @@ async fn each_tenants_use_is_metered_and_the_cost_shared_to_the_yen(backend: Bac
     let (decoded, _, bad) = encoding_rs::SHIFT_JIS.decode(&out);
     assert!(!bad && decoded.starts_with("団体ID,団体名"), "{decoded}");
 
+    let (code, out, _) = statement(&c, &["--month", &month, "--cost-yen", "1001", "--format", "html"]);
+    assert_eq!(code, 0);
+    let page = String::from_utf8(out).expect("UTF-8");
+    assert!(page.contains("<html lang=\"ja\">") && page.contains("<td>tenant-b</td>") && page.contains("<td>1001</td>"), "{page}");
+
     // A month before any use meters nothing sent; bad input is one line.
     let (code, out, _) = statement(&c, &["--month", "2020-01", "--cost-yen", "10", "--weights", "0:0:1", "--format", "json"]);
     assert_eq!(code, 0);
