@@ -83,6 +83,22 @@ impl Browser {
         self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.expect("click");
     }
 
+    /// Clicks `css`, a form's button, and waits for the page that answers the form at `path`: a
+    /// new document, not the one the click was on (a form that posts back to its own page would
+    /// otherwise be found "arrived" before the browser left it).
+    async fn submit(&self, css: &str, path: &str) {
+        self.client.execute("window.__renkeiBeforeSubmit = true", vec![]).await.expect("mark the page");
+        self.click(css).await;
+        for _ in 0..200 {
+            let left = self.client.execute("return window.__renkeiBeforeSubmit === undefined", vec![]).await.ok();
+            if left == Some(serde_json::json!(true)) {
+                return self.arrive(path).await;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{css}: the page did not change");
+    }
+
     /// Signs `name` in for the first time and enrols the second factor from the page's
     /// `otpauth` URI, which it returns; the browser is then at home.
     async fn sign_in_first_time(&self, base: &str, name: &str, password: &str) -> renkei_crypto::totp::Totp {
@@ -447,12 +463,10 @@ async fn an_approver_approves_one_query_and_rejects_another_with_a_reason() {
     b.arrive("/approvals").await;
     assert_eq!(b.client.find_all(Locator::Css("section.card")).await.expect("cards").len(), 2);
     b.check("20-approvals").await;
-    b.click(&format!("form[action='/approvals/{first}'] button")).await;
-    b.arrive("/approvals").await;
+    b.submit(&format!("form[action='/approvals/{first}'] button"), "/approvals").await;
     b.client.wait().for_element(Locator::Css(&format!("#reason-{second}"))).await.expect("the second is still there");
     b.fill(&format!("#reason-{second}"), REASON).await;
-    b.click(&format!("form.stack[action='/approvals/{second}'] button")).await;
-    b.arrive("/approvals").await;
+    b.submit(&format!("form.stack[action='/approvals/{second}'] button"), "/approvals").await;
     b.client.wait().for_element(Locator::XPath("//p[contains(., '承認を待っている照会はありません')]")).await.expect("inbox empty");
     b.check("21-approvals-done").await;
 
@@ -613,8 +627,7 @@ async fn a_tenant_admin_assigns_a_duty_and_issues_and_revokes_a_key() {
 
     // sato may file for D015 from now on.
     b.click("#duty-sato-D015").await;
-    b.click("form[action='/admin/accounts/sato/duties'] button").await;
-    b.arrive("/admin").await;
+    b.submit("form[action='/admin/accounts/sato/duties'] button", "/admin").await;
     let checked = b.client.find(Locator::Css("#duty-sato-D015")).await.expect("box").prop("checked").await.expect("checked");
     assert_eq!(checked.as_deref(), Some("true"));
     let admin = c.person("tenant-a", "admin-check", "tenant_admin", None).await;
@@ -627,8 +640,7 @@ async fn a_tenant_admin_assigns_a_duty_and_issues_and_revokes_a_key() {
     b.select("#policy-org", "a-mayor").await;
     b.fill("#policy-duty", "D015").await;
     b.fill("#policy-window", "60").await;
-    b.click("form[action='/admin/approval-policies'] button").await;
-    b.arrive("/admin").await;
+    b.submit("form[action='/admin/approval-policies'] button", "/admin").await;
     assert!(b.text().await.contains("60分"), "the policy is listed");
     let (_, _, policies) = c.as_person(&admin, reqwest::Method::GET, "/api/v1/approval-policies", None).await;
     assert_eq!(policies["policies"], serde_json::json!([{"org": "a-mayor", "duty": "D015", "window_minutes": 60}]));
@@ -637,8 +649,7 @@ async fn a_tenant_admin_assigns_a_duty_and_issues_and_revokes_a_key() {
     b.click("form[action='/admin/approval-policies'] button").await;
     b.client.wait().for_element(Locator::Css(".notice.error")).await.expect("refused");
     b.check("44-admin-approval-policy").await;
-    b.click("form[action='/admin/approval-policies/remove'] button").await;
-    b.arrive("/admin").await;
+    b.submit("form[action='/admin/approval-policies/remove'] button", "/admin").await;
     assert!(b.text().await.contains("承認が必要な事務はありません"));
 
     // A key for a-mayor, shown once, works; revoked, it is refused.
@@ -650,8 +661,7 @@ async fn a_tenant_admin_assigns_a_duty_and_issues_and_revokes_a_key() {
     let (s, _, _) = common::respond(c.http.get(format!("{}/api/v1/records", c.internal())).bearer_auth(&key).send().await.unwrap()).await;
     assert_eq!(s, 200, "the new key works");
     let id = renkei_store::platform::key_id(&renkei_crypto::apikey::hash(&key));
-    b.click(&format!("form[action='/admin/api-keys/{id}/revoke'] button")).await;
-    b.arrive("/admin").await;
+    b.submit(&format!("form[action='/admin/api-keys/{id}/revoke'] button"), "/admin").await;
     assert!(b.client.find_all(Locator::Css(&format!("form[action='/admin/api-keys/{id}/revoke']"))).await.expect("forms").is_empty());
     assert!(b.text().await.contains("失効（"), "the list says revoked");
     let mut status = 0;
@@ -698,16 +708,14 @@ async fn an_operator_finds_no_personal_data_on_any_page() {
 
     // The contracted limit of people signed in at once, then a raise for a while.
     b.fill("#normal-tenant-a", "5").await;
-    b.click("form[action='/tenants/tenant-a/session-limit'] button").await;
-    b.arrive("/tenants").await;
+    b.submit("form[action='/tenants/tenant-a/session-limit'] button", "/tenants").await;
     b.client.wait().for_element(Locator::Css("#raise-tenant-a")).await.expect("the raise form");
     b.fill("#raise-tenant-a", "3").await;
     b.click("form[action='/tenants/tenant-a/session-limit/raise'] button").await;
     b.client.wait().for_element(Locator::Css(".notice.error")).await.expect("a raise below the normal limit is refused");
     b.fill("#raise-tenant-a", "8").await;
     b.fill("#hours-tenant-a", "2").await;
-    b.click("form[action='/tenants/tenant-a/session-limit/raise'] button").await;
-    b.arrive("/tenants").await;
+    b.submit("form[action='/tenants/tenant-a/session-limit/raise'] button", "/tenants").await;
     let text = b.text().await;
     assert!(text.contains("8人") && text.contains("通常 5人") && text.contains("引き上げ中"), "{text}");
     b.check("51-operator-session-limit").await;
