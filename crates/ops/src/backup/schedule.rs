@@ -59,7 +59,15 @@ async fn once<S: BackupSubject>(subject: &S, config: &BackupConfig, schedule: Sc
         if r.ok() {
             tracing::info!(snapshot = %r.data_snapshot, tenants = r.tenants.len(), "restore drill passed");
         } else {
-            tracing::error!(snapshot = %r.data_snapshot, "restore drill FAILED; see `renkei backup drill`");
+            let failing: Vec<String> = r
+                .tenants
+                .iter()
+                .filter(|t| !t.finding.passes())
+                .map(|t| t.tenant.clone())
+                .chain(r.hub.iter().filter(|h| !h.passes()).map(|_| "hub".to_owned()))
+                .chain(r.files_wrong.iter().cloned())
+                .collect();
+            tracing::error!(snapshot = %r.data_snapshot, failing = %failing.join(","), "restore drill FAILED; drill it again by hand (`renkei backup drill` or `renkei hub backup drill`) to see why");
         }
     }
     Ok(())
