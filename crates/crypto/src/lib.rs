@@ -24,6 +24,7 @@ pub mod session;
 pub mod signing;
 pub mod spool;
 pub mod totp;
+pub mod webhook;
 
 use base64::Engine;
 
