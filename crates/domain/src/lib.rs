@@ -20,6 +20,7 @@ pub mod incident;
 pub mod location;
 pub mod marks;
 pub mod matrix;
+pub mod notice;
 pub mod number;
 pub mod page;
 pub mod policy;
