@@ -1,4 +1,4 @@
-//! `renkei sla report|maintenance|cause|statement`: a tenant's month against its contract
+//! `renkei sla report|maintenance|incidents|cause|statement`: a tenant's month against its contract
 //! (`ops::sla`), announced maintenance windows, what an incident's cause was, and the month's
 //! cost statement (`ops::metering`). The tenants' contracts are in the file `contracts_file`
 //! names (`docs/operations.md` §8):
@@ -95,6 +95,16 @@ enum SlaCmd {
         /// Write it here [default: standard output].
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// List incidents (to find the one whose cause to write): those open now, or a tenant's of
+    /// a month.
+    Incidents {
+        /// A tenant's (with its platform-wide ones) [default: every incident open now].
+        #[arg(long, requires = "month")]
+        tenant: Option<String>,
+        /// YYYY-MM (JST), with --tenant.
+        #[arg(long, requires = "tenant")]
+        month: Option<String>,
     },
     /// Write what an incident's cause was, for the reports.
     Cause {
@@ -260,6 +270,22 @@ pub async fn run(a: SlaArgs) -> Result<()> {
                     println!("statement of {month} written to {} ({} tenants, {cost_yen} yen)", path.display(), statement.lines.len());
                 }
                 None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
+            }
+        }
+        SlaCmd::Incidents { tenant, month } => {
+            let incidents = match (tenant, month) {
+                (Some(t), Some(m)) => {
+                    let t = renkei_domain::TenantId::parse(&t).context("--tenant")?;
+                    let month = Month::parse(&m).context("--month is YYYY-MM")?;
+                    store.incidents_of(t.as_str(), month.span()).await?
+                }
+                _ => store.open_incidents().await?,
+            };
+            println!("incident\tscope\tprobe\tstarted (JST)\trecovered (JST)\tcause");
+            for i in incidents {
+                let scope = if i.tenant.is_empty() { "platform" } else { &i.tenant };
+                let back = i.recovered_at.map(jst).unwrap_or_else(|| "open".into());
+                println!("{}\t{scope}\t{}\t{}\t{back}\t{}", i.id, i.kind.as_str(), jst(i.started_at), i.cause);
             }
         }
         SlaCmd::Cause { incident, cause } => {

@@ -51,6 +51,13 @@ async fn a_tenants_month_is_measured_against_its_contract() {
         sla(d, &["maintenance", "--from", "2026-11-04T09:00:00+09:00", "--to", "2026-11-04T10:00:00+09:00", "--note", "OS更新"]);
     assert_eq!(code, 0, "{err}");
     assert!(said.contains("2026-11-04 09:00 – 2026-11-04 10:00 JST"), "{said}");
+    // The operator finds the incident to explain, then writes its cause.
+    let (code, listed, err) = sla(d, &["incidents", "--tenant", "kou", "--month", "2026-11"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(listed.lines().count(), 3, "a header and two incidents: {listed}");
+    assert!(listed.contains(&format!("{}\tkou\tsearch\t2026-11-02 10:00\t2026-11-02 11:00", down.id)), "{listed}");
+    let (code, open, _) = sla(d, &["incidents"]);
+    assert_eq!((code, open.lines().count()), (0, 1), "none open: {open}");
     let (code, _, err) = sla(d, &["cause", "--incident", &down.id, "--cause", "ディスク障害"]);
     assert_eq!(code, 0, "{err}");
 
