@@ -48,7 +48,7 @@ pub fn both(d: Date) -> String {
 /// Japan's time (UTC+9, no daylight saving), in which the pages show moments and take today.
 pub fn jst() -> chrono::FixedOffset {
     use chrono::Offset;
-    chrono::FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| chrono::Utc.fix())
+    chrono::FixedOffset::east_opt(crate::calendar::JST_OFFSET_SECONDS).unwrap_or_else(|| chrono::Utc.fix())
 }
 
 /// A moment (milliseconds since the epoch) as the pages show it: its date in both calendars and

@@ -207,8 +207,9 @@ fn time(flag: &str, text: &str) -> Result<i64> {
 
 /// A moment in JST, as the reports print it.
 fn jst(at: i64) -> String {
-    let offset = chrono::FixedOffset::east_opt(renkei_domain::calendar::JST_OFFSET_SECONDS).expect("JST is a valid offset");
-    chrono::DateTime::from_timestamp(at, 0).map(|t| t.with_timezone(&offset).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+    chrono::DateTime::from_timestamp(at, 0)
+        .map(|t| t.with_timezone(&renkei_domain::wareki::jst()).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
 }
 
 fn hours(seconds: i64) -> String {
