@@ -185,7 +185,7 @@ impl Layout {
     /// One line of a persons file.
     pub fn person<S: AsRef<str>>(&self, cells: &[S]) -> Result<PersonLine, LineError> {
         self.check_width(cells)?;
-        let addressee = AddresseeNo::parse(cells[0].as_ref().trim()).map_err(|e| LineError::at(0, &self.columns[0], e.to_string()))?;
+        let addressee = business_addressee(cells[0].as_ref()).map_err(|e| LineError::at(0, &self.columns[0], e))?;
         let number = IndividualNumber::parse(cells[1].as_ref()).map_err(|e| LineError::at(1, &self.columns[1], e.to_string()))?;
         Ok(PersonLine { addressee, number })
     }
@@ -195,7 +195,7 @@ impl Layout {
     pub fn copy<S: AsRef<str>>(&self, cells: &[S], knows_item: impl Fn(&ItemCode) -> bool) -> Result<CopyLine, LineError> {
         self.check_width(cells)?;
         let col = |i: usize, reason: String| LineError::at(i, &self.columns[i], reason);
-        let addressee = AddresseeNo::parse(cells[0].as_ref().trim()).map_err(|e| col(0, e.to_string()))?;
+        let addressee = business_addressee(cells[0].as_ref()).map_err(|e| col(0, e))?;
         let item = ItemCode::parse(cells[1].as_ref().trim()).map_err(|e| col(1, e.to_string()))?;
         if !knows_item(&item) {
             return Err(col(1, format!("item {item} is not in 別表第二")));
@@ -216,6 +216,14 @@ impl Layout {
             Err(crate::copy::FieldsError::Empty) => Err(LineError::line("every field is empty")),
             Err(e) => Err(LineError::line(e.to_string())),
         }
+    }
+}
+
+/// A person's addressee number in a file: never the SLA monitor's probe person's.
+fn business_addressee(cell: &str) -> Result<AddresseeNo, String> {
+    match AddresseeNo::parse(cell.trim()) {
+        Ok(a) if a.is_probe() => Err("reserved for the platform's SLA monitor".into()),
+        r => r.map_err(|e| e.to_string()),
     }
 }
 
@@ -310,6 +318,8 @@ mod tests {
         assert_eq!(e.column, Some((1, "addressee_no".into())));
         assert!(l.person(&cells(&["A0001"])).unwrap_err().reason.contains("missing"));
         assert!(l.person(&cells(&["A0001", "123456789018", "x"])).unwrap_err().reason.contains("extra"));
+        let e = l.person(&cells(&[AddresseeNo::PROBE, "123456789018"])).unwrap_err();
+        assert!(e.column == Some((1, "addressee_no".into())) && e.reason.contains("SLA monitor"), "the probe person's number is reserved");
     }
 
     #[test]
@@ -324,6 +334,7 @@ mod tests {
         let e = l.copy(&cells(&["A1", "TAX", "2026-13-01", "1", ""]), known).unwrap_err();
         assert_eq!(e.column, Some((3, "valid_from".into())));
         assert!(l.copy(&cells(&["A1", "TAX", "2026-04-01", "", ""]), known).is_err());
+        assert!(l.copy(&cells(&[AddresseeNo::PROBE, "TAX", "2026-04-01", "1", ""]), known).is_err(), "the probe's number is reserved");
     }
 
     /// A line short enough to read can still hold more than any answer may carry: it is refused

@@ -90,6 +90,22 @@ id_type!(
     AddresseeNo, "addressee number", "1–32 characters of A-Z, a-z, 0-9 and -", 32,
     |c: char| c.is_ascii_alphanumeric() || c == '-'
 );
+impl AddresseeNo {
+    /// The addressee number reserved for the SLA monitor's probe person (監視用の宛名): no
+    /// client system may register it, and every business list and count leaves its rows out.
+    pub const PROBE: &'static str = "renkei-sla-probe";
+
+    /// The probe person's addressee number.
+    pub fn probe() -> Self {
+        Self(Self::PROBE.to_owned())
+    }
+
+    /// Whether this is the probe person's number.
+    pub fn is_probe(&self) -> bool {
+        self.0 == Self::PROBE
+    }
+}
+
 id_type!(
     /// 機関別符号 — the opaque code one org holds for one person; differs per org.
     OrgCode, "org code", "1–64 characters of A-Z, a-z, 0-9, - and _", 64,
@@ -120,6 +136,8 @@ mod tests {
         assert!(DutyCode::parse("d015").is_err());
         assert!(AddresseeNo::parse("A-0001").is_ok());
         assert!(AddresseeNo::parse("A 0001").is_err());
+        assert_eq!(AddresseeNo::parse(AddresseeNo::PROBE), Ok(AddresseeNo::probe()));
+        assert!(AddresseeNo::probe().is_probe() && !AddresseeNo::parse("A-0001").is_ok_and(|a| a.is_probe()));
     }
 
     #[test]

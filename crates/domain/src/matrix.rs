@@ -158,6 +158,12 @@ impl Matrix {
             |r| (r.item.clone(), r.item_name.as_str()),
         )
     }
+
+    /// The first row by which an org of type `org_type` may ask an org of its own type: the
+    /// duty and item of the SLA monitor's round trip, which a probe org files to itself.
+    pub fn own_type_row(&self, org_type: &OrgType) -> Option<(&DutyCode, &ItemCode)> {
+        self.rows.iter().find(|r| &r.requester_type == org_type && &r.provider_type == org_type).map(|r| (&r.duty, &r.item))
+    }
 }
 
 #[cfg(test)]
@@ -187,6 +193,8 @@ mod tests {
         let items = m.items_for(&t("MUNI"), &d("D1"), &t("MUNI")).into_iter().map(|(c, n)| (c.to_string(), n)).collect();
         assert_eq!(codes(items), ["TAX", "RES"]);
         assert!(m.items_for(&t("EDU"), &d("D1"), &t("MUNI")).is_empty(), "another requester's duty offers nothing");
+        assert_eq!(m.own_type_row(&t("MUNI")).map(|(d, i)| (d.to_string(), i.to_string())), Some(("D1".into(), "TAX".into())));
+        assert_eq!(m.own_type_row(&t("EDU")), None, "an EDU org asks no EDU org");
     }
 
     const SAMPLE: &str = "row,requester_type,requester_name,duty_code,duty_name,provider_type,provider_name,item_code,item_name\n\
