@@ -21,6 +21,8 @@ pub struct TenantMeter {
     pub copies: i64,
     pub bytes: i64,
     pub accounts: i64,
+    /// The SLA monitor's probe queries of the month, left out of every figure above.
+    pub probe_queries: i64,
 }
 
 /// A line of the statement: the tenant's figures and its share.
@@ -68,6 +70,7 @@ pub async fn meter(platform: &PlatformStore, master: &MasterKey, month: Month) -
             copies: usage.copies,
             bytes: usage.bytes,
             accounts: platform.account_count(&t.id).await?,
+            probe_queries: usage.probe_queries,
         });
     }
     Ok(out)
@@ -97,7 +100,18 @@ pub fn statement(month: Month, cost_yen: u64, weights: Weights, meters: Vec<Tena
 /// The statement's CSV layout.
 pub const STATEMENT_CSV: Table = Table {
     file: "statement.csv",
-    columns: &["団体ID", "団体名", "照会送信件数", "照会回答件数", "住民数", "副本件数", "使用バイト数", "アカウント数", "按分額(円)"],
+    columns: &[
+        "団体ID",
+        "団体名",
+        "照会送信件数",
+        "照会回答件数",
+        "住民数",
+        "副本件数",
+        "使用バイト数",
+        "アカウント数",
+        "監視照会件数(除外)",
+        "按分額(円)",
+    ],
 };
 
 /// The statement as CSV in `encoding` (UTF-8 with a BOM, or CP932 for older tools): one line per
@@ -108,14 +122,15 @@ pub fn statement_csv(s: &Statement, encoding: Encoding) -> Result<Vec<u8>, Expor
         .iter()
         .map(|l| {
             let m = &l.meter;
-            let figures = [m.queries_sent, m.queries_answered, m.persons, m.copies, m.bytes, m.accounts].map(|n| n.to_string());
+            let figures =
+                [m.queries_sent, m.queries_answered, m.persons, m.copies, m.bytes, m.accounts, m.probe_queries].map(|n| n.to_string());
             [vec![m.tenant.clone(), m.name.clone()], figures.to_vec(), vec![l.yen.to_string()]].concat()
         })
         .collect();
     let total: u64 = s.lines.iter().map(|l| l.yen).sum();
     let mut last = vec![String::new(); STATEMENT_CSV.columns.len()];
     last[0] = "合計".into();
-    last[8] = total.to_string();
+    last[STATEMENT_CSV.columns.len() - 1] = total.to_string();
     rows.push(last);
     Ok(encode(&STATEMENT_CSV, &rows, encoding)?.0)
 }
@@ -139,14 +154,14 @@ pub fn statement_html(s: &Statement) -> String {
                             @let m = &l.meter;
                             tr {
                                 td { (m.tenant) } td { (m.name) } td { (m.queries_sent) } td { (m.queries_answered) }
-                                td { (m.persons) } td { (m.copies) } td { (m.bytes) } td { (m.accounts) } td { (l.yen) }
+                                td { (m.persons) } td { (m.copies) } td { (m.bytes) } td { (m.accounts) } td { (m.probe_queries) } td { (l.yen) }
                             }
                         }
                     }
-                    tfoot { tr { th { "合計" } td colspan="7" {} td { (total) } } }
+                    tfoot { tr { th { "合計" } td colspan="8" {} td { (total) } } }
                 }
                 p { "端数処理: " (s.rounding) }
-                p { "人口割は登録住民数、利用量割は当月の照会送信件数と照会回答件数の合計による。" }
+                p { "人口割は登録住民数、利用量割は当月の照会送信件数と照会回答件数の合計による。SLA監視の照会と監視用の宛名は、いずれの件数にも含めない。" }
             }
         }
     }
@@ -167,6 +182,7 @@ mod tests {
             copies: 0,
             bytes: 0,
             accounts: 1,
+            probe_queries: 0,
         }
     }
 

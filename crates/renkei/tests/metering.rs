@@ -61,7 +61,7 @@ async fn each_tenants_use_is_metered_and_the_cost_shared_to_the_yen(backend: Bac
     let csv = std::fs::read(&file).expect("file");
     assert!(csv.starts_with(b"\xEF\xBB\xBF"), "a BOM");
     let text = String::from_utf8(csv[3..].to_vec()).expect("UTF-8");
-    assert!(text.starts_with("団体ID,団体名,照会送信件数") && text.contains("\r\n合計,,,,,,,,1001\r\n"), "{text}");
+    assert!(text.starts_with("団体ID,団体名,照会送信件数") && text.contains("\r\n合計,,,,,,,,,1001\r\n"), "{text}");
     let (code, out, _) = statement(&c, &["--month", &month, "--cost-yen", "1001", "--format", "csv-cp932"]);
     assert_eq!(code, 0);
     let (decoded, _, bad) = encoding_rs::SHIFT_JIS.decode(&out);

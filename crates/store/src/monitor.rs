@@ -11,6 +11,7 @@ use crate::platform::PlatformStore;
 use crate::{Result, StoreError, args};
 use renkei_domain::incident::{ProbeKind, ProbeResult};
 use renkei_domain::sla::{Outage, Span};
+use renkei_domain::{DutyCode, ItemCode, OrgId, TenantId};
 
 /// One probe's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +58,20 @@ pub struct Maintenance {
     pub announced_at: i64,
 }
 
+/// A tenant the monitor probes: its probes present `org`'s probe key, and the round trip files
+/// `duty` for `item` to `org` itself through the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeTarget {
+    pub tenant: TenantId,
+    pub org: OrgId,
+    pub duty: DutyCode,
+    pub item: ItemCode,
+    pub enrolled_at: i64,
+}
+
+/// The label of the probe's API key in the tenant's key list.
+pub const PROBE_KEY_LABEL: &str = "SLA監視 (renkei monitor)";
+
 const INCIDENT_COLUMNS: &str = "id, tenant_id, kind, started_at, opened_at, first_notice_at, recovered_at, cause";
 
 fn incident(r: &Row) -> Result<Incident> {
@@ -77,7 +92,78 @@ fn audit(tx: &mut dyn Tx, actor: &str, action: &str, target: &str, detail: &str)
     append(tx, "", &AuditEvent { actor, role: "", action, target, detail })
 }
 
+fn parse<T>(what: &'static str, text: String, f: impl Fn(&str) -> std::result::Result<T, renkei_domain::IdError>) -> Result<T> {
+    f(&text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
 impl PlatformStore {
+    /// Enrols `t.tenant` in the monitor (again: its org, duty and item replaced), storing the
+    /// hash of the probe's API key scoped to that org and duty (a revoked one made live again);
+    /// audited on the tenant's chain, so its administrators see who probes them.
+    pub async fn enrol_probe(&self, t: &ProbeTarget, key_hash: &str, actor: &str) -> Result<()> {
+        let (t, key_hash, actor) = (t.clone(), key_hash.to_owned(), actor.to_owned());
+        self.db
+            .tx(Scope::Operator, move |tx| {
+                crate::platform::require_org(tx, &t.tenant, &t.org)?;
+                tx.execute(
+                    "INSERT INTO api_keys (key_hash, tenant_id, org_id, label, duties, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (key_hash) DO UPDATE SET org_id = ?3, duties = ?5, revoked_at = NULL",
+                    args![key_hash, t.tenant.as_str(), t.org.as_str(), PROBE_KEY_LABEL, t.duty.as_str(), t.enrolled_at],
+                )?;
+                tx.execute(
+                    "INSERT INTO probe_targets (tenant_id, org_id, duty, item, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (tenant_id) DO UPDATE SET org_id = ?2, duty = ?3, item = ?4, enrolled_at = ?5",
+                    args![t.tenant.as_str(), t.org.as_str(), t.duty.as_str(), t.item.as_str(), t.enrolled_at],
+                )?;
+                let detail = format!("org={} duty={} item={} key={}", t.org, t.duty, t.item, crate::platform::key_id(&key_hash));
+                append(
+                    tx,
+                    t.tenant.as_str(),
+                    &AuditEvent { actor: &actor, role: "", action: "monitor.enrol", target: &format!("org:{}", t.org), detail: &detail },
+                )
+            })
+            .await
+    }
+
+    /// Stops probing `tenant` and revokes the probe's key; false if it was not enrolled.
+    pub async fn withdraw_probe(&self, tenant: &TenantId, key_hash: &str, actor: &str) -> Result<bool> {
+        let (tenant, key_hash, actor) = (tenant.clone(), key_hash.to_owned(), actor.to_owned());
+        self.db
+            .tx(Scope::Operator, move |tx| {
+                if tx.execute("DELETE FROM probe_targets WHERE tenant_id = ?1", args![tenant.as_str()])? == 0 {
+                    return Ok(false);
+                }
+                tx.execute(
+                    "UPDATE api_keys SET revoked_at = ?3 WHERE tenant_id = ?1 AND key_hash = ?2 AND revoked_at IS NULL",
+                    args![tenant.as_str(), key_hash, crate::now_unix()],
+                )?;
+                append(tx, tenant.as_str(), &AuditEvent { actor: &actor, role: "", action: "monitor.withdraw", target: "", detail: "" })?;
+                Ok(true)
+            })
+            .await
+    }
+
+    /// The tenants the monitor probes, by tenant id.
+    pub async fn probe_targets(&self) -> Result<Vec<ProbeTarget>> {
+        let rows = self
+            .db
+            .read(Scope::Operator, |tx| {
+                tx.query("SELECT tenant_id, org_id, duty, item, enrolled_at FROM probe_targets ORDER BY tenant_id", args![])
+            })
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ProbeTarget {
+                    tenant: parse("probe target's tenant", r.get(0)?, TenantId::parse)?,
+                    org: parse("probe target's org", r.get(1)?, OrgId::parse)?,
+                    duty: parse("probe target's duty", r.get(2)?, DutyCode::parse)?,
+                    item: parse("probe target's item", r.get(3)?, ItemCode::parse)?,
+                    enrolled_at: r.get(4)?,
+                })
+            })
+            .collect()
+    }
+
     /// Claims the schedule's tick `tick` for `by`: true for the one process that gets it.
     pub async fn claim_monitor_tick(&self, tick: i64, by: &str, now: i64) -> Result<bool> {
         let by = by.to_owned();
@@ -120,6 +206,35 @@ impl PlatformStore {
             })
             .await?;
         rows.iter().map(|r| Ok(ProbeResult { at: r.get::<i64>(0)?.div_euclid(1000), ok: r.get(1)? })).collect()
+    }
+
+    /// `tenant`'s latest `n` probe results of every kind, newest first.
+    pub async fn probe_results(&self, tenant: &str, n: i64) -> Result<Vec<ProbeRecord>> {
+        let tenant = tenant.to_owned();
+        let rows = self
+            .db
+            .read(Scope::Operator, move |tx| {
+                tx.query(
+                    "SELECT tenant_id, kind, at_ms, ok, latency_ms, detail FROM probe_results WHERE tenant_id = ?1
+                     ORDER BY at_ms DESC, kind LIMIT ?2",
+                    args![tenant, n],
+                )
+            })
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.get(1)?;
+                Ok(ProbeRecord {
+                    tenant: r.get(0)?,
+                    kind: ProbeKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("a probe result of the unknown probe {kind}")))?,
+                    at_ms: r.get(2)?,
+                    ok: r.get(3)?,
+                    latency_ms: r.get(4)?,
+                    detail: r.get(5)?,
+                })
+            })
+            .collect()
     }
 
     /// The latencies (ms) of `tenant`'s successful `kind` probes within `span`.

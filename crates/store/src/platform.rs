@@ -25,6 +25,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 7, sql: include_str!("../migrations/sqlite/platform/007_imported_checkpoints.sql") },
     Migration { version: 8, sql: include_str!("../migrations/sqlite/platform/008_backups.sql") },
     Migration { version: 9, sql: include_str!("../migrations/sqlite/platform/009_monitor.sql") },
+    Migration { version: 10, sql: include_str!("../migrations/sqlite/platform/010_probes.sql") },
 ];
 
 /// On PostgreSQL one schema holds the platform tables and every tenant's tables; each has
@@ -47,6 +48,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 15, sql: include_str!("../migrations/postgres/platform/015_imported_checkpoints.sql") },
     Migration { version: 16, sql: include_str!("../migrations/postgres/platform/016_backups.sql") },
     Migration { version: 17, sql: include_str!("../migrations/postgres/platform/017_monitor.sql") },
+    Migration { version: 18, sql: include_str!("../migrations/postgres/platform/018_probes.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
@@ -82,6 +84,7 @@ const ROW_SECURITY: &[RowSecurity] = &[
     RowSecurity { version: 17, table: "incidents", rows: Rows::TenantOrOperator("tenant_id") },
     RowSecurity { version: 17, table: "maintenance_windows", rows: Rows::Written },
     RowSecurity { version: 17, table: "monitor_ticks", rows: Rows::Written },
+    RowSecurity { version: 18, table: "probe_targets", rows: Rows::TenantOrOperator("tenant_id") },
 ];
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {
@@ -114,6 +117,13 @@ pub struct KeyScope {
     pub org: OrgId,
     /// The duties the key may file queries for.
     pub duties: renkei_domain::policy::DutyScope,
+}
+
+/// Not found unless `org` is an org of `tenant`.
+pub(crate) fn require_org(tx: &mut dyn Tx, tenant: &TenantId, org: &OrgId) -> Result<()> {
+    let known =
+        tx.value::<bool>("SELECT EXISTS(SELECT 1 FROM orgs WHERE tenant_id = ?1 AND id = ?2)", args![tenant.as_str(), org.as_str()])?;
+    if known { Ok(()) } else { Err(StoreError::NotFound("org of that tenant")) }
 }
 
 /// Hex digits of a key's hash that name it to the operator: enough to tell a tenant's keys
@@ -371,13 +381,7 @@ impl PlatformStore {
         let (scope, key_hash, label, actor) = (scope.clone(), key_hash.to_owned(), label.to_owned(), actor.to_owned());
         self.db
             .tx(Scope::Operator, move |tx| {
-                let known = tx.value::<bool>(
-                    "SELECT EXISTS(SELECT 1 FROM orgs WHERE tenant_id = ?1 AND id = ?2)",
-                    args![scope.tenant.as_str(), scope.org.as_str()],
-                )?;
-                if !known {
-                    return Err(StoreError::NotFound("org of that tenant"));
-                }
+                require_org(tx, &scope.tenant, &scope.org)?;
                 tx.execute(
                     "INSERT INTO api_keys (key_hash, tenant_id, org_id, label, duties, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     args![key_hash, scope.tenant.as_str(), scope.org.as_str(), label, scope.duties.to_text(), now_unix()],

@@ -58,6 +58,7 @@ impl TenantStore {
         fields: &Map<String, Value>,
     ) -> Result<()> {
         let a_idx = self.addressee_idx(org, addressee);
+        let probe = i64::from(addressee.is_probe());
         let fields = serde_json::to_vec(fields)?;
         let (tenant, org, item, vf) = (self.tenant.to_string(), org.to_string(), item.to_string(), valid_from.to_string());
         let dk = self.dk.clone();
@@ -72,11 +73,11 @@ impl TenantStore {
             };
             let enc = dk.encrypt("provision_copies.fields", &id, &fields)?;
             tx.execute(
-                "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at, probe)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (tenant_id, org_id, addressee_idx, item, valid_from)
                  DO UPDATE SET fields_enc = excluded.fields_enc, updated_at = excluded.updated_at",
-                args![tenant, org, id, a_idx, item, vf, enc, now_unix()],
+                args![tenant, org, id, a_idx, item, vf, enc, now_unix(), probe],
             )?;
             Ok(())
         })

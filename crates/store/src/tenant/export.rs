@@ -49,17 +49,21 @@ fn cells(row: &Row, n: usize) -> Result<Vec<String>> {
 }
 
 /// Each table's statement; `?1` is the tenant. The blind-index and ciphertext columns come last.
-const PERSONS_SQL: &str = "SELECT org_id, created_at, id, addressee_idx, addressee_enc, code_enc FROM persons WHERE tenant_id = ?1";
+/// The SLA monitor's probe person and its queries are the platform's, not the tenant's: left out.
+const PERSONS_SQL: &str =
+    "SELECT org_id, created_at, id, addressee_idx, addressee_enc, code_enc FROM persons WHERE tenant_id = ?1 AND probe = 0";
 const COPIES_SQL: &str =
-    "SELECT org_id, item, valid_from, updated_at, id, addressee_idx, fields_enc FROM provision_copies WHERE tenant_id = ?1";
+    "SELECT org_id, item, valid_from, updated_at, id, addressee_idx, fields_enc FROM provision_copies WHERE tenant_id = ?1 AND probe = 0";
 const QUERIES_SQL: &str = "SELECT org_id, id, request_id, idempotency_key, fingerprint, duty, provider_org, items, reference_date, state,
     attempts, next_attempt_at, deadline_at, error, outcome, created_at, updated_at, filed_by, decided_by, in_house,
-    addressee_idx, request_enc, answer_enc FROM queries WHERE tenant_id = ?1 ORDER BY id";
-const QUERY_STATES_SQL: &str = "SELECT query_id, seq, state, at FROM query_states WHERE tenant_id = ?1 ORDER BY query_id, seq";
-const ANSWERS_SQL: &str =
-    "SELECT org_id, request_id, envelope, outcome, created_at FROM provided_answers WHERE tenant_id = ?1 ORDER BY request_id, org_id";
+    addressee_idx, request_enc, answer_enc FROM queries WHERE tenant_id = ?1 AND probe = 0 ORDER BY id";
+const QUERY_STATES_SQL: &str = "SELECT query_id, seq, state, at FROM query_states WHERE tenant_id = ?1
+    AND query_id NOT IN (SELECT id FROM queries WHERE tenant_id = ?1 AND probe = 1) ORDER BY query_id, seq";
+const ANSWERS_SQL: &str = "SELECT org_id, request_id, envelope, outcome, created_at FROM provided_answers WHERE tenant_id = ?1
+    AND request_id NOT IN (SELECT request_id FROM queries WHERE tenant_id = ?1 AND probe = 1) ORDER BY request_id, org_id";
 const RECORDS_SQL: &str = "SELECT org_id, seq, role, request_id, counterpart_org, duty, items, outcome, at, in_house
-    FROM linkage_records WHERE tenant_id = ?1 ORDER BY seq";
+    FROM linkage_records WHERE tenant_id = ?1
+    AND request_id NOT IN (SELECT request_id FROM queries WHERE tenant_id = ?1 AND probe = 1) ORDER BY seq";
 const PURGES_SQL: &str =
     "SELECT purged_at, through_seq, count, first_at, last_at FROM record_purges WHERE tenant_id = ?1 ORDER BY through_seq";
 const MARKS_SQL: &str = "SELECT org_id, item, version, set_by, set_at, id, addressee_idx, mark_enc FROM item_marks WHERE tenant_id = ?1";

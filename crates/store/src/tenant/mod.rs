@@ -172,7 +172,18 @@ mod tests {
         drop(made);
         // Version 2: one copy written on its own (a random id), one by a bulk load (a natural-key id).
         let old = TenantStore::new(Db::open_sqlite(&path, &BEFORE_V3).unwrap(), t.clone(), master.unwrap("t", &wrapped).unwrap()).unwrap();
-        old.upsert_copy(&org, &one, &item, april, &copy_fields("100")).await.unwrap();
+        // (Written as that release wrote it: today's upsert writes columns of later versions.)
+        let (id, one_idx) = (new_id(), old.addressee_idx(&org, &one));
+        let enc = old.dk.encrypt("provision_copies.fields", &id, &serde_json::to_vec(&copy_fields("100")).unwrap()).unwrap();
+        old.tx(move |tx| {
+            tx.execute(
+                "INSERT INTO provision_copies (tenant_id, org_id, id, addressee_idx, item, valid_from, fields_enc, updated_at)
+                 VALUES ('t', 'org', ?1, ?2, 'TAX', '2026-04-01', ?3, 0)",
+                args![id, one_idx, enc],
+            )
+        })
+        .await
+        .unwrap();
         // As a bulk load of the previous release wrote it: the natural key as the row's id.
         let c = old.copy_preparer(&org).prepare(2, &loaded, &item, april, &copy_fields("200")).unwrap();
         old.tx(move |tx| {

@@ -57,7 +57,7 @@ impl TenantStore {
             let c_enc = self.dk.encrypt("persons.code", &id, code.as_str().as_bytes())?;
             rows.push((org.to_string(), id, self.addressee_idx(org, addressee), a_enc, self.code_idx(org, code), c_enc));
         }
-        let tenant = self.tenant.to_string();
+        let (tenant, probe) = (self.tenant.to_string(), i64::from(addressee.is_probe()));
         self.tx(move |tx| {
             let mut created = false;
             for (org, id, a_idx, a_enc, c_idx, c_enc) in rows {
@@ -70,9 +70,9 @@ impl TenantStore {
                     Some(_) => return Err(StoreError::Conflict("the addressee number is registered with another code".into())),
                     None => {
                         tx.execute(
-                            "INSERT INTO persons (tenant_id, org_id, id, addressee_idx, addressee_enc, code_idx, code_enc, created_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                            args![tenant, org, id, a_idx, a_enc, c_idx, c_enc, now_unix()],
+                            "INSERT INTO persons (tenant_id, org_id, id, addressee_idx, addressee_enc, code_idx, code_enc, created_at, probe)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                            args![tenant, org, id, a_idx, a_enc, c_idx, c_enc, now_unix(), probe],
                         )
                         .map_err(|e| match e {
                             StoreError::Duplicate(_) => StoreError::Conflict("the code is registered to another addressee number".into()),

@@ -289,6 +289,7 @@ impl TenantStore {
         let (request_id, duty, provider, date) =
             (q.request_id.to_string(), q.duty.to_string(), q.provider.to_string(), q.reference_date.to_string());
         let (deadline, filed_by) = (q.deadline_at, q.filed_by.clone());
+        let probe = i64::from(q.addressee.is_probe());
         /// What the transaction found.
         enum Filed {
             Existing(String),
@@ -306,8 +307,10 @@ impl TenantStore {
                 let code = OrgCode::parse(&code).map_err(corrupt)?;
                 let request_enc = dk.encrypt("queries.request", &id, &serde_json::to_vec(&q2.request(code))?)?;
                 let now = now_millis();
-                // Read in the filing's transaction: a policy set a moment before applies.
-                let (state, deadline_at) = match approval_window_minutes(tx, &tenant, &org, &duty)? {
+                // Read in the filing's transaction: a policy set a moment before applies. The
+                // monitor's probe asks nobody's approval: it is no business query.
+                let window = if probe == 1 { None } else { approval_window_minutes(tx, &tenant, &org, &duty)? };
+                let (state, deadline_at) = match window {
                     Some(minutes) => (QueryState::Created.move_to(QueryState::PendingApproval), now + minutes * 60_000),
                     None => (QueryState::Created.move_to(QueryState::Queued), deadline),
                 };
@@ -315,8 +318,8 @@ impl TenantStore {
                 tx.execute(
                     "INSERT INTO queries (tenant_id, org_id, id, request_id, idempotency_key, fingerprint, duty, provider_org, items,
                         addressee_idx, request_enc, reference_date, state, attempts, next_attempt_at, deadline_at, created_at, updated_at,
-                        filed_by)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?15, ?14, ?14, ?16)",
+                        filed_by, probe)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?15, ?14, ?14, ?16, ?17)",
                     args![
                         tenant,
                         org,
@@ -333,7 +336,8 @@ impl TenantStore {
                         state.code(),
                         now,
                         deadline_at,
-                        filed_by
+                        filed_by,
+                        probe
                     ],
                 )?;
                 note_state(tx, &tenant, &id, state, now)?;
@@ -408,7 +412,7 @@ impl TenantStore {
             .collect()
     }
 
-    /// `org`'s queries that `filter` lets through, newest first, `limit` after the query `after`
+    /// `org`'s queries that `filter` lets through (never the monitor's probes), newest first, `limit` after the query `after`
     /// (a page; ids are time-ordered, so the order is the filing order).
     pub async fn queries(&self, org: &OrgId, filter: &QueryFilter, after: Option<String>, limit: usize) -> Result<Vec<QueryView>> {
         let (tenant, org_s) = (self.tenant.to_string(), org.to_string());
@@ -431,7 +435,7 @@ impl TenantStore {
                     &format!(
                         "{QUERY_VIEW} WHERE q.tenant_id = ?1 AND q.org_id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR q.id < ?3)
                          AND (CAST(?4 AS TEXT) IS NULL OR q.state = ?4) AND (CAST(?5 AS BIGINT) IS NULL OR q.created_at >= ?5)
-                         AND (CAST(?6 AS TEXT) IS NULL OR q.duty = ?6){only}
+                         AND (CAST(?6 AS TEXT) IS NULL OR q.duty = ?6) AND q.probe = 0{only}
                          ORDER BY q.id DESC LIMIT ?7"
                     ),
                     &args,

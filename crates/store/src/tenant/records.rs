@@ -113,7 +113,8 @@ impl TenantStore {
         .await
     }
 
-    /// `org`'s linkage records (every org's if `None`) in the order they were written, `limit`
+    /// `org`'s linkage records (every org's if `None`; never those of the monitor's probes,
+    /// which ask their own org) in the order they were written, `limit`
     /// after the record numbered `after` (a page; see `renkei_domain::page`).
     pub async fn records(
         &self,
@@ -129,6 +130,7 @@ impl TenantStore {
                 "SELECT seq, org_id, role, request_id, counterpart_org, duty, items, outcome, at, in_house FROM linkage_records
                  WHERE tenant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR org_id = ?2) AND seq > ?3
                    AND (CAST(?5 AS TEXT) IS NULL OR duty = ?5) AND (CAST(?6 AS TEXT) IS NULL OR counterpart_org = ?6)
+                   AND request_id NOT IN (SELECT request_id FROM queries WHERE tenant_id = ?1 AND probe = 1)
                  ORDER BY seq LIMIT ?4",
                 args![tenant, org, after.unwrap_or(0), limit as i64, duty, counterpart],
             )?

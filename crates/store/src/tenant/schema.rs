@@ -25,4 +25,5 @@ pub(super) const SQLITE: &[Migration] = &[
     Migration { version: 7, sql: include_str!("../../migrations/sqlite/tenant/007_query_states.sql") },
     Migration { version: 8, sql: include_str!("../../migrations/sqlite/tenant/008_record_purges.sql") },
     Migration { version: 9, sql: include_str!("../../migrations/sqlite/tenant/009_gaiji.sql") },
+    Migration { version: 10, sql: include_str!("../../migrations/sqlite/tenant/010_probe_rows.sql") },
 ];
