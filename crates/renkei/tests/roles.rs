@@ -24,6 +24,7 @@ fn request_for(method: &str, path: &str, who: &str, query_id: &str, seed: u64) -
         "/api/v1/accounts/{name}/revoke-sessions" => (path.replace("{name}", "target-a"), None),
         "/api/v1/accounts/{name}/duties" => (path.replace("{name}", "target-a"), Some(json!({"duties": ["D015"]}))),
         "/api/v1/persons" => (path.into(), Some(json!({"addressee_no": format!("R-{who}"), "individual_number": common::number(seed)}))),
+        "/api/v1/persons/lookup" => (path.into(), Some(json!({"addressee_no": "A1"}))),
         "/api/v1/copies" => {
             (path.into(), Some(json!({"addressee_no": "A1", "item": "TAX", "valid_from": "2026-04-01", "fields": {"amount": 1}})))
         }

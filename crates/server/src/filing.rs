@@ -60,6 +60,7 @@ impl From<FilingError> for Problem {
 /// Files `f` as the caller `act` (of `Action::FileQuery`) for their org, auditing a person's new
 /// query: the query, and whether it is new (`false`: the same idempotency key filed it before).
 pub async fn file_as(p: &Arc<Platform>, act: &Act<'_>, f: QueryFiling) -> Result<(QueryView, bool), Problem> {
+    p.admit_addressee(act, &f.addressee)?;
     let org = act.org_context(p).await?;
     let store = act.store(p).await?;
     match p.file_query(&org, store, f, act.duties).await? {

@@ -28,6 +28,7 @@ pub const BODY_LIMIT: usize = 256 << 10;
 pub fn router(p: Arc<Platform>) -> Router {
     Router::new()
         .route("/api/v1/persons", post(register_person))
+        .route("/api/v1/persons/lookup", post(lookup_person))
         .route("/api/v1/copies", post(upsert_copy))
         .route("/api/v1/queries", post(file_query).get(list_queries))
         .route("/api/v1/queries/{id}", get(get_query))
@@ -92,6 +93,36 @@ pub async fn register_person(
     Ok((http, Json(PersonRegistered { addressee_no: body.addressee_no, status: status.into() })))
 }
 
+/// 検索: whether a person is registered in the caller's org, by 宛名番号 (in the body, never in a
+/// URL).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookupPerson {
+    #[schema(value_type = String, example = "A000001")]
+    pub addressee_no: AddresseeNo,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonFound {
+    /// Whether the caller's org holds a code for the person (never the code itself).
+    pub registered: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/persons/lookup", request_body = LookupPerson, tag = "persons",
+    responses((status = 200, body = PersonFound), (status = 400, description = "invalid body", content_type = "application/problem+json"),
+        (status = 401, description = "missing or unknown API key or session", content_type = "application/problem+json"),
+        (status = 415, description = "the body is not JSON (Content-Type)", content_type = "application/problem+json"),
+        (status = 403, description = "the caller's role may not do this (`role-denied`)", content_type = "application/problem+json")),
+    security(("api_key" = []), ("session" = [])))]
+pub async fn lookup_person(
+    State(p): State<Arc<Platform>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<LookupPerson>,
+) -> Result<Json<PersonFound>, Problem> {
+    let act = caller.act(Action::ReadPerson)?;
+    Ok(Json(PersonFound { registered: crate::persons::is_registered(&p, &act, &body.addressee_no).await? }))
+}
+
 /// 副本: one version of one item of one person, valid from a date.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -129,6 +160,7 @@ pub async fn upsert_copy(
     ApiJson(body): ApiJson<UpsertCopy>,
 ) -> Result<Json<CopyStored>, Problem> {
     let act = caller.act(Action::WriteCopies)?;
+    p.admit_addressee(&act, &body.addressee_no)?;
     let store = act.store(&p).await?;
     p.upsert_copy(&store, act.org()?, &body.addressee_no, &body.item, body.valid_from, &body.fields).await?;
     Ok(Json(CopyStored { addressee_no: body.addressee_no, item: body.item, valid_from: body.valid_from }))

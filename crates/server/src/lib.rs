@@ -36,6 +36,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod people_api;
 pub mod persons;
+pub mod probe;
 pub mod provision;
 pub mod registry;
 pub mod registry_api;

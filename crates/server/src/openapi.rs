@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "renkei internal API", description = "Client-system API of the renkei intermediate server platform (中間サーバ). Errors are application/problem+json (RFC 9457)."),
-    paths(internal::register_person, internal::upsert_copy, internal::file_query, internal::get_query, internal::list_queries, internal::list_records, internal::import_file,
+    paths(internal::register_person, internal::lookup_person, internal::upsert_copy, internal::file_query, internal::get_query, internal::list_queries, internal::list_records, internal::import_file,
         crate::sessions::sign_in, crate::sessions::who_am_i, crate::sessions::sign_out, crate::sessions::begin_enrolment, crate::sessions::finish_enrolment, crate::sessions::change_password,
         crate::audit_api::entries, crate::audit_api::checkpoints,
         crate::people_api::create, crate::people_api::list, crate::people_api::revoke_sessions, crate::people_api::assign_duties,
@@ -20,7 +20,7 @@ use utoipa::{Modify, OpenApi};
         crate::limits_api::read, crate::limits_api::set, crate::limits_api::raise,
         crate::reviews_api::set_mark, crate::reviews_api::list_marks, crate::reviews_api::load_marks, crate::reviews_api::list_reviews, crate::reviews_api::review,
         crate::in_house::read, crate::in_house::set, crate::registry_api::unify, crate::api_keys_api::list, crate::api_keys_api::create, crate::api_keys_api::revoke, crate::gaiji_api::report, crate::gaiji_api::load),
-    components(schemas(internal::RegisterPerson, internal::PersonRegistered, internal::UpsertCopy, internal::CopyStored, internal::FileQuery, internal::QueryResource, internal::QueryList, internal::RecordList, internal::RecordResource, internal::ImportReport, internal::ImportKind, crate::import::ImportSummary, crate::import::BadLine,
+    components(schemas(internal::RegisterPerson, internal::PersonRegistered, internal::LookupPerson, internal::PersonFound, internal::UpsertCopy, internal::CopyStored, internal::FileQuery, internal::QueryResource, internal::QueryList, internal::RecordList, internal::RecordResource, internal::ImportReport, internal::ImportKind, crate::import::ImportSummary, crate::import::BadLine,
         crate::sessions::SignIn, crate::sessions::SessionOpened, crate::sessions::WhoAmI, crate::sessions::EnrolmentBegun, crate::sessions::ConfirmEnrolment, crate::sessions::ChangePassword,
         crate::audit_api::AuditEntry, crate::audit_api::AuditPage, crate::audit_api::AuditCheckpoints,
         crate::people_api::NewAccount, crate::people_api::AccountView, crate::people_api::AccountList, crate::people_api::SessionsRevoked, crate::people_api::Duties,

@@ -32,6 +32,7 @@ impl From<RegisterError> for Problem {
 /// Registers `addressee` with the Individual Number `number` (as typed: checked here) as the
 /// caller `act` (of `Action::RegisterPerson`), auditing a person's new registration.
 pub async fn register_as(p: &Platform, act: &Act<'_>, addressee: &AddresseeNo, number: &str) -> Result<Registration, Problem> {
+    p.admit_addressee(act, addressee)?;
     let number = IndividualNumber::parse(number).map_err(|e| Problem::detailed(ProblemKind::InvalidIndividualNumber, e.to_string()))?;
     let org = act.org_context(p).await?;
     let store = act.store(p).await?;

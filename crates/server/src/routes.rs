@@ -22,6 +22,7 @@ const fn r(method: &'static str, path: &'static str, action: Action) -> RouteAct
 /// Every route a person's session or a client system's API key may call.
 pub const ROUTES: &[RouteAct] = &[
     r("POST", "/api/v1/persons", Action::RegisterPerson),
+    r("POST", "/api/v1/persons/lookup", Action::ReadPerson),
     r("POST", "/api/v1/copies", Action::WriteCopies),
     r("POST", "/api/v1/queries", Action::FileQuery),
     r("GET", "/api/v1/queries", Action::ReadQueries),
