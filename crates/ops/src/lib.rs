@@ -4,4 +4,5 @@
 
 pub mod backup;
 pub mod metering;
+pub mod monitor;
 pub mod sla;

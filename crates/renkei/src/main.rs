@@ -198,6 +198,8 @@ struct ServeArgs {
     backup: backup::BackupSettings,
     #[command(flatten)]
     backup_schedule: backup::BackupSchedule,
+    #[command(flatten)]
+    monitor: sla::MonitorSettings,
     /// Listener for client systems (TLS).
     #[arg(long, env = "RENKEI_INTERNAL_LISTEN", default_value = "127.0.0.1:8443")]
     internal_listen: String,
@@ -497,6 +499,11 @@ async fn serve(a: ServeArgs) -> Result<()> {
         let subject = renkei_ops::backup::PlatformSubject { store: p.platform.clone(), master: setup.master.clone() };
         let job = renkei_ops::backup::run_scheduled(subject, config, schedule, shutdown.clone().wait());
         shutdown.spawn(job);
+    }
+    if let Some(config) = a.monitor.config(ia, &tls.ca_pem)? {
+        let by = format!("serve-{}-{ia}", std::process::id());
+        let monitor = renkei_ops::monitor::run(p.platform.clone(), setup.master.clone(), config, by, shutdown.clone().wait());
+        shutdown.spawn(monitor);
     }
     shutdown.spawn(renkei_server::retention::run(p, retention, shutdown.clone().wait()));
     tracing::info!(internal = %ia, network = %na, "platform serving");

@@ -1,6 +1,7 @@
-//! `renkei sla report|maintenance|incidents|cause|statement`: a tenant's month against its contract
-//! (`ops::sla`), announced maintenance windows, what an incident's cause was, and the month's
-//! cost statement (`ops::metering`). The tenants' contracts are in the file `contracts_file`
+//! `renkei sla report|maintenance|incidents|cause|statement|enrol|withdraw|probes`: a tenant's
+//! month against its contract (`ops::sla`), announced maintenance windows, what an incident's
+//! cause was, the month's cost statement (`ops::metering`), and which tenants the monitor of
+//! `serve` probes (`ops::monitor`) with their latest results. The tenants' contracts are in the file `contracts_file`
 //! names (`docs/operations.md` §8):
 //!
 //! ```toml
@@ -41,6 +42,50 @@ pub struct SlaArgs {
     actor: String,
     #[command(subcommand)]
     cmd: SlaCmd,
+}
+
+/// How `serve`'s SLA monitor probes the tenants `renkei sla enrol` named (`ops::monitor`).
+#[derive(Args)]
+pub struct MonitorSettings {
+    /// Seconds between the monitor's probes of every enrolled tenant (one `serve` process runs
+    /// each round); 0 turns the monitor off.
+    #[arg(long, env = "RENKEI_MONITOR_EVERY_SECS", default_value_t = 60)]
+    pub monitor_every_secs: u64,
+    /// Seconds one probe may take before it counts as failed.
+    #[arg(long, env = "RENKEI_MONITOR_TIMEOUT_SECS", default_value_t = 20)]
+    pub monitor_timeout_secs: u64,
+    /// Where the probes reach the platform as staff do, e.g. the load balancer's
+    /// https://renkei.example.lg.jp [default: this process's internal listener].
+    #[arg(long, env = "RENKEI_MONITOR_URL")]
+    pub monitor_url: Option<String>,
+    /// The Individual Number the probe person is registered with at the hub: a test number the
+    /// hub's operator allots, never a resident's.
+    #[arg(long, env = "RENKEI_MONITOR_INDIVIDUAL_NUMBER", default_value = "999999999996")]
+    pub monitor_individual_number: String,
+    /// Consecutive failed probes that open an incident.
+    #[arg(long, env = "RENKEI_MONITOR_OPEN_AFTER", default_value_t = 3)]
+    pub monitor_open_after: usize,
+}
+
+impl MonitorSettings {
+    /// The monitor's settings, or `None` if it is off. `internal` is this process's internal
+    /// listener; `ca_pem` the CA its certificate chains to.
+    pub fn config(&self, internal: std::net::SocketAddr, ca_pem: &str) -> Result<Option<renkei_ops::monitor::MonitorConfig>> {
+        if self.monitor_every_secs == 0 {
+            return Ok(None);
+        }
+        renkei_domain::IndividualNumber::parse(&self.monitor_individual_number).context("--monitor-individual-number")?;
+        let timeout = std::time::Duration::from_secs(self.monitor_timeout_secs.max(1));
+        Ok(Some(renkei_ops::monitor::MonitorConfig {
+            every: std::time::Duration::from_secs(self.monitor_every_secs),
+            timeout,
+            base_url: self.monitor_url.clone().unwrap_or_else(|| format!("https://{internal}")),
+            client: renkei_net::tls::client_trusting(ca_pem, timeout)?,
+            probe_number: self.monitor_individual_number.clone(),
+            rule: renkei_domain::incident::IncidentRule { open_after: self.monitor_open_after.max(1), close_after: 1 },
+            parallel: 8,
+        }))
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -105,6 +150,30 @@ enum SlaCmd {
         /// YYYY-MM (JST), with --tenant.
         #[arg(long, requires = "tenant")]
         month: Option<String>,
+    },
+    /// Have the monitor of `serve` probe a tenant, as ORG (an org whose type 別表第二 lets ask
+    /// its own type, e.g. a 市町村長's): stores the hash of the probe's API key (derived from
+    /// the master key) and says what the round trip asks.
+    Enrol {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        org: String,
+        /// Annex Table 2 (別表第二) as CSV [default: the built-in table].
+        #[arg(long, env = "RENKEI_MATRIX")]
+        matrix: Option<PathBuf>,
+    },
+    /// Stop probing a tenant; its probe key is revoked.
+    Withdraw {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// A tenant's latest probe results, newest first.
+    Probes {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 20)]
+        last: i64,
     },
     /// Write what an incident's cause was, for the reports.
     Cause {
@@ -287,6 +356,29 @@ pub async fn run(a: SlaArgs) -> Result<()> {
                 let scope = if i.tenant.is_empty() { "platform" } else { &i.tenant };
                 let back = i.recovered_at.map(jst).unwrap_or_else(|| "open".into());
                 println!("{}\t{scope}\t{}\t{}\t{back}\t{}", i.id, i.kind.as_str(), jst(i.started_at), i.cause);
+            }
+        }
+        SlaCmd::Enrol { tenant, org, matrix } => {
+            let tenant = renkei_domain::TenantId::parse(&tenant).context("--tenant")?;
+            let org = renkei_domain::OrgId::parse(&org).context("--org")?;
+            let matrix = crate::run::load_matrix(matrix.as_deref())?;
+            let master = a.platform.master_key()?;
+            let t = renkei_ops::monitor::enrol(&store, &master, &matrix, &tenant, &org, &a.actor).await?;
+            println!("{tenant} is probed as {org}: the round trip asks duty {} for item {} of the probe person", t.duty, t.item);
+        }
+        SlaCmd::Withdraw { tenant } => {
+            let tenant = renkei_domain::TenantId::parse(&tenant).context("--tenant")?;
+            if !renkei_ops::monitor::withdraw(&store, &a.platform.master_key()?, &tenant, &a.actor).await? {
+                bail!("{tenant} is not probed");
+            }
+            println!("{tenant} is no longer probed; its probe key is revoked");
+        }
+        SlaCmd::Probes { tenant, last } => {
+            let tenant = renkei_domain::TenantId::parse(&tenant).context("--tenant")?;
+            println!("at (JST)\tprobe\tok\tms\tdetail");
+            for r in store.probe_results(tenant.as_str(), last.clamp(1, 10_000)).await? {
+                let at = jst(r.at_ms.div_euclid(1000));
+                println!("{at}\t{}\t{}\t{}\t{}", r.kind.as_str(), if r.ok { "ok" } else { "FAILED" }, r.latency_ms, r.detail);
             }
         }
         SlaCmd::Cause { incident, cause } => {
