@@ -15,6 +15,28 @@ pub enum NoticeKind {
     Recovered,
 }
 
+impl NoticeKind {
+    pub fn code(&self) -> &'static str {
+        match self {
+            NoticeKind::Opened => "opened",
+            NoticeKind::Updated => "updated",
+            NoticeKind::Recovered => "recovered",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<NoticeKind> {
+        [NoticeKind::Opened, NoticeKind::Updated, NoticeKind::Recovered].into_iter().find(|k| k.code() == code)
+    }
+}
+
+/// Waits before the `attempts`-th retry of a notice: 2, 4, 8 … seconds, at most 10 minutes.
+pub fn retry_after_secs(attempts: u32) -> i64 {
+    2i64.saturating_pow(attempts.clamp(1, 30)).min(600)
+}
+
+/// Attempts after which a notice is given up (about an hour and a half of trying).
+pub const MAX_ATTEMPTS: i64 = 12;
+
 /// A notice of one incident.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct IncidentNotice {
@@ -96,6 +118,15 @@ mod tests {
             cause: String::new(),
             status_url: "https://renkei.example/status".into(),
         }
+    }
+
+    #[test]
+    fn retries_back_off_to_ten_minutes_and_kinds_read_back() {
+        assert_eq!([1, 2, 3, 9, 10, 50].map(retry_after_secs), [2, 4, 8, 512, 600, 600]);
+        for k in [NoticeKind::Opened, NoticeKind::Updated, NoticeKind::Recovered] {
+            assert_eq!(NoticeKind::parse(k.code()), Some(k));
+        }
+        assert_eq!(NoticeKind::parse("closed"), None);
     }
 
     #[test]
