@@ -23,6 +23,7 @@ pub mod hub;
 pub mod keys;
 pub mod migrate;
 pub mod monitor;
+pub mod notices;
 mod pg;
 mod pg_tls;
 pub mod platform;

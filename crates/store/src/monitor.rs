@@ -3,13 +3,14 @@
 //! the schedule's ticks (one `serve` process claims each). The rules are `domain::incident`'s
 //! and `domain::sla`'s; no personal data is kept (the probes act for a probe person). Opening,
 //! recovering and explaining an incident and announcing maintenance are audited on the
-//! platform's chain.
+//! platform's chain, and each writes its notices (`notices.rs`) in the same transaction.
 
 use crate::audit::{AuditEvent, append};
 use crate::db::{Row, Scope, Tx};
 use crate::platform::PlatformStore;
 use crate::{Result, StoreError, args};
 use renkei_domain::incident::{ProbeKind, ProbeResult};
+use renkei_domain::notice::NoticeKind;
 use renkei_domain::sla::{Outage, Span};
 use renkei_domain::{DutyCode, ItemCode, OrgId, TenantId};
 
@@ -293,6 +294,7 @@ impl PlatformStore {
                 }
                 let detail = format!("tenant={} probe={} started_at={started_at}", i.tenant, kind.as_str());
                 audit(tx, "monitor", "incident.open", &format!("incident:{}", i.id), &detail)?;
+                crate::notices::enqueue(tx, &i.id, &i.tenant, NoticeKind::Opened, now)?;
                 Ok(Some(i))
             })
             .await
@@ -313,7 +315,9 @@ impl PlatformStore {
                 }
                 audit(tx, "monitor", "incident.recover", &format!("incident:{id}"), &format!("recovered_at={recovered_at}"))?;
                 let row = tx.query_opt(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1"), args![id])?;
-                incident(&row.ok_or(StoreError::NotFound("incident"))?)
+                let i = incident(&row.ok_or(StoreError::NotFound("incident"))?)?;
+                crate::notices::enqueue(tx, &i.id, &i.tenant, NoticeKind::Recovered, now)?;
+                Ok(i)
             })
             .await
     }
@@ -327,20 +331,21 @@ impl PlatformStore {
                 if n == 0 {
                     return Err(StoreError::NotFound("incident"));
                 }
+                let tenant: String = tx.value("SELECT tenant_id FROM incidents WHERE id = ?1", args![id])?;
+                crate::notices::enqueue(tx, &id, &tenant, NoticeKind::Updated, now)?;
                 audit(tx, &actor, "incident.cause", &format!("incident:{id}"), &format!("{} characters", cause.chars().count()))
             })
             .await
     }
 
-    /// Notes when the first notice of an incident went out (kept if one was noted before).
-    pub async fn note_incident_notice(&self, id: &str, at: i64) -> Result<()> {
+    /// One incident.
+    pub async fn incident(&self, id: &str) -> Result<Option<Incident>> {
         let id = id.to_owned();
-        self.db
-            .tx(Scope::Operator, move |tx| {
-                tx.execute("UPDATE incidents SET first_notice_at = ?2 WHERE id = ?1 AND first_notice_at IS NULL", args![id, at])?;
-                Ok(())
-            })
-            .await
+        let row = self
+            .db
+            .read(Scope::Operator, move |tx| tx.query_opt(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1"), args![id]))
+            .await?;
+        row.as_ref().map(incident).transpose()
     }
 
     /// The incidents open now, oldest first.

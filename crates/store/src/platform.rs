@@ -26,6 +26,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 8, sql: include_str!("../migrations/sqlite/platform/008_backups.sql") },
     Migration { version: 9, sql: include_str!("../migrations/sqlite/platform/009_monitor.sql") },
     Migration { version: 10, sql: include_str!("../migrations/sqlite/platform/010_probes.sql") },
+    Migration { version: 11, sql: include_str!("../migrations/sqlite/platform/011_notices.sql") },
 ];
 
 /// On PostgreSQL one schema holds the platform tables and every tenant's tables; each has
@@ -49,6 +50,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 16, sql: include_str!("../migrations/postgres/platform/016_backups.sql") },
     Migration { version: 17, sql: include_str!("../migrations/postgres/platform/017_monitor.sql") },
     Migration { version: 18, sql: include_str!("../migrations/postgres/platform/018_probes.sql") },
+    Migration { version: 19, sql: include_str!("../migrations/postgres/platform/019_notices.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
@@ -85,6 +87,8 @@ const ROW_SECURITY: &[RowSecurity] = &[
     RowSecurity { version: 17, table: "maintenance_windows", rows: Rows::Written },
     RowSecurity { version: 17, table: "monitor_ticks", rows: Rows::Written },
     RowSecurity { version: 18, table: "probe_targets", rows: Rows::TenantOrOperator("tenant_id") },
+    RowSecurity { version: 19, table: "notice_channels", rows: Rows::TenantOrOperator("tenant_id") },
+    RowSecurity { version: 19, table: "notices", rows: Rows::TenantOrOperator("tenant_id") },
 ];
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {

@@ -1,10 +1,14 @@
 //! The SLA monitor's records, on both backends (`sqlite::…`, `postgres::…`): one process claims
 //! each tick, one incident is open per tenant and probe whoever opens it, incidents and
 //! maintenance are found by the span they overlap, and on PostgreSQL a tenant's transactions see
-//! only its own probes and the windows announced for it or for everyone.
+//! only its own probes and the windows announced for it or for everyone. Each moment of an
+//! incident queues a notice per channel of its tenant and of the operator, claimed once per lease
+//! and retried after a failure.
 
 use renkei_domain::incident::ProbeKind;
+use renkei_domain::notice::NoticeKind;
 use renkei_store::monitor::{Maintenance, ProbeRecord};
+use renkei_store::notices::{Channel, ChannelKind};
 use renkei_store::platform::PlatformStore;
 use renkei_store::testing::TestDatabase;
 use renkei_store::{Scope, args};
@@ -41,6 +45,19 @@ async fn the_monitor_records_probes_incidents_and_maintenance(f: Fixture) {
     assert_eq!(p.probe_counts("kou", (0, 1000)).await.unwrap(), (4, 2));
     assert_eq!(p.probe_counts("kou", (200, 1000)).await.unwrap(), (2, 1));
 
+    // Its administrators' mail and the operator's webhook are told of each moment.
+    let channel = |id: &str, tenant: &str, kind| Channel {
+        id: id.into(),
+        tenant: tenant.into(),
+        kind,
+        target: format!("{id}@example"),
+        secret_enc: None,
+        created_at: 0,
+    };
+    p.add_notice_channel(&channel("kou-mail", "kou", ChannelKind::Email), "operator").await.unwrap();
+    p.add_notice_channel(&channel("ops-hook", "", ChannelKind::Webhook), "operator").await.unwrap();
+    p.add_notice_channel(&channel("otsu-mail", "otsu", ChannelKind::Email), "operator").await.unwrap();
+
     // Two processes open the same incident: one does.
     let (x, y) = tokio::join!(p.open_incident("kou", ProbeKind::Search, 160, 230), p.open_incident("kou", ProbeKind::Search, 160, 231));
     let opened = match (x.unwrap(), y.unwrap()) {
@@ -53,8 +70,29 @@ async fn the_monitor_records_probes_incidents_and_maintenance(f: Fixture) {
     assert_eq!((recovered.started_at, recovered.recovered_at), (160, Some(280)));
     assert!(p.recover_incident(&opened.id, 300, 300).await.is_err(), "recovered once");
     p.set_incident_cause(&opened.id, "ディスク障害", "operator", 300).await.unwrap();
-    p.note_incident_notice(&opened.id, 235).await.unwrap();
-    p.note_incident_notice(&opened.id, 999).await.unwrap();
+    // Opened, recovered, explained: three moments, each to kou's channel and the operator's
+    // (never otsu's); a claimed notice is not claimed again within its lease.
+    let due = p.claim_notices(300, 60, 100).await.unwrap();
+    let of_first: Vec<(NoticeKind, &str)> =
+        due.iter().filter(|n| n.incident == opened.id).map(|n| (n.kind, n.channel.id.as_str())).collect();
+    assert_eq!(of_first.len(), 6, "{of_first:?}");
+    assert!(due.iter().all(|n| n.channel.id != "otsu-mail"));
+    for k in [NoticeKind::Opened, NoticeKind::Recovered, NoticeKind::Updated] {
+        assert!(of_first.contains(&(k, "kou-mail")) && of_first.contains(&(k, "ops-hook")), "{k:?}");
+    }
+    assert!(p.claim_notices(300, 60, 100).await.unwrap().is_empty(), "leased");
+    let (sent, failed) = (&due[0], &due[1]);
+    p.notice_sent(&sent.id, &sent.incident, 235).await.unwrap();
+    p.notice_failed(&failed.id, "could not connect", 400).await.unwrap();
+    assert!(p.claim_notices(399, 60, 100).await.unwrap().iter().all(|n| n.id != failed.id), "not before its retry");
+    let retried = p.claim_notices(400, 60, 100).await.unwrap();
+    assert!(retried.iter().any(|n| n.id == failed.id && n.attempts == 1 && n.last_error == "could not connect"), "{retried:?}");
+    assert!(retried.iter().all(|n| n.id != sent.id), "a sent notice is done");
+    for n in p.notices_of(&opened.id).await.unwrap().iter().filter(|n| n.id != sent.id) {
+        p.notice_sent(&n.id, &n.incident, 999).await.unwrap();
+    }
+    assert!(p.remove_notice_channel("otsu-mail", "operator").await.unwrap());
+    assert!(!p.remove_notice_channel("otsu-mail", "operator").await.unwrap());
     let again = p.open_incident("kou", ProbeKind::Search, 400, 460).await.unwrap();
     assert!(again.is_some(), "a new incident once the last recovered");
     let of_kou = p.incidents_of("kou", (0, 300)).await.unwrap();
