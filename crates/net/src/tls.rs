@@ -115,18 +115,36 @@ impl TlsMaterial {
 /// e2e bench's CPU (docs/benchmarks.md).
 pub const MAX_IDLE_PER_HOST: usize = 256;
 
+/// An HTTPS client trusting the system's CAs and those in `extra_ca_pems`, presenting no
+/// certificate, following no redirect: what sends webhooks to receivers anywhere.
+pub fn client_to_anyone(extra_ca_pems: &[&str], timeout: Duration) -> Result<reqwest::Client, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    // A system store that cannot be read leaves only the extra CAs; a receiver it would have
+    // vouched for then fails with its reason, retried.
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    for pem in extra_ca_pems {
+        for c in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            roots
+                .add(c.map_err(|e| TlsError::Invalid { what: "CA certificate", reason: e.to_string() })?)
+                .map_err(invalid("CA certificate"))?;
+        }
+    }
+    anonymous_client(roots, reqwest::Client::builder().timeout(timeout).redirect(reqwest::redirect::Policy::none()))
+}
+
 /// An HTTPS client trusting only the CA in `ca_pem`, presenting no certificate: what a client
 /// system or a resident's browser uses against the internal and resident listeners.
 pub fn client_trusting(ca_pem: &str, timeout: Duration) -> Result<reqwest::Client, TlsError> {
     let roots = TlsMaterial { cert_pem: String::new(), key_pem: String::new(), ca_pem: ca_pem.to_owned() }.roots()?;
+    anonymous_client(roots, reqwest::Client::builder().timeout(timeout))
+}
+
+/// `builder` made a client that trusts `roots` and presents no certificate.
+fn anonymous_client(roots: rustls::RootCertStore, builder: reqwest::ClientBuilder) -> Result<reqwest::Client, TlsError> {
     let cfg = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(invalid("TLS versions"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    reqwest::Client::builder()
-        .use_preconfigured_tls(cfg)
-        .timeout(timeout)
-        .build()
-        .map_err(|e| TlsError::Invalid { what: "HTTP client", reason: e.to_string() })
+    builder.use_preconfigured_tls(cfg).build().map_err(|e| TlsError::Invalid { what: "HTTP client", reason: e.to_string() })
 }

@@ -5,4 +5,5 @@
 pub mod backup;
 pub mod metering;
 pub mod monitor;
+pub mod notify;
 pub mod sla;

@@ -200,6 +200,8 @@ struct ServeArgs {
     backup_schedule: backup::BackupSchedule,
     #[command(flatten)]
     monitor: sla::MonitorSettings,
+    #[command(flatten)]
+    notices: sla::NoticeSettings,
     /// Listener for client systems (TLS).
     #[arg(long, env = "RENKEI_INTERNAL_LISTEN", default_value = "127.0.0.1:8443")]
     internal_listen: String,
@@ -501,6 +503,8 @@ async fn serve(a: ServeArgs) -> Result<()> {
         shutdown.spawn(job);
     }
     if let Some(config) = a.monitor.config(ia, &tls.ca_pem)? {
+        let notifier = a.notices.notifier(&config.base_url, &tls.ca_pem, setup.master.clone())?;
+        shutdown.spawn(renkei_ops::notify::run(p.platform.clone(), notifier, shutdown.clone().wait()));
         let by = format!("serve-{}-{ia}", std::process::id());
         let monitor = renkei_ops::monitor::run(p.platform.clone(), setup.master.clone(), config, by, shutdown.clone().wait());
         shutdown.spawn(monitor);

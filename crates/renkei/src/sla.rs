@@ -88,6 +88,70 @@ impl MonitorSettings {
     }
 }
 
+/// How `serve` sends 障害通知 (`ops::notify`) to the channels `renkei sla notify` added.
+#[derive(Args)]
+pub struct NoticeSettings {
+    /// The SMTP server mail goes out through (STARTTLS is required) [default: none; mail
+    /// channels then fail, saying so, and are retried].
+    #[arg(long, env = "RENKEI_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    #[arg(long, env = "RENKEI_SMTP_PORT", default_value_t = 587)]
+    pub smtp_port: u16,
+    /// The sender of notices.
+    #[arg(long, env = "RENKEI_SMTP_FROM", default_value = "renkei-monitor@localhost")]
+    pub smtp_from: String,
+    /// A CA (PEM) to trust for the SMTP server instead of the system's.
+    #[arg(long, env = "RENKEI_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+    /// The SMTP account, with --smtp-password-file.
+    #[arg(long, env = "RENKEI_SMTP_USER", requires = "smtp_password_file")]
+    pub smtp_user: Option<String>,
+    /// A file holding the SMTP account's password (one line).
+    #[arg(long, env = "RENKEI_SMTP_PASSWORD_FILE")]
+    pub smtp_password_file: Option<PathBuf>,
+    /// A CA (PEM) to trust for webhook receivers, besides the system's and the platform's.
+    #[arg(long, env = "RENKEI_WEBHOOK_CA_FILE")]
+    pub webhook_ca_file: Option<PathBuf>,
+    /// The status page named in every notice [default: the monitor's URL + /status].
+    #[arg(long, env = "RENKEI_STATUS_URL")]
+    pub status_url: Option<String>,
+}
+
+fn read(what: &str, path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {what} {}", path.display()))
+}
+
+impl NoticeSettings {
+    /// The notifier `serve` runs; `base_url` is where the probes reach the platform, `ca_pem`
+    /// the platform's CA.
+    pub fn notifier(
+        &self,
+        base_url: &str,
+        ca_pem: &str,
+        master: std::sync::Arc<renkei_crypto::datakey::MasterKey>,
+    ) -> Result<renkei_ops::notify::Notifier> {
+        let smtp = match &self.smtp_host {
+            None => None,
+            Some(host) => Some(renkei_ops::notify::SmtpSettings {
+                host: host.clone(),
+                port: self.smtp_port,
+                from: self.smtp_from.clone(),
+                ca_pem: self.smtp_ca_file.as_deref().map(|f| read("--smtp-ca-file", f)).transpose()?,
+                user: match (&self.smtp_user, &self.smtp_password_file) {
+                    (Some(u), Some(f)) => Some((u.clone(), read("--smtp-password-file", f)?.trim_end().to_owned())),
+                    _ => None,
+                },
+            }),
+        };
+        let extra = self.webhook_ca_file.as_deref().map(|f| read("--webhook-ca-file", f)).transpose()?;
+        let cas: Vec<&str> = std::iter::once(ca_pem).chain(extra.as_deref()).collect();
+        let timeout = std::time::Duration::from_secs(15);
+        let http = renkei_net::tls::client_to_anyone(&cas, timeout)?;
+        let status = self.status_url.clone().unwrap_or_else(|| format!("{}/status", base_url.trim_end_matches('/')));
+        Ok(renkei_ops::notify::Notifier::new(smtp.as_ref(), http, master, status, timeout)?)
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Text,
@@ -174,6 +238,33 @@ enum SlaCmd {
         tenant: String,
         #[arg(long, default_value_t = 20)]
         last: i64,
+    },
+    /// Tell a tenant's administrators (or, without --tenant, the operator) of its incidents by
+    /// mail or by a signed webhook; a webhook's signing secret is printed once.
+    Notify {
+        #[arg(long)]
+        tenant: Option<String>,
+        /// A mail address.
+        #[arg(long, conflicts_with = "webhook", required_unless_present = "webhook")]
+        email: Option<String>,
+        /// An https:// URL that takes the notice as a signed JSON POST.
+        #[arg(long)]
+        webhook: Option<String>,
+    },
+    /// The notice channels of a tenant (or, without --tenant, the operator's).
+    Channels {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Remove a notice channel by the id `sla channels` shows.
+    Unnotify {
+        #[arg(long)]
+        channel: String,
+    },
+    /// The notices of an incident: each channel's, sent or not, attempts and the last error.
+    Notices {
+        #[arg(long)]
+        incident: String,
     },
     /// Write what an incident's cause was, for the reports.
     Cause {
@@ -379,6 +470,65 @@ pub async fn run(a: SlaArgs) -> Result<()> {
             for r in store.probe_results(tenant.as_str(), last.clamp(1, 10_000)).await? {
                 let at = jst(r.at_ms.div_euclid(1000));
                 println!("{at}\t{}\t{}\t{}\t{}", r.kind.as_str(), if r.ok { "ok" } else { "FAILED" }, r.latency_ms, r.detail);
+            }
+        }
+        SlaCmd::Notify { tenant, email, webhook } => {
+            let tenant = match tenant {
+                Some(t) => renkei_domain::TenantId::parse(&t).context("--tenant")?.to_string(),
+                None => String::new(),
+            };
+            if !tenant.is_empty() && !store.tenants().await?.iter().any(|t| t.id.as_str() == tenant) {
+                bail!("no tenant {tenant} on this platform");
+            }
+            let id = uuid::Uuid::now_v7().to_string();
+            let (kind, target, secret) = match (email, webhook) {
+                (Some(address), _) => {
+                    renkei_ops::notify::check_address(&address).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+                    (renkei_store::notices::ChannelKind::Email, address, None)
+                }
+                (None, Some(url)) => {
+                    if !url.starts_with("https://") || url.parse::<reqwest::Url>().is_err() {
+                        bail!("--webhook must be an https:// URL");
+                    }
+                    (renkei_store::notices::ChannelKind::Webhook, url, Some(hex::encode(rand::random::<[u8; 32]>())))
+                }
+                (None, None) => bail!("give --email or --webhook"),
+            };
+            let master = a.platform.master_key()?;
+            let secret_enc =
+                secret.as_ref().map(|s| master.seal_secret(renkei_ops::notify::WEBHOOK_SECRET, &id, s.as_bytes())).transpose()?;
+            let channel = renkei_store::notices::Channel { id: id.clone(), tenant, kind, target, secret_enc, created_at: now };
+            store.add_notice_channel(&channel, &a.actor).await?;
+            println!("notice channel {id} added");
+            if let Some(secret) = secret {
+                println!("signing secret (shown once; the receiver checks Renkei-Signature with it): {secret}");
+            }
+        }
+        SlaCmd::Channels { tenant } => {
+            println!("channel\tkind\ttarget");
+            for c in store.notice_channels(tenant.as_deref().unwrap_or("")).await? {
+                println!("{}\t{}\t{}", c.id, c.kind.code(), c.target);
+            }
+        }
+        SlaCmd::Unnotify { channel } => {
+            if !store.remove_notice_channel(&channel, &a.actor).await? {
+                bail!("no notice channel {channel}");
+            }
+            println!("notice channel {channel} removed");
+        }
+        SlaCmd::Notices { incident } => {
+            println!("notice\tevent\tchannel\ttarget\tsent (JST)\tattempts\tlast error");
+            for n in store.notices_of(&incident).await? {
+                let sent = n.sent_at.map(jst).unwrap_or_else(|| "not yet".into());
+                println!(
+                    "{}\t{}\t{}\t{}\t{sent}\t{}\t{}",
+                    n.id,
+                    n.kind.code(),
+                    n.channel.kind.code(),
+                    n.channel.target,
+                    n.attempts,
+                    n.last_error
+                );
             }
         }
         SlaCmd::Cause { incident, cause } => {
