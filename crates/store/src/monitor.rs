@@ -377,6 +377,47 @@ impl PlatformStore {
         rows.iter().map(incident).collect()
     }
 
+    /// Every incident (of any tenant and the platform's) that overlaps `span`, oldest first.
+    pub async fn all_incidents(&self, span: Span) -> Result<Vec<Incident>> {
+        let rows = self
+            .db
+            .read(Scope::Operator, move |tx| {
+                tx.query(
+                    &format!(
+                        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE started_at < ?2 AND (recovered_at IS NULL OR recovered_at > ?1)
+                         ORDER BY started_at, id"
+                    ),
+                    args![span.0, span.1],
+                )
+            })
+            .await?;
+        rows.iter().map(incident).collect()
+    }
+
+    /// Records whether the public status page may name `tenant` (its consent), audited on its
+    /// chain; not found if there is no such tenant.
+    pub async fn set_status_public(&self, tenant: &TenantId, public: bool, actor: &str) -> Result<()> {
+        let (tenant, actor) = (tenant.clone(), actor.to_owned());
+        self.db
+            .tx(Scope::Operator, move |tx| {
+                if tx.execute("UPDATE tenants SET status_public = ?2 WHERE id = ?1", args![tenant.as_str(), i64::from(public)])? == 0 {
+                    return Err(StoreError::NotFound("tenant"));
+                }
+                let detail = if public { "named on the public status page" } else { "not named on the public status page" };
+                append(tx, tenant.as_str(), &AuditEvent { actor: &actor, role: "", action: "status.public", target: "", detail })
+            })
+            .await
+    }
+
+    /// The tenants the public status page may name, with their names.
+    pub async fn public_tenants(&self) -> Result<Vec<(TenantId, String)>> {
+        let rows = self
+            .db
+            .read(Scope::Operator, |tx| tx.query("SELECT id, name FROM tenants WHERE status_public = 1 ORDER BY id", args![]))
+            .await?;
+        rows.iter().map(|r| Ok((parse("tenant id", r.get(0)?, TenantId::parse)?, r.get(1)?))).collect()
+    }
+
     /// Announces a maintenance window, audited as `actor`.
     pub async fn announce_maintenance(&self, m: &Maintenance, actor: &str) -> Result<()> {
         if m.ends_at <= m.starts_at {

@@ -27,6 +27,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 9, sql: include_str!("../migrations/sqlite/platform/009_monitor.sql") },
     Migration { version: 10, sql: include_str!("../migrations/sqlite/platform/010_probes.sql") },
     Migration { version: 11, sql: include_str!("../migrations/sqlite/platform/011_notices.sql") },
+    Migration { version: 12, sql: include_str!("../migrations/sqlite/platform/012_status_public.sql") },
 ];
 
 /// On PostgreSQL one schema holds the platform tables and every tenant's tables; each has
@@ -51,6 +52,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 17, sql: include_str!("../migrations/postgres/platform/017_monitor.sql") },
     Migration { version: 18, sql: include_str!("../migrations/postgres/platform/018_probes.sql") },
     Migration { version: 19, sql: include_str!("../migrations/postgres/platform/019_notices.sql") },
+    Migration { version: 20, sql: include_str!("../migrations/postgres/platform/020_status_public.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
