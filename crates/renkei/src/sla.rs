@@ -232,6 +232,15 @@ enum SlaCmd {
         #[arg(long)]
         tenant: String,
     },
+    /// Record whether the tenant allowed the public status page to name it (default: shown as
+    /// an unnamed tenant).
+    Publish {
+        #[arg(long)]
+        tenant: String,
+        /// Withdraw the consent.
+        #[arg(long)]
+        off: bool,
+    },
     /// A tenant's latest probe results, newest first.
     Probes {
         #[arg(long)]
@@ -463,6 +472,14 @@ pub async fn run(a: SlaArgs) -> Result<()> {
                 bail!("{tenant} is not probed");
             }
             println!("{tenant} is no longer probed; its probe key is revoked");
+        }
+        SlaCmd::Publish { tenant, off } => {
+            let tenant = renkei_domain::TenantId::parse(&tenant).context("--tenant")?;
+            store.set_status_public(&tenant, !off, &a.actor).await.map_err(|e| match e {
+                renkei_store::StoreError::NotFound(_) => anyhow::anyhow!("no tenant {tenant} on this platform"),
+                e => e.into(),
+            })?;
+            println!("{tenant} {} on the public status page", if off { "is not named" } else { "is named" });
         }
         SlaCmd::Probes { tenant, last } => {
             let tenant = renkei_domain::TenantId::parse(&tenant).context("--tenant")?;

@@ -3,7 +3,8 @@
 //! page, look-up, copy, a round trip through the hub), each tick by one process only; the probe
 //! person stays out of every business list, count and export, and no client system may use its
 //! number; with the hub down the round trip fails, an incident opens after the run of failures
-//! and recovers once the hub is back.
+//! and recovers once the hub is back; the public status page shows it without the tenant's name
+//! until the tenant allows it, and the tenant's admin sees it on the tenants page.
 
 mod common;
 
@@ -119,6 +120,37 @@ async fn the_monitor_probes_as_a_user_opens_an_incident_and_recovers_it(b: Backe
     assert!(newest_of(&latest, "search").is_some_and(|r| r.1), "the look-up needs no hub: {latest:?}");
     let id = opened.split('\t').next().expect("id").to_owned();
 
+    // The public status page says so without naming the tenant, until it allows it; its admin
+    // sees its own state on the tenants page.
+    let (http, status_url) = (c.http.clone(), format!("{}/status.json", c.internal()));
+    let status = || async {
+        let r = http.get(&status_url).send().await.expect("status");
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.expect("JSON")
+    };
+    let s = status().await;
+    assert_eq!(s["state"], "degraded", "{s}");
+    let open = s["open"].as_array().expect("open").iter().find(|i| i["id"] == id.as_str()).cloned().expect("the incident");
+    assert_eq!((open["tenant"].clone(), open["probe"].as_str(), open["cause"].clone()), (Value::Null, Some("round_trip"), Value::Null));
+    let html = c.http.get(format!("{}/status", c.internal())).send().await.expect("page").text().await.expect("text");
+    assert!(html.contains("一部で障害が発生しています") && html.contains("団体（非公開）") && !html.contains("tenant-a"), "{html}");
+    let (code, _, err) = sla(&c, &["publish", "--tenant", "tenant-a"]);
+    assert_eq!(code, 0, "{err}");
+    let s = status().await;
+    assert!(s["open"].as_array().expect("open").iter().any(|i| i["id"] == id.as_str() && i["tenant"] == "tenant-a"), "{s}");
+    let admin = c.person("tenant-a", "admin-a", "tenant_admin", None).await;
+    let page = c
+        .http
+        .get(format!("{}/tenants", c.internal()))
+        .header("cookie", format!("__Host-renkei-session={admin}"))
+        .send()
+        .await
+        .expect("tenants page")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("障害発生中：") && page.contains("照会の往復"), "{page}");
+
     // The hub comes back: the next round trip passes and the incident is recovered.
     c.start_process(0).await;
     let start = Instant::now();
@@ -133,6 +165,8 @@ async fn the_monitor_probes_as_a_user_opens_an_incident_and_recovers_it(b: Backe
     let (_, month_list, _) = sla(&c, &["incidents", "--tenant", "tenant-a", "--month", &month]);
     let line = month_list.lines().find(|l| l.starts_with(&id)).expect("the incident in the month's list");
     assert!(!line.contains("\topen\t"), "{line}");
+    let s = status().await;
+    assert!(s["history"].as_array().expect("history").iter().any(|i| i["id"] == id.as_str() && i["recovered_at"].is_i64()), "{s}");
 
     // Two processes, one run per tick: no more sign-in probes than seconds (ticks) they span;
     // both processes running each tick would make about twice as many.

@@ -45,6 +45,7 @@ pub mod reviews;
 pub mod reviews_api;
 pub mod routes;
 pub mod sessions;
+pub mod status;
 #[cfg(test)]
 mod test_support;
 pub mod web;

@@ -17,6 +17,8 @@ pub struct TenantStatus {
     pub tenant: renkei_store::platform::Tenant,
     pub orgs: Vec<renkei_store::platform::Org>,
     pub sessions: LimitStatus,
+    /// What the SLA monitor sees of it (稼働状況).
+    pub service: crate::status::ServiceState,
 }
 
 fn rule_problem(e: LimitRule) -> Problem {
@@ -79,7 +81,8 @@ impl Platform {
             }
             let orgs = self.platform.orgs(Some(&t.id)).await?;
             let sessions = self.platform.session_limit(&t.id, now_unix()).await?;
-            out.push(TenantStatus { tenant: t, orgs, sessions });
+            let service = self.service_state(t.id.as_str(), now_unix()).await?;
+            out.push(TenantStatus { tenant: t, orgs, sessions, service });
         }
         Ok(out)
     }

@@ -22,6 +22,7 @@ pub mod queries;
 pub mod records;
 pub mod session;
 pub mod sign_in;
+pub mod status;
 pub mod tenants;
 
 use crate::Platform;
@@ -88,6 +89,7 @@ pub fn routes() -> Router<Arc<Platform>> {
         .merge(inboxes::routes())
         .merge(admin::routes())
         .merge(tenants::routes())
+        .merge(status::routes())
         .merge(records::routes())
         .merge(audit::routes())
         .merge(loads::routes())

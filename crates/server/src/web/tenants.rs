@@ -1,5 +1,7 @@
 //! The status of tenants (団体の状況): for the operator every tenant and consortium, for a
-//! consortium admin the consortium's tenants, for a tenant's admin their own — its orgs and the people signed in against its limit (同時接続利用者数). The operator
+//! consortium admin the consortium's tenants, for a tenant's admin their own — its orgs, the people
+//! signed in against its limit (同時接続利用者数) and its state as the SLA monitor sees it
+//! (稼働状況: incidents open, the last probe, the last 30 days' incidents). The operator
 //! sets the contracted limit and raises it for a while (`limits`, as the JSON API does). Nothing
 //! of any resident is on this page (the browser tests check the operator's every page for it).
 
@@ -47,7 +49,7 @@ async fn render(p: &Platform, s: &PageSession, status: StatusCode, problem: Opti
         }
         @if statuses.is_empty() { p { "表示できる団体はありません。" } }
         div.table-scroll { table {
-            thead { tr { th scope="col" { "団体" } th scope="col" { "機関" } th scope="col" { "サインイン中の人数" } th scope="col" { "同時接続の上限" } } }
+            thead { tr { th scope="col" { "団体" } th scope="col" { "機関" } th scope="col" { "サインイン中の人数" } th scope="col" { "同時接続の上限" } th scope="col" { "稼働状況（SLA監視）" } } }
             tbody { @for t in &statuses {
                 tr {
                     td { (t.tenant.name) "（" (t.tenant.id.as_str()) "）" }
@@ -62,6 +64,25 @@ async fn render(p: &Platform, s: &PageSession, status: StatusCode, problem: Opti
                                 }
                             },
                             None => "なし",
+                        }
+                    }
+                    td.service data-tenant=(t.tenant.id.as_str()) {
+                        @let svc = &t.service;
+                        @if svc.open.is_empty() {
+                            @match svc.last_probe { Some((_, true)) => "正常", Some((_, false)) => "確認中（直近の監視で失敗）", None => "監視対象外" }
+                        } @else {
+                            strong { "障害発生中：" }
+                            @for (n, i) in svc.open.iter().enumerate() { @if n > 0 { "、" } (i.kind.label_ja()) "（" (moment(i.started_at * 1000)) "〜）" }
+                        }
+                        @if let Some((at, _)) = svc.last_probe { span.hint { "最終確認 " (moment(at)) } }
+                        @if !svc.recent.is_empty() {
+                            span.hint { "過去30日の障害 " (svc.recent.len()) "件："
+                                @for (n, i) in svc.recent.iter().enumerate() {
+                                    @if n > 0 { "、" }
+                                    (i.kind.label_ja()) " " (moment(i.started_at * 1000)) "〜" @if let Some(r) = i.recovered_at { (moment(r * 1000)) }
+                                    @if !i.cause.is_empty() { "（" (i.cause) "）" }
+                                }
+                            }
                         }
                     }
                 }
