@@ -93,8 +93,17 @@ impl Month {
 
     /// The month as a span, from its first midnight JST to the next month's.
     pub fn span(&self) -> Span {
-        let midnight = |d: NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp() - i64::from(JST_OFFSET_SECONDS);
-        (midnight(self.first_day()), midnight(self.next().first_day()))
+        days_span(self.first_day(), self.last_day())
+    }
+
+    /// Its days, first to last.
+    pub fn days(&self) -> Vec<NaiveDate> {
+        self.first_day().iter_days().take_while(|d| *d <= self.last_day()).collect()
+    }
+
+    /// Its weeks as the report counts them: days 1–7, 8–14, 15–21, 22–28 and the rest.
+    pub fn weeks(&self) -> Vec<(NaiveDate, NaiveDate)> {
+        self.days().chunks(7).filter_map(|w| Some((*w.first()?, *w.last()?))).collect()
     }
 
     /// The month holding the instant `at` (JST).
@@ -115,6 +124,13 @@ impl std::fmt::Display for Month {
 pub struct Outage {
     pub started_at: i64,
     pub recovered_at: Option<i64>,
+}
+
+/// The days `from` to `to` (JST) as a span: from the first's midnight to the midnight after the
+/// last.
+pub fn days_span(from: NaiveDate, to: NaiveDate) -> Span {
+    let midnight = |d: NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp() - i64::from(JST_OFFSET_SECONDS);
+    (midnight(from), to.succ_opt().map(midnight).unwrap_or(i64::MAX))
 }
 
 /// Availability over promised time.
@@ -292,6 +308,11 @@ mod tests {
         assert_eq!(Month::of(nov.span().0), nov);
         assert_eq!(Month::of(nov.span().0 - 1), Month { year: 2026, month: 10 });
         assert_eq!(Month::parse("2026-12").expect("month").next(), Month { year: 2027, month: 1 });
+        assert_eq!(nov.days().len(), 30);
+        let weeks = nov.weeks();
+        let d = |day| NaiveDate::from_ymd_opt(2026, 11, day).expect("day");
+        assert_eq!(weeks, [(d(1), d(7)), (d(8), d(14)), (d(15), d(21)), (d(22), d(28)), (d(29), d(30))]);
+        assert_eq!(days_span(d(1), d(1)), (nov.span().0, nov.span().0 + 86_400));
         for bad in ["2026-13", "2026-1", "26-11", "2026/11", ""] {
             assert_eq!(Month::parse(bad), None, "{bad}");
         }
