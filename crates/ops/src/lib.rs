@@ -6,4 +6,5 @@ pub mod backup;
 pub mod metering;
 pub mod monitor;
 pub mod notify;
+pub mod report;
 pub mod sla;

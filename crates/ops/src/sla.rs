@@ -1,12 +1,17 @@
 //! A tenant's month measured against its contract (運用サービス実績 of issue 17 §1, §4): the
 //! promised service time less announced maintenance, the outages of its incidents and the
 //! platform's, availability, MTTR, response times split into 検索系 and 更新系 from the probes,
-//! the incidents with their causes, the backups and restore drills, and the verdict with the fee
-//! reduction owed. The figures are `domain::sla`'s; this reads what they need from the store.
+//! the incidents with their causes, the backups and restore drills, the audit log verified, each
+//! day's availability and each week's response times (for the report's charts), and the verdict
+//! with the fee reduction owed. The figures are `domain::sla`'s; this reads what they need from the store.
 
+use renkei_crypto::auditlog::CheckpointSigner;
+use renkei_crypto::datakey::MasterKey;
+use renkei_domain::TenantId;
 use renkei_domain::incident::ProbeKind;
 use renkei_domain::sla::{self, Availability, Contract, Latency, Month, Outage, Verdict};
 use renkei_store::StoreError;
+use renkei_store::audit::{AuditChain, ChainCheck};
 use renkei_store::backups::BackupSummary;
 use renkei_store::platform::PlatformStore;
 use serde::Serialize;
@@ -32,6 +37,29 @@ pub struct ProbeLatency {
     pub latency: Option<Latency>,
 }
 
+/// One day's availability (promised time only; `None` if nothing was promised that day).
+#[derive(Debug, Clone, Serialize)]
+pub struct DayAvailability {
+    pub day: String,
+    pub percent: Option<f64>,
+}
+
+/// One week's response times of 検索系 and 更新系.
+#[derive(Debug, Clone, Serialize)]
+pub struct WeekLatency {
+    pub from: String,
+    pub to: String,
+    pub search: Option<Latency>,
+    pub update: Option<Latency>,
+}
+
+/// What verifying the tenant's audit log found when the report was made.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditFinding {
+    pub sound: bool,
+    pub text: String,
+}
+
 /// A tenant's month.
 #[derive(Debug, Clone, Serialize)]
 pub struct MonthReport {
@@ -48,6 +76,9 @@ pub struct MonthReport {
     pub latencies: Vec<ProbeLatency>,
     pub incidents: Vec<ReportedIncident>,
     pub backups: BackupSummary,
+    pub daily: Vec<DayAvailability>,
+    pub weekly: Vec<WeekLatency>,
+    pub audit: AuditFinding,
     pub verdict: Verdict,
     pub monthly_fee_yen: u64,
     pub reduction_yen: u64,
@@ -60,14 +91,18 @@ impl MonthReport {
     }
 }
 
-/// `tenant`'s `month` under `contract`, as of `now` (an incident still open counts until now).
+/// `tenant`'s `month` under `contract`, as of `now` (an incident still open counts until now);
+/// its audit log verified with the checkpoint key of `master`.
 pub async fn month_report(
     platform: &PlatformStore,
-    tenant: &str,
+    master: &MasterKey,
+    tenant: &TenantId,
     month: Month,
     contract: &Contract,
     now: i64,
 ) -> Result<MonthReport, StoreError> {
+    let tenant_id = tenant;
+    let tenant = tenant.as_str();
     let span = month.span();
     let (probes, probes_failed) = platform.probe_counts(tenant, span).await?;
     let incidents = platform.incidents_of(tenant, span).await?;
@@ -83,6 +118,30 @@ pub async fn month_report(
         let samples = platform.probe_latencies(tenant, kind, span).await?;
         latencies.push(ProbeLatency { probe: kind.as_str(), label: kind.label_ja(), latency: Latency::of(samples) });
     }
+    let daily = month
+        .days()
+        .into_iter()
+        .map(|d| {
+            let day = sla::days_span(d, d);
+            let a = sla::availability(day, &contract.hours.intervals(d, d), &outages, &windows, now.min(day.1));
+            // A day not yet come, or without probes, shows no figure.
+            DayAvailability { day: d.to_string(), percent: (probes > 0 && day.0 < now).then(|| a.percent()).flatten() }
+        })
+        .collect();
+    let mut weekly = Vec::new();
+    for (from, to) in month.weeks() {
+        let week = sla::days_span(from, to);
+        let search = Latency::of(platform.probe_latencies(tenant, ProbeKind::Search, week).await?);
+        let update = Latency::of(platform.probe_latencies(tenant, ProbeKind::Update, week).await?);
+        weekly.push(WeekLatency { from: from.to_string(), to: to.to_string(), search, update });
+    }
+    let audit = match CheckpointSigner::from_master(master) {
+        Ok(signer) => {
+            let check = platform.verify_audit(signer.verifier(), &AuditChain::Tenant(tenant_id.clone()), &[]).await?;
+            AuditFinding { sound: matches!(check, ChainCheck::Sound { .. }), text: check.to_string() }
+        }
+        Err(e) => AuditFinding { sound: false, text: format!("the checkpoint key: {e}") },
+    };
     let verdict = contract.grade.judge(availability_percent, mttr_seconds);
     Ok(MonthReport {
         tenant: tenant.to_owned(),
@@ -108,6 +167,9 @@ pub async fn month_report(
             })
             .collect(),
         backups: platform.backup_summary(span).await?,
+        daily,
+        weekly,
+        audit,
         reduction_yen: contract.reduction_yen(&verdict),
         verdict,
         monthly_fee_yen: contract.monthly_fee_yen,

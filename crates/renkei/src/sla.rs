@@ -156,6 +156,10 @@ impl NoticeSettings {
 enum Format {
     Text,
     Json,
+    /// 運用サービス実績報告書 as a page with charts.
+    Html,
+    /// The page printed by headless Chromium.
+    Pdf,
 }
 
 #[derive(Subcommand)]
@@ -170,6 +174,9 @@ enum SlaCmd {
         month: String,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Write it here [default: standard output].
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Announce a maintenance window: it is neither promised service time nor outage.
     Maintenance {
@@ -390,17 +397,29 @@ pub async fn run(a: SlaArgs) -> Result<()> {
     let store = a.platform.store().await?;
     let now = renkei_store::now_unix();
     match a.cmd {
-        SlaCmd::Report { tenant, month, format } => {
+        SlaCmd::Report { tenant, month, format, out } => {
             let tenant_id = renkei_domain::TenantId::parse(&tenant).context("--tenant")?;
-            if !store.tenants().await?.iter().any(|t| t.id == tenant_id) {
+            let Some(known) = store.tenants().await?.into_iter().find(|t| t.id == tenant_id) else {
                 bail!("no tenant {tenant_id} on this platform");
-            }
+            };
             let month = Month::parse(&month).context("--month is YYYY-MM")?;
             let contract = contracts.of(tenant_id.as_str())?;
-            let r = renkei_ops::sla::month_report(&store, tenant_id.as_str(), month, &contract, now).await?;
-            match format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
-                Format::Text => print_text(&r),
+            let r = renkei_ops::sla::month_report(&store, &a.platform.master_key()?, &tenant_id, month, &contract, now).await?;
+            let bytes = match format {
+                Format::Json => serde_json::to_vec_pretty(&r)?,
+                Format::Text => {
+                    print_text(&r);
+                    return Ok(());
+                }
+                Format::Html => renkei_ops::report::html(&r, &known.name).into_bytes(),
+                Format::Pdf => renkei_ops::report::pdf(&renkei_ops::report::html(&r, &known.name)).await?,
+            };
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+                    println!("report of {tenant_id} for {month} written to {}", path.display());
+                }
+                None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
             }
         }
         SlaCmd::Maintenance { tenant, from, to, note } => {

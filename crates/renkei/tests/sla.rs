@@ -90,6 +90,61 @@ async fn a_tenants_month_is_measured_against_its_contract() {
         assert!(text.contains(line), "{line}: {text}");
     }
 
+    // The day of the outage and the week of the probes in the report's numbers and charts.
+    let day = |n: usize| r["daily"][n - 1].clone();
+    assert_eq!(r["daily"].as_array().map(Vec::len), Some(30));
+    assert!(day(2)["percent"].as_f64().is_some_and(|p| (p - 100.0 * (1.0 - 1.0 / 10.75)).abs() < 1e-9), "{}", day(2));
+    assert_eq!((day(3)["percent"].clone(), day(5)["percent"].as_f64()), (Value::Null, Some(100.0)), "a holiday promises nothing");
+    assert_eq!(r["weekly"][0]["search"]["p99"].as_u64(), Some(80));
+    assert!(r["weekly"][1]["search"].is_null());
+    assert_eq!(r["audit"]["sound"], true, "{}", r["audit"]);
+
+    // The 運用サービス実績報告書 as a page with charts, and as a PDF.
+    let page_file = d.join("report.html");
+    let (code, _, err) = sla(
+        d,
+        &[
+            "--contracts-file",
+            c,
+            "report",
+            "--tenant",
+            "kou",
+            "--month",
+            "2026-11",
+            "--format",
+            "html",
+            "--out",
+            page_file.to_str().expect("path"),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let page = std::fs::read_to_string(&page_file).expect("page");
+    for part in [
+        "<html lang=\"ja\">",
+        "運用サービス実績報告書",
+        "甲市",
+        "<svg id=\"daily-chart\"",
+        "<svg id=\"search-chart\"",
+        "ディスク障害",
+        "未達",
+        "5000 円",
+        "改ざんは検出されませんでした",
+    ] {
+        assert!(page.contains(part), "{part}: {page}");
+    }
+    assert_eq!(
+        page.matches("<rect").count(),
+        19 + 2 * (3 + 3),
+        "a bar per measured office day; p50/p95/p99 of one week and a legend in each chart: {page}"
+    );
+    assert!(!page.contains("<script"), "no script in a report to mail");
+    let pdf_file = d.join("report.pdf");
+    let (code, _, err) =
+        sla(d, &["report", "--tenant", "kou", "--month", "2026-11", "--format", "pdf", "--out", pdf_file.to_str().expect("path")]);
+    assert_eq!(code, 0, "{err}");
+    let pdf = std::fs::read(&pdf_file).expect("pdf");
+    assert!(pdf.starts_with(b"%PDF") && pdf.len() > 5_000, "{} bytes", pdf.len());
+
     // A month nothing was measured in says so, rather than 100 %.
     let (code, text, _) = sla(d, &["report", "--tenant", "kou", "--month", "2026-10"]);
     assert_eq!(code, 0);
