@@ -9,7 +9,7 @@
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use renkei_crypto::datakey::MasterKey;
 use renkei_domain::notice::{IncidentNotice, retry_after_secs};
 use renkei_store::StoreError;
@@ -40,10 +40,26 @@ pub struct SmtpSettings {
     pub user: Option<(String, String)>,
 }
 
+/// How mail leaves: an SMTP server, or a drop directory another program (or a person) picks
+/// the messages up from, one `.eml` file each.
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>, Mailbox),
+    Directory(AsyncFileTransport<Tokio1Executor>, Mailbox),
+}
+
+/// Where mail goes.
+#[derive(Debug, Clone)]
+pub enum MailSettings {
+    Smtp(SmtpSettings),
+    /// A directory that exists, and the sender's address.
+    Directory(std::path::PathBuf, String),
+}
+
 /// How notices go out.
 #[derive(Clone)]
 pub struct Notifier {
-    mailer: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
+    mailer: Option<Mailer>,
     http: reqwest::Client,
     master: Arc<MasterKey>,
     /// Where administrators see the status, named in every notice.
@@ -56,13 +72,23 @@ impl Notifier {
     /// A notifier sending mail by `smtp` (none: mail channels fail with that reason) and
     /// webhooks by `http`.
     pub fn new(
-        smtp: Option<&SmtpSettings>,
+        mail: Option<&MailSettings>,
         http: reqwest::Client,
         master: Arc<MasterKey>,
         status_url: String,
         timeout: Duration,
     ) -> Result<Self, NotifyError> {
-        let mailer = smtp.map(|s| mailer(s, timeout)).transpose()?;
+        let mailer = match mail {
+            None => None,
+            Some(MailSettings::Smtp(s)) => {
+                let (transport, from) = mailer(s, timeout)?;
+                Some(Mailer::Smtp(transport, from))
+            }
+            Some(MailSettings::Directory(dir, from)) => {
+                let from: Mailbox = from.parse().map_err(|e| NotifyError::Smtp(format!("the sender: {e}")))?;
+                Some(Mailer::Directory(AsyncFileTransport::new(dir), from))
+            }
+        };
         Ok(Notifier { mailer, http, master, status_url, timeout })
     }
 
@@ -89,7 +115,10 @@ impl Notifier {
     }
 
     async fn mail(&self, to: &str, notice: &IncidentNotice) -> Result<(), String> {
-        let (transport, from) = self.mailer.as_ref().ok_or("no SMTP server is set (--smtp-host)")?;
+        let mailer = self.mailer.as_ref().ok_or("no SMTP server is set (--smtp-host)")?;
+        let from = match mailer {
+            Mailer::Smtp(_, from) | Mailer::Directory(_, from) => from,
+        };
         let to: Mailbox = to.parse().map_err(|e| format!("the address: {e}"))?;
         let message = Message::builder()
             .from(from.clone())
@@ -98,7 +127,10 @@ impl Notifier {
             .header(ContentType::TEXT_PLAIN)
             .body(notice.body())
             .map_err(|e| format!("the message: {e}"))?;
-        transport.send(message).await.map(drop).map_err(|e| format!("SMTP: {e}"))
+        match mailer {
+            Mailer::Smtp(transport, _) => transport.send(message).await.map(drop).map_err(|e| format!("SMTP: {e}")),
+            Mailer::Directory(drop_dir, _) => drop_dir.send(message).await.map(drop).map_err(|e| format!("the mail directory: {e}")),
+        }
     }
 
     async fn webhook(&self, n: &Notice, notice: &IncidentNotice) -> Result<(), String> {

@@ -109,6 +109,10 @@ pub struct NoticeSettings {
     /// A file holding the SMTP account's password (one line).
     #[arg(long, env = "RENKEI_SMTP_PASSWORD_FILE")]
     pub smtp_password_file: Option<PathBuf>,
+    /// Instead of an SMTP server, write each mail as an .eml file into this directory (a pickup
+    /// directory another mailer sends from).
+    #[arg(long, env = "RENKEI_MAIL_DIR", conflicts_with = "smtp_host")]
+    pub mail_dir: Option<PathBuf>,
     /// A CA (PEM) to trust for webhook receivers, besides the system's and the platform's.
     #[arg(long, env = "RENKEI_WEBHOOK_CA_FILE")]
     pub webhook_ca_file: Option<PathBuf>,
@@ -130,9 +134,8 @@ impl NoticeSettings {
         ca_pem: &str,
         master: std::sync::Arc<renkei_crypto::datakey::MasterKey>,
     ) -> Result<renkei_ops::notify::Notifier> {
-        let smtp = match &self.smtp_host {
-            None => None,
-            Some(host) => Some(renkei_ops::notify::SmtpSettings {
+        let mail = match (&self.smtp_host, &self.mail_dir) {
+            (Some(host), _) => Some(renkei_ops::notify::MailSettings::Smtp(renkei_ops::notify::SmtpSettings {
                 host: host.clone(),
                 port: self.smtp_port,
                 from: self.smtp_from.clone(),
@@ -141,14 +144,19 @@ impl NoticeSettings {
                     (Some(u), Some(f)) => Some((u.clone(), read("--smtp-password-file", f)?.trim_end().to_owned())),
                     _ => None,
                 },
-            }),
+            })),
+            (None, Some(dir)) => {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create --mail-dir {}", dir.display()))?;
+                Some(renkei_ops::notify::MailSettings::Directory(dir.clone(), self.smtp_from.clone()))
+            }
+            (None, None) => None,
         };
         let extra = self.webhook_ca_file.as_deref().map(|f| read("--webhook-ca-file", f)).transpose()?;
         let cas: Vec<&str> = std::iter::once(ca_pem).chain(extra.as_deref()).collect();
         let timeout = std::time::Duration::from_secs(15);
         let http = renkei_net::tls::client_to_anyone(&cas, timeout)?;
         let status = self.status_url.clone().unwrap_or_else(|| format!("{}/status", base_url.trim_end_matches('/')));
-        Ok(renkei_ops::notify::Notifier::new(smtp.as_ref(), http, master, status, timeout)?)
+        Ok(renkei_ops::notify::Notifier::new(mail.as_ref(), http, master, status, timeout)?)
     }
 }
 
