@@ -7,6 +7,7 @@
 //! production.
 
 mod people;
+mod sla;
 
 use crate::run::{self, HubListeners, PlatformListeners, PlatformSetup, Shutdown};
 use anyhow::{Context, Result, bail};
@@ -540,6 +541,12 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
     // The hub keeps one linkage record per routed query.
     let hub_records = hub.store.record_count().await?;
 
+    // Operations: the SLA monitor, an incident caused and recovered, its mails, the report.
+    let platform_store = PlatformStore::open(&platform_locations[0]).await?;
+    let platform_master = std::sync::Arc::new(run::master_key(&dir.join("platform"), None)?);
+    let internal_url = format!("https://{}", servers[0].1);
+    let ops = sla::run(&dir, &platform_store, platform_master, &matrix, &internal_url, &platform_tls.ca_pem).await?;
+
     let ok = rows.iter().all(|(s, actual)| s.expected == actual);
     println!("renkei demo — My Number information linkage on loopback\n");
     println!(
@@ -572,6 +579,14 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
         println!("    {:<19} {:<13} {}", p.name, p.role.code(), p.org.as_deref().unwrap_or(&p.tenant));
     }
     println!("  OpenAPI             https://{}/api/openapi.json   CA: {}", servers[0].1, pki_dir.join("ca.pem").display());
+    println!("  status page         {}   (JSON: {}.json)", ops.status_url, ops.status_url);
+    println!(
+        "  SLA monitor         甲市 probed as a user; {} incidents caused (its API key revoked) and recovered; `renkei sla --data-dir {} probes --tenant kou-city`",
+        ops.incidents,
+        dir.join("platform").display()
+    );
+    println!("  report              {} (運用サービス実績報告書; PDF: renkei sla … report --format pdf)", ops.report.display());
+    println!("  mail sent           {} ({} notices, .eml files)", ops.mail_dir.display(), ops.mails);
     println!(
         "  web pages (日本語)   https://{}/sign-in   sign in as a person above: their password is in the people file, and the code \
          comes from their otpauth URI in any authenticator app, or from `renkei demo --data-dir {} --code NAME`",
