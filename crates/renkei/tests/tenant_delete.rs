@@ -47,6 +47,14 @@ async fn a_deleted_tenants_key_is_gone_so_no_copy_of_its_data_can_be_read(b: Bac
         Vec::new()
     };
 
+    // Monitored, with its admin told of incidents by mail: both go with the tenant.
+    for args in [["enrol", "--tenant", "tenant-b", "--org", "b-mayor"], ["notify", "--tenant", "tenant-b", "--email", "admin@b.example"]] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_renkei"));
+        cmd.args(["sla", "--data-dir"]).arg(c.path("platform")).args(c.db_args()).args(args).env_remove("RENKEI_CONFIG");
+        let (code, _, err) = Cluster::output(cmd);
+        assert_eq!(code, 0, "{args:?}: {err}");
+    }
+
     let certificate = c.path("tenant-b.disposal.json");
     let cert = certificate.to_str().expect("path");
     let (code, _, err) = admin(&c, &["tenant-delete", "--tenant", "tenant-b", "--confirm", "tenant-a", "--certificate", cert]);
@@ -62,6 +70,11 @@ async fn a_deleted_tenants_key_is_gone_so_no_copy_of_its_data_can_be_read(b: Bac
     assert_eq!(fingerprint.len(), 32, "{cert}");
     assert!(said.contains(fingerprint), "{said}");
     assert!(cert["rows_deleted"]["persons"].as_u64() >= Some(1) && cert["rows_deleted"]["tenants"] == 1, "{cert}");
+    assert_eq!(
+        (cert["rows_deleted"]["probe_targets"].as_u64(), cert["rows_deleted"]["notice_channels"].as_u64()),
+        (Some(1), Some(1)),
+        "{cert}"
+    );
     assert_eq!(cert["backups_holding_ciphertext"], json!([]));
     assert!(cert["signature"].as_str().is_some_and(|s| s.contains("— renkei-audit")), "{cert}");
 

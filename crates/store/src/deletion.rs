@@ -21,11 +21,16 @@ pub struct Deleted {
 
 /// The platform's tables holding a tenant's rows, in the order they can be deleted, after its
 /// sessions.
-const PLATFORM_TABLES: [(&str, &str); 6] = [
+/// The monitor's probe target and the notice channels (staff's addresses) go with it; its probe
+/// results and incidents stay, as the SLA's record, naming nobody.
+const PLATFORM_TABLES: [(&str, &str); 9] = [
     ("accounts", "tenant_id"),
     ("api_keys", "tenant_id"),
     ("session_limits", "tenant_id"),
     ("consortium_tenants", "tenant_id"),
+    ("probe_targets", "tenant_id"),
+    ("notices", "tenant_id"),
+    ("notice_channels", "tenant_id"),
     ("orgs", "tenant_id"),
     ("tenants", "id"),
 ];
