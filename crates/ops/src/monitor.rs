@@ -162,10 +162,12 @@ async fn judge(
                 tracing::warn!(incident = %i.id, tenant = %tenant, probe = kind.as_str(), "incident opened");
             }
         }
-        (Step::Close { recovered_at }, Some(i)) => {
-            store.recover_incident(&i.id, recovered_at, now).await?;
-            tracing::info!(incident = %i.id, tenant = %tenant, probe = kind.as_str(), "incident recovered");
-        }
+        (Step::Close { recovered_at }, Some(i)) => match store.recover_incident(&i.id, recovered_at, now).await {
+            Ok(_) => tracing::info!(incident = %i.id, tenant = %tenant, probe = kind.as_str(), "incident recovered"),
+            // Another process's overlapping tick recovered it first.
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        },
         _ => {}
     }
     Ok(())

@@ -79,7 +79,14 @@ impl MonitorSettings {
         Ok(Some(renkei_ops::monitor::MonitorConfig {
             every: std::time::Duration::from_secs(self.monitor_every_secs),
             timeout,
-            base_url: self.monitor_url.clone().unwrap_or_else(|| format!("https://{internal}")),
+            base_url: self.monitor_url.clone().unwrap_or_else(|| {
+                // A listener on every address is reached on loopback (a certificate names that).
+                let mut at = internal;
+                if at.ip().is_unspecified() {
+                    at.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                format!("https://{at}")
+            }),
             client: renkei_net::tls::client_trusting(ca_pem, timeout)?,
             probe_number: self.monitor_individual_number.clone(),
             rule: renkei_domain::incident::IncidentRule { open_after: self.monitor_open_after.max(1), close_after: 1 },
