@@ -292,3 +292,76 @@ fn reason(e: reqwest::Error) -> String {
     };
     format!("{kind}: {}", std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use renkei_store::platform::Org;
+
+    /// A listener that takes connections and never answers: a platform hung mid-request.
+    async fn hung() -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("https://{}", listener.local_addr().expect("addr"));
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+            }
+        });
+        (url, held)
+    }
+
+    #[tokio::test]
+    async fn a_hung_platform_fails_every_probe_at_its_timeout_and_a_tick_runs_once_however_the_clock_moves() {
+        let (_dir, _pg, _, store) = renkei_store::testing::platform_store(false).await;
+        let master = MasterKey::generate();
+        let tenant = TenantId::parse("kou").expect("id");
+        store.create_tenant(&master, &tenant, "甲市", "test").await.expect("tenant");
+        let dk = store.data_key(&master, &tenant).await.expect("key");
+        let org = Org {
+            tenant: tenant.clone(),
+            id: OrgId::parse("kou-mayor").expect("id"),
+            org_type: renkei_domain::OrgType::parse("MUNI").expect("type"),
+            name: "甲市長".into(),
+        };
+        store.create_org(&dk, &org, "test").await.expect("org");
+        let matrix = Matrix::from_csv(
+            "t",
+            "row,requester_type,requester_name,duty_code,duty_name,provider_type,provider_name,item_code,item_name\n1,MUNI,市町村長,D010,事務,MUNI,市町村長,TAX,地方税\n",
+        )
+        .expect("matrix");
+        enrol(&store, &master, &matrix, &tenant, &org.id, "test").await.expect("enrol");
+
+        let (url, _held) = hung().await;
+        let timeout = Duration::from_millis(300);
+        let config = MonitorConfig {
+            every: Duration::from_secs(1),
+            timeout,
+            base_url: url,
+            client: renkei_net::tls::client_to_anyone(&[], timeout).expect("client"),
+            probe_number: "999999999996".into(),
+            rule: IncidentRule { open_after: 2, close_after: 1 },
+            parallel: 2,
+        };
+        let started = Instant::now();
+        assert_eq!(tick_once(&store, &master, &config, 1_000, "a").await.expect("tick"), Some(1));
+        assert!(started.elapsed() < timeout * 4 + Duration::from_secs(2), "each probe gave up at its timeout: {:?}", started.elapsed());
+        let results = store.probe_results("kou", 10).await.expect("results");
+        assert_eq!(results.len(), 4);
+        // The client's own timeout (the same) or the probe's, whichever fires first.
+        let gave_up = |d: &str| d.starts_with("no answer within") || d.starts_with("timed out");
+        assert!(results.iter().all(|r| !r.ok && gave_up(&r.detail) && r.latency_ms < 1_000), "{results:?}");
+
+        // The clock goes back a tick: that tick was run, so it is not run again; another process
+        // finds it claimed too.
+        assert_eq!(tick_once(&store, &master, &config, 1_000, "a").await.expect("tick"), None);
+        assert_eq!(tick_once(&store, &master, &config, 1_000, "b").await.expect("tick"), None);
+        assert_eq!(store.probe_results("kou", 10).await.expect("results").len(), 4);
+        // The next tick's failures open the incident, dated from the first.
+        assert_eq!(tick_once(&store, &master, &config, 1_001, "b").await.expect("tick"), Some(1));
+        let open = store.open_incidents().await.expect("open");
+        assert_eq!(open.len(), 4, "one per probe: {open:?}");
+        let first = results.iter().map(|r| r.at_ms / 1000).min().expect("a result");
+        assert!(open.iter().all(|i| i.started_at == first || i.started_at == first + 1), "{open:?}");
+    }
+}

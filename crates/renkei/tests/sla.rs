@@ -2,7 +2,7 @@
 //! what the monitor recorded (written here through the store, as the monitor writes it): the
 //! office-hours calendar, maintenance excluded, an outage on a holiday outside the promise, the
 //! grade and the fee reduction of the contracts file; a month without data says so; bad input
-//! is one line.
+//! is one line; a maintenance window across a month's end counts in each month its own part.
 
 mod common;
 
@@ -163,5 +163,45 @@ async fn a_tenants_month_is_measured_against_its_contract() {
         let (code, _, err) = sla(d, &args);
         assert_eq!((code, err.lines().count()), (1, 1), "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn a_maintenance_window_across_a_months_end_counts_in_each_month_its_own_part() {
+    let dir = tempfile::tempdir().expect("dir");
+    let platform = PlatformStore::open(&Location::Dir(dir.path().to_path_buf())).await.expect("store");
+    let otsu = renkei_domain::TenantId::parse("otsu").expect("id");
+    platform.create_tenant(&renkei_crypto::datakey::MasterKey::generate(), &otsu, "乙町", "test").await.expect("tenant");
+    // A probe in each month, so each month has data.
+    for at in [nov(15, 12), nov(15, 12) + 20 * 86_400] {
+        let p = ProbeRecord {
+            tenant: "otsu".into(),
+            kind: ProbeKind::Search,
+            at_ms: at * 1000,
+            ok: true,
+            latency_ms: 10,
+            detail: String::new(),
+        };
+        platform.record_probe(&p).await.expect("probe");
+    }
+    drop(platform);
+    let d = dir.path();
+    let (code, _, err) = sla(
+        d,
+        &["maintenance", "--tenant", "otsu", "--from", "2026-11-30T22:00:00+09:00", "--to", "2026-12-01T02:00:00+09:00", "--note", "移設"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let contracts = d.join("contracts.toml");
+    std::fs::write(&contracts, "[tenant.otsu]\nservice_hours = \"always\"\n").expect("contracts");
+    for (month, days) in [("2026-11", 30), ("2026-12", 31)] {
+        let (code, json, err) = sla(
+            d,
+            &["--contracts-file", contracts.to_str().expect("path"), "report", "--tenant", "otsu", "--month", month, "--format", "json"],
+        );
+        assert_eq!(code, 0, "{err}");
+        let r: Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(r["availability"]["maintenance"], 2 * 3600, "{month}: its own two hours: {r}");
+        assert_eq!(r["availability"]["scheduled"], days * 86_400 - 2 * 3600, "{month}: {r}");
+        assert_eq!(r["availability_percent"], 100.0, "{month}");
     }
 }
