@@ -217,15 +217,26 @@ enum SlaCmd {
         #[arg(long)]
         cost_yen: u64,
         /// Weights of equal share, population (persons registered) and usage (queries sent and
-        /// answered), as E:P:U.
-        #[arg(long, default_value = "1:0:0")]
-        weights: String,
+        /// answered), as E:P:U [default: the consortium's (`sla weights`) with --consortium, else
+        /// 1:0:0].
+        #[arg(long)]
+        weights: Option<String>,
+        /// Share the cost among this consortium's tenants only (複数団体の費用按分).
+        #[arg(long)]
+        consortium: Option<String>,
         /// csv (UTF-8 with a BOM), csv-cp932, html, or json.
         #[arg(long, default_value = "csv")]
         format: String,
         /// Write it here [default: standard output].
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Set the weights a consortium's members agreed to share its cost by (E:P:U).
+    Weights {
+        #[arg(long)]
+        consortium: String,
+        #[arg(long)]
+        weights: String,
     },
     /// List incidents (to find the one whose cause to write): those open now, or a tenant's of
     /// a month.
@@ -456,10 +467,27 @@ pub async fn run(a: SlaArgs) -> Result<()> {
             store.announce_maintenance(&m, &a.actor).await?;
             println!("maintenance {} announced: {} – {} JST", m.id, jst(m.starts_at), jst(m.ends_at));
         }
-        SlaCmd::Statement { month, cost_yen, weights, format, out } => {
+        SlaCmd::Statement { month, cost_yen, weights, consortium, format, out } => {
             let month = Month::parse(&month).context("--month is YYYY-MM")?;
-            let weights = parse_weights(&weights)?;
-            let meters = renkei_ops::metering::meter(&store, &a.platform.master_key()?, month).await?;
+            let consortium = match consortium {
+                Some(id) => {
+                    let id = renkei_domain::ConsortiumId::parse(&id).context("--consortium")?;
+                    Some(store.consortium(&id).await?.ok_or_else(|| anyhow::anyhow!("no consortium {id} on this platform"))?)
+                }
+                None => None,
+            };
+            let weights = match (&weights, &consortium) {
+                (Some(w), _) => parse_weights(w)?,
+                (None, Some(c)) => parse_weights(&c.cost_weights)?,
+                (None, None) => Weights { equal: 1, population: 0, usage: 0 },
+            };
+            let mut meters = renkei_ops::metering::meter(&store, &a.platform.master_key()?, month).await?;
+            if let Some(c) = &consortium {
+                meters.retain(|m| c.tenants.iter().any(|t| t.as_str() == m.tenant));
+                if meters.is_empty() {
+                    bail!("consortium {} has no tenant to share the cost", c.id);
+                }
+            }
             let statement = renkei_ops::metering::statement(month, cost_yen, weights, meters)?;
             let bytes = match format.as_str() {
                 "csv" => renkei_ops::metering::statement_csv(&statement, Encoding::Utf8)?,
@@ -475,6 +503,16 @@ pub async fn run(a: SlaArgs) -> Result<()> {
                 }
                 None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
             }
+        }
+        SlaCmd::Weights { consortium, weights } => {
+            let id = renkei_domain::ConsortiumId::parse(&consortium).context("--consortium")?;
+            let w = parse_weights(&weights)?;
+            let text = format!("{}:{}:{}", w.equal, w.population, w.usage);
+            store.set_cost_weights(&id, &text, &a.actor).await.map_err(|e| match e {
+                renkei_store::StoreError::NotFound(_) => anyhow::anyhow!("no consortium {id} on this platform"),
+                e => e.into(),
+            })?;
+            println!("consortium {id} shares its cost by {text} (equal:population:usage)");
         }
         SlaCmd::Incidents { tenant, month } => {
             let incidents = match (tenant, month) {

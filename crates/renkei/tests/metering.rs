@@ -1,7 +1,8 @@
 //! `renkei sla statement`: each tenant's month metered from its own store (queries sent and
 //! answered, persons, copies, bytes, accounts) and the platform's cost shared by equal share,
 //! population or usage, adding up to the yen, as CSV (UTF-8 with a BOM, CP932) or JSON, on both
-//! backends (`sqlite::…`, `postgres::…`).
+//! backends (`sqlite::…`, `postgres::…`); a consortium's statement shares among its own tenants by
+//! the weights set for it.
 
 mod common;
 
@@ -71,6 +72,28 @@ async fn each_tenants_use_is_metered_and_the_cost_shared_to_the_yen(backend: Bac
     assert_eq!(code, 0);
     let page = String::from_utf8(out).expect("UTF-8");
     assert!(page.contains("<html lang=\"ja\">") && page.contains("<td>tenant-b</td>") && page.contains("<td>1001</td>"), "{page}");
+
+    // A consortium shares its cost among its own tenants by the weights its members agreed.
+    c.admin_with(&["consortium-set", "--id", "kumiai", "--name", "甲広域連合", "--tenant", "tenant-a"], "");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_renkei"));
+    cmd.args(["sla", "--data-dir"]).arg(c.path("platform")).args(c.db_args()).args([
+        "weights",
+        "--consortium",
+        "kumiai",
+        "--weights",
+        "0:1:0",
+    ]);
+    let (code, said, err) = Cluster::output(cmd);
+    assert_eq!(code, 0, "{err}");
+    assert!(said.contains("kumiai shares its cost by 0:1:0"), "{said}");
+    let (code, out, err) = statement(&c, &["--month", &month, "--cost-yen", "999", "--consortium", "kumiai", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let s: Value = serde_json::from_slice(&out).expect("JSON");
+    let lines = s["lines"].as_array().expect("lines");
+    assert_eq!((lines.len(), lines[0]["meter"]["tenant"].as_str(), lines[0]["yen"].as_u64()), (1, Some("tenant-a"), Some(999)), "{s}");
+    assert_eq!(s["weights"]["population"], 1, "the consortium's weights: {s}");
+    let (code, _, err) = statement(&c, &["--month", &month, "--cost-yen", "1", "--consortium", "nowhere"]);
+    assert!(code != 0 && err.trim().lines().count() == 1 && err.contains("no consortium nowhere"), "{err}");
 
     // A month before any use meters nothing sent; bad input is one line.
     let (code, out, _) = statement(&c, &["--month", "2020-01", "--cost-yen", "10", "--weights", "0:0:1", "--format", "json"]);

@@ -15,6 +15,8 @@ pub struct Consortium {
     pub name: String,
     /// By id.
     pub tenants: Vec<TenantId>,
+    /// The weights its statement shares the cost by, as E:P:U.
+    pub cost_weights: String,
 }
 
 fn parsed<T, E: std::fmt::Display>(r: std::result::Result<T, E>) -> Result<T> {
@@ -57,20 +59,41 @@ impl PlatformStore {
             .read(Scope::Operator, |tx| {
                 let mut out: Vec<Consortium> = Vec::new();
                 let rows = tx.query(
-                    "SELECT c.id, c.name, m.tenant_id FROM consortia c LEFT JOIN consortium_tenants m ON m.consortium_id = c.id
+                    "SELECT c.id, c.name, m.tenant_id, c.cost_weights FROM consortia c LEFT JOIN consortium_tenants m ON m.consortium_id = c.id
                      ORDER BY c.id, m.tenant_id",
                     &[],
                 )?;
                 for r in rows.iter() {
                     let id = parsed(ConsortiumId::parse(&r.get::<String>(0)?))?;
                     if out.last().is_none_or(|c| c.id != id) {
-                        out.push(Consortium { id, name: r.get(1)?, tenants: Vec::new() });
+                        out.push(Consortium { id, name: r.get(1)?, tenants: Vec::new(), cost_weights: r.get(3)? });
                     }
                     if let (Some(t), Some(c)) = (r.get::<Option<String>>(2)?, out.last_mut()) {
                         c.tenants.push(parsed(TenantId::parse(&t))?);
                     }
                 }
                 Ok(out)
+            })
+            .await
+    }
+
+    /// Sets the weights (E:P:U, checked by the caller) consortium `id`'s statement shares the
+    /// cost by, audited; not found if there is no such consortium.
+    pub async fn set_cost_weights(&self, id: &ConsortiumId, weights: &str, actor: &str) -> Result<()> {
+        let (id, weights, actor) = (id.clone(), weights.to_owned(), actor.to_owned());
+        self.db
+            .tx(Scope::Operator, move |tx| {
+                if tx.execute("UPDATE consortia SET cost_weights = ?2 WHERE id = ?1", args![id.as_str(), weights])? == 0 {
+                    return Err(StoreError::NotFound("consortium"));
+                }
+                let event = crate::audit::AuditEvent {
+                    actor: &actor,
+                    role: "",
+                    action: "consortium.cost_weights",
+                    target: &format!("consortium:{id}"),
+                    detail: &weights,
+                };
+                crate::audit::append(tx, "", &event)
             })
             .await
     }

@@ -28,6 +28,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 10, sql: include_str!("../migrations/sqlite/platform/010_probes.sql") },
     Migration { version: 11, sql: include_str!("../migrations/sqlite/platform/011_notices.sql") },
     Migration { version: 12, sql: include_str!("../migrations/sqlite/platform/012_status_public.sql") },
+    Migration { version: 13, sql: include_str!("../migrations/sqlite/platform/013_consortium_weights.sql") },
 ];
 
 /// On PostgreSQL one schema holds the platform tables and every tenant's tables; each has
@@ -53,6 +54,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 18, sql: include_str!("../migrations/postgres/platform/018_probes.sql") },
     Migration { version: 19, sql: include_str!("../migrations/postgres/platform/019_notices.sql") },
     Migration { version: 20, sql: include_str!("../migrations/postgres/platform/020_status_public.sql") },
+    Migration { version: 21, sql: include_str!("../migrations/postgres/platform/021_consortium_weights.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
