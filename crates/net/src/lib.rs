@@ -9,6 +9,7 @@ pub mod breaker;
 pub mod cache;
 pub mod drain;
 pub mod listener;
+pub mod metrics;
 pub mod page;
 pub mod problem;
 pub mod tls;

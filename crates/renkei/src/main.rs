@@ -18,6 +18,7 @@ mod disposal;
 mod export;
 mod gaiji;
 mod import;
+mod metrics;
 mod registry;
 mod retention;
 mod run;
@@ -208,6 +209,10 @@ struct ServeArgs {
     /// Listener for the hub (mutual TLS).
     #[arg(long, env = "RENKEI_NETWORK_LISTEN", default_value = "127.0.0.1:9443")]
     network_listen: String,
+    /// Listener for Prometheus's scrapes of /metrics (plain HTTP: loopback or a monitoring
+    /// network) [default: none].
+    #[arg(long, env = "RENKEI_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     /// Seconds a query may take before it ends in エラー.
     #[arg(long, env = "RENKEI_QUERY_DEADLINE_SECS", default_value_t = 86_400)]
     query_deadline_secs: u64,
@@ -508,6 +513,11 @@ async fn serve(a: ServeArgs) -> Result<()> {
         let by = format!("serve-{}-{ia}", std::process::id());
         let monitor = renkei_ops::monitor::run(p.platform.clone(), setup.master.clone(), config, by, shutdown.clone().wait());
         shutdown.spawn(monitor);
+    }
+    if let Some(addr) = &a.metrics_listen {
+        let (listener, ma) = run::bind(addr).await?;
+        shutdown.spawn(metrics::serve(listener, p.clone(), shutdown.clone().wait()));
+        println!("renkei serve: metrics http://{ma}/metrics");
     }
     shutdown.spawn(renkei_server::retention::run(p, retention, shutdown.clone().wait()));
     tracing::info!(internal = %ia, network = %na, "platform serving");

@@ -366,17 +366,20 @@ pub async fn start_platform(
     shutdown: Shutdown,
 ) -> Result<Arc<Platform>> {
     let p = load_platform(o, tls).await?;
+    let counted = |listener: &'static str| {
+        axum::middleware::from_fn(move |r: axum::extract::Request, n: axum::middleware::Next| renkei_net::metrics::record(listener, r, n))
+    };
     shutdown.spawn(serve(
         listeners.internal,
         tls.server_config(false)?,
-        renkei_server::internal::router(p.clone()),
+        renkei_server::internal::router(p.clone()).layer(counted("internal")),
         o.limits,
         shutdown.clone().wait(),
     ));
     shutdown.spawn(serve(
         listeners.network,
         tls.server_config(true)?,
-        renkei_server::network::router(p.clone()),
+        renkei_server::network::router(p.clone()).layer(counted("network")),
         o.limits,
         shutdown.clone().wait(),
     ));

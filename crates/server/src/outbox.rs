@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// The outbox's only destination, as its circuit breaker knows it.
-const HUB: &str = "hub";
+/// The outbox's only destination, as its circuit breaker (and `/metrics`) knows it.
+pub const HUB: &str = "hub";
 
 /// Deliveries in flight at once (per process). New queries are claimed as soon as a slot frees,
 /// so one slow delivery never holds back the rest.
