@@ -1,33 +1,23 @@
-//! `renkei sla report|maintenance|incidents|cause|statement|enrol|withdraw|probes`: a tenant's
-//! month against its contract (`ops::sla`), announced maintenance windows, what an incident's
-//! cause was, the month's cost statement (`ops::metering`), and which tenants the monitor of
-//! `serve` probes (`ops::monitor`) with their latest results. The tenants' contracts are in the file `contracts_file`
-//! names (`docs/operations.md` §8):
-//!
-//! ```toml
-//! [default]                      # every tenant's, unless its own section says otherwise
-//! service_hours = "office"       # 開庁日 office hours ("office") or 24/365 ("always")
-//! office_hours = "07:30-18:15"   # JST
-//! availability_percent = 99.5
-//! mttr_hours = 3.0
-//! monthly_fee_yen = 300000
-//! reductions = [{ below_percent = 99.5, reduction_percent = 10 }]
-//!
-//! [tenant.kou-city]
-//! service_hours = "always"
-//! ```
+//! `renkei sla report|maintenance|incidents|cause|statement|weights|enrol|withdraw|probes|
+//! publish|notify|channels|unnotify|notices`: a tenant's month against its contract (`ops::sla`,
+//! `ops::report`), announced maintenance windows, what an incident's cause was, the month's cost
+//! statement (`ops::metering`), which tenants the monitor of `serve` probes (`ops::monitor`) with
+//! their latest results, and who is told of incidents (`ops::notify`). The contracts file is
+//! `contracts.rs`'s; `serve`'s monitor and notice settings are `settings.rs`'s.
+
+mod contracts;
+mod settings;
 
 use crate::run::PlatformAccess;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use contracts::Contracts;
 use renkei_domain::allocation::Weights;
-use renkei_domain::calendar::ServiceHours;
 use renkei_domain::export::Encoding;
-use renkei_domain::sla::{Contract, Grade, Month, Reduction};
+use renkei_domain::sla::Month;
 use renkei_store::monitor::Maintenance;
-use serde::Deserialize;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+pub use settings::{MonitorSettings, NoticeSettings};
+use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct SlaArgs {
@@ -42,129 +32,6 @@ pub struct SlaArgs {
     actor: String,
     #[command(subcommand)]
     cmd: SlaCmd,
-}
-
-/// How `serve`'s SLA monitor probes the tenants `renkei sla enrol` named (`ops::monitor`).
-#[derive(Args)]
-pub struct MonitorSettings {
-    /// Seconds between the monitor's probes of every enrolled tenant (one `serve` process runs
-    /// each round); 0 turns the monitor off.
-    #[arg(long, env = "RENKEI_MONITOR_EVERY_SECS", default_value_t = 60)]
-    pub monitor_every_secs: u64,
-    /// Seconds one probe may take before it counts as failed.
-    #[arg(long, env = "RENKEI_MONITOR_TIMEOUT_SECS", default_value_t = 20)]
-    pub monitor_timeout_secs: u64,
-    /// Where the probes reach the platform as staff do, e.g. the load balancer's
-    /// https://renkei.example.lg.jp [default: this process's internal listener].
-    #[arg(long, env = "RENKEI_MONITOR_URL")]
-    pub monitor_url: Option<String>,
-    /// The Individual Number the probe person is registered with at the hub: a test number the
-    /// hub's operator allots, never a resident's.
-    #[arg(long, env = "RENKEI_MONITOR_INDIVIDUAL_NUMBER", default_value = "999999999996")]
-    pub monitor_individual_number: String,
-    /// Consecutive failed probes that open an incident.
-    #[arg(long, env = "RENKEI_MONITOR_OPEN_AFTER", default_value_t = 3)]
-    pub monitor_open_after: usize,
-}
-
-impl MonitorSettings {
-    /// The monitor's settings, or `None` if it is off. `internal` is this process's internal
-    /// listener; `ca_pem` the CA its certificate chains to.
-    pub fn config(&self, internal: std::net::SocketAddr, ca_pem: &str) -> Result<Option<renkei_ops::monitor::MonitorConfig>> {
-        if self.monitor_every_secs == 0 {
-            return Ok(None);
-        }
-        renkei_domain::IndividualNumber::parse(&self.monitor_individual_number).context("--monitor-individual-number")?;
-        let timeout = std::time::Duration::from_secs(self.monitor_timeout_secs.max(1));
-        Ok(Some(renkei_ops::monitor::MonitorConfig {
-            every: std::time::Duration::from_secs(self.monitor_every_secs),
-            timeout,
-            base_url: self.monitor_url.clone().unwrap_or_else(|| {
-                // A listener on every address is reached on loopback (a certificate names that).
-                let mut at = internal;
-                if at.ip().is_unspecified() {
-                    at.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-                }
-                format!("https://{at}")
-            }),
-            client: renkei_net::tls::client_trusting(ca_pem, timeout)?,
-            probe_number: self.monitor_individual_number.clone(),
-            rule: renkei_domain::incident::IncidentRule { open_after: self.monitor_open_after.max(1), close_after: 1 },
-            parallel: 8,
-        }))
-    }
-}
-
-/// How `serve` sends 障害通知 (`ops::notify`) to the channels `renkei sla notify` added.
-#[derive(Args)]
-pub struct NoticeSettings {
-    /// The SMTP server mail goes out through (STARTTLS is required) [default: none; mail
-    /// channels then fail, saying so, and are retried].
-    #[arg(long, env = "RENKEI_SMTP_HOST")]
-    pub smtp_host: Option<String>,
-    #[arg(long, env = "RENKEI_SMTP_PORT", default_value_t = 587)]
-    pub smtp_port: u16,
-    /// The sender of notices.
-    #[arg(long, env = "RENKEI_SMTP_FROM", default_value = "renkei-monitor@localhost")]
-    pub smtp_from: String,
-    /// A CA (PEM) to trust for the SMTP server instead of the system's.
-    #[arg(long, env = "RENKEI_SMTP_CA_FILE")]
-    pub smtp_ca_file: Option<PathBuf>,
-    /// The SMTP account, with --smtp-password-file.
-    #[arg(long, env = "RENKEI_SMTP_USER", requires = "smtp_password_file")]
-    pub smtp_user: Option<String>,
-    /// A file holding the SMTP account's password (one line).
-    #[arg(long, env = "RENKEI_SMTP_PASSWORD_FILE")]
-    pub smtp_password_file: Option<PathBuf>,
-    /// Instead of an SMTP server, write each mail as an .eml file into this directory (a pickup
-    /// directory another mailer sends from).
-    #[arg(long, env = "RENKEI_MAIL_DIR", conflicts_with = "smtp_host")]
-    pub mail_dir: Option<PathBuf>,
-    /// A CA (PEM) to trust for webhook receivers, besides the system's and the platform's.
-    #[arg(long, env = "RENKEI_WEBHOOK_CA_FILE")]
-    pub webhook_ca_file: Option<PathBuf>,
-    /// The status page named in every notice [default: the monitor's URL + /status].
-    #[arg(long, env = "RENKEI_STATUS_URL")]
-    pub status_url: Option<String>,
-}
-
-fn read(what: &str, path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {what} {}", path.display()))
-}
-
-impl NoticeSettings {
-    /// The notifier `serve` runs; `base_url` is where the probes reach the platform, `ca_pem`
-    /// the platform's CA.
-    pub fn notifier(
-        &self,
-        base_url: &str,
-        ca_pem: &str,
-        master: std::sync::Arc<renkei_crypto::datakey::MasterKey>,
-    ) -> Result<renkei_ops::notify::Notifier> {
-        let mail = match (&self.smtp_host, &self.mail_dir) {
-            (Some(host), _) => Some(renkei_ops::notify::MailSettings::Smtp(renkei_ops::notify::SmtpSettings {
-                host: host.clone(),
-                port: self.smtp_port,
-                from: self.smtp_from.clone(),
-                ca_pem: self.smtp_ca_file.as_deref().map(|f| read("--smtp-ca-file", f)).transpose()?,
-                user: match (&self.smtp_user, &self.smtp_password_file) {
-                    (Some(u), Some(f)) => Some((u.clone(), read("--smtp-password-file", f)?.trim_end().to_owned())),
-                    _ => None,
-                },
-            })),
-            (None, Some(dir)) => {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create --mail-dir {}", dir.display()))?;
-                Some(renkei_ops::notify::MailSettings::Directory(dir.clone(), self.smtp_from.clone()))
-            }
-            (None, None) => None,
-        };
-        let extra = self.webhook_ca_file.as_deref().map(|f| read("--webhook-ca-file", f)).transpose()?;
-        let cas: Vec<&str> = std::iter::once(ca_pem).chain(extra.as_deref()).collect();
-        let timeout = std::time::Duration::from_secs(15);
-        let http = renkei_net::tls::client_to_anyone(&cas, timeout)?;
-        let status = self.status_url.clone().unwrap_or_else(|| format!("{}/status", base_url.trim_end_matches('/')));
-        Ok(renkei_ops::notify::Notifier::new(mail.as_ref(), http, master, status, timeout)?)
-    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -315,81 +182,6 @@ enum SlaCmd {
         #[arg(long)]
         cause: String,
     },
-}
-
-/// One section of the contracts file: what it sets.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Terms {
-    service_hours: Option<String>,
-    office_hours: Option<String>,
-    availability_percent: Option<f64>,
-    mttr_hours: Option<f64>,
-    monthly_fee_yen: Option<u64>,
-    reductions: Option<Vec<Reduction>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ContractsFile {
-    #[serde(default)]
-    default: Terms,
-    #[serde(default)]
-    tenant: BTreeMap<String, Terms>,
-}
-
-/// The tenants' contracts as a file gives them.
-#[derive(Debug, Default)]
-pub struct Contracts {
-    file: ContractsFile,
-}
-
-impl Contracts {
-    /// Reads `path`, or the defaults without one; every tenant's contract is checked now.
-    pub fn load(path: Option<&Path>) -> Result<Contracts> {
-        let Some(path) = path else { return Ok(Contracts::default()) };
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the SLA contracts {}", path.display()))?;
-        let file: ContractsFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
-        let contracts = Contracts { file };
-        contracts.of("").with_context(|| format!("{}: [default]", path.display()))?;
-        for t in contracts.file.tenant.keys() {
-            contracts.of(t).with_context(|| format!("{}: [tenant.{t}]", path.display()))?;
-        }
-        Ok(contracts)
-    }
-
-    /// `tenant`'s contract: its section over [default] over 表2-13's grade.
-    pub fn of(&self, tenant: &str) -> Result<Contract> {
-        let own = self.file.tenant.get(tenant).cloned().unwrap_or_default();
-        let d = &self.file.default;
-        let base = Contract::default();
-        let hours = match own.service_hours.as_deref().or(d.service_hours.as_deref()) {
-            None | Some("office") => office_hours(own.office_hours.as_deref().or(d.office_hours.as_deref()))?,
-            Some("always") => ServiceHours::Always,
-            Some(other) => bail!("service_hours is \"office\" or \"always\", not {other:?}"),
-        };
-        let grade = Grade {
-            availability_percent: own.availability_percent.or(d.availability_percent).unwrap_or(base.grade.availability_percent),
-            mttr_hours: own.mttr_hours.or(d.mttr_hours).unwrap_or(base.grade.mttr_hours),
-            reductions: own.reductions.or_else(|| d.reductions.clone()).unwrap_or(base.grade.reductions),
-        };
-        if !(0.0..=100.0).contains(&grade.availability_percent) || grade.reductions.iter().any(|r| r.reduction_percent > 100) {
-            bail!("percentages are between 0 and 100");
-        }
-        if grade.mttr_hours.is_nan() || grade.mttr_hours <= 0.0 {
-            bail!("mttr_hours must be more than 0");
-        }
-        Ok(Contract { hours, grade, monthly_fee_yen: own.monthly_fee_yen.or(d.monthly_fee_yen).unwrap_or(0) })
-    }
-}
-
-fn office_hours(text: Option<&str>) -> Result<ServiceHours> {
-    let Some(text) = text else { return Ok(ServiceHours::office_default()) };
-    let parse = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M").ok();
-    match text.split_once('-').map(|(a, b)| (parse(a), parse(b))) {
-        Some((Some(open), Some(close))) if open < close => Ok(ServiceHours::OfficeDays { open, close }),
-        _ => bail!("office_hours is HH:MM-HH:MM, opening before closing, not {text:?}"),
-    }
 }
 
 /// `E:P:U` weights.
@@ -672,39 +464,4 @@ fn print_text(r: &renkei_ops::sla::MonthReport) {
 
 fn met(ok: bool) -> &'static str {
     if ok { "達成" } else { "未達" }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn contracts(text: &str) -> Result<Contracts> {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join("c.toml");
-        std::fs::write(&path, text)?;
-        Contracts::load(Some(&path))
-    }
-
-    #[test]
-    fn a_tenants_section_overrides_the_default_which_overrides_the_grade() {
-        let c = contracts("[default]\nmonthly_fee_yen = 100\navailability_percent = 99.0\n[tenant.kou]\nservice_hours = \"always\"\n")
-            .expect("file");
-        let kou = c.of("kou").expect("kou");
-        assert_eq!((kou.hours, kou.monthly_fee_yen, kou.grade.availability_percent), (ServiceHours::Always, 100, 99.0));
-        let other = c.of("otsu").expect("otsu");
-        assert_eq!((other.hours, other.grade.mttr_hours), (ServiceHours::office_default(), 3.0));
-    }
-
-    #[test]
-    fn a_bad_contract_is_refused_naming_its_section() {
-        for (text, says) in [
-            ("[tenant.kou]\nservice_hours = \"nights\"\n", "[tenant.kou]"),
-            ("[default]\noffice_hours = \"18:00-08:00\"\n", "[default]"),
-            ("[default]\navailability_percent = 101.0\n", "[default]"),
-            ("[default]\nfee = 1\n", "unknown field"),
-        ] {
-            let e = format!("{:#}", contracts(text).expect_err(text));
-            assert!(e.contains(says), "{e}");
-        }
-    }
 }
