@@ -51,6 +51,12 @@ pub fn jst() -> chrono::FixedOffset {
     chrono::FixedOffset::east_opt(crate::calendar::JST_OFFSET_SECONDS).unwrap_or_else(|| chrono::Utc.fix())
 }
 
+/// A moment (seconds since the epoch) in Japan's time to the minute, as the operator's reports
+/// and listings show it (`2026-12-03 13:05`); empty if out of range.
+pub fn jst_minute(at: i64) -> String {
+    chrono::DateTime::from_timestamp(at, 0).map(|t| t.with_timezone(&jst()).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+}
+
 /// A moment (milliseconds since the epoch) as the pages show it: its date in both calendars and
 /// its time, in Japan's time (`令和8年12月3日 (2026-12-03) 13:05`).
 pub fn moment(ms: i64) -> String {

@@ -9,6 +9,7 @@ use crate::sla::{MonthReport, WeekLatency};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use renkei_domain::incident::ProbeKind;
 use renkei_domain::sla::Latency;
+use renkei_domain::wareki::jst_minute as jst;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,12 +20,6 @@ pub enum ReportError {
     Print(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
-}
-
-fn jst(at: i64) -> String {
-    chrono::DateTime::from_timestamp(at, 0)
-        .map(|t| t.with_timezone(&renkei_domain::wareki::jst()).format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
 }
 
 fn met(ok: bool) -> &'static str {

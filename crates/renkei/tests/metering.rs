@@ -75,15 +75,7 @@ async fn each_tenants_use_is_metered_and_the_cost_shared_to_the_yen(backend: Bac
 
     // A consortium shares its cost among its own tenants by the weights its members agreed.
     c.admin_with(&["consortium-set", "--id", "kumiai", "--name", "甲広域連合", "--tenant", "tenant-a"], "");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_renkei"));
-    cmd.args(["sla", "--data-dir"]).arg(c.path("platform")).args(c.db_args()).args([
-        "weights",
-        "--consortium",
-        "kumiai",
-        "--weights",
-        "0:1:0",
-    ]);
-    let (code, said, err) = Cluster::output(cmd);
+    let (code, said, err) = c.sla(&["weights", "--consortium", "kumiai", "--weights", "0:1:0"]);
     assert_eq!(code, 0, "{err}");
     assert!(said.contains("kumiai shares its cost by 0:1:0"), "{said}");
     let (code, out, err) = statement(&c, &["--month", &month, "--cost-yen", "999", "--consortium", "kumiai", "--format", "json"]);

@@ -6,7 +6,6 @@
 mod common;
 
 use common::{Backend, Cluster, free_port, number};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 async fn scrape(http: &reqwest::Client, url: &str) -> String {
@@ -24,9 +23,7 @@ fn sample(text: &str, line: &str) -> Option<f64> {
 
 async fn metrics_count_requests_by_class_and_show_probes_and_breakers(b: Backend) {
     let mut c = Cluster::start_on(b).await;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_renkei"));
-    cmd.args(["sla", "--data-dir"]).arg(c.path("platform")).args(c.db_args()).args(["enrol", "--tenant", "tenant-a", "--org", "a-mayor"]);
-    assert_eq!(Cluster::output(cmd).0, 0);
+    assert_eq!(c.sla(&["enrol", "--tenant", "tenant-a", "--org", "a-mayor"]).0, 0);
     let port = free_port();
     c.serve_env = vec![("RENKEI_METRICS_LISTEN".into(), format!("127.0.0.1:{port}")), ("RENKEI_MONITOR_EVERY_SECS".into(), "1".into())];
     c.kill_process(1);

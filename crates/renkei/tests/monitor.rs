@@ -10,18 +10,11 @@ mod common;
 
 use common::{Backend, Cluster, number};
 use serde_json::{Value, json};
-use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn sla(c: &Cluster, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_renkei"));
-    cmd.args(["sla", "--data-dir"]).arg(c.path("platform")).args(c.db_args()).args(args).env_remove("RENKEI_CONFIG");
-    Cluster::output(cmd)
-}
 
 /// The latest results `renkei sla probes` lists: (probe, ok, detail).
 fn probes(c: &Cluster) -> Vec<(String, bool, String)> {
-    let (code, out, err) = sla(c, &["probes", "--tenant", "tenant-a", "--last", "8"]);
+    let (code, out, err) = c.sla(&["probes", "--tenant", "tenant-a", "--last", "8"]);
     assert_eq!(code, 0, "{err}");
     out.lines()
         .skip(1)
@@ -52,11 +45,11 @@ fn newest_of<'a>(latest: &'a [(String, bool, String)], probe: &str) -> Option<&'
 async fn the_monitor_probes_as_a_user_opens_an_incident_and_recovers_it(b: Backend) {
     let mut c = Cluster::start_with(b, 2).await;
     // An org whose type asks no org of its own type cannot query itself: refused in one line.
-    let (code, _, err) = sla(&c, &["enrol", "--tenant", "tenant-a", "--org", "a-edu"]);
+    let (code, _, err) = c.sla(&["enrol", "--tenant", "tenant-a", "--org", "a-edu"]);
     assert!(code != 0 && err.trim().lines().count() == 1 && err.contains("EDU"), "{err}");
-    let (code, _, err) = sla(&c, &["enrol", "--tenant", "tenant-a", "--org", "b-mayor"]);
+    let (code, _, err) = c.sla(&["enrol", "--tenant", "tenant-a", "--org", "b-mayor"]);
     assert!(code != 0 && err.contains("no org b-mayor in tenant tenant-a"), "{err}");
-    let (code, out, err) = sla(&c, &["enrol", "--tenant", "tenant-a", "--org", "a-mayor"]);
+    let (code, out, err) = c.sla(&["enrol", "--tenant", "tenant-a", "--org", "a-mayor"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("tenant-a is probed as a-mayor"), "{out}");
 
@@ -88,7 +81,7 @@ async fn the_monitor_probes_as_a_user_opens_an_incident_and_recovers_it(b: Backe
         c.api("a-mayor", reqwest::Method::POST, "/api/v1/persons/lookup", Some(json!({"addressee_no": "renkei-sla-probe"}))).await;
     assert_eq!((s, found["registered"].as_bool()), (200, Some(true)), "a look-up tells only whether: {found}");
     let month = (chrono::Utc::now() + chrono::Duration::hours(9)).format("%Y-%m").to_string();
-    let (code, out, err) = sla(&c, &["statement", "--month", &month, "--cost-yen", "100", "--format", "json"]);
+    let (code, out, err) = c.sla(&["statement", "--month", &month, "--cost-yen", "100", "--format", "json"]);
     assert_eq!(code, 0, "{err}");
     let s: Value = serde_json::from_str(&out).expect("JSON");
     let a = s["lines"].as_array().expect("lines").iter().find(|l| l["meter"]["tenant"] == "tenant-a").cloned().expect("tenant-a");
@@ -112,7 +105,7 @@ async fn the_monitor_probes_as_a_user_opens_an_incident_and_recovers_it(b: Backe
     while opened.is_empty() {
         assert!(start.elapsed() < Duration::from_secs(60), "no incident opened: {:?}", probes(&c));
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let (_, out, _) = sla(&c, &["incidents"]);
+        let (_, out, _) = c.sla(&["incidents"]);
         opened = out.lines().find(|l| l.contains("\ttenant-a\tround_trip\t") && l.contains("\topen\t")).unwrap_or("").to_owned();
     }
     let latest = probes(&c);
@@ -134,7 +127,7 @@ async fn the_monitor_probes_as_a_user_opens_an_incident_and_recovers_it(b: Backe
     assert_eq!((open["tenant"].clone(), open["probe"].as_str(), open["cause"].clone()), (Value::Null, Some("round_trip"), Value::Null));
     let html = c.http.get(format!("{}/status", c.internal())).send().await.expect("page").text().await.expect("text");
     assert!(html.contains("一部で障害が発生しています") && html.contains("団体（非公開）") && !html.contains("tenant-a"), "{html}");
-    let (code, _, err) = sla(&c, &["publish", "--tenant", "tenant-a"]);
+    let (code, _, err) = c.sla(&["publish", "--tenant", "tenant-a"]);
     assert_eq!(code, 0, "{err}");
     let s = status().await;
     assert!(s["open"].as_array().expect("open").iter().any(|i| i["id"] == id.as_str() && i["tenant"] == "tenant-a"), "{s}");
@@ -155,14 +148,14 @@ async fn the_monitor_probes_as_a_user_opens_an_incident_and_recovers_it(b: Backe
     c.start_process(0).await;
     let start = Instant::now();
     loop {
-        let (_, out, _) = sla(&c, &["incidents"]);
+        let (_, out, _) = c.sla(&["incidents"]);
         if !out.contains(&id) {
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(60), "not recovered: {out} {:?}", probes(&c));
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let (_, month_list, _) = sla(&c, &["incidents", "--tenant", "tenant-a", "--month", &month]);
+    let (_, month_list, _) = c.sla(&["incidents", "--tenant", "tenant-a", "--month", &month]);
     let line = month_list.lines().find(|l| l.starts_with(&id)).expect("the incident in the month's list");
     assert!(!line.contains("\topen\t"), "{line}");
     let s = status().await;

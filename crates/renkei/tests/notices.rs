@@ -14,14 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn sla(c: &Cluster, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_renkei"));
-    cmd.args(["sla", "--data-dir"]).arg(c.path("platform")).args(c.db_args()).args(args).env_remove("RENKEI_CONFIG");
-    Cluster::output(cmd)
-}
-
 fn ok(c: &Cluster, args: &[&str]) -> String {
-    let (code, out, err) = sla(c, args);
+    let (code, out, err) = c.sla(args);
     assert_eq!(code, 0, "renkei sla {args:?}: {err}");
     out
 }
@@ -143,7 +137,7 @@ async fn incidents_are_told_by_mail_and_webhook_each_channel_apart(b: Backend) {
         (vec!["notify", "--tenant", "tenant-a", "--email", "not an address"], "--email"),
         (vec!["notify", "--tenant", "no-such", "--email", "a@b.example"], "no tenant no-such"),
     ] {
-        let (code, _, err) = sla(&c, &args);
+        let (code, _, err) = c.sla(&args);
         assert!(code != 0 && err.trim().lines().count() == 1 && err.contains(says), "{args:?}: {err}");
     }
 

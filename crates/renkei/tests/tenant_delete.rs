@@ -49,9 +49,7 @@ async fn a_deleted_tenants_key_is_gone_so_no_copy_of_its_data_can_be_read(b: Bac
 
     // Monitored, with its admin told of incidents by mail: both go with the tenant.
     for args in [["enrol", "--tenant", "tenant-b", "--org", "b-mayor"], ["notify", "--tenant", "tenant-b", "--email", "admin@b.example"]] {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_renkei"));
-        cmd.args(["sla", "--data-dir"]).arg(c.path("platform")).args(c.db_args()).args(args).env_remove("RENKEI_CONFIG");
-        let (code, _, err) = Cluster::output(cmd);
+        let (code, _, err) = c.sla(&args);
         assert_eq!(code, 0, "{args:?}: {err}");
     }
 

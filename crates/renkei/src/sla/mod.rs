@@ -15,6 +15,7 @@ use contracts::Contracts;
 use renkei_domain::allocation::Weights;
 use renkei_domain::export::Encoding;
 use renkei_domain::sla::Month;
+use renkei_domain::wareki::jst_minute as jst;
 use renkei_store::monitor::Maintenance;
 pub use settings::{MonitorSettings, NoticeSettings};
 use std::path::PathBuf;
@@ -197,13 +198,6 @@ fn parse_weights(text: &str) -> Result<Weights> {
 
 fn time(flag: &str, text: &str) -> Result<i64> {
     Ok(chrono::DateTime::parse_from_rfc3339(text).with_context(|| format!("{flag} must be an RFC 3339 time"))?.timestamp())
-}
-
-/// A moment in JST, as the reports print it.
-fn jst(at: i64) -> String {
-    chrono::DateTime::from_timestamp(at, 0)
-        .map(|t| t.with_timezone(&renkei_domain::wareki::jst()).format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
 }
 
 fn hours(seconds: i64) -> String {

@@ -441,6 +441,14 @@ impl Cluster {
         cmd
     }
 
+    /// `renkei sla --data-dir platform [--database …] ARGS…`, as the operator runs it: (exit
+    /// code, stdout, stderr).
+    pub fn sla(&self, args: &[&str]) -> (i32, String, String) {
+        let mut cmd = Command::new(bin());
+        cmd.args(["sla", "--data-dir"]).arg(self.path("platform")).args(self.db_args()).args(args).env_remove("RENKEI_CONFIG");
+        Self::output(cmd)
+    }
+
     /// Runs `cmd` to its end: (exit code, stdout, stderr).
     pub fn output(mut cmd: Command) -> (i32, String, String) {
         let out = cmd.output().expect("run the command");
