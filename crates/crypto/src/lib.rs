@@ -70,6 +70,13 @@ pub fn random_id() -> String {
     random_bytes::<16>().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The SHA-256 of `bytes` in base64: a Content-Security-Policy's hash source (`'sha256-…'`)
+/// that lets one inline style run and no other.
+pub fn sha256_base64(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    b64(&sha2::Sha256::digest(bytes))
+}
+
 /// The SHA-256 of `bytes` in lower-case hex (a file's checksum in an export's manifest).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;

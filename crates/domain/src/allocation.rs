@@ -24,6 +24,17 @@ impl Default for Weights {
     }
 }
 
+impl Weights {
+    /// `E:P:U`, three whole numbers up to 1000 (e.g. `1:1:2`), as a consortium's are stored.
+    pub fn parse(text: &str) -> Option<Weights> {
+        let parts: Vec<Option<u32>> = text.split(':').map(|p| p.trim().parse().ok().filter(|n| *n <= 1000)).collect();
+        match parts[..] {
+            [Some(equal), Some(population), Some(usage)] => Some(Weights { equal, population, usage }),
+            _ => None,
+        }
+    }
+}
+
 /// What a tenant's month measured, for its share.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Measured {

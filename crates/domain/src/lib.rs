@@ -10,6 +10,7 @@ pub mod approval;
 pub mod backup;
 pub mod bulk;
 pub mod calendar;
+pub mod compliance;
 pub mod copy;
 pub mod date;
 pub mod disposal;

@@ -221,6 +221,12 @@ pub struct Grade {
     pub mttr_hours: f64,
     /// The fee reductions a missed availability owes, any order.
     pub reductions: Vec<Reduction>,
+    /// 応答時間 promised for 検索系 and 更新系, as the 95th percentile in milliseconds; none by
+    /// default (表2-13 names no figure), and then the compliance sheet says it is not agreed.
+    #[serde(default)]
+    pub search_p95_ms: Option<u64>,
+    #[serde(default)]
+    pub update_p95_ms: Option<u64>,
 }
 
 impl Default for Grade {
@@ -235,6 +241,8 @@ impl Default for Grade {
                 Reduction { below_percent: 99.0, reduction_percent: 25 },
                 Reduction { below_percent: 95.0, reduction_percent: 50 },
             ],
+            search_p95_ms: None,
+            update_p95_ms: None,
         }
     }
 }

@@ -26,7 +26,7 @@ fn met(ok: bool) -> &'static str {
     if ok { "達成" } else { "未達" }
 }
 
-const STYLE: &str = "body{font-family:'Noto Sans CJK JP','Noto Sans JP',sans-serif;color:#1a1a1c;margin:2rem;line-height:1.6}\
+pub const STYLE: &str = "body{font-family:'Noto Sans CJK JP','Noto Sans JP',sans-serif;color:#1a1a1c;margin:2rem;line-height:1.6}\
 h1{font-size:1.6rem}h2{font-size:1.2rem;border-bottom:2px solid #0017c1;margin-top:2rem}\
 table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #999;padding:.25rem .6rem;text-align:left}\
 .met{color:#197a4b;font-weight:bold}.missed{color:#b51a1a;font-weight:bold}svg text{font-size:10px;fill:#333}\

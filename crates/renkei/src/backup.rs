@@ -116,6 +116,21 @@ impl BackupSettings {
         self.backup_repository.is_some()
     }
 
+    /// The backups as set up, for the compliance sheet: the sites' declared places (checked
+    /// against the allowed countries by [`Self::locations`]), how the second is reached, the
+    /// generations kept; none if backups are not set up.
+    pub fn setup(&self) -> Option<renkei_domain::compliance::BackupSetup> {
+        self.backup_repository.as_ref()?;
+        let second = self.copy_repository.as_ref().map(|p| p.to_string_lossy().starts_with("sftp:"));
+        Some(renkei_domain::compliance::BackupSetup {
+            first_place: self.backup_location.clone(),
+            second_place: second.map(|_| self.copy_location.clone()),
+            second_medium: second.map(|sftp| if sftp { "SFTP（別のマシン）" } else { "ディレクトリ" }.to_owned()),
+            keep: KeepPolicy { daily: self.keep_daily, weekly: self.keep_weekly, monthly: self.keep_monthly },
+            pgbackrest: self.pgbackrest_repository.is_some(),
+        })
+    }
+
     /// The repositories and policy, once every setting is there and their place is allowed.
     pub fn config(&self, allowed_countries: &str) -> Result<BackupConfig> {
         self.first_site_place(allowed_countries)?;

@@ -220,6 +220,7 @@ impl Stage {
             freshness: run::DEFAULT_FRESHNESS,
             limits: renkei_net::listener::Limits::default(),
             audit_checkpoint_every: renkei_server::audit::CHECKPOINT_EVERY,
+            contracts: Default::default(),
         }
     }
 }

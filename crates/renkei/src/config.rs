@@ -34,9 +34,12 @@ const SECTIONS: &[(&str, &str)] = &[
     ("admin", "`renkei admin` only. It also takes every `[platform]` key, which overrides `[platform]` for `admin`."),
     (
         "backup",
-        "`renkei backup`, `renkei serve` (which backs up on a schedule once `backup_repository` is set), `renkei admin tenant-delete` (which destroys the tenant's key in every key backup) and `renkei admin locations`: the repositories, their passwords' files and the generations kept. `renkei backup` also takes every `[platform]` key.",
+        "`renkei backup`, `renkei serve` (which backs up on a schedule once `backup_repository` is set), `renkei admin tenant-delete` (which destroys the tenant's key in every key backup), `renkei admin locations` and `renkei sla compliance` (which report them): the repositories, their passwords' files and the generations kept. `renkei backup` also takes every `[platform]` key.",
     ),
-    ("sla", "`renkei sla`: the tenants' SLA contracts (`contracts_file`). It also takes every `[platform]` key."),
+    (
+        "sla",
+        "`renkei sla` and `renkei serve` (whose report page measures each month against them): the tenants' SLA contracts (`contracts_file`). `renkei sla` also takes every `[platform]` key.",
+    ),
     (
         "hub",
         "`renkei hub` and its subcommands (`register-org`, `verify-key`, `resident-token`, `backup`, each taking the keys it has). The hub's backups are set here (`backup_repository` …, with repositories and passwords of their own), apart from the platform's `[backup]`.",
@@ -156,7 +159,7 @@ pub fn apply(cmd: Command, config: &Config) -> Command {
         }
         sub
     };
-    cmd.mut_subcommand("serve", |c| set(set(set(c, "platform"), "serve"), "backup"))
+    cmd.mut_subcommand("serve", |c| set(set(set(set(c, "platform"), "serve"), "backup"), "sla"))
         .mut_subcommand("admin", |c| {
             set(set(c, "platform"), "admin")
                 .mut_subcommand("tenant-delete", |t| set(t, "backup"))
@@ -164,7 +167,7 @@ pub fn apply(cmd: Command, config: &Config) -> Command {
         })
         .mut_subcommand("import", |c| set(c, "platform"))
         .mut_subcommand("backup", |c| set(set(c, "platform"), "backup"))
-        .mut_subcommand("sla", |c| set(set(c, "platform"), "sla"))
+        .mut_subcommand("sla", |c| set(set(c, "platform"), "sla").mut_subcommand("compliance", |t| set(t, "backup")))
         .mut_subcommand("audit", |c| set(c, "platform"))
         .mut_subcommand("unify-registry", |c| set(c, "platform"))
         // The retention is serve's setting; `retention run` reads it from there.
@@ -328,6 +331,7 @@ pub fn reference(cmd: &Command) -> String {
     );
     let platform: Vec<String> = keys(cmd, "platform").into_iter().filter_map(key_of).collect();
     let backup: Vec<String> = keys(cmd, "backup").into_iter().filter_map(key_of).collect();
+    let sla: Vec<String> = keys(cmd, "sla").into_iter().filter_map(key_of).collect();
     for (section, about) in SECTIONS {
         out.push_str(&format!(
             "\n## [{section}]\n\n{about}\n\n| key | type | default | environment | what it is |\n|---|---|---|---|---|\n"
@@ -338,8 +342,8 @@ pub fn reference(cmd: &Command) -> String {
             if matches!(*section, "serve" | "admin" | "backup" | "sla") && platform.contains(&key) {
                 continue;
             }
-            // And the backups' keys under [backup].
-            if *section == "serve" && backup.contains(&key) {
+            // And the backups' keys under [backup], the contracts under [sla].
+            if *section == "serve" && (backup.contains(&key) || sla.contains(&key)) {
                 continue;
             }
             let default = arg.get_default_values().iter().map(|v| v.to_string_lossy().into_owned()).collect::<Vec<_>>().join(", ");

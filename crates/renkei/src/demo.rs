@@ -343,6 +343,7 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
             freshness: run::DEFAULT_FRESHNESS,
             limits: renkei_net::listener::Limits::default(),
             audit_checkpoint_every: renkei_server::audit::CHECKPOINT_EVERY,
+            contracts: Default::default(),
         };
         run::start_platform(&setup, tls, PlatformListeners { internal, network }, shutdown.clone()).await?;
         servers.push((sub, ia, na));

@@ -156,6 +156,7 @@ impl PlatformArgs {
             freshness: run::DEFAULT_FRESHNESS,
             limits: renkei_net::listener::Limits::default(),
             audit_checkpoint_every: renkei_server::audit::CHECKPOINT_EVERY,
+            contracts: Default::default(),
         })
     }
 }
@@ -203,6 +204,10 @@ struct ServeArgs {
     monitor: sla::MonitorSettings,
     #[command(flatten)]
     notices: sla::NoticeSettings,
+    /// The tenants' SLA contracts (TOML), which the report page measures each month against (the
+    /// `[sla]` section's, as `renkei sla` reads it) [default: 表2-13's grade for every tenant].
+    #[arg(long, env = "RENKEI_SLA_CONTRACTS_FILE")]
+    contracts_file: Option<PathBuf>,
     /// Listener for client systems (TLS).
     #[arg(long, env = "RENKEI_INTERNAL_LISTEN", default_value = "127.0.0.1:8443")]
     internal_listen: String,
@@ -497,6 +502,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
     setup.freshness = Duration::from_secs(a.freshness_secs.max(1));
     setup.limits = a.limits.limits();
     setup.audit_checkpoint_every = Duration::from_secs(a.audit_checkpoint_secs.max(1));
+    setup.contracts = std::sync::Arc::new(sla::Contracts::load(a.contracts_file.as_deref())?);
     let (internal, ia) = run::bind(&a.internal_listen).await?;
     let (network, na) = run::bind(&a.network_listen).await?;
     let (tx, shutdown) = run::Shutdown::new();

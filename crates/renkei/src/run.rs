@@ -349,6 +349,8 @@ pub struct PlatformSetup {
     pub limits: Limits,
     /// How often the audit chains that grew are checkpointed (see `--audit-checkpoint-secs`).
     pub audit_checkpoint_every: Duration,
+    /// The tenants' SLA contracts, for the report page (see `--contracts-file`).
+    pub contracts: Arc<crate::sla::Contracts>,
 }
 
 /// Opens the platform's stores and unlocks its orgs' keys, without listening.
@@ -372,7 +374,9 @@ pub async fn start_platform(
     shutdown.spawn(serve(
         listeners.internal,
         tls.server_config(false)?,
-        renkei_server::internal::router(p.clone()).layer(counted("internal")),
+        renkei_server::internal::router(p.clone())
+            .merge(crate::sla::page::routes(p.clone(), o.master.clone(), o.contracts.clone()))
+            .layer(counted("internal")),
         o.limits,
         shutdown.clone().wait(),
     ));

@@ -12,6 +12,7 @@ on_both_backends!(
     a_person_signs_in_enrols_and_signs_out_on_the_pages_and_every_form_needs_its_token,
     every_page_refuses_exactly_the_roles_the_policy_refuses,
     markup_in_every_field_of_every_form_comes_back_as_text,
+    the_monthly_report_is_a_page_for_whoever_reads_the_tenants_sla,
 );
 
 /// A request of a signed-in person's browser: the session cookie, and on a form its token.
@@ -293,4 +294,40 @@ async fn a_person_signs_in_enrols_and_signs_out_on_the_pages_and_every_form_need
     assert!(set_cookies(&r).iter().any(|(n, v)| n == "__Host-renkei-session" && v.contains("Max-Age=0")));
     let r = web.get(url("/")).header(COOKIE, &enrolling).send().await.unwrap();
     assert_eq!(r.headers()[LOCATION], "/sign-in", "the old cookie opens nothing");
+}
+
+async fn the_monthly_report_is_a_page_for_whoever_reads_the_tenants_sla(b: Backend) {
+    use renkei_domain::Role;
+    let c = Cluster::start_on(b).await;
+    let people = one_of_each_role(&c).await;
+    let token = |role: Role| people.iter().find(|(r, _)| *r == role).map(|(_, t)| t.clone()).expect("a person of the role");
+    let web = c.browser();
+    let get = |token: String, path: &str| as_browser(&web, &token, "GET", format!("{}{path}", c.internal()), &[]).send();
+
+    // The tenant admin finds it from the status of tenants, and reads last month's by default.
+    let r = get(token(Role::TenantAdmin), "/tenants").await.expect("page");
+    let listing = r.text().await.expect("body");
+    assert!(listing.contains("href=\"/tenants/tenant-a/report\""), "{listing}");
+    let r = get(token(Role::TenantAdmin), "/tenants/tenant-a/report?month=2026-11").await.expect("page");
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()[CONTENT_SECURITY_POLICY].to_str().expect("ascii").to_owned();
+    assert_eq!(r.headers()[CACHE_CONTROL], "no-store");
+    let page = r.text().await.expect("body");
+    assert!(page.contains("運用サービス実績報告書") && page.contains("対象月: 2026-11"), "{page}");
+    assert!(page.contains("この月の計測データはありません"), "no probe ran in that month: {page}");
+    // Its one inline style runs by its hash; nothing else inline does.
+    let style = page.split("<style>").nth(1).and_then(|s| s.split("</style>").next()).expect("an inline style");
+    assert!(csp.contains(&format!("style-src 'sha256-{}'", renkei_crypto::sha256_base64(style.as_bytes()))), "{csp}");
+    assert!(!csp.contains("unsafe-inline") && csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    // The consortium's admin and the operator read it too; another tenant's is not found, a
+    // bad month is refused, staff may not.
+    for role in [Role::ConsortiumAdmin, Role::Operator] {
+        assert_eq!(get(token(role), "/tenants/tenant-a/report").await.expect("page").status(), 200, "{role:?}");
+    }
+    assert_eq!(get(token(Role::TenantAdmin), "/tenants/tenant-b/report").await.expect("page").status(), 404);
+    assert_eq!(get(token(Role::ConsortiumAdmin), "/tenants/tenant-b/report").await.expect("page").status(), 404);
+    assert_eq!(get(token(Role::TenantAdmin), "/tenants/tenant-a/report?month=2026-13").await.expect("page").status(), 400);
+    assert_eq!(get(token(Role::Staff), "/tenants/tenant-a/report").await.expect("page").status(), 403);
+    let r = web.get(format!("{}/tenants/tenant-a/report", c.internal())).send().await.expect("page");
+    assert!(r.url().path().starts_with("/sign-in") || r.status().is_redirection(), "signed out: {}", r.url());
 }

@@ -26,9 +26,10 @@ fn rule_problem(e: LimitRule) -> Problem {
 }
 
 impl Platform {
-    /// `tenant`, once `person` may take `action` on it: the operator on any tenant there is,
-    /// a tenant's own people on theirs; anything else is not found.
-    async fn tenant_for_act(&self, person: &SignedInPerson, action: Action, tenant: &str) -> Result<TenantId, Problem> {
+    /// `tenant`, once `person` may take `action` on it: the operator on any tenant there is, a
+    /// consortium admin on its consortium's, a tenant's own people on theirs; anything else is
+    /// not found. (Also the binary's report page's check.)
+    pub async fn tenant_for_act(&self, person: &SignedInPerson, action: Action, tenant: &str) -> Result<TenantId, Problem> {
         person.permit(action)?;
         let tenant = TenantId::parse(tenant).map_err(|_| Problem::not_found())?;
         let reachable = match person.role() {

@@ -219,6 +219,22 @@ impl PlatformStore {
             .await
     }
 
+    /// How many entries of `action` a chain holds, and when the latest was written (Unix
+    /// seconds): how often something audited was done, for the compliance sheet.
+    pub async fn audit_activity(&self, of: &AuditChain, action: &str) -> Result<(i64, Option<i64>)> {
+        let (chain, action) = (of.key().to_owned(), action.to_owned());
+        self.db
+            .read(of.scope(), move |tx| {
+                let rows =
+                    tx.query("SELECT COUNT(*), MAX(at) FROM audit_log WHERE tenant_id = ?1 AND action = ?2", args![chain, action])?;
+                match rows.first() {
+                    Some(r) => Ok((r.get(0)?, r.get(1)?)),
+                    None => Ok((0, None)),
+                }
+            })
+            .await
+    }
+
     /// Up to `limit` entries of a chain after its place `after`, in order, with their hashes
     /// (hex): what a tenant's admins and auditors read and export, and check for themselves.
     pub async fn audit_entries(&self, of: &AuditChain, after: u64, limit: u32) -> Result<Vec<StoredEntry>> {

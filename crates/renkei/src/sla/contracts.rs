@@ -10,6 +10,8 @@
 //! mttr_hours = 3.0
 //! monthly_fee_yen = 300000
 //! reductions = [{ below_percent = 99.5, reduction_percent = 10 }]
+//! search_p95_ms = 1000           # 応答時間 (検索系), 95th percentile of the probes
+//! update_p95_ms = 2000           # 応答時間 (更新系)
 //!
 //! [tenant.kou-city]
 //! service_hours = "always"
@@ -32,6 +34,8 @@ struct Terms {
     mttr_hours: Option<f64>,
     monthly_fee_yen: Option<u64>,
     reductions: Option<Vec<Reduction>>,
+    search_p95_ms: Option<u64>,
+    update_p95_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -47,6 +51,8 @@ struct ContractsFile {
 #[derive(Debug, Default)]
 pub struct Contracts {
     file: ContractsFile,
+    /// The file read, if any.
+    path: Option<std::path::PathBuf>,
 }
 
 impl Contracts {
@@ -55,12 +61,20 @@ impl Contracts {
         let Some(path) = path else { return Ok(Contracts::default()) };
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the SLA contracts {}", path.display()))?;
         let file: ContractsFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
-        let contracts = Contracts { file };
+        let contracts = Contracts { file, path: Some(path.to_owned()) };
         contracts.of("").with_context(|| format!("{}: [default]", path.display()))?;
         for t in contracts.file.tenant.keys() {
             contracts.of(t).with_context(|| format!("{}: [tenant.{t}]", path.display()))?;
         }
         Ok(contracts)
+    }
+
+    /// Where `tenant`'s contract was agreed: the file and its section (`[tenant.ID]`, else
+    /// `[default]`); none without a file.
+    pub fn source(&self, tenant: &str) -> Option<String> {
+        let path = self.path.as_ref()?;
+        let section = if self.file.tenant.contains_key(tenant) { format!("[tenant.{tenant}]") } else { "[default]".into() };
+        Some(format!("{} {section}", path.display()))
     }
 
     /// `tenant`'s contract: its section over [default] over 表2-13's grade.
@@ -77,6 +91,8 @@ impl Contracts {
             availability_percent: own.availability_percent.or(d.availability_percent).unwrap_or(base.grade.availability_percent),
             mttr_hours: own.mttr_hours.or(d.mttr_hours).unwrap_or(base.grade.mttr_hours),
             reductions: own.reductions.or_else(|| d.reductions.clone()).unwrap_or(base.grade.reductions),
+            search_p95_ms: own.search_p95_ms.or(d.search_p95_ms),
+            update_p95_ms: own.update_p95_ms.or(d.update_p95_ms),
         };
         if !(0.0..=100.0).contains(&grade.availability_percent) || grade.reductions.iter().any(|r| r.reduction_percent > 100) {
             bail!("percentages are between 0 and 100");

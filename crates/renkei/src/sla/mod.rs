@@ -6,12 +6,13 @@
 //! `contracts.rs`'s; `serve`'s monitor and notice settings are `settings.rs`'s.
 
 mod contracts;
+pub mod page;
 mod settings;
 
 use crate::run::PlatformAccess;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use contracts::Contracts;
+pub use contracts::Contracts;
 use renkei_domain::allocation::Weights;
 use renkei_domain::export::Encoding;
 use renkei_domain::sla::Month;
@@ -60,6 +61,26 @@ enum SlaCmd {
         /// Write it here [default: standard output].
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// The compliance sheet (適合状況一覧): each item of 000 表2-8 and 表2-13 answered for a tenant
+    /// and month from the platform's settings, measured figures and records; "未充足" where the
+    /// evidence is missing.
+    Compliance {
+        #[arg(long)]
+        tenant: String,
+        /// YYYY-MM (JST) [default: last month].
+        #[arg(long)]
+        month: Option<String>,
+        /// html, csv (UTF-8 with a BOM) or csv-cp932.
+        #[arg(long, default_value = "html")]
+        format: String,
+        /// Write it here [default: standard output].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The backups as `serve` runs them (the [backup] section): where they are, the second
+        /// site and the generations kept.
+        #[command(flatten)]
+        backups: Box<crate::backup::BackupSettings>,
     },
     /// Announce a maintenance window: it is neither promised service time nor outage.
     Maintenance {
@@ -187,17 +208,67 @@ enum SlaCmd {
 
 /// `E:P:U` weights.
 fn parse_weights(text: &str) -> Result<Weights> {
-    let parts: Vec<Option<u32>> = text.split(':').map(|p| p.trim().parse().ok()).collect();
-    match parts[..] {
-        [Some(equal), Some(population), Some(usage)] if equal <= 1000 && population <= 1000 && usage <= 1000 => {
-            Ok(Weights { equal, population, usage })
-        }
-        _ => bail!("--weights is E:P:U, three whole numbers up to 1000 (e.g. 1:1:2), not {text:?}"),
-    }
+    Weights::parse(text).with_context(|| format!("--weights is E:P:U, three whole numbers up to 1000 (e.g. 1:1:2), not {text:?}"))
 }
 
 fn time(flag: &str, text: &str) -> Result<i64> {
     Ok(chrono::DateTime::parse_from_rfc3339(text).with_context(|| format!("{flag} must be an RFC 3339 time"))?.timestamp())
+}
+
+/// Writes `bytes` to `out`, saying so, or to standard output.
+fn write_out(out: Option<PathBuf>, bytes: &[u8], what: &str) -> Result<()> {
+    match out {
+        Some(path) => {
+            std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            println!("{what} written to {}", path.display());
+        }
+        None => std::io::Write::write_all(&mut std::io::stdout(), bytes)?,
+    }
+    Ok(())
+}
+
+/// The month before the one `now` is in (JST).
+fn last_month(now: i64) -> Month {
+    Month::of(Month::of(now).span().0 - 1)
+}
+
+/// What the compliance sheet takes from the settings: the contract and its section, the
+/// backups as set up, and where data is kept — the listing of `renkei admin locations`, or why
+/// it was refused.
+fn compliance_settings(
+    platform: &PlatformAccess,
+    contracts: &Contracts,
+    tenant: &renkei_domain::TenantId,
+    backups: &crate::backup::BackupSettings,
+) -> Result<renkei_ops::compliance::Settings> {
+    use renkei_domain::compliance::Location;
+    let db = &platform.db;
+    let listing = db.locations("platform store", &platform.data_dir, crate::run::PLATFORM_SCHEMA).and_then(|stores| {
+        let mut lines: Vec<String> = stores.lines().map(str::to_owned).collect();
+        lines.extend(backups.locations(&db.allowed_countries)?);
+        Ok(lines)
+    });
+    let (locations, locations_refused) = match listing {
+        Ok(lines) => (
+            lines
+                .iter()
+                .filter_map(|l| match l.split('\t').collect::<Vec<_>>()[..] {
+                    [label, at, place] => Some(Location { label: label.into(), at: at.into(), place: place.into() }),
+                    _ => None,
+                })
+                .collect(),
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+    };
+    Ok(renkei_ops::compliance::Settings {
+        contract: contracts.of(tenant.as_str())?,
+        contract_source: contracts.source(tenant.as_str()),
+        backup: backups.setup(),
+        locations,
+        locations_refused,
+        allowed_countries: renkei_domain::location::parse_allowed(&db.allowed_countries)?,
+    })
 }
 
 fn hours(seconds: i64) -> String {
@@ -226,13 +297,27 @@ pub async fn run(a: SlaArgs) -> Result<()> {
                 Format::Html => renkei_ops::report::html(&r, &known.name).into_bytes(),
                 Format::Pdf => renkei_ops::report::pdf(&renkei_ops::report::html(&r, &known.name)).await?,
             };
-            match out {
-                Some(path) => {
-                    std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
-                    println!("report of {tenant_id} for {month} written to {}", path.display());
-                }
-                None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
-            }
+            write_out(out, &bytes, &format!("report of {tenant_id} for {month}"))?;
+        }
+        SlaCmd::Compliance { tenant, month, format, out, backups } => {
+            let tenant_id = renkei_domain::TenantId::parse(&tenant).context("--tenant")?;
+            let Some(known) = store.tenants().await?.into_iter().find(|t| t.id == tenant_id) else {
+                bail!("no tenant {tenant_id} on this platform");
+            };
+            let month = match month {
+                Some(m) => Month::parse(&m).context("--month is YYYY-MM")?,
+                None => last_month(now),
+            };
+            let settings = compliance_settings(&a.platform, &contracts, &tenant_id, &backups)?;
+            let sheet =
+                renkei_ops::compliance::sheet(&store, &a.platform.master_key()?, &tenant_id, &known.name, month, settings, now).await?;
+            let bytes = match format.as_str() {
+                "html" => renkei_ops::compliance::html(&sheet).into_bytes(),
+                "csv" => renkei_ops::compliance::csv(&sheet, Encoding::Utf8)?,
+                "csv-cp932" => renkei_ops::compliance::csv(&sheet, Encoding::Cp932)?,
+                other => bail!("--format is html, csv or csv-cp932, not {other:?}"),
+            };
+            write_out(out, &bytes, &format!("compliance sheet of {tenant_id} for {month}"))?;
         }
         SlaCmd::Maintenance { tenant, from, to, note } => {
             let tenant = match tenant {
@@ -282,13 +367,7 @@ pub async fn run(a: SlaArgs) -> Result<()> {
                 "json" => serde_json::to_vec_pretty(&statement)?,
                 other => bail!("--format is csv, csv-cp932, html or json, not {other:?}"),
             };
-            match out {
-                Some(path) => {
-                    std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-                    println!("statement of {month} written to {} ({} tenants, {cost_yen} yen)", path.display(), statement.lines.len());
-                }
-                None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
-            }
+            write_out(out, &bytes, &format!("statement of {month} ({} tenants, {cost_yen} yen)", statement.lines.len()))?;
         }
         SlaCmd::Weights { consortium, weights } => {
             let id = renkei_domain::ConsortiumId::parse(&consortium).context("--consortium")?;

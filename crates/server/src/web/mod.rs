@@ -75,6 +75,8 @@ pub const PAGES: &[RouteAct] = &[
     r("GET", "/audit", Action::ReadAuditLog),
     r("POST", "/audit/verify", Action::ReadAuditLog),
     r("GET", "/tenants", Action::ReadTenantStatus),
+    // Composed by the binary (`renkei::sla::page`), which measures the month with `ops`.
+    r("GET", "/tenants/{tenant}/report", Action::ReadSla),
     r("POST", "/tenants/{tenant}/session-limit", Action::SetSessionLimit),
     r("POST", "/tenants/{tenant}/session-limit/raise", Action::RaiseSessionLimit),
 ];

@@ -38,6 +38,11 @@ impl PageSession {
         crate::caller::Caller::person(crate::sessions::SignedInPerson::new(self.session.clone(), self.token.clone()))
     }
 
+    /// The person, as the service layer's checks take them.
+    pub fn person(&self) -> crate::sessions::SignedInPerson {
+        crate::sessions::SignedInPerson::new(self.session.clone(), self.token.clone())
+    }
+
     /// The CSRF token this session's forms carry.
     pub fn csrf(&self) -> String {
         renkei_crypto::session::csrf_token(&self.token)

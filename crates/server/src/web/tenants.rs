@@ -36,6 +36,8 @@ async fn render(p: &Platform, s: &PageSession, status: StatusCode, problem: Opti
     let consortia = p.consortia_for(&person).await?;
     let sets = crate::sessions::permit(&s.session, Action::SetSessionLimit).is_ok();
     let raises = crate::sessions::permit(&s.session, Action::RaiseSessionLimit).is_ok();
+    // The report page is the binary's (`renkei::sla::page`): it needs the monitor's measures.
+    let reports = crate::sessions::permit(&s.session, Action::ReadSla).is_ok();
     let now = renkei_store::now_unix();
     let csrf = s.csrf();
     let body = html! {
@@ -83,6 +85,9 @@ async fn render(p: &Platform, s: &PageSession, status: StatusCode, problem: Opti
                                     @if !i.cause.is_empty() { "（" (i.cause) "）" }
                                 }
                             }
+                        }
+                        @if reports {
+                            span.hint { a href={ "/tenants/" (t.tenant.id.as_str()) "/report" } { "運用サービス実績報告書（前月）" } }
                         }
                     }
                 }
