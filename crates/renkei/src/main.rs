@@ -262,6 +262,10 @@ struct HubArgs {
     /// Listener for residents' disclosure requests (TLS).
     #[arg(long, env = "RENKEI_HUB_RESIDENT_LISTEN", default_value = "127.0.0.1:7444")]
     resident_listen: String,
+    /// Listener for Prometheus's scrapes of /metrics (plain HTTP: loopback or a monitoring
+    /// network): requests, store transaction times and the hub's queue [default: none].
+    #[arg(long, env = "RENKEI_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     #[command(flatten)]
     keys: run::HubKeyFiles,
     /// Annex Table 2 (別表第二) as CSV [default: the built-in table].
@@ -522,7 +526,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
     }
     if let Some(addr) = &a.metrics_listen {
         let (listener, ma) = run::bind(addr).await?;
-        shutdown.spawn(metrics::serve(listener, p.clone(), shutdown.clone().wait()));
+        shutdown.spawn(metrics::serve(listener, metrics::Source::Platform(p.clone()), shutdown.clone().wait()));
         println!("renkei serve: metrics http://{ma}/metrics");
     }
     shutdown.spawn(renkei_server::retention::run(p, retention, shutdown.clone().wait()));
@@ -601,6 +605,11 @@ async fn hub(a: HubArgs) -> Result<()> {
             let keys = run::hub_keys(&data_dir, &a.keys)?;
             let hub =
                 run::start_hub(keys, &location, &tls, matrix, run::HubListeners { network, resident }, timing, shutdown.clone()).await?;
+            if let Some(addr) = &a.metrics_listen {
+                let (listener, ma) = run::bind(addr).await?;
+                shutdown.spawn(metrics::serve(listener, metrics::Source::Hub(hub.clone()), shutdown.clone().wait()));
+                println!("renkei hub: metrics http://{ma}/metrics");
+            }
             shutdown.spawn(retention::hub_daily(hub, retention_years, shutdown.clone().wait()));
             if let (Some(config), Some(subject)) = (backups, backup_subject) {
                 shutdown.spawn(renkei_ops::backup::run_scheduled(subject, config, a.backup_schedule.schedule(), shutdown.clone().wait()));

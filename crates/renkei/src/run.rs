@@ -296,6 +296,13 @@ pub struct HubListeners {
     pub resident: TcpListener,
 }
 
+/// A layer counting and timing a router's requests as `listener`'s (`net::metrics`).
+macro_rules! counted {
+    ($listener:expr) => {
+        axum::middleware::from_fn(|r: axum::extract::Request, n: axum::middleware::Next| renkei_net::metrics::record($listener, r, n))
+    };
+}
+
 /// Starts the hub's two listeners and its worker; returns the hub.
 pub async fn start_hub(
     keys: HubKeys,
@@ -312,14 +319,14 @@ pub async fn start_hub(
     shutdown.spawn(serve(
         listeners.network,
         tls.server_config(true)?,
-        renkei_hub::api::network_router(hub.clone()),
+        renkei_hub::api::network_router(hub.clone()).layer(counted!("hub_network")),
         timing.limits,
         shutdown.clone().wait(),
     ));
     shutdown.spawn(serve(
         listeners.resident,
         tls.server_config(false)?,
-        renkei_hub::api::resident_router(hub.clone()),
+        renkei_hub::api::resident_router(hub.clone()).layer(counted!("resident")),
         timing.limits,
         shutdown.clone().wait(),
     ));
@@ -368,22 +375,19 @@ pub async fn start_platform(
     shutdown: Shutdown,
 ) -> Result<Arc<Platform>> {
     let p = load_platform(o, tls).await?;
-    let counted = |listener: &'static str| {
-        axum::middleware::from_fn(move |r: axum::extract::Request, n: axum::middleware::Next| renkei_net::metrics::record(listener, r, n))
-    };
     shutdown.spawn(serve(
         listeners.internal,
         tls.server_config(false)?,
         renkei_server::internal::router(p.clone())
             .merge(crate::sla::page::routes(p.clone(), o.master.clone(), o.contracts.clone()))
-            .layer(counted("internal")),
+            .layer(counted!("internal")),
         o.limits,
         shutdown.clone().wait(),
     ));
     shutdown.spawn(serve(
         listeners.network,
         tls.server_config(true)?,
-        renkei_server::network::router(p.clone()).layer(counted("network")),
+        renkei_server::network::router(p.clone()).layer(counted!("network")),
         o.limits,
         shutdown.clone().wait(),
     ));

@@ -15,6 +15,7 @@
 use crate::migrate::Migrations;
 use crate::sqlite::SqliteFile;
 use crate::{Result, StoreError};
+use renkei_domain::QueryState;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -364,11 +365,33 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
     {
-        let f = move |tx: &mut dyn Tx| f(tx).map(|v| (v, Finish::Commit));
-        match self {
+        let started = std::time::Instant::now();
+        let f = move |tx: &mut dyn Tx| {
+            crate::metrics::take_moves();
+            f(tx).map(|v| ((v, crate::metrics::take_moves()), Finish::Commit))
+        };
+        let done = match self {
             Db::Sqlite(file) => file.tx(false, f).await,
             Db::Postgres(pool) => pool.tx(scope, f).await,
+        };
+        self.counted("write", started, done)
+    }
+
+    /// Which backend this is.
+    fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// Times a transaction, and counts the query moves it committed (`crate::metrics`).
+    fn counted<T>(&self, kind: &'static str, started: std::time::Instant, done: Result<(T, Vec<QueryState>)>) -> Result<T> {
+        crate::metrics::transaction(self.backend(), kind, started.elapsed().as_secs_f64());
+        done.map(|(v, moves)| {
+            crate::metrics::committed(moves);
+            v
+        })
     }
 
     /// Whether the database exists yet: a lazy SQLite file is made on its first transaction.
@@ -386,10 +409,12 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
     {
-        match self {
+        let started = std::time::Instant::now();
+        let done = match self {
             Db::Sqlite(file) => file.read(f).await,
             Db::Postgres(pool) => pool.tx(scope, move |tx: &mut dyn Tx| f(tx).map(|v| (v, Finish::Commit))).await,
-        }
+        };
+        self.counted("read", started, done.map(|v| (v, Vec::new())))
     }
 
     /// Like [`Db::tx`], but `f` decides whether its work is kept: a bulk load that found bad lines
@@ -400,10 +425,19 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> Result<(T, Finish)> + Send + 'static,
     {
-        match self {
+        let started = std::time::Instant::now();
+        let f = move |tx: &mut dyn Tx| {
+            crate::metrics::take_moves();
+            f(tx).map(|(v, finish)| {
+                let moves = crate::metrics::take_moves();
+                ((v, if finish == Finish::Commit { moves } else { Vec::new() }), finish)
+            })
+        };
+        let done = match self {
             Db::Sqlite(file) => file.tx(true, f).await,
             Db::Postgres(pool) => pool.tx(scope, f).await,
-        }
+        };
+        self.counted("write", started, done)
     }
 }
 

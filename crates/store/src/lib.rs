@@ -21,6 +21,7 @@ pub mod deletion;
 pub mod export;
 pub mod hub;
 pub mod keys;
+pub mod metrics;
 pub mod migrate;
 pub mod monitor;
 pub mod notices;

@@ -187,6 +187,21 @@ impl HubStore {
         }
     }
 
+    /// The hub's queue: how many queries wait to be forwarded (`accepted`), relayed
+    /// (`answered`) or reported undeliverable, by state (states with none left out).
+    pub async fn queue_depth(&self) -> Result<Vec<(RouteState, i64)>> {
+        self.read(move |tx| {
+            tx.query(
+                "SELECT state, COUNT(*) FROM queries WHERE state IN ('accepted', 'answered', 'undeliverable') GROUP BY state ORDER BY state",
+                args![],
+            )?
+            .iter()
+            .map(|r| Ok((RouteState::from_code(&r.get::<String>(0)?).ok_or_else(|| corrupt("unknown route state"))?, r.get(1)?)))
+            .collect()
+        })
+        .await
+    }
+
     /// Claims queries waiting to be forwarded (`accepted`), relayed (`answered`) or reported
     /// undeliverable to their requester (`undeliverable`) whose time has come, leasing each for
     /// `lease_ms` (one statement) so no other worker takes it meanwhile.

@@ -160,6 +160,7 @@ pub(super) fn note_state(tx: &mut dyn Tx, tenant: &str, id: &str, state: QuerySt
          SELECT ?1, ?2, COALESCE(MAX(seq), 0) + 1, ?3, ?4 FROM query_states WHERE tenant_id = ?1 AND query_id = ?2",
         args![tenant, id, state.code(), at],
     )?;
+    crate::metrics::moved(state);
     Ok(())
 }
 
