@@ -587,6 +587,12 @@ pub async fn run(a: DemoArgs) -> Result<ExitCode> {
         dir.join("platform").display()
     );
     println!("  report              {} (運用サービス実績報告書; PDF: renkei sla … report --format pdf)", ops.report.display());
+    println!("                      also a page for 甲市's admin: https://{}/tenants/kou-city/report?month={}", servers[0].1, ops.month);
+    println!(
+        "  compliance sheet    renkei sla --data-dir {} compliance --tenant kou-city --month {} (表2-8・表2-13; --format csv)",
+        dir.join("platform").display(),
+        ops.month
+    );
     println!("  mail sent           {} ({} notices, .eml files)", ops.mail_dir.display(), ops.mails);
     println!(
         "  web pages (日本語)   https://{}/sign-in   sign in as a person above: their password is in the people file, and the code \

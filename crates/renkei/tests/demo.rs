@@ -42,8 +42,13 @@ fn demo_once_shows_every_outcome_and_leaves_no_individual_number_in_the_clear() 
     assert_eq!(std::fs::metadata(&people).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(std::fs::read_to_string(&people).unwrap().contains("otpauth://totp/"));
     // Operations: the monitor caused and recovered incidents, mailed them, wrote the report.
-    for part in ["status page         https://", "incidents caused (its API key revoked) and recovered", "運用サービス実績報告書"]
-    {
+    for part in [
+        "status page         https://",
+        "incidents caused (its API key revoked) and recovered",
+        "運用サービス実績報告書",
+        "/tenants/kou-city/report?month=",
+        "compliance --tenant kou-city",
+    ] {
         assert!(stdout.contains(part), "missing {part}:\n{stdout}");
     }
     let mails: Vec<String> = common::files(&dir.path().join("mail")).iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
@@ -55,6 +60,18 @@ fn demo_once_shows_every_outcome_and_leaves_no_individual_number_in_the_clear() 
         common::files(dir.path()).into_iter().find(|f| f.file_name().is_some_and(|n| n.to_string_lossy().starts_with("report-kou-city-")));
     let report = std::fs::read_to_string(report.expect("the report")).unwrap();
     assert!(report.contains("運用サービス実績報告書") && report.contains("監視用APIキーの誤失効"), "{report}");
+    // The compliance sheet as the demo says to make it: 甲市 is monitored, so its status is live.
+    let line = stdout.lines().find(|l| l.contains("compliance --tenant kou-city")).expect("the compliance line");
+    let month = line.split("--month ").nth(1).and_then(|m| m.split_whitespace().next()).expect("its month");
+    let sheet = Command::new(common::bin())
+        .args(["sla", "--data-dir"])
+        .arg(dir.path().join("platform"))
+        .args(["compliance", "--tenant", "kou-city", "--month", month, "--format", "csv"])
+        .env_remove("RENKEI_CONFIG")
+        .output()
+        .unwrap();
+    let sheet = String::from_utf8_lossy(&sheet.stdout);
+    assert!(sheet.contains("稼働状況がリアルタイムに確認できる,充足"), "{sheet}");
     // The pages' address, and a current code for whoever has no authenticator app.
     assert!(stdout.contains("/sign-in"), "{stdout}");
     let code = Command::new(common::bin()).args(["demo", "--code", "kou-city-staff", "--data-dir"]).arg(dir.path()).output().unwrap();

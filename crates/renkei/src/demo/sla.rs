@@ -20,6 +20,8 @@ use std::time::Duration;
 pub struct Shown {
     pub status_url: String,
     pub report: PathBuf,
+    /// The month the report is of (YYYY-MM).
+    pub month: String,
     pub mail_dir: PathBuf,
     pub mails: usize,
     /// The incidents opened and recovered: one per probe the revoked key failed.
@@ -122,5 +124,5 @@ pub async fn run(
     std::fs::write(&report, renkei_ops::report::html(&r, "甲市")).with_context(|| format!("cannot write {}", report.display()))?;
     let mails =
         std::fs::read_dir(&mail_dir)?.filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "eml"))).count();
-    Ok(Shown { status_url, report, mail_dir, mails, incidents: ids.len() })
+    Ok(Shown { status_url, report, month: month.to_string(), mail_dir, mails, incidents: ids.len() })
 }
