@@ -91,6 +91,11 @@ impl Month {
         if self.month == 12 { Month { year: self.year + 1, month: 1 } } else { Month { year: self.year, month: self.month + 1 } }
     }
 
+    /// The month before: what a report or a sheet is of by default.
+    pub fn previous(&self) -> Month {
+        if self.month == 1 { Month { year: self.year - 1, month: 12 } } else { Month { year: self.year, month: self.month - 1 } }
+    }
+
     /// The month as a span, from its first midnight JST to the next month's.
     pub fn span(&self) -> Span {
         days_span(self.first_day(), self.last_day())
@@ -316,6 +321,8 @@ mod tests {
         assert_eq!(Month::of(nov.span().0), nov);
         assert_eq!(Month::of(nov.span().0 - 1), Month { year: 2026, month: 10 });
         assert_eq!(Month::parse("2026-12").expect("month").next(), Month { year: 2027, month: 1 });
+        assert_eq!(Month::parse("2027-01").expect("month").previous(), Month { year: 2026, month: 12 });
+        assert_eq!(nov.previous().next(), nov);
         assert_eq!(nov.days().len(), 30);
         let weeks = nov.weeks();
         let d = |day| NaiveDate::from_ymd_opt(2026, 11, day).expect("day");

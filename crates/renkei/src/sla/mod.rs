@@ -229,7 +229,7 @@ fn write_out(out: Option<PathBuf>, bytes: &[u8], what: &str) -> Result<()> {
 
 /// The month before the one `now` is in (JST).
 fn last_month(now: i64) -> Month {
-    Month::of(Month::of(now).span().0 - 1)
+    Month::of(now).previous()
 }
 
 /// What the compliance sheet takes from the settings: the contract and its section, the
