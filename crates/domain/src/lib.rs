@@ -28,6 +28,7 @@ pub mod policy;
 pub mod query;
 pub mod record;
 pub mod retention;
+pub mod rollup;
 pub mod sla;
 pub mod wareki;
 pub mod wire;

@@ -113,9 +113,14 @@ impl Month {
 
     /// The month holding the instant `at` (JST).
     pub fn of(at: i64) -> Month {
-        let d = chrono::DateTime::from_timestamp(at + i64::from(JST_OFFSET_SECONDS), 0).map(|t| t.date_naive()).unwrap_or(NaiveDate::MIN);
+        let d = jst_day(at);
         Month { year: d.year(), month: d.month() }
     }
+}
+
+/// The day (JST) holding the instant `at` (Unix seconds); out of chrono's range, the last day.
+pub fn jst_day(at: i64) -> NaiveDate {
+    chrono::DateTime::from_timestamp(at.saturating_add(i64::from(JST_OFFSET_SECONDS)), 0).map_or(NaiveDate::MAX, |t| t.date_naive())
 }
 
 impl std::fmt::Display for Month {

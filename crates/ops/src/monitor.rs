@@ -51,6 +51,9 @@ pub struct MonitorConfig {
     pub rule: IncidentRule,
     /// Tenants probed at once.
     pub parallel: usize,
+    /// Days the probes' results are kept as they are; older days are rolled up
+    /// (`store::rollup`) once a day by the process that claims it.
+    pub raw_days: u32,
 }
 
 /// Enrols `tenant` in the monitor with `org` as its probe org: the round trip asks `org` itself
@@ -100,11 +103,33 @@ pub async fn run(store: PlatformStore, master: Arc<MasterKey>, config: MonitorCo
             _ = tokio::time::sleep(wait) => {}
         }
         let tick = renkei_store::now_millis().div_euclid(every * 1000);
+        roll_up_daily(&store, config.raw_days, &by).await;
         match tick_once(&store, &master, &config, tick, &by).await {
             Ok(Some(n)) => tracing::debug!(tick, tenants = n, "monitor tick done"),
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, tick, "a monitor tick failed; the next one runs as scheduled"),
         }
+    }
+}
+
+/// Rolls up the results older than `raw_days` days, in a task of its own, if this process claims
+/// today's roll-up (the first tick of a JST day does).
+async fn roll_up_daily(store: &PlatformStore, raw_days: u32, by: &str) {
+    let now = renkei_store::now_unix();
+    let today = renkei_domain::sla::jst_day(now);
+    match store.claim_monitor_tick(renkei_store::rollup::rollup_tick(today), by, now).await {
+        Ok(true) => {
+            let store = store.clone();
+            let before = today - chrono::Duration::days(i64::from(raw_days.max(1)));
+            tokio::spawn(async move {
+                match store.roll_up_probes(before).await {
+                    Ok(days) => tracing::info!(days, %before, "probe results rolled up"),
+                    Err(e) => tracing::error!(error = %e, "rolling up probe results failed; tomorrow's run tries again"),
+                }
+            });
+        }
+        Ok(false) => {}
+        Err(e) => tracing::error!(error = %e, "claiming the day's roll-up of probe results failed"),
     }
 }
 
@@ -342,6 +367,7 @@ mod tests {
             probe_number: "999999999996".into(),
             rule: IncidentRule { open_after: 2, close_after: 1 },
             parallel: 2,
+            raw_days: 35,
         };
         let started = Instant::now();
         assert_eq!(tick_once(&store, &master, &config, 1_000, "a").await.expect("tick"), Some(1));

@@ -29,6 +29,7 @@ mod pg;
 mod pg_tls;
 pub mod platform;
 pub mod restore_point;
+pub mod rollup;
 pub mod session_limits;
 pub mod snapshot;
 pub mod sqlite;

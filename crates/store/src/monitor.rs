@@ -238,22 +238,24 @@ impl PlatformStore {
             .collect()
     }
 
-    /// The latencies (ms) of `tenant`'s successful `kind` probes within `span`.
+    /// The latencies (ms) of `tenant`'s successful `kind` probes within `span`: raw, and as the
+    /// roll-ups of its days read back (`crate::rollup`).
     pub async fn probe_latencies(&self, tenant: &str, kind: ProbeKind, span: Span) -> Result<Vec<u64>> {
         let tenant = tenant.to_owned();
-        let rows = self
-            .db
+        self.db
             .read(Scope::Operator, move |tx| {
-                tx.query(
+                let rows = tx.query(
                     "SELECT latency_ms FROM probe_results WHERE tenant_id = ?1 AND kind = ?2 AND ok = 1 AND at_ms >= ?3 AND at_ms < ?4",
-                    args![tenant, kind.as_str(), span.0 * 1000, span.1 * 1000],
-                )
+                    args![tenant, kind.as_str(), span.0 * 1000, span.1.saturating_mul(1000)],
+                )?;
+                let mut all = rows.iter().map(|r| Ok(u64::try_from(r.get::<i64>(0)?).unwrap_or(0))).collect::<Result<Vec<u64>>>()?;
+                all.extend(crate::rollup::latencies_in(tx, &tenant, kind, span)?);
+                Ok(all)
             })
-            .await?;
-        rows.iter().map(|r| Ok(u64::try_from(r.get::<i64>(0)?).unwrap_or(0))).collect()
+            .await
     }
 
-    /// How many probes of `tenant` ran within `span`, and how many failed.
+    /// How many probes of `tenant` ran within `span`, and how many failed, raw and rolled up.
     pub async fn probe_counts(&self, tenant: &str, span: Span) -> Result<(i64, i64)> {
         let tenant = tenant.to_owned();
         self.db
@@ -261,10 +263,11 @@ impl PlatformStore {
                 let r = tx
                     .query_opt(
                         "SELECT COUNT(*), COUNT(CASE WHEN ok = 0 THEN 1 END) FROM probe_results WHERE tenant_id = ?1 AND at_ms >= ?2 AND at_ms < ?3",
-                        args![tenant, span.0 * 1000, span.1 * 1000],
+                        args![tenant, span.0 * 1000, span.1.saturating_mul(1000)],
                     )?
                     .ok_or(StoreError::NotFound("probe counts"))?;
-                Ok((r.get(0)?, r.get(1)?))
+                let (rolled, rolled_failed) = crate::rollup::counts_in(tx, &tenant, span)?;
+                Ok((r.get::<i64>(0)? + rolled, r.get::<i64>(1)? + rolled_failed))
             })
             .await
     }

@@ -29,6 +29,7 @@ const SQLITE: &[Migration] = &[
     Migration { version: 11, sql: include_str!("../migrations/sqlite/platform/011_notices.sql") },
     Migration { version: 12, sql: include_str!("../migrations/sqlite/platform/012_status_public.sql") },
     Migration { version: 13, sql: include_str!("../migrations/sqlite/platform/013_consortium_weights.sql") },
+    Migration { version: 14, sql: include_str!("../migrations/sqlite/platform/014_probe_days.sql") },
 ];
 
 /// On PostgreSQL one schema holds the platform tables and every tenant's tables; each has
@@ -55,6 +56,7 @@ const POSTGRES: &[Migration] = &[
     Migration { version: 19, sql: include_str!("../migrations/postgres/platform/019_notices.sql") },
     Migration { version: 20, sql: include_str!("../migrations/postgres/platform/020_status_public.sql") },
     Migration { version: 21, sql: include_str!("../migrations/postgres/platform/021_consortium_weights.sql") },
+    Migration { version: 22, sql: include_str!("../migrations/postgres/platform/022_probe_days.sql") },
 ];
 
 /// Every table of the platform schema on PostgreSQL, and which rows a transaction sees.
@@ -93,6 +95,7 @@ const ROW_SECURITY: &[RowSecurity] = &[
     RowSecurity { version: 18, table: "probe_targets", rows: Rows::TenantOrOperator("tenant_id") },
     RowSecurity { version: 19, table: "notice_channels", rows: Rows::TenantOrOperator("tenant_id") },
     RowSecurity { version: 19, table: "notices", rows: Rows::TenantOrOperator("tenant_id") },
+    RowSecurity { version: 22, table: "probe_days", rows: Rows::TenantOrOperator("tenant_id") },
 ];
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {

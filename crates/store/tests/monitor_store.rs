@@ -152,10 +152,57 @@ async fn a_tenants_transactions_see_its_own_monitor_rows(f: Fixture) {
     assert_eq!(seen, (1, 0, 1, 0), "kou's probe, no incident, the window for everyone, no tick");
 }
 
+/// Unix seconds of `hour`:00 JST on `day` of November 2026.
+fn nov(day: u32, hour: u32) -> i64 {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, day).and_then(|d| d.and_hms_opt(hour, 0, 0)).expect("time").and_utc().timestamp() - 9 * 3600
+}
+
+async fn old_days_are_rolled_up_and_still_counted_once(f: Fixture) {
+    use renkei_domain::rollup::{bucket_of, upper_bound};
+    use renkei_domain::sla::days_span;
+    let p = &f.platform;
+    let d = |day| chrono::NaiveDate::from_ymd_opt(2026, 11, day).expect("day");
+    // Two old days (one with a result at 23:30 JST, still that day) and a recent one.
+    for (at, ok, ms) in
+        [(nov(1, 9), true, 40), (nov(1, 10), false, 0), (nov(1, 23) + 1800, true, 1_000), (nov(2, 9), true, 70), (nov(20, 9), true, 55)]
+    {
+        p.record_probe(&probe("kou", at, ok, ms)).await.unwrap();
+    }
+    p.record_probe(&probe("otsu", nov(1, 12), true, 5)).await.unwrap();
+    let month = days_span(d(1), d(30));
+    let before = (p.probe_counts("kou", month).await.unwrap(), p.probe_latencies("kou", ProbeKind::Search, month).await.unwrap().len());
+    assert_eq!(before, ((5, 1), 4));
+
+    assert_eq!(p.roll_up_probes(d(10)).await.unwrap(), 2, "1 and 2 November");
+    assert_eq!(p.roll_up_probes(d(10)).await.unwrap(), 0, "nothing left before the 10th");
+    let raw: i64 = p.raw(Scope::Operator, |tx| tx.value("SELECT COUNT(*) FROM probe_results", args![])).await.unwrap();
+    assert_eq!(raw, 1, "only the recent result stays as it is");
+    // The month's figures count every result once; rolled-up latencies read as their bucket's bound.
+    assert_eq!(p.probe_counts("kou", month).await.unwrap(), (5, 1));
+    assert_eq!(p.probe_counts("otsu", month).await.unwrap(), (1, 0));
+    assert_eq!(p.probe_counts("kou", days_span(d(1), d(1))).await.unwrap(), (3, 1), "the day's own roll-up, 23:30 included");
+    let mut latencies = p.probe_latencies("kou", ProbeKind::Search, month).await.unwrap();
+    latencies.sort_unstable();
+    let mut expected: Vec<u64> = [40, 70, 1_000].into_iter().map(|ms| upper_bound(bucket_of(ms))).chain([55]).collect();
+    expected.sort_unstable();
+    assert_eq!(latencies, expected);
+    assert!(p.probe_latencies("kou", ProbeKind::Update, month).await.unwrap().is_empty());
+
+    // A result that arrives for a day already rolled up is added to its roll-up next time.
+    p.record_probe(&probe("kou", nov(2, 11), false, 0)).await.unwrap();
+    assert_eq!(p.roll_up_probes(d(10)).await.unwrap(), 1);
+    assert_eq!(p.probe_counts("kou", days_span(d(2), d(2))).await.unwrap(), (2, 1));
+}
+
 mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_monitor_records_probes_incidents_and_maintenance() {
         super::the_monitor_records_probes_incidents_and_maintenance(super::fixture(false).await).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn old_days_are_rolled_up_and_still_counted_once() {
+        super::old_days_are_rolled_up_and_still_counted_once(super::fixture(false).await).await
     }
 }
 
@@ -163,6 +210,11 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_monitor_records_probes_incidents_and_maintenance() {
         super::the_monitor_records_probes_incidents_and_maintenance(super::fixture(true).await).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn old_days_are_rolled_up_and_still_counted_once() {
+        super::old_days_are_rolled_up_and_still_counted_once(super::fixture(true).await).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

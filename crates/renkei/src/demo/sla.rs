@@ -66,6 +66,7 @@ pub async fn run(
         probe_number: "999999999996".into(),
         rule: IncidentRule { open_after: 2, close_after: 1 },
         parallel: 4,
+        raw_days: 35,
     };
     let status_url = format!("{internal}/status");
     let mail = MailSettings::Directory(mail_dir.clone(), "renkei-monitor@localhost".into());

@@ -26,6 +26,11 @@ pub struct MonitorSettings {
     /// Consecutive failed probes that open an incident.
     #[arg(long, env = "RENKEI_MONITOR_OPEN_AFTER", default_value_t = 3)]
     pub monitor_open_after: usize,
+    /// Days the probes' results are kept one by one; older days are kept as one roll-up per
+    /// tenant, day and probe (counts and latency buckets: a month's percentiles then read at
+    /// most a quarter high).
+    #[arg(long, env = "RENKEI_MONITOR_RAW_DAYS", default_value_t = 35)]
+    pub monitor_raw_days: u32,
 }
 
 impl MonitorSettings {
@@ -52,6 +57,7 @@ impl MonitorSettings {
             probe_number: self.monitor_individual_number.clone(),
             rule: renkei_domain::incident::IncidentRule { open_after: self.monitor_open_after.max(1), close_after: 1 },
             parallel: 8,
+            raw_days: self.monitor_raw_days.max(1),
         }))
     }
 }
