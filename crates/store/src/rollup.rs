@@ -1,11 +1,11 @@
 //! The SLA monitor's results rolled up by day (`domain::rollup`): a JST day's raw results, once
 //! older than the monitor keeps them, become one row per tenant and probe — how many ran and
 //! failed, and the passing ones' latencies in buckets — and are deleted, in one transaction per
-//! day. The monthly figures then read both: the raw results and the roll-ups of the days within
+//! tenant and day. The monthly figures then read both: the raw results and the roll-ups of the days within
 //! a span (`PlatformStore::probe_counts`, `probe_latencies`).
 //!
-//! Invariant: a result is counted once, raw or rolled up. A day is rolled up in the transaction
-//! that deletes its raw results, by the one process that claimed the day's roll-up
+//! Invariant: a result is counted once, raw or rolled up. A tenant's day is rolled up in the
+//! transaction that deletes its raw results, by the one process that claimed the day's roll-up
 //! (`claim_monitor_tick` of [`rollup_tick`]); a result written for a day already rolled up (a
 //! clock behind) is merged into its row when that day is rolled up again.
 
@@ -66,37 +66,55 @@ pub(crate) fn latencies_in(tx: &mut dyn Tx, tenant: &str, kind: ProbeKind, span:
 }
 
 impl PlatformStore {
-    /// Rolls up the monitor's results of every JST day before `before`, oldest first, a day per
-    /// transaction; returns how many days were rolled up. Call it as the one process that
-    /// claimed the roll-up ([`rollup_tick`]).
+    /// Rolls up the monitor's results of every JST day before `before`, oldest first, a tenant's
+    /// day per transaction (a few thousand rows: the platform's other writers wait for none of
+    /// it); returns how many days were rolled up. Call it as the one process that claimed the
+    /// roll-up ([`rollup_tick`]).
     pub async fn roll_up_probes(&self, before: NaiveDate) -> Result<usize> {
         let mut days = 0;
         loop {
             let oldest: Option<i64> = self.db.read(Scope::Operator, |tx| tx.value("SELECT MIN(at_ms) FROM probe_results", args![])).await?;
             let Some(day) = oldest.map(|ms| jst_day(ms.div_euclid(1000))).filter(|d| *d < before) else { return Ok(days) };
-            self.db.tx(Scope::Operator, move |tx| roll_up_day(tx, day)).await?;
+            let (from_ms, to_ms) = ms_of(day);
+            let tenants: Vec<String> = self
+                .db
+                .read(Scope::Operator, move |tx| {
+                    tx.query("SELECT DISTINCT tenant_id FROM probe_results WHERE at_ms >= ?1 AND at_ms < ?2", args![from_ms, to_ms])?
+                        .iter()
+                        .map(|r| r.get(0))
+                        .collect()
+                })
+                .await?;
+            for tenant in tenants {
+                self.db.tx(Scope::Operator, move |tx| roll_up_tenant_day(tx, &tenant, day)).await?;
+            }
             days += 1;
         }
     }
 }
 
-fn roll_up_day(tx: &mut dyn Tx, day: NaiveDate) -> Result<()> {
+/// The day's span in milliseconds.
+fn ms_of(day: NaiveDate) -> (i64, i64) {
     let span = days_span(day, day);
-    let (from_ms, to_ms) = (span.0 * 1000, span.1.saturating_mul(1000));
+    (span.0 * 1000, span.1.saturating_mul(1000))
+}
+
+fn roll_up_tenant_day(tx: &mut dyn Tx, tenant: &str, day: NaiveDate) -> Result<()> {
+    let (from_ms, to_ms) = ms_of(day);
     let rows = tx.query(
         &format!(
-            "SELECT tenant_id, kind, ok, {}, COUNT(*) FROM probe_results WHERE at_ms >= ?1 AND at_ms < ?2 GROUP BY 1, 2, 3, 4",
+            "SELECT kind, ok, {}, COUNT(*) FROM probe_results WHERE tenant_id = ?1 AND at_ms >= ?2 AND at_ms < ?3 GROUP BY 1, 2, 3",
             bucket_sql()
         ),
-        args![from_ms, to_ms],
+        args![tenant, from_ms, to_ms],
     )?;
-    let mut rolled: BTreeMap<(String, String), DayRollup> = BTreeMap::new();
+    let mut rolled: BTreeMap<String, DayRollup> = BTreeMap::new();
     for r in &rows {
-        let (tenant, kind, ok, bucket, n): (String, String, i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
-        rolled.entry((tenant, kind)).or_default().add(ok == 1, usize::try_from(bucket).unwrap_or(0), u64::try_from(n).unwrap_or(0));
+        let (kind, ok, bucket, n): (String, i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        rolled.entry(kind).or_default().add(ok == 1, usize::try_from(bucket).unwrap_or(0), u64::try_from(n).unwrap_or(0));
     }
     let day_text = day.to_string();
-    for ((tenant, kind), mut day_rollup) in rolled {
+    for (kind, mut day_rollup) in rolled {
         if let Some(r) = tx.query_opt(
             "SELECT probes, failed, buckets FROM probe_days WHERE tenant_id = ?1 AND day = ?2 AND kind = ?3",
             args![tenant, day_text, kind],
@@ -110,6 +128,6 @@ fn roll_up_day(tx: &mut dyn Tx, day: NaiveDate) -> Result<()> {
             args![tenant, day_text, kind, day_rollup.probes, day_rollup.failed, day_rollup.encode_buckets()],
         )?;
     }
-    tx.execute("DELETE FROM probe_results WHERE at_ms >= ?1 AND at_ms < ?2", args![from_ms, to_ms])?;
+    tx.execute("DELETE FROM probe_results WHERE tenant_id = ?1 AND at_ms >= ?2 AND at_ms < ?3", args![tenant, from_ms, to_ms])?;
     Ok(())
 }
