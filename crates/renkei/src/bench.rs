@@ -8,6 +8,7 @@
 
 mod backup;
 mod pages;
+mod rollup;
 mod tenants;
 
 use crate::demo::{DemoTenant, pki, provision};
@@ -85,6 +86,18 @@ enum BenchCmd {
         #[arg(long, default_value_t = 100_000)]
         residents: u64,
     },
+    /// The SLA monitor's results of N tenants over D days rolled up as `serve` does once a day:
+    /// rows per second and peak memory. Baseline: the same rows deleted, a tenant's day per transaction.
+    Rollup {
+        /// Tenants (1,788 = every municipality and prefecture of Japan).
+        #[arg(long, default_value_t = 1788)]
+        tenants: usize,
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        /// Seconds between the monitor's ticks (`--monitor-every-secs`).
+        #[arg(long, default_value_t = 60)]
+        every_secs: u32,
+    },
     /// The staff home, the query form and a query's page over HTTPS with N staff signed in,
     /// each asking for a page every think time: p50/p99 and bytes per page. Baseline: the
     /// JSON API's GET /api/v1/session at the same load.
@@ -114,6 +127,13 @@ pub async fn run(a: BenchArgs) -> Result<()> {
             tenants::tenants(a.database.as_deref(), tenants::Sizes { tenants, residents: residents.max(1), queries, rate }).await?
         }
         BenchCmd::Backup { residents } => backup::backup(a.database.as_deref(), residents.max(1)).await?,
+        BenchCmd::Rollup { tenants, days, every_secs } => {
+            rollup::rollup(
+                a.database.as_deref(),
+                rollup::Sizes { tenants: tenants.max(1), days: days.max(1), every_secs: every_secs.max(1) },
+            )
+            .await?
+        }
         BenchCmd::Pages { staff, seconds, think_ms } => {
             pages::pages(a.database.as_deref(), pages::Sizes { staff: staff.max(1), seconds: seconds.max(1), think_ms }).await?
         }

@@ -98,3 +98,14 @@ fn bench_tenants_reports_a_served_platform_of_n_tenants_beside_two() {
     assert_eq!(v["baseline_p99_ms"], v["baseline"]["p99_ms"]);
     assert!((positive(&v, &["p99_ratio"]) - positive(&v, &["p99_ms"]) / positive(&v, &["baseline_p99_ms"])).abs() < 1e-9, "{v}");
 }
+
+#[test]
+fn bench_rollup_reports_rows_per_second_its_baseline_and_the_ratio() {
+    let v = bench(&["rollup", "--tenants", "3", "--days", "2", "--every-secs", "3600"]);
+    assert_eq!((v["bench"].as_str(), v["rows"].as_u64()), (Some("rollup"), Some(3 * 2 * 24 * 4)), "{v}");
+    assert_eq!((v["days_rolled"].as_u64(), v["rollup_rows"].as_u64()), (Some(2), Some(3 * 4 * 2)), "a row per tenant, probe and day: {v}");
+    let (rollup, delete) = (positive(&v, &["rollup_secs"]), positive(&v, &["delete_secs"]));
+    assert!((positive(&v, &["ratio"]) - rollup / delete).abs() < 1e-9, "{v}");
+    positive(&v, &["rollup_rows_per_s"]);
+    positive(&v, &["peak_mib"]);
+}
