@@ -112,8 +112,8 @@ pub async fn run(store: PlatformStore, master: Arc<MasterKey>, config: MonitorCo
     }
 }
 
-/// Rolls up the results older than `raw_days` days, in a task of its own, if this process claims
-/// today's roll-up (the first tick of a JST day does).
+/// Rolls up the results older than `raw_days` days and forgets the tick claims as old, in a task
+/// of its own, if this process claims today's roll-up (the first tick of a JST day does).
 async fn roll_up_daily(store: &PlatformStore, raw_days: u32, by: &str) {
     let now = renkei_store::now_unix();
     let today = renkei_domain::sla::jst_day(now);
@@ -121,10 +121,14 @@ async fn roll_up_daily(store: &PlatformStore, raw_days: u32, by: &str) {
         Ok(true) => {
             let store = store.clone();
             let before = today - chrono::Duration::days(i64::from(raw_days.max(1)));
+            let forget_before = now - i64::from(raw_days.max(1)) * 86_400;
             tokio::spawn(async move {
                 match store.roll_up_probes(before).await {
                     Ok(days) => tracing::info!(days, %before, "probe results rolled up"),
                     Err(e) => tracing::error!(error = %e, "rolling up probe results failed; tomorrow's run tries again"),
+                }
+                if let Err(e) = store.forget_monitor_ticks(forget_before).await {
+                    tracing::error!(error = %e, "forgetting old monitor ticks failed; tomorrow's run tries again");
                 }
             });
         }

@@ -179,6 +179,12 @@ impl PlatformStore {
             .await
     }
 
+    /// Forgets the ticks claimed before `before` (Unix seconds): a claim only has to outlive the
+    /// clock jumps it guards against. Returns how many were forgotten.
+    pub async fn forget_monitor_ticks(&self, before: i64) -> Result<u64> {
+        self.db.tx(Scope::Operator, move |tx| tx.execute("DELETE FROM monitor_ticks WHERE claimed_at < ?1", args![before])).await
+    }
+
     /// Records a probe's result.
     pub async fn record_probe(&self, p: &ProbeRecord) -> Result<()> {
         let p = p.clone();

@@ -188,6 +188,12 @@ async fn old_days_are_rolled_up_and_still_counted_once(f: Fixture) {
     assert_eq!(latencies, expected);
     assert!(p.probe_latencies("kou", ProbeKind::Update, month).await.unwrap().is_empty());
 
+    // Tick claims older than the results kept are forgotten; newer ones stay claimed.
+    assert!(p.claim_monitor_tick(1, "serve-1", nov(1, 9)).await.unwrap());
+    assert!(p.claim_monitor_tick(2, "serve-1", nov(20, 9)).await.unwrap());
+    assert_eq!(p.forget_monitor_ticks(nov(10, 0)).await.unwrap(), 1);
+    assert!(!p.claim_monitor_tick(2, "serve-2", nov(20, 9)).await.unwrap(), "a recent claim holds");
+
     // A result that arrives for a day already rolled up is added to its roll-up next time.
     p.record_probe(&probe("kou", nov(2, 11), false, 0)).await.unwrap();
     assert_eq!(p.roll_up_probes(d(10)).await.unwrap(), 1);
