@@ -92,6 +92,8 @@ pub async fn withdraw(store: &PlatformStore, master: &MasterKey, tenant: &Tenant
 pub async fn run(store: PlatformStore, master: Arc<MasterKey>, config: MonitorConfig, by: String, stop: impl Future<Output = ()>) {
     tokio::pin!(stop);
     let every = config.every.as_secs().max(1) as i64;
+    // The JST day whose roll-up this process has tried to claim: one try a day, not a write a tick.
+    let mut rolled_up = None;
     loop {
         // Ticks are numbered from the wall clock, so processes agree on them; after a jump
         // back, a tick already run is claimed already and is not run twice.
@@ -103,7 +105,10 @@ pub async fn run(store: PlatformStore, master: Arc<MasterKey>, config: MonitorCo
             _ = tokio::time::sleep(wait) => {}
         }
         let tick = renkei_store::now_millis().div_euclid(every * 1000);
-        roll_up_daily(&store, config.raw_days, &by).await;
+        let today = renkei_domain::sla::jst_day(renkei_store::now_unix());
+        if rolled_up != Some(today) && roll_up_daily(&store, today, config.raw_days, &by).await {
+            rolled_up = Some(today);
+        }
         match tick_once(&store, &master, &config, tick, &by).await {
             Ok(Some(n)) => tracing::debug!(tick, tenants = n, "monitor tick done"),
             Ok(None) => {}
@@ -113,10 +118,10 @@ pub async fn run(store: PlatformStore, master: Arc<MasterKey>, config: MonitorCo
 }
 
 /// Rolls up the results older than `raw_days` days and forgets the tick claims as old, in a task
-/// of its own, if this process claims today's roll-up (the first tick of a JST day does).
-async fn roll_up_daily(store: &PlatformStore, raw_days: u32, by: &str) {
+/// of its own, if this process claims `today`'s roll-up (the first tick of a JST day does).
+/// Whether the claim was decided (won or lost): on a failure to ask, the next tick asks again.
+async fn roll_up_daily(store: &PlatformStore, today: chrono::NaiveDate, raw_days: u32, by: &str) -> bool {
     let now = renkei_store::now_unix();
-    let today = renkei_domain::sla::jst_day(now);
     match store.claim_monitor_tick(renkei_store::rollup::rollup_tick(today), by, now).await {
         Ok(true) => {
             let store = store.clone();
@@ -131,9 +136,13 @@ async fn roll_up_daily(store: &PlatformStore, raw_days: u32, by: &str) {
                     tracing::error!(error = %e, "forgetting old monitor ticks failed; tomorrow's run tries again");
                 }
             });
+            true
         }
-        Ok(false) => {}
-        Err(e) => tracing::error!(error = %e, "claiming the day's roll-up of probe results failed"),
+        Ok(false) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "claiming the day's roll-up of probe results failed; the next tick tries again");
+            false
+        }
     }
 }
 
