@@ -35,7 +35,7 @@ fn bucket_sql() -> String {
 
 /// The days (`YYYY-MM-DD`, JST) whose roll-ups lie within `span`: from the day it starts on to
 /// the day it ends before.
-pub(crate) fn days_of(span: Span) -> (String, String) {
+fn days_of(span: Span) -> (String, String) {
     (jst_day(span.0).to_string(), jst_day(span.1).to_string())
 }
 

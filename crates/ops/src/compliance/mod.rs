@@ -14,6 +14,7 @@ pub use page::{CSV_LAYOUT, csv, html};
 use renkei_crypto::datakey::MasterKey;
 use renkei_domain::allocation::Weights;
 use renkei_domain::compliance::{self, Activity, BackupSetup, Evidence, Item, Location};
+use renkei_domain::incident::ProbeKind;
 use renkei_domain::sla::{Contract, Month};
 use renkei_domain::{Role, TenantId};
 use renkei_store::StoreError;
@@ -61,7 +62,7 @@ pub async fn sheet(
     now: i64,
 ) -> Result<Sheet, StoreError> {
     let report = crate::sla::month_report(platform, master, tenant, month, &settings.contract, now).await?;
-    let p95 = |kind: &str| report.latencies.iter().find(|l| l.probe == kind).and_then(|l| l.latency.as_ref()).map(|l| l.p95);
+    let p95 = |kind: ProbeKind| report.latencies.iter().find(|l| l.probe == kind.as_str()).and_then(|l| l.latency.as_ref()).map(|l| l.p95);
     let id = tenant.as_str();
     let chain = AuditChain::Tenant(tenant.clone());
     let activity = |(count, last_at): (i64, Option<i64>)| Activity { count, last_at };
@@ -93,8 +94,8 @@ pub async fn sheet(
         availability_percent: report.availability_percent,
         mttr_seconds: report.mttr_seconds,
         incidents: report.incidents.len(),
-        search_p95_ms: p95("search"),
-        update_p95_ms: p95("update"),
+        search_p95_ms: p95(ProbeKind::Search),
+        update_p95_ms: p95(ProbeKind::Update),
         enrolled_at: platform.probe_targets().await?.into_iter().find(|t| &t.tenant == tenant).map(|t| t.enrolled_at),
         last_probe_at,
         mail_channels: channels.iter().filter(|c| c.kind == ChannelKind::Email).count(),

@@ -42,15 +42,18 @@ pub fn routes(platform: Arc<Platform>, master: Arc<MasterKey>, contracts: Arc<Co
         .layer(axum::middleware::map_response(style_csp))
 }
 
-/// The pages' policy, the report's inline style allowed by its hash.
-fn csp() -> String {
-    let hash = renkei_crypto::sha256_base64(renkei_ops::report::STYLE.as_bytes());
-    renkei_net::page::CSP.replace("style-src 'self'", &format!("style-src 'sha256-{hash}'"))
+/// The pages' policy, the report's inline style allowed by its hash (computed once).
+fn csp() -> Option<&'static HeaderValue> {
+    static CSP: std::sync::LazyLock<Option<HeaderValue>> = std::sync::LazyLock::new(|| {
+        let hash = renkei_crypto::sha256_base64(renkei_ops::report::STYLE.as_bytes());
+        HeaderValue::from_str(&renkei_net::page::CSP.replace("style-src 'self'", &format!("style-src 'sha256-{hash}'"))).ok()
+    });
+    CSP.as_ref()
 }
 
 async fn style_csp(mut resp: Response) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&csp()) {
-        resp.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    if let Some(v) = csp() {
+        resp.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v.clone());
     }
     resp
 }
